@@ -1,0 +1,155 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log.ts';
+import { AtlasError, codeForHttpStatus } from './errors.ts';
+import { toUpstreamBody, type VideoRequest } from './happyhorse.ts';
+import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';
+
+export interface AtlasClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Per call, connect to last byte. Node's fetch has no overall timeout of its own. */
+  timeoutMs: number;
+  /** Extra attempts for status calls; create calls are never retried. */
+  retries: number;
+  /** First backoff step for status retries; doubled each attempt, with full jitter. */
+  backoffMs?: number;
+  log: Logger;
+}
+
+export interface CreatedPrediction {
+  prediction: UpstreamPrediction;
+  requestId: string | undefined;
+}
+
+/** Errors that mean the request never left this machine, so nothing can have been created upstream. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+interface Reply {
+  status: number;
+  requestId: string | undefined;
+  body: unknown;
+}
+
+export class AtlasClient {
+  readonly #options: AtlasClientOptions;
+
+  constructor(options: AtlasClientOptions) {
+    this.#options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') };
+  }
+
+  /** Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried. */
+  async createVideo(request: VideoRequest, signal?: AbortSignal): Promise<CreatedPrediction> {
+    let reply: Reply;
+    try {
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', signal, toUpstreamBody(request));
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      if (error instanceof AtlasError) throw error;
+      const code = networkErrorCode(error);
+      if (code && NOT_SENT.has(code)) {
+        throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${code}); nothing was submitted`);
+      }
+      throw new AtlasError(
+        'SUBMISSION_UNKNOWN',
+        `The submission to Atlas Cloud ${isTimeout(error) ? 'timed out' : 'was cut off'} after it was sent; the job may have been created and billed`,
+      );
+    }
+    this.#ensureOk(reply, 'create');
+    const prediction = parsePredictionReply(reply.body);
+    if (!prediction) {
+      throw new AtlasError(
+        'SUBMISSION_UNKNOWN',
+        'Atlas Cloud accepted the submission but its reply could not be read; the job may have been created and billed',
+        { httpStatus: reply.status, requestId: reply.requestId },
+      );
+    }
+    return { prediction, requestId: reply.requestId };
+  }
+
+  /** Read a job's state. Safe to repeat, so transient failures are retried with backoff and jitter. */
+  async getPrediction(id: string, signal?: AbortSignal): Promise<UpstreamPrediction> {
+    const { retries, backoffMs = 250, log } = this.#options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#getOnce(id, signal);
+      } catch (error) {
+        if (signal?.aborted || !(error instanceof AtlasError) || !error.transient || attempt >= retries) throw error;
+        const delay = Math.random() * Math.min(10_000, backoffMs * 2 ** attempt);
+        log.debug('atlas status call failed, retrying', { upstreamId: id, attempt, code: error.code, delayMs: Math.round(delay) });
+        await sleep(delay, undefined, { signal });
+      }
+    }
+  }
+
+  async #getOnce(id: string, signal?: AbortSignal): Promise<UpstreamPrediction> {
+    let reply: Reply;
+    try {
+      reply = await this.#send('GET', `/api/v1/model/prediction/${encodeURIComponent(id)}`, signal);
+    } catch (error) {
+      if (signal?.aborted || error instanceof AtlasError) throw error;
+      if (isTimeout(error)) throw new AtlasError('UPSTREAM_TIMEOUT', 'Atlas Cloud did not answer a status call in time');
+      throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`);
+    }
+    this.#ensureOk(reply, 'status');
+    const prediction = parsePredictionReply(reply.body);
+    if (!prediction) {
+      throw new AtlasError('UPSTREAM_UNAVAILABLE', 'Atlas Cloud answered a status call with a reply that could not be read', {
+        httpStatus: reply.status,
+        requestId: reply.requestId,
+      });
+    }
+    return prediction;
+  }
+
+  async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, body?: unknown): Promise<Reply> {
+    const { baseUrl, apiKey, timeoutMs } = this.#options;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      // A redirect would carry the bearer key to another place: refuse it instead.
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, requestId: response.headers.get('x-request-id') ?? undefined, body: json };
+  }
+
+  #ensureOk(reply: Reply, call: 'create' | 'status'): void {
+    if (reply.status >= 200 && reply.status < 300) return;
+    const said = this.#redact(parseErrorMessage(reply.body));
+    const what = reply.status >= 300 && reply.status < 400 ? 'redirected the call (not followed)' : `answered HTTP ${reply.status}`;
+    const error = new AtlasError(
+      codeForHttpStatus(reply.status),
+      `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}`,
+      { httpStatus: reply.status, requestId: reply.requestId },
+    );
+    this.#options.log.warn('atlas call refused', { call, httpStatus: reply.status, requestId: reply.requestId, code: error.code });
+    throw error;
+  }
+
+  /** Upstream text is untrusted and goes to clients: make sure it cannot carry our key. */
+  #redact(text: string | undefined): string | undefined {
+    return text?.split(this.#options.apiKey).join('[redacted]').slice(0, 500);
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === 'TimeoutError';
+}
+
+function networkErrorCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** Models this gateway knows how to call; anything else is refused before it is stored or billed. */
+export const HAPPYHORSE_TEXT_TO_VIDEO = 'alibaba/happyhorse-1.0/text-to-video';
+export const KNOWN_MODELS = [HAPPYHORSE_TEXT_TO_VIDEO] as const;
+export type KnownModel = (typeof KNOWN_MODELS)[number];
+
+export const RESOLUTIONS = ['720P', '1080P'] as const;
+export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:3', '3:4'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+
+export const MAX_PROMPT_LENGTH = 2500;
+export const MIN_DURATION = 3;
+export const MAX_DURATION = 15;
+export const MAX_SEED = 2_147_483_647;
+
+/** The model's input rules, one schema per field, so each error names its own field. */
+export const rules = {
+  prompt: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty or only whitespace')
+    .max(MAX_PROMPT_LENGTH, `must be at most ${MAX_PROMPT_LENGTH} characters`),
+  duration: z
+    .number()
+    .int('must be whole seconds')
+    .min(MIN_DURATION, `must be from ${MIN_DURATION} to ${MAX_DURATION} seconds`)
+    .max(MAX_DURATION, `must be from ${MIN_DURATION} to ${MAX_DURATION} seconds`),
+  seed: z
+    .number()
+    .int('must be a whole number')
+    .min(0, `must be from 0 to ${MAX_SEED}`)
+    .max(MAX_SEED, `must be from 0 to ${MAX_SEED}`),
+  model: z.enum(KNOWN_MODELS, { error: `must be one of: ${KNOWN_MODELS.join(', ')}` }),
+};
+
+/** A request that has passed the rules, in upstream spelling. */
+export interface VideoRequest {
+  model: KnownModel;
+  prompt: string;
+  resolution: Resolution;
+  aspectRatio: AspectRatio;
+  duration: number;
+  seed?: number | null;
+}
+
+export const DEFAULTS = {
+  model: HAPPYHORSE_TEXT_TO_VIDEO,
+  resolution: '720P',
+  aspectRatio: '16:9',
+  duration: 5,
+} as const satisfies Partial<VideoRequest>;
+
+/** The flat JSON body Atlas expects for this model. */
+export function toUpstreamBody(request: VideoRequest) {
+  return {
+    model: request.model,
+    prompt: request.prompt,
+    resolution: request.resolution,
+    aspect_ratio: request.aspectRatio,
+    duration: request.duration,
+    ...(request.seed == null ? {} : { seed: request.seed }),
+  };
+}

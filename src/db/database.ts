@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgAsyncDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+
+/** The query interface both drivers share; every query module takes this. */
+export type Db = PgAsyncDatabase<PgQueryResultHKT>;
+
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  readonly db: Db;
+  /**
+   * LISTEN on a channel. `onReconnect` runs after the listening connection came back, when
+   * notifications sent meanwhile are lost and whoever depends on them must re-read.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export type DatabaseOptions = { url: string } | { dataDir: string };
+
+const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+/** Serialises migrations when several gateways start against one database at once. */
+const MIGRATION_LOCK = 7_301_905_311;
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return 'url' in options ? openPostgres(options.url) : openPglite(options.dataDir);
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  // Migrations run on their own single connection, so the advisory lock and the DDL share a session.
+  const migrator = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const db = drizzlePostgres({ client: migrator });
+    await db.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK})`);
+    try {
+      await migratePostgres(db, { migrationsFolder });
+    } finally {
+      await db.execute(sql`select pg_advisory_unlock(${MIGRATION_LOCK})`);
+    }
+  } finally {
+    await migrator.end();
+  }
+
+  const client = postgres(url, { max: 10, onnotice: () => {} });
+  return {
+    kind: 'postgres',
+    db: drizzlePostgres({ client }),
+    async listen(channel, onPayload, onReconnect) {
+      let connected = false;
+      const request = await client.listen(channel, onPayload, () => {
+        // postgres.js calls this on the first LISTEN and again after every reconnect.
+        if (connected) onReconnect();
+        connected = true;
+      });
+      return () => request.unlisten();
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  const db = drizzlePglite({ client });
+  await migratePglite(db, { migrationsFolder });
+  return {
+    kind: 'pglite',
+    db,
+    // In-process: the connection cannot drop, so there is never a reconnect to report.
+    listen: async (channel, onPayload) => client.listen(channel, onPayload),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,41 @@
+import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
+import type { Db } from '../database.ts';
+import { type PredictionRow, type PredictionStatus, predictions } from '../schema.ts';
+
+/** A position in the newest-first order: (createdAt, id) is unique where createdAt alone is not. */
+export interface PredictionPosition {
+  createdAt: Date;
+  id: string;
+}
+
+export interface ListPredictionsOptions {
+  statuses?: readonly PredictionStatus[];
+  /** Only rows older than this position. */
+  olderThan?: PredictionPosition;
+  /** Only rows newer than this position. */
+  newerThan?: PredictionPosition;
+  limit: number;
+  /** Oldest first instead of newest first (for paging backwards). */
+  oldestFirst?: boolean;
+}
+
+export async function listPredictions(db: Db, options: ListPredictionsOptions): Promise<PredictionRow[]> {
+  const { createdAt, id } = predictions;
+  const conditions: SQL[] = [];
+  if (options.statuses?.length) conditions.push(inArray(predictions.status, [...options.statuses]));
+  if (options.olderThan) {
+    const p = options.olderThan;
+    conditions.push(or(lt(createdAt, p.createdAt), and(eq(createdAt, p.createdAt), lt(id, p.id)))!);
+  }
+  if (options.newerThan) {
+    const p = options.newerThan;
+    conditions.push(or(gt(createdAt, p.createdAt), and(eq(createdAt, p.createdAt), gt(id, p.id)))!);
+  }
+  const order = options.oldestFirst ? [asc(createdAt), asc(id)] : [desc(createdAt), desc(id)];
+  return db
+    .select()
+    .from(predictions)
+    .where(and(...conditions))
+    .orderBy(...order)
+    .limit(options.limit);
+}

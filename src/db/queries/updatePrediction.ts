@@ -1,0 +1,37 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../database.ts';
+import { notifyPredictionChanged } from '../notify.ts';
+import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
+
+export type PredictionChange = Partial<
+  Pick<
+    NewPredictionRow,
+    | 'status'
+    | 'upstreamId'
+    | 'upstreamStatus'
+    | 'upstreamRequestId'
+    | 'outputs'
+    | 'error'
+    | 'errorCode'
+    | 'predictTime'
+    | 'completedAt'
+    | 'nextPollAt'
+    | 'pollFailures'
+  >
+>;
+
+/**
+ * Apply a visible change to an unfinished prediction and announce it, atomically.
+ * A finished prediction never changes again: then nothing is written and this returns undefined.
+ */
+export async function updatePrediction(db: Db, id: string, change: PredictionChange): Promise<PredictionRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(predictions)
+      .set({ ...change, updatedAt: new Date(), version: sql`${predictions.version} + 1` })
+      .where(and(eq(predictions.id, id), inArray(predictions.status, ['STARTING', 'PROCESSING'])))
+      .returning();
+    if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+    return row;
+  });
+}

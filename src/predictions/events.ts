@@ -1,0 +1,98 @@
+import { Repeater } from 'graphql-yoga';
+import type { Database } from '../db/database.ts';
+import { PREDICTION_CHANNEL, PredictionNotice } from '../db/notify.ts';
+import { findPrediction } from '../db/queries/findPrediction.ts';
+import type { PredictionRow } from '../db/schema.ts';
+import type { Logger } from '../log.ts';
+import { isTerminal } from './status.ts';
+
+interface Watcher {
+  deliver(row: PredictionRow): void;
+}
+
+/**
+ * Fans database notifications out to this process' subscribers. One LISTEN per process; a notice
+ * names a prediction and the process re-reads it once for all of that prediction's watchers, so a
+ * change polled by any gateway reaches subscribers on every gateway.
+ */
+export class PredictionEvents {
+  readonly #watchers = new Map<string, Set<Watcher>>();
+  readonly #stopped = new AbortController();
+  #unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly database: Database,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.database.listen(
+      PREDICTION_CHANNEL,
+      (payload) => this.#onNotice(payload),
+      () => {
+        // Notices sent while the connection was down are gone: re-read everything watched.
+        this.log.warn('notification connection restored; refreshing watched predictions', { watched: this.#watchers.size });
+        for (const id of this.#watchers.keys()) void this.#refresh(id);
+      },
+    );
+  }
+
+  /**
+   * The prediction's current state at once, then each newer state, ending after a terminal one.
+   * Versions only move forward, so a late or repeated read is never sent twice or out of order.
+   */
+  watch(initial: PredictionRow): AsyncIterable<PredictionRow> {
+    return new Repeater<PredictionRow>(async (push, stop) => {
+      let version = 0;
+      const watcher: Watcher = {
+        deliver(row) {
+          if (row.version <= version) return;
+          version = row.version;
+          void push(row);
+          if (isTerminal(row.status)) stop();
+        },
+      };
+      const onShutdown = () => stop();
+      this.#stopped.signal.addEventListener('abort', onShutdown);
+      const set = this.#watchers.get(initial.id) ?? new Set();
+      set.add(watcher);
+      this.#watchers.set(initial.id, set);
+
+      watcher.deliver(initial);
+      // Anything that changed between the caller's read and our registration is caught here.
+      void this.#refresh(initial.id);
+
+      await stop;
+      this.#stopped.signal.removeEventListener('abort', onShutdown);
+      set.delete(watcher);
+      if (set.size === 0 && this.#watchers.get(initial.id) === set) this.#watchers.delete(initial.id);
+    });
+  }
+
+  /** End every stream (so SSE responses finish) and stop listening. */
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#unlisten?.().catch(() => {});
+  }
+
+  #onNotice(payload: string): void {
+    let notice: PredictionNotice;
+    try {
+      notice = PredictionNotice.parse(JSON.parse(payload));
+    } catch {
+      this.log.warn('ignoring malformed notification', { payload: payload.slice(0, 200) });
+      return;
+    }
+    if (this.#watchers.has(notice.id)) void this.#refresh(notice.id);
+  }
+
+  async #refresh(id: string): Promise<void> {
+    try {
+      const row = await findPrediction(this.database.db, id);
+      if (!row) return;
+      for (const watcher of this.#watchers.get(id) ?? []) watcher.deliver(row);
+    } catch (error) {
+      if (!this.#stopped.signal.aborted) this.log.error('reading a watched prediction failed', { predictionId: id, error });
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { UpstreamPrediction } from '../atlas/replies.ts';
+import type { PredictionChange } from '../db/queries/updatePrediction.ts';
+import type { PredictionRow } from '../db/schema.ts';
+
+/** Atlas' numeric error codes that mean something to our users. */
+const ERROR_CODES: Record<string, string> = { '1039': 'CONTENT_POLICY' };
+
+/**
+ * What an upstream reading means for our row. Running words (and unknown ones) keep the job
+ * PROCESSING; "done" without a video URL is a failure, not a success.
+ */
+export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): PredictionChange {
+  const common = { upstreamStatus: upstream.rawStatus, predictTime: upstream.predictTime };
+  const finished = { completedAt: upstream.completedAt ?? now, nextPollAt: null };
+  switch (upstream.state) {
+    case 'running':
+    case 'unknown':
+      return { ...common, status: 'PROCESSING' };
+    case 'succeeded':
+      if (upstream.outputs.length === 0) {
+        return {
+          ...common,
+          ...finished,
+          status: 'FAILED',
+          errorCode: 'NO_OUTPUT',
+          error: 'Atlas Cloud reported the job done but gave no video URL',
+        };
+      }
+      return { ...common, ...finished, status: 'SUCCEEDED', outputs: upstream.outputs };
+    case 'failed':
+      return {
+        ...common,
+        ...finished,
+        status: 'FAILED',
+        errorCode: upstream.errorCode ? (ERROR_CODES[upstream.errorCode] ?? `UPSTREAM_${upstream.errorCode}`) : 'UPSTREAM_FAILED',
+        error: upstream.error?.slice(0, 2000) ?? 'Atlas Cloud reported the job failed',
+      };
+    case 'timed_out':
+      return { ...common, ...finished, status: 'FAILED', errorCode: 'UPSTREAM_TIMED_OUT', error: upstream.error ?? 'Atlas Cloud gave up on the job' };
+    case 'canceled':
+      return { ...common, ...finished, status: 'CANCELED', error: upstream.error };
+  }
+}
+
+/** Whether applying `change` would show clients anything new (the raw upstream word is not shown). */
+export function isVisibleChange(row: PredictionRow, change: PredictionChange): boolean {
+  return (
+    (change.status !== undefined && change.status !== row.status) ||
+    (change.predictTime !== undefined && change.predictTime !== row.predictTime) ||
+    (change.outputs !== undefined && change.outputs.join('\n') !== row.outputs.join('\n'))
+  );
+}

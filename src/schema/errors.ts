@@ -1,0 +1,35 @@
+import type { StandardSchemaV1 } from '@pothos/plugin-validation';
+import { GraphQLError } from 'graphql';
+import type { SubmissionFailed } from '../predictions/generate.ts';
+
+/** Input that breaks a rule: one message naming each field and its rule, and the same as data. */
+export function invalidInput(result: StandardSchemaV1.FailureResult): GraphQLError {
+  const issues = result.issues.map((issue) => ({
+    field: (issue.path ?? []).map((part) => (typeof part === 'object' ? String(part.key) : String(part))).join('.'),
+    message: issue.message,
+  }));
+  return new GraphQLError(issues.map((issue) => `${issue.field || 'input'} ${issue.message}`).join('; '), {
+    extensions: { code: 'BAD_USER_INPUT', issues },
+  });
+}
+
+export function badUserInput(field: string, message: string): GraphQLError {
+  return new GraphQLError(`${field} ${message}`, {
+    extensions: { code: 'BAD_USER_INPUT', issues: [{ field, message }] },
+  });
+}
+
+export function notFound(what: string): GraphQLError {
+  return new GraphQLError(`${what} was not found`, { extensions: { code: 'NOT_FOUND' } });
+}
+
+/** The job is stored as FAILED; the error says why, and where to find the job. */
+export function submissionError(failure: SubmissionFailed): GraphQLError {
+  return new GraphQLError(failure.message, {
+    extensions: {
+      code: failure.cause.code,
+      predictionId: failure.prediction.id,
+      ...(failure.cause.details.requestId ? { upstreamRequestId: failure.cause.details.requestId } : {}),
+    },
+  });
+}

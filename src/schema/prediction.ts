@@ -1,0 +1,157 @@
+import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { DEFAULTS, rules } from '../atlas/happyhorse.ts';
+import type { PredictionPosition } from '../db/queries/listPredictions.ts';
+import type { PredictionRow } from '../db/schema.ts';
+import { SubmissionFailed } from '../predictions/generate.ts';
+import { builder } from './builder.ts';
+import { badUserInput, notFound, submissionError } from './errors.ts';
+
+export const Resolution = builder.enumType('Resolution', {
+  values: {
+    RES_720P: { value: '720P' },
+    RES_1080P: { value: '1080P' },
+  } as const,
+});
+
+export const AspectRatio = builder.enumType('AspectRatio', {
+  values: {
+    RATIO_16_9: { value: '16:9' },
+    RATIO_9_16: { value: '9:16' },
+    RATIO_1_1: { value: '1:1' },
+    RATIO_4_3: { value: '4:3' },
+    RATIO_3_4: { value: '3:4' },
+  } as const,
+});
+
+export const PredictionStatus = builder.enumType('PredictionStatus', {
+  description: 'STARTING and PROCESSING are unfinished; SUCCEEDED, FAILED and CANCELED are final.',
+  values: ['STARTING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const,
+});
+
+export const Prediction = builder.objectRef<PredictionRow>('Prediction').implement({
+  description: 'One video job, as stored by the gateway.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    status: t.expose('status', { type: PredictionStatus }),
+    prompt: t.exposeString('prompt'),
+    model: t.exposeString('model'),
+    resolution: t.expose('resolution', { type: Resolution }),
+    aspectRatio: t.expose('aspectRatio', { type: AspectRatio }),
+    duration: t.exposeInt('duration', { description: 'Seconds.' }),
+    seed: t.exposeInt('seed', { nullable: true }),
+    upstreamId: t.exposeString('upstreamId', { nullable: true, description: "Atlas Cloud's id for the job." }),
+    outputs: t.exposeStringList('outputs', { description: 'Video URLs once SUCCEEDED. They expire upstream.' }),
+    videoUrl: t.string({ nullable: true, description: 'The first output.', resolve: (p) => p.outputs[0] ?? null }),
+    error: t.exposeString('error', { nullable: true }),
+    errorCode: t.exposeString('errorCode', {
+      nullable: true,
+      description:
+        'Why it failed: CONTENT_POLICY, TIMED_OUT, SUBMISSION_UNKNOWN (may have been billed), NO_OUTPUT, UPSTREAM_*, or an upstream error code.',
+    }),
+    predictTime: t.exposeFloat('predictTime', { nullable: true, description: 'Upstream compute time in seconds.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
+  fields: (t) => ({
+    prompt: t.string({ required: true, description: 'What to film: 1 to 2500 characters after trimming.' }).validate(rules.prompt),
+    resolution: t.field({ type: Resolution, defaultValue: DEFAULTS.resolution }),
+    aspectRatio: t.field({ type: AspectRatio, defaultValue: DEFAULTS.aspectRatio }),
+    duration: t.int({ defaultValue: DEFAULTS.duration, description: 'Whole seconds, 3 to 15.' }).validate(rules.duration.nullable()),
+    seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }).validate(rules.seed.nullish()),
+    model: t.string({ defaultValue: DEFAULTS.model }).validate(rules.model.nullable()),
+  }),
+});
+
+const GenerateVideoPayload = builder.objectRef<{ prediction: PredictionRow }>('GenerateVideoPayload').implement({
+  fields: (t) => ({ prediction: t.expose('prediction', { type: Prediction }) }),
+});
+
+builder.mutationField('generateVideo', (t) =>
+  t.field({
+    type: GenerateVideoPayload,
+    description:
+      'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
+    args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
+    resolve: async (_root, { input }, { predictions }) => {
+      try {
+        const prediction = await predictions.generate({
+          prompt: input.prompt,
+          model: input.model ?? DEFAULTS.model,
+          resolution: input.resolution ?? DEFAULTS.resolution,
+          aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
+          duration: input.duration ?? DEFAULTS.duration,
+          seed: input.seed,
+        });
+        return { prediction };
+      } catch (error) {
+        throw error instanceof SubmissionFailed ? submissionError(error) : error;
+      }
+    },
+  }),
+);
+
+builder.queryField('prediction', (t) =>
+  t.field({
+    type: Prediction,
+    nullable: true,
+    description: 'The stored state of one prediction; null for an unknown id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, { predictions }) => predictions.find(String(id)).then((row) => row ?? null),
+  }),
+);
+
+const MAX_PAGE = 100;
+
+builder.queryField('predictions', (t) =>
+  t.connection({
+    type: Prediction,
+    description: `Newest first, ${MAX_PAGE} at most per page.`,
+    args: { status: t.arg({ type: [PredictionStatus], description: 'Only these statuses.' }) },
+    resolve: (_root, args, { predictions }) => {
+      for (const name of ['first', 'last'] as const) {
+        const size = args[name];
+        if (size != null && (size < 0 || size > MAX_PAGE)) throw badUserInput(name, `must be from 0 to ${MAX_PAGE}`);
+      }
+      return resolveCursorConnection(
+        { args, toCursor: encodeCursor, defaultSize: 20, maxSize: MAX_PAGE },
+        ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+          predictions.list({
+            statuses: args.status ?? undefined,
+            olderThan: after === undefined ? undefined : decodeCursor(after, 'after'),
+            newerThan: before === undefined ? undefined : decodeCursor(before, 'before'),
+            oldestFirst: inverted,
+            limit,
+          }),
+      );
+    },
+  }, { name: 'PredictionConnection' }, { name: 'PredictionEdge' }),
+);
+
+builder.subscriptionField('predictionUpdated', (t) =>
+  t.field({
+    type: Prediction,
+    description: 'The current state at once, then every change; completes after SUCCEEDED, FAILED or CANCELED.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async (_root, { id }, { predictions }) => {
+      const current = await predictions.find(String(id));
+      if (!current) throw notFound(`Prediction ${id}`);
+      return predictions.watch(current);
+    },
+    resolve: (prediction) => prediction,
+  }),
+);
+
+function encodeCursor(row: PredictionRow): string {
+  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string, arg: string): PredictionPosition {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || Number.isNaN(createdAt.getTime())) throw badUserInput(arg, 'is not a cursor from this connection');
+  return { createdAt, id };
+}

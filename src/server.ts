@@ -1,0 +1,107 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { AtlasClient } from './atlas/client.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import type { Logger } from './log.ts';
+import { PredictionEvents } from './predictions/events.ts';
+import { type Poller, startPoller } from './predictions/poller.ts';
+import { PredictionService } from './predictions/service.ts';
+import type { GatewayContext } from './schema/builder.ts';
+import { schema } from './schema/index.ts';
+import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
+
+export interface Gateway {
+  yoga: YogaServerInstance<Record<string, never>, GatewayContext>;
+  server: Server;
+  database: Database;
+  poller: Poller;
+  /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
+  simulator: AtlasSimulator | undefined;
+  listen(port?: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Everything the gateway runs, wired together; `close` takes it down in the right order. */
+export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
+  const database = await openDatabase(config.database);
+  const simulator = config.atlas ? undefined : await startAtlasSimulator({ jobMs: config.simulatorJobMs });
+  if (simulator) {
+    log.warn('SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed', {
+      simulator: simulator.url,
+    });
+  }
+  const atlas = new AtlasClient({
+    baseUrl: config.atlas?.baseUrl ?? simulator!.url,
+    apiKey: config.atlas?.apiKey ?? 'simulator',
+    timeoutMs: config.upstreamTimeoutMs,
+    retries: config.upstreamRetries,
+    log,
+  });
+
+  const events = new PredictionEvents(database, log);
+  await events.start();
+  const deps = {
+    db: database.db,
+    atlas,
+    log,
+    pollIntervalMs: config.pollIntervalMs,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+  };
+  const poller = startPoller({
+    ...deps,
+    concurrency: config.pollConcurrency,
+    predictionTimeoutMs: config.predictionTimeoutMs,
+    // Outlasts a status call with all its retries, so a live poller never loses its lease.
+    leaseMs: (config.upstreamTimeoutMs + 10_000) * (config.upstreamRetries + 1) + 5_000,
+  });
+
+  const yoga = createYoga<Record<string, never>, GatewayContext>({
+    schema,
+    context: { predictions: new PredictionService({ ...deps, events }) },
+    graphiql: config.graphiql ? { title: 'HappyHorse gateway' } : false,
+    landingPage: false,
+    // Details of unexpected errors go to the log, never to clients.
+    maskedErrors: { isDev: false },
+    logging: {
+      debug: (...args) => log.debug(String(args[0]), { details: args.slice(1) }),
+      info: (...args) => log.info(String(args[0]), { details: args.slice(1) }),
+      warn: (...args) => log.warn(String(args[0]), { details: args.slice(1) }),
+      error: (...args) => log.error(String(args[0]), { details: args.slice(1) }),
+    },
+    plugins: [EnvelopArmorPlugin()],
+  });
+  const server = createServer(yoga);
+
+  return {
+    yoga,
+    server,
+    database,
+    poller,
+    simulator,
+    async listen(port = config.port, host = config.host) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      const url = `http://${host.includes(':') ? `[${address.address}]` : address.address}:${address.port}/graphql`;
+      log.info('gateway listening', { url, database: database.kind, upstream: simulator ? 'simulator' : 'atlas' });
+      return url;
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await events.stop(); // ends every subscription, so SSE responses finish
+      server.closeIdleConnections();
+      await Promise.race([closed, sleep(2_000)]);
+      server.closeAllConnections();
+      await poller.stop();
+      await simulator?.close();
+      await database.close();
+      log.info('gateway stopped');
+    },
+  };
+}
