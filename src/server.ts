@@ -26,8 +26,13 @@ export interface Gateway {
 }
 
 /** Everything the gateway runs, wired together; `close` takes it down in the right order. */
-export async function createGateway(config: Config, log: Logger): Promise<Gateway> {
-  const database = await openDatabase(config.database);
+export async function createGateway(
+  config: Config,
+  log: Logger,
+  /** An open database to use instead of the configured one; the caller keeps and closes it. */
+  shared?: { database: Database },
+): Promise<Gateway> {
+  const database = shared?.database ?? (await openDatabase(config.database));
   const simulator = config.atlas ? undefined : await startAtlasSimulator({ jobMs: config.simulatorJobMs });
   if (simulator) {
     log.warn('SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed', {
@@ -100,7 +105,7 @@ export async function createGateway(config: Config, log: Logger): Promise<Gatewa
       server.closeAllConnections();
       await poller.stop();
       await simulator?.close();
-      await database.close();
+      if (!shared) await database.close();
       log.info('gateway stopped');
     },
   };

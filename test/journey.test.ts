@@ -1,0 +1,322 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeAtlas, bare, httpError, wrapped } from './support/fakeAtlas.ts';
+import {
+  BACKENDS,
+  collect,
+  eventually,
+  openTestDatabase,
+  startGateway,
+  TEST_KEY,
+  type TestDatabase,
+  type TestGateway,
+} from './support/gateway.ts';
+
+const FIELDS = `id status prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
+  error errorCode predictTime createdAt updatedAt completedAt`;
+const GENERATE = `mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { ${FIELDS} } } }`;
+const PREDICTION = `query One($id: ID!) { prediction(id: $id) { ${FIELDS} } }`;
+const UPDATES = `subscription Watch($id: ID!) { predictionUpdated(id: $id) { id status videoUrl errorCode error } }`;
+
+interface Prediction {
+  id: string;
+  status: string;
+  videoUrl: string | null;
+  outputs: string[];
+  errorCode: string | null;
+  error: string | null;
+  [field: string]: unknown;
+}
+type Generated = { generateVideo: { prediction: Prediction } };
+
+describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
+  let fake: FakeAtlas;
+  let db: TestDatabase;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase(backend)]);
+    gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { PREDICTION_TIMEOUT_MS: '1500' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([fake?.close(), db?.close()]);
+  });
+  beforeEach(async () => {
+    fake.reset();
+    await db.truncate();
+    gw.logs.length = 0;
+  });
+
+  async function generate(input: Record<string, unknown>) {
+    return gw.request<Generated>(GENERATE, { input });
+  }
+  async function stored(id: string) {
+    const result = await gw.request<{ prediction: Prediction | null }>(PREDICTION, { id });
+    return result.data?.prediction ?? null;
+  }
+  async function count() {
+    const result = await gw.request<{ predictions: { edges: unknown[] } }>('{ predictions(first: 100) { edges { cursor } } }');
+    return result.data!.predictions.edges.length;
+  }
+
+  it('submits once, streams every change in order, and stores the result', async () => {
+    const result = await generate({ prompt: '  A horse on a beach at dawn  ', resolution: 'RES_1080P', aspectRatio: 'RATIO_9_16', duration: 8, seed: 42 });
+    expect(result.errors).toBeUndefined();
+    const prediction = result.data!.generateVideo.prediction;
+    expect(prediction).toMatchObject({
+      status: 'PROCESSING',
+      prompt: 'A horse on a beach at dawn',
+      model: 'alibaba/happyhorse-1.0/text-to-video',
+      resolution: 'RES_1080P',
+      aspectRatio: 'RATIO_9_16',
+      duration: 8,
+      seed: 42,
+      upstreamId: 'job_1',
+      outputs: [],
+      videoUrl: null,
+    });
+
+    // Exactly one flat, authenticated create call in upstream spelling.
+    expect(fake.creates).toHaveLength(1);
+    expect(fake.creates[0]!.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+    expect(fake.creates[0]!.body).toEqual({
+      model: 'alibaba/happyhorse-1.0/text-to-video',
+      prompt: 'A horse on a beach at dawn',
+      resolution: '1080P',
+      aspect_ratio: '9:16',
+      duration: 8,
+      seed: 42,
+    });
+
+    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: prediction.id }));
+    const statuses = events.map((event) => event.data?.predictionUpdated.status);
+    expect(statuses.at(-1)).toBe('SUCCEEDED');
+    expect(statuses.slice(0, -1).every((status) => status === 'PROCESSING')).toBe(true);
+    expect(events.at(-1)!.data!.predictionUpdated.videoUrl).toBe('https://cdn.example/job_1.mp4');
+
+    const final = await stored(prediction.id);
+    expect(final).toMatchObject({
+      status: 'SUCCEEDED',
+      outputs: ['https://cdn.example/job_1.mp4'],
+      videoUrl: 'https://cdn.example/job_1.mp4',
+      predictTime: 4.2,
+      error: null,
+    });
+    expect(Date.parse(final!.completedAt as string)).toBeGreaterThanOrEqual(Date.parse(final!.createdAt as string));
+    // Polling stopped at the terminal state.
+    const calls = fake.statusCalls('job_1').length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(fake.statusCalls('job_1').length).toBe(calls);
+    expect(fake.creates).toHaveLength(1);
+  });
+
+  it('streams PROCESSING then SUCCEEDED in order when the job takes a while', async () => {
+    fake.newJob = (n) => ({
+      id: `slow_${n}`,
+      script: [
+        wrapped({ id: `slow_${n}`, status: 'queued' }),
+        wrapped({ id: `slow_${n}`, status: 'processing' }),
+        wrapped({ id: `slow_${n}`, status: 'processing' }),
+        wrapped({ id: `slow_${n}`, status: 'processing' }),
+        wrapped({ id: `slow_${n}`, status: 'succeeded', output: `https://cdn.example/slow_${n}.mp4` }),
+      ],
+    });
+    const { data } = await generate({ prompt: 'slow horse' });
+    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
+    expect(events.map((e) => e.data?.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
+  });
+
+  it('gives a late subscriber the final state at once, then completes', async () => {
+    const { data } = await generate({ prompt: 'a late subscriber' });
+    const id = data!.generateVideo.prediction.id;
+    await eventually(() => stored(id), (p) => p?.status === 'SUCCEEDED');
+    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
+    expect(events).toHaveLength(1);
+    expect(events[0]!.data!.predictionUpdated).toMatchObject({ id, status: 'SUCCEEDED', videoUrl: 'https://cdn.example/job_1.mp4' });
+  });
+
+  it('applies the documented defaults', async () => {
+    const { data } = await generate({ prompt: 'defaults' });
+    expect(data!.generateVideo.prediction).toMatchObject({
+      resolution: 'RES_720P',
+      aspectRatio: 'RATIO_16_9',
+      duration: 5,
+      seed: null,
+      model: 'alibaba/happyhorse-1.0/text-to-video',
+    });
+    expect(fake.creates[0]!.body).toEqual({
+      model: 'alibaba/happyhorse-1.0/text-to-video',
+      prompt: 'defaults',
+      resolution: '720P',
+      aspect_ratio: '16:9',
+      duration: 5,
+    });
+  });
+
+  it.each([
+    [{ prompt: 'x', duration: 2 }, 'input.duration', 'from 3 to 15 seconds'],
+    [{ prompt: 'x', duration: 16 }, 'input.duration', 'from 3 to 15 seconds'],
+    [{ prompt: '' }, 'input.prompt', 'must not be empty'],
+    [{ prompt: ' \n\t ' }, 'input.prompt', 'must not be empty'],
+    [{ prompt: 'x'.repeat(2501) }, 'input.prompt', 'at most 2500 characters'],
+    [{ prompt: 'x', seed: -1 }, 'input.seed', 'from 0 to 2147483647'],
+    [{ prompt: 'x', model: 'someone/else' }, 'input.model', 'must be one of'],
+  ])('refuses %j before storing or submitting anything', async (input, field, rule) => {
+    const result = await generate(input);
+    expect(result.data ?? null).toBeNull();
+    const error = result.errors![0]!;
+    expect(error.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toContain(field);
+    expect(error.message).toContain(rule);
+    expect(fake.creates).toHaveLength(0);
+    expect(await count()).toBe(0);
+  });
+
+  it('refuses values outside the enums and the Int range before anything happens', async () => {
+    for (const input of [{ prompt: 'x', resolution: 'RES_4K' }, { prompt: 'x', aspectRatio: '16:9' }, { prompt: 'x', seed: 2 ** 31 }]) {
+      const result = await generate(input);
+      expect(result.errors?.[0]?.message).toMatch(/resolution|aspectRatio|seed/);
+    }
+    expect(fake.creates).toHaveLength(0);
+    expect(await count()).toBe(0);
+  });
+
+  it('accepts a 2500-character prompt and the edges of every range', async () => {
+    const result = await generate({ prompt: 'y'.repeat(2500), duration: 15, seed: 2147483647 });
+    expect(result.errors).toBeUndefined();
+    const low = await generate({ prompt: 'z', duration: 3, seed: 0 });
+    expect(low.errors).toBeUndefined();
+  });
+
+  it.each([
+    [400, 'UPSTREAM_REJECTED'],
+    [401, 'UPSTREAM_UNAUTHORIZED'],
+    [402, 'INSUFFICIENT_BALANCE'],
+    [403, 'UPSTREAM_FORBIDDEN'],
+    [429, 'UPSTREAM_RATE_LIMITED'],
+    [500, 'UPSTREAM_UNAVAILABLE'],
+    [503, 'UPSTREAM_UNAVAILABLE'],
+  ])('reports an upstream %i on create as %s and stores the job FAILED', async (status, code) => {
+    fake.createReplies.push(httpError(status, `refused, key was ${TEST_KEY}`));
+    const result = await generate({ prompt: 'refused' });
+    const error = result.errors![0]!;
+    expect(error.extensions?.code).toBe(code);
+    expect(error.message).not.toMatch(/unexpected/i);
+    expect(fake.creates).toHaveLength(1);
+    const job = await stored(error.extensions!.predictionId as string);
+    expect(job).toMatchObject({ status: 'FAILED', errorCode: code });
+    expect(JSON.stringify(result)).not.toContain(TEST_KEY);
+    expect(JSON.stringify(job)).not.toContain(TEST_KEY);
+    expect(gw.logs.join('\n')).not.toContain(TEST_KEY);
+  });
+
+  it('never resubmits a create that timed out: the job ends SUBMISSION_UNKNOWN, maybe billed', async () => {
+    fake.createReplies.push({ hang: true });
+    const result = await generate({ prompt: 'hangs' });
+    const error = result.errors![0]!;
+    expect(error.extensions?.code).toBe('SUBMISSION_UNKNOWN');
+    expect(error.message).toMatch(/billed/);
+    const job = await stored(error.extensions!.predictionId as string);
+    expect(job).toMatchObject({ status: 'FAILED', errorCode: 'SUBMISSION_UNKNOWN' });
+    expect(job!.error).toMatch(/billed/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(fake.creates).toHaveLength(1);
+  });
+
+  it('reports a content-policy failure as FAILED with CONTENT_POLICY', async () => {
+    fake.newJob = (n) => ({
+      id: `bad_${n}`,
+      script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged by moderation', error_code: 1039 })],
+    });
+    const { data } = await generate({ prompt: 'something not allowed' });
+    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
+    expect(events.at(-1)!.data!.predictionUpdated).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'CONTENT_POLICY',
+      error: 'flagged by moderation',
+      videoUrl: null,
+    });
+  });
+
+  it('treats "done" without a video URL as a failure', async () => {
+    fake.newJob = (n) => ({ id: `empty_${n}`, script: [wrapped({ id: `empty_${n}`, status: 'completed', outputs: [] })] });
+    const { data } = await generate({ prompt: 'no output' });
+    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status !== 'PROCESSING');
+    expect(job).toMatchObject({ status: 'FAILED', errorCode: 'NO_OUTPUT' });
+  });
+
+  it('reports an upstream cancellation as CANCELED', async () => {
+    fake.newJob = (n) => ({ id: `c_${n}`, script: [wrapped({ id: `c_${n}`, status: 'cancelled' })] });
+    const { data } = await generate({ prompt: 'canceled' });
+    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status !== 'PROCESSING');
+    expect(job!.status).toBe('CANCELED');
+  });
+
+  it('rides out failing status calls and still finishes', async () => {
+    fake.newJob = (n) => ({
+      id: `flaky_${n}`,
+      script: [
+        httpError(503),
+        { reset: true },
+        httpError(429),
+        { hang: true },
+        wrapped({ id: `flaky_${n}`, status: 'completed', outputs: [`https://cdn.example/flaky_${n}.mp4`] }),
+      ],
+    });
+    const { data } = await generate({ prompt: 'flaky upstream' });
+    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status === 'SUCCEEDED', 15_000);
+    expect(job!.videoUrl).toBe('https://cdn.example/flaky_1.mp4');
+  });
+
+  it('ends a job that never finishes as TIMED_OUT, even on an unknown status word', async () => {
+    fake.newJob = (n) => ({ id: `stuck_${n}`, script: [wrapped({ id: `stuck_${n}`, status: 'warming_up' })] });
+    const { data } = await generate({ prompt: 'stuck' });
+    const id = data!.generateVideo.prediction.id;
+    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
+    expect(events.at(-1)!.data!.predictionUpdated).toMatchObject({ status: 'FAILED', errorCode: 'TIMED_OUT' });
+    const polls = fake.statusCalls(`stuck_1`).length;
+    expect(polls).toBeGreaterThan(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(fake.statusCalls('stuck_1').length).toBe(polls);
+  });
+
+  it('answers null for an unknown or malformed id, and NOT_FOUND to a subscription', async () => {
+    expect(await stored('00000000-0000-4000-8000-000000000000')).toBeNull();
+    expect(await stored('not-a-uuid')).toBeNull();
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const events = await collect(gw.subscribe(UPDATES, { id }));
+      expect(events).toHaveLength(1);
+      expect(events[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+  });
+
+  it('pages newest first with cursors, and filters by status', async () => {
+    fake.newJob = (n) => ({ id: `p_${n}`, script: [wrapped({ id: `p_${n}`, status: 'processing' })] });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await generate({ prompt: `page ${i}` })).data!.generateVideo.prediction.id);
+    fake.createReplies.push(httpError(400));
+    await generate({ prompt: 'refused' });
+
+    const PAGE = `query Page($first: Int, $after: String, $status: [PredictionStatus!]) {
+      predictions(first: $first, after: $after, status: $status) {
+        edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }`;
+    type Page = { predictions: { edges: { node: { id: string; status: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } };
+
+    const first = await gw.request<Page>(PAGE, { first: 2, status: ['PROCESSING'] });
+    expect(first.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[4], ids[3]]);
+    expect(first.data!.predictions.pageInfo.hasNextPage).toBe(true);
+    const second = await gw.request<Page>(PAGE, { first: 10, after: first.data!.predictions.pageInfo.endCursor, status: ['PROCESSING'] });
+    expect(second.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1], ids[0]]);
+    expect(second.data!.predictions.pageInfo.hasNextPage).toBe(false);
+
+    const failed = await gw.request<Page>(PAGE, { status: ['FAILED'] });
+    expect(failed.data!.predictions.edges.map((e) => e.node.status)).toEqual(['FAILED']);
+    const all = await gw.request<Page>(PAGE, {});
+    expect(all.data!.predictions.edges).toHaveLength(6);
+
+    const tooMany = await gw.request<Page>(PAGE, { first: 101 });
+    expect(tooMany.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+    const badCursor = await gw.request<Page>(PAGE, { after: 'garbage' });
+    expect(badCursor.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});

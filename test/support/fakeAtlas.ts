@@ -1,0 +1,137 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * Atlas Cloud as tests need it: a real HTTP server on loopback that answers in any shape, fails,
+ * rate-limits, hangs and resets, and records every request it gets.
+ */
+export type FakeReply =
+  | { status?: number; json?: unknown; text?: string; headers?: Record<string, string>; delayMs?: number }
+  | { hang: true }
+  | { reset: true };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+/** Atlas' usual envelope. */
+export const wrapped = (data: unknown, status = 200): FakeReply => ({ status, json: { code: status, message: 'success', data } });
+/** The bare shape some docs show. */
+export const bare = (data: unknown): FakeReply => ({ status: 200, json: data });
+export const httpError = (status: number, message = `error ${status}`): FakeReply => ({ status, json: { code: status, message } });
+
+export class FakeAtlas {
+  readonly requests: RecordedRequest[] = [];
+  /** Replies for the next create calls, in order; once empty, `newJob` decides. */
+  readonly createReplies: FakeReply[] = [];
+  /** Per upstream id, replies to successive status calls; the last one repeats. */
+  readonly statusScripts = new Map<string, FakeReply[]>();
+  /** How a create call with nothing queued answers, and the script its job then follows. */
+  newJob = FakeAtlas.defaultJob;
+  /** Status calls in flight per id, and the most seen at once: proof that no job is polled twice at a time. */
+  readonly inFlight = new Map<string, number>();
+  readonly maxInFlight = new Map<string, number>();
+  url = '';
+
+  readonly #server = createServer((req, res) => void this.#handle(req, res));
+  readonly #sockets = new Set<Socket>();
+  #jobs = 0;
+
+  /** Running once, then done with one video. */
+  static defaultJob(n: number): { id: string; script: FakeReply[] } {
+    return {
+      id: `job_${n}`,
+      script: [
+        wrapped({ id: `job_${n}`, status: 'processing' }),
+        wrapped({ id: `job_${n}`, status: 'completed', outputs: [`https://cdn.example/job_${n}.mp4`], metrics: { predict_time: 4.2 } }),
+      ],
+    };
+  }
+
+  static async start(): Promise<FakeAtlas> {
+    const fake = new FakeAtlas();
+    fake.#server.on('connection', (socket) => {
+      fake.#sockets.add(socket);
+      socket.on('close', () => fake.#sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => fake.#server.listen(0, '127.0.0.1', resolve));
+    fake.url = `http://127.0.0.1:${(fake.#server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  get creates(): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/model/generateVideo');
+  }
+
+  statusCalls(id?: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'GET' && (id ? r.path.endsWith(`/${id}`) : r.path.includes('/prediction/')));
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.createReplies.length = 0;
+    this.statusScripts.clear();
+    this.inFlight.clear();
+    this.maxInFlight.clear();
+    this.newJob = FakeAtlas.defaultJob;
+    this.#jobs = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const path = req.url ?? '/';
+    this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
+
+    if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
+      const queued = this.createReplies.shift();
+      if (queued) return this.#send(res, queued);
+      const job = this.newJob(++this.#jobs);
+      this.statusScripts.set(job.id, job.script);
+      return this.#send(res, wrapped({ id: job.id, status: 'starting' }));
+    }
+    const status = req.method === 'GET' && /^\/api\/v1\/model\/prediction\/([^/?]+)$/.exec(path);
+    if (status) {
+      const id = decodeURIComponent(status[1]!);
+      const script = this.statusScripts.get(id);
+      const reply = script ? (script.length > 1 ? script.shift()! : script[0]!) : httpError(404, 'prediction not found');
+      const now = (this.inFlight.get(id) ?? 0) + 1;
+      this.inFlight.set(id, now);
+      this.maxInFlight.set(id, Math.max(now, this.maxInFlight.get(id) ?? 0));
+      res.on('close', () => this.inFlight.set(id, (this.inFlight.get(id) ?? 1) - 1));
+      return this.#send(res, reply);
+    }
+    return this.#send(res, httpError(404, 'not found'));
+  }
+
+  async #send(res: ServerResponse, reply: FakeReply) {
+    if ('hang' in reply) return; // never answers; the client's timeout must end it
+    if ('reset' in reply) return res.socket?.destroy();
+    if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+    if (res.destroyed) return;
+    const body = reply.text ?? (reply.json === undefined ? '' : JSON.stringify(reply.json));
+    res.writeHead(reply.status ?? 200, {
+      'content-type': 'application/json',
+      'x-request-id': `req-${this.requests.length}`,
+      ...reply.headers,
+    });
+    res.end(body);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

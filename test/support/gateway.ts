@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import type { ExecutionResult } from 'graphql';
+import { createClient } from 'graphql-sse';
+import postgres from 'postgres';
+import { loadConfig } from '../../src/config.ts';
+import { type Database, openDatabase } from '../../src/db/database.ts';
+import { createLogger } from '../../src/log.ts';
+import { createGateway, type Gateway } from '../../src/server.ts';
+
+/** A key that must never show up in a reply or a log line. */
+export const TEST_KEY = 'sk-test-7f3c9e1a5b-SECRET';
+
+export type Backend = 'pglite' | 'postgres';
+export const BACKENDS: Backend[] = ['pglite', 'postgres'];
+
+/** The Postgres server CI starts; tests make a database of their own in it. */
+export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A new, empty database on the server, for one test file. */
+export async function createServerDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `hh_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+export interface TestDatabase {
+  backend: Backend;
+  database: Database;
+  /** Set for the server backend: where a second gateway or a child process can connect. */
+  url: string | undefined;
+  /** Empty the tables between tests, so one database serves a whole file. */
+  truncate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openTestDatabase(backend: Backend): Promise<TestDatabase> {
+  if (backend === 'pglite') {
+    const database = await openDatabase({ dataDir: 'memory://' });
+    return { backend, database, url: undefined, truncate: () => truncate(database), close: () => database.close() };
+  }
+  const server = await createServerDatabase();
+  const database = await openDatabase({ url: server.url });
+  return {
+    backend,
+    database,
+    url: server.url,
+    truncate: () => truncate(database),
+    async close() {
+      await database.close();
+      await server.drop();
+    },
+  };
+}
+
+async function truncate(database: Database) {
+  const { sql } = await import('drizzle-orm');
+  await database.db.execute(sql`truncate predictions`);
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  /** http://127.0.0.1:PORT/graphql, on a real socket. */
+  url: string;
+  logs: string[];
+  /** A query or mutation through yoga.fetch. */
+  request<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult<T>>;
+  /** Every event of a subscription over SSE on the real socket, until it completes. */
+  subscribe<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): AsyncIterable<ExecutionResult<T>>;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: {
+  database: Database;
+  atlasUrl: string;
+  env?: Record<string, string>;
+}): Promise<TestGateway> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    ATLASCLOUD_API_KEY: TEST_KEY,
+    ATLASCLOUD_BASE_URL: options.atlasUrl,
+    POLL_INTERVAL_MS: '40',
+    UPSTREAM_TIMEOUT_MS: '400',
+    UPSTREAM_RETRIES: '2',
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const gateway = await createGateway(config, createLogger('debug', (line) => logs.push(line)), { database: options.database });
+  const url = await gateway.listen(0, '127.0.0.1');
+  const sse = createClient({ url, singleConnection: false, retryAttempts: 0 });
+
+  return {
+    gateway,
+    url,
+    logs,
+    async request(query, variables) {
+      const response = await gateway.yoga.fetch('http://gateway/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return response.json();
+    },
+    subscribe: (query, variables) => sse.iterate({ query, variables }) as AsyncIterable<ExecutionResult<never>>,
+    async close() {
+      sse.dispose();
+      await gateway.close();
+    },
+  };
+}
+
+export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise<T[]> {
+  const seen: T[] = [];
+  for await (const event of events) {
+    seen.push(event);
+    if (seen.length >= limit) break;
+  }
+  return seen;
+}
+
+/** Poll a condition (for state that changes in the background) until it holds or time runs out. */
+export async function eventually<T>(read: () => Promise<T> | T, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
