@@ -1,0 +1,363 @@
+/**
+ * The gateway as operators run it: a real `node --import tsx src/main.ts` process, configured only
+ * by environment variables, killed with SIGKILL or SIGTERM and restarted on the same database,
+ * against the scriptable fake of Atlas Cloud running in this process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
+import { createServerDatabase, eventually, TEST_KEY } from './support/gateway.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const STARTUP_TIMEOUT_MS = 20_000;
+
+// ---------------------------------------------------------------------------------------------
+// A gateway child process
+
+interface Child {
+  proc: ChildProcess;
+  /** http://127.0.0.1:PORT */
+  base: string;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves once the process is gone. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL, to the whole process group (tsx's esbuild service included); resolves on exit. */
+  kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Every child this file started, for the secret check and for cleanup. */
+const children: Child[] = [];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function isRunning(proc: ChildProcess): boolean {
+  return proc.exitCode === null && proc.signalCode === null;
+}
+
+async function startChild(env: Record<string, string>): Promise<Child> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    // Only what the gateway is configured by: nothing leaks in from the test runner's environment.
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      ATLASCLOUD_API_KEY: TEST_KEY,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      POLL_INTERVAL_MS: '50',
+      UPSTREAM_TIMEOUT_MS: '1000',
+      LOG_LEVEL: 'debug',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a SIGKILL also takes tsx's esbuild helper down.
+    detached: true,
+  });
+  let output = '';
+  proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const child: Child = {
+    proc,
+    base: `http://127.0.0.1:${port}`,
+    output: () => output,
+    exited,
+    async kill9() {
+      if (isRunning(proc)) {
+        try {
+          process.kill(-proc.pid!, 'SIGKILL');
+        } catch {
+          proc.kill('SIGKILL');
+        }
+      }
+      return exited;
+    },
+  };
+  children.push(child);
+
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    if (!isRunning(proc)) throw new Error(`gateway exited during start-up:\n${output}`);
+    try {
+      const response = await fetch(`${child.base}/health`, { signal: AbortSignal.timeout(1_000) });
+      if (response.status === 200) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await child.kill9();
+      throw new Error(`gateway not healthy within ${STARTUP_TIMEOUT_MS} ms:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface GraphQLReply<T> {
+  data?: T;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+async function gql<T = any>(child: Child, query: string, variables?: Record<string, unknown>): Promise<GraphQLReply<T>> {
+  const response = await fetch(`${child.base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLReply<T>;
+}
+
+const GENERATE = /* GraphQL */ `
+  mutation Generate($prompt: String!) {
+    generateVideo(input: { prompt: $prompt }) {
+      prediction { id status upstreamId }
+    }
+  }
+`;
+const PREDICTION = /* GraphQL */ `
+  query One($id: ID!) {
+    prediction(id: $id) { id status videoUrl errorCode error }
+  }
+`;
+const LIST = /* GraphQL */ `
+  query List {
+    predictions(first: 10) { edges { node { id status errorCode error } } }
+  }
+`;
+
+/** The raw row, read behind the gateway's back. */
+interface RawRow {
+  id: string;
+  status: string;
+  upstream_id: string | null;
+  upstream_status: string | null;
+  next_poll_at: Date | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the gateway as a process', () => {
+  let fake: FakeAtlas;
+  let database: { url: string; drop(): Promise<void> };
+  let sql: postgres.Sql;
+  let startedHere: Child[] = [];
+
+  const rows = () => sql<RawRow[]>`select id, status, upstream_id, upstream_status, next_poll_at from predictions`;
+  const start = async (env: Record<string, string> = {}) => {
+    const child = await startChild({ DATABASE_URL: database.url, ATLASCLOUD_BASE_URL: fake.url, ...env });
+    startedHere.push(child);
+    return child;
+  };
+  /** Jobs that stay 'processing' upstream until a test rewrites their script. */
+  const jobsStayProcessing = () => {
+    fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+  };
+
+  beforeEach(async () => {
+    startedHere = [];
+    fake = await FakeAtlas.start();
+    database = await createServerDatabase();
+    sql = postgres(database.url, { max: 1, onnotice: () => {} });
+  });
+
+  afterEach(async () => {
+    await Promise.all(children.map((child) => child.kill9()));
+    await sql.end({ timeout: 1 });
+    await database.drop();
+    await fake.close();
+    // Secrets: whatever happened in the test, no child ever printed the API key.
+    for (const child of startedHere) expect(child.output()).not.toContain(TEST_KEY);
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map((child) => child.kill9()));
+  });
+
+  it('resumes a job after kill -9 and a restart on the same database, without resubmitting it', async () => {
+    jobsStayProcessing();
+    // A slow poll on the first child leaves a wide gap between polls to kill it in (see below).
+    const first = await start({ POLL_INTERVAL_MS: '1000' });
+
+    const created = await gql(first, GENERATE, { prompt: 'a horse crossing a river at dawn' });
+    expect(created.errors).toBeUndefined();
+    const { id, status, upstreamId } = created.data.generateVideo.prediction;
+    expect(status).toBe('PROCESSING');
+    expect(upstreamId).toBe('job_1');
+
+    // Kill it mid-job, but not while it holds the row's poll lease (a kill then leaves a lease that
+    // outlasts this test): after a status call came back 'processing', when the row is next due
+    // well in the future, i.e. it is between polls.
+    await eventually(
+      async () => {
+        const [row] = await rows();
+        return { calls: fake.statusCalls('job_1').length, inFlight: fake.inFlight.get('job_1') ?? 0, row };
+      },
+      ({ calls, inFlight, row }) => {
+        const dueIn = row!.next_poll_at ? row!.next_poll_at.getTime() - Date.now() : -1;
+        return calls >= 1 && inFlight === 0 && row!.upstream_status === 'processing' && dueIn > 300 && dueIn < 1_500;
+      },
+      10_000,
+    );
+    expect(await first.kill9()).toEqual({ code: null, signal: 'SIGKILL' });
+    const [left] = await rows();
+    expect(left!.status).toBe('PROCESSING');
+    expect(left!.next_poll_at!.getTime()).toBeLessThan(Date.now() + 2_000); // no lease left behind
+
+    const statusCallsBefore = fake.statusCalls('job_1').length;
+    fake.statusScripts.set('job_1', [
+      wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/job_1.mp4'], metrics: { predict_time: 4.2 } }),
+    ]);
+
+    const second = await start();
+    const done = await eventually(
+      () => gql(second, PREDICTION, { id }),
+      (reply) => reply.data?.prediction?.status === 'SUCCEEDED',
+      10_000,
+    );
+    expect(done.data.prediction).toMatchObject({ id, status: 'SUCCEEDED', videoUrl: 'https://cdn.example/job_1.mp4' });
+    expect(fake.statusCalls('job_1').length).toBeGreaterThan(statusCallsBefore); // the new process polled it
+    expect(fake.creates).toHaveLength(1); // never resubmitted
+  });
+
+  it('ends a job whose create call was cut off by kill -9 as SUBMISSION_UNKNOWN, never resubmitting it', async () => {
+    fake.createReplies.push({ hang: true });
+    // The first child's own create timeout must not fire before the kill: that would fail the row
+    // itself, and the restart would have nothing left to decide.
+    const first = await start({ UPSTREAM_TIMEOUT_MS: '2000' });
+
+    const inFlight = gql(first, GENERATE, { prompt: 'a horse in the snow' }).then(
+      (reply) => ({ reply }),
+      (error: unknown) => ({ error }),
+    );
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 1,
+      10_000,
+    );
+    const [stored] = await rows();
+    expect(stored).toMatchObject({ status: 'STARTING', upstream_id: null });
+    expect(await first.kill9()).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await inFlight).toHaveProperty('error'); // the client saw the connection die, not an answer
+    const [afterKill] = await rows();
+    expect(afterKill).toMatchObject({ status: 'STARTING', upstream_id: null });
+
+    const second = await start({ UPSTREAM_TIMEOUT_MS: '500' });
+    const listed = await eventually(
+      () => gql(second, LIST),
+      (reply) => reply.data?.predictions.edges[0]?.node.status === 'FAILED',
+      15_000,
+    );
+    const edges = listed.data.predictions.edges;
+    expect(edges).toHaveLength(1);
+    expect(edges[0].node).toMatchObject({ id: stored!.id, status: 'FAILED', errorCode: 'SUBMISSION_UNKNOWN' });
+    expect(edges[0].node.error).toMatch(/billed/i);
+    expect(fake.creates).toHaveLength(1);
+    expect(fake.statusCalls()).toHaveLength(0);
+  });
+
+  it('on SIGTERM ends open SSE subscriptions and exits with code 0 within 5 s', async () => {
+    jobsStayProcessing();
+    const child = await start();
+    const created = await gql(child, GENERATE, { prompt: 'a horse under the stars' });
+    const { id } = created.data.generateVideo.prediction;
+
+    const response = await fetch(`${child.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({
+        query: 'subscription Watch($id: ID!) { predictionUpdated(id: $id) { status } }',
+        variables: { id },
+      }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let stream = '';
+    while (!stream.includes('"PROCESSING"')) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`stream ended before the first event: ${stream}`);
+      stream += decoder.decode(value, { stream: true });
+    }
+
+    // Read the rest in the background: it must end by itself once the process shuts down.
+    const ended = (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return { clean: true as const, at: Date.now() };
+          stream += decoder.decode(value, { stream: true });
+        }
+      } catch (error) {
+        return { clean: false as const, at: Date.now(), error: String(error) };
+      }
+    })();
+
+    const signalledAt = Date.now();
+    child.proc.kill('SIGTERM');
+    const timeout = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(resolve, ms, value).unref());
+    const exit = await Promise.race([child.exited, timeout(5_000, 'still running' as const)]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    const exitedAfter = Date.now() - signalledAt;
+    expect(exitedAfter).toBeLessThan(5_000);
+
+    const end = await Promise.race([ended, timeout(1_000, 'still open' as const)]);
+    // Ended cleanly by the server (not cut off when the process went away).
+    expect(end).toMatchObject({ clean: true });
+    expect(child.output()).toContain('gateway stopped');
+  });
+
+  it('never prints the API key, even when Atlas echoes it back in errors', async () => {
+    const child = await start();
+    // A refused create whose message carries the key, then a job whose status calls do the same.
+    fake.createReplies.push(httpError(401, `invalid api key ${TEST_KEY}`));
+    fake.newJob = (n) => ({
+      id: `job_${n}`,
+      script: [
+        httpError(400, `bad request for key ${TEST_KEY}`),
+        wrapped({ id: `job_${n}`, status: 'failed', error: `quota exceeded for ${TEST_KEY}` }),
+      ],
+    });
+
+    const refused = await gql(child, GENERATE, { prompt: 'a horse in the rain' });
+    expect(refused.errors?.length).toBeGreaterThan(0);
+    expect(JSON.stringify(refused)).not.toContain(TEST_KEY);
+
+    const created = await gql(child, GENERATE, { prompt: 'a horse in the fog' });
+    expect(created.errors).toBeUndefined();
+    const { id } = created.data.generateVideo.prediction;
+    const failed = await eventually(
+      () => gql(child, PREDICTION, { id }),
+      (reply) => reply.data?.prediction?.status === 'FAILED',
+      10_000,
+    );
+    expect(JSON.stringify(failed)).not.toContain(TEST_KEY);
+    // The key did reach the upstream (so it was in play), and the child did log those failures.
+    expect(fake.creates[0]!.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+    expect(child.output()).toContain('atlas call refused');
+    expect(child.output()).toContain('prediction finished');
+
+    // Every child of this file so far, the killed ones included.
+    await child.kill9();
+    for (const each of children) {
+      expect(each.output().length).toBeGreaterThan(0);
+      expect(each.output()).not.toContain(TEST_KEY);
+    }
+  });
+});
