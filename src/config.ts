@@ -17,6 +17,7 @@ const Env = z.object({
   POLL_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   PREDICTION_TIMEOUT_MS: ms(30 * 60_000),
   SIMULATOR_JOB_MS: ms(6_000),
+  PERSISTED_OPERATIONS: z.enum(['open', 'only']).default('open'),
   GRAPHIQL: z.preprocess(blankAsUnset, z.enum(['true', 'false']).optional()),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
@@ -51,7 +52,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
     pollConcurrency: e.POLL_CONCURRENCY,
     predictionTimeoutMs: e.PREDICTION_TIMEOUT_MS,
     simulatorJobMs: e.SIMULATOR_JOB_MS,
-    graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production',
+    persistedOperations: e.PERSISTED_OPERATIONS,
+    // GraphiQL sends arbitrary documents, so it is useless (and off) in persisted-only mode.
+    graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production' && e.PERSISTED_OPERATIONS === 'open',
     logLevel: e.LOG_LEVEL,
   };
 }

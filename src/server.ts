@@ -7,6 +7,7 @@ import { AtlasClient } from './atlas/client.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import type { Logger } from './log.ts';
+import { persistedOperations } from './persistedOperations.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
 import { PredictionService } from './predictions/service.ts';
@@ -77,7 +78,7 @@ export async function createGateway(
       warn: (...args) => log.warn(String(args[0]), { details: args.slice(1) }),
       error: (...args) => log.error(String(args[0]), { details: args.slice(1) }),
     },
-    plugins: [EnvelopArmorPlugin()],
+    plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations)],
   });
   const server = createServer(yoga);
 

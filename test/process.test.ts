@@ -338,6 +338,7 @@ describe('the gateway as a process', () => {
     const refused = await gql(child, GENERATE, { prompt: 'a horse in the rain' });
     expect(refused.errors?.length).toBeGreaterThan(0);
     expect(JSON.stringify(refused)).not.toContain(TEST_KEY);
+    expect(JSON.stringify(refused)).toContain('[redacted]'); // the echo arrived, and was scrubbed
 
     const created = await gql(child, GENERATE, { prompt: 'a horse in the fog' });
     expect(created.errors).toBeUndefined();
@@ -347,10 +348,13 @@ describe('the gateway as a process', () => {
       (reply) => reply.data?.prediction?.status === 'FAILED',
       10_000,
     );
+    expect(failed.data.prediction.errorCode).toBe('UPSTREAM_FAILED');
     expect(JSON.stringify(failed)).not.toContain(TEST_KEY);
+    expect(failed.data.prediction.error).toBe('quota exceeded for [redacted]');
     // The key did reach the upstream (so it was in play), and the child did log those failures.
     expect(fake.creates[0]!.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
     expect(child.output()).toContain('atlas call refused');
+    expect(child.output()).toContain('status call failed');
     expect(child.output()).toContain('prediction finished');
 
     // Every child of this file so far, the killed ones included.

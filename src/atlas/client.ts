@@ -55,7 +55,7 @@ export class AtlasClient {
       );
     }
     this.#ensureOk(reply, 'create');
-    const prediction = parsePredictionReply(reply.body);
+    const prediction = this.#parse(reply.body);
     if (!prediction) {
       throw new AtlasError(
         'SUBMISSION_UNKNOWN',
@@ -91,7 +91,7 @@ export class AtlasClient {
       throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`);
     }
     this.#ensureOk(reply, 'status');
-    const prediction = parsePredictionReply(reply.body);
+    const prediction = this.#parse(reply.body);
     if (!prediction) {
       throw new AtlasError('UPSTREAM_UNAVAILABLE', 'Atlas Cloud answered a status call with a reply that could not be read', {
         httpStatus: reply.status,
@@ -137,6 +137,11 @@ export class AtlasClient {
     );
     this.#options.log.warn('atlas call refused', { call, httpStatus: reply.status, requestId: reply.requestId, code: error.code });
     throw error;
+  }
+
+  #parse(body: unknown): UpstreamPrediction | undefined {
+    const prediction = parsePredictionReply(body);
+    return prediction && { ...prediction, error: this.#redact(prediction.error ?? undefined) ?? null };
   }
 
   /** Upstream text is untrusted and goes to clients: make sure it cannot carry our key. */

@@ -1,0 +1,27 @@
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+/** Typed documents and the persisted-documents manifest, from the printed schema and the client's operations. */
+const config: CodegenConfig = {
+  schema: 'schema/schema.graphql',
+  documents: ['src/client/documents.ts'],
+  ignoreNoDocuments: false,
+  generates: {
+    'src/client/generated/': {
+      preset: 'client',
+      presetConfig: {
+        fragmentMasking: false,
+        persistedDocuments: { hashAlgorithm: 'sha256', mode: 'embedHashInDocument' },
+      },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        strictScalars: true,
+        scalars: { DateTime: 'string' },
+        importExtension: '.js',
+        avoidOptionals: { field: true, inputValue: false, object: true, defaultValue: false },
+      },
+    },
+  },
+};
+
+export default config;

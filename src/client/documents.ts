@@ -1,0 +1,68 @@
+import { graphql } from './generated/index.ts';
+
+/** Every operation the typed client and the React hooks send; codegen turns each into a typed document. */
+
+export const PredictionFieldsFragment = graphql(`
+  fragment PredictionFields on Prediction {
+    id
+    status
+    prompt
+    model
+    resolution
+    aspectRatio
+    duration
+    seed
+    upstreamId
+    outputs
+    videoUrl
+    error
+    errorCode
+    predictTime
+    createdAt
+    updatedAt
+    completedAt
+  }
+`);
+
+export const GenerateVideoDocument = graphql(`
+  mutation GenerateVideo($input: GenerateVideoInput!) {
+    generateVideo(input: $input) {
+      prediction {
+        ...PredictionFields
+      }
+    }
+  }
+`);
+
+export const PredictionDocument = graphql(`
+  query Prediction($id: ID!) {
+    prediction(id: $id) {
+      ...PredictionFields
+    }
+  }
+`);
+
+export const PredictionsDocument = graphql(`
+  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {
+    predictions(first: $first, after: $after, status: $status) {
+      edges {
+        cursor
+        node {
+          ...PredictionFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+export const PredictionUpdatedDocument = graphql(`
+  subscription PredictionUpdated($id: ID!) {
+    predictionUpdated(id: $id) {
+      ...PredictionFields
+    }
+  }
+`);

@@ -1,0 +1,33 @@
+import type { GraphQLFormattedError } from 'graphql';
+import type { PredictionFieldsFragment } from './generated/graphql.ts';
+
+/**
+ * Every failure the client reports. `code` is the GraphQL `extensions.code` (BAD_USER_INPUT,
+ * NOT_FOUND, INSUFFICIENT_BALANCE, SUBMISSION_UNKNOWN …), a prediction's `errorCode` once it failed,
+ * or NETWORK_ERROR / HTTP_<status> when no GraphQL answer arrived.
+ */
+export class VideoClientError extends Error {
+  override readonly name = 'VideoClientError';
+  readonly code: string;
+  readonly errors: readonly GraphQLFormattedError[];
+  /** `extensions` of the first error, e.g. `predictionId` for a failed submission or `issues` for bad input. */
+  readonly extensions: Readonly<Record<string, unknown>>;
+  /** The prediction, when it ended FAILED or CANCELED (from generateAndWait). */
+  readonly prediction: PredictionFieldsFragment | undefined;
+
+  constructor(
+    message: string,
+    options: { code: string; errors?: readonly GraphQLFormattedError[]; cause?: unknown; prediction?: PredictionFieldsFragment },
+  ) {
+    super(message, { cause: options.cause });
+    this.code = options.code;
+    this.prediction = options.prediction;
+    this.errors = options.errors ?? [];
+    this.extensions = this.errors[0]?.extensions ?? {};
+  }
+
+  static fromGraphQL(errors: readonly GraphQLFormattedError[]): VideoClientError {
+    const code = typeof errors[0]?.extensions?.code === 'string' ? errors[0].extensions.code : 'GRAPHQL_ERROR';
+    return new VideoClientError(errors.map((error) => error.message).join('; '), { code, errors });
+  }
+}

@@ -1,0 +1,70 @@
+/* eslint-disable */
+import * as types from './graphql.js';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    createdAt\n    updatedAt\n    completedAt\n  }\n": typeof types.PredictionFieldsFragmentDoc,
+    "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": typeof types.GenerateVideoDocument,
+    "\n  query Prediction($id: ID!) {\n    prediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": typeof types.PredictionDocument,
+    "\n  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {\n    predictions(first: $first, after: $after, status: $status) {\n      edges {\n        cursor\n        node {\n          ...PredictionFields\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.PredictionsDocument,
+    "\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n": typeof types.PredictionUpdatedDocument,
+};
+const documents: Documents = {
+    "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    createdAt\n    updatedAt\n    completedAt\n  }\n": types.PredictionFieldsFragmentDoc,
+    "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": types.GenerateVideoDocument,
+    "\n  query Prediction($id: ID!) {\n    prediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": types.PredictionDocument,
+    "\n  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {\n    predictions(first: $first, after: $after, status: $status) {\n      edges {\n        cursor\n        node {\n          ...PredictionFields\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.PredictionsDocument,
+    "\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n": types.PredictionUpdatedDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    createdAt\n    updatedAt\n    completedAt\n  }\n"): (typeof documents)["\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    createdAt\n    updatedAt\n    completedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Prediction($id: ID!) {\n    prediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n"): (typeof documents)["\n  query Prediction($id: ID!) {\n    prediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {\n    predictions(first: $first, after: $after, status: $status) {\n      edges {\n        cursor\n        node {\n          ...PredictionFields\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {\n    predictions(first: $first, after: $after, status: $status) {\n      edges {\n        cursor\n        node {\n          ...PredictionFields\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n"): (typeof documents)["\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;

@@ -1,0 +1,159 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type DocumentNode, type GraphQLFormattedError, print } from 'graphql';
+import { createClient as createSseClient } from 'graphql-sse';
+import { GenerateVideoDocument, PredictionDocument, PredictionsDocument, PredictionUpdatedDocument } from './documents.ts';
+import { VideoClientError } from './errors.ts';
+import type {
+  GenerateVideoInput,
+  PredictionFieldsFragment,
+  PredictionsQuery,
+  PredictionsQueryVariables,
+  PredictionStatus,
+} from './generated/graphql.ts';
+
+export { VideoClientError } from './errors.ts';
+export * from './documents.ts';
+export type {
+  AspectRatio,
+  GenerateVideoInput,
+  PredictionsQuery,
+  PredictionsQueryVariables,
+  PredictionStatus,
+  Resolution,
+} from './generated/graphql.ts';
+
+export type Prediction = PredictionFieldsFragment;
+export type PredictionConnection = PredictionsQuery['predictions'];
+type Headers = Record<string, string>;
+
+export interface VideoClientOptions {
+  /** The gateway's GraphQL endpoint, e.g. https://videos.example.com/graphql */
+  url: string;
+  /** Sent with every request; a function is called per request (for short-lived tokens). */
+  headers?: Headers | (() => Headers | Promise<Headers>);
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof fetch;
+  /** Send only the hash of each operation (for gateways with PERSISTED_OPERATIONS=only). */
+  persisted?: boolean;
+}
+
+export interface WatchOptions {
+  signal?: AbortSignal;
+}
+
+export interface GenerateAndWaitOptions extends WatchOptions {
+  /** Called with the submitted prediction, then with every change. */
+  onUpdate?: (prediction: Prediction) => void;
+}
+
+export const TERMINAL_STATUSES: readonly PredictionStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELED'];
+export const isFinished = (prediction: Pick<Prediction, 'status'>) => TERMINAL_STATUSES.includes(prediction.status);
+
+export interface VideoClient {
+  /** Submit a job. Throws a VideoClientError with BAD_USER_INPUT or an upstream code if it is refused. */
+  generateVideo(input: GenerateVideoInput): Promise<Prediction>;
+  /** The stored state, or null for an unknown id. */
+  prediction(id: string): Promise<Prediction | null>;
+  /** Newest first. */
+  predictions(args?: PredictionsQueryVariables): Promise<PredictionConnection>;
+  /** The current state, then every change, ending after SUCCEEDED, FAILED or CANCELED. */
+  watchPrediction(id: string, options?: WatchOptions): AsyncIterable<Prediction>;
+  /** Submit, then follow until done. Resolves with the SUCCEEDED prediction; throws with its errorCode otherwise. */
+  generateAndWait(input: GenerateVideoInput, options?: GenerateAndWaitOptions): Promise<Prediction>;
+  /** Close open streams. */
+  dispose(): void;
+}
+
+/** The hash codegen embedded in a document, for persisted operations. */
+export function documentHash(document: DocumentNode): string {
+  const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  if (typeof hash !== 'string') throw new Error('This document has no persisted hash; was it made by this package?');
+  return hash;
+}
+
+/** The body of a GraphQL request: the document itself, or only its hash in persisted mode. */
+export function requestBody(document: DocumentNode, variables: unknown, persisted: boolean) {
+  return persisted
+    ? { query: '', variables, extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(document) } } }
+    : { query: print(document), variables };
+}
+
+export function createVideoClient(options: VideoClientOptions): VideoClient {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const persisted = options.persisted ?? false;
+  const headers = async (): Promise<Headers> =>
+    typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
+  const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn, headers });
+
+  async function execute<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result> {
+    let response: Response;
+    try {
+      response = await fetchFn(options.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(await headers()) },
+        body: JSON.stringify(requestBody(document, variables, persisted)),
+      });
+    } catch (cause) {
+      throw new VideoClientError(`The gateway could not be reached: ${(cause as Error).message}`, { code: 'NETWORK_ERROR', cause });
+    }
+    let result: { data?: Result | null; errors?: GraphQLFormattedError[] };
+    try {
+      result = await response.json();
+    } catch (cause) {
+      throw new VideoClientError(`The gateway answered HTTP ${response.status} without a GraphQL result`, { code: `HTTP_${response.status}`, cause });
+    }
+    if (result.errors?.length) throw VideoClientError.fromGraphQL(result.errors);
+    if (!result.data) throw new VideoClientError(`The gateway answered HTTP ${response.status} without data`, { code: `HTTP_${response.status}` });
+    return result.data;
+  }
+
+  async function* watchPrediction(id: string, { signal }: WatchOptions = {}): AsyncGenerator<Prediction> {
+    const body = requestBody(PredictionUpdatedDocument, { id }, persisted);
+    const events = sse.iterate<{ predictionUpdated: Prediction }>({ ...body, variables: { id } });
+    const stop = () => void events.return?.(undefined);
+    if (signal?.aborted) return;
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const event of events) {
+        if (event.errors?.length) throw VideoClientError.fromGraphQL(event.errors as unknown as GraphQLFormattedError[]);
+        const prediction = event.data?.predictionUpdated;
+        if (!prediction) continue;
+        yield prediction;
+        if (isFinished(prediction)) return;
+      }
+    } catch (error) {
+      if (signal?.aborted) return;
+      if (error instanceof VideoClientError) throw error;
+      throw new VideoClientError(`The update stream failed: ${(error as Error).message}`, { code: 'NETWORK_ERROR', cause: error });
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      stop();
+    }
+  }
+
+  const client: VideoClient = {
+    generateVideo: async (input) => (await execute(GenerateVideoDocument, { input })).generateVideo.prediction,
+    prediction: async (id) => (await execute(PredictionDocument, { id })).prediction,
+    predictions: async (args = {}) => (await execute(PredictionsDocument, args)).predictions,
+    watchPrediction,
+    async generateAndWait(input, { onUpdate, signal } = {}) {
+      let latest = await client.generateVideo(input);
+      onUpdate?.(latest);
+      for await (const prediction of watchPrediction(latest.id, { signal })) {
+        if (prediction.updatedAt === latest.updatedAt && prediction.status === latest.status) continue;
+        latest = prediction;
+        onUpdate?.(prediction);
+      }
+      if (signal?.aborted) throw new VideoClientError('Stopped waiting: the signal was aborted', { code: 'ABORTED', cause: signal.reason });
+      if (latest.status !== 'SUCCEEDED') {
+        throw new VideoClientError(latest.error ?? `The prediction ended ${latest.status}`, {
+          code: latest.errorCode ?? latest.status,
+          prediction: latest,
+        });
+      }
+      return latest;
+    },
+    dispose: () => sse.dispose(),
+  };
+  return client;
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { TEST_KEY } from './support/gateway.ts';
+
+/** The ConfigError `loadConfig(env)` throws; fails the test if it returns or throws anything else. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  let thrown: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(ConfigError);
+  return thrown as ConfigError;
+}
+
+/** The variables a ConfigError message lists, one per line as `  NAME: why`. */
+function named(error: ConfigError): string[] {
+  return [...error.message.matchAll(/^ {2}([A-Z_]+):/gm)].map((match) => match[1]!);
+}
+
+describe('loadConfig defaults', () => {
+  it('starts on the documented defaults from an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      port: 4000,
+      host: '127.0.0.1',
+      database: { dataDir: '.data' },
+      atlas: undefined,
+      upstreamTimeoutMs: 30_000,
+      upstreamRetries: 3,
+      pollIntervalMs: 2_000,
+      pollConcurrency: 16,
+      predictionTimeoutMs: 30 * 60 * 1000,
+      simulatorJobMs: 6_000,
+      graphiql: true,
+      logLevel: 'info',
+    });
+    expect(config.database).toEqual({ dataDir: '.data' });
+  });
+
+  it('uses PGlite in DATA_DIR when there is no DATABASE_URL (blank counts as none)', () => {
+    expect(loadConfig({ DATABASE_URL: '' }).database).toEqual({ dataDir: '.data' });
+    expect(loadConfig({ DATA_DIR: '/var/lib/hh' }).database).toEqual({ dataDir: '/var/lib/hh' });
+  });
+
+  it('uses the server database when DATABASE_URL is a postgres URL', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/hh' }).database).toEqual({ url: 'postgres://u:p@db:5432/hh' });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/hh' }).database).toEqual({ url: 'postgresql://db/hh' });
+  });
+
+  it('runs the simulator without a key (blank counts as none), and Atlas with one', () => {
+    expect(loadConfig({}).atlas).toBeUndefined();
+    expect(loadConfig({ ATLASCLOUD_API_KEY: '' }).atlas).toBeUndefined();
+    expect(loadConfig({ ATLASCLOUD_API_KEY: TEST_KEY }).atlas).toEqual({ apiKey: TEST_KEY, baseUrl: 'https://api.atlascloud.ai' });
+    expect(loadConfig({ ATLASCLOUD_API_KEY: TEST_KEY, ATLASCLOUD_BASE_URL: 'http://127.0.0.1:9999' }).atlas).toEqual({
+      apiKey: TEST_KEY,
+      baseUrl: 'http://127.0.0.1:9999',
+    });
+  });
+
+  it('reads numbers from their string form', () => {
+    const config = loadConfig({ PORT: '8080', POLL_INTERVAL_MS: '250', PREDICTION_TIMEOUT_MS: '60000', UPSTREAM_RETRIES: '0' });
+    expect(config).toMatchObject({ port: 8080, pollIntervalMs: 250, predictionTimeoutMs: 60_000, upstreamRetries: 0 });
+  });
+
+  it('turns GraphiQL off by default in production, and lets GRAPHIQL decide', () => {
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY }).graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
+  });
+});
+
+describe('loadConfig refuses wrong values, naming the variable', () => {
+  const wrong: [string, string][] = [
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'not a url'],
+    ['POLL_INTERVAL_MS', '-1'],
+    ['POLL_INTERVAL_MS', '0'],
+    ['POLL_INTERVAL_MS', 'soon'],
+    ['PREDICTION_TIMEOUT_MS', '1.5'],
+    ['UPSTREAM_RETRIES', '11'],
+    ['POLL_CONCURRENCY', '0'],
+    ['NODE_ENV', 'staging'],
+    ['LOG_LEVEL', 'verbose'],
+    ['ATLASCLOUD_BASE_URL', 'ftp://api.atlascloud.ai'],
+    ['GRAPHIQL', 'yes'],
+  ];
+  it.each(wrong)('%s=%j', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.message).toMatch(/^Invalid configuration:/);
+    expect(named(error)).toEqual([name]);
+  });
+
+  it('names every wrong variable at once', () => {
+    const error = configError({ PORT: 'abc', DATABASE_URL: 'mysql://x', POLL_INTERVAL_MS: '-1' });
+    expect(named(error).sort()).toEqual(['DATABASE_URL', 'POLL_INTERVAL_MS', 'PORT']);
+  });
+});
+
+describe('loadConfig in production', () => {
+  it('refuses to start without ATLASCLOUD_API_KEY, naming it', () => {
+    for (const env of [{ NODE_ENV: 'production' }, { NODE_ENV: 'production', ATLASCLOUD_API_KEY: '' }]) {
+      const error = configError(env);
+      expect(named(error)).toEqual(['ATLASCLOUD_API_KEY']);
+      expect(error.message).toMatch(/production/);
+    }
+  });
+
+  it('starts with a key', () => {
+    const config = loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY });
+    expect(config.nodeEnv).toBe('production');
+    expect(config.atlas?.apiKey).toBe(TEST_KEY);
+  });
+});
+
+describe('loadConfig never shows the key', () => {
+  it('leaves the key out when another variable is wrong', () => {
+    const error = configError({
+      NODE_ENV: 'production',
+      ATLASCLOUD_API_KEY: TEST_KEY,
+      PORT: 'abc',
+      ATLASCLOUD_BASE_URL: 'ftp://x',
+    });
+    expect(named(error).sort()).toEqual(['ATLASCLOUD_BASE_URL', 'PORT']);
+    expect(error.message).not.toContain(TEST_KEY);
+  });
+
+  it('leaves the key out even when it was pasted into the wrong variable', () => {
+    for (const name of ['ATLASCLOUD_BASE_URL', 'DATABASE_URL', 'NODE_ENV', 'LOG_LEVEL', 'GRAPHIQL', 'PORT', 'POLL_INTERVAL_MS']) {
+      const error = configError({ ATLASCLOUD_API_KEY: TEST_KEY, [name]: TEST_KEY });
+      expect(named(error)).toEqual([name]);
+      expect(error.message).not.toContain(TEST_KEY);
+    }
+  });
+});

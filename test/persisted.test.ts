@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVideoClient, GenerateVideoDocument, PredictionUpdatedDocument, requestBody } from '../src/client/index.ts';
+import { FakeAtlas } from './support/fakeAtlas.ts';
+import { openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+
+describe('PERSISTED_OPERATIONS=only', () => {
+  let fake: FakeAtlas;
+  let db: TestDatabase;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
+    gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { PERSISTED_OPERATIONS: 'only' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([fake?.close(), db?.close()]);
+  });
+
+  const post = (body: unknown, accept = 'application/json') =>
+    fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+
+  it('runs manifest documents over HTTP and SSE through the typed client', async () => {
+    const client = createVideoClient({ url: gw.url, persisted: true });
+    const updates: string[] = [];
+    const done = await client.generateAndWait({ prompt: 'persisted horse' }, { onUpdate: (p) => updates.push(p.status) });
+    expect(done.status).toBe('SUCCEEDED');
+    expect(updates.at(0)).toBe('PROCESSING');
+    expect(updates.at(-1)).toBe('SUCCEEDED');
+    expect((await client.prediction(done.id))?.videoUrl).toBe(done.videoUrl);
+    expect((await client.predictions({ first: 5 })).edges).toHaveLength(1);
+    client.dispose();
+  });
+
+  it('refuses an arbitrary document over HTTP POST, HTTP GET and SSE', async () => {
+    const query = '{ predictions(first: 1) { edges { node { id prompt } } } }';
+    const viaPost = await (await post({ query })).json();
+    expect(viaPost.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(viaPost.data).toBeUndefined();
+
+    const viaGet = await (await fetch(`${gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept: 'application/json' } })).json();
+    expect(viaGet.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+
+    // A subscription document written by hand, over SSE, is refused the same way.
+    const sse = await post({ query: 'subscription { predictionUpdated(id: "x") { id prompt } }' }, 'text/event-stream');
+    const text = await sse.text();
+    expect(text).toContain('PERSISTED_QUERY_ONLY');
+    expect(text).not.toContain('"data":{');
+  });
+
+  it('refuses a hash that is not in the manifest, and a full document sent alongside a known hash', async () => {
+    const unknown = await (await post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'sha256:00' } } })).json();
+    expect(unknown.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+
+    const smuggled = {
+      ...requestBody(GenerateVideoDocument, { input: { prompt: 'x' } }, true),
+      query: '{ predictions(first: 1) { edges { node { id } } } }',
+    };
+    const refused = await (await post(smuggled)).json();
+    expect(refused.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+    expect(fake.creates).toHaveLength(1); // only the job from the first test
+  });
+
+  it('still runs the subscription document by hash over SSE', async () => {
+    const body = requestBody(PredictionUpdatedDocument, { id: '00000000-0000-4000-8000-000000000000' }, true);
+    const text = await (await post(body, 'text/event-stream')).text();
+    expect(text).toContain('NOT_FOUND');
+  });
+});
