@@ -1,20 +1,23 @@
 import { z } from 'zod';
 
-const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
+/** A whole number from the environment; blank counts as unset (z.coerce would read it as 0). */
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(blankAsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
+const ms = (fallback: number) => int(1, 2 ** 31 - 1, fallback);
 
 const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: int(0, 65535, 4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATA_DIR: z.string().min(1).default('.data'),
   ATLASCLOUD_API_KEY: z.preprocess(blankAsUnset, z.string().min(1).optional()),
   ATLASCLOUD_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.atlascloud.ai'),
   UPSTREAM_TIMEOUT_MS: ms(30_000),
-  UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  UPSTREAM_RETRIES: int(0, 10, 3),
   POLL_INTERVAL_MS: ms(2_000),
-  POLL_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  POLL_CONCURRENCY: int(1, 256, 16),
   PREDICTION_TIMEOUT_MS: ms(30 * 60_000),
   SIMULATOR_JOB_MS: ms(6_000),
   PERSISTED_OPERATIONS: z.enum(['open', 'only']).default('open'),

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import type { Logger } from './log.ts';
 import { persistedOperations } from './persistedOperations.ts';
+import { demoPage } from './demo/page.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
 import { PredictionService } from './predictions/service.ts';
@@ -80,7 +81,12 @@ export async function createGateway(
     },
     plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations)],
   });
-  const server = createServer(yoga);
+  const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
+  const server = createServer((req, res) => {
+    void demo(req, res).then((served) => {
+      if (!served) void yoga(req, res);
+    });
+  });
 
   return {
     yoga,

@@ -113,6 +113,11 @@ describe('reply shapes', () => {
     expect(prediction.outputs).toEqual(['https://cdn.example/o1.mp4']);
   });
 
+  it('falls back to `output` when `outputs` is present but empty', async () => {
+    const prediction = await readStatus('o4', wrapped({ id: 'o4', status: 'completed', outputs: [], output: 'https://cdn.example/o4.mp4' }));
+    expect(prediction.outputs).toEqual(['https://cdn.example/o4.mp4']);
+  });
+
   it('reads `output` given as an array', async () => {
     const prediction = await readStatus(
       'o2',

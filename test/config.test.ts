@@ -40,6 +40,14 @@ describe('loadConfig defaults', () => {
     expect(config.database).toEqual({ dataDir: '.data' });
   });
 
+  it('reads a blank number as unset, not as 0', () => {
+    const config = loadConfig({ PORT: '', UPSTREAM_RETRIES: '', POLL_CONCURRENCY: '', POLL_INTERVAL_MS: '' });
+    expect(config.port).toBe(4000);
+    expect(config.upstreamRetries).toBe(3);
+    expect(config.pollConcurrency).toBe(16);
+    expect(config.pollIntervalMs).toBe(2000);
+  });
+
   it('uses PGlite in DATA_DIR when there is no DATABASE_URL (blank counts as none)', () => {
     expect(loadConfig({ DATABASE_URL: '' }).database).toEqual({ dataDir: '.data' });
     expect(loadConfig({ DATA_DIR: '/var/lib/hh' }).database).toEqual({ dataDir: '/var/lib/hh' });

@@ -68,7 +68,7 @@ export function parsePredictionReply(body: unknown): UpstreamPrediction | undefi
     id: data.id,
     state: STATES[rawStatus.trim().toLowerCase()] ?? 'unknown',
     rawStatus,
-    outputs: (data.outputs ?? output).filter((url) => url.length > 0),
+    outputs: (data.outputs?.length ? data.outputs : output).filter((url) => url.length > 0),
     error: data.error || null,
     errorCode: data.error_code == null ? null : String(data.error_code),
     predictTime: data.metrics?.predict_time ?? null,

@@ -1,0 +1,213 @@
+import { persistedExchange } from '@urql/exchange-persisted';
+import { createClient as createSseClient } from 'graphql-sse';
+import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react';
+import {
+  cacheExchange,
+  Client,
+  type CombinedError,
+  fetchExchange,
+  Provider,
+  subscriptionExchange,
+  useMutation,
+  useQuery,
+  useSubscription,
+} from 'urql';
+import {
+  documentHash,
+  GenerateVideoDocument,
+  type GenerateVideoInput,
+  isFinished,
+  type Prediction,
+  PredictionDocument,
+  PredictionsDocument,
+  PredictionUpdatedDocument,
+  VideoClientError,
+} from '../client/index.ts';
+
+export type { GenerateVideoInput, Prediction } from '../client/index.ts';
+export { VideoClientError } from '../client/index.ts';
+
+export interface GatewayClientOptions {
+  /** The gateway's GraphQL endpoint. */
+  url: string;
+  headers?: Record<string, string> | (() => Record<string, string>);
+  /** Send only operation hashes (for gateways with PERSISTED_OPERATIONS=only). */
+  persisted?: boolean;
+  fetch?: typeof fetch;
+}
+
+/**
+ * An urql client for the gateway: queries and mutations over fetch, subscriptions over Yoga's SSE
+ * through the graphql-sse client. urql was chosen because it takes any transport for subscriptions
+ * through one small exchange, has persisted operations as a maintained exchange, and is light.
+ */
+export function createGatewayClient({ url, headers, persisted = false, fetch: fetchFn }: GatewayClientOptions): Client {
+  const headersOf = () => (typeof headers === 'function' ? headers() : (headers ?? {}));
+  const sse = createSseClient({ url, singleConnection: false, headers: headersOf, fetchFn });
+  return new Client({
+    url,
+    fetch: fetchFn,
+    fetchOptions: () => ({ headers: headersOf() }),
+    exchanges: [
+      cacheExchange,
+      ...(persisted
+        ? [
+            persistedExchange({
+              enforcePersistedQueries: true,
+              enableForMutation: true,
+              enableForSubscriptions: true,
+              generateHash: async (_query, document) => documentHash(document),
+            }),
+          ]
+        : []),
+      fetchExchange,
+      subscriptionExchange({
+        enableAllOperations: false,
+        forwardSubscription: (request) => ({
+          subscribe: (sink) => ({
+            unsubscribe: sse.subscribe({ ...request, query: request.query ?? '' }, sink),
+          }),
+        }),
+      }),
+    ],
+  });
+}
+
+/** Puts a gateway client in context for the hooks below; pass `url`, or a `client` of your own. */
+export function VideoGatewayProvider(props: { children: ReactNode } & ({ url: string; persisted?: boolean } | { client: Client })) {
+  const url = 'url' in props ? props.url : undefined;
+  const persisted = 'persisted' in props ? props.persisted : undefined;
+  const given = 'client' in props ? props.client : undefined;
+  const client = useMemo(() => given ?? createGatewayClient({ url: url!, persisted }), [given, url, persisted]);
+  return <Provider value={client}>{props.children}</Provider>;
+}
+
+/** urql's error as the package's typed error, with the GraphQL `extensions.code`. */
+export function toVideoClientError(error: CombinedError): VideoClientError {
+  if (error.graphQLErrors.length > 0) {
+    return VideoClientError.fromGraphQL(error.graphQLErrors.map((e) => ({ message: e.message, extensions: e.extensions })));
+  }
+  return new VideoClientError(error.message, { code: 'NETWORK_ERROR', cause: error.networkError });
+}
+
+/** For BAD_USER_INPUT: the message for each input field by name (`duration`, `prompt` …). */
+export function fieldErrors(error: VideoClientError | undefined): Partial<Record<keyof GenerateVideoInput, string>> {
+  if (error?.code !== 'BAD_USER_INPUT') return {};
+  const issues = (error.extensions.issues ?? []) as { field: string; message: string }[];
+  return Object.fromEntries(issues.map((issue) => [issue.field.replace(/^input\./, ''), issue.message]));
+}
+
+export interface GenerateVideoState {
+  prediction: Prediction | undefined;
+  error: VideoClientError | undefined;
+  fetching: boolean;
+}
+
+/** Submit a job. `generate` resolves with the new prediction, or with the error (also in state). */
+export function useGenerateVideo(): [
+  GenerateVideoState,
+  (input: GenerateVideoInput) => Promise<{ prediction?: Prediction; error?: VideoClientError }>,
+] {
+  const [state, run] = useMutation(GenerateVideoDocument);
+  const generate = useCallback(
+    async (input: GenerateVideoInput) => {
+      const result = await run({ input });
+      if (result.error) return { error: toVideoClientError(result.error) };
+      return { prediction: result.data?.generateVideo.prediction };
+    },
+    [run],
+  );
+  return [
+    {
+      prediction: state.data?.generateVideo.prediction,
+      error: state.error ? toVideoClientError(state.error) : undefined,
+      fetching: state.fetching,
+    },
+    generate,
+  ];
+}
+
+/** The stored state of one prediction (null for an unknown id). */
+export function usePrediction(id: string | undefined) {
+  const [result, refetch] = useQuery({ query: PredictionDocument, variables: { id: id ?? '' }, pause: !id });
+  return {
+    prediction: result.data?.prediction ?? undefined,
+    fetching: result.fetching,
+    error: result.error ? toVideoClientError(result.error) : undefined,
+    refetch: () => refetch({ requestPolicy: 'network-only' }),
+  };
+}
+
+/** Live updates of one prediction over SSE: its latest state, until it is done. */
+export function usePredictionUpdates(id: string | undefined) {
+  const [result] = useSubscription({ query: PredictionUpdatedDocument, variables: { id: id ?? '' }, pause: !id });
+  const prediction = result.data?.predictionUpdated;
+  return {
+    prediction,
+    error: result.error ? toVideoClientError(result.error) : undefined,
+    done: prediction ? isFinished(prediction) : false,
+  };
+}
+
+/** Recent predictions, newest first. */
+export function useRecentPredictions(first = 10) {
+  const [result, refetch] = useQuery({ query: PredictionsDocument, variables: { first }, requestPolicy: 'cache-and-network' });
+  return {
+    predictions: result.data?.predictions.edges.map((edge) => edge.node) ?? [],
+    fetching: result.fetching,
+    error: result.error ? toVideoClientError(result.error) : undefined,
+    refetch: () => refetch({ requestPolicy: 'network-only' }),
+  };
+}
+
+/**
+ * The common case in one hook: submit, then follow live until done.
+ * `elapsedMs` ticks while the job runs; `fieldErrors` maps bad input to its field.
+ */
+export function useVideoGeneration() {
+  const [submission, generate] = useGenerateVideo();
+  const [id, setId] = useState<string>();
+  const updates = usePredictionUpdates(id);
+  // Until the stream speaks for the new id, show what the mutation answered.
+  const live = updates.prediction?.id === id ? updates.prediction : undefined;
+  const prediction = id ? (live ?? (submission.prediction?.id === id ? submission.prediction : undefined)) : undefined;
+  const error = submission.error ?? updates.error;
+  const running = Boolean(prediction && !isFinished(prediction)) || submission.fetching;
+  const now = useNow(running);
+
+  const submit = useCallback(
+    async (input: GenerateVideoInput) => {
+      setId(undefined);
+      const result = await generate(input);
+      if (result.prediction) setId(result.prediction.id);
+      return result;
+    },
+    [generate],
+  );
+
+  const startedAt = prediction ? Date.parse(prediction.createdAt) : undefined;
+  const endedAt = prediction?.completedAt ? Date.parse(prediction.completedAt) : undefined;
+  return {
+    submit,
+    prediction,
+    status: prediction?.status,
+    error,
+    fieldErrors: fieldErrors(error),
+    submitting: submission.fetching,
+    running,
+    done: prediction ? isFinished(prediction) : false,
+    elapsedMs: startedAt === undefined ? 0 : Math.max(0, (endedAt ?? now) - startedAt),
+    reset: () => setId(undefined),
+  };
+}
+
+function useNow(ticking: boolean, everyMs = 250): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    setNow(Date.now());
+    if (!ticking) return;
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [ticking, everyMs]);
+  return now;
+}
