@@ -129,12 +129,13 @@ export function useGenerateVideo(): [
 
 /** The stored state of one prediction (null for an unknown id). */
 export function usePrediction(id: string | undefined) {
-  const [result, refetch] = useQuery({ query: PredictionDocument, variables: { id: id ?? '' }, pause: !id });
+  const [result, reexecute] = useQuery({ query: PredictionDocument, variables: { id: id ?? '' }, pause: !id });
+  const refetch = useCallback(() => reexecute({ requestPolicy: 'network-only' }), [reexecute]);
   return {
     prediction: result.data?.prediction ?? undefined,
     fetching: result.fetching,
     error: result.error ? toVideoClientError(result.error) : undefined,
-    refetch: () => refetch({ requestPolicy: 'network-only' }),
+    refetch,
   };
 }
 
@@ -150,13 +151,23 @@ export function usePredictionUpdates(id: string | undefined) {
 }
 
 /** Recent predictions, newest first. */
+// An empty list holds no Prediction, so urql's document cache must be told what it depends on:
+// then every generateVideo (which returns a Prediction) refreshes it.
+const LIST_CONTEXT = { additionalTypenames: ['Prediction'] };
+
 export function useRecentPredictions(first = 10) {
-  const [result, refetch] = useQuery({ query: PredictionsDocument, variables: { first }, requestPolicy: 'cache-and-network' });
+  const [result, reexecute] = useQuery({
+    query: PredictionsDocument,
+    variables: { first },
+    requestPolicy: 'cache-and-network',
+    context: LIST_CONTEXT,
+  });
+  const refetch = useCallback(() => reexecute({ requestPolicy: 'network-only' }), [reexecute]);
   return {
     predictions: result.data?.predictions.edges.map((edge) => edge.node) ?? [],
     fetching: result.fetching,
     error: result.error ? toVideoClientError(result.error) : undefined,
-    refetch: () => refetch({ requestPolicy: 'network-only' }),
+    refetch,
   };
 }
 
