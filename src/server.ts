@@ -63,7 +63,7 @@ export async function createGateway(
     concurrency: config.pollConcurrency,
     predictionTimeoutMs: config.predictionTimeoutMs,
     // Outlasts a status call with all its retries, so a live poller never loses its lease.
-    leaseMs: (config.upstreamTimeoutMs + 10_000) * (config.upstreamRetries + 1) + 5_000,
+    leaseMs: atlas.maxStatusCallMs + 5_000,
   });
 
   const yoga = createYoga<Record<string, never>, GatewayContext>({

@@ -21,6 +21,8 @@ export interface CreatedPrediction {
   requestId: string | undefined;
 }
 
+const MAX_BACKOFF_MS = 10_000;
+
 /** Errors that mean the request never left this machine, so nothing can have been created upstream. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -66,6 +68,14 @@ export class AtlasClient {
     return { prediction, requestId: reply.requestId };
   }
 
+  /** The longest a status call can take, all retries and backoff included: what a poll lease must outlast. */
+  get maxStatusCallMs(): number {
+    const { timeoutMs, retries, backoffMs = 250 } = this.#options;
+    let backoff = 0;
+    for (let attempt = 0; attempt < retries; attempt++) backoff += Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** attempt);
+    return timeoutMs * (retries + 1) + backoff;
+  }
+
   /** Read a job's state. Safe to repeat, so transient failures are retried with backoff and jitter. */
   async getPrediction(id: string, signal?: AbortSignal): Promise<UpstreamPrediction> {
     const { retries, backoffMs = 250, log } = this.#options;
@@ -74,7 +84,7 @@ export class AtlasClient {
         return await this.#getOnce(id, signal);
       } catch (error) {
         if (signal?.aborted || !(error instanceof AtlasError) || !error.transient || attempt >= retries) throw error;
-        const delay = Math.random() * Math.min(10_000, backoffMs * 2 ** attempt);
+        const delay = Math.random() * Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** attempt);
         log.debug('atlas status call failed, retrying', { upstreamId: id, attempt, code: error.code, delayMs: Math.round(delay) });
         await sleep(delay, undefined, { signal });
       }

@@ -83,7 +83,8 @@ export function startPoller(options: PollerOptions): Poller {
     try {
       change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
     } catch (error) {
-      if (stopping.signal.aborted) return;
+      // Stopping: hand the row back now rather than let another gateway wait out the lease.
+      if (stopping.signal.aborted) return reschedulePoll(db, row.id, { nextPollAt: new Date(), pollFailures: row.pollFailures });
       if (expired()) return timeOut(row);
       const failures = row.pollFailures + 1;
       const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));

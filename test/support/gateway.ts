@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
+import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
@@ -64,7 +65,6 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
 }
 
 async function truncate(database: Database) {
-  const { sql } = await import('drizzle-orm');
   await database.db.execute(sql`truncate predictions`);
 }
 
