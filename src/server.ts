@@ -35,15 +35,17 @@ export async function createGateway(
   shared?: { database: Database },
 ): Promise<Gateway> {
   const database = shared?.database ?? (await openDatabase(config.database));
-  const simulator = config.atlas ? undefined : await startAtlasSimulator({ jobMs: config.simulatorJobMs });
-  if (simulator) {
+  let upstream = config.atlas;
+  let simulator: AtlasSimulator | undefined;
+  if (!upstream) {
+    simulator = await startAtlasSimulator({ jobMs: config.simulatorJobMs });
+    upstream = { baseUrl: simulator.url, apiKey: 'simulator' };
     log.warn('SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed', {
       simulator: simulator.url,
     });
   }
   const atlas = new AtlasClient({
-    baseUrl: config.atlas?.baseUrl ?? simulator!.url,
-    apiKey: config.atlas?.apiKey ?? 'simulator',
+    ...upstream,
     timeoutMs: config.upstreamTimeoutMs,
     retries: config.upstreamRetries,
     log,
@@ -66,6 +68,10 @@ export async function createGateway(
     leaseMs: atlas.maxStatusCallMs + 5_000,
   });
 
+  const yogaLog =
+    (level: keyof Logger) =>
+    (...args: unknown[]) =>
+      log[level](String(args[0]), { details: args.slice(1) });
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
     context: { predictions: new PredictionService({ ...deps, events }) },
@@ -73,12 +79,7 @@ export async function createGateway(
     landingPage: false,
     // Details of unexpected errors go to the log, never to clients.
     maskedErrors: { isDev: false },
-    logging: {
-      debug: (...args) => log.debug(String(args[0]), { details: args.slice(1) }),
-      info: (...args) => log.info(String(args[0]), { details: args.slice(1) }),
-      warn: (...args) => log.warn(String(args[0]), { details: args.slice(1) }),
-      error: (...args) => log.error(String(args[0]), { details: args.slice(1) }),
-    },
+    logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
     plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations)],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
