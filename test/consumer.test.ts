@@ -1,0 +1,299 @@
+import { execFile } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { type Database, openDatabase } from '../src/db/database.ts';
+import { createLogger } from '../src/log.ts';
+import { createGateway, type Gateway } from '../src/server.ts';
+
+/**
+ * The published package, as a stranger gets it: `npm pack` (prepack builds dist/), install the
+ * tarball into a fresh TypeScript project, type-check a usage file under both module resolutions
+ * people use, then run the compiled file against a gateway on the built-in simulator.
+ */
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Variables an outer `npm run`/`npx` sets that describe *this* repo and must not leak into npm in the temp project. */
+const LEAKY_ENV = /^(npm_package_|npm_lifecycle_|npm_command$|npm_config_local_prefix$|INIT_CWD$)/;
+
+/** Run a program (no shell), capturing its output; never throws, so a failure can be reported with its output. */
+function run(file: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Run> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !LEAKY_ENV.test(key)));
+  return new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd, env: { ...env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 32 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) + (error && code === -1 ? `\n${error.message}` : '') });
+      },
+    );
+  });
+}
+
+/** Run and insist on exit 0, showing the output only when it failed. */
+async function ok(file: string, args: string[], options: Parameters<typeof run>[2]): Promise<string> {
+  const result = await run(file, args, options);
+  if (result.code !== 0) {
+    throw new Error(`${file} ${args.join(' ')} exited ${result.code} in ${options.cwd}\n${result.stdout}\n${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/**
+ * What a consumer writes. Every `@ts-expect-error` must meet a real error: if the published types
+ * accepted the line (or were `any`), tsc fails with "Unused '@ts-expect-error' directive".
+ */
+const USAGE = `import {
+  createVideoClient,
+  VideoClientError,
+  type AspectRatio,
+  type GenerateVideoInput,
+  type Prediction,
+  type PredictionStatus,
+  type Resolution,
+} from 'happyhorse-gateway/client';
+
+const url = process.env.GATEWAY_URL;
+if (!url) throw new Error('GATEWAY_URL is not set');
+const client = createVideoClient({ url });
+
+export function typeChecks(prediction: Prediction) {
+  // @ts-expect-error a misspelt field name instead of prompt
+  const misspelt: GenerateVideoInput = { promt: 'a horse' };
+  // @ts-expect-error an unknown field next to a valid prompt
+  const extra: GenerateVideoInput = { prompt: 'a horse', negativePrompt: 'rain' };
+  // @ts-expect-error there is no 4K resolution
+  const res4k: GenerateVideoInput = { prompt: 'a horse', resolution: 'RES_4K' };
+  // @ts-expect-error aspect ratios are enum names, not "21:9"
+  const wide: GenerateVideoInput = { prompt: 'a horse', aspectRatio: '21:9' };
+  // @ts-expect-error prompt is required
+  const noPrompt: GenerateVideoInput = { resolution: 'RES_720P' };
+  // @ts-expect-error duration is a number of seconds, not a string
+  const textDuration: GenerateVideoInput = { prompt: 'a horse', duration: '5' };
+  // @ts-expect-error the field is videoUrl
+  const wrongRead: unknown = prediction.videoURL;
+  // @ts-expect-error the same mistakes straight in calls
+  void client.generateVideo({ promt: 'a horse' });
+  // @ts-expect-error
+  void client.generateAndWait({ prompt: 'a horse', resolution: 'RES_4K' });
+  // @ts-expect-error
+  void client.generateAndWait({ aspectRatio: 'RATIO_16_9' });
+  // @ts-expect-error
+  void client.predictions({ first: '5' });
+  // @ts-expect-error
+  void client.predictions({ status: 'DONE' });
+  // @ts-expect-error
+  void client.prediction();
+
+  // Exact types, not any or string: these must be assignable both ways.
+  const status: 'STARTING' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'CANCELED' = prediction.status;
+  const statusBack: PredictionStatus = status;
+  const resolution: 'RES_720P' | 'RES_1080P' = prediction.resolution satisfies Resolution;
+  const ratio: AspectRatio = 'RATIO_9_16';
+  const videoUrl: string | null = prediction.videoUrl;
+  const outputs: string[] = prediction.outputs;
+  return [misspelt, extra, res4k, wide, noPrompt, textDuration, wrongRead, statusBack, resolution, ratio, videoUrl, outputs];
+}
+
+const updates: Prediction[] = [];
+try {
+  const done = await client.generateAndWait(
+    { prompt: 'A horse galloping across a beach at sunset', resolution: 'RES_720P', aspectRatio: 'RATIO_9_16', duration: 3 },
+    { onUpdate: (prediction) => updates.push(prediction) },
+  );
+  const fetched = await client.prediction(done.id);
+  const page = await client.predictions({ first: 5 });
+  const watched: Prediction[] = [];
+  for await (const prediction of client.watchPrediction(done.id)) watched.push(prediction);
+  console.log(
+    JSON.stringify({
+      id: done.id,
+      status: done.status,
+      videoUrl: done.videoUrl,
+      resolution: done.resolution,
+      aspectRatio: done.aspectRatio,
+      duration: done.duration,
+      updates: updates.length,
+      updateStatuses: updates.map((prediction) => prediction.status),
+      fetched: fetched && { id: fetched.id, status: fetched.status, videoUrl: fetched.videoUrl },
+      listed: page.edges.map((edge) => edge.node.id),
+      watched: watched.map((prediction) => prediction.status),
+    }),
+  );
+} catch (error) {
+  if (error instanceof VideoClientError) console.error('VideoClientError', error.code, error.message);
+  throw error;
+} finally {
+  client.dispose();
+}
+`;
+
+const TSCONFIG_BUNDLER = {
+  compilerOptions: {
+    strict: true,
+    module: 'ESNext',
+    moduleResolution: 'bundler',
+    target: 'ES2022',
+    noEmit: true,
+    types: ['node'],
+    skipLibCheck: false,
+  },
+  files: ['usage.ts'],
+};
+
+const TSCONFIG_NODENEXT = {
+  compilerOptions: {
+    strict: true,
+    module: 'NodeNext',
+    moduleResolution: 'nodenext',
+    target: 'ES2022',
+    outDir: 'out',
+    types: ['node'],
+    skipLibCheck: false,
+  },
+  files: ['usage.ts'],
+};
+
+/** Harness check: an unused directive must make tsc exit non-zero here, or passing type checks prove nothing. */
+const CONTROL = `// @ts-expect-error
+export const fine: number = 1;
+`;
+const TSCONFIG_CONTROL = {
+  compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'nodenext', noEmit: true, types: [], skipLibCheck: true },
+  files: ['control.ts'],
+};
+
+let root: string;
+let app: string;
+let tarball: string;
+let database: Database | undefined;
+let gateway: Gateway | undefined;
+let gatewayUrl: string;
+
+async function packAndInstall() {
+  const packDir = join(root, 'pack');
+  await mkdir(packDir);
+  await mkdir(app);
+  // prepack runs the build, so this also proves `npm pack` works from a clean dist/.
+  await ok('npm', ['pack', '--pack-destination', packDir], { cwd: repo });
+  const packed = (await readdir(packDir)).filter((name) => name.endsWith('.tgz'));
+  expect(packed).toHaveLength(1);
+  tarball = join(packDir, packed[0]!);
+
+  await writeFile(join(app, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
+  await ok(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@~5.9.3', '@types/node@^20'],
+    { cwd: app },
+  );
+  await writeFile(join(app, 'usage.ts'), USAGE);
+  await writeFile(join(app, 'control.ts'), CONTROL);
+  await writeFile(join(app, 'tsconfig.bundler.json'), JSON.stringify(TSCONFIG_BUNDLER, null, 2));
+  await writeFile(join(app, 'tsconfig.nodenext.json'), JSON.stringify(TSCONFIG_NODENEXT, null, 2));
+  await writeFile(join(app, 'tsconfig.control.json'), JSON.stringify(TSCONFIG_CONTROL, null, 2));
+}
+
+async function startSimulatedGateway() {
+  const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '1500', POLL_INTERVAL_MS: '100' });
+  database = await openDatabase({ dataDir: 'memory://' });
+  gateway = await createGateway(config, createLogger('silent'), { database });
+  gatewayUrl = await gateway.listen(0, '127.0.0.1');
+}
+
+const tsc = (project: string) => run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', project, '--pretty', 'false'], { cwd: app });
+
+describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', () => {
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'hh-consumer-'));
+    app = join(root, 'app');
+    await Promise.all([packAndInstall(), startSimulatedGateway()]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+    await database?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  }, 30_000);
+
+  it('installs as a real copy from the tarball, with its own dependencies', async () => {
+    const installed = join(app, 'node_modules', 'happyhorse-gateway');
+    expect((await lstat(installed)).isSymbolicLink()).toBe(false);
+    const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { name: string; version: string };
+    const ours = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string };
+    expect(manifest).toMatchObject({ name: 'happyhorse-gateway', version: ours.version });
+    // Nothing but the build and the schema: no sources, tests or local data.
+    expect(await readdir(installed)).not.toContain('src');
+    expect(await readdir(join(installed, 'dist', 'client'))).toContain('index.d.ts');
+  });
+
+  it('fails tsc on an unused @ts-expect-error (harness control)', async () => {
+    const result = await tsc('tsconfig.control.json');
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toContain('TS2578');
+  }, 60_000);
+
+  it('type-checks, with every deliberate mistake rejected, under bundler and NodeNext resolution', async () => {
+    const [bundler, nodenext] = await Promise.all([tsc('tsconfig.bundler.json'), tsc('tsconfig.nodenext.json')]);
+    expect({ code: bundler.code, output: bundler.stdout + bundler.stderr }).toEqual({ code: 0, output: '' });
+    expect({ code: nodenext.code, output: nodenext.stdout + nodenext.stderr }).toEqual({ code: 0, output: '' });
+  }, 120_000);
+
+  it('runs compiled against a gateway on the simulator: submit, follow, fetch, list and watch', async () => {
+    const stdout = await ok('node', [join('out', 'usage.js')], { cwd: app, env: { GATEWAY_URL: gatewayUrl }, timeoutMs: 30_000 });
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0]!) as {
+      id: string;
+      status: string;
+      videoUrl: string | null;
+      resolution: string;
+      aspectRatio: string;
+      duration: number;
+      updates: number;
+      updateStatuses: string[];
+      fetched: { id: string; status: string; videoUrl: string | null } | null;
+      listed: string[];
+      watched: string[];
+    };
+
+    expect(result).toMatchObject({ status: 'SUCCEEDED', resolution: 'RES_720P', aspectRatio: 'RATIO_9_16', duration: 3 });
+    expect(result.updates).toBeGreaterThanOrEqual(2);
+    // The submitted job (unfinished; the gateway reads a job accepted upstream as PROCESSING), then its changes.
+    expect(['STARTING', 'PROCESSING']).toContain(result.updateStatuses[0]);
+    expect(result.updateStatuses.at(-1)).toBe('SUCCEEDED');
+    expect(result.fetched).toEqual({ id: result.id, status: 'SUCCEEDED', videoUrl: result.videoUrl });
+    expect(result.listed).toContain(result.id);
+    // A finished job: the current state once, then the stream ends.
+    expect(result.watched).toEqual(['SUCCEEDED']);
+
+    // The video comes from the simulator, and it is a video.
+    const simulator = gateway!.simulator!;
+    expect(result.videoUrl?.startsWith(`${simulator.url}/files/`), `${result.videoUrl} from ${simulator.url}`).toBe(true);
+    const video = await fetch(result.videoUrl!);
+    expect(video.status).toBe(200);
+    expect(video.headers.get('content-type')).toBe('video/mp4');
+    expect((await video.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  }, 45_000);
+
+  it('serves the schema as happyhorse-gateway/schema.graphql', async () => {
+    const resolve = `console.log(import.meta.resolve('happyhorse-gateway/schema.graphql'))`;
+    const href = (await ok('node', ['--input-type=module', '-e', resolve], { cwd: app })).trim();
+    const path = fileURLToPath(href);
+    expect(path.startsWith(join(app, 'node_modules', 'happyhorse-gateway'))).toBe(true);
+    const schema = await readFile(path, 'utf8');
+    expect(schema).toContain('type Prediction');
+    expect(schema).toContain('input GenerateVideoInput');
+  });
+});
