@@ -17,6 +17,8 @@ interface Watcher {
  */
 export class PredictionEvents {
   readonly #watchers = new Map<string, Set<Watcher>>();
+  /** Ends each open stream; called for all of them on shutdown. */
+  readonly #streams = new Set<() => void>();
   readonly #stopped = new AbortController();
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -52,8 +54,8 @@ export class PredictionEvents {
           if (isTerminal(row.status)) stop();
         },
       };
-      const onShutdown = () => stop();
-      this.#stopped.signal.addEventListener('abort', onShutdown);
+      const end = () => stop();
+      this.#streams.add(end);
       const set = this.#watchers.get(initial.id) ?? new Set();
       set.add(watcher);
       this.#watchers.set(initial.id, set);
@@ -63,7 +65,7 @@ export class PredictionEvents {
       void this.#refresh(initial.id);
 
       await stop;
-      this.#stopped.signal.removeEventListener('abort', onShutdown);
+      this.#streams.delete(end);
       set.delete(watcher);
       if (set.size === 0 && this.#watchers.get(initial.id) === set) this.#watchers.delete(initial.id);
     });
@@ -72,6 +74,7 @@ export class PredictionEvents {
   /** End every stream (so SSE responses finish) and stop listening. */
   async stop(): Promise<void> {
     this.#stopped.abort();
+    for (const end of this.#streams) end();
     await this.#unlisten?.().catch(() => {});
   }
 

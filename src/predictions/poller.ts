@@ -21,8 +21,6 @@ export interface PollerOptions {
 }
 
 export interface Poller {
-  /** Claim and follow what is due now; resolves when those polls are done. For tests and benchmarks. */
-  pollDue(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -37,19 +35,25 @@ export function startPoller(options: PollerOptions): Poller {
   const inFlight = new Set<Promise<void>>();
   const stopping = new AbortController();
   let claiming: Promise<number> | undefined;
+  /** The last claim filled every free slot, so more rows may be due: claim again as slots free up. */
+  let backlog = false;
 
   async function claim(): Promise<number> {
     const free = concurrency - inFlight.size;
     if (free <= 0 || stopping.signal.aborted) return 0;
     const now = new Date();
     const rows = await claimDuePredictions(db, { limit: free, now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
+    backlog = rows.length === free;
     for (const row of rows) {
       const job = follow(row)
         .catch((error: unknown) => {
           // The lease runs out and the row is polled again: nothing is lost.
           if (!stopping.signal.aborted) log.error('poll failed', { predictionId: row.id, error });
         })
-        .finally(() => inFlight.delete(job));
+        .finally(() => {
+          inFlight.delete(job);
+          if (backlog) void tick();
+        });
       inFlight.add(job);
     }
     return rows.length;
@@ -120,11 +124,6 @@ export function startPoller(options: PollerOptions): Poller {
   const timer = setInterval(tick, Math.max(10, Math.min(250, pollIntervalMs / 2)));
 
   return {
-    async pollDue() {
-      const claimed = await tick();
-      await Promise.all(inFlight);
-      return claimed;
-    },
     async stop() {
       clearInterval(timer);
       stopping.abort();

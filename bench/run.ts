@@ -1,0 +1,238 @@
+/**
+ * `npm run bench`: the gateway's hot paths on PGlite (in process) and on the Postgres server at
+ * 127.0.0.1:5432, with FakeAtlas standing in for Atlas Cloud on loopback. Prints one table.
+ *
+ * Each backend runs in a child process of its own (this file with `--backend NAME`), so its memory
+ * readings start from a fresh process and do not carry what the other backend left behind. The
+ * gateway, its database client, the fake and the load generator share that process.
+ */
+import { spawn } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.ts';
+import { type Database, openDatabase } from '../src/db/database.ts';
+import { createLogger } from '../src/log.ts';
+import { createGateway, type Gateway } from '../src/server.ts';
+import { FakeAtlas } from '../test/support/fakeAtlas.ts';
+import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
+import {
+  type FanOutResult,
+  finishesOnFirstPoll,
+  type GenerateResult,
+  measureFanOut,
+  measureGenerate,
+  measurePoller,
+  type PollerResult,
+} from './measure.ts';
+import { type Defer, type MemoryReading, readMemory, withResources } from './support.ts';
+
+const JOBS = 300;
+const CONCURRENCY = 10;
+const WARMUP = 20;
+const SUBSCRIBERS = 200;
+/**
+ * Last resort only: every wait below has its own bound and resources are closed on the way out.
+ * A backend's run that passes this drops its Postgres database and exits; the parent kills a child
+ * that is still there a little later.
+ */
+const CHILD_WATCHDOG_MS = 55_000;
+const CHILD_KILL_MS = CHILD_WATCHDOG_MS + 10_000;
+/** What the child's watchdog does before it exits: drop the Postgres database, if there is one. */
+const onWatchdog: Array<() => Promise<unknown>> = [];
+/** The line of a child's stdout that carries its result. */
+const RESULT_MARK = 'BENCH_RESULT ';
+
+type Backend = 'pglite' | 'postgres';
+const BACKENDS: Backend[] = ['pglite', 'postgres'];
+
+/** Measurement 1 runs on a gateway whose poller stays idle, so only the request path is timed. */
+const IDLE_POLLER = { POLL_INTERVAL_MS: '600000' };
+/** Measurements 2 and 3 as the brief sets them. */
+const BUSY_POLLER = { POLL_INTERVAL_MS: '50', POLL_CONCURRENCY: '16' };
+
+interface BackendResult {
+  generate: GenerateResult;
+  poller: PollerResult;
+  fanOut: FanOutResult;
+  /**
+   * 4. Memory of the backend's own process, after a full GC: at its start (modules loaded, nothing
+   * open), just before the subscribers connect, with all of them open, and after everything closed.
+   */
+  memory: { before: MemoryReading; beforeSubscriptions: MemoryReading; withSubscriptions: MemoryReading; after: MemoryReading };
+}
+
+async function openBackend(backend: Backend, defer: Defer): Promise<Database> {
+  if (backend === 'pglite') {
+    const database = await openDatabase({ dataDir: 'memory://' });
+    defer('PGlite', () => database.close());
+    return database;
+  }
+  const server = await createServerDatabase();
+  defer('the Postgres bench database (drop)', () => server.drop());
+  onWatchdog.push(() => server.drop());
+  const database = await openDatabase({ url: server.url });
+  defer('the Postgres connections', () => database.close());
+  return database;
+}
+
+async function startGateway(database: Database, fake: FakeAtlas, env: Record<string, string>, defer: Defer): Promise<{ gateway: Gateway; url: string }> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    ATLASCLOUD_API_KEY: TEST_KEY,
+    ATLASCLOUD_BASE_URL: fake.url,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const gateway = await createGateway(config, createLogger('silent'), { database });
+  defer('a gateway', () => gateway.close());
+  return { gateway, url: await gateway.listen(0, '127.0.0.1') };
+}
+
+async function benchBackend(backend: Backend): Promise<BackendResult> {
+  const before = readMemory();
+  const measured = await withResources(async (defer) => {
+    const fake = await FakeAtlas.start();
+    defer('the fake Atlas', () => fake.close());
+    const database = await openBackend(backend, defer);
+
+    fake.newJob = finishesOnFirstPoll;
+    const generate = await withResources(async (defer) => {
+      const { url } = await startGateway(database, fake, IDLE_POLLER, defer);
+      return measureGenerate(url, { total: JOBS, concurrency: CONCURRENCY, warmup: WARMUP, timeoutMs: 20_000 });
+    });
+
+    return withResources(async (defer) => {
+      const { gateway, url } = await startGateway(database, fake, BUSY_POLLER, defer);
+      const poller = await measurePoller(database.db, fake, generate.ids, { timeoutMs: 10_000 });
+      const fanOut = await measureFanOut(url, gateway.server, fake, { count: SUBSCRIBERS, timeoutMs: 10_000 });
+      return { generate, poller, fanOut };
+    });
+  });
+  const { beforeSubscriptions, withSubscriptions } = measured.fanOut;
+  return { ...measured, memory: { before, beforeSubscriptions, withSubscriptions, after: readMemory() } };
+}
+
+const ms = (n: number) => n.toFixed(1);
+const mb = (n: number) => n.toFixed(1);
+
+const ROWS: Array<[string, (r: BackendResult) => string]> = [
+  [`1. generateVideo over HTTP (${JOBS} req, ${CONCURRENCY} at once): req/s`, (r) => r.generate.requestsPerSecond.toFixed(0)],
+  ['   latency p50 ms', (r) => ms(r.generate.p50Ms)],
+  ['   latency p95 ms', (r) => ms(r.generate.p95Ms)],
+  ['   latency p99 ms', (r) => ms(r.generate.p99Ms)],
+  [`2. poller (${JOBS} jobs, 50 ms interval, 16 at once): s until all SUCCEEDED`, (r) => r.poller.seconds.toFixed(2)],
+  ['   jobs/s', (r) => r.poller.jobsPerSecond.toFixed(0)],
+  ['   status calls made', (r) => String(r.poller.statusCalls)],
+  [`3. SSE fan-out (${SUBSCRIBERS} subscribers, one job): completed reply → SUCCEEDED p50 ms`, (r) => ms(r.fanOut.p50Ms)],
+  ['   p99 ms', (r) => ms(r.fanOut.p99Ms)],
+  ['   max ms', (r) => ms(r.fanOut.maxMs)],
+  ['   min ms (first subscriber)', (r) => ms(r.fanOut.minMs)],
+  ['   gateway sockets open during fan-out', (r) => String(r.fanOut.connections)],
+  ['4. RSS MiB (own process): start / before subs / with subs / end', (r) => memoryRow(r, 'rssMb')],
+  ['   heapUsed MiB: start / before subs / with subs / end', (r) => memoryRow(r, 'heapUsedMb')],
+  ['   heapUsed KiB per open subscription (server + client)', (r) => perSubscriptionKib(r).toFixed(0)],
+];
+
+function memoryRow(r: BackendResult, field: keyof MemoryReading): string {
+  const { before, beforeSubscriptions, withSubscriptions, after } = r.memory;
+  return [before, beforeSubscriptions, withSubscriptions, after].map((m) => mb(m[field])).join(' / ');
+}
+
+function perSubscriptionKib(r: BackendResult): number {
+  return ((r.memory.withSubscriptions.heapUsedMb - r.memory.beforeSubscriptions.heapUsedMb) * 1024) / SUBSCRIBERS;
+}
+
+/** A hand-aligned table: one row per figure, one column per backend ("failed" where a run threw). */
+function printTable(results: Map<Backend, BackendResult | Error>): void {
+  const header = ['measurement', ...BACKENDS];
+  const lines = ROWS.map(([label, read]) => [label, ...BACKENDS.map((b) => {
+    const result = results.get(b);
+    return result === undefined || result instanceof Error ? 'failed' : read(result);
+  })]);
+  const widths = header.map((_, i) => Math.max(...[header, ...lines].map((line) => line[i]!.length)));
+  const format = (line: string[]) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  console.log(format(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const line of lines) console.log(format(line));
+}
+
+/** The machine, with its load when the run began: other work on the box shows up in every figure. */
+function machine(loadAtStart: number): string {
+  const cores = cpus();
+  return [
+    `machine: node ${process.version}`,
+    `${cores.length} × ${cores[0]?.model.trim() ?? 'unknown cpu'}`,
+    `${process.platform} ${process.arch}`,
+    `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    `load average ${loadAtStart.toFixed(2)} at start`,
+  ].join(', ');
+}
+
+/** Child: measure one backend and hand the result to the parent on stdout. */
+async function child(backend: Backend): Promise<void> {
+  const watchdog = setTimeout(() => {
+    console.error(`bench: ${backend} still running after ${CHILD_WATCHDOG_MS / 1000} s; giving up`);
+    void Promise.race([Promise.allSettled(onWatchdog.map((run) => run())), sleep(5_000)]).finally(() => process.exit(1));
+  }, CHILD_WATCHDOG_MS);
+  watchdog.unref();
+  try {
+    const result = await benchBackend(backend);
+    process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`);
+  } finally {
+    clearTimeout(watchdog);
+  }
+}
+
+/** Parent: run one backend in a child process (this file, same node flags, so tsx loads it too). */
+function runChild(backend: Backend): Promise<BackendResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--backend', backend], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    proc.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const killer = setTimeout(() => proc.kill('SIGKILL'), CHILD_KILL_MS);
+    proc.on('error', (error) => {
+      clearTimeout(killer);
+      reject(error);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(killer);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(RESULT_MARK.length)) as BackendResult);
+      else reject(new Error(`the ${backend} run exited with ${signal ?? `code ${code}`} and no result`));
+    });
+  });
+}
+
+async function parent(): Promise<void> {
+  const [loadAtStart = 0] = loadavg();
+  const results = new Map<Backend, BackendResult | Error>();
+  for (const backend of BACKENDS) {
+    console.error(`bench: ${backend}…`);
+    try {
+      results.set(backend, await runChild(backend));
+    } catch (error) {
+      results.set(backend, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  console.log(machine(loadAtStart));
+  printTable(results);
+  for (const [backend, result] of results) {
+    if (result instanceof Error) {
+      console.error(`\n${backend} failed: ${result.message}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+process.env.NODE_ENV = 'test';
+const [flag, name] = process.argv.slice(2);
+if (flag === '--backend') {
+  if (!BACKENDS.includes(name as Backend)) throw new Error(`unknown backend ${name}; one of ${BACKENDS.join(', ')}`);
+  await child(name as Backend);
+} else {
+  await parent();
+}

@@ -1,0 +1,81 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Nearest-rank percentile of values sorted ascending; NaN when there are none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export function ascending(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+/** Check a condition every `everyMs` until it holds; throws after `timeoutMs` (every wait in the bench is bounded). */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  { timeoutMs, everyMs = 10 }: { timeoutMs: number; everyMs?: number },
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Reject if `promise` takes longer than `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      promise,
+      sleep(ms, undefined, { signal: timer.signal }).then(() => {
+        throw new Error(`timed out after ${ms} ms: ${what}`);
+      }),
+    ]);
+  } finally {
+    timer.abort();
+  }
+}
+
+export type Defer = (what: string, close: () => Promise<unknown>) => void;
+
+/**
+ * Run `body`, then close everything it registered with `defer`, newest first, even when it threw.
+ * A close that fails or hangs is reported and skipped, so the others still run.
+ */
+export async function withResources<T>(body: (defer: Defer) => Promise<T>): Promise<T> {
+  const stack: Array<{ what: string; close: () => Promise<unknown> }> = [];
+  try {
+    return await body((what, close) => stack.push({ what, close }));
+  } finally {
+    for (const { what, close } of stack.reverse()) {
+      try {
+        await withTimeout(close(), 15_000, `closing ${what}`);
+      } catch (error) {
+        console.error(`bench: closing ${what} failed:`, error);
+      }
+    }
+  }
+}
+
+// `npm run bench` starts node without --expose-gc; turning the flag on at run time and reading `gc`
+// from a fresh context gives the same function, so memory readings are taken after a full collection.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+export interface MemoryReading {
+  rssMb: number;
+  heapUsedMb: number;
+}
+
+/** Process RSS and V8 heap in use, in MiB, after a full garbage collection. */
+export function readMemory(): MemoryReading {
+  gc();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rssMb: rss / 2 ** 20, heapUsedMb: heapUsed / 2 ** 20 };
+}
