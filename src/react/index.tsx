@@ -97,6 +97,11 @@ export function fieldErrors(error: VideoClientError | undefined): Partial<Record
   return Object.fromEntries(issues.map((issue) => [issue.field.replace(/^input\./, ''), issue.message]));
 }
 
+// urql's document cache refreshes queries by the __typenames in results. An empty list holds no
+// Prediction, and persisted documents (run from the manifest) carry no __typename at all, so both
+// sides name the type: every generateVideo then refreshes the lists.
+const PREDICTION_TYPES = { additionalTypenames: ['Prediction'] };
+
 export interface GenerateVideoState {
   prediction: Prediction | undefined;
   error: VideoClientError | undefined;
@@ -111,7 +116,7 @@ export function useGenerateVideo(): [
   const [state, run] = useMutation(GenerateVideoDocument);
   const generate = useCallback(
     async (input: GenerateVideoInput) => {
-      const result = await run({ input });
+      const result = await run({ input }, PREDICTION_TYPES);
       if (result.error) return { error: toVideoClientError(result.error) };
       return { prediction: result.data?.generateVideo.prediction };
     },
@@ -151,16 +156,12 @@ export function usePredictionUpdates(id: string | undefined) {
 }
 
 /** Recent predictions, newest first. */
-// An empty list holds no Prediction, so urql's document cache must be told what it depends on:
-// then every generateVideo (which returns a Prediction) refreshes it.
-const LIST_CONTEXT = { additionalTypenames: ['Prediction'] };
-
 export function useRecentPredictions(first = 10) {
   const [result, reexecute] = useQuery({
     query: PredictionsDocument,
     variables: { first },
     requestPolicy: 'cache-and-network',
-    context: LIST_CONTEXT,
+    context: PREDICTION_TYPES,
   });
   const refetch = useCallback(() => reexecute({ requestPolicy: 'network-only' }), [reexecute]);
   return {
