@@ -21,6 +21,7 @@ export interface Gateway {
   server: Server;
   database: Database;
   poller: Poller;
+  events: PredictionEvents;
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
   simulator: AtlasSimulator | undefined;
   listen(port?: number, host?: string): Promise<string>;
@@ -94,6 +95,7 @@ export async function createGateway(
     server,
     database,
     poller,
+    events,
     simulator,
     async listen(port = config.port, host = config.host) {
       await new Promise<void>((resolve, reject) => {

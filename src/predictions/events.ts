@@ -27,6 +27,11 @@ export class PredictionEvents {
     private readonly log: Logger,
   ) {}
 
+  /** Subscription streams open in this process. */
+  get openStreams(): number {
+    return this.#streams.size;
+  }
+
   async start(): Promise<void> {
     this.#unlisten = await this.database.listen(
       PREDICTION_CHANNEL,
