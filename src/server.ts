@@ -73,9 +73,10 @@ export async function createGateway(
     (level: keyof Logger) =>
     (...args: unknown[]) =>
       log[level](String(args[0]), { details: args.slice(1) });
+  const predictions = new PredictionService({ ...deps, events });
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
-    context: { predictions: new PredictionService({ ...deps, events }) },
+    context: { predictions },
     graphiql: config.graphiql ? { title: 'HappyHorse gateway' } : false,
     landingPage: false,
     // Details of unexpected errors go to the log, never to clients.
@@ -109,10 +110,15 @@ export async function createGateway(
     },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await events.stop(); // ends every subscription, so SSE responses finish
       server.closeIdleConnections();
-      await Promise.race([closed, sleep(2_000)]);
+      // Submissions under way finish and are recorded: a paid job is never left half-stored.
+      await predictions.drain(config.upstreamTimeoutMs + 5_000);
+      // Cut the SSE streams rather than complete them: a completed stream tells a client the
+      // subscription is over, a cut one makes it reconnect (to this gateway's successor) and get
+      // the current state first, so a deploy loses no client.
       server.closeAllConnections();
+      await events.stop();
+      await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
       await simulator?.close();
       if (!shared) await database.close();

@@ -310,8 +310,9 @@ describe('createVideo', () => {
     [429, 'UPSTREAM_RATE_LIMITED'],
     [451, 'UPSTREAM_FORBIDDEN'],
     [500, 'UPSTREAM_UNAVAILABLE'],
+    [502, 'SUBMISSION_UNKNOWN'],
     [503, 'UPSTREAM_UNAVAILABLE'],
-    [504, 'UPSTREAM_UNAVAILABLE'],
+    [504, 'SUBMISSION_UNKNOWN'],
   ];
   it.each(statuses)('maps HTTP %i to %s and sends it exactly once', async (status, code) => {
     fake.createReplies.push({ ...httpError(status, `upstream says ${status}`), headers: { 'x-request-id': `rid-${status}` } });

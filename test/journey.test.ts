@@ -196,6 +196,8 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     [429, 'UPSTREAM_RATE_LIMITED'],
     [500, 'UPSTREAM_UNAVAILABLE'],
     [503, 'UPSTREAM_UNAVAILABLE'],
+    [502, 'SUBMISSION_UNKNOWN'],
+    [504, 'SUBMISSION_UNKNOWN'],
   ])('reports an upstream %i on create as %s and stores the job FAILED', async (status, code) => {
     fake.createReplies.push(httpError(status, `refused, key was ${TEST_KEY}`));
     const result = await generate({ prompt: 'refused' });

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
+import { createVideoClient } from '../src/client/index.ts';
 import { createServerDatabase, eventually, TEST_KEY } from './support/gateway.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -49,7 +50,7 @@ function isRunning(proc: ChildProcess): boolean {
 }
 
 async function startChild(env: Record<string, string>): Promise<Child> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     // Only what the gateway is configured by: nothing leaks in from the test runner's environment.
@@ -271,7 +272,7 @@ describe('the gateway as a process', () => {
     expect(fake.statusCalls()).toHaveLength(0);
   });
 
-  it('on SIGTERM ends open SSE subscriptions and exits with code 0 within 5 s', async () => {
+  it('on SIGTERM cuts open SSE subscriptions (so clients reconnect) and exits with code 0 within 5 s', async () => {
     jobsStayProcessing();
     const child = await start();
     const created = await gql(child, GENERATE, { prompt: 'a horse under the stars' });
@@ -318,10 +319,38 @@ describe('the gateway as a process', () => {
     expect(exitedAfter).toBeLessThan(5_000);
 
     const end = await Promise.race([ended, timeout(1_000, 'still open' as const)]);
-    // Ended cleanly by the server (not cut off when the process went away).
-    expect(end).toMatchObject({ clean: true });
+    // The stream ended, but was not completed: a `complete` event would tell clients the
+    // subscription is over, when the job is still running and a successor gateway can serve it.
+    expect(end).not.toBe('still open');
+    expect(stream).not.toContain('event: complete');
     expect(child.output()).toContain('gateway stopped');
   });
+
+  it('keeps a watching client through a SIGTERM and a restart on the same port', async () => {
+    jobsStayProcessing();
+    const first = await start();
+    const created = await gql(first, GENERATE, { prompt: 'a horse across a deploy' });
+    const { id } = created.data.generateVideo.prediction;
+    const client = createVideoClient({ url: `${first.base}/graphql` });
+    const statuses: string[] = [];
+    const watching = (async () => {
+      for await (const update of client.watchPrediction(id)) statuses.push(update.status);
+    })();
+    await eventually(() => statuses.length, (n) => n >= 1, 10_000);
+
+    first.proc.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    const second = await start({ PORT: new URL(first.base).port });
+    fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/deployed.mp4'] })]);
+
+    // graphql-sse reconnects with backoff, the new gateway sends the current state, then the end.
+    await Promise.race([watching, new Promise((_, reject) => setTimeout(() => reject(new Error('client never finished')), 40_000).unref())]);
+    expect(statuses[0]).toBe('PROCESSING');
+    expect(statuses.at(-1)).toBe('SUCCEEDED');
+    expect(fake.creates).toHaveLength(1);
+    client.dispose();
+    await second.kill9();
+  }, 60_000);
 
   it('never prints the API key, even when Atlas echoes it back in errors', async () => {
     const child = await start();

@@ -40,12 +40,11 @@ export class AtlasClient {
   }
 
   /** Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried. */
-  async createVideo(request: VideoRequest, signal?: AbortSignal): Promise<CreatedPrediction> {
+  async createVideo(request: VideoRequest): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', signal, toUpstreamBody(request));
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, toUpstreamBody(request));
     } catch (error) {
-      if (signal?.aborted) throw error;
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);
       if (code && NOT_SENT.has(code)) {
@@ -140,9 +139,11 @@ export class AtlasClient {
     if (reply.status >= 200 && reply.status < 300) return;
     const said = this.#redact(parseErrorMessage(reply.body));
     const what = reply.status >= 300 && reply.status < 400 ? 'redirected the call (not followed)' : `answered HTTP ${reply.status}`;
+    const code = codeForHttpStatus(reply.status, call);
+    const billing = code === 'SUBMISSION_UNKNOWN' ? '; the job may have been created and billed' : '';
     const error = new AtlasError(
-      codeForHttpStatus(reply.status),
-      `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}`,
+      code,
+      `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}${billing}`,
       { httpStatus: reply.status, requestId: reply.requestId },
     );
     this.#options.log.warn('atlas call refused', { call, httpStatus: reply.status, requestId: reply.requestId, code: error.code });

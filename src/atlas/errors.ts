@@ -8,9 +8,9 @@ export type AtlasErrorCode =
   | 'INSUFFICIENT_BALANCE' // 402
   | 'UPSTREAM_FORBIDDEN' // 403, 451
   | 'UPSTREAM_RATE_LIMITED' // 429
-  | 'UPSTREAM_UNAVAILABLE' // 5xx, unreachable, redirected, unreadable reply before anything was created
+  | 'UPSTREAM_UNAVAILABLE' // 500, 503, unreachable, redirected: Atlas says it did not take the request
   | 'UPSTREAM_TIMEOUT' // a status call ran out of time
-  | 'SUBMISSION_UNKNOWN'; // a create call was sent but its outcome is unknown: it may have been billed
+  | 'SUBMISSION_UNKNOWN'; // a create call was sent but its outcome is unknown (timeout, reset, 502, 504): it may have been billed
 
 export class AtlasError extends Error {
   override readonly name = 'AtlasError';
@@ -28,7 +28,9 @@ export class AtlasError extends Error {
   }
 }
 
-export function codeForHttpStatus(status: number): AtlasErrorCode {
+export function codeForHttpStatus(status: number, call: 'create' | 'status'): AtlasErrorCode {
+  // A gateway in front of Atlas lost the answer: a create may well have been processed.
+  if (call === 'create' && (status === 502 || status === 504)) return 'SUBMISSION_UNKNOWN';
   if (status === 401) return 'UPSTREAM_UNAUTHORIZED';
   if (status === 402) return 'INSUFFICIENT_BALANCE';
   if (status === 403 || status === 451) return 'UPSTREAM_FORBIDDEN';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AtlasClient } from '../atlas/client.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
 import { AtlasError } from '../atlas/errors.ts';
 import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Db } from '../db/database.ts';
+import { findPrediction } from '../db/queries/findPrediction.ts';
 import { insertPrediction } from '../db/queries/insertPrediction.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
@@ -14,9 +16,12 @@ export interface GenerateDeps {
   atlas: AtlasClient;
   log: Logger;
   pollIntervalMs: number;
-  /** Longest a create call can take; a STARTING row older than this was abandoned by a crash. */
+  /** Longest a create call can take; a STARTING row much older than this was abandoned by a crash. */
   upstreamTimeoutMs: number;
 }
+
+/** Room beyond the create call's timeout for the database writes around it (and clock skew between hosts). */
+const submitMarginMs = (timeoutMs: number) => Math.min(timeoutMs, 30_000);
 
 /** The submission failed; the prediction is stored as FAILED and `cause` says why. */
 export class SubmissionFailed extends Error {
@@ -35,43 +40,75 @@ export class SubmissionFailed extends Error {
  */
 export async function generateVideo(deps: GenerateDeps, request: VideoRequest): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
+  const now = new Date();
   const stored = await insertPrediction(db, {
     id: randomUUID(),
     status: 'STARTING',
     ...request,
     seed: request.seed ?? null,
-    nextPollAt: new Date(Date.now() + deps.upstreamTimeoutMs + 5_000),
+    // Set here, not by Postgres: millisecond precision, so list cursors (which carry milliseconds) match exactly.
+    createdAt: now,
+    updatedAt: now,
+    nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
   });
 
-  let failure: AtlasError;
+  let created: CreatedPrediction;
   try {
-    const { prediction, requestId } = await atlas.createVideo(request);
-    const now = new Date();
-    const submitted = await updatePrediction(db, stored.id, {
-      nextPollAt: new Date(now.getTime() + deps.pollIntervalMs),
-      // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
-      ...changeFromUpstream(prediction, now),
-      upstreamId: prediction.id,
-      upstreamRequestId: requestId ?? null,
-    });
-    log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, requestId });
-    return submitted ?? stored;
+    created = await atlas.createVideo(request);
   } catch (error) {
-    failure =
+    const failure =
       error instanceof AtlasError
         ? error
         : new AtlasError('SUBMISSION_UNKNOWN', 'The submission failed in an unexpected way; the job may have been created and billed');
     if (!(error instanceof AtlasError)) log.error('unexpected submission error', { predictionId: stored.id, error });
+    const failed = await updatePrediction(db, stored.id, {
+      status: 'FAILED',
+      errorCode: failure.code,
+      error: failure.message,
+      upstreamRequestId: failure.details.requestId ?? null,
+      completedAt: new Date(),
+      nextPollAt: null,
+    });
+    log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, requestId: failure.details.requestId });
+    throw new SubmissionFailed(failed ?? stored, failure);
   }
 
-  const failed = await updatePrediction(db, stored.id, {
-    status: 'FAILED',
-    errorCode: failure.code,
-    error: failure.message,
-    upstreamRequestId: failure.details.requestId ?? null,
-    completedAt: new Date(),
-    nextPollAt: null,
-  });
-  log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, requestId: failure.details.requestId });
-  throw new SubmissionFailed(failed ?? stored, failure);
+  const { prediction, requestId } = created;
+  const context = { predictionId: stored.id, upstreamId: prediction.id, requestId };
+  log.info('prediction submitted', context);
+  const submitted = await recordSubmission(deps, stored.id, created);
+  if (submitted) return submitted;
+
+  // The job exists (and is billed) upstream, but this row could not take its id: the row was
+  // already ended, or the database kept failing. Say so, with the id support needs.
+  log.error('prediction created upstream but not recorded', context);
+  const current = (await findPrediction(db, stored.id).catch(() => undefined)) ?? stored;
+  throw new SubmissionFailed(
+    current,
+    new AtlasError(
+      'SUBMISSION_UNKNOWN',
+      `The job was created upstream as ${prediction.id} but the gateway could not record it; it was billed`,
+      { requestId },
+    ),
+  );
+}
+
+/** Store the upstream id; a database hiccup here must not lose a paid job, so the write is retried. */
+async function recordSubmission(deps: GenerateDeps, id: string, { prediction, requestId }: CreatedPrediction) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const now = new Date();
+      return await updatePrediction(deps.db, id, {
+        nextPollAt: new Date(now.getTime() + deps.pollIntervalMs),
+        // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
+        ...changeFromUpstream(prediction, now),
+        upstreamId: prediction.id,
+        upstreamRequestId: requestId ?? null,
+      });
+    } catch (error) {
+      deps.log.error('recording a submission failed', { predictionId: id, upstreamId: prediction.id, attempt, error });
+      if (attempt >= 5) return undefined;
+      await sleep(200 * 2 ** attempt);
+    }
+  }
 }

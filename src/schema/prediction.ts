@@ -2,7 +2,9 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import { DEFAULTS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import { GraphQLError } from 'graphql';
 import { SubmissionFailed } from '../predictions/generate.ts';
+import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
 import { builder } from './builder.ts';
 import { badUserInput, notFound, submissionError } from './errors.ts';
 
@@ -88,7 +90,9 @@ builder.mutationField('generateVideo', (t) =>
         });
         return { prediction };
       } catch (error) {
-        throw error instanceof SubmissionFailed ? submissionError(error) : error;
+        if (error instanceof SubmissionFailed) throw submissionError(error);
+        if (error instanceof ShuttingDown) throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
+        throw error;
       }
     },
   }),
@@ -152,6 +156,6 @@ function encodeCursor(row: PredictionRow): string {
 function decodeCursor(cursor: string, arg: string): PredictionPosition {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) throw badUserInput(arg, 'is not a cursor from this connection');
+  if (!id || !isPredictionId(id) || Number.isNaN(createdAt.getTime())) throw badUserInput(arg, 'is not a cursor from this connection');
   return { createdAt, id };
 }
