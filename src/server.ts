@@ -14,6 +14,7 @@ import { type Poller, startPoller } from './predictions/poller.ts';
 import { PredictionService } from './predictions/service.ts';
 import type { GatewayContext } from './schema/builder.ts';
 import { schema } from './schema/index.ts';
+import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
 
 export interface Gateway {
@@ -82,7 +83,7 @@ export async function createGateway(
     // Details of unexpected errors go to the log, never to clients.
     maskedErrors: { isDev: false },
     logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
-    plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations)],
+    plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations), useVariableErrorsAsBadInput()],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
   const server = createServer((req, res) => {

@@ -172,13 +172,31 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(await count()).toBe(0);
   });
 
-  it('refuses values outside the enums and the Int range before anything happens', async () => {
-    for (const input of [{ prompt: 'x', resolution: 'RES_4K' }, { prompt: 'x', aspectRatio: '16:9' }, { prompt: 'x', seed: 2 ** 31 }]) {
-      const result = await generate(input);
-      expect(result.errors?.[0]?.message).toMatch(/resolution|aspectRatio|seed/);
-    }
+  it.each([
+    [{ prompt: 'x', resolution: 'RES_4K' }, 'input.resolution', 'does not exist in "Resolution" enum'],
+    [{ prompt: 'x', aspectRatio: '16:9' }, 'input.aspectRatio', 'does not exist in "AspectRatio" enum'],
+    [{ prompt: 'x', seed: 2 ** 31 }, 'input.seed', 'Int cannot represent'],
+    [{ prompt: 'x', duration: 2.5 }, 'input.duration', 'non-integer value'],
+    [{ duration: 5 }, 'input.prompt', 'is required'],
+  ])('refuses %j as BAD_USER_INPUT naming the field, before anything happens', async (input, field, rule) => {
+    const result = await generate(input);
+    const error = result.errors![0]!;
+    expect(error.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(error.extensions?.issues).toEqual([{ field, message: expect.stringContaining(rule) }]);
+    expect(error.message).toContain(field);
     expect(fake.creates).toHaveLength(0);
     expect(await count()).toBe(0);
+  });
+
+  it('reports every broken rule at once', async () => {
+    const result = await generate({ prompt: ' ', duration: 2, seed: -1, model: 'x' });
+    expect(result.errors![0]!.extensions?.issues).toEqual([
+      { field: 'input.prompt', message: 'must not be empty or only whitespace' },
+      { field: 'input.duration', message: 'must be from 3 to 15 seconds' },
+      { field: 'input.seed', message: 'must be from 0 to 2147483647' },
+      { field: 'input.model', message: 'must be one of: alibaba/happyhorse-1.0/text-to-video' },
+    ]);
+    expect(fake.creates).toHaveLength(0);
   });
 
   it('accepts a 2500-character prompt and the edges of every range', async () => {

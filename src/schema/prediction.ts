@@ -1,5 +1,6 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
-import { DEFAULTS, rules } from '../atlas/happyhorse.ts';
+import { z } from 'zod';
+import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import { GraphQLError } from 'graphql';
@@ -59,12 +60,24 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
 
 const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
   fields: (t) => ({
-    prompt: t.string({ required: true, description: 'What to film: 1 to 2500 characters after trimming.' }).validate(rules.prompt),
+    prompt: t.string({ required: true, description: 'What to film: 1 to 2500 characters after trimming.' }),
     resolution: t.field({ type: Resolution, defaultValue: DEFAULTS.resolution }),
     aspectRatio: t.field({ type: AspectRatio, defaultValue: DEFAULTS.aspectRatio }),
-    duration: t.int({ defaultValue: DEFAULTS.duration, description: 'Whole seconds, 3 to 15.' }).validate(rules.duration.nullable()),
-    seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }).validate(rules.seed.nullish()),
-    model: t.string({ defaultValue: DEFAULTS.model }).validate(rules.model.nullable()),
+    duration: t.int({ defaultValue: DEFAULTS.duration, description: 'Whole seconds, 3 to 15.' }),
+    seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
+    model: t.string({ defaultValue: DEFAULTS.model }),
+  }),
+});
+
+/** The model's rules over the whole input, so every broken rule is reported at once. */
+const GenerateVideoArgs = z.object({
+  input: z.object({
+    prompt: rules.prompt,
+    resolution: z.enum(RESOLUTIONS).nullish(),
+    aspectRatio: z.enum(ASPECT_RATIOS).nullish(),
+    duration: rules.duration.nullish(),
+    seed: rules.seed.nullish(),
+    model: rules.model.nullish(),
   }),
 });
 
@@ -77,7 +90,7 @@ builder.mutationField('generateVideo', (t) =>
     type: GenerateVideoPayload,
     description:
       'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
-    args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
+    args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
     resolve: async (_root, { input }, { predictions }) => {
       try {
         const prediction = await predictions.generate({

@@ -1,0 +1,36 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+// graphql-js words variable coercion errors like:
+//   Variable "$input" got invalid value 2.5 at "input.duration"; Int cannot represent non-integer value: 2.5
+//   Variable "$input" got invalid value {...}; Field "prompt" of required type "String!" was not provided.
+const INVALID_VARIABLE = /^Variable "\$(\w+)" got invalid value .*?(?: at "([^"]+)")?; ([\s\S]*)$/;
+const MISSING_FIELD = /^Field "(\w+)" of required type "[^"]+" was not provided\.$/;
+
+/**
+ * A variable that GraphQL itself refuses (2.5 for an Int, an unknown enum value, a missing field) is
+ * bad user input like any other: give it the same code and the same `issues`, naming the field.
+ */
+export function useVariableErrorsAsBadInput(): Plugin {
+  return {
+    onExecute: () => ({
+      onExecuteDone({ result, setResult }) {
+        if (!('errors' in result) || !result.errors?.length) return;
+        setResult({ ...result, errors: result.errors.map(asBadUserInput) });
+      },
+    }),
+  };
+}
+
+function asBadUserInput(error: GraphQLError): GraphQLError {
+  const match = INVALID_VARIABLE.exec(error.message);
+  if (!match || error.extensions.code) return error;
+  const [, variable = '', at, reason = ''] = match;
+  const missing = MISSING_FIELD.exec(reason);
+  const field = missing ? `${at ?? variable}.${missing[1]}` : (at ?? variable);
+  const message = missing ? 'is required' : reason;
+  return new GraphQLError(`${field} ${message}`, {
+    nodes: error.nodes,
+    extensions: { code: 'BAD_USER_INPUT', issues: [{ field, message }] },
+  });
+}
