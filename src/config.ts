@@ -1,5 +1,15 @@
 import { z } from 'zod';
 
+const LOOPBACK = /^(localhost|127(\.\d+){3}|\[::1\])$/;
+/** Plain http only to this machine; other malformed values are z.url's to report. */
+function keyStaysPrivate(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol !== 'http:' || LOOPBACK.test(url.hostname);
+  } catch {
+    return true;
+  }
+}
 const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
 /** A whole number from the environment; blank counts as unset (z.coerce would read it as 0). */
 const int = (min: number, max: number, fallback: number) =>
@@ -13,7 +23,10 @@ const Env = z.object({
   DATABASE_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATA_DIR: z.string().min(1).default('.data'),
   ATLASCLOUD_API_KEY: z.preprocess(blankAsUnset, z.string().min(1).optional()),
-  ATLASCLOUD_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.atlascloud.ai'),
+  ATLASCLOUD_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine(keyStaysPrivate, 'must be https (http only to localhost): the API key travels with every call')
+    .default('https://api.atlascloud.ai'),
   UPSTREAM_TIMEOUT_MS: ms(30_000),
   UPSTREAM_RETRIES: int(0, 10, 3),
   POLL_INTERVAL_MS: ms(2_000),

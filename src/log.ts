@@ -23,5 +23,8 @@ export function createLogger(
 }
 
 function errorsAsObjects(_key: string, value: unknown) {
-  return value instanceof Error ? { name: value.name, message: value.message } : value;
+  if (!(value instanceof Error)) return value;
+  const { code } = value as { code?: unknown };
+  // `cause` goes through this replacer again, so a chain of causes is kept whole.
+  return { name: value.name, message: value.message, ...(code === undefined ? {} : { code }), ...(value.cause ? { cause: value.cause } : {}) };
 }

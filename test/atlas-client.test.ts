@@ -113,6 +113,15 @@ describe('reply shapes', () => {
     expect(prediction.outputs).toEqual(['https://cdn.example/o1.mp4']);
   });
 
+  it('passes on only http(s) output URLs and plain error codes', async () => {
+    const prediction = await readStatus(
+      's1',
+      wrapped({ id: 's1', status: 'failed', outputs: ['javascript:alert(1)', 'https://cdn.example/s1.mp4'], error_code: '<script>' }),
+    );
+    expect(prediction.outputs).toEqual(['https://cdn.example/s1.mp4']);
+    expect(prediction.errorCode).toBeNull();
+  });
+
   it('falls back to `output` when `outputs` is present but empty', async () => {
     const prediction = await readStatus('o4', wrapped({ id: 'o4', status: 'completed', outputs: [], output: 'https://cdn.example/o4.mp4' }));
     expect(prediction.outputs).toEqual(['https://cdn.example/o4.mp4']);

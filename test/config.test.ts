@@ -40,6 +40,12 @@ describe('loadConfig defaults', () => {
     expect(config.database).toEqual({ dataDir: '.data' });
   });
 
+  it('sends the key only over https, or plain http to this machine', () => {
+    expect(() => loadConfig({ ATLASCLOUD_BASE_URL: 'http://api.atlascloud.ai' })).toThrow(/ATLASCLOUD_BASE_URL: must be https/);
+    expect(loadConfig({ ATLASCLOUD_BASE_URL: 'http://127.0.0.1:9000' }).atlas).toBeUndefined();
+    expect(loadConfig({ ATLASCLOUD_API_KEY: 'k', ATLASCLOUD_BASE_URL: 'http://localhost:9000' }).atlas?.baseUrl).toBe('http://localhost:9000');
+  });
+
   it('reads a blank number as unset, not as 0', () => {
     const config = loadConfig({ PORT: '', UPSTREAM_RETRIES: '', POLL_CONCURRENCY: '', POLL_INTERVAL_MS: '' });
     expect(config.port).toBe(4000);

@@ -300,6 +300,14 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(fake.statusCalls('stuck_1').length).toBe(polls);
   });
 
+  it('says why a job timed out when its status calls kept failing', async () => {
+    fake.newJob = (n) => ({ id: `revoked_${n}`, script: [{ status: 401, json: { code: 401, message: 'key revoked' } }] });
+    const { data } = await generate({ prompt: 'key revoked mid-job' });
+    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status === 'FAILED', 10_000);
+    expect(job).toMatchObject({ errorCode: 'TIMED_OUT' });
+    expect(job!.error).toMatch(/last status call failed: .*HTTP 401.*key revoked/);
+  });
+
   it('answers null for an unknown or malformed id, and NOT_FOUND to a subscription', async () => {
     expect(await stored('00000000-0000-4000-8000-000000000000')).toBeNull();
     expect(await stored('not-a-uuid')).toBeNull();
@@ -320,7 +328,9 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     const PAGE = `query Page($first: Int, $after: String, $status: [PredictionStatus!]) {
       predictions(first: $first, after: $after, status: $status) {
         edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }`;
-    type Page = { predictions: { edges: { node: { id: string; status: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } };
+    type Page = {
+      predictions: { edges: { cursor: string; node: { id: string; status: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
+    };
 
     const first = await gw.request<Page>(PAGE, { first: 2, status: ['PROCESSING'] });
     expect(first.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[4], ids[3]]);
@@ -334,9 +344,24 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     const all = await gw.request<Page>(PAGE, {});
     expect(all.data!.predictions.edges).toHaveLength(6);
 
+    const none = await gw.request<Page>(PAGE, { status: [] });
+    expect(none.data!.predictions.edges).toEqual([]);
+
+    // Backwards from the oldest: the newer rows, in the same newest-first order.
+    const BACK = `query Back($last: Int, $before: String) { predictions(last: $last, before: $before, status: [PROCESSING]) {
+      edges { node { id } } pageInfo { hasPreviousPage } } }`;
+    type Back = { predictions: { edges: { node: { id: string } }[]; pageInfo: { hasPreviousPage: boolean } } };
+    const oldest = second.data!.predictions.edges.at(-1)!;
+    const oldestCursor = second.data!.predictions.edges.find((e) => e.node.id === oldest.node.id)!.cursor;
+    const back = await gw.request<Back>(BACK, { last: 2, before: oldestCursor });
+    expect(back.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1]]);
+    expect(back.data!.predictions.pageInfo.hasPreviousPage).toBe(true);
+
     const tooMany = await gw.request<Page>(PAGE, { first: 101 });
     expect(tooMany.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
-    const badCursor = await gw.request<Page>(PAGE, { after: 'garbage' });
-    expect(badCursor.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+    for (const after of ['garbage', Buffer.from('2026-01-01T00:00:00.000Z|not-a-uuid').toString('base64url')]) {
+      const badCursor = await gw.request<Page>(PAGE, { after });
+      expect(badCursor.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
+    }
   });
 });

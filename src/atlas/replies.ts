@@ -68,12 +68,26 @@ export function parsePredictionReply(body: unknown): UpstreamPrediction | undefi
     id: data.id,
     state: STATES[rawStatus.trim().toLowerCase()] ?? 'unknown',
     rawStatus,
-    outputs: (data.outputs?.length ? data.outputs : output).filter((url) => url.length > 0),
+    outputs: (data.outputs?.length ? data.outputs : output).filter(isWebUrl),
     error: data.error || null,
-    errorCode: data.error_code == null ? null : String(data.error_code),
+    errorCode: data.error_code == null ? null : safeCode(String(data.error_code)),
     predictTime: data.metrics?.predict_time ?? null,
     completedAt: completedAt && !Number.isNaN(completedAt.getTime()) ? completedAt : null,
   };
+}
+
+/** Only http(s) URLs reach clients (pages put them in <video src> and <a href>). */
+function isWebUrl(url: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Codes become part of our own error codes, so they stay short and plain. */
+function safeCode(code: string): string | null {
+  return /^[A-Za-z0-9_-]{1,32}$/.test(code) ? code : null;
 }
 
 export function parseErrorMessage(body: unknown): string | undefined {

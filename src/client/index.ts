@@ -108,10 +108,10 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   }
 
   async function* watchPrediction(id: string, { signal }: WatchOptions = {}): AsyncGenerator<Prediction> {
+    if (signal?.aborted) return;
     const body = requestBody(PredictionUpdatedDocument, { id }, persisted);
     const events = sse.iterate<{ predictionUpdated: Prediction }>({ ...body, variables: { id } });
     const stop = () => void events.return?.(undefined);
-    if (signal?.aborted) return;
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const event of events) {

@@ -7,6 +7,8 @@ import type { Logger } from '../log.ts';
 import { isTerminal } from './status.ts';
 
 interface Watcher {
+  /** The version this watcher has sent last. */
+  version: number;
   deliver(row: PredictionRow): void;
 }
 
@@ -19,7 +21,7 @@ export class PredictionEvents {
   readonly #watchers = new Map<string, Set<Watcher>>();
   /** Ends each open stream; called for all of them on shutdown. */
   readonly #streams = new Set<() => void>();
-  readonly #stopped = new AbortController();
+  #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
 
   constructor(
@@ -50,11 +52,11 @@ export class PredictionEvents {
    */
   watch(initial: PredictionRow): AsyncIterable<PredictionRow> {
     return new Repeater<PredictionRow>(async (push, stop) => {
-      let version = 0;
       const watcher: Watcher = {
+        version: 0,
         deliver(row) {
-          if (row.version <= version) return;
-          version = row.version;
+          if (row.version <= this.version) return;
+          this.version = row.version;
           void push(row);
           if (isTerminal(row.status)) stop();
         },
@@ -78,7 +80,7 @@ export class PredictionEvents {
 
   /** End every stream (so SSE responses finish) and stop listening. */
   async stop(): Promise<void> {
-    this.#stopped.abort();
+    this.#stopped = true;
     for (const end of this.#streams) end();
     await this.#unlisten?.().catch(() => {});
   }
@@ -91,7 +93,9 @@ export class PredictionEvents {
       this.log.warn('ignoring malformed notification', { payload: payload.slice(0, 200) });
       return;
     }
-    if (this.#watchers.has(notice.id)) void this.#refresh(notice.id);
+    const watchers = this.#watchers.get(notice.id);
+    // Read the row only if some watcher has not seen this version yet.
+    if (watchers && [...watchers].some((watcher) => watcher.version < notice.version)) void this.#refresh(notice.id);
   }
 
   async #refresh(id: string): Promise<void> {
@@ -100,7 +104,7 @@ export class PredictionEvents {
       if (!row) return;
       for (const watcher of this.#watchers.get(id) ?? []) watcher.deliver(row);
     } catch (error) {
-      if (!this.#stopped.signal.aborted) this.log.error('reading a watched prediction failed', { predictionId: id, error });
+      if (!this.#stopped) this.log.error('reading a watched prediction failed', { predictionId: id, error });
     }
   }
 }

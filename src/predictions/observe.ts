@@ -33,7 +33,7 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
         ...finished,
         status: 'FAILED',
         errorCode: upstream.errorCode ? (ERROR_CODES[upstream.errorCode] ?? `UPSTREAM_${upstream.errorCode}`) : 'UPSTREAM_FAILED',
-        error: upstream.error?.slice(0, 2000) ?? 'Atlas Cloud reported the job failed',
+        error: upstream.error ?? 'Atlas Cloud reported the job failed',
       };
     case 'timed_out':
       return { ...common, ...finished, status: 'FAILED', errorCode: 'UPSTREAM_TIMED_OUT', error: upstream.error ?? 'Atlas Cloud gave up on the job' };

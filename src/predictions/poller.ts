@@ -89,7 +89,7 @@ export function startPoller(options: PollerOptions): Poller {
     } catch (error) {
       // Stopping: hand the row back now rather than let another gateway wait out the lease.
       if (stopping.signal.aborted) return reschedulePoll(db, row.id, { nextPollAt: new Date(), pollFailures: row.pollFailures });
-      if (expired()) return timeOut(row);
+      if (expired()) return timeOut(row, error);
       const failures = row.pollFailures + 1;
       const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
@@ -112,13 +112,12 @@ export function startPoller(options: PollerOptions): Poller {
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }
 
-  function timeOut(row: PredictionRow): Promise<void> {
+  /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
+  function timeOut(row: PredictionRow, lastError?: unknown): Promise<void> {
     const minutes = Math.round(options.predictionTimeoutMs / 60_000);
-    return finish(row, {
-      status: 'FAILED',
-      errorCode: 'TIMED_OUT',
-      error: `The job did not finish within ${minutes >= 1 ? `${minutes} minutes` : `${options.predictionTimeoutMs} ms`}`,
-    });
+    const within = minutes >= 1 ? `${minutes} minutes` : `${options.predictionTimeoutMs} ms`;
+    const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
+    return finish(row, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
   }
 
   const timer = setInterval(tick, Math.max(10, Math.min(250, pollIntervalMs / 2)));

@@ -22,7 +22,10 @@ export interface ListPredictionsOptions {
 export async function listPredictions(db: Db, options: ListPredictionsOptions): Promise<PredictionRow[]> {
   const { createdAt, id } = predictions;
   const conditions: SQL[] = [];
-  if (options.statuses?.length) conditions.push(inArray(predictions.status, [...options.statuses]));
+  if (options.statuses) {
+    if (options.statuses.length === 0) return [];
+    conditions.push(inArray(predictions.status, [...options.statuses]));
+  }
   if (options.olderThan) {
     const p = options.olderThan;
     conditions.push(or(lt(createdAt, p.createdAt), and(eq(createdAt, p.createdAt), lt(id, p.id)))!);
