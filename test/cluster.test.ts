@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { collect, eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import postgres from 'postgres';
+import { ADMIN_URL, collect, eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
 
 type Generated = { generateVideo: { prediction: { id: string } } };
 const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }';
@@ -71,5 +72,34 @@ describe('two gateways on one Postgres database', () => {
     const seen = await events;
     expect(seen.map((e) => e.data!.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
     expect(seen.at(-1)!.data!.predictionUpdated.videoUrl).toBe('https://cdn.example/late.mp4');
+  });
+});
+
+describe('Postgres dropping every connection mid-job', () => {
+  it('loses nothing: the job finishes and its subscriber sees the end', async () => {
+    const [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres')]);
+    const gw = await startGateway({ database: db.database, atlasUrl: fake.url });
+    try {
+      fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+      const created = await gw.request<Generated>(GENERATE, { input: { prompt: 'through a database restart' } });
+      const id = created.data!.generateVideo.prediction.id;
+      const events = collect(gw.subscribe<{ predictionUpdated: { status: string } }>(UPDATES, { id }));
+      await eventually(() => fake.statusCalls('job_1').length, (n) => n >= 2);
+
+      // What a Postgres restart does to its clients: every connection to the database is cut.
+      const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+      const name = new URL(db.url!).pathname.slice(1);
+      const cut = await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
+      await admin.end();
+      expect(cut.length).toBeGreaterThan(1); // the pool and the LISTEN connection
+
+      fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/after.mp4'] })]);
+      const seen = await events;
+      expect(seen.map((e) => e.data!.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
+      expect(fake.creates).toHaveLength(1);
+    } finally {
+      await gw.close();
+      await Promise.all([fake.close(), db.close()]);
+    }
   });
 });
