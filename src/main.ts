@@ -5,10 +5,13 @@ import { createGateway } from './server.ts';
 try {
   const config = loadConfig(process.env);
   const gateway = await createGateway(config, createLogger(config.logLevel));
-  await gateway.listen();
+  const url = await gateway.listen();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void gateway.close().then(() => process.exit(0)));
   }
+  // For the person at the terminal; the JSON lines on stdout are for log collectors.
+  console.error(`\nHappyHorse gateway: demo ${new URL('/', url)}  GraphQL ${url}`);
+  if (gateway.simulator) console.error('SIMULATING Atlas Cloud (no ATLASCLOUD_API_KEY): jobs are simulated, nothing is billed.\n');
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
