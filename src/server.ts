@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
 import type { Config } from './config.ts';
@@ -16,6 +17,23 @@ import type { GatewayContext } from './schema/builder.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
+
+/** What GraphiQL opens with: the whole flow, ready to run. */
+const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
+mutation Generate {
+  generateVideo(input: { prompt: "A white horse galloping along a beach at sunrise", duration: 5 }) {
+    prediction { id status }
+  }
+}
+
+subscription Follow {
+  predictionUpdated(id: "paste-the-id-here") { status videoUrl error errorCode }
+}
+
+query Recent {
+  predictions(first: 10) { edges { node { id prompt status videoUrl createdAt } } }
+}
+`;
 
 export interface Gateway {
   yoga: YogaServerInstance<Record<string, never>, GatewayContext>;
@@ -78,7 +96,9 @@ export async function createGateway(
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
     context: { predictions },
-    graphiql: config.graphiql ? { title: 'HappyHorse gateway' } : false,
+    graphiql: config.graphiql ? { title: 'HappyHorse gateway', defaultQuery: GRAPHIQL_START } : false,
+    // GraphiQL from this package, not a CDN: it works offline and behind strict egress rules.
+    renderGraphiQL,
     landingPage: false,
     // Details of unexpected errors go to the log, never to clients.
     maskedErrors: { isDev: false },

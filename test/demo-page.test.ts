@@ -69,6 +69,19 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     expect(failures).toEqual([]);
   });
 
+  it('serves GraphiQL at /graphql from the package itself, with no request leaving the machine', async () => {
+    const graphiql = await browser.newPage();
+    const outside: string[] = [];
+    graphiql.on('request', (request) => {
+      if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) outside.push(request.url());
+    });
+    await graphiql.goto(`${origin}/graphql`);
+    await graphiql.locator('.graphiql-container').first().waitFor();
+    await expect.poll(() => graphiql.locator('.graphiql-query-editor').first().textContent()).toContain('generateVideo');
+    expect(outside).toEqual([]);
+    await graphiql.close();
+  });
+
   it("shows the server's validation message next to the duration field", async () => {
     await page.getByLabel('Duration (s)').fill('2');
     await page.getByRole('button', { name: 'Generate video' }).click();
