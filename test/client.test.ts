@@ -1,47 +1,36 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createVideoClient, type Prediction, VideoClientError } from '../src/client/index.ts';
-import { bare, FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import { bare, wrapped } from './support/fakeAtlas.ts';
+import { eventually, gatewayFixture } from './support/gateway.ts';
 
 describe('the typed client against a live gateway', () => {
-  let fake: FakeAtlas;
-  let db: TestDatabase;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
-    gw = await startGateway({ database: db.database, atlasUrl: fake.url });
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([fake?.close(), db?.close()]);
-  });
-  beforeEach(() => fake.reset());
+  const t = gatewayFixture('pglite');
+  beforeEach(() => t.fake.reset());
 
   it('stops watching when its signal aborts, and closes the stream', async () => {
-    fake.newJob = (n) => ({ id: `slow_${n}`, script: [wrapped({ id: `slow_${n}`, status: 'processing' })] });
-    const client = createVideoClient({ url: gw.url });
+    t.fake.newJob = (n) => ({ id: `slow_${n}`, script: [wrapped({ id: `slow_${n}`, status: 'processing' })] });
+    const client = createVideoClient({ url: t.gw.url });
     const job = await client.generateVideo({ prompt: 'watch, then give up' });
     const controller = new AbortController();
     const seen: Prediction[] = [];
-    expect(gw.gateway.events.openStreams).toBe(0);
+    expect(t.gw.gateway.events.openStreams).toBe(0);
     const watching = (async () => {
       for await (const update of client.watchPrediction(job.id, { signal: controller.signal })) {
         seen.push(update);
-        expect(gw.gateway.events.openStreams).toBe(1);
+        expect(t.gw.gateway.events.openStreams).toBe(1);
         controller.abort();
       }
     })();
     await expect(watching).resolves.toBeUndefined();
     expect(seen.map((p) => p.status)).toEqual(['PROCESSING']);
     // The client closed the SSE request, so the gateway ended that subscription.
-    await eventually(() => gw.gateway.events.openStreams, (open) => open === 0, 3_000);
+    await eventually(() => t.gw.gateway.events.openStreams, (open) => open === 0, 3_000);
     client.dispose();
   });
 
   it('generateAndWait throws the failure code and carries the failed prediction', async () => {
-    fake.newJob = (n) => ({ id: `bad_${n}`, script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged', error_code: 1039 })] });
-    const client = createVideoClient({ url: gw.url });
+    t.fake.newJob = (n) => ({ id: `bad_${n}`, script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged', error_code: 1039 })] });
+    const client = createVideoClient({ url: t.gw.url });
     const updates: string[] = [];
     const error = await client.generateAndWait({ prompt: 'not allowed' }, { onUpdate: (p) => updates.push(p.status) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VideoClientError);
@@ -53,7 +42,7 @@ describe('the typed client against a live gateway', () => {
   it('reports bad input as BAD_USER_INPUT with the issues, and sends custom headers', async () => {
     const seenHeaders: string[] = [];
     const client = createVideoClient({
-      url: gw.url,
+      url: t.gw.url,
       headers: () => ({ 'x-app-token': 'abc' }),
       fetch: (input, init) => {
         seenHeaders.push(new Headers(init?.headers).get('x-app-token') ?? '');
@@ -65,7 +54,7 @@ describe('the typed client against a live gateway', () => {
     expect((error as VideoClientError).code).toBe('BAD_USER_INPUT');
     expect((error as VideoClientError).extensions.issues).toEqual([{ field: 'input.duration', message: 'must be from 3 to 15 seconds' }]);
     expect(seenHeaders).toEqual(['abc']);
-    expect(fake.creates).toHaveLength(0);
+    expect(t.fake.creates).toHaveLength(0);
   });
 
   it('reports an unreachable gateway as NETWORK_ERROR', async () => {

@@ -16,17 +16,8 @@ describe('two gateways on one Postgres database', () => {
   beforeAll(async () => {
     [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres')]);
     // Each gateway opens its own connections from the URL, as separate processes would.
-    const { openDatabase } = await import('../src/db/database.ts');
-    const [dbA, dbB] = await Promise.all([openDatabase({ url: db.url! }), openDatabase({ url: db.url! })]);
-    [a, b] = await Promise.all([
-      startGateway({ database: dbA, atlasUrl: fake.url, env: { POLL_CONCURRENCY: '4' } }),
-      startGateway({ database: dbB, atlasUrl: fake.url, env: { POLL_CONCURRENCY: '4' } }),
-    ]);
-    // Close the per-gateway connections with the gateways.
-    const closeA = a.close.bind(a);
-    const closeB = b.close.bind(b);
-    a.close = async () => (await closeA(), await dbA.close());
-    b.close = async () => (await closeB(), await dbB.close());
+    const start = () => startGateway({ databaseUrl: db.url!, atlasUrl: fake.url, env: { POLL_CONCURRENCY: '4' } });
+    [a, b] = await Promise.all([start(), start()]);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);

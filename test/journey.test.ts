@@ -1,15 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeAtlas, bare, httpError, wrapped } from './support/fakeAtlas.ts';
-import {
-  BACKENDS,
-  collect,
-  eventually,
-  openTestDatabase,
-  startGateway,
-  TEST_KEY,
-  type TestDatabase,
-  type TestGateway,
-} from './support/gateway.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { bare, httpError, wrapped } from './support/fakeAtlas.ts';
+import { BACKENDS, collect, eventually, gatewayFixture, TEST_KEY } from './support/gateway.ts';
 
 const FIELDS = `id status prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
   error errorCode predictTime createdAt updatedAt completedAt`;
@@ -29,33 +20,22 @@ interface Prediction {
 type Generated = { generateVideo: { prediction: Prediction } };
 
 describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
-  let fake: FakeAtlas;
-  let db: TestDatabase;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase(backend)]);
-    gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { PREDICTION_TIMEOUT_MS: '1500' } });
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([fake?.close(), db?.close()]);
-  });
+  const t = gatewayFixture(backend, { PREDICTION_TIMEOUT_MS: '1500' });
   beforeEach(async () => {
-    fake.reset();
-    await db.truncate();
-    gw.logs.length = 0;
+    t.fake.reset();
+    await t.db.truncate();
+    t.gw.logs.length = 0;
   });
 
   async function generate(input: Record<string, unknown>) {
-    return gw.request<Generated>(GENERATE, { input });
+    return t.gw.request<Generated>(GENERATE, { input });
   }
   async function stored(id: string) {
-    const result = await gw.request<{ prediction: Prediction | null }>(PREDICTION, { id });
+    const result = await t.gw.request<{ prediction: Prediction | null }>(PREDICTION, { id });
     return result.data?.prediction ?? null;
   }
   async function count() {
-    const result = await gw.request<{ predictions: { edges: unknown[] } }>('{ predictions(first: 100) { edges { cursor } } }');
+    const result = await t.gw.request<{ predictions: { edges: unknown[] } }>('{ predictions(first: 100) { edges { cursor } } }');
     return result.data!.predictions.edges.length;
   }
 
@@ -77,9 +57,9 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     });
 
     // Exactly one flat, authenticated create call in upstream spelling.
-    expect(fake.creates).toHaveLength(1);
-    expect(fake.creates[0]!.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
-    expect(fake.creates[0]!.body).toEqual({
+    expect(t.fake.creates).toHaveLength(1);
+    expect(t.fake.creates[0]!.headers.authorization).toBe(`Bearer ${TEST_KEY}`);
+    expect(t.fake.creates[0]!.body).toEqual({
       model: 'alibaba/happyhorse-1.0/text-to-video',
       prompt: 'A horse on a beach at dawn',
       resolution: '1080P',
@@ -88,7 +68,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       seed: 42,
     });
 
-    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: prediction.id }));
+    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: prediction.id }));
     const statuses = events.map((event) => event.data?.predictionUpdated.status);
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     expect(statuses.slice(0, -1).every((status) => status === 'PROCESSING')).toBe(true);
@@ -104,14 +84,14 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     });
     expect(Date.parse(final!.completedAt as string)).toBeGreaterThanOrEqual(Date.parse(final!.createdAt as string));
     // Polling stopped at the terminal state.
-    const calls = fake.statusCalls('job_1').length;
+    const calls = t.fake.statusCalls('job_1').length;
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(fake.statusCalls('job_1').length).toBe(calls);
-    expect(fake.creates).toHaveLength(1);
+    expect(t.fake.statusCalls('job_1').length).toBe(calls);
+    expect(t.fake.creates).toHaveLength(1);
   });
 
   it('streams PROCESSING then SUCCEEDED in order when the job takes a while', async () => {
-    fake.newJob = (n) => ({
+    t.fake.newJob = (n) => ({
       id: `slow_${n}`,
       script: [
         wrapped({ id: `slow_${n}`, status: 'queued' }),
@@ -122,7 +102,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       ],
     });
     const { data } = await generate({ prompt: 'slow horse' });
-    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
+    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
     expect(events.map((e) => e.data?.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
   });
 
@@ -130,7 +110,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     const { data } = await generate({ prompt: 'a late subscriber' });
     const id = data!.generateVideo.prediction.id;
     await eventually(() => stored(id), (p) => p?.status === 'SUCCEEDED');
-    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
+    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
     expect(events).toHaveLength(1);
     expect(events[0]!.data!.predictionUpdated).toMatchObject({ id, status: 'SUCCEEDED', videoUrl: 'https://cdn.example/job_1.mp4' });
   });
@@ -144,7 +124,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       seed: null,
       model: 'alibaba/happyhorse-1.0/text-to-video',
     });
-    expect(fake.creates[0]!.body).toEqual({
+    expect(t.fake.creates[0]!.body).toEqual({
       model: 'alibaba/happyhorse-1.0/text-to-video',
       prompt: 'defaults',
       resolution: '720P',
@@ -168,7 +148,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(error.extensions?.code).toBe('BAD_USER_INPUT');
     expect(error.message).toContain(field);
     expect(error.message).toContain(rule);
-    expect(fake.creates).toHaveLength(0);
+    expect(t.fake.creates).toHaveLength(0);
     expect(await count()).toBe(0);
   });
 
@@ -184,7 +164,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(error.extensions?.code).toBe('BAD_USER_INPUT');
     expect(error.extensions?.issues).toEqual([{ field, message: expect.stringContaining(rule) }]);
     expect(error.message).toContain(field);
-    expect(fake.creates).toHaveLength(0);
+    expect(t.fake.creates).toHaveLength(0);
     expect(await count()).toBe(0);
   });
 
@@ -196,7 +176,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       { field: 'input.seed', message: 'must be from 0 to 2147483647' },
       { field: 'input.model', message: 'must be one of: alibaba/happyhorse-1.0/text-to-video' },
     ]);
-    expect(fake.creates).toHaveLength(0);
+    expect(t.fake.creates).toHaveLength(0);
   });
 
   it('accepts a 2500-character prompt and the edges of every range', async () => {
@@ -217,21 +197,21 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     [502, 'SUBMISSION_UNKNOWN'],
     [504, 'SUBMISSION_UNKNOWN'],
   ])('reports an upstream %i on create as %s and stores the job FAILED', async (status, code) => {
-    fake.createReplies.push(httpError(status, `refused, key was ${TEST_KEY}`));
+    t.fake.createReplies.push(httpError(status, `refused, key was ${TEST_KEY}`));
     const result = await generate({ prompt: 'refused' });
     const error = result.errors![0]!;
     expect(error.extensions?.code).toBe(code);
     expect(error.message).not.toMatch(/unexpected/i);
-    expect(fake.creates).toHaveLength(1);
+    expect(t.fake.creates).toHaveLength(1);
     const job = await stored(error.extensions!.predictionId as string);
     expect(job).toMatchObject({ status: 'FAILED', errorCode: code });
     expect(JSON.stringify(result)).not.toContain(TEST_KEY);
     expect(JSON.stringify(job)).not.toContain(TEST_KEY);
-    expect(gw.logs.join('\n')).not.toContain(TEST_KEY);
+    expect(t.gw.logs.join('\n')).not.toContain(TEST_KEY);
   });
 
   it('never resubmits a create that timed out: the job ends SUBMISSION_UNKNOWN, maybe billed', async () => {
-    fake.createReplies.push({ hang: true });
+    t.fake.createReplies.push({ hang: true });
     const result = await generate({ prompt: 'hangs' });
     const error = result.errors![0]!;
     expect(error.extensions?.code).toBe('SUBMISSION_UNKNOWN');
@@ -240,16 +220,16 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'SUBMISSION_UNKNOWN' });
     expect(job!.error).toMatch(/billed/);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(fake.creates).toHaveLength(1);
+    expect(t.fake.creates).toHaveLength(1);
   });
 
   it('reports a content-policy failure as FAILED with CONTENT_POLICY', async () => {
-    fake.newJob = (n) => ({
+    t.fake.newJob = (n) => ({
       id: `bad_${n}`,
       script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged by moderation', error_code: 1039 })],
     });
     const { data } = await generate({ prompt: 'something not allowed' });
-    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
+    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
     expect(events.at(-1)!.data!.predictionUpdated).toMatchObject({
       status: 'FAILED',
       errorCode: 'CONTENT_POLICY',
@@ -259,21 +239,21 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
   });
 
   it('treats "done" without a video URL as a failure', async () => {
-    fake.newJob = (n) => ({ id: `empty_${n}`, script: [wrapped({ id: `empty_${n}`, status: 'completed', outputs: [] })] });
+    t.fake.newJob = (n) => ({ id: `empty_${n}`, script: [wrapped({ id: `empty_${n}`, status: 'completed', outputs: [] })] });
     const { data } = await generate({ prompt: 'no output' });
     const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status !== 'PROCESSING');
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'NO_OUTPUT' });
   });
 
   it('reports an upstream cancellation as CANCELED', async () => {
-    fake.newJob = (n) => ({ id: `c_${n}`, script: [wrapped({ id: `c_${n}`, status: 'cancelled' })] });
+    t.fake.newJob = (n) => ({ id: `c_${n}`, script: [wrapped({ id: `c_${n}`, status: 'cancelled' })] });
     const { data } = await generate({ prompt: 'canceled' });
     const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status !== 'PROCESSING');
     expect(job!.status).toBe('CANCELED');
   });
 
   it('rides out failing status calls and still finishes', async () => {
-    fake.newJob = (n) => ({
+    t.fake.newJob = (n) => ({
       id: `flaky_${n}`,
       script: [
         httpError(503),
@@ -289,19 +269,19 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
   });
 
   it('ends a job that never finishes as TIMED_OUT, even on an unknown status word', async () => {
-    fake.newJob = (n) => ({ id: `stuck_${n}`, script: [wrapped({ id: `stuck_${n}`, status: 'warming_up' })] });
+    t.fake.newJob = (n) => ({ id: `stuck_${n}`, script: [wrapped({ id: `stuck_${n}`, status: 'warming_up' })] });
     const { data } = await generate({ prompt: 'stuck' });
     const id = data!.generateVideo.prediction.id;
-    const events = await collect(gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
+    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
     expect(events.at(-1)!.data!.predictionUpdated).toMatchObject({ status: 'FAILED', errorCode: 'TIMED_OUT' });
-    const polls = fake.statusCalls(`stuck_1`).length;
+    const polls = t.fake.statusCalls(`stuck_1`).length;
     expect(polls).toBeGreaterThan(1);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(fake.statusCalls('stuck_1').length).toBe(polls);
+    expect(t.fake.statusCalls('stuck_1').length).toBe(polls);
   });
 
   it('says why a job timed out when its status calls kept failing', async () => {
-    fake.newJob = (n) => ({ id: `revoked_${n}`, script: [{ status: 401, json: { code: 401, message: 'key revoked' } }] });
+    t.fake.newJob = (n) => ({ id: `revoked_${n}`, script: [{ status: 401, json: { code: 401, message: 'key revoked' } }] });
     const { data } = await generate({ prompt: 'key revoked mid-job' });
     const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status === 'FAILED', 10_000);
     expect(job).toMatchObject({ errorCode: 'TIMED_OUT' });
@@ -312,17 +292,17 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(await stored('00000000-0000-4000-8000-000000000000')).toBeNull();
     expect(await stored('not-a-uuid')).toBeNull();
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
-      const events = await collect(gw.subscribe(UPDATES, { id }));
+      const events = await collect(t.gw.subscribe(UPDATES, { id }));
       expect(events).toHaveLength(1);
       expect(events[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     }
   });
 
   it('pages newest first with cursors, and filters by status', async () => {
-    fake.newJob = (n) => ({ id: `p_${n}`, script: [wrapped({ id: `p_${n}`, status: 'processing' })] });
+    t.fake.newJob = (n) => ({ id: `p_${n}`, script: [wrapped({ id: `p_${n}`, status: 'processing' })] });
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await generate({ prompt: `page ${i}` })).data!.generateVideo.prediction.id);
-    fake.createReplies.push(httpError(400));
+    t.fake.createReplies.push(httpError(400));
     await generate({ prompt: 'refused' });
 
     const PAGE = `query Page($first: Int, $after: String, $status: [PredictionStatus!]) {
@@ -332,19 +312,19 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       predictions: { edges: { cursor: string; node: { id: string; status: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
     };
 
-    const first = await gw.request<Page>(PAGE, { first: 2, status: ['PROCESSING'] });
+    const first = await t.gw.request<Page>(PAGE, { first: 2, status: ['PROCESSING'] });
     expect(first.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[4], ids[3]]);
     expect(first.data!.predictions.pageInfo.hasNextPage).toBe(true);
-    const second = await gw.request<Page>(PAGE, { first: 10, after: first.data!.predictions.pageInfo.endCursor, status: ['PROCESSING'] });
+    const second = await t.gw.request<Page>(PAGE, { first: 10, after: first.data!.predictions.pageInfo.endCursor, status: ['PROCESSING'] });
     expect(second.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1], ids[0]]);
     expect(second.data!.predictions.pageInfo.hasNextPage).toBe(false);
 
-    const failed = await gw.request<Page>(PAGE, { status: ['FAILED'] });
+    const failed = await t.gw.request<Page>(PAGE, { status: ['FAILED'] });
     expect(failed.data!.predictions.edges.map((e) => e.node.status)).toEqual(['FAILED']);
-    const all = await gw.request<Page>(PAGE, {});
+    const all = await t.gw.request<Page>(PAGE, {});
     expect(all.data!.predictions.edges).toHaveLength(6);
 
-    const none = await gw.request<Page>(PAGE, { status: [] });
+    const none = await t.gw.request<Page>(PAGE, { status: [] });
     expect(none.data!.predictions.edges).toEqual([]);
 
     // Backwards from the oldest: the newer rows, in the same newest-first order.
@@ -353,14 +333,14 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     type Back = { predictions: { edges: { node: { id: string } }[]; pageInfo: { hasPreviousPage: boolean } } };
     const oldest = second.data!.predictions.edges.at(-1)!;
     const oldestCursor = second.data!.predictions.edges.find((e) => e.node.id === oldest.node.id)!.cursor;
-    const back = await gw.request<Back>(BACK, { last: 2, before: oldestCursor });
+    const back = await t.gw.request<Back>(BACK, { last: 2, before: oldestCursor });
     expect(back.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1]]);
     expect(back.data!.predictions.pageInfo.hasPreviousPage).toBe(true);
 
-    const tooMany = await gw.request<Page>(PAGE, { first: 101 });
+    const tooMany = await t.gw.request<Page>(PAGE, { first: 101 });
     expect(tooMany.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
     for (const after of ['garbage', Buffer.from('2026-01-01T00:00:00.000Z|not-a-uuid').toString('base64url')]) {
-      const badCursor = await gw.request<Page>(PAGE, { after });
+      const badCursor = await t.gw.request<Page>(PAGE, { after });
       expect(badCursor.errors![0]!.extensions?.code).toBe('BAD_USER_INPUT');
     }
   });

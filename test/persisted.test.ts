@@ -1,27 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createVideoClient, GenerateVideoDocument, PredictionUpdatedDocument, requestBody } from '../src/client/index.ts';
-import { FakeAtlas } from './support/fakeAtlas.ts';
-import { openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import { gatewayFixture } from './support/gateway.ts';
 
 describe('PERSISTED_OPERATIONS=only', () => {
-  let fake: FakeAtlas;
-  let db: TestDatabase;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
-    gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { PERSISTED_OPERATIONS: 'only' } });
-  });
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([fake?.close(), db?.close()]);
-  });
+  const t = gatewayFixture('pglite', { PERSISTED_OPERATIONS: 'only' });
 
   const post = (body: unknown, accept = 'application/json') =>
-    fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+    fetch(t.gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
 
   it('runs manifest documents over HTTP and SSE through the typed client', async () => {
-    const client = createVideoClient({ url: gw.url, persisted: true });
+    const client = createVideoClient({ url: t.gw.url, persisted: true });
     const updates: string[] = [];
     const done = await client.generateAndWait({ prompt: 'persisted horse' }, { onUpdate: (p) => updates.push(p.status) });
     expect(done.status).toBe('SUCCEEDED');
@@ -38,7 +26,7 @@ describe('PERSISTED_OPERATIONS=only', () => {
     expect(viaPost.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
     expect(viaPost.data).toBeUndefined();
 
-    const viaGet = await (await fetch(`${gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept: 'application/json' } })).json();
+    const viaGet = await (await fetch(`${t.gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept: 'application/json' } })).json();
     expect(viaGet.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
 
     // A subscription document written by hand, over SSE, is refused the same way.
@@ -58,12 +46,19 @@ describe('PERSISTED_OPERATIONS=only', () => {
     };
     const refused = await (await post(smuggled)).json();
     expect(refused.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
-    expect(fake.creates).toHaveLength(1); // only the job from the first test
+    expect(t.fake.creates).toHaveLength(1); // only the job from the first test
   });
 
-  it('still runs the subscription document by hash over SSE', async () => {
-    const body = requestBody(PredictionUpdatedDocument, { id: '00000000-0000-4000-8000-000000000000' }, true);
+  it('runs the subscription document by hash over SSE', async () => {
+    const client = createVideoClient({ url: t.gw.url, persisted: true });
+    const done = await client.generateAndWait({ prompt: 'watched by hash' });
+    client.dispose();
+    const body = requestBody(PredictionUpdatedDocument, { id: done.id }, true);
     const text = await (await post(body, 'text/event-stream')).text();
-    expect(text).toContain('NOT_FOUND');
+    // The resolver ran: the finished job's state, not an error about the hash.
+    const event = text.split('\n').find((line) => line.startsWith('data: {'));
+    expect(JSON.parse(event!.slice('data: '.length))).toEqual({
+      data: { predictionUpdated: expect.objectContaining({ id: done.id, status: 'SUCCEEDED' }) },
+    });
   });
 });

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll } from 'vitest';
 import postgres from 'postgres';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
 import { createGateway, type Gateway } from '../../src/server.ts';
+import { FakeAtlas } from './fakeAtlas.ts';
 
 /** A key that must never show up in a reply or a log line. */
 export const TEST_KEY = 'sk-test-7f3c9e1a5b-SECRET';
@@ -80,11 +82,13 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(options: {
-  database: Database;
-  atlasUrl: string;
-  env?: Record<string, string>;
-}): Promise<TestGateway> {
+/**
+ * A gateway on a real socket. Given an open `database`, it shares it (the caller closes it); given a
+ * `databaseUrl`, it opens and closes its own connections, as a separate process would.
+ */
+export async function startGateway(
+  options: ({ database: Database } | { databaseUrl: string }) & { atlasUrl: string; env?: Record<string, string> },
+): Promise<TestGateway> {
   const config = loadConfig({
     NODE_ENV: 'test',
     ATLASCLOUD_API_KEY: TEST_KEY,
@@ -92,10 +96,12 @@ export async function startGateway(options: {
     POLL_INTERVAL_MS: '40',
     UPSTREAM_TIMEOUT_MS: '400',
     UPSTREAM_RETRIES: '2',
+    ...('databaseUrl' in options ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });
   const logs: string[] = [];
-  const gateway = await createGateway(config, createLogger('debug', (line) => logs.push(line)), { database: options.database });
+  const log = createLogger('debug', (line) => logs.push(line));
+  const gateway = await createGateway(config, log, 'database' in options ? { database: options.database } : undefined);
   const url = await gateway.listen(0, '127.0.0.1');
   const sse = createClient({ url, singleConnection: false, retryAttempts: 0 });
 
@@ -117,6 +123,23 @@ export async function startGateway(options: {
       await gateway.close();
     },
   };
+}
+
+/**
+ * The usual set-up of a test file: a fake Atlas, a database of the given backend and a gateway
+ * between them, started before the file's tests and torn down after. Read the fields inside tests.
+ */
+export function gatewayFixture(backend: Backend, env?: Record<string, string>) {
+  const fixture = {} as { fake: FakeAtlas; db: TestDatabase; gw: TestGateway };
+  beforeAll(async () => {
+    [fixture.fake, fixture.db] = await Promise.all([FakeAtlas.start(), openTestDatabase(backend)]);
+    fixture.gw = await startGateway({ database: fixture.db.database, atlasUrl: fixture.fake.url, env });
+  });
+  afterAll(async () => {
+    await fixture.gw?.close();
+    await Promise.all([fixture.fake?.close(), fixture.db?.close()]);
+  });
+  return fixture;
 }
 
 export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise<T[]> {
