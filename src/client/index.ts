@@ -72,7 +72,7 @@ export function documentHash(document: DocumentNode): string {
 }
 
 /** The body of a GraphQL request: the document itself, or only its hash in persisted mode. */
-export function requestBody(document: DocumentNode, variables: unknown, persisted: boolean) {
+export function requestBody(document: DocumentNode, variables: Record<string, unknown>, persisted: boolean) {
   return persisted
     ? { query: '', variables, extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(document) } } }
     : { query: print(document), variables };
@@ -85,7 +85,10 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
   const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn, headers });
 
-  async function execute<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result> {
+  async function execute<Result, Variables extends Record<string, unknown>>(
+    document: TypedDocumentNode<Result, Variables>,
+    variables: Variables,
+  ): Promise<Result> {
     let response: Response;
     try {
       response = await fetchFn(options.url, {
@@ -110,7 +113,7 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   async function* watchPrediction(id: string, { signal }: WatchOptions = {}): AsyncGenerator<Prediction> {
     if (signal?.aborted) return;
     const body = requestBody(PredictionUpdatedDocument, { id }, persisted);
-    const events = sse.iterate<{ predictionUpdated: Prediction }>({ ...body, variables: { id } });
+    const events = sse.iterate<{ predictionUpdated: Prediction }>(body);
     const stop = () => void events.return?.(undefined);
     signal?.addEventListener('abort', stop, { once: true });
     try {

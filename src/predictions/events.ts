@@ -10,6 +10,8 @@ interface Watcher {
   /** The version this watcher has sent last. */
   version: number;
   deliver(row: PredictionRow): void;
+  /** Ends the stream. */
+  end(): void;
 }
 
 /**
@@ -19,8 +21,6 @@ interface Watcher {
  */
 export class PredictionEvents {
   readonly #watchers = new Map<string, Set<Watcher>>();
-  /** Ends each open stream; called for all of them on shutdown. */
-  readonly #streams = new Set<() => void>();
   #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -31,7 +31,9 @@ export class PredictionEvents {
 
   /** Subscription streams open in this process. */
   get openStreams(): number {
-    return this.#streams.size;
+    let open = 0;
+    for (const set of this.#watchers.values()) open += set.size;
+    return open;
   }
 
   async start(): Promise<void> {
@@ -60,9 +62,8 @@ export class PredictionEvents {
           void push(row);
           if (isTerminal(row.status)) stop();
         },
+        end: () => stop(),
       };
-      const end = () => stop();
-      this.#streams.add(end);
       const set = this.#watchers.get(initial.id) ?? new Set();
       set.add(watcher);
       this.#watchers.set(initial.id, set);
@@ -72,16 +73,15 @@ export class PredictionEvents {
       void this.#refresh(initial.id);
 
       await stop;
-      this.#streams.delete(end);
       set.delete(watcher);
       if (set.size === 0 && this.#watchers.get(initial.id) === set) this.#watchers.delete(initial.id);
     });
   }
 
-  /** End every stream (so SSE responses finish) and stop listening. */
+  /** End every stream and stop listening. (The server cuts SSE connections first, so clients reconnect.) */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const end of this.#streams) end();
+    for (const set of this.#watchers.values()) for (const watcher of set) watcher.end();
     await this.#unlisten?.().catch(() => {});
   }
 
