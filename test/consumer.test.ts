@@ -10,7 +10,7 @@ import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
 
 /**
- * The published package, as a stranger gets it: `npm pack` (prepack builds dist/), install the
+ * The published package (packages/client), as a stranger gets it: `npm pack` (prepack builds dist/), install the
  * tarball into a fresh TypeScript project, type-check a usage file under both module resolutions
  * people use, then run the compiled file against a gateway on the built-in simulator.
  */
@@ -187,7 +187,7 @@ async function packAndInstall() {
   await mkdir(packDir);
   await mkdir(app);
   // prepack runs the build, so this also proves `npm pack` works from a clean dist/.
-  await ok('npm', ['pack', '--pack-destination', packDir], { cwd: repo });
+  await ok('npm', ['pack', '--workspace', 'happyhorse-gateway', '--pack-destination', packDir], { cwd: repo });
   const packed = (await readdir(packDir)).filter((name) => name.endsWith('.tgz'));
   expect(packed).toHaveLength(1);
   tarball = join(packDir, packed[0]!);
@@ -230,11 +230,19 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
   it('installs as a real copy from the tarball, with its own dependencies', async () => {
     const installed = join(app, 'node_modules', 'happyhorse-gateway');
     expect((await lstat(installed)).isSymbolicLink()).toBe(false);
-    const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { name: string; version: string };
-    const ours = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string };
+    const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      scripts?: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    const ours = JSON.parse(await readFile(join(repo, 'packages', 'client', 'package.json'), 'utf8')) as { version: string };
     expect(manifest).toMatchObject({ name: 'happyhorse-gateway', version: ours.version });
     // Nothing but the build and the schema: no sources, tests or local data.
     expect(await readdir(installed)).not.toContain('src');
+    // Only the client's own dependencies, and no install script of the gateway's (patch-package) to run here.
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@graphql-typed-document-node/core', 'graphql', 'graphql-sse']);
+    expect(manifest.scripts?.postinstall).toBeUndefined();
     expect(await readdir(join(installed, 'dist', 'client'))).toContain('index.d.ts');
   });
 
