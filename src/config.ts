@@ -15,6 +15,24 @@ const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(blankAsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
 const ms = (fallback: number) => int(1, 2 ** 31 - 1, fallback);
+/** An optional limit: unset (or blank) means unlimited. */
+const optionalInt = z.preprocess(blankAsUnset, z.coerce.number().int().min(0).max(2 ** 31 - 1).optional());
+const dollars = z.coerce.number().min(0).max(1_000_000);
+const optionalDollars = z.preprocess(blankAsUnset, dollars.optional());
+const optionalText = z.preprocess(blankAsUnset, z.string().min(1).optional());
+
+const AUTH_METHODS = ['none', 'jwt', 'apikey'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+/** `jwt,apikey`: a comma-separated set of methods, each at most once. */
+const AuthMode = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.enum(AUTH_METHODS, { error: `each method must be one of: ${AUTH_METHODS.join(', ')}` }))
+      .min(1, `must name at least one of: ${AUTH_METHODS.join(', ')}`)
+      .refine((methods) => new Set(methods).size === methods.length, 'names a method twice'),
+  );
 
 const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -36,6 +54,22 @@ const Env = z.object({
   PERSISTED_OPERATIONS: z.enum(['open', 'only']).default('open'),
   GRAPHIQL: z.preprocess(blankAsUnset, z.enum(['true', 'false']).optional()),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  AUTH_MODE: z.preprocess(blankAsUnset, AuthMode.optional()),
+  AUTH_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  AUTH_JWT_SECRET: z.preprocess(blankAsUnset, z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional()),
+  AUTH_JWT_ISSUER: optionalText,
+  AUTH_JWT_AUDIENCE: optionalText,
+  AUTH_TENANT_CLAIM: optionalText,
+  AUTH_ADMIN_CLAIM: optionalText,
+  AUTH_ADMIN_VALUE: optionalText,
+  LIMIT_ACTIVE_JOBS: optionalInt,
+  LIMIT_JOBS_PER_MINUTE: optionalInt,
+  LIMIT_DAILY_SPEND_USD: optionalDollars,
+  LIMIT_DAILY_SPEND_USD_TOTAL: optionalDollars,
+  PRICE_PER_RUN_USD: z.preprocess(blankAsUnset, dollars.default(0.14)),
+  PRICE_PER_SECOND_720P_USD: optionalDollars,
+  PRICE_PER_SECOND_1080P_USD: optionalDollars,
+  CORS_ORIGINS: optionalText,
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -50,11 +84,24 @@ export function loadConfig(env: Record<string, string | undefined>) {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const problems: string[] = [];
   if (e.NODE_ENV === 'production' && !e.ATLASCLOUD_API_KEY) {
-    throw new ConfigError(
-      'Invalid configuration:\n  ATLASCLOUD_API_KEY: required when NODE_ENV=production (the simulator is for development only)',
-    );
+    problems.push('ATLASCLOUD_API_KEY: required when NODE_ENV=production (the simulator is for development only)');
   }
+  if (e.NODE_ENV === 'production' && !e.AUTH_MODE) {
+    problems.push('AUTH_MODE: required when NODE_ENV=production (jwt, apikey, or none for a gateway behind a trusted backend)');
+  }
+  const authMethods = e.AUTH_MODE ?? ['none'];
+  if (authMethods.includes('jwt') && !e.AUTH_JWKS_URL === !e.AUTH_JWT_SECRET) {
+    problems.push('AUTH_MODE: jwt needs exactly one of AUTH_JWKS_URL (your identity provider\'s keys) or AUTH_JWT_SECRET (HS256)');
+  }
+  if (e.AUTH_JWKS_URL && !keyStaysPrivate(e.AUTH_JWKS_URL)) problems.push('AUTH_JWKS_URL: must be https (http only to localhost)');
+  if (!e.AUTH_ADMIN_CLAIM !== !e.AUTH_ADMIN_VALUE) problems.push('AUTH_ADMIN_CLAIM: goes with AUTH_ADMIN_VALUE; set both or neither');
+  const origins = e.CORS_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins ?? []) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com (no path)`);
+  }
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
@@ -72,5 +119,32 @@ export function loadConfig(env: Record<string, string | undefined>) {
     // GraphiQL sends arbitrary documents, so it is useless (and off) in persisted-only mode.
     graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production' && e.PERSISTED_OPERATIONS === 'open',
     logLevel: e.LOG_LEVEL,
+    auth: {
+      /** Set explicitly; `none` by default is allowed only outside production. */
+      explicit: e.AUTH_MODE !== undefined,
+      methods: authMethods,
+      jwt: authMethods.includes('jwt')
+        ? {
+            ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL } : { secret: e.AUTH_JWT_SECRET! }),
+            issuer: e.AUTH_JWT_ISSUER,
+            audience: e.AUTH_JWT_AUDIENCE,
+            tenantClaim: e.AUTH_TENANT_CLAIM,
+            admin: e.AUTH_ADMIN_CLAIM ? { claim: e.AUTH_ADMIN_CLAIM, value: e.AUTH_ADMIN_VALUE! } : undefined,
+          }
+        : undefined,
+    },
+    /** Per caller unless named otherwise; undefined means unlimited. API keys may override the per-caller ones. */
+    limits: {
+      activeJobs: e.LIMIT_ACTIVE_JOBS,
+      jobsPerMinute: e.LIMIT_JOBS_PER_MINUTE,
+      dailySpendUsd: e.LIMIT_DAILY_SPEND_USD,
+      dailySpendUsdTotal: e.LIMIT_DAILY_SPEND_USD_TOTAL,
+    },
+    prices: {
+      perRunUsd: e.PRICE_PER_RUN_USD,
+      perSecondUsd: { '720P': e.PRICE_PER_SECOND_720P_USD, '1080P': e.PRICE_PER_SECOND_1080P_USD },
+    },
+    /** Browser origins allowed to call; undefined means same origin only. */
+    corsOrigins: origins,
   };
 }

@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
+import { createAuthenticator } from './auth/authenticate.ts';
+import { Unauthenticated } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import type { Logger } from './log.ts';
@@ -14,6 +17,7 @@ import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
 import { PredictionService } from './predictions/service.ts';
 import type { GatewayContext } from './schema/builder.ts';
+import { unauthenticated } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
@@ -34,6 +38,9 @@ query Recent {
   predictions(first: 10) { edges { node { id prompt status videoUrl createdAt } } }
 }
 `;
+
+/** The header browsers cannot send cross-site without a CORS preflight; required on non-JSON requests. */
+export const CSRF_HEADER = 'x-graphql-csrf';
 
 export interface Gateway {
   yoga: YogaServerInstance<Record<string, never>, GatewayContext>;
@@ -79,6 +86,8 @@ export async function createGateway(
     log,
     pollIntervalMs: config.pollIntervalMs,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    prices: config.prices,
+    dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
   };
   const poller = startPoller({
     ...deps,
@@ -93,9 +102,34 @@ export async function createGateway(
     (...args: unknown[]) =>
       log[level](String(args[0]), { details: args.slice(1) });
   const predictions = new PredictionService({ ...deps, events });
+  const authenticate = createAuthenticator(config, database.db, log);
+  if (config.auth.methods.includes('none')) {
+    log.warn(
+      `AUTH_MODE includes none: anyone who can reach ${config.host}:${config.port} can submit jobs and spend money${config.auth.explicit ? '' : ' (the development default; set AUTH_MODE)'}`,
+    );
+  }
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
-    context: { predictions },
+    // Every transport (POST, GET, SSE) builds its context here, before any operation runs.
+    context: async ({ request }) => {
+      try {
+        return { predictions, principal: await authenticate(request.headers.get('authorization')) };
+      } catch (error) {
+        if (error instanceof Unauthenticated) throw unauthenticated(error.message);
+        throw error;
+      }
+    },
+    // No CORS_ORIGINS: no CORS headers at all, so browsers allow the page's own origin only.
+    cors: config.corsOrigins
+      ? {
+          origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+          // Bearer tokens, not cookies, carry identity; `*` must not be combined with credentials.
+          credentials: !config.corsOrigins.includes('*'),
+          allowedHeaders: ['authorization', 'content-type', 'accept', CSRF_HEADER],
+          methods: ['GET', 'POST', 'OPTIONS'],
+          maxAge: 600,
+        }
+      : false,
     graphiql: config.graphiql ? { title: 'HappyHorse gateway', defaultQuery: GRAPHIQL_START } : false,
     // GraphiQL from this package, not a CDN: it works offline and behind strict egress rules.
     renderGraphiQL,
@@ -103,7 +137,13 @@ export async function createGateway(
     // Details of unexpected errors go to the log, never to clients.
     maskedErrors: { isDev: false },
     logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
-    plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations), useVariableErrorsAsBadInput()],
+    plugins: [
+      // A GET or a form post (which browsers send cross-site without asking) must carry this header.
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      EnvelopArmorPlugin(),
+      persistedOperations(config.persistedOperations),
+      useVariableErrorsAsBadInput(),
+    ],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
   const server = createServer((req, res) => {

@@ -26,7 +26,7 @@ describe('PERSISTED_OPERATIONS=only', () => {
     expect(viaPost.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
     expect(viaPost.data).toBeUndefined();
 
-    const viaGet = await (await fetch(`${t.gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept: 'application/json' } })).json();
+    const viaGet = await (await fetch(`${t.gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept: 'application/json', 'x-graphql-csrf': '1' } })).json();
     expect(viaGet.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
 
     // A subscription document written by hand, over SSE, is refused the same way.

@@ -18,6 +18,8 @@ export const PredictionFieldsFragment = graphql(`
     error
     errorCode
     predictTime
+    priceUsd
+    costUsd
     createdAt
     updatedAt
     completedAt
@@ -63,6 +65,27 @@ export const PredictionUpdatedDocument = graphql(`
   subscription PredictionUpdated($id: ID!) {
     predictionUpdated(id: $id) {
       ...PredictionFields
+    }
+  }
+`);
+
+export const ViewerDocument = graphql(`
+  query Viewer {
+    viewer {
+      id
+      tenantId
+      admin
+      authenticatedBy
+      limits {
+        activeJobs
+        jobsPerMinute
+        dailySpendUsd
+      }
+      activity {
+        activeJobs
+        jobsLastMinute
+        spentTodayUsd
+      }
     }
   }
 `);

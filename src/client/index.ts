@@ -1,7 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type DocumentNode, type GraphQLFormattedError, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
-import { GenerateVideoDocument, PredictionDocument, PredictionsDocument, PredictionUpdatedDocument } from './documents.ts';
+import { GenerateVideoDocument, PredictionDocument, PredictionsDocument, PredictionUpdatedDocument, ViewerDocument } from './documents.ts';
 import { VideoClientError } from './errors.ts';
 import type {
   GenerateVideoInput,
@@ -9,6 +9,7 @@ import type {
   PredictionsQuery,
   PredictionsQueryVariables,
   PredictionStatus,
+  ViewerQuery,
 } from './generated/graphql.ts';
 
 export { VideoClientError } from './errors.ts';
@@ -20,9 +21,11 @@ export type {
   PredictionsQueryVariables,
   PredictionStatus,
   Resolution,
+  ViewerQuery,
 } from './generated/graphql.ts';
 
 export type Prediction = PredictionFieldsFragment;
+export type Viewer = ViewerQuery['viewer'];
 export type PredictionConnection = PredictionsQuery['predictions'];
 type Headers = Record<string, string>;
 
@@ -31,11 +34,19 @@ export interface VideoClientOptions {
   url: string;
   /** Sent with every request; a function is called per request (for short-lived tokens). */
   headers?: Headers | (() => Headers | Promise<Headers>);
+  /**
+   * A bearer token for the gateway: a JWT from your identity provider or an API key (hhk_…). A
+   * function is called per request, so a fresh token is always sent.
+   */
+  token?: Token;
   /** A fetch to use instead of the global one. */
   fetch?: typeof fetch;
   /** Send only the hash of each operation (for gateways with PERSISTED_OPERATIONS=only). */
   persisted?: boolean;
 }
+
+/** A bearer token, or a function that gives the current one (undefined: send none). */
+export type Token = string | (() => string | undefined | Promise<string | undefined>);
 
 export interface WatchOptions {
   signal?: AbortSignal;
@@ -50,12 +61,18 @@ export const TERMINAL_STATUSES: readonly PredictionStatus[] = ['SUCCEEDED', 'FAI
 export const isFinished = (prediction: Pick<Prediction, 'status'>) => TERMINAL_STATUSES.includes(prediction.status);
 
 export interface VideoClient {
-  /** Submit a job. Throws a VideoClientError with BAD_USER_INPUT or an upstream code if it is refused. */
+  /**
+   * Submit a job. Throws a VideoClientError with BAD_USER_INPUT, a limit's code or an upstream code if
+   * it is refused. Each call sends a fresh idempotencyKey (unless the input has one) and retries a
+   * lost answer with the same key, so one call never makes two paid jobs.
+   */
   generateVideo(input: GenerateVideoInput): Promise<Prediction>;
   /** The stored state, or null for an unknown id. */
   prediction(id: string): Promise<Prediction | null>;
   /** Newest first. */
   predictions(args?: PredictionsQueryVariables): Promise<PredictionConnection>;
+  /** Who the gateway takes the caller for, their limits and where they stand. */
+  viewer(): Promise<Viewer>;
   /** The current state, then every change, ending after SUCCEEDED, FAILED or CANCELED. */
   watchPrediction(id: string, options?: WatchOptions): AsyncIterable<Prediction>;
   /** Submit, then follow until done. Resolves with the SUCCEEDED prediction; throws with its errorCode otherwise. */
@@ -78,11 +95,29 @@ export function requestBody(document: DocumentNode, variables: Record<string, un
     : { query: print(document), variables };
 }
 
+/** A random key for one submission (crypto.randomUUID needs a secure context; this does not). */
+export function newIdempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** The Authorization header for a token, if there is one. */
+export async function authorizationHeader(token: Token | undefined): Promise<Headers> {
+  const value = typeof token === 'function' ? await token() : token;
+  return value ? { authorization: `Bearer ${value}` } : {};
+}
+
+/** Answers worth sending the same submission again for: it was not admitted, or its answer was lost. */
+const RETRYABLE = new Set(['NETWORK_ERROR', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE', 'HTTP_502', 'HTTP_503', 'HTTP_504']);
+const SUBMIT_RETRY_DELAYS_MS = [250, 1_000];
+
 export function createVideoClient(options: VideoClientOptions): VideoClient {
   const fetchFn = options.fetch ?? globalThis.fetch;
   const persisted = options.persisted ?? false;
-  const headers = async (): Promise<Headers> =>
-    typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
+  const headers = async (): Promise<Headers> => ({
+    ...(typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})),
+    ...(await authorizationHeader(options.token)),
+  });
   const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn, headers });
 
   async function execute<Result, Variables extends Record<string, unknown>>(
@@ -134,10 +169,25 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     }
   }
 
+  /** With the same idempotency key on every attempt, a retry returns the job the first attempt made. */
+  async function generateVideo(input: GenerateVideoInput): Promise<Prediction> {
+    const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? newIdempotencyKey() };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await execute(GenerateVideoDocument, { input: keyed })).generateVideo.prediction;
+      } catch (error) {
+        const delay = SUBMIT_RETRY_DELAYS_MS[attempt];
+        if (!(error instanceof VideoClientError) || !RETRYABLE.has(error.code) || delay === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
   const client: VideoClient = {
-    generateVideo: async (input) => (await execute(GenerateVideoDocument, { input })).generateVideo.prediction,
+    generateVideo,
     prediction: async (id) => (await execute(PredictionDocument, { id })).prediction,
     predictions: async (args = {}) => (await execute(PredictionsDocument, args)).predictions,
+    viewer: async () => (await execute(ViewerDocument, {})).viewer,
     watchPrediction,
     async generateAndWait(input, { onUpdate, signal } = {}) {
       let latest = await client.generateVideo(input);

@@ -1,14 +1,17 @@
 import { sql } from 'drizzle-orm';
 import type { AspectRatio, KnownModel, Resolution } from '../atlas/happyhorse.ts';
 import {
+  boolean,
   doublePrecision,
   index,
   integer,
   jsonb,
+  numeric,
   pgEnum,
   pgTable,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -21,12 +24,28 @@ export const predictionStatus = pgEnum('prediction_status', [
 ]);
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+/** Money in US dollars, exact to a millionth. */
+const usd = (name: string) => numeric(name, { precision: 14, scale: 6, mode: 'number' });
+
+/** The principal every row made before callers had identities belongs to. */
+export const ANONYMOUS = 'anonymous';
 
 export const predictions = pgTable(
   'predictions',
   {
     id: uuid('id').primaryKey(),
     status: predictionStatus('status').notNull(),
+    /** Who submitted it: a JWT subject, `key:<api key id>`, or `anonymous`. */
+    ownerId: text('owner_id').notNull().default(ANONYMOUS),
+    tenantId: text('tenant_id'),
+    /** The caller's key for this submission; unique per owner (a repeat returns this row). */
+    idempotencyKey: text('idempotency_key'),
+    /** Hash of the validated request, so a reused key with a different request is refused. */
+    requestHash: text('request_hash'),
+    /** What the job costs if it is charged, fixed at submission from the configured prices. */
+    priceUsd: usd('price_usd').notNull().default(0),
+    /** What it was charged once finished (priceUsd or 0); null while unfinished. */
+    costUsd: usd('cost_usd'),
     prompt: text('prompt').notNull(),
     model: text('model').$type<KnownModel>().notNull(),
     /** Upstream spelling: "720P" | "1080P". */
@@ -57,8 +76,31 @@ export const predictions = pgTable(
   (t) => [
     index('predictions_due_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
     index('predictions_newest_idx').on(t.createdAt.desc(), t.id.desc()),
+    index('predictions_owner_newest_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
+    uniqueIndex('predictions_idempotency_idx').on(t.ownerId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
   ],
 );
+
+/** Keys for server-to-server callers. Only a hash of each key is stored; the key is shown once. */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  /** SHA-256 of the whole key, hex. Keys are 256 random bits, so no salt or slow hash is needed. */
+  keyHash: text('key_hash').notNull().unique(),
+  /** The first characters of the key, to tell keys apart in lists. */
+  prefix: text('prefix').notNull(),
+  tenantId: text('tenant_id'),
+  admin: boolean('admin').notNull().default(false),
+  /** Per-key limits; null falls back to the gateway's configuration. */
+  limitActiveJobs: integer('limit_active_jobs'),
+  limitJobsPerMinute: integer('limit_jobs_per_minute'),
+  limitDailySpendUsd: usd('limit_daily_spend_usd'),
+  createdAt: at('created_at').notNull().defaultNow(),
+  lastUsedAt: at('last_used_at'),
+  revokedAt: at('revoked_at'),
+});
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 export type PredictionRow = typeof predictions.$inferSelect;
 export type NewPredictionRow = typeof predictions.$inferInsert;

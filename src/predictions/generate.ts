@@ -3,13 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
 import { AtlasError } from '../atlas/errors.ts';
 import type { VideoRequest } from '../atlas/happyhorse.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
-import { insertPrediction } from '../db/queries/insertPrediction.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import { admit } from './admission.ts';
 import { changeFromUpstream } from './observe.ts';
+import { type Prices, priceOf } from './pricing.ts';
 
 export interface GenerateDeps {
   db: Db;
@@ -18,6 +20,15 @@ export interface GenerateDeps {
   pollIntervalMs: number;
   /** Longest a create call can take; a STARTING row much older than this was abandoned by a crash. */
   upstreamTimeoutMs: number;
+  prices: Prices;
+  /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
+  dailySpendUsdTotal: number | undefined;
+}
+
+export interface Submission {
+  request: VideoRequest;
+  /** The caller's key for this submission: a repeat within 24 hours returns the same prediction. */
+  idempotencyKey?: string | null | undefined;
 }
 
 /** Room beyond the create call's timeout for the database writes around it (and clock skew between hosts). */
@@ -34,23 +45,31 @@ export class SubmissionFailed extends Error {
 }
 
 /**
- * Store the job first, then submit it upstream exactly once. If this process dies between the two,
- * the row's first poll comes due after the create call could have finished, and the poller ends it
- * as SUBMISSION_UNKNOWN rather than submitting again.
+ * Admit the job (idempotency key, the caller's limits) and store it, then submit it upstream exactly
+ * once. A repeated idempotency key returns the earlier prediction without submitting anything. If
+ * this process dies between storing and submitting, the row's first poll comes due after the create
+ * call could have finished, and the poller ends it as SUBMISSION_UNKNOWN rather than submitting again.
  */
-export async function generateVideo(deps: GenerateDeps, request: VideoRequest): Promise<PredictionRow> {
+export async function generateVideo(deps: GenerateDeps, principal: Principal, { request, idempotencyKey }: Submission): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
   const now = new Date();
-  const stored = await insertPrediction(db, {
-    id: randomUUID(),
-    status: 'STARTING',
-    ...request,
-    seed: request.seed ?? null,
-    // Set here, not by Postgres: millisecond precision, so list cursors (which carry milliseconds) match exactly.
-    createdAt: now,
-    updatedAt: now,
-    nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
+  const admitted = await admit(deps, principal, {
+    request,
+    idempotencyKey,
+    values: {
+      id: randomUUID(),
+      status: 'STARTING',
+      ...request,
+      seed: request.seed ?? null,
+      priceUsd: priceOf(request, deps.prices),
+      // Set here, not by Postgres: millisecond precision, so list cursors (which carry milliseconds) match exactly.
+      createdAt: now,
+      updatedAt: now,
+      nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
+    },
   });
+  if (admitted.repeated) return admitted.row;
+  const stored = admitted.row;
 
   let created: CreatedPrediction;
   try {

@@ -1,9 +1,12 @@
-import type { VideoRequest } from '../atlas/happyhorse.ts';
+import type { Principal } from '../auth/principal.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
 import { type ListPredictionsOptions, listPredictions } from '../db/queries/listPredictions.ts';
+import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
+import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import { startOfUtcDay } from './admission.ts';
 import type { PredictionEvents } from './events.ts';
-import { type GenerateDeps, generateVideo } from './generate.ts';
+import { type GenerateDeps, generateVideo, type Submission } from './generate.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -20,9 +23,9 @@ export class PredictionService {
 
   constructor(private readonly deps: GenerateDeps & { events: PredictionEvents }) {}
 
-  generate(request: VideoRequest): Promise<PredictionRow> {
+  generate(principal: Principal, request: Submission): Promise<PredictionRow> {
     if (this.#closing) return Promise.reject(new ShuttingDown('The gateway is shutting down; submit again shortly'));
-    const submission = generateVideo(this.deps, request);
+    const submission = generateVideo(this.deps, principal, request);
     const tracked = submission.catch(() => {}).finally(() => this.#submitting.delete(tracked));
     this.#submitting.add(tracked);
     return submission;
@@ -35,13 +38,29 @@ export class PredictionService {
     await Promise.race([Promise.allSettled(this.#submitting), timeout]);
   }
 
-  /** Undefined for an id that is not ours, malformed ones included. */
-  async find(id: string): Promise<PredictionRow | undefined> {
-    return isPredictionId(id) ? findPrediction(this.deps.db, id) : undefined;
+  /** Undefined for an id the caller may not see: unknown, malformed and someone else's look the same. */
+  async find(principal: Principal, id: string): Promise<PredictionRow | undefined> {
+    return isPredictionId(id) ? findPrediction(this.deps.db, id, principal) : undefined;
   }
 
-  list(options: ListPredictionsOptions): Promise<PredictionRow[]> {
-    return listPredictions(this.deps.db, options);
+  list(principal: Principal, options: Omit<ListPredictionsOptions, 'viewer'>): Promise<PredictionRow[]> {
+    return listPredictions(this.deps.db, { ...options, viewer: principal });
+  }
+
+  /** What counts against the caller's limits right now. */
+  async activity(principal: Principal, now = new Date()) {
+    const { db } = this.deps;
+    const [activeJobs, jobsLastMinute, spentTodayUsd] = await Promise.all([
+      countActive(db, principal.id),
+      countSubmissionsSince(db, principal.id, new Date(now.getTime() - 60_000)),
+      spentSince(db, startOfUtcDay(now), principal.id),
+    ]);
+    return { activeJobs, jobsLastMinute, spentTodayUsd };
+  }
+
+  /** Jobs created in [from, to) by the caller, or with `everyone` all the caller may see (admins). */
+  usage(principal: Principal, range: { from: Date; to: Date }, everyone: boolean): Promise<UsageRow[]> {
+    return usageByOwnerAndStatus(this.deps.db, range, principal, !everyone);
   }
 
   watch(current: PredictionRow): AsyncIterable<PredictionRow> {

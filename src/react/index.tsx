@@ -1,6 +1,6 @@
 import { persistedExchange } from '@urql/exchange-persisted';
 import { createClient as createSseClient } from 'graphql-sse';
-import { type ReactNode, useCallback, useEffect, useMemo, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   cacheExchange,
   Client,
@@ -13,6 +13,7 @@ import {
   useSubscription,
 } from 'urql';
 import {
+  authorizationHeader,
   documentHash,
   GenerateVideoDocument,
   type GenerateVideoInput,
@@ -21,32 +22,51 @@ import {
   PredictionDocument,
   PredictionsDocument,
   PredictionUpdatedDocument,
+  newIdempotencyKey,
+  type Token,
   VideoClientError,
 } from '../client/index.ts';
 
-export type { GenerateVideoInput, Prediction } from '../client/index.ts';
+export type { GenerateVideoInput, Prediction, Token } from '../client/index.ts';
 export { VideoClientError } from '../client/index.ts';
 
 export interface GatewayClientOptions {
   /** The gateway's GraphQL endpoint. */
   url: string;
   headers?: Record<string, string> | (() => Record<string, string>);
+  /** A bearer token (JWT or hhk_ API key), or a function giving the current one; called per request. */
+  token?: Token;
   /** Send only operation hashes (for gateways with PERSISTED_OPERATIONS=only). */
   persisted?: boolean;
   fetch?: typeof fetch;
 }
+
+/** The gateway refuses GET requests (persisted queries use them) without this header: its CSRF guard. */
+const CSRF_HEADERS = { 'x-graphql-csrf': '1' };
 
 /**
  * An urql client for the gateway: queries and mutations over fetch, subscriptions over Yoga's SSE
  * through the graphql-sse client. urql was chosen because it takes any transport for subscriptions
  * through one small exchange, has persisted operations as a maintained exchange, and is light.
  */
-export function createGatewayClient({ url, headers, persisted = false, fetch: fetchFn }: GatewayClientOptions): Client {
-  const headersOf = () => (typeof headers === 'function' ? headers() : (headers ?? {}));
-  const sse = createSseClient({ url, singleConnection: false, headers: headersOf, fetchFn });
+export function createGatewayClient({ url, headers, token, persisted = false, fetch: fetchFn }: GatewayClientOptions): Client {
+  const headersOf = () => ({ ...CSRF_HEADERS, ...(typeof headers === 'function' ? headers() : (headers ?? {})) });
+  const sse = createSseClient({
+    url,
+    singleConnection: false,
+    headers: async () => ({ ...headersOf(), ...(await authorizationHeader(token)) }),
+    fetchFn,
+  });
+  // urql reads fetchOptions synchronously, so a token (which may come from a promise) goes in through fetch.
+  const baseFetch = fetchFn ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const authorizedFetch: typeof fetch = async (input, init) => {
+    const merged = new Headers(init?.headers);
+    for (const [name, value] of Object.entries(await authorizationHeader(token))) merged.set(name, value);
+    return baseFetch(input, { ...init, headers: merged });
+  };
   return new Client({
     url,
-    fetch: fetchFn,
+    fetch: token === undefined ? fetchFn : authorizedFetch,
     fetchOptions: () => ({ headers: headersOf() }),
     exchanges: [
       cacheExchange,
@@ -73,12 +93,19 @@ export function createGatewayClient({ url, headers, persisted = false, fetch: fe
   });
 }
 
-/** Puts a gateway client in context for the hooks below; pass `url`, or a `client` of your own. */
-export function VideoGatewayProvider(props: { children: ReactNode } & ({ url: string; persisted?: boolean } | { client: Client })) {
+/**
+ * Puts a gateway client in context for the hooks below; pass `url` (and a `token` if the gateway
+ * wants one), or a `client` of your own. A token function is called per request, so it may change
+ * without a new client.
+ */
+export function VideoGatewayProvider(
+  props: { children: ReactNode } & ({ url: string; persisted?: boolean; token?: Token } | { client: Client }),
+) {
   const url = 'url' in props ? props.url : undefined;
   const persisted = 'persisted' in props ? props.persisted : undefined;
+  const token = 'token' in props ? props.token : undefined;
   const given = 'client' in props ? props.client : undefined;
-  const client = useMemo(() => given ?? createGatewayClient({ url: url!, persisted }), [given, url, persisted]);
+  const client = useMemo(() => given ?? createGatewayClient({ url: url!, persisted, token }), [given, url, persisted, token]);
   return <Provider value={client}>{props.children}</Provider>;
 }
 
@@ -108,15 +135,28 @@ export interface GenerateVideoState {
   fetching: boolean;
 }
 
-/** Submit a job. `generate` resolves with the new prediction, or with the error (also in state). */
+/** Identical input submitted again this soon is taken as the same click (a double click), not a new job. */
+export const SAME_SUBMISSION_MS = 1_000;
+
+/**
+ * Submit a job. `generate` resolves with the new prediction, or with the error (also in state).
+ * Each submission carries an idempotencyKey (unless the input has one): fresh for a new submission,
+ * the same for identical input within SAME_SUBMISSION_MS, so a double click makes one paid job.
+ */
 export function useGenerateVideo(): [
   GenerateVideoState,
   (input: GenerateVideoInput) => Promise<{ prediction?: Prediction; error?: VideoClientError }>,
 ] {
   const [state, run] = useMutation(GenerateVideoDocument);
+  const last = useRef<{ input: string; key: string; at: number }>(undefined);
   const generate = useCallback(
     async (input: GenerateVideoInput) => {
-      const result = await run({ input }, PREDICTION_TYPES);
+      const fingerprint = JSON.stringify(Object.entries(input).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const now = Date.now();
+      const again = last.current && last.current.input === fingerprint && now - last.current.at < SAME_SUBMISSION_MS;
+      const key = input.idempotencyKey ?? (again ? last.current!.key : newIdempotencyKey());
+      last.current = { input: fingerprint, key, at: now };
+      const result = await run({ input: { ...input, idempotencyKey: key } }, PREDICTION_TYPES);
       if (result.error) return { error: toVideoClientError(result.error) };
       return { prediction: result.data?.generateVideo.prediction };
     },

@@ -1,11 +1,14 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
+import type { Principal } from '../auth/principal.ts';
 import type { PredictionService } from '../predictions/service.ts';
 import { invalidInput } from './errors.ts';
 
 export interface GatewayContext {
   predictions: PredictionService;
+  /** Who is calling; every operation sees only what this caller may. */
+  principal: Principal;
 }
 
 export const builder = new SchemaBuilder<{

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
+import type { Refused } from '../predictions/admission.ts';
 import type { SubmissionFailed } from '../predictions/generate.ts';
 
 /** Input that breaks a rule: one message naming each field and its rule, and the same as data. */
@@ -32,4 +33,20 @@ export function submissionError(failure: SubmissionFailed): GraphQLError {
       ...(failure.cause.details.requestId ? { upstreamRequestId: failure.cause.details.requestId } : {}),
     },
   });
+}
+
+/** A credential was required or given and does not hold: refused before any operation runs. */
+export function unauthenticated(reason: string): GraphQLError {
+  return new GraphQLError(`Not authenticated: ${reason}`, {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+  });
+}
+
+export function forbidden(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
+}
+
+/** A limit or an idempotency key refused the submission; nothing was stored or sent. */
+export function refusedError(refusal: Refused): GraphQLError {
+  return new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.details } });
 }

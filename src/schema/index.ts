@@ -1,5 +1,6 @@
 import { builder } from './builder.ts';
 import './scalars.ts';
 import './prediction.ts';
+import './viewer.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

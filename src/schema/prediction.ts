@@ -4,10 +4,11 @@ import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import { GraphQLError } from 'graphql';
+import { Refused } from '../predictions/admission.ts';
 import { SubmissionFailed } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
 import { builder } from './builder.ts';
-import { badUserInput, notFound, submissionError } from './errors.ts';
+import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
 
 export const Resolution = builder.enumType('Resolution', {
   values: {
@@ -36,6 +37,8 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
   fields: (t) => ({
     id: t.exposeID('id'),
     status: t.expose('status', { type: PredictionStatus }),
+    ownerId: t.exposeString('ownerId', { description: 'Who submitted it: a JWT subject, key:<API key id>, or anonymous.' }),
+    tenantId: t.exposeString('tenantId', { nullable: true }),
     prompt: t.exposeString('prompt'),
     model: t.exposeString('model'),
     resolution: t.expose('resolution', { type: Resolution }),
@@ -52,6 +55,12 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
         'Why it failed: CONTENT_POLICY, TIMED_OUT, SUBMISSION_UNKNOWN (may have been billed), NO_OUTPUT, UPSTREAM_*, or an upstream error code.',
     }),
     predictTime: t.exposeFloat('predictTime', { nullable: true, description: 'Upstream compute time in seconds.' }),
+    priceUsd: t.exposeFloat('priceUsd', { description: 'What the job costs if charged, from the configured prices at submission.' }),
+    costUsd: t.exposeFloat('costUsd', {
+      nullable: true,
+      description:
+        'What it was charged once finished: its price for SUCCEEDED, and for FAILED with SUBMISSION_UNKNOWN or TIMED_OUT (Atlas may have billed it); 0 otherwise; null while unfinished.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
@@ -66,6 +75,10 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
     duration: t.int({ defaultValue: DEFAULTS.duration, description: 'Whole seconds, 3 to 15.' }),
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
     model: t.string({ defaultValue: DEFAULTS.model }),
+    idempotencyKey: t.string({
+      description:
+        'Your key for this submission (1 to 255 characters): a repeat with the same key within 24 hours returns the same prediction instead of a second paid job; the same key with a different request is refused (IDEMPOTENCY_KEY_REUSED).',
+    }),
   }),
 });
 
@@ -78,6 +91,12 @@ const GenerateVideoArgs = z.object({
     duration: rules.duration.nullish(),
     seed: rules.seed.nullish(),
     model: rules.model.nullish(),
+    idempotencyKey: z
+      .string()
+      .min(1, 'must be 1 to 255 characters')
+      .max(255, 'must be 1 to 255 characters')
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+      .nullish(),
   }),
 });
 
@@ -91,18 +110,22 @@ builder.mutationField('generateVideo', (t) =>
     description:
       'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
     args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
-    resolve: async (_root, { input }, { predictions }) => {
+    resolve: async (_root, { input }, { predictions, principal }) => {
       try {
-        const prediction = await predictions.generate({
-          prompt: input.prompt,
-          model: input.model ?? DEFAULTS.model,
-          resolution: input.resolution ?? DEFAULTS.resolution,
-          aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
-          duration: input.duration ?? DEFAULTS.duration,
-          seed: input.seed,
+        const prediction = await predictions.generate(principal, {
+          request: {
+            prompt: input.prompt,
+            model: input.model ?? DEFAULTS.model,
+            resolution: input.resolution ?? DEFAULTS.resolution,
+            aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
+            duration: input.duration ?? DEFAULTS.duration,
+            seed: input.seed,
+          },
+          idempotencyKey: input.idempotencyKey,
         });
         return { prediction };
       } catch (error) {
+        if (error instanceof Refused) throw refusedError(error);
         if (error instanceof SubmissionFailed) throw submissionError(error);
         if (error instanceof ShuttingDown) throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
         throw error;
@@ -115,9 +138,9 @@ builder.queryField('prediction', (t) =>
   t.field({
     type: Prediction,
     nullable: true,
-    description: 'The stored state of one prediction; null for an unknown id.',
+    description: "The stored state of one prediction; null for an unknown id (and for someone else's).",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { predictions }) => predictions.find(String(id)).then((row) => row ?? null),
+    resolve: (_root, { id }, { predictions, principal }) => predictions.find(principal, String(id)).then((row) => row ?? null),
   }),
 );
 
@@ -126,9 +149,9 @@ const MAX_PAGE = 100;
 builder.queryField('predictions', (t) =>
   t.connection({
     type: Prediction,
-    description: `Newest first, ${MAX_PAGE} at most per page.`,
+    description: `The predictions the caller may see (their own; a tenant's for its admin; all for a global admin), newest first, ${MAX_PAGE} at most per page.`,
     args: { status: t.arg({ type: [PredictionStatus], description: 'Only these statuses.' }) },
-    resolve: (_root, args, { predictions }) => {
+    resolve: (_root, args, { predictions, principal }) => {
       for (const name of ['first', 'last'] as const) {
         const size = args[name];
         if (size != null && (size < 0 || size > MAX_PAGE)) throw badUserInput(name, `must be from 0 to ${MAX_PAGE}`);
@@ -136,7 +159,7 @@ builder.queryField('predictions', (t) =>
       return resolveCursorConnection(
         { args, toCursor: encodeCursor, defaultSize: 20, maxSize: MAX_PAGE },
         ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
-          predictions.list({
+          predictions.list(principal, {
             statuses: args.status ?? undefined,
             olderThan: after === undefined ? undefined : decodeCursor(after, 'after'),
             newerThan: before === undefined ? undefined : decodeCursor(before, 'before'),
@@ -153,8 +176,8 @@ builder.subscriptionField('predictionUpdated', (t) =>
     type: Prediction,
     description: 'The current state at once, then every change; completes after SUCCEEDED, FAILED or CANCELED.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: async (_root, { id }, { predictions }) => {
-      const current = await predictions.find(String(id));
+    subscribe: async (_root, { id }, { predictions, principal }) => {
+      const current = await predictions.find(principal, String(id));
       if (!current) throw notFound(`Prediction ${id}`);
       return predictions.watch(current);
     },

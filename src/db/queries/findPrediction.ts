@@ -1,8 +1,13 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
+import { type Viewer, visibleTo } from './visibility.ts';
 
-export async function findPrediction(db: Db, id: string): Promise<PredictionRow | undefined> {
-  const [row] = await db.select().from(predictions).where(eq(predictions.id, id));
+/** The prediction with this id; given a viewer, only if they may see it (else it looks unknown). */
+export async function findPrediction(db: Db, id: string, viewer?: Viewer): Promise<PredictionRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(predictions)
+    .where(and(eq(predictions.id, id), viewer ? visibleTo(viewer) : undefined));
   return row;
 }

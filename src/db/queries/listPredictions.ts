@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, type PredictionStatus, predictions } from '../schema.ts';
+import { type Viewer, visibleTo } from './visibility.ts';
 
 /** A position in the newest-first order: (createdAt, id) is unique where createdAt alone is not. */
 export interface PredictionPosition {
@@ -9,6 +10,8 @@ export interface PredictionPosition {
 }
 
 export interface ListPredictionsOptions {
+  /** Only what this caller may see. */
+  viewer: Viewer;
   statuses?: readonly PredictionStatus[];
   /** Only rows older than this position. */
   olderThan?: PredictionPosition;
@@ -21,7 +24,7 @@ export interface ListPredictionsOptions {
 
 export async function listPredictions(db: Db, options: ListPredictionsOptions): Promise<PredictionRow[]> {
   const { createdAt, id } = predictions;
-  const conditions: SQL[] = [];
+  const conditions: (SQL | undefined)[] = [visibleTo(options.viewer)];
   if (options.statuses) {
     if (options.statuses.length === 0) return [];
     conditions.push(inArray(predictions.status, [...options.statuses]));

@@ -1,5 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
+import { isCharged } from '../../predictions/pricing.ts';
+import { isTerminal } from '../../predictions/status.ts';
 import { notifyPredictionChanged } from '../notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
@@ -23,12 +25,20 @@ export type PredictionChange = Partial<
 /**
  * Apply a visible change to an unfinished prediction and announce it, atomically.
  * A finished prediction never changes again: then nothing is written and this returns undefined.
+ * Finishing fixes what the job cost: its price if it counts as charged, else nothing.
  */
 export async function updatePrediction(db: Db, id: string, change: PredictionChange): Promise<PredictionRow | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(predictions)
-      .set({ ...change, updatedAt: new Date(), version: sql`${predictions.version} + 1` })
+      .set({
+        ...change,
+        ...(change.status && isTerminal(change.status)
+          ? { costUsd: isCharged(change.status, change.errorCode) ? sql`${predictions.priceUsd}` : 0 }
+          : {}),
+        updatedAt: new Date(),
+        version: sql`${predictions.version} + 1`,
+      })
       .where(and(eq(predictions.id, id), inArray(predictions.status, ['STARTING', 'PROCESSING'])))
       .returning();
     if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });

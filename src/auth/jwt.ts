@@ -1,0 +1,73 @@
+import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { Unauthenticated } from './principal.ts';
+
+export interface JwtOptions {
+  jwksUrl?: string;
+  secret?: string;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  tenantClaim?: string | undefined;
+  admin?: { claim: string; value: string } | undefined;
+}
+
+export interface VerifiedUser {
+  subject: string;
+  tenantId: string | null;
+  admin: boolean;
+}
+
+/** What identity providers sign with; `none` and HMAC are never accepted from a JWKS. */
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+/**
+ * Verifies bearer JWTs with jose: against the provider's JWKS (cached; fetched again when a token
+ * names an unknown `kid`, so key rotation needs no restart) or an HS256 secret.
+ */
+export function createJwtVerifier(options: JwtOptions): (token: string) => Promise<VerifiedUser> {
+  const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 })
+    : new TextEncoder().encode(options.secret);
+  const algorithms = options.jwksUrl ? ASYMMETRIC : ['HS256'];
+
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, {
+        algorithms,
+        issuer: options.issuer,
+        audience: options.audience,
+        requiredClaims: ['sub'],
+      }));
+    } catch (error) {
+      throw new Unauthenticated(reasonFor(error));
+    }
+    const subject = payload.sub;
+    if (!subject) throw new Unauthenticated('the token has no subject');
+    return {
+      subject,
+      tenantId: options.tenantClaim ? claimAsString(payload[options.tenantClaim]) : null,
+      admin: options.admin ? claimIncludes(payload[options.admin.claim], options.admin.value) : false,
+    };
+  };
+}
+
+/** A short reason: enough to fix a client, nothing an attacker learns a key from. */
+function reasonFor(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'the token has expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return `the token's ${error.claim} claim is not accepted`;
+  if (error instanceof errors.JOSEAlgNotAllowed) return "the token's algorithm is not accepted";
+  if (error instanceof errors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
+  if (error instanceof errors.JWKSNoMatchingKey) return 'the token was signed with an unknown key';
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return "the identity provider's keys could not be read";
+  return 'the token is malformed or not accepted';
+}
+
+function claimAsString(value: unknown): string | null {
+  return typeof value === 'string' && value ? value : typeof value === 'number' ? String(value) : null;
+}
+
+/** `role: "admin"`, `roles: ["admin", …]` and `admin: true` (with value "true") all count. */
+function claimIncludes(value: unknown, wanted: string): boolean {
+  if (Array.isArray(value)) return value.some((item) => String(item) === wanted);
+  return value !== undefined && value !== null && String(value) === wanted;
+}

@@ -1,0 +1,16 @@
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../database.ts';
+import { type PredictionRow, predictions } from '../schema.ts';
+
+export async function findByIdempotencyKey(db: Db, ownerId: string, key: string): Promise<PredictionRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(predictions)
+    .where(and(eq(predictions.ownerId, ownerId), eq(predictions.idempotencyKey, key)));
+  return row;
+}
+
+/** Free an expired key for reuse: the old prediction stays, without its key. */
+export async function releaseIdempotencyKey(db: Db, id: string): Promise<void> {
+  await db.update(predictions).set({ idempotencyKey: null }).where(eq(predictions.id, id));
+}
