@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { lockDataDir } from './pgliteLock.ts';
 
 /** The query interface both drivers share; every query module takes this. */
 export type Db = PgAsyncDatabase<PgQueryResultHKT>;
@@ -66,15 +67,24 @@ async function openPostgres(url: string): Promise<Database> {
 }
 
 async function openPglite(dataDir: string): Promise<Database> {
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
-  const db = drizzlePglite({ client });
-  await migratePglite(db, { migrationsFolder });
-  return {
-    kind: 'pglite',
-    db,
-    // In-process: the connection cannot drop, so there is never a reconnect to report.
-    listen: async (channel, onPayload) => client.listen(channel, onPayload),
-    close: () => client.close(),
-  };
+  let unlock = () => {};
+  if (!dataDir.startsWith('memory://')) {
+    mkdirSync(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  try {
+    const client = await PGlite.create(dataDir);
+    const db = drizzlePglite({ client });
+    await migratePglite(db, { migrationsFolder });
+    return {
+      kind: 'pglite',
+      db,
+      // In-process: the connection cannot drop, so there is never a reconnect to report.
+      listen: async (channel, onPayload) => client.listen(channel, onPayload),
+      close: () => client.close().finally(unlock),
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 }
