@@ -57,6 +57,7 @@ const Env = z.object({
   AUTH_MODE: z.preprocess(blankAsUnset, AuthMode.optional()),
   AUTH_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
   AUTH_JWT_SECRET: z.preprocess(blankAsUnset, z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional()),
+  AUTH_JWKS_COOLDOWN_MS: int(0, 3_600_000, 30_000),
   AUTH_JWT_ISSUER: optionalText,
   AUTH_JWT_AUDIENCE: optionalText,
   AUTH_TENANT_CLAIM: optionalText,
@@ -125,7 +126,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       methods: authMethods,
       jwt: authMethods.includes('jwt')
         ? {
-            ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL } : { secret: e.AUTH_JWT_SECRET! }),
+            ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL, jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_MS } : { secret: e.AUTH_JWT_SECRET! }),
             issuer: e.AUTH_JWT_ISSUER,
             audience: e.AUTH_JWT_AUDIENCE,
             tenantClaim: e.AUTH_TENANT_CLAIM,

@@ -3,6 +3,8 @@ import { Unauthenticated } from './principal.ts';
 
 export interface JwtOptions {
   jwksUrl?: string;
+  /** After a fetch of the JWKS, how long an unknown `kid` is refused without fetching again. */
+  jwksCooldownMs?: number;
   secret?: string;
   issuer?: string | undefined;
   audience?: string | undefined;
@@ -25,7 +27,7 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  */
 export function createJwtVerifier(options: JwtOptions): (token: string) => Promise<VerifiedUser> {
   const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 })
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: options.jwksCooldownMs ?? 30_000 })
     : new TextEncoder().encode(options.secret);
   const algorithms = options.jwksUrl ? ASYMMETRIC : ['HS256'];
 
