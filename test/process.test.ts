@@ -3,112 +3,12 @@
  * by environment variables, killed with SIGKILL or SIGTERM and restarted on the same database,
  * against the scriptable fake of Atlas Cloud running in this process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { createVideoClient } from '../src/client/index.ts';
+import { type Child, children, startChild } from './support/childGateway.ts';
 import { createServerDatabase, eventually, TEST_KEY } from './support/gateway.ts';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const STARTUP_TIMEOUT_MS = 20_000;
-
-// ---------------------------------------------------------------------------------------------
-// A gateway child process
-
-interface Child {
-  proc: ChildProcess;
-  /** http://127.0.0.1:PORT */
-  base: string;
-  /** Everything it wrote to stdout and stderr so far. */
-  output(): string;
-  /** Resolves once the process is gone. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL, to the whole process group (tsx's esbuild service included); resolves on exit. */
-  kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Every child this file started, for the secret check and for cleanup. */
-const children: Child[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function isRunning(proc: ChildProcess): boolean {
-  return proc.exitCode === null && proc.signalCode === null;
-}
-
-async function startChild(env: Record<string, string>): Promise<Child> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    // Only what the gateway is configured by: nothing leaks in from the test runner's environment.
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      ATLASCLOUD_API_KEY: TEST_KEY,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      POLL_INTERVAL_MS: '50',
-      UPSTREAM_TIMEOUT_MS: '1000',
-      LOG_LEVEL: 'debug',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so a SIGKILL also takes tsx's esbuild helper down.
-    detached: true,
-  });
-  let output = '';
-  proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  const child: Child = {
-    proc,
-    base: `http://127.0.0.1:${port}`,
-    output: () => output,
-    exited,
-    async kill9() {
-      if (isRunning(proc)) {
-        try {
-          process.kill(-proc.pid!, 'SIGKILL');
-        } catch {
-          proc.kill('SIGKILL');
-        }
-      }
-      return exited;
-    },
-  };
-  children.push(child);
-
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (!isRunning(proc)) throw new Error(`gateway exited during start-up:\n${output}`);
-    try {
-      const response = await fetch(`${child.base}/health`, { signal: AbortSignal.timeout(1_000) });
-      if (response.status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await child.kill9();
-      throw new Error(`gateway not healthy within ${STARTUP_TIMEOUT_MS} ms:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface GraphQLReply<T> {
   data?: T;
