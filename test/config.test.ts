@@ -80,8 +80,8 @@ describe('loadConfig defaults', () => {
   });
 
   it('turns GraphiQL off by default in production, and lets GRAPHIQL decide', () => {
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
   });
 });
@@ -120,16 +120,97 @@ describe('loadConfig refuses wrong values, naming the variable', () => {
 describe('loadConfig in production', () => {
   it('refuses to start without ATLASCLOUD_API_KEY, naming it', () => {
     for (const env of [{ NODE_ENV: 'production' }, { NODE_ENV: 'production', ATLASCLOUD_API_KEY: '' }]) {
-      const error = configError(env);
+      const error = configError({ ...env, AUTH_MODE: 'none' });
       expect(named(error)).toEqual(['ATLASCLOUD_API_KEY']);
       expect(error.message).toMatch(/production/);
     }
   });
 
   it('starts with a key', () => {
-    const config = loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY });
+    const config = loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'apikey' });
     expect(config.nodeEnv).toBe('production');
     expect(config.atlas?.apiKey).toBe(TEST_KEY);
+  });
+
+  it('refuses to start unless AUTH_MODE is set explicitly, even to none', () => {
+    const error = configError({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY });
+    expect(named(error)).toEqual(['AUTH_MODE']);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).auth).toMatchObject({
+      explicit: true,
+      methods: ['none'],
+    });
+  });
+});
+
+describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
+  const SECRET = 's'.repeat(32);
+
+  it('defaults to anonymous callers, unlimited, at $0.14 a run, same origin only', () => {
+    const config = loadConfig({});
+    expect(config.auth).toEqual({ explicit: false, methods: ['none'], jwt: undefined });
+    expect(config.limits).toEqual({ activeJobs: undefined, jobsPerMinute: undefined, dailySpendUsd: undefined, dailySpendUsdTotal: undefined });
+    expect(config.prices).toEqual({ perRunUsd: 0.14, perSecondUsd: { '720P': undefined, '1080P': undefined } });
+    expect(config.corsOrigins).toBeUndefined();
+  });
+
+  it('reads a comma-separated AUTH_MODE, and refuses unknown or repeated methods', () => {
+    expect(loadConfig({ AUTH_MODE: 'apikey' }).auth.methods).toEqual(['apikey']);
+    expect(loadConfig({ AUTH_MODE: ' jwt , apikey ', AUTH_JWT_SECRET: SECRET }).auth.methods).toEqual(['jwt', 'apikey']);
+    expect(named(configError({ AUTH_MODE: 'jwt,oauth', AUTH_JWT_SECRET: SECRET }))).toEqual(['AUTH_MODE']);
+    expect(named(configError({ AUTH_MODE: 'apikey,apikey' }))).toEqual(['AUTH_MODE']);
+    expect(named(configError({ AUTH_MODE: ',' }))).toEqual(['AUTH_MODE']);
+  });
+
+  it('needs exactly one source of JWT keys for jwt, and a long enough secret', () => {
+    expect(configError({ AUTH_MODE: 'jwt' }).message).toMatch(/AUTH_JWKS_URL .* or AUTH_JWT_SECRET/);
+    expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://idp.example/jwks.json' }))).toEqual(['AUTH_MODE']);
+    expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short' }))).toEqual(['AUTH_JWT_SECRET']);
+    expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example/jwks.json' }))).toEqual(['AUTH_JWKS_URL']);
+    expect(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: `${SECRET}-the-secret` , AUTH_ADMIN_CLAIM: 'role' }).message).not.toContain('the-secret');
+    const config = loadConfig({
+      AUTH_MODE: 'jwt',
+      AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+      AUTH_JWT_ISSUER: 'https://idp.example/',
+      AUTH_JWT_AUDIENCE: 'videos',
+      AUTH_TENANT_CLAIM: 'org_id',
+      AUTH_ADMIN_CLAIM: 'roles',
+      AUTH_ADMIN_VALUE: 'admin',
+    });
+    expect(config.auth.jwt).toEqual({
+      jwksUrl: 'https://idp.example/.well-known/jwks.json',
+      jwksCooldownMs: 30_000,
+      issuer: 'https://idp.example/',
+      audience: 'videos',
+      tenantClaim: 'org_id',
+      admin: { claim: 'roles', value: 'admin' },
+    });
+  });
+
+  it('reads limits and prices, blank as unset, and refuses negative ones', () => {
+    const config = loadConfig({
+      LIMIT_ACTIVE_JOBS: '3',
+      LIMIT_JOBS_PER_MINUTE: '',
+      LIMIT_DAILY_SPEND_USD: '2.5',
+      LIMIT_DAILY_SPEND_USD_TOTAL: '100',
+      PRICE_PER_RUN_USD: '0.2',
+      PRICE_PER_SECOND_1080P_USD: '0.05',
+    });
+    expect(config.limits).toEqual({ activeJobs: 3, jobsPerMinute: undefined, dailySpendUsd: 2.5, dailySpendUsdTotal: 100 });
+    expect(config.prices).toEqual({ perRunUsd: 0.2, perSecondUsd: { '720P': undefined, '1080P': 0.05 } });
+    expect(named(configError({ LIMIT_ACTIVE_JOBS: '-1', PRICE_PER_RUN_USD: '-0.1', LIMIT_JOBS_PER_MINUTE: '1.5' })).sort()).toEqual([
+      'LIMIT_ACTIVE_JOBS',
+      'LIMIT_JOBS_PER_MINUTE',
+      'PRICE_PER_RUN_USD',
+    ]);
+  });
+
+  it('reads CORS_ORIGINS as a list of origins', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example',
+      'http://localhost:5173',
+    ]);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(named(configError({ CORS_ORIGINS: 'https://app.example/path' }))).toEqual(['CORS_ORIGINS']);
   });
 });
 

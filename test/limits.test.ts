@@ -237,3 +237,41 @@ async function fetchCost(base: string, token: string, id: string): Promise<numbe
   const body = (await response.json()) as { data: { prediction: { costUsd: number | null } } };
   return body.data.prediction.costUsd;
 }
+
+describe('what a job costs', () => {
+  const t = gatewayFixture('pglite', { PRICE_PER_RUN_USD: '0.14', PRICE_PER_SECOND_1080P_USD: '0.05' });
+  const COST = `query($id: ID!) { prediction(id: $id) { status errorCode priceUsd costUsd } }`;
+  type Cost = { prediction: { status: string; errorCode: string | null; priceUsd: number; costUsd: number | null } };
+  const generate = async (input: Record<string, unknown>) => {
+    const reply = await t.gw.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input });
+    return (reply.data?.generateVideo.prediction.id ?? reply.errors?.[0]?.extensions?.predictionId) as string;
+  };
+  const finished = (id: string) =>
+    eventually(
+      async () => (await t.gw.request<Cost>(COST, { id })).data!.prediction,
+      (p) => p.costUsd !== null,
+    );
+
+  it('prices per second by resolution when that price is set, else per run; charges a SUCCEEDED job its price', async () => {
+    t.fake.newJob = FakeAtlas.defaultJob;
+    expect(await finished(await generate({ prompt: 'p', resolution: 'RES_1080P', duration: 6 }))).toEqual({
+      status: 'SUCCEEDED',
+      errorCode: null,
+      priceUsd: 0.3,
+      costUsd: 0.3,
+    });
+    expect(await finished(await generate({ prompt: 'p', resolution: 'RES_720P', duration: 6 }))).toMatchObject({ priceUsd: 0.14, costUsd: 0.14 });
+  });
+
+  it('charges nothing for a job Atlas refused or failed, and the price for one that may have been billed', async () => {
+    t.fake.createReplies.push(httpError(400, 'bad prompt'));
+    expect(await finished(await generate({ prompt: 'refused' }))).toMatchObject({ errorCode: 'UPSTREAM_REJECTED', costUsd: 0 });
+
+    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'failed', error: 'blocked', error_code: 1039 })] });
+    expect(await finished(await generate({ prompt: 'moderated' }))).toMatchObject({ errorCode: 'CONTENT_POLICY', costUsd: 0 });
+
+    // The create call times out after it was sent: Atlas may have made (and billed) the job.
+    t.fake.createReplies.push({ hang: true });
+    expect(await finished(await generate({ prompt: 'lost answer' }))).toMatchObject({ errorCode: 'SUBMISSION_UNKNOWN', costUsd: 0.14 });
+  });
+});
