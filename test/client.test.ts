@@ -57,6 +57,37 @@ describe('the typed client against a live gateway', () => {
     expect(t.fake.creates).toHaveLength(0);
   });
 
+  it('sends a fresh idempotency key with each submission, and the same one when it retries a lost answer', async () => {
+    const keys: string[] = [];
+    let dropNextAnswer = true;
+    const client = createVideoClient({
+      url: t.gw.url,
+      fetch: async (input, init) => {
+        const key = (JSON.parse(String(init?.body)) as { variables: { input?: { idempotencyKey: string } } }).variables.input?.idempotencyKey;
+        if (key === undefined) return fetch(input, init);
+        keys.push(key);
+        const response = await fetch(input, init);
+        // The gateway made the job, but its answer is lost on the way back.
+        if (dropNextAnswer) {
+          dropNextAnswer = false;
+          throw new TypeError('fetch failed: socket hang up');
+        }
+        return response;
+      },
+    });
+    const first = await client.generateVideo({ prompt: 'answer lost once' });
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+    expect(t.fake.creates).toHaveLength(1);
+    expect((await client.predictions({ first: 100 })).edges.filter((edge) => edge.node.prompt === 'answer lost once')).toHaveLength(1);
+    expect(first.prompt).toBe('answer lost once');
+
+    await client.generateVideo({ prompt: 'answer lost once' });
+    expect(keys).toHaveLength(3);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(t.fake.creates).toHaveLength(2);
+  });
+
   it('reports an unreachable gateway as NETWORK_ERROR', async () => {
     const client = createVideoClient({ url: 'http://127.0.0.1:9/graphql' });
     const error = await client.prediction('00000000-0000-4000-8000-000000000000').catch((e: unknown) => e);

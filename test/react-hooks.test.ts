@@ -233,6 +233,29 @@ describe('useGenerateVideo', () => {
   });
 });
 
+describe('useGenerateVideo and double clicks', () => {
+  it('makes one job of a double click (identical input at once), and a new one for new input', async () => {
+    holdJobs();
+    const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
+    const { result } = renderHook(() => useGenerateVideo(), { wrapper: wrapperFor(client) });
+
+    let clicks: { prediction?: { id: string } }[] = [];
+    await act(async () => {
+      clicks = await Promise.all([result.current[1]({ prompt: 'one click' }), result.current[1]({ prompt: 'one click' })]);
+    });
+    expect(clicks[0]!.prediction?.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(clicks[1]!.prediction?.id).toBe(clicks[0]!.prediction?.id);
+    expect(fake.creates).toHaveLength(1);
+
+    let other: { prediction?: { id: string } } = {};
+    await act(async () => {
+      other = await result.current[1]({ prompt: 'another video' });
+    });
+    expect(other.prediction?.id).not.toBe(clicks[0]!.prediction?.id);
+    expect(fake.creates).toHaveLength(2);
+  });
+});
+
 describe('usePrediction', () => {
   it('returns the stored prediction', async () => {
     const { id } = await seed('a stored horse');
