@@ -1,0 +1,127 @@
+/**
+ * `npm run bench` (second part): what authentication and limits cost on the submit and read paths.
+ * One gateway at a time on the Postgres server at 127.0.0.1:5432 (each with a fresh database), with
+ * FakeAtlas answering at once: anonymous without limits (the baseline), then a JWT caller and an
+ * API-key caller, each with every per-caller limit and the gateway-wide budget switched on. Prints one table.
+ */
+import { performance } from 'node:perf_hooks';
+import { SignJWT } from 'jose';
+import { createApiKey } from '../src/auth/apiKeys.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { createLogger } from '../src/log.ts';
+import { createGateway } from '../src/server.ts';
+import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
+import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
+import { ascending, percentile } from './support.ts';
+
+const SUBMITS = 300;
+const READS = 3_000;
+const CONCURRENCY = 10;
+const SECRET = 'bench-secret-of-at-least-32-characters!';
+
+const GENERATE = `mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }`;
+const READ = `query R($id: ID!) { prediction(id: $id) { id status videoUrl prompt createdAt } }`;
+
+interface Timing {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+/** `total` calls, `CONCURRENCY` at a time; per-call latency client side. */
+async function measure(total: number, call: (n: number) => Promise<void>): Promise<Timing> {
+  for (let i = 0; i < 20; i++) await call(-1 - i);
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < total) {
+        const n = next++;
+        const at = performance.now();
+        await call(n);
+        latencies.push(performance.now() - at);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = ascending(latencies);
+  return { perSecond: total / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function post(url: string, token: string | undefined, query: string, variables: Record<string, unknown>) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json()) as { data?: Record<string, { prediction?: { id: string } } | { id: string } | null>; errors?: unknown[] };
+  if (body.errors?.length) throw new Error(JSON.stringify(body.errors).slice(0, 300));
+  return body.data!;
+}
+
+const LIMITS = {
+  LIMIT_ACTIVE_JOBS: '100000',
+  LIMIT_JOBS_PER_MINUTE: '100000',
+  LIMIT_DAILY_SPEND_USD: '100000',
+  LIMIT_DAILY_SPEND_USD_TOTAL: '100000',
+};
+
+const CASES: { name: string; env: Record<string, string>; token: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<string | undefined> }[] = [
+  { name: 'AUTH_MODE=none, no limits', env: {}, token: async () => undefined },
+  {
+    name: 'jwt (HS256) + all limits',
+    env: { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, ...LIMITS },
+    token: () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET)),
+  },
+  {
+    name: 'apikey + all limits',
+    env: { AUTH_MODE: 'apikey', ...LIMITS },
+    token: async (database) => (await createApiKey(database.db, { name: 'bench' })).key,
+  },
+];
+
+async function runCase({ name, env, token: makeToken }: (typeof CASES)[number]) {
+  const [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
+  fake.newJob = (n) => ({ id: `b_${n}`, script: [wrapped({ id: `b_${n}`, status: 'processing' })] });
+  const database = await openDatabase({ url: server.url });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    ATLASCLOUD_API_KEY: TEST_KEY,
+    ATLASCLOUD_BASE_URL: fake.url,
+    POLL_INTERVAL_MS: '600000',
+    ...env,
+  });
+  const gateway = await createGateway(config, createLogger('silent'), { database });
+  try {
+    const url = await gateway.listen(0, '127.0.0.1');
+    const token = await makeToken(database);
+    const ids: string[] = [];
+    const submit = await measure(SUBMITS, async (n) => {
+      const data = await post(url, token, GENERATE, { input: { prompt: `bench ${n}` } });
+      ids.push((data.generateVideo as { prediction: { id: string } }).prediction.id);
+    });
+    const read = await measure(READS, async (n) => {
+      await post(url, token, READ, { id: ids[Math.abs(n) % ids.length] });
+    });
+    return { name, submit, read };
+  } finally {
+    await gateway.close();
+    await database.close();
+    await Promise.all([fake.close(), server.drop()]);
+  }
+}
+
+const rows = [];
+for (const each of CASES) rows.push(await runCase(each));
+
+const base = rows[0]!;
+const fmt = (t: Timing, against: Timing) =>
+  `${t.perSecond.toFixed(0).padStart(5)}/s (${((t.perSecond / against.perSecond) * 100).toFixed(0).padStart(3)}%)  p50 ${t.p50.toFixed(1).padStart(5)} ms  p99 ${t.p99.toFixed(1).padStart(6)} ms`;
+console.log(`\nAuthentication and limits, Postgres server, ${CONCURRENCY} requests in flight (${SUBMITS} submits, ${READS} reads)\n`);
+console.log(`| ${'caller'.padEnd(26)} | ${'generateVideo (submit path)'.padEnd(46)} | ${'prediction(id) (read path)'.padEnd(46)} |`);
+console.log(`| ${'-'.repeat(26)} | ${'-'.repeat(46)} | ${'-'.repeat(46)} |`);
+for (const row of rows) console.log(`| ${row.name.padEnd(26)} | ${fmt(row.submit, base.submit)} | ${fmt(row.read, base.read)} |`);
+process.exit(0);
