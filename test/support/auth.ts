@@ -2,7 +2,7 @@
  * Helpers for tests of callers and their credentials: an identity provider's JWKS over real HTTP,
  * token signing, and GraphQL over POST, GET and SSE with an Authorization header.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { count } from 'drizzle-orm';
 import type { ExecutionResult } from 'graphql';
@@ -177,5 +177,3 @@ export async function countPredictions(db: Db): Promise<number> {
   const [row] = await db.select({ n: count() }).from(predictions);
   return row?.n ?? 0;
 }
-
-export type { IncomingHttpHeaders };
