@@ -108,6 +108,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     port: e.PORT,
     host: e.HOST,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
+    /** Local files: PGlite's database without DATABASE_URL, and always the journal of unrecorded submissions. */
+    dataDir: e.DATA_DIR,
     /** Without a key the gateway starts its built-in simulator and talks to that instead. */
     atlas: e.ATLASCLOUD_API_KEY ? { apiKey: e.ATLASCLOUD_API_KEY, baseUrl: e.ATLASCLOUD_BASE_URL } : undefined,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,

@@ -1,20 +1,25 @@
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { Unauthenticated } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { isDatabaseUnavailable } from './db/unavailable.ts';
 import type { Logger } from './log.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { demoPage } from './demo/page.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
+import { SubmissionRecorder } from './predictions/recorder.ts';
+import { SubmissionJournal } from './predictions/submissionJournal.ts';
 import { PredictionService } from './predictions/service.ts';
 import type { GatewayContext } from './schema/builder.ts';
 import { unauthenticated } from './schema/errors.ts';
@@ -80,6 +85,13 @@ export async function createGateway(
 
   const events = new PredictionEvents(database, log);
   await events.start();
+  const recorder = new SubmissionRecorder({
+    db: database.db,
+    log,
+    journal: new SubmissionJournal(join(config.dataDir, 'unrecorded-submissions')),
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  recorder.resume();
   const deps = {
     db: database.db,
     atlas,
@@ -88,6 +100,7 @@ export async function createGateway(
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     prices: config.prices,
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
+    recorder,
   };
   const poller = startPoller({
     ...deps,
@@ -95,6 +108,8 @@ export async function createGateway(
     predictionTimeoutMs: config.predictionTimeoutMs,
     // Outlasts a status call with all its retries, so a live poller never loses its lease.
     leaseMs: atlas.maxStatusCallMs + 5_000,
+    // A row whose upstream id this process still holds is not abandoned, however long the database was away.
+    isRecording: (id) => recorder.isRecording(id),
   });
 
   const yogaLog =
@@ -134,8 +149,17 @@ export async function createGateway(
     // GraphiQL from this package, not a CDN: it works offline and behind strict egress rules.
     renderGraphiQL,
     landingPage: false,
-    // Details of unexpected errors go to the log, never to clients.
-    maskedErrors: { isDev: false },
+    // Details of unexpected errors go to the log, never to clients; a database that cannot be reached
+    // is said plainly, as it is worth a retry.
+    maskedErrors: {
+      isDev: false,
+      maskError: (error, message, isDev) =>
+        isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
+          ? new GraphQLError('The database cannot be reached right now; try again shortly', {
+              extensions: { code: 'DATABASE_UNAVAILABLE', http: { status: 503 } },
+            })
+          : maskError(error, message, isDev),
+    },
     logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
     plugins: [
       // A GET or a form post (which browsers send cross-site without asking) must carry this header.
@@ -181,6 +205,8 @@ export async function createGateway(
       await events.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      // What is still unrecorded stays in the journal on disk for the next process.
+      recorder.stop();
       await simulator?.close();
       if (!shared) await database.close();
       log.info('gateway stopped');

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
 import { AtlasError } from '../atlas/errors.ts';
 import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
-import { findPrediction } from '../db/queries/findPrediction.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { admit } from './admission.ts';
-import { changeFromUpstream } from './observe.ts';
 import { type Prices, priceOf } from './pricing.ts';
+import type { SubmissionRecorder } from './recorder.ts';
 
 export interface GenerateDeps {
   db: Db;
@@ -21,6 +19,7 @@ export interface GenerateDeps {
   /** Longest a create call can take; a STARTING row much older than this was abandoned by a crash. */
   upstreamTimeoutMs: number;
   prices: Prices;
+  recorder: SubmissionRecorder;
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
 }
@@ -93,41 +92,7 @@ export async function generateVideo(deps: GenerateDeps, principal: Principal, { 
   }
 
   const { prediction, requestId } = created;
-  const context = { predictionId: stored.id, upstreamId: prediction.id, requestId };
-  log.info('prediction submitted', context);
-  const submitted = await recordSubmission(deps, stored.id, created);
-  if (submitted) return submitted;
-
-  // The job exists (and is billed) upstream, but this row could not take its id: the row was
-  // already ended, or the database kept failing. Say so, with the id support needs.
-  log.error('prediction created upstream but not recorded', context);
-  const current = (await findPrediction(db, stored.id).catch(() => undefined)) ?? stored;
-  throw new SubmissionFailed(
-    current,
-    new AtlasError(
-      'SUBMISSION_UNKNOWN',
-      `The job was created upstream as ${prediction.id} but the gateway could not record it; it was billed`,
-      { requestId },
-    ),
-  );
-}
-
-/** Store the upstream id; a database hiccup here must not lose a paid job, so the write is retried. */
-async function recordSubmission(deps: GenerateDeps, id: string, { prediction, requestId }: CreatedPrediction) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const now = new Date();
-      return await updatePrediction(deps.db, id, {
-        nextPollAt: new Date(now.getTime() + deps.pollIntervalMs),
-        // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
-        ...changeFromUpstream(prediction, now),
-        upstreamId: prediction.id,
-        upstreamRequestId: requestId ?? null,
-      });
-    } catch (error) {
-      deps.log.error('recording a submission failed', { predictionId: id, upstreamId: prediction.id, attempt, error });
-      if (attempt >= 5) return undefined;
-      await sleep(200 * 2 ** attempt);
-    }
-  }
+  log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, requestId });
+  // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
+  return (await deps.recorder.record(stored.id, created)) ?? stored;
 }

@@ -18,6 +18,8 @@ export interface PollerOptions {
   predictionTimeoutMs: number;
   /** How long a claim holds a row: longer than a status call can take with all its retries. */
   leaseMs: number;
+  /** Whether this process is still writing the row's upstream id (the database failed it so far). */
+  isRecording?: (id: string) => boolean;
 }
 
 export interface Poller {
@@ -73,6 +75,11 @@ export function startPoller(options: PollerOptions): Poller {
     const now = () => new Date();
     const expired = () => Date.now() - row.createdAt.getTime() > options.predictionTimeoutMs;
 
+    if (!row.upstreamId && options.isRecording?.(row.id)) {
+      // Submitted by this process, which holds its upstream id and is still writing it: not abandoned.
+      await reschedulePoll(db, row.id, { nextPollAt: new Date(Date.now() + options.leaseMs), pollFailures: row.pollFailures });
+      return;
+    }
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
       await finish(row, {

@@ -3,7 +3,10 @@
  * environment variables, on a free loopback port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_KEY } from './gateway.ts';
 
@@ -55,6 +58,7 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
       POLL_INTERVAL_MS: '50',
       UPSTREAM_TIMEOUT_MS: '1000',
       LOG_LEVEL: 'debug',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'hh-child-')),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -31,6 +31,8 @@ export class FakeAtlas {
   readonly statusScripts = new Map<string, FakeReply[]>();
   /** How a create call with nothing queued answers, and the script its job then follows. */
   newJob = FakeAtlas.defaultJob;
+  /** How long a create call with nothing queued takes to answer (the job exists from the start). */
+  createDelayMs = 0;
   /** Status calls in flight per id, and the most seen at once: proof that no job is polled twice at a time. */
   readonly inFlight = new Map<string, number>();
   readonly maxInFlight = new Map<string, number>();
@@ -97,7 +99,7 @@ export class FakeAtlas {
       if (queued) return this.#send(res, queued);
       const job = this.newJob(++this.#jobs);
       this.statusScripts.set(job.id, job.script);
-      return this.#send(res, wrapped({ id: job.id, status: 'starting' }));
+      return this.#send(res, { ...wrapped({ id: job.id, status: 'starting' }), delayMs: this.createDelayMs });
     }
     const status = req.method === 'GET' && /^\/api\/v1\/model\/prediction\/([^/?]+)$/.exec(path);
     if (status) {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { sql } from 'drizzle-orm';
@@ -96,6 +99,8 @@ export async function startGateway(
     POLL_INTERVAL_MS: '40',
     UPSTREAM_TIMEOUT_MS: '400',
     UPSTREAM_RETRIES: '2',
+    // Local files (the journal of unrecorded submissions) of this gateway alone.
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'hh-gateway-')),
     ...('databaseUrl' in options ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });

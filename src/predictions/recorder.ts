@@ -1,0 +1,123 @@
+import type { CreatedPrediction } from '../atlas/client.ts';
+import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.ts';
+import type { Db } from '../db/database.ts';
+import { recordLateUpstreamId } from '../db/queries/recordUpstreamId.ts';
+import { updatePrediction } from '../db/queries/updatePrediction.ts';
+import type { PredictionRow } from '../db/schema.ts';
+import type { Logger } from '../log.ts';
+import { changeFromUpstream } from './observe.ts';
+import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
+
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Writes each paid job's upstream id to its row, and never gives up on one: when the database does
+ * not take it, the id goes to the journal on disk and is written again, with backoff, until it is
+ * stored (by this process, or by the next one on this host after a crash). While a row is here,
+ * this process' poller leaves it alone rather than take it for abandoned.
+ */
+export class SubmissionRecorder {
+  readonly #pending = new Map<string, UnrecordedSubmission>();
+  #timer: NodeJS.Timeout | undefined;
+  #delay = RETRY_MIN_MS;
+  #stopped = false;
+
+  constructor(
+    private readonly deps: { db: Db; log: Logger; journal: SubmissionJournal; pollIntervalMs: number },
+  ) {}
+
+  /** Whether this process still holds an upstream id for the row that the database has not taken. */
+  isRecording(predictionId: string): boolean {
+    return this.#pending.has(predictionId);
+  }
+
+  /** Take over what an earlier process on this host could not record. */
+  resume(): void {
+    for (const entry of this.deps.journal.list((file, error) => this.deps.log.error('unreadable journal entry', { file, error }))) {
+      this.deps.log.warn('recording a submission left by an earlier process', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+      this.#pending.set(entry.predictionId, entry);
+    }
+    if (this.#pending.size) this.#schedule(0);
+  }
+
+  /**
+   * Store the id now if the database takes it (the updated row), else keep it, on disk, for later
+   * (undefined). Never throws.
+   */
+  async record(predictionId: string, { prediction, requestId }: CreatedPrediction): Promise<PredictionRow | undefined> {
+    const entry: UnrecordedSubmission = {
+      predictionId,
+      upstreamId: prediction.id,
+      requestId: requestId ?? null,
+      upstreamStatus: prediction.rawStatus,
+      at: new Date().toISOString(),
+    };
+    try {
+      return await this.#write(entry, prediction);
+    } catch (error) {
+      this.deps.log.error('recording a submission failed; keeping it on disk and retrying', {
+        predictionId,
+        upstreamId: prediction.id,
+        error,
+      });
+      this.#pending.set(predictionId, entry);
+      try {
+        this.deps.journal.save(entry);
+      } catch (diskError) {
+        this.deps.log.error('the submission journal could not be written; retrying from memory only', { predictionId, error: diskError });
+      }
+      this.#schedule(this.#delay);
+      return undefined;
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
+  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction): Promise<PredictionRow | undefined> {
+    const now = new Date();
+    upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
+    const nextPollAt = new Date(now.getTime() + this.deps.pollIntervalMs);
+    const row =
+      (await updatePrediction(this.deps.db, entry.predictionId, {
+        nextPollAt,
+        // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
+        ...(upstream ? changeFromUpstream(upstream, now) : { status: 'PROCESSING' }),
+        upstreamId: entry.upstreamId,
+        upstreamRequestId: entry.requestId,
+      })) ??
+      // Ended meanwhile (taken for lost while the database was away): store the id anyway and reconcile.
+      (await recordLateUpstreamId(this.deps.db, entry.predictionId, { ...entry, now, nextPollAt: now }));
+    if (row?.upstreamId !== entry.upstreamId) {
+      this.deps.log.error('a submission could not be matched to its row', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+    }
+    return row;
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped || this.#timer) return;
+    this.#timer = setTimeout(() => void this.#retry(), delayMs);
+  }
+
+  async #retry(): Promise<void> {
+    this.#timer = undefined;
+    for (const entry of [...this.#pending.values()]) {
+      try {
+        await this.#write(entry);
+      } catch (error) {
+        this.#delay = Math.min(RETRY_MAX_MS, this.#delay * 2);
+        this.deps.log.warn('recording a submission failed again', { predictionId: entry.predictionId, retryInMs: this.#delay, error });
+        this.#schedule(this.#delay);
+        return;
+      }
+      this.#pending.delete(entry.predictionId);
+      this.deps.journal.remove(entry.predictionId);
+      this.deps.log.info('submission recorded after a database failure', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+    }
+    this.#delay = RETRY_MIN_MS;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * A database outage while paid jobs are in flight upstream loses none of them: every job Atlas
+ * created is recorded (from memory, from the journal on disk after a crash, or late onto a row
+ * another gateway had given up on) and followed to its end. Requests that need the database
+ * meanwhile fail fast with DATABASE_UNAVAILABLE. The database is taken away through a TCP proxy,
+ * so the Postgres server itself keeps serving other test files.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { children, startChild } from './support/childGateway.ts';
+import { FakeAtlas } from './support/fakeAtlas.ts';
+import { ADMIN_URL, createServerDatabase, eventually, startGateway, type TestGateway, TEST_KEY } from './support/gateway.ts';
+import { TcpProxy } from './support/tcpProxy.ts';
+
+const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+type Generated = { generateVideo: { prediction: { id: string; status: string } } };
+
+interface Row {
+  id: string;
+  status: string;
+  upstream_id: string | null;
+  error_code: string | null;
+}
+
+describe('a database outage while jobs are being submitted', () => {
+  let fake: FakeAtlas;
+  let server: { url: string; drop(): Promise<void> };
+  let proxy: TcpProxy;
+  let sql: postgres.Sql;
+  const gateways: TestGateway[] = [];
+
+  const rows = () => sql<Row[]>`select id, status, upstream_id, error_code from predictions order by created_at`;
+  const start = async (databaseUrl: string, env: Record<string, string> = {}) => {
+    // Create calls take a while, and the gateway waits for them: the outage begins while they are out.
+    const gateway = await startGateway({ databaseUrl, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '5000', ...env } });
+    gateways.push(gateway);
+    return gateway;
+  };
+
+  beforeEach(async () => {
+    [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
+    const admin = new URL(ADMIN_URL);
+    proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
+    sql = postgres(server.url, { max: 1, onnotice: () => {} });
+  });
+
+  afterEach(async () => {
+    await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
+    await Promise.all(children.splice(0).map((child) => child.kill9()));
+    await sql.end({ timeout: 1 });
+    await proxy.close();
+    await Promise.all([fake.close(), server.drop()]);
+  });
+
+  it('records and finishes every job Atlas created during a 10 s outage, and answers new requests DATABASE_UNAVAILABLE at once', async () => {
+    const gw = await start(proxy.url(server.url));
+    fake.createDelayMs = 1_000;
+    const submissions = Promise.all(
+      Array.from({ length: 50 }, (_, i) => gw.request<Generated>(GENERATE, { input: { prompt: `in flight ${i}` } })),
+    );
+    // Every job is stored and its create call is out at Atlas; then the database goes away.
+    await eventually(() => fake.creates.length, (n) => n === 50);
+    await proxy.cut();
+    const cutAt = Date.now();
+
+    const replies = await submissions;
+    // Each submission answers with its job, accepted upstream, though the database could not take its id yet.
+    for (const reply of replies) expect(reply.errors).toBeUndefined();
+    const ids = replies.map((reply) => reply.data!.generateVideo.prediction.id);
+    expect(new Set(ids).size).toBe(50);
+
+    // New requests fail fast, with a code that says to retry.
+    const startedAt = Date.now();
+    const during = await gw.request(GENERATE, { input: { prompt: 'during the outage' } });
+    expect(during.errors?.[0]?.extensions?.code).toBe('DATABASE_UNAVAILABLE');
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    const read = await gw.request('query($id: ID!) { prediction(id: $id) { id } }', { id: ids[0] });
+    expect(read.errors?.[0]?.extensions?.code).toBe('DATABASE_UNAVAILABLE');
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - cutAt))));
+    await proxy.restore();
+
+    // Every job Atlas created is recorded with its upstream id and followed to its end.
+    const done = await eventually(rows, (all) => all.length === 50 && all.every((row) => row.status === 'SUCCEEDED'), 30_000);
+    expect(new Set(done.map((row) => row.upstream_id)).size).toBe(50);
+    expect(done.map((row) => row.id).sort()).toEqual([...ids].sort());
+    expect(fake.creates).toHaveLength(50);
+    expect(gw.logs.join('\n')).not.toContain(TEST_KEY);
+  }, 60_000);
+
+  it('stores an upstream id that arrives after another gateway ended the row as SUBMISSION_UNKNOWN, and follows the job', async () => {
+    // A writes through the proxy; B, directly, takes A's STARTING row for lost once its lease runs out.
+    const a = await start(proxy.url(server.url), { POLL_INTERVAL_MS: '60000' });
+    await start(server.url, { UPSTREAM_TIMEOUT_MS: '300' });
+    fake.createDelayMs = 1_500;
+    const submission = a.request<Generated>(GENERATE, { input: { prompt: 'late id' } });
+    await eventually(() => fake.creates.length, (n) => n === 1);
+    await proxy.cut();
+    const reply = await submission;
+    const id = reply.data!.generateVideo.prediction.id;
+    await eventually(rows, ([row]) => row?.error_code === 'SUBMISSION_UNKNOWN');
+
+    await proxy.restore();
+    const [row] = await eventually(rows, ([r]) => r?.status === 'SUCCEEDED', 20_000);
+    expect(row).toMatchObject({ id, upstream_id: 'job_1', error_code: null });
+    expect(fake.creates).toHaveLength(1);
+  }, 40_000);
+
+  it('keeps an unrecorded upstream id on disk through a kill -9, and the next process records it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hh-journal-'));
+    const env = { DATABASE_URL: proxy.url(server.url), ATLASCLOUD_BASE_URL: fake.url, DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' };
+    const first = await startChild(env);
+    fake.createDelayMs = 1_000;
+    const submission = fetch(`${first.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'survive a crash' } } }),
+    });
+    await eventually(() => fake.creates.length, (n) => n === 1);
+    await proxy.cut();
+    await submission;
+    await eventually(() => first.output(), (output) => output.includes('keeping it on disk'));
+    await first.kill9();
+
+    await proxy.restore();
+    fake.createDelayMs = 0;
+    await startChild(env);
+    const [row] = await eventually(rows, ([r]) => r?.status === 'SUCCEEDED', 20_000);
+    expect(row).toMatchObject({ upstream_id: 'job_1' });
+    expect(fake.creates).toHaveLength(1);
+  }, 60_000);
+});
