@@ -59,7 +59,8 @@ export async function createGateway(
   let simulator: AtlasSimulator | undefined;
   if (!upstream) {
     simulator = await startAtlasSimulator({ jobMs: config.simulatorJobMs });
-    upstream = { baseUrl: simulator.url, apiKey: 'simulator' };
+    // Any key will do; one that appears in no reply text, as the client redacts the key from replies.
+    upstream = { baseUrl: simulator.url, apiKey: 'no-key-simulated' };
     log.warn('SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed', {
       simulator: simulator.url,
     });
