@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
@@ -9,6 +8,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import type { Logger } from './log.ts';
 import { persistedOperations } from './persistedOperations.ts';
+import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
@@ -104,7 +104,12 @@ export async function createGateway(
     // Details of unexpected errors go to the log, never to clients.
     maskedErrors: { isDev: false },
     logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
-    plugins: [EnvelopArmorPlugin(), persistedOperations(config.persistedOperations), useVariableErrorsAsBadInput()],
+    plugins: [
+      queryLimits(),
+      ...(config.introspection ? [] : [disableIntrospection()]),
+      persistedOperations(config.persistedOperations),
+      useVariableErrorsAsBadInput(),
+    ],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
   const server = createServer((req, res) => {
