@@ -89,10 +89,16 @@ export async function createGateway(
     leaseMs: atlas.maxStatusCallMs + 5_000,
   });
 
+  // Yoga logs an unexpected (masked) error as the error itself: pass it as a field, so the log has its
+  // stack and causes (a database error under a query), not just the text String() makes of it.
   const yogaLog =
     (level: keyof Logger) =>
-    (...args: unknown[]) =>
-      log[level](String(args[0]), { details: args.slice(1) });
+    (...args: unknown[]) => {
+      const [first, ...rest] = args;
+      const details = rest.length > 0 ? { details: rest } : {};
+      if (first instanceof Error) log[level]('request failed unexpectedly', { error: first, ...details });
+      else log[level](String(first), details);
+    };
   const predictions = new PredictionService({ ...deps, events });
   const yoga = createYoga<Record<string, never>, GatewayContext>({
     schema,
