@@ -97,6 +97,8 @@ describe('the API key never leaves through an upstream field', () => {
     const { data } = await generate('an error code echoing the key');
     const job = await finished(data!.generateVideo.prediction.id);
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'UPSTREAM_FAILED', error: 'refused' });
+    // Atlas echoing the key is worth an operator's attention: said once per reply, without the key.
+    expect(t.gw.logs.some((line) => line.includes('atlas reply carried the API key; redacted'))).toBe(true);
     await expectNoKeyAnywhere();
   });
 
