@@ -3,9 +3,12 @@ import { performance } from 'node:perf_hooks';
 import { and, count, eq, inArray } from 'drizzle-orm';
 import type { ExecutionResult } from 'graphql';
 import { type Client, createClient } from 'graphql-sse';
+import { AtlasClient } from '../src/atlas/client.ts';
 import type { Db } from '../src/db/database.ts';
+import { createLogger } from '../src/log.ts';
 import { predictions } from '../src/db/schema.ts';
 import { type FakeAtlas, type FakeReply, wrapped } from '../test/support/fakeAtlas.ts';
+import { TEST_KEY } from '../test/support/gateway.ts';
 import { ascending, type MemoryReading, percentile, readMemory, waitFor } from './support.ts';
 
 const GENERATE = `mutation Generate($input: GenerateVideoInput!) {
@@ -228,4 +231,26 @@ export async function measureFanOut(url: string, server: Server, fake: FakeAtlas
   } finally {
     for (const client of clients) client.dispose();
   }
+}
+
+export interface HugeRepliesResult {
+  rssBeforeMb: number;
+  rssPeakMb: number;
+}
+
+/**
+ * 5. `calls` status calls at once, each answered with `bytes` of (valid, whitespace-padded) JSON: the
+ * process' RSS before, and its peak while they run, sampled every 5 ms. The client reads at most
+ * MAX_REPLY_BYTES of each; without that cap it reads them all.
+ */
+export async function measureHugeReplies(fake: FakeAtlas, { calls, bytes }: { calls: number; bytes: number }): Promise<HugeRepliesResult> {
+  const client = new AtlasClient({ baseUrl: fake.url, apiKey: TEST_KEY, timeoutMs: 60_000, retries: 0, log: createLogger('silent') });
+  const ids = Array.from({ length: calls }, (_, i) => `huge_${i}`);
+  for (const id of ids) fake.statusScripts.set(id, [{ json: { data: { id, status: 'processing' } }, padBytes: bytes }]);
+  const rssBeforeMb = readMemory().rssMb;
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  await Promise.allSettled(ids.map((id) => client.getPrediction(id)));
+  clearInterval(sampler);
+  return { rssBeforeMb, rssPeakMb: Math.max(peak, process.memoryUsage().rss) / 2 ** 20 };
 }

@@ -20,8 +20,10 @@ import {
   type FanOutResult,
   finishesOnFirstPoll,
   type GenerateResult,
+  type HugeRepliesResult,
   measureFanOut,
   measureGenerate,
+  measureHugeReplies,
   measurePoller,
   type PollerResult,
 } from './measure.ts';
@@ -31,6 +33,7 @@ const JOBS = 300;
 const CONCURRENCY = 10;
 const WARMUP = 20;
 const SUBSCRIBERS = 200;
+const HUGE_REPLIES = { calls: 8, bytes: 50 * 2 ** 20 };
 /**
  * Last resort only: every wait below has its own bound and resources are closed on the way out.
  * A backend's run that passes this drops its Postgres database and exits; the parent kills a child
@@ -60,6 +63,8 @@ interface BackendResult {
    * open), just before the subscribers connect, with all of them open, and after everything closed.
    */
   memory: { before: MemoryReading; beforeSubscriptions: MemoryReading; withSubscriptions: MemoryReading; after: MemoryReading };
+  /** 5. Last, so its memory does not colour the readings above. */
+  hugeReplies: HugeRepliesResult;
 }
 
 async function openBackend(backend: Backend, defer: Defer): Promise<Database> {
@@ -110,7 +115,13 @@ async function benchBackend(backend: Backend): Promise<BackendResult> {
     });
   });
   const { beforeSubscriptions, withSubscriptions } = measured.fanOut;
-  return { ...measured, memory: { before, beforeSubscriptions, withSubscriptions, after: readMemory() } };
+  const after = readMemory();
+  const hugeReplies = await withResources(async (defer) => {
+    const fake = await FakeAtlas.start();
+    defer('the fake Atlas for huge replies', () => fake.close());
+    return measureHugeReplies(fake, HUGE_REPLIES);
+  });
+  return { ...measured, memory: { before, beforeSubscriptions, withSubscriptions, after }, hugeReplies };
 }
 
 const ms = (n: number) => n.toFixed(1);
@@ -132,6 +143,10 @@ const ROWS: Array<[string, (r: BackendResult) => string]> = [
   ['4. RSS MiB (own process): start / before subs / with subs / end', (r) => memoryRow(r, 'rssMb')],
   ['   heapUsed MiB: start / before subs / with subs / end', (r) => memoryRow(r, 'heapUsedMb')],
   ['   heapUsed KiB per open subscription (server + client)', (r) => perSubscriptionKib(r).toFixed(0)],
+  [
+    `5. ${HUGE_REPLIES.calls} status calls at once, each answered with ${HUGE_REPLIES.bytes / 2 ** 20} MiB: RSS MiB before / peak`,
+    (r) => `${mb(r.hugeReplies.rssBeforeMb)} / ${mb(r.hugeReplies.rssPeakMb)}`,
+  ],
 ];
 
 function memoryRow(r: BackendResult, field: keyof MemoryReading): string {

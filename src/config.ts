@@ -53,6 +53,7 @@ const Env = z.object({
   SIMULATOR_JOB_MS: ms(6_000),
   PERSISTED_OPERATIONS: z.enum(['open', 'only']).default('open'),
   GRAPHIQL: z.preprocess(blankAsUnset, z.enum(['true', 'false']).optional()),
+  INTROSPECTION: z.preprocess(blankAsUnset, z.enum(['true', 'false']).optional()),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   AUTH_MODE: z.preprocess(blankAsUnset, AuthMode.optional()),
   AUTH_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
@@ -121,6 +122,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     persistedOperations: e.PERSISTED_OPERATIONS,
     // GraphiQL sends arbitrary documents, so it is useless (and off) in persisted-only mode.
     graphiql: e.GRAPHIQL ? e.GRAPHIQL === 'true' : e.NODE_ENV !== 'production' && e.PERSISTED_OPERATIONS === 'open',
+    // The schema ships in the client package; a production gateway need not describe itself to anyone.
+    introspection: e.INTROSPECTION ? e.INTROSPECTION === 'true' : e.NODE_ENV !== 'production',
     logLevel: e.LOG_LEVEL,
     auth: {
       /** Set explicitly; `none` by default is allowed only outside production. */

@@ -4,7 +4,9 @@ import { createGateway } from './server.ts';
 
 try {
   const config = loadConfig(process.env);
-  const gateway = await createGateway(config, createLogger(config.logLevel));
+  // The key is redacted where upstream text is read; the logger redacts it once more, from every line.
+  const log = createLogger(config.logLevel, undefined, { secrets: config.atlas ? [config.atlas.apiKey] : [] });
+  const gateway = await createGateway(config, log);
   const url = await gateway.listen();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void gateway.close().then(() => process.exit(0)));

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
@@ -15,6 +14,7 @@ import { openDatabase, type Database } from './db/database.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import type { Logger } from './log.ts';
 import { persistedOperations } from './persistedOperations.ts';
+import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
@@ -71,7 +71,8 @@ export async function createGateway(
   let simulator: AtlasSimulator | undefined;
   if (!upstream) {
     simulator = await startAtlasSimulator({ jobMs: config.simulatorJobMs });
-    upstream = { baseUrl: simulator.url, apiKey: 'simulator' };
+    // Any key will do; one that appears in no reply text, as the client redacts the key from replies.
+    upstream = { baseUrl: simulator.url, apiKey: 'no-key-simulated' };
     log.warn('SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed', {
       simulator: simulator.url,
     });
@@ -112,10 +113,16 @@ export async function createGateway(
     isRecording: (id) => recorder.isRecording(id),
   });
 
+  // Yoga logs an unexpected (masked) error as the error itself: pass it as a field, so the log has its
+  // stack and causes (a database error under a query), not just the text String() makes of it.
   const yogaLog =
     (level: keyof Logger) =>
-    (...args: unknown[]) =>
-      log[level](String(args[0]), { details: args.slice(1) });
+    (...args: unknown[]) => {
+      const [first, ...rest] = args;
+      const details = rest.length > 0 ? { details: rest } : {};
+      if (first instanceof Error) log[level]('request failed unexpectedly', { error: first, ...details });
+      else log[level](String(first), details);
+    };
   const predictions = new PredictionService({ ...deps, events });
   const authenticate = createAuthenticator(config, database.db, log);
   if (config.auth.methods.includes('none')) {
@@ -164,7 +171,8 @@ export async function createGateway(
     plugins: [
       // A GET or a form post (which browsers send cross-site without asking) must carry this header.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
-      EnvelopArmorPlugin(),
+      queryLimits(),
+      ...(config.introspection ? [] : [disableIntrospection()]),
       persistedOperations(config.persistedOperations),
       useVariableErrorsAsBadInput(),
     ],

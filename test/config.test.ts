@@ -84,6 +84,15 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
   });
+
+  it('turns introspection off by default in production only, and lets INTROSPECTION decide', () => {
+    expect(loadConfig({}).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, INTROSPECTION: '' }).introspection).toBe(false);
+    expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
+  });
 });
 
 describe('loadConfig refuses wrong values, naming the variable', () => {
@@ -104,6 +113,7 @@ describe('loadConfig refuses wrong values, naming the variable', () => {
     ['LOG_LEVEL', 'verbose'],
     ['ATLASCLOUD_BASE_URL', 'ftp://api.atlascloud.ai'],
     ['GRAPHIQL', 'yes'],
+    ['INTROSPECTION', '1'],
   ];
   it.each(wrong)('%s=%j', (name, value) => {
     const error = configError({ [name]: value });

@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
+import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
 import { toUpstreamBody, type VideoRequest } from './happyhorse.ts';
+import { MAX_REPLY_BYTES, readBody } from './replyBody.ts';
 import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';
+import { requestIdFrom, sanitizeReply } from './untrusted.ts';
 
 export interface AtlasClientOptions {
   baseUrl: string;
@@ -29,14 +32,21 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 interface Reply {
   status: number;
   requestId: string | undefined;
+  /** Parsed JSON with every string sanitised (see untrusted.ts); undefined when not JSON or too large. */
   body: unknown;
+  /** The body was over MAX_REPLY_BYTES and was not read. */
+  tooLarge: boolean;
 }
+
+const TOO_LARGE = `a reply over ${MAX_REPLY_BYTES / 1024} KiB, which was not read`;
 
 export class AtlasClient {
   readonly #options: AtlasClientOptions;
+  readonly #redactor: SecretRedactor;
 
   constructor(options: AtlasClientOptions) {
     this.#options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') };
+    this.#redactor = new SecretRedactor(options.apiKey);
   }
 
   /** Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried. */
@@ -56,7 +66,14 @@ export class AtlasClient {
       );
     }
     this.#ensureOk(reply, 'create');
-    const prediction = this.#parse(reply.body);
+    if (reply.tooLarge) {
+      throw new AtlasError(
+        'SUBMISSION_UNKNOWN',
+        `Atlas Cloud answered the submission with ${TOO_LARGE}; the job may have been created and billed`,
+        { httpStatus: reply.status, requestId: reply.requestId },
+      );
+    }
+    const prediction = parsePredictionReply(reply.body);
     if (!prediction) {
       throw new AtlasError(
         'SUBMISSION_UNKNOWN',
@@ -100,9 +117,11 @@ export class AtlasClient {
       throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`);
     }
     this.#ensureOk(reply, 'status');
-    const prediction = this.#parse(reply.body);
+    const prediction = parsePredictionReply(reply.body);
     if (!prediction) {
-      throw new AtlasError('UPSTREAM_UNAVAILABLE', 'Atlas Cloud answered a status call with a reply that could not be read', {
+      // Too large or unreadable: transient either way, so the call is retried and the job polled again.
+      const what = reply.tooLarge ? TOO_LARGE : 'a reply that could not be read';
+      throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud answered a status call with ${what}`, {
         httpStatus: reply.status,
         requestId: reply.requestId,
       });
@@ -125,19 +144,24 @@ export class AtlasClient {
       redirect: 'manual',
       signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
     });
-    const text = await response.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
+    // Everything below reads upstream bytes, so it is where they are bounded and cleaned, once.
+    const header = response.headers.get('x-request-id');
+    const requestId = requestIdFrom(header, this.#redactor);
+    const text = await readBody(response, MAX_REPLY_BYTES);
+    const { value: json, redacted } = sanitizeReply(parseJson(text), this.#redactor);
+    const context = { method, httpStatus: response.status, requestId };
+    if (text === undefined) this.#options.log.warn('atlas reply too large, not read', { ...context, limitBytes: MAX_REPLY_BYTES });
+    const keyInHeader = header !== null && this.#redactor.exposes(header);
+    if (redacted > 0 || keyInHeader) {
+      // Atlas echoing our key back is worth an operator's attention (and maybe a new key).
+      this.#options.log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, requestIdDropped: keyInHeader });
     }
-    return { status: response.status, requestId: response.headers.get('x-request-id') ?? undefined, body: json };
+    return { status: response.status, requestId, body: json, tooLarge: text === undefined };
   }
 
   #ensureOk(reply: Reply, call: 'create' | 'status'): void {
     if (reply.status >= 200 && reply.status < 300) return;
-    const said = this.#redact(parseErrorMessage(reply.body));
+    const said = parseErrorMessage(reply.body);
     const what = reply.status >= 300 && reply.status < 400 ? 'redirected the call (not followed)' : `answered HTTP ${reply.status}`;
     const code = codeForHttpStatus(reply.status, call);
     const billing = code === 'SUBMISSION_UNKNOWN' ? '; the job may have been created and billed' : '';
@@ -149,15 +173,13 @@ export class AtlasClient {
     this.#options.log.warn('atlas call refused', { call, httpStatus: reply.status, requestId: reply.requestId, code: error.code });
     throw error;
   }
+}
 
-  #parse(body: unknown): UpstreamPrediction | undefined {
-    const prediction = parsePredictionReply(body);
-    return prediction && { ...prediction, error: this.#redact(prediction.error ?? undefined) ?? null };
-  }
-
-  /** Upstream text is untrusted and goes to clients: make sure it cannot carry our key. */
-  #redact(text: string | undefined): string | undefined {
-    return text?.split(this.#options.apiKey).join('[redacted]').slice(0, 500);
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

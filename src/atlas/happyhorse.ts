@@ -15,13 +15,21 @@ export const MIN_DURATION = 3;
 export const MAX_DURATION = 15;
 export const MAX_SEED = 2_147_483_647;
 
+/** Paired surrogates make one astral code point; a lone one is category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** The model's input rules, one schema per field, so each error names its own field. */
 export const rules = {
   prompt: z
     .string()
     .trim()
     .min(1, 'must not be empty or only whitespace')
-    .max(MAX_PROMPT_LENGTH, `must be at most ${MAX_PROMPT_LENGTH} characters`),
+    .max(MAX_PROMPT_LENGTH, `must be at most ${MAX_PROMPT_LENGTH} characters`)
+    // Postgres text cannot hold NUL: refused here rather than as a 500 from the INSERT.
+    .refine((prompt) => !prompt.includes('\u0000'), 'must not contain the NUL character (U+0000)')
+    // Stored, a lone surrogate becomes U+FFFD, but it would be sent upstream as is: refused, so
+    // what is stored is exactly what is billed.
+    .refine((prompt) => !LONE_SURROGATE.test(prompt), 'must not contain unpaired surrogates (U+D800 to U+DFFF): it is not valid Unicode'),
   duration: z
     .number()
     .int('must be whole seconds')

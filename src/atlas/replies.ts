@@ -1,11 +1,26 @@
 import { z } from 'zod';
+import { REDACTED } from '../redact.ts';
+
+/** Longest upstream message kept; upstream text is redacted before it is cut (see untrusted.ts). */
+export const MAX_MESSAGE_LENGTH = 500;
+/** Longest status word kept (it is stored on every poll). */
+const MAX_STATUS_LENGTH = 64;
 
 /**
  * What Atlas answers, in every shape seen in the wild: wrapped in { code, message, data } or bare,
  * `outputs` or `output`, numeric or string error codes. Parsed loosely, then normalised.
+ * Strings arrive already sanitised: the key in any of them is replaced by REDACTED.
  */
 const PredictionData = z.looseObject({
-  id: z.string().min(1),
+  // An id that carried the key (or NUL, which Postgres cannot store) was altered on reading, and an
+  // altered id is no id: polling it would ask for another job, and storing the original would store
+  // the key. So the reply reads as unreadable: a create then ends SUBMISSION_UNKNOWN (the job may
+  // exist and be billed; we cannot follow it), a status call counts as a transient failure.
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((id) => !id.includes(REDACTED) && !id.includes('\ufffd')),
   status: z.string().optional(),
   outputs: z.array(z.string()).nullish(),
   output: z.union([z.string(), z.array(z.string())]).nullish(),
@@ -67,9 +82,11 @@ export function parsePredictionReply(body: unknown): UpstreamPrediction | undefi
   return {
     id: data.id,
     state: STATES[rawStatus.trim().toLowerCase()] ?? 'unknown',
-    rawStatus,
-    outputs: (data.outputs?.length ? data.outputs : output).filter(isWebUrl),
-    error: data.error || null,
+    rawStatus: rawStatus.slice(0, MAX_STATUS_LENGTH),
+    // An output that carried the key is dropped, not redacted: a mangled URL plays nothing and a
+    // client would be handed something key-shaped. With no output left, the job ends NO_OUTPUT.
+    outputs: (data.outputs?.length ? data.outputs : output).filter((url) => isWebUrl(url) && !url.includes(REDACTED)),
+    error: data.error ? data.error.slice(0, MAX_MESSAGE_LENGTH) : null,
     errorCode: data.error_code == null ? null : safeCode(String(data.error_code)),
     predictTime: data.metrics?.predict_time ?? null,
     completedAt: completedAt && !Number.isNaN(completedAt.getTime()) ? completedAt : null,
@@ -85,14 +102,17 @@ function isWebUrl(url: string): boolean {
   }
 }
 
-/** Codes become part of our own error codes, so they stay short and plain. */
+/**
+ * Codes become part of our own error codes (UPSTREAM_<code>), so they must be short and plain:
+ * letters, digits and underscores. A redacted code ("[redacted]") fails this too, so it is dropped.
+ */
 function safeCode(code: string): string | null {
-  return /^[A-Za-z0-9_-]{1,32}$/.test(code) ? code : null;
+  return /^[A-Za-z0-9_]{1,32}$/.test(code) ? code : null;
 }
 
 export function parseErrorMessage(body: unknown): string | undefined {
   const parsed = ErrorReply.safeParse(body);
   if (!parsed.success) return undefined;
   const e = parsed.data;
-  return e.message || e.msg || e.error || e.data?.message || e.data?.error || undefined;
+  return (e.message || e.msg || e.error || e.data?.message || e.data?.error || undefined)?.slice(0, MAX_MESSAGE_LENGTH);
 }

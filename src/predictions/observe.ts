@@ -23,7 +23,8 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
           ...finished,
           status: 'FAILED',
           errorCode: 'NO_OUTPUT',
-          error: 'Atlas Cloud reported the job done but gave no video URL',
+          // "Usable": URLs that are not http(s), or that carried our key, were dropped on reading.
+          error: 'Atlas Cloud reported the job done but gave no usable video URL',
         };
       }
       return { ...common, ...finished, status: 'SUCCEEDED', outputs: upstream.outputs };

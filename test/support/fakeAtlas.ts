@@ -8,7 +8,20 @@ import type { AddressInfo, Socket } from 'node:net';
 export type FakeReply =
   | { status?: number; json?: unknown; text?: string; headers?: Record<string, string>; delayMs?: number }
   | { hang: true }
-  | { reset: true };
+  | { reset: true }
+  /** `json`, then `padBytes` of spaces (still valid JSON), streamed; with or without a Content-Length. */
+  | { status?: number; json: unknown; padBytes: number; declareLength?: boolean; headers?: Record<string, string> };
+
+/** One padded reply as the fake sent it: how far it got before the client closed the connection. */
+export interface StreamedReply {
+  path: string;
+  totalBytes: number;
+  sentBytes: number;
+  /** The whole body went out; false when the client cut the connection first. */
+  finished: boolean;
+  /** Settles when the connection is done with, either way. */
+  closed: Promise<void>;
+}
 
 export interface RecordedRequest {
   method: string;
@@ -36,6 +49,8 @@ export class FakeAtlas {
   /** Status calls in flight per id, and the most seen at once: proof that no job is polled twice at a time. */
   readonly inFlight = new Map<string, number>();
   readonly maxInFlight = new Map<string, number>();
+  /** Every padded reply, in order. */
+  readonly streamed: StreamedReply[] = [];
   url = '';
 
   readonly #server = createServer((req, res) => void this.#handle(req, res));
@@ -78,6 +93,7 @@ export class FakeAtlas {
     this.statusScripts.clear();
     this.inFlight.clear();
     this.maxInFlight.clear();
+    this.streamed.length = 0;
     this.newJob = FakeAtlas.defaultJob;
     this.#jobs = 0;
   }
@@ -118,6 +134,7 @@ export class FakeAtlas {
   async #send(res: ServerResponse, reply: FakeReply) {
     if ('hang' in reply) return; // never answers; the client's timeout must end it
     if ('reset' in reply) return res.socket?.destroy();
+    if ('padBytes' in reply) return this.#stream(res, reply);
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
     if (res.destroyed) return;
     const body = reply.text ?? (reply.json === undefined ? '' : JSON.stringify(reply.json));
@@ -128,6 +145,54 @@ export class FakeAtlas {
     });
     res.end(body);
   }
+
+  /** Writes as fast as the client reads (backpressure), and stops when the client goes away. */
+  async #stream(res: ServerResponse, reply: Extract<FakeReply, { padBytes: number }>) {
+    const head = Buffer.from(JSON.stringify(reply.json));
+    const totalBytes = head.length + reply.padBytes;
+    let onClose = () => {};
+    const record: StreamedReply = {
+      path: res.req.url ?? '/',
+      totalBytes,
+      sentBytes: 0,
+      finished: false,
+      closed: new Promise<void>((resolve) => (onClose = resolve)),
+    };
+    this.streamed.push(record);
+    res.on('close', () => {
+      record.finished = res.writableFinished;
+      onClose();
+    });
+    res.writeHead(reply.status ?? 200, {
+      'content-type': 'application/json',
+      'x-request-id': `req-${this.requests.length}`,
+      ...(reply.declareLength ? { 'content-length': String(totalBytes) } : {}),
+      ...reply.headers,
+    });
+    const pad = Buffer.alloc(64 * 1024, ' ');
+    let chunk: Buffer = head;
+    while (!res.destroyed) {
+      const more = res.write(chunk);
+      record.sentBytes += chunk.length;
+      const left = totalBytes - record.sentBytes;
+      if (left <= 0) break;
+      chunk = left < pad.length ? pad.subarray(0, left) : pad;
+      if (!more) await untilDrainedOrClosed(res);
+    }
+    if (!res.destroyed) res.end();
+  }
+}
+
+function untilDrainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function safeJson(text: string): unknown {

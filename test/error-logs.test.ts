@@ -1,0 +1,47 @@
+/**
+ * An unexpected error reaches the client as "Unexpected error." and the log in full: its message,
+ * its stack and its chain of causes down to the database's own error.
+ */
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, gatewayFixture, TEST_KEY } from './support/gateway.ts';
+
+interface LoggedError {
+  name?: string;
+  message?: string;
+  stack?: string;
+  cause?: LoggedError;
+}
+
+/** The error and each of its causes, outermost first. */
+function chain(error: LoggedError | undefined): LoggedError[] {
+  const links: LoggedError[] = [];
+  for (let link = error; link && links.length < 20; link = link.cause) links.push(link);
+  return links;
+}
+
+describe.each(BACKENDS)('a database failure under a query, on %s', (backend) => {
+  const t = gatewayFixture(backend);
+
+  it('is masked for the client and logged with its cause and a stack', async () => {
+    await t.db.database.db.execute(sql`drop table predictions cascade`);
+    t.gw.logs.length = 0;
+
+    const result = await t.gw.request('{ prediction(id: "00000000-0000-4000-8000-000000000000") { id } }');
+    expect(result.errors![0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(JSON.stringify(result)).not.toMatch(/predictions/);
+
+    const lines = t.gw.logs.map((line) => JSON.parse(line) as { level: string; msg: string; error?: LoggedError });
+    const logged = lines.find((line) => line.level === 'error' && chain(line.error).some((e) => e.message?.startsWith('Failed query: select')));
+    expect(logged, t.gw.logs.join('\n')).toBeDefined();
+    const links = chain(logged!.error);
+    // The database's own words, at the end of the chain: what an operator needs to see.
+    const root = links.at(-1)!;
+    expect(root.message).toMatch(/relation "predictions" does not exist/);
+    expect(links.length).toBeGreaterThan(1);
+    for (const link of links) expect(link.message).toEqual(expect.any(String));
+    // A stack, with frames, somewhere in the chain (the driver's error or the query's).
+    expect(links.some((link) => /\n\s+at /.test(link.stack ?? ''))).toBe(true);
+    expect(t.gw.logs.join('\n')).not.toContain(TEST_KEY);
+  });
+});
