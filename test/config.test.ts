@@ -88,9 +88,9 @@ describe('loadConfig defaults', () => {
   it('turns introspection off by default in production only, and lets INTROSPECTION decide', () => {
     expect(loadConfig({}).introspection).toBe(true);
     expect(loadConfig({ NODE_ENV: 'test' }).introspection).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY }).introspection).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, INTROSPECTION: 'true' }).introspection).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, INTROSPECTION: '' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', INTROSPECTION: '' }).introspection).toBe(false);
     expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
   });
 });

@@ -102,7 +102,7 @@ describe('introspection', () => {
   const TYPE = '{ t: __type(name: "Prediction") { fields { name } } }';
 
   it('is off in production: __schema and __type are refused with INTROSPECTION_DISABLED, the rest runs', async () => {
-    const gw = await start({ NODE_ENV: 'production' });
+    const gw = await start({ NODE_ENV: 'production', AUTH_MODE: 'none' });
     for (const query of [SCHEMA, TYPE]) {
       const result = await gw.request(query);
       expect(result.data ?? null).toBeNull();
@@ -115,7 +115,7 @@ describe('introspection', () => {
   });
 
   it.each([
-    ['production with INTROSPECTION=true', { NODE_ENV: 'production', INTROSPECTION: 'true' }],
+    ['production with INTROSPECTION=true', { NODE_ENV: 'production', AUTH_MODE: 'none', INTROSPECTION: 'true' }],
     ['development', { NODE_ENV: 'development' }],
   ])('is on in %s', async (_name, env) => {
     const gw = await start(env);
