@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { count } from 'drizzle-orm';
+import { count, sql } from 'drizzle-orm';
 import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
@@ -15,13 +15,14 @@ export interface SigningKey {
   kid: string;
   alg: 'RS256' | 'ES256';
   privateKey: CryptoKey;
+  publicKey: CryptoKey;
   /** The public half as the JWKS publishes it. */
   jwk: JWK;
 }
 
 export async function newSigningKey(alg: 'RS256' | 'ES256', kid: string): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-  return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+  return { kid, alg, privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
 }
 
 export interface TokenOptions {
@@ -176,4 +177,25 @@ export async function sseRaw(url: string, credential: string | undefined, body: 
 export async function countPredictions(db: Db): Promise<number> {
   const [row] = await db.select({ n: count() }).from(predictions);
   return row?.n ?? 0;
+}
+
+/**
+ * Every row of every table in the database (migrations' bookkeeping included), as JSON text, one
+ * entry a row, each prefixed with its table: for checks that a secret is stored nowhere.
+ */
+export async function dumpDatabase(db: Db): Promise<{ tables: string[]; rows: string[] }> {
+  const rowsOf = (result: unknown) => (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<string, string>[];
+  const tables = rowsOf(
+    await db.execute(
+      sql`select table_schema as schema, table_name as name from information_schema.tables
+          where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2`,
+    ),
+  ).map((table) => `${table.schema}.${table.name}`);
+  const rows: string[] = [];
+  for (const table of tables) {
+    const [schema, name] = table.split('.') as [string, string];
+    const result = await db.execute(sql`select row_to_json(t)::text as row from ${sql.identifier(schema)}.${sql.identifier(name)} t`);
+    for (const row of rowsOf(result)) rows.push(`${table}: ${row.row}`);
+  }
+  return { tables, rows };
 }
