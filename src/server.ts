@@ -102,6 +102,7 @@ export async function createGateway(
     prices: config.prices,
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
     recorder,
+    predictionTimeoutMs: config.predictionTimeoutMs,
   };
   const poller = startPoller({
     ...deps,
@@ -141,17 +142,21 @@ export async function createGateway(
         throw error;
       }
     },
-    // No CORS_ORIGINS: no CORS headers at all, so browsers allow the page's own origin only.
-    cors: config.corsOrigins
-      ? {
-          origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-          // Bearer tokens, not cookies, carry identity; `*` must not be combined with credentials.
-          credentials: !config.corsOrigins.includes('*'),
-          allowedHeaders: ['authorization', 'content-type', 'accept', CSRF_HEADER],
-          methods: ['GET', 'POST', 'OPTIONS'],
-          maxAge: 600,
-        }
-      : false,
+    // No CORS_ORIGINS: no CORS headers at all, so browsers allow the page's own origin only. An
+    // origin not on the list gets none either (Yoga would name the one allowed origin to anyone).
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      const allowed = config.corsOrigins;
+      if (!allowed || !origin || !(allowed.includes('*') || allowed.includes(origin))) return false;
+      return {
+        origin: [origin],
+        // Bearer tokens, not cookies, carry identity; `*` must not be combined with credentials.
+        credentials: !allowed.includes('*'),
+        allowedHeaders: ['authorization', 'content-type', 'accept', CSRF_HEADER],
+        methods: ['GET', 'POST', 'OPTIONS'],
+        maxAge: 600,
+      };
+    },
     graphiql: config.graphiql ? { title: 'HappyHorse gateway', defaultQuery: GRAPHIQL_START } : false,
     // GraphiQL from this package, not a CDN: it works offline and behind strict egress rules.
     renderGraphiQL,

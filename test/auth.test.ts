@@ -288,10 +288,9 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
       expect(await countPredictions(t.db.database.db)).toBe(0);
     });
 
-    // BUG (src/client): the client's graphql-sse connection keeps its default retryAttempts (5), so a
-    // 401 on the stream is retried with back-off for about 30 s and then surfaces as NETWORK_ERROR
-    // ("Server responded with 401: Unauthorized"), never UNAUTHENTICATED. Drop `.fails` once fixed.
-    it.fails('watchPrediction without a token fails with UNAUTHENTICATED at once', async () => {
+    // graphql-sse retries any non-2xx answer as a network error; the client reads the gateway's
+    // GraphQL refusal instead, so a 401 is UNAUTHENTICATED at once, not NETWORK_ERROR after 30 s.
+    it('watchPrediction without a token fails with UNAUTHENTICATED at once', async () => {
       const client = createVideoClient({ url: t.gw.url });
       try {
         const watching = (async () => {

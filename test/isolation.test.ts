@@ -215,11 +215,8 @@ describe('isolation between callers, on every transport', () => {
     expect(adHoc.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_ONLY');
   });
 
-  // BUG (src/predictions/admission.ts, src/db/queries/findByIdempotencyKey.ts): an idempotency key is
-  // looked up by owner id only, not owner and tenant, so the same subject in another tenant repeating
-  // a request with the same key gets the first tenant's prediction back (id, outputs, videoUrl), and
-  // with another request an IDEMPOTENCY_KEY_REUSED naming its id. Drop `.fails` once fixed.
-  it.fails("an idempotency key used in one tenant never returns that tenant's prediction to the same subject in another", async () => {
+  // A caller is a subject within a tenant: the same subject in another tenant has keys of its own.
+  it("an idempotency key used in one tenant never returns that tenant's prediction to the same subject in another", async () => {
     const input = { prompt: 'the acme launch video', idempotencyKey: 'launch-1' };
     const inAcme = await post<Generated>(t.gw.url, tokens.alice, GENERATE, { input });
     const acmeJob = inAcme.body.data!.generateVideo.prediction;

@@ -23,6 +23,11 @@ export const PredictionFieldsFragment = graphql(`
     createdAt
     updatedAt
     completedAt
+    deadlineAt
+    elapsedMs
+    estimatedProgress
+    estimatedCompletionAt
+    progressIsEstimate
   }
 `);
 
@@ -62,8 +67,16 @@ export const PredictionsDocument = graphql(`
 `);
 
 export const PredictionUpdatedDocument = graphql(`
-  subscription PredictionUpdated($id: ID!) {
-    predictionUpdated(id: $id) {
+  subscription PredictionUpdated($id: ID!, $progress: Boolean) {
+    predictionUpdated(id: $id, progress: $progress) {
+      ...PredictionFields
+    }
+  }
+`);
+
+export const CancelPredictionDocument = graphql(`
+  mutation CancelPrediction($id: ID!) {
+    cancelPrediction(id: $id) {
       ...PredictionFields
     }
   }

@@ -1,7 +1,14 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type DocumentNode, type GraphQLFormattedError, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
-import { GenerateVideoDocument, PredictionDocument, PredictionsDocument, PredictionUpdatedDocument, ViewerDocument } from './documents.ts';
+import {
+  CancelPredictionDocument,
+  GenerateVideoDocument,
+  PredictionDocument,
+  PredictionsDocument,
+  PredictionUpdatedDocument,
+  ViewerDocument,
+} from './documents.ts';
 import { VideoClientError } from './errors.ts';
 import type {
   GenerateVideoInput,
@@ -50,6 +57,8 @@ export type Token = string | (() => string | undefined | Promise<string | undefi
 
 export interface WatchOptions {
   signal?: AbortSignal;
+  /** Also get the state again every few seconds while the job runs, so estimatedProgress moves. */
+  progress?: boolean;
 }
 
 export interface GenerateAndWaitOptions extends WatchOptions {
@@ -73,6 +82,8 @@ export interface VideoClient {
   predictions(args?: PredictionsQueryVariables): Promise<PredictionConnection>;
   /** Who the gateway takes the caller for, their limits and where they stand. */
   viewer(): Promise<Viewer>;
+  /** End an unfinished job as CANCELED (Atlas may still run and bill it); a finished one comes back unchanged. */
+  cancelPrediction(id: string): Promise<Prediction>;
   /** The current state, then every change, ending after SUCCEEDED, FAILED or CANCELED. */
   watchPrediction(id: string, options?: WatchOptions): AsyncIterable<Prediction>;
   /** Submit, then follow until done. Resolves with the SUCCEEDED prediction; throws with its errorCode otherwise. */
@@ -107,6 +118,34 @@ export async function authorizationHeader(token: Token | undefined): Promise<Hea
   return value ? { authorization: `Bearer ${value}` } : {};
 }
 
+/**
+ * A fetch for the SSE client: a refusal the gateway answers with a GraphQL result (401
+ * UNAUTHENTICATED, say) comes through as that result, once, instead of as a network error that
+ * graphql-sse would retry for half a minute. Real network failures and 5xx stay retryable.
+ */
+export function sseFetch(fetchFn: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await fetchFn(input, init);
+    if (response.ok || response.status >= 500) return response;
+    const type = response.headers.get('content-type') ?? '';
+    // Yoga sends the refusal as an event stream (next: { errors }, complete) with the 4xx status.
+    if (type.includes('text/event-stream')) return new Response(response.body, { status: 200, headers: response.headers });
+    if (!type.includes('json')) return response;
+    const text = await response.text();
+    let errors: unknown;
+    try {
+      errors = (JSON.parse(text) as { errors?: unknown }).errors;
+    } catch {
+      errors = undefined;
+    }
+    if (!Array.isArray(errors) || errors.length === 0) return new Response(text, { status: response.status, headers: response.headers });
+    return new Response(`event: next\ndata: ${JSON.stringify({ errors })}\n\nevent: complete\ndata:\n\n`, {
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+    });
+  };
+}
+
 /** Answers worth sending the same submission again for: it was not admitted, or its answer was lost. */
 const RETRYABLE = new Set(['NETWORK_ERROR', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE', 'HTTP_502', 'HTTP_503', 'HTTP_504']);
 const SUBMIT_RETRY_DELAYS_MS = [250, 1_000];
@@ -118,7 +157,7 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     ...(typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})),
     ...(await authorizationHeader(options.token)),
   });
-  const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn, headers });
+  const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn: sseFetch(fetchFn), headers });
 
   async function execute<Result, Variables extends Record<string, unknown>>(
     document: TypedDocumentNode<Result, Variables>,
@@ -145,9 +184,9 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     return result.data;
   }
 
-  async function* watchPrediction(id: string, { signal }: WatchOptions = {}): AsyncGenerator<Prediction> {
+  async function* watchPrediction(id: string, { signal, progress = false }: WatchOptions = {}): AsyncGenerator<Prediction> {
     if (signal?.aborted) return;
-    const body = requestBody(PredictionUpdatedDocument, { id }, persisted);
+    const body = requestBody(PredictionUpdatedDocument, { id, progress }, persisted);
     const events = sse.iterate<{ predictionUpdated: Prediction }>(body);
     const stop = () => void events.return?.(undefined);
     signal?.addEventListener('abort', stop, { once: true });
@@ -188,6 +227,7 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     prediction: async (id) => (await execute(PredictionDocument, { id })).prediction,
     predictions: async (args = {}) => (await execute(PredictionsDocument, args)).predictions,
     viewer: async () => (await execute(ViewerDocument, {})).viewer,
+    cancelPrediction: async (id) => (await execute(CancelPredictionDocument, { id })).cancelPrediction,
     watchPrediction,
     async generateAndWait(input, { onUpdate, signal } = {}) {
       let latest = await client.generateVideo(input);

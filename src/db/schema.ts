@@ -66,6 +66,8 @@ export const predictions = pgTable(
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
     completedAt: at('completed_at'),
+    /** When an unfinished job ends FAILED TIMED_OUT: its timeoutSeconds, or PREDICTION_TIMEOUT_MS; null on older rows. */
+    deadlineAt: at('deadline_at'),
     /** When a poller may next claim this row; null once terminal. Claiming pushes it forward: that is the lease. */
     nextPollAt: at('next_poll_at'),
     /** Consecutive failed status calls, for backoff. */
@@ -76,8 +78,11 @@ export const predictions = pgTable(
   (t) => [
     index('predictions_due_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
     index('predictions_newest_idx').on(t.createdAt.desc(), t.id.desc()),
-    index('predictions_owner_newest_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
-    uniqueIndex('predictions_idempotency_idx').on(t.ownerId, t.idempotencyKey).where(sql`${t.idempotencyKey} is not null`),
+    index('predictions_owner_newest_idx').on(t.ownerId, t.tenantId, t.createdAt.desc(), t.id.desc()),
+    // Per caller, and a caller is a subject within a tenant.
+    uniqueIndex('predictions_idempotency_idx')
+      .on(t.ownerId, sql`coalesce(${t.tenantId}, '')`, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} is not null`),
   ],
 );
 

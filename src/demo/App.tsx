@@ -33,7 +33,15 @@ export function App() {
           {generation.error.message} <code>{generation.error.code}</code>
         </p>
       )}
-      {generation.prediction && <Progress prediction={generation.prediction} elapsedMs={generation.elapsedMs} />}
+      {generation.prediction && (
+        <Progress
+          prediction={generation.prediction}
+          elapsedMs={generation.elapsedMs}
+          progress={generation.progress}
+          eta={generation.estimatedCompletionAt}
+          onCancel={generation.running ? () => void generation.cancel() : undefined}
+        />
+      )}
       <Recent predictions={recent.predictions} />
     </main>
   );
@@ -115,7 +123,15 @@ function Field(props: { label: string; name: string; error: string | undefined; 
   );
 }
 
-function Progress({ prediction, elapsedMs }: { prediction: Prediction; elapsedMs: number }) {
+function Progress(props: {
+  prediction: Prediction;
+  elapsedMs: number;
+  progress: number | undefined;
+  eta: Date | undefined;
+  onCancel: (() => void) | undefined;
+}) {
+  const { prediction, elapsedMs, progress, eta, onCancel } = props;
+  const secondsLeft = eta ? Math.max(0, Math.round((eta.getTime() - Date.now()) / 1000)) : undefined;
   return (
     <section aria-labelledby="progress-title" className="progress">
       <h2 id="progress-title">Your video</h2>
@@ -124,7 +140,18 @@ function Progress({ prediction, elapsedMs }: { prediction: Prediction; elapsedMs
           {prediction.status}
         </span>{' '}
         <span data-testid="elapsed">{(elapsedMs / 1000).toFixed(1)} s</span>
+        {secondsLeft !== undefined && <span data-testid="eta"> · about {secondsLeft} s left (estimate)</span>}
       </p>
+      {progress !== undefined && (
+        <progress data-testid="progress" max={1} value={progress} aria-label="Estimated progress">
+          {Math.round(progress * 100)}%
+        </progress>
+      )}
+      {onCancel && (
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      )}
       {prediction.status === 'SUCCEEDED' && prediction.videoUrl && (
         <video src={prediction.videoUrl} controls autoPlay muted loop playsInline width={640} aria-label={prediction.prompt} />
       )}

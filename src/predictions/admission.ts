@@ -27,7 +27,8 @@ export class Refused extends Error {
 export interface AdmissionRequest {
   /** The row to store, but for who owns it and the idempotency columns. */
   values: Omit<NewPredictionRow, 'ownerId' | 'tenantId' | 'idempotencyKey' | 'requestHash'>;
-  request: VideoRequest;
+  /** Everything the caller asked for: a key reused with any of it different is refused. */
+  request: VideoRequest & { timeoutSeconds?: number | null | undefined };
   idempotencyKey?: string | null | undefined;
 }
 
@@ -53,9 +54,9 @@ export function admit(
   const price = values.priceUsd ?? 0;
 
   return deps.db.transaction(async (tx) => {
-    await lockCallerSubmissions(tx, principal.id);
+    await lockCallerSubmissions(tx, principal);
     if (idempotencyKey) {
-      const earlier = await findByIdempotencyKey(tx, principal.id, idempotencyKey);
+      const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
       if (earlier && now.getTime() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
         if (earlier.requestHash !== requestHash) {
           throw new Refused(
@@ -93,7 +94,7 @@ export function admit(
 async function checkCallerLimits(tx: Db, principal: Principal, price: number, now: Date): Promise<void> {
   const { activeJobs, jobsPerMinute, dailySpendUsd } = principal.limits;
   if (activeJobs !== undefined) {
-    const active = await countActive(tx, principal.id);
+    const active = await countActive(tx, principal);
     if (active >= activeJobs) {
       throw new Refused(
         'TOO_MANY_ACTIVE_JOBS',
@@ -103,7 +104,7 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
     }
   }
   if (jobsPerMinute !== undefined) {
-    const recent = await recentSubmissions(tx, principal.id, new Date(now.getTime() - MINUTE_MS), jobsPerMinute);
+    const recent = await recentSubmissions(tx, principal, new Date(now.getTime() - MINUTE_MS), jobsPerMinute);
     const oldestCounted = recent[jobsPerMinute - 1];
     if (jobsPerMinute === 0 || oldestCounted) {
       // Room comes back when the oldest of the last `limit` submissions leaves the window.
@@ -116,7 +117,7 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
     }
   }
   if (dailySpendUsd !== undefined) {
-    const spent = await spentSince(tx, startOfUtcDay(now), principal.id);
+    const spent = await spentSince(tx, startOfUtcDay(now), principal);
     if (spent + price > dailySpendUsd + 1e-9) throw budgetExceeded('LIMIT_DAILY_SPEND_USD', 'you', dailySpendUsd, spent, price);
   }
 }
@@ -135,7 +136,7 @@ export function startOfUtcDay(at: Date): Date {
 }
 
 /** The same request always hashes the same, whatever order its fields came in. */
-function fingerprint(request: VideoRequest): string {
+function fingerprint(request: AdmissionRequest['request']): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
 

@@ -20,6 +20,8 @@ export interface GenerateDeps {
   upstreamTimeoutMs: number;
   prices: Prices;
   recorder: SubmissionRecorder;
+  /** PREDICTION_TIMEOUT_MS: how long a job may run when the caller set no timeoutSeconds. */
+  predictionTimeoutMs: number;
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
 }
@@ -28,6 +30,8 @@ export interface Submission {
   request: VideoRequest;
   /** The caller's key for this submission: a repeat within 24 hours returns the same prediction. */
   idempotencyKey?: string | null | undefined;
+  /** End the job FAILED TIMED_OUT if it has not finished after this long, instead of PREDICTION_TIMEOUT_MS. */
+  timeoutSeconds?: number | null | undefined;
 }
 
 /** Room beyond the create call's timeout for the database writes around it (and clock skew between hosts). */
@@ -49,11 +53,15 @@ export class SubmissionFailed extends Error {
  * this process dies between storing and submitting, the row's first poll comes due after the create
  * call could have finished, and the poller ends it as SUBMISSION_UNKNOWN rather than submitting again.
  */
-export async function generateVideo(deps: GenerateDeps, principal: Principal, { request, idempotencyKey }: Submission): Promise<PredictionRow> {
+export async function generateVideo(
+  deps: GenerateDeps,
+  principal: Principal,
+  { request, idempotencyKey, timeoutSeconds }: Submission,
+): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
   const now = new Date();
   const admitted = await admit(deps, principal, {
-    request,
+    request: { ...request, timeoutSeconds },
     idempotencyKey,
     values: {
       id: randomUUID(),
@@ -65,6 +73,7 @@ export async function generateVideo(deps: GenerateDeps, principal: Principal, { 
       createdAt: now,
       updatedAt: now,
       nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
+      deadlineAt: new Date(now.getTime() + (timeoutSeconds ? timeoutSeconds * 1000 : deps.predictionTimeoutMs)),
     },
   });
   if (admitted.repeated) return admitted.row;

@@ -73,7 +73,7 @@ export function startPoller(options: PollerOptions): Poller {
 
   async function follow(row: PredictionRow): Promise<void> {
     const now = () => new Date();
-    const expired = () => Date.now() - row.createdAt.getTime() > options.predictionTimeoutMs;
+    const expired = () => Date.now() > deadlineOf(row).getTime();
 
     if (!row.upstreamId && options.isRecording?.(row.id)) {
       // Submitted by this process, which holds its upstream id and is still writing it: not abandoned.
@@ -119,10 +119,15 @@ export function startPoller(options: PollerOptions): Poller {
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }
 
+  /** The caller's timeoutSeconds, else PREDICTION_TIMEOUT_MS (rows from before deadlines were stored). */
+  function deadlineOf(row: PredictionRow): Date {
+    return row.deadlineAt ?? new Date(row.createdAt.getTime() + options.predictionTimeoutMs);
+  }
+
   /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
   function timeOut(row: PredictionRow, lastError?: unknown): Promise<void> {
-    const minutes = Math.round(options.predictionTimeoutMs / 60_000);
-    const within = minutes >= 1 ? `${minutes} minutes` : `${options.predictionTimeoutMs} ms`;
+    const allowedMs = deadlineOf(row).getTime() - row.createdAt.getTime();
+    const within = allowedMs >= 120_000 ? `${Math.round(allowedMs / 60_000)} minutes` : allowedMs >= 1_000 ? `${Math.round(allowedMs / 1000)} s` : `${allowedMs} ms`;
     const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
     return finish(row, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
   }

@@ -11,11 +11,15 @@ export function priceOf(request: Pick<VideoRequest, 'resolution' | 'duration'>, 
 
 /**
  * Whether a finished job counts as paid: it succeeded, or Atlas may have run and billed it without
- * us seeing the end (a lost submission answer; our own deadline passed while it ran). Jobs Atlas
- * refused or failed are not charged.
+ * us seeing the end (a lost submission answer; our own deadline passed while it ran; a cancel, which
+ * Atlas does not have). Jobs Atlas refused or failed are not charged.
  */
 export function isCharged(status: string, errorCode: string | null | undefined): boolean {
-  return status === 'SUCCEEDED' || (status === 'FAILED' && (errorCode === 'SUBMISSION_UNKNOWN' || errorCode === 'TIMED_OUT'));
+  return (
+    status === 'SUCCEEDED' ||
+    status === 'CANCELED' ||
+    (status === 'FAILED' && (errorCode === 'SUBMISSION_UNKNOWN' || errorCode === 'TIMED_OUT'))
+  );
 }
 
 export const roundUsd = (usd: number) => Math.round(usd * 1e6) / 1e6;

@@ -7,6 +7,9 @@ import type { PredictionRow } from '../db/schema.ts';
 import { startOfUtcDay } from './admission.ts';
 import type { PredictionEvents } from './events.ts';
 import { type GenerateDeps, generateVideo, type Submission } from './generate.ts';
+import { type Progress, ProgressEstimator } from './progress.ts';
+import { isTerminal } from './status.ts';
+import { updatePrediction } from '../db/queries/updatePrediction.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -21,7 +24,35 @@ export class PredictionService {
   readonly #submitting = new Set<Promise<unknown>>();
   #closing = false;
 
-  constructor(private readonly deps: GenerateDeps & { events: PredictionEvents }) {}
+  readonly #progress: ProgressEstimator;
+
+  constructor(private readonly deps: GenerateDeps & { events: PredictionEvents }) {
+    this.#progress = new ProgressEstimator(deps.db);
+  }
+
+  /** Elapsed time and an estimate of the rest, from how long recent jobs like this one took. */
+  progress(row: PredictionRow): Promise<Progress> {
+    return this.#progress.of(row);
+  }
+
+  /**
+   * End an unfinished job as CANCELED at once: polling stops and subscribers get the final state.
+   * Atlas has no cancel, so the job may still run (and be billed) there. A finished job comes back
+   * unchanged; undefined means the caller may not see such a job.
+   */
+  async cancel(principal: Principal, id: string): Promise<PredictionRow | undefined> {
+    const row = await this.find(principal, id);
+    if (!row || isTerminal(row.status)) return row;
+    const cancelled = await updatePrediction(this.deps.db, row.id, {
+      status: 'CANCELED',
+      errorCode: 'CANCELED',
+      error: 'Cancelled at the caller\'s request. Atlas Cloud has no cancel, so the job may still run and be billed there.',
+      completedAt: new Date(),
+      nextPollAt: null,
+    });
+    // Finished by a poll in the meantime: that end stands.
+    return cancelled ?? (await this.find(principal, id));
+  }
 
   generate(principal: Principal, request: Submission): Promise<PredictionRow> {
     if (this.#closing) return Promise.reject(new ShuttingDown('The gateway is shutting down; submit again shortly'));
@@ -51,9 +82,9 @@ export class PredictionService {
   async activity(principal: Principal, now = new Date()) {
     const { db } = this.deps;
     const [activeJobs, jobsLastMinute, spentTodayUsd] = await Promise.all([
-      countActive(db, principal.id),
-      countSubmissionsSince(db, principal.id, new Date(now.getTime() - 60_000)),
-      spentSince(db, startOfUtcDay(now), principal.id),
+      countActive(db, principal),
+      countSubmissionsSince(db, principal, new Date(now.getTime() - 60_000)),
+      spentSince(db, startOfUtcDay(now), principal),
     ]);
     return { activeJobs, jobsLastMinute, spentTodayUsd };
   }

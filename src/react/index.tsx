@@ -14,6 +14,7 @@ import {
 } from 'urql';
 import {
   authorizationHeader,
+  CancelPredictionDocument,
   documentHash,
   GenerateVideoDocument,
   type GenerateVideoInput,
@@ -23,6 +24,7 @@ import {
   PredictionsDocument,
   PredictionUpdatedDocument,
   newIdempotencyKey,
+  sseFetch,
   type Token,
   VideoClientError,
 } from '../client/index.ts';
@@ -55,7 +57,7 @@ export function createGatewayClient({ url, headers, token, persisted = false, fe
     url,
     singleConnection: false,
     headers: async () => ({ ...headersOf(), ...(await authorizationHeader(token)) }),
-    fetchFn,
+    fetchFn: sseFetch(fetchFn ?? ((input, init) => globalThis.fetch(input, init))),
   });
   // urql reads fetchOptions synchronously, so a token (which may come from a promise) goes in through fetch.
   const baseFetch = fetchFn ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
@@ -184,15 +186,25 @@ export function usePrediction(id: string | undefined) {
   };
 }
 
-/** Live updates of one prediction over SSE: its latest state, until it is done. */
-export function usePredictionUpdates(id: string | undefined) {
-  const [result] = useSubscription({ query: PredictionUpdatedDocument, variables: { id: id ?? '' }, pause: !id });
+/**
+ * Live updates of one prediction over SSE: its latest state, until it is done. With `progress`, the
+ * state comes again every few seconds while the job runs, so `estimatedProgress` moves.
+ */
+export function usePredictionUpdates(id: string | undefined, { progress = false }: { progress?: boolean } = {}) {
+  const [result] = useSubscription({ query: PredictionUpdatedDocument, variables: { id: id ?? '', progress }, pause: !id });
   const prediction = result.data?.predictionUpdated;
   return {
     prediction,
     error: result.error ? toVideoClientError(result.error) : undefined,
     done: prediction ? isFinished(prediction) : false,
   };
+}
+
+/** Cancel a job: it ends CANCELED at once (Atlas has no cancel, so it may still run and be billed there). */
+export function useCancelPrediction(): [{ fetching: boolean; error: VideoClientError | undefined }, (id: string) => Promise<Prediction | undefined>] {
+  const [state, run] = useMutation(CancelPredictionDocument);
+  const cancel = useCallback(async (id: string) => (await run({ id }, PREDICTION_TYPES)).data?.cancelPrediction, [run]);
+  return [{ fetching: state.fetching, error: state.error ? toVideoClientError(state.error) : undefined }, cancel];
 }
 
 /** Recent predictions, newest first. */
@@ -218,8 +230,9 @@ export function useRecentPredictions(first = 10) {
  */
 export function useVideoGeneration() {
   const [submission, generate] = useGenerateVideo();
+  const [, cancelPrediction] = useCancelPrediction();
   const [id, setId] = useState<string>();
-  const updates = usePredictionUpdates(id);
+  const updates = usePredictionUpdates(id, { progress: true });
   // Until the stream speaks for the new id, show what the mutation answered.
   const live = updates.prediction?.id === id ? updates.prediction : undefined;
   const prediction = id ? (live ?? (submission.prediction?.id === id ? submission.prediction : undefined)) : undefined;
@@ -249,6 +262,12 @@ export function useVideoGeneration() {
     running,
     done: prediction ? isFinished(prediction) : false,
     elapsedMs: startedAt === undefined ? 0 : Math.max(0, (endedAt ?? now) - startedAt),
+    /** 0..1, the gateway's estimate from recent jobs like this one; undefined before a job or after a failure. */
+    progress: prediction?.estimatedProgress ?? undefined,
+    /** When the job is likely done (an estimate); undefined once finished. */
+    estimatedCompletionAt: prediction?.estimatedCompletionAt ? new Date(prediction.estimatedCompletionAt) : undefined,
+    /** End the running job as CANCELED. */
+    cancel: () => (id ? cancelPrediction(id) : Promise.resolve(undefined)),
     reset: () => setId(undefined),
   };
 }

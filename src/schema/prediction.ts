@@ -8,6 +8,7 @@ import { Refused } from '../predictions/admission.ts';
 import { SubmissionFailed } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
 import { builder } from './builder.ts';
+import { withProgressTicks } from './progressTicks.ts';
 import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
 
 export const Resolution = builder.enumType('Resolution', {
@@ -64,6 +65,31 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true }),
+    deadlineAt: t.expose('deadlineAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When an unfinished job ends FAILED with TIMED_OUT (timeoutSeconds, or the gateway default).',
+    }),
+    elapsedMs: t.int({
+      description: 'Milliseconds from submission to now, or to the end once finished.',
+      resolve: async (p, _args, { predictions }) => (await predictions.progress(p)).elapsedMs,
+    }),
+    estimatedProgress: t.float({
+      nullable: true,
+      description:
+        'From 0 to 1, estimated from how long recent jobs of the same resolution and length took (Atlas reports no progress); below 1 until SUCCEEDED; null once FAILED or CANCELED.',
+      resolve: async (p, _args, { predictions }) => (await predictions.progress(p)).estimatedProgress,
+    }),
+    estimatedCompletionAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the job is likely to finish, estimated like estimatedProgress; null once finished.',
+      resolve: async (p, _args, { predictions }) => (await predictions.progress(p)).estimatedCompletionAt,
+    }),
+    progressIsEstimate: t.boolean({
+      description: 'True: the progress fields are the gateway\'s estimate, not reported by the model.',
+      resolve: () => true,
+    }),
   }),
 });
 
@@ -75,6 +101,9 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
     duration: t.int({ defaultValue: DEFAULTS.duration, description: 'Whole seconds, 3 to 15.' }),
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
     model: t.string({ defaultValue: DEFAULTS.model }),
+    timeoutSeconds: t.int({
+      description: 'End the job FAILED with TIMED_OUT if it has not finished after this many seconds (30 to 3600), instead of the gateway default.',
+    }),
     idempotencyKey: t.string({
       description:
         'Your key for this submission (1 to 255 characters): a repeat with the same key within 24 hours returns the same prediction instead of a second paid job; the same key with a different request is refused (IDEMPOTENCY_KEY_REUSED).',
@@ -91,6 +120,12 @@ const GenerateVideoArgs = z.object({
     duration: rules.duration.nullish(),
     seed: rules.seed.nullish(),
     model: rules.model.nullish(),
+    timeoutSeconds: z
+      .number()
+      .int('must be whole seconds')
+      .min(30, 'must be from 30 to 3600 seconds')
+      .max(3600, 'must be from 30 to 3600 seconds')
+      .nullish(),
     idempotencyKey: z
       .string()
       .min(1, 'must be 1 to 255 characters')
@@ -122,6 +157,7 @@ builder.mutationField('generateVideo', (t) =>
             seed: input.seed,
           },
           idempotencyKey: input.idempotencyKey,
+          timeoutSeconds: input.timeoutSeconds,
         });
         return { prediction };
       } catch (error) {
@@ -171,15 +207,39 @@ builder.queryField('predictions', (t) =>
   }, { name: 'PredictionConnection' }, { name: 'PredictionEdge' }),
 );
 
+builder.mutationField('cancelPrediction', (t) =>
+  t.field({
+    type: Prediction,
+    description:
+      "End an unfinished job as CANCELED at once: polling stops, subscribers get the final state. Atlas Cloud has no cancel, so the job may still run and be billed there (it is charged as such). A finished job is returned unchanged.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, { predictions, principal }) => {
+      const row = await predictions.cancel(principal, String(id));
+      if (!row) throw notFound(`Prediction ${id}`);
+      return row;
+    },
+  }),
+);
+
+/** How often a `progress: true` subscription repeats the state of a running job, for a progress bar. */
+export const PROGRESS_EVERY_MS = 2_000;
+
 builder.subscriptionField('predictionUpdated', (t) =>
   t.field({
     type: Prediction,
     description: 'The current state at once, then every change; completes after SUCCEEDED, FAILED or CANCELED.',
-    args: { id: t.arg.id({ required: true }) },
-    subscribe: async (_root, { id }, { predictions, principal }) => {
+    args: {
+      id: t.arg.id({ required: true }),
+      progress: t.arg.boolean({
+        defaultValue: false,
+        description: `Also repeat the state every ${PROGRESS_EVERY_MS / 1000} s while the job runs, so estimatedProgress moves.`,
+      }),
+    },
+    subscribe: async (_root, { id, progress }, { predictions, principal }) => {
       const current = await predictions.find(principal, String(id));
       if (!current) throw notFound(`Prediction ${id}`);
-      return predictions.watch(current);
+      const updates = predictions.watch(current);
+      return progress ? withProgressTicks(updates, PROGRESS_EVERY_MS) : updates;
     },
     resolve: (prediction) => prediction,
   }),

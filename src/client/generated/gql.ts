@@ -14,19 +14,21 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n  }\n": typeof types.PredictionFieldsFragmentDoc,
+    "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n  }\n": typeof types.PredictionFieldsFragmentDoc,
     "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": typeof types.GenerateVideoDocument,
     "\n  query Prediction($id: ID!) {\n    prediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": typeof types.PredictionDocument,
     "\n  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {\n    predictions(first: $first, after: $after, status: $status) {\n      edges {\n        cursor\n        node {\n          ...PredictionFields\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.PredictionsDocument,
-    "\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n": typeof types.PredictionUpdatedDocument,
+    "\n  subscription PredictionUpdated($id: ID!, $progress: Boolean) {\n    predictionUpdated(id: $id, progress: $progress) {\n      ...PredictionFields\n    }\n  }\n": typeof types.PredictionUpdatedDocument,
+    "\n  mutation CancelPrediction($id: ID!) {\n    cancelPrediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": typeof types.CancelPredictionDocument,
     "\n  query Viewer {\n    viewer {\n      id\n      tenantId\n      admin\n      authenticatedBy\n      limits {\n        activeJobs\n        jobsPerMinute\n        dailySpendUsd\n      }\n      activity {\n        activeJobs\n        jobsLastMinute\n        spentTodayUsd\n      }\n    }\n  }\n": typeof types.ViewerDocument,
 };
 const documents: Documents = {
-    "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n  }\n": types.PredictionFieldsFragmentDoc,
+    "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n  }\n": types.PredictionFieldsFragmentDoc,
     "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": types.GenerateVideoDocument,
     "\n  query Prediction($id: ID!) {\n    prediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": types.PredictionDocument,
     "\n  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {\n    predictions(first: $first, after: $after, status: $status) {\n      edges {\n        cursor\n        node {\n          ...PredictionFields\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.PredictionsDocument,
-    "\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n": types.PredictionUpdatedDocument,
+    "\n  subscription PredictionUpdated($id: ID!, $progress: Boolean) {\n    predictionUpdated(id: $id, progress: $progress) {\n      ...PredictionFields\n    }\n  }\n": types.PredictionUpdatedDocument,
+    "\n  mutation CancelPrediction($id: ID!) {\n    cancelPrediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": types.CancelPredictionDocument,
     "\n  query Viewer {\n    viewer {\n      id\n      tenantId\n      admin\n      authenticatedBy\n      limits {\n        activeJobs\n        jobsPerMinute\n        dailySpendUsd\n      }\n      activity {\n        activeJobs\n        jobsLastMinute\n        spentTodayUsd\n      }\n    }\n  }\n": types.ViewerDocument,
 };
 
@@ -47,7 +49,7 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n  }\n"): (typeof documents)["\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n  }\n"];
+export function graphql(source: "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n  }\n"): (typeof documents)["\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -63,7 +65,11 @@ export function graphql(source: "\n  query Predictions($first: Int, $after: Stri
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n"): (typeof documents)["\n  subscription PredictionUpdated($id: ID!) {\n    predictionUpdated(id: $id) {\n      ...PredictionFields\n    }\n  }\n"];
+export function graphql(source: "\n  subscription PredictionUpdated($id: ID!, $progress: Boolean) {\n    predictionUpdated(id: $id, progress: $progress) {\n      ...PredictionFields\n    }\n  }\n"): (typeof documents)["\n  subscription PredictionUpdated($id: ID!, $progress: Boolean) {\n    predictionUpdated(id: $id, progress: $progress) {\n      ...PredictionFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CancelPrediction($id: ID!) {\n    cancelPrediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n"): (typeof documents)["\n  mutation CancelPrediction($id: ID!) {\n    cancelPrediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

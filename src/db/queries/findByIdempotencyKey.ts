@@ -1,12 +1,14 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
+import { ownedBy, type Viewer } from './visibility.ts';
 
-export async function findByIdempotencyKey(db: Db, ownerId: string, key: string): Promise<PredictionRow | undefined> {
+/** Keys belong to one caller: the same subject in another tenant has keys of its own. */
+export async function findByIdempotencyKey(db: Db, caller: Pick<Viewer, 'id' | 'tenantId'>, key: string): Promise<PredictionRow | undefined> {
   const [row] = await db
     .select()
     .from(predictions)
-    .where(and(eq(predictions.ownerId, ownerId), eq(predictions.idempotencyKey, key)));
+    .where(and(ownedBy(caller), eq(predictions.idempotencyKey, key)));
   return row;
 }
 

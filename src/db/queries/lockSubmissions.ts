@@ -10,8 +10,9 @@ const ALL_SUBMISSIONS = 7302;
  * limits and idempotency keys are checked against everything admitted before. Owners whose hashes
  * collide merely wait for each other.
  */
-export async function lockCallerSubmissions(tx: Db, ownerId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${CALLER_SUBMISSIONS}, hashtext(${ownerId}))`);
+export async function lockCallerSubmissions(tx: Db, caller: { id: string; tenantId: string | null }): Promise<void> {
+  const key = JSON.stringify([caller.id, caller.tenantId]);
+  await tx.execute(sql`select pg_advisory_xact_lock(${CALLER_SUBMISSIONS}, hashtext(${key}))`);
 }
 
 /** Serialise every admission; taken (after the caller's lock) only when a gateway-wide budget is set. */

@@ -9,11 +9,22 @@ export interface Viewer {
 }
 
 /**
- * The rows a caller may see: their own (within their tenant); a tenant admin sees the tenant's; a
- * global admin (no tenant) sees all. Undefined means no restriction.
+ * A caller's own rows: the same subject in another tenant is another caller (their jobs, limits and
+ * idempotency keys are apart).
+ */
+export function ownedBy(caller: Pick<Viewer, 'id' | 'tenantId'>): SQL {
+  return and(eq(predictions.ownerId, caller.id), inTenant(caller.tenantId))!;
+}
+
+function inTenant(tenantId: string | null): SQL {
+  return tenantId === null ? isNull(predictions.tenantId) : eq(predictions.tenantId, tenantId);
+}
+
+/**
+ * The rows a caller may see: their own; a tenant admin sees the tenant's; a global admin (no
+ * tenant) sees all. Undefined means no restriction.
  */
 export function visibleTo(viewer: Viewer): SQL | undefined {
-  const tenant = viewer.tenantId === null ? isNull(predictions.tenantId) : eq(predictions.tenantId, viewer.tenantId);
-  if (viewer.admin) return viewer.tenantId === null ? undefined : tenant;
-  return and(eq(predictions.ownerId, viewer.id), tenant);
+  if (viewer.admin) return viewer.tenantId === null ? undefined : inTenant(viewer.tenantId);
+  return ownedBy(viewer);
 }

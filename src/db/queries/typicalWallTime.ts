@@ -1,0 +1,34 @@
+import { and, between, desc, eq, isNotNull, sql } from 'drizzle-orm';
+import type { Db } from '../database.ts';
+import { predictions } from '../schema.ts';
+
+/**
+ * The median wall time (created to completed) of the last `recent` jobs that succeeded at this
+ * resolution with a duration in [minSeconds, maxSeconds], and how many there were.
+ */
+export async function typicalWallTime(
+  db: Db,
+  { resolution, minSeconds, maxSeconds, recent }: { resolution: string; minSeconds: number; maxSeconds: number; recent: number },
+): Promise<{ medianMs: number | null; samples: number }> {
+  const last = db
+    .select({ ms: sql<number>`extract(epoch from ${predictions.completedAt} - ${predictions.createdAt}) * 1000`.as('ms') })
+    .from(predictions)
+    .where(
+      and(
+        eq(predictions.status, 'SUCCEEDED'),
+        eq(predictions.resolution, resolution as '720P'),
+        between(predictions.duration, minSeconds, maxSeconds),
+        isNotNull(predictions.completedAt),
+      ),
+    )
+    .orderBy(desc(predictions.completedAt))
+    .limit(recent)
+    .as('last');
+  const [row] = await db
+    .select({
+      medianMs: sql<number | null>`percentile_cont(0.5) within group (order by ${last.ms})`.mapWith((v) => (v === null ? null : Number(v))),
+      samples: sql<number>`count(*)`.mapWith(Number),
+    })
+    .from(last);
+  return { medianMs: row?.medianMs ?? null, samples: row?.samples ?? 0 };
+}
