@@ -48,7 +48,15 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     const status = page.getByTestId('status');
     await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe('PROCESSING');
     const elapsedEarly = Number.parseFloat((await page.getByTestId('elapsed').textContent()) ?? '');
+    // A progress bar with an estimate of the time left, moving while the job runs.
+    const bar = page.getByTestId('progress');
+    const barEarly = Number(await bar.getAttribute('value'));
+    await expect.poll(() => page.getByTestId('eta').textContent()).toContain('left (estimate)');
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/demo-page-running.png', fullPage: true });
+    await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: 10_000 }).toBeGreaterThan(barEarly);
     await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+    expect(Number(await bar.getAttribute('value'))).toBe(1);
     const elapsedDone = Number.parseFloat((await page.getByTestId('elapsed').textContent()) ?? '');
     expect(elapsedDone).toBeGreaterThan(elapsedEarly);
 

@@ -20,6 +20,7 @@ button { background: #1f5fbf; color: white; border: 0; cursor: pointer; justify-
 button:disabled { opacity: .6; cursor: progress; }
 button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible { outline: 3px solid #f9a825; outline-offset: 2px; }
 .progress { margin: 1.5rem 0; }
+.progress progress { display: block; width: 100%; height: .75rem; margin: .5rem 0 .75rem; accent-color: #1d5fc4; }
 video { max-width: 100%; height: auto; border-radius: .5rem; background: #000; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid #8884; }
