@@ -16,6 +16,7 @@ import type { Logger } from './log.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
+import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, startPoller } from './predictions/poller.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
@@ -84,7 +85,8 @@ export async function createGateway(
     log,
   });
 
-  const events = new PredictionEvents(database, log);
+  const cache = new PredictionCache();
+  const events = new PredictionEvents(database, log, cache);
   await events.start();
   const recorder = new SubmissionRecorder({
     db: database.db,
@@ -124,7 +126,7 @@ export async function createGateway(
       if (first instanceof Error) log[level]('request failed unexpectedly', { error: first, ...details });
       else log[level](String(first), details);
     };
-  const predictions = new PredictionService({ ...deps, events });
+  const predictions = new PredictionService({ ...deps, events, cache });
   const authenticate = createAuthenticator(config, database.db, log);
   if (config.auth.methods.includes('none')) {
     log.warn(

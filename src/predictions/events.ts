@@ -4,6 +4,7 @@ import { PREDICTION_CHANNEL, PredictionNotice } from '../db/notify.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import type { PredictionCache } from './cache.ts';
 import { isTerminal } from './status.ts';
 
 interface Watcher {
@@ -27,6 +28,8 @@ export class PredictionEvents {
   constructor(
     private readonly database: Database,
     private readonly log: Logger,
+    /** The read path's rows, kept fresh by the same notices. */
+    private readonly cache?: PredictionCache,
   ) {}
 
   /** Subscription streams open in this process. */
@@ -43,6 +46,7 @@ export class PredictionEvents {
       () => {
         // Notices sent while the connection was down are gone: re-read everything watched.
         this.log.warn('notification connection restored; refreshing watched predictions', { watched: this.#watchers.size });
+        this.cache?.clear();
         for (const id of this.#watchers.keys()) void this.#refresh(id);
       },
     );
@@ -93,6 +97,7 @@ export class PredictionEvents {
       this.log.warn('ignoring malformed notification', { payload: payload.slice(0, 200) });
       return;
     }
+    this.cache?.announce(notice.id, notice.version);
     const watchers = this.#watchers.get(notice.id);
     // Read the row only if some watcher has not seen this version yet.
     if (watchers && [...watchers].some((watcher) => watcher.version < notice.version)) void this.#refresh(notice.id);
@@ -102,6 +107,7 @@ export class PredictionEvents {
     try {
       const row = await findPrediction(this.database.db, id);
       if (!row) return;
+      this.cache?.offer(row);
       for (const watcher of this.#watchers.get(id) ?? []) watcher.deliver(row);
     } catch (error) {
       if (!this.#stopped) this.log.error('reading a watched prediction failed', { predictionId: id, error });

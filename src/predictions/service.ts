@@ -1,5 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
+import { canSee } from '../db/queries/visibility.ts';
+import type { PredictionCache } from './cache.ts';
 import { type ListPredictionsOptions, listPredictions } from '../db/queries/listPredictions.ts';
 import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
 import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
@@ -26,7 +28,7 @@ export class PredictionService {
 
   readonly #progress: ProgressEstimator;
 
-  constructor(private readonly deps: GenerateDeps & { events: PredictionEvents }) {
+  constructor(private readonly deps: GenerateDeps & { events: PredictionEvents; cache: PredictionCache }) {
     this.#progress = new ProgressEstimator(deps.db);
   }
 
@@ -50,13 +52,22 @@ export class PredictionService {
       completedAt: new Date(),
       nextPollAt: null,
     });
+    if (cancelled) {
+      this.deps.cache.offer(cancelled);
+      return cancelled;
+    }
     // Finished by a poll in the meantime: that end stands.
-    return cancelled ?? (await this.find(principal, id));
+    this.deps.cache.announce(row.id, row.version + 1);
+    return this.find(principal, id);
   }
 
   generate(principal: Principal, request: Submission): Promise<PredictionRow> {
     if (this.#closing) return Promise.reject(new ShuttingDown('The gateway is shutting down; submit again shortly'));
-    const submission = generateVideo(this.deps, principal, request);
+    // What this process wrote is fresher than anything it cached, before any notice arrives.
+    const submission = generateVideo(this.deps, principal, request).then((row) => {
+      this.deps.cache.offer(row);
+      return row;
+    });
     const tracked = submission.catch(() => {}).finally(() => this.#submitting.delete(tracked));
     this.#submitting.add(tracked);
     return submission;
@@ -71,7 +82,13 @@ export class PredictionService {
 
   /** Undefined for an id the caller may not see: unknown, malformed and someone else's look the same. */
   async find(principal: Principal, id: string): Promise<PredictionRow | undefined> {
-    return isPredictionId(id) ? findPrediction(this.deps.db, id, principal) : undefined;
+    if (!isPredictionId(id)) return undefined;
+    let row = this.deps.cache.get(id);
+    if (!row) {
+      row = await findPrediction(this.deps.db, id);
+      if (row) this.deps.cache.offer(row);
+    }
+    return row && canSee(principal, row) ? row : undefined;
   }
 
   list(principal: Principal, options: Omit<ListPredictionsOptions, 'viewer'>): Promise<PredictionRow[]> {

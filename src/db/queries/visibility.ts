@@ -1,5 +1,5 @@
 import { and, eq, isNull, type SQL } from 'drizzle-orm';
-import { predictions } from '../schema.ts';
+import { type PredictionRow, predictions } from '../schema.ts';
 
 /** Whose predictions a caller may see. */
 export interface Viewer {
@@ -27,4 +27,10 @@ function inTenant(tenantId: string | null): SQL {
 export function visibleTo(viewer: Viewer): SQL | undefined {
   if (viewer.admin) return viewer.tenantId === null ? undefined : inTenant(viewer.tenantId);
   return ownedBy(viewer);
+}
+
+/** visibleTo, for one row already read: the same rule, in memory. */
+export function canSee(viewer: Viewer, row: Pick<PredictionRow, 'ownerId' | 'tenantId'>): boolean {
+  if (viewer.admin) return viewer.tenantId === null || row.tenantId === viewer.tenantId;
+  return row.ownerId === viewer.id && row.tenantId === viewer.tenantId;
 }
