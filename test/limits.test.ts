@@ -5,7 +5,7 @@
  */
 import { SignJWT } from 'jose';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/auth/apiKeys.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { type Child, children, startChild } from './support/childGateway.ts';
@@ -177,6 +177,12 @@ describe('limits and idempotency on PGlite, racing in one process', () => {
     AUTH_JWT_SECRET: SECRET,
     LIMIT_ACTIVE_JOBS: '3',
     LIMIT_JOBS_PER_MINUTE: '10',
+    // Room for 20 racing create calls on a busy machine: a timed-out one would read as SUBMISSION_UNKNOWN.
+    UPSTREAM_TIMEOUT_MS: '5000',
+  });
+  // Replies a test queued but did not use must not answer the next test's creates.
+  afterEach(() => {
+    t.fake.createReplies.length = 0;
   });
   const race = async (subject: string, input: (i: number) => Record<string, unknown>, n = 20) => {
     const token = await signIn(subject);

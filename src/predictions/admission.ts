@@ -7,6 +7,7 @@ import { insertPrediction } from '../db/queries/insertPrediction.ts';
 import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSubmissions.ts';
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
+import { oneAtATime } from './oneAtATime.ts';
 import { roundUsd } from './pricing.ts';
 
 /** How long an idempotency key returns the same prediction. */
@@ -53,7 +54,9 @@ export function admit(
   const requestHash = idempotencyKey ? fingerprint(request) : null;
   const price = values.priceUsd ?? 0;
 
-  return deps.db.transaction(async (tx) => {
+  // With a gateway-wide budget every admission takes the global lock, so they queue as one here too.
+  const queue = deps.dailySpendUsdTotal === undefined ? JSON.stringify([principal.id, principal.tenantId]) : '*';
+  return oneAtATime(queue, () => deps.db.transaction(async (tx) => {
     await lockCallerSubmissions(tx, principal);
     if (idempotencyKey) {
       const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
@@ -88,7 +91,7 @@ export function admit(
       requestHash,
     });
     return { row, repeated: false };
-  });
+  }));
 }
 
 async function checkCallerLimits(tx: Db, principal: Principal, price: number, now: Date): Promise<void> {

@@ -58,7 +58,6 @@ export async function generateVideo(
   principal: Principal,
   { request, idempotencyKey, timeoutSeconds }: Submission,
 ): Promise<PredictionRow> {
-  const { db, atlas, log } = deps;
   const now = new Date();
   const admitted = await admit(deps, principal, {
     request: { ...request, timeoutSeconds },
@@ -78,6 +77,17 @@ export async function generateVideo(
   });
   if (admitted.repeated) return admitted.row;
   const stored = admitted.row;
+  // While this runs, this process' poller must not take the row for abandoned, however slow it is.
+  const done = deps.recorder.submitting(stored.id);
+  try {
+    return await submit(deps, stored, request);
+  } finally {
+    done();
+  }
+}
+
+async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest): Promise<PredictionRow> {
+  const { db, atlas, log } = deps;
 
   let created: CreatedPrediction;
   try {

@@ -19,6 +19,8 @@ const RETRY_MAX_MS = 5_000;
  */
 export class SubmissionRecorder {
   readonly #pending = new Map<string, UnrecordedSubmission>();
+  /** Rows this process is submitting right now (create call or first write under way). */
+  readonly #submitting = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #delay = RETRY_MIN_MS;
   #stopped = false;
@@ -27,9 +29,18 @@ export class SubmissionRecorder {
     private readonly deps: { db: Db; log: Logger; journal: SubmissionJournal; pollIntervalMs: number },
   ) {}
 
-  /** Whether this process still holds an upstream id for the row that the database has not taken. */
+  /**
+   * Whether this process is still submitting the row, or holds an upstream id for it that the
+   * database has not taken: either way the row is not abandoned, however slow the call or the pool.
+   */
   isRecording(predictionId: string): boolean {
-    return this.#pending.has(predictionId);
+    return this.#submitting.has(predictionId) || this.#pending.has(predictionId);
+  }
+
+  /** Mark a row as being submitted by this process, until the returned function is called. */
+  submitting(predictionId: string): () => void {
+    this.#submitting.add(predictionId);
+    return () => this.#submitting.delete(predictionId);
   }
 
   /** Take over what an earlier process on this host could not record. */
