@@ -13,6 +13,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import type { Logger } from './log.ts';
+import { Readiness } from './observability/readiness.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
@@ -54,6 +55,7 @@ export interface Gateway {
   database: Database;
   poller: Poller;
   events: PredictionEvents;
+  readiness: Readiness;
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
   simulator: AtlasSimulator | undefined;
   listen(port?: number, host?: string): Promise<string>;
@@ -185,10 +187,17 @@ export async function createGateway(
     ],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
+  const readiness = new Readiness(database, log);
+  await readiness.start();
   const server = createServer((req, res) => {
-    void demo(req, res).then((served) => {
-      if (!served) void yoga(req, res);
-    });
+    // GraphQL first: the hot path does not wait on the other routes.
+    if (req.url?.startsWith('/graphql')) return void yoga(req, res);
+    void readiness
+      .serve(req, res)
+      .then((served) => served || demo(req, res))
+      .then((served) => {
+        if (!served) void yoga(req, res);
+      });
   });
 
   return {
@@ -197,6 +206,7 @@ export async function createGateway(
     database,
     poller,
     events,
+    readiness,
     simulator,
     async listen(port = config.port, host = config.host) {
       await new Promise<void>((resolve, reject) => {
@@ -209,6 +219,8 @@ export async function createGateway(
       return url;
     },
     async close() {
+      // First of all, tell the load balancer to send no more traffic here.
+      readiness.drain();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Submissions under way finish and are recorded: a paid job is never left half-stored.
@@ -218,6 +230,7 @@ export async function createGateway(
       // the current state first, so a deploy loses no client.
       server.closeAllConnections();
       await events.stop();
+      await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
       // What is still unrecorded stays in the journal on disk for the next process.

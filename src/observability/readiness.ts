@@ -1,0 +1,101 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sql } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../log.ts';
+
+/** The channel each process pings itself on, to know its LISTEN connection hears notices. */
+const PING_CHANNEL = 'gateway_ping';
+const PING_EVERY_MS = 5_000;
+/** No ping heard for this long: the LISTEN connection is taken as down. */
+const PING_STALE_MS = 3 * PING_EVERY_MS;
+const DATABASE_TIMEOUT_MS = 2_000;
+
+/**
+ * `/health`: the process is alive. `/ready`: it should get traffic: migrations ran (it would not be
+ * listening otherwise), the database answers, its LISTEN connection hears notices (it pings itself
+ * through Postgres), and it is not draining. A 503 says which of these failed.
+ */
+export class Readiness {
+  #draining = false;
+  #heardAt = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  readonly #token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+  constructor(
+    private readonly database: Database,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.database.listen(
+      PING_CHANNEL,
+      (payload) => {
+        if (payload === this.#token) this.#heardAt = Date.now();
+      },
+      () => {},
+    );
+    this.#timer = setInterval(() => void this.#ping(), PING_EVERY_MS);
+    this.#timer.unref();
+  }
+
+  /** From now on /ready answers 503 draining: the first step of a shutdown. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#unlisten?.().catch(() => {});
+  }
+
+  /** Why the gateway should not get traffic, or undefined when it should. */
+  async notReady(): Promise<string | undefined> {
+    if (this.#draining) return 'draining: the gateway is shutting down';
+    try {
+      await withTimeout(this.database.db.execute(sql`select 1`), DATABASE_TIMEOUT_MS);
+    } catch (error) {
+      this.log.warn('readiness: the database does not answer', { error });
+      return 'database: it does not answer';
+    }
+    if (Date.now() - this.#heardAt > PING_STALE_MS) return 'listen: change notices have not arrived for a while';
+    return undefined;
+  }
+
+  /** Answers /health and /ready; false for any other request. */
+  async serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (path === '/health') {
+      reply(res, 200, { status: 'alive' });
+      return true;
+    }
+    if (path !== '/ready') return false;
+    const reason = await this.notReady();
+    reply(res, reason ? 503 : 200, reason ? { status: 'not ready', reason } : { status: 'ready' });
+    return true;
+  }
+
+  async #ping(): Promise<void> {
+    try {
+      await this.database.db.execute(sql`select pg_notify(${PING_CHANNEL}, ${this.#token})`);
+    } catch {
+      // The database is away: /ready says so from its own query.
+    }
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

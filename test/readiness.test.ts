@@ -1,0 +1,57 @@
+/** /health and /ready, as a load balancer or Kubernetes probes them. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeAtlas } from './support/fakeAtlas.ts';
+import { ADMIN_URL, createServerDatabase, eventually, startGateway, type TestGateway } from './support/gateway.ts';
+import { TcpProxy } from './support/tcpProxy.ts';
+
+describe('/health and /ready', () => {
+  let fake: FakeAtlas;
+  let server: { url: string; drop(): Promise<void> };
+  let proxy: TcpProxy;
+  let gw: TestGateway;
+  const probe = async (path: string) => {
+    const response = await fetch(new URL(path, gw.url), { signal: AbortSignal.timeout(10_000) });
+    return { status: response.status, body: (await response.json()) as { status: string; reason?: string } };
+  };
+
+  beforeAll(async () => {
+    [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
+    const admin = new URL(ADMIN_URL);
+    proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
+    gw = await startGateway({ databaseUrl: proxy.url(server.url), atlasUrl: fake.url });
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await gw?.close();
+    await proxy?.close();
+    await Promise.all([fake?.close(), server?.drop()]);
+  });
+
+  it('is alive and ready once started', async () => {
+    expect(await probe('/health')).toEqual({ status: 200, body: { status: 'alive' } });
+    expect(await probe('/ready')).toEqual({ status: 200, body: { status: 'ready' } });
+  });
+
+  it('is not ready while the database is away, says why, and is ready again when it is back', async () => {
+    await proxy.cut();
+    const started = Date.now();
+    const down = await probe('/ready');
+    expect(down).toEqual({ status: 503, body: { status: 'not ready', reason: 'database: it does not answer' } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Alive all the same: nothing to restart.
+    expect((await probe('/health')).status).toBe(200);
+    await proxy.restore();
+    await eventually(() => probe('/ready'), (r) => r.status === 200, 15_000);
+  });
+
+  it('turns not ready (draining) first when shutting down', async () => {
+    gw.gateway.readiness.drain();
+    expect(await probe('/ready')).toEqual({ status: 503, body: { status: 'not ready', reason: 'draining: the gateway is shutting down' } });
+    // close() does it before anything else, too.
+    const other = await startGateway({ databaseUrl: server.url, atlasUrl: fake.url });
+    expect(await other.gateway.readiness.notReady()).toBeUndefined();
+    const closing = other.close();
+    expect(await other.gateway.readiness.notReady()).toBe('draining: the gateway is shutting down');
+    await closing;
+  });
+});
