@@ -18,6 +18,15 @@ export interface PollerOptions {
   predictionTimeoutMs: number;
   /** How long a claim holds a row: longer than a status call can take with all its retries. */
   leaseMs: number;
+  /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
+  onPoll?: (poll: PollStart) => void;
+}
+
+export interface PollStart {
+  predictionId: string;
+  /** When the job was due for this poll. */
+  dueAt: Date;
+  startedAt: Date;
 }
 
 export interface Poller {
@@ -42,10 +51,10 @@ export function startPoller(options: PollerOptions): Poller {
     const free = concurrency - inFlight.size;
     if (free <= 0 || stopping.signal.aborted) return 0;
     const now = new Date();
-    const rows = await claimDuePredictions(db, { limit: free, now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
+    const rows = await claimDuePredictions(db, { limit: free, dueBy: now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
     backlog = rows.length === free;
-    for (const row of rows) {
-      const job = follow(row)
+    for (const { row, dueAt } of rows) {
+      const job = follow(row, dueAt)
         .catch((error: unknown) => {
           // The lease runs out and the row is polled again: nothing is lost.
           if (!stopping.signal.aborted) log.error('poll failed', { predictionId: row.id, error });
@@ -69,7 +78,7 @@ export function startPoller(options: PollerOptions): Poller {
     return claiming;
   }
 
-  async function follow(row: PredictionRow): Promise<void> {
+  async function follow(row: PredictionRow, dueAt: Date): Promise<void> {
     const now = () => new Date();
     const expired = () => Date.now() - row.createdAt.getTime() > options.predictionTimeoutMs;
 
@@ -84,6 +93,7 @@ export function startPoller(options: PollerOptions): Poller {
     }
 
     let change: PredictionChange;
+    options.onPoll?.({ predictionId: row.id, dueAt, startedAt: new Date() });
     try {
       change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
     } catch (error) {

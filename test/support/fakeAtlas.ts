@@ -34,6 +34,8 @@ export class FakeAtlas {
   /** Status calls in flight per id, and the most seen at once: proof that no job is polled twice at a time. */
   readonly inFlight = new Map<string, number>();
   readonly maxInFlight = new Map<string, number>();
+  /** Off for load tests: thousands of calls a second would pile up in `requests`. */
+  record = true;
   url = '';
 
   readonly #server = createServer((req, res) => void this.#handle(req, res));
@@ -90,7 +92,7 @@ export class FakeAtlas {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '/';
-    this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
+    if (this.record) this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
 
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
       const queued = this.createReplies.shift();

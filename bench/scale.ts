@@ -1,0 +1,203 @@
+/**
+ * Bench section 5: the poller at scale. Thousands of running jobs are seeded straight into a fresh
+ * database (rows with an upstream id, as generateVideo leaves them), a FakeAtlas answers every status
+ * call at once with "processing", and one or more pollers follow them for a bounded time. Every
+ * status call they start is recorded with the time it was due, which gives:
+ * - poll lag: when a poll started − when it was due;
+ * - the interval between two polls of one job, against POLL_INTERVAL_MS;
+ * - status calls per second, and each gateway process's CPU.
+ *
+ * On Postgres each poller is a process of its own (bench/pollWorker.ts), the fake and the seeding
+ * stay in this one. PGlite lives inside one process, so there the poller shares it with the fake.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/atlas/happyhorse.ts';
+import { type Database, openDatabase } from '../src/db/database.ts';
+import { type NewPredictionRow, predictions } from '../src/db/schema.ts';
+import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
+import { createServerDatabase } from '../test/support/gateway.ts';
+import { type Poll, type PollerRun, pollFor, READY, RESULT_MARK, type WorkerArgs } from './pollWorker.ts';
+import { ascending, type Defer, percentile, withResources, withTimeout } from './support.ts';
+
+export type ScaleSetup = 'pglite-1' | 'postgres-1' | 'postgres-2';
+export const SCALE_SETUPS: ScaleSetup[] = ['pglite-1', 'postgres-1', 'postgres-2'];
+
+export const SCALE_JOBS = 5_000;
+export const SCALE_INTERVAL_MS = 2_000;
+/** Steady state: how long the pollers run once the first job is due. */
+export const STEADY_MS = 20_000;
+/** Catch-up: how long every job has to get its first poll when all are due at once. */
+export const BURST_MS = 8_000;
+/** Time between seeding and the first due time, so every poller is running by then. */
+const LEAD_MS = 1_500;
+const GATEWAY_ENV = { POLL_INTERVAL_MS: String(SCALE_INTERVAL_MS) };
+
+export interface SteadyResult {
+  callsPerSecond: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  intervalP50Ms: number;
+  intervalP99Ms: number;
+  /** |interval − POLL_INTERVAL_MS| / POLL_INTERVAL_MS, in %. */
+  deviationP50Pct: number;
+  deviationP99Pct: number;
+  /** Per gateway process. */
+  cpuPercent: number[];
+}
+
+export interface BurstResult {
+  /** Until every job had its first poll; null when some had none within BURST_MS. */
+  seconds: number | null;
+  polled: number;
+}
+
+export interface ScaleResult {
+  steady: SteadyResult;
+  burst: BurstResult;
+}
+
+export async function measureScale(setup: ScaleSetup): Promise<ScaleResult> {
+  const steady = await runPhase(setup, { spreadMs: SCALE_INTERVAL_MS, runMs: STEADY_MS });
+  const burst = await runPhase(setup, { spreadMs: 0, runMs: BURST_MS });
+  return { steady: steadyResult(steady.runs, steady.t0, STEADY_MS), burst: burstResult(burst.runs, burst.t0) };
+}
+
+/**
+ * Seed SCALE_JOBS running jobs due from t0 on, spread evenly over `spreadMs` (0: all due at t0),
+ * poll them for `runMs` from t0, and return what each poller saw.
+ */
+async function runPhase(setup: ScaleSetup, { spreadMs, runMs }: { spreadMs: number; runMs: number }): Promise<{ t0: number; runs: PollerRun[] }> {
+  return withResources(async (defer) => {
+    const fake = await FakeAtlas.start();
+    defer('the fake Atlas', () => fake.close());
+    fake.record = false;
+    const upstreamIds = Array.from({ length: SCALE_JOBS }, (_, n) => `scale_${n}`);
+    for (const id of upstreamIds) fake.statusScripts.set(id, [wrapped({ id, status: 'processing' })]);
+
+    const { database, url } = await openScaleDatabase(setup, defer);
+    const workers = url ? Array.from({ length: setup === 'postgres-2' ? 2 : 1 }, () => startWorker({ databaseUrl: url, atlasUrl: fake.url, env: GATEWAY_ENV }, defer)) : [];
+    await withTimeout(Promise.all(workers.map((w) => w.ready)), 30_000, 'poll workers to start');
+
+    const t0 = Date.now() + LEAD_MS;
+    await seed(database, upstreamIds, (n) => t0 + (spreadMs * n) / SCALE_JOBS);
+    if (Date.now() > t0) console.error(`bench: seeding ran past the first due time by ${Date.now() - t0} ms`);
+    const stopAt = t0 + runMs;
+    if (workers.length === 0) return { t0, runs: [await pollFor(database, { atlasUrl: fake.url, env: GATEWAY_ENV, stopAt })] };
+    for (const w of workers) w.go(stopAt);
+    return { t0, runs: await withTimeout(Promise.all(workers.map((w) => w.result)), runMs + 30_000, 'poll workers to finish') };
+  });
+}
+
+async function openScaleDatabase(setup: ScaleSetup, defer: Defer): Promise<{ database: Database; url: string | undefined }> {
+  if (setup === 'pglite-1') {
+    const database = await openDatabase({ dataDir: 'memory://' });
+    defer('PGlite', () => database.close());
+    return { database, url: undefined };
+  }
+  const server = await createServerDatabase();
+  defer('the Postgres scale database (drop)', () => server.drop());
+  const database = await openDatabase({ url: server.url });
+  defer('the Postgres connections', () => database.close());
+  return { database, url: server.url };
+}
+
+async function seed(database: Database, upstreamIds: string[], dueAt: (n: number) => number): Promise<void> {
+  const now = new Date();
+  const rows: NewPredictionRow[] = upstreamIds.map((upstreamId, n) => ({
+    id: randomUUID(),
+    status: 'PROCESSING',
+    prompt: `scale ${n}`,
+    model: HAPPYHORSE_TEXT_TO_VIDEO,
+    resolution: '720P',
+    aspectRatio: '16:9',
+    duration: 5,
+    upstreamId,
+    upstreamStatus: 'processing',
+    createdAt: now,
+    updatedAt: now,
+    nextPollAt: new Date(dueAt(n)),
+  }));
+  for (let i = 0; i < rows.length; i += 1_000) await database.db.insert(predictions).values(rows.slice(i, i + 1_000));
+}
+
+interface Worker {
+  ready: Promise<void>;
+  go(stopAt: number): void;
+  result: Promise<PollerRun>;
+}
+
+/** A gateway poller in a process of its own; killed on the way out if it is still there. */
+function startWorker(args: WorkerArgs, defer: Defer): Worker {
+  const file = fileURLToPath(new URL('./pollWorker.ts', import.meta.url));
+  const proc: ChildProcess = spawn(process.execPath, [...process.execArgv, file, JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  defer('a poll worker', async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  let resultLine: string | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line === READY) resolve();
+      else if (line.startsWith(RESULT_MARK)) resultLine = line.slice(RESULT_MARK.length);
+    });
+    proc.on('error', reject);
+    proc.on('close', (code) => reject(new Error(`poll worker exited with ${code} before it was ready`)));
+  });
+  const result = new Promise<PollerRun>((resolve, reject) => {
+    proc.on('close', (code, signal) => {
+      if (code === 0 && resultLine) resolve(JSON.parse(resultLine) as PollerRun);
+      else reject(new Error(`poll worker exited with ${signal ?? `code ${code}`} and no result`));
+    });
+  });
+  // Unhandled until go(): a worker that dies early shows up in `ready` instead.
+  result.catch(() => {});
+  return { ready, go: (stopAt) => proc.stdin!.write(`GO ${JSON.stringify({ stopAt })}\n`), result };
+}
+
+function pollsBetween(runs: PollerRun[], from: number, to: number): Poll[] {
+  return runs.flatMap((run) => run.polls).filter(([, , startedAt]) => startedAt >= from && startedAt < to);
+}
+
+function steadyResult(runs: PollerRun[], t0: number, runMs: number): SteadyResult {
+  const polls = pollsBetween(runs, t0, t0 + runMs);
+  const lags = ascending(polls.map(([, dueAt, startedAt]) => startedAt - dueAt));
+  // One job may be polled by either process: merge them all before taking its intervals.
+  const starts = new Map<string, number[]>();
+  for (const [id, , startedAt] of polls) {
+    const list = starts.get(id);
+    if (list) list.push(startedAt);
+    else starts.set(id, [startedAt]);
+  }
+  const intervals: number[] = [];
+  for (const list of starts.values()) {
+    list.sort((a, b) => a - b);
+    for (let i = 1; i < list.length; i++) intervals.push(list[i]! - list[i - 1]!);
+  }
+  const sortedIntervals = ascending(intervals);
+  const deviations = ascending(intervals.map((ms) => (Math.abs(ms - SCALE_INTERVAL_MS) / SCALE_INTERVAL_MS) * 100));
+  return {
+    callsPerSecond: polls.length / (runMs / 1000),
+    lagP50Ms: percentile(lags, 50),
+    lagP99Ms: percentile(lags, 99),
+    lagMaxMs: lags.at(-1) ?? Number.NaN,
+    intervalP50Ms: percentile(sortedIntervals, 50),
+    intervalP99Ms: percentile(sortedIntervals, 99),
+    deviationP50Pct: percentile(deviations, 50),
+    deviationP99Pct: percentile(deviations, 99),
+    cpuPercent: runs.map((run) => run.cpuPercent),
+  };
+}
+
+function burstResult(runs: PollerRun[], t0: number): BurstResult {
+  const first = new Map<string, number>();
+  for (const [id, , startedAt] of pollsBetween(runs, t0, Number.POSITIVE_INFINITY)) {
+    first.set(id, Math.min(startedAt, first.get(id) ?? Number.POSITIVE_INFINITY));
+  }
+  const last = Math.max(...first.values());
+  return { seconds: first.size === SCALE_JOBS ? (last - t0) / 1000 : null, polled: first.size };
+}
