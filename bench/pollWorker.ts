@@ -3,8 +3,8 @@
  * against a database and a fake Atlas until a given moment, and returns every status call it started.
  *
  * Run as a script (`pollWorker.ts '{"databaseUrl":…,"atlasUrl":…,"env":{…}}'`), it is one gateway
- * process of a multi-process run: it opens the database, prints READY, waits for `GO {"stopAt":…}`
- * on stdin, polls until then, and prints its result as one line after RESULT_MARK.
+ * process of a multi-process run: it opens the database, prints READY, and for each `GO {"stopAt":…}`
+ * on stdin polls until then and prints its result as one line after RESULT_MARK.
  */
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
@@ -67,17 +67,18 @@ export async function pollFor(
   return { polls, cpuPercent, stopMs: performance.now() - stopping };
 }
 
+/** Each `GO {"stopAt":…}` line on stdin is one run, answered with one result line; stdin closing ends the process. */
 async function worker(args: WorkerArgs): Promise<void> {
   const database = await openDatabase({ url: args.databaseUrl });
   const input = createInterface({ input: process.stdin });
   try {
-    const lines = input[Symbol.asyncIterator]();
     process.stdout.write(`${READY}\n`);
-    const go = await lines.next();
-    if (go.done || !go.value.startsWith('GO ')) throw new Error(`poll worker: expected GO, got ${JSON.stringify(go.value)}`);
-    const { stopAt } = JSON.parse(go.value.slice(3)) as { stopAt: number };
-    const run = await pollFor(database, { atlasUrl: args.atlasUrl, env: args.env, stopAt });
-    process.stdout.write(`${RESULT_MARK}${JSON.stringify(run)}\n`);
+    for await (const line of input) {
+      if (!line.startsWith('GO ')) throw new Error(`poll worker: expected GO, got ${JSON.stringify(line)}`);
+      const { stopAt } = JSON.parse(line.slice(3)) as { stopAt: number };
+      const run = await pollFor(database, { atlasUrl: args.atlasUrl, env: args.env, stopAt });
+      process.stdout.write(`${RESULT_MARK}${JSON.stringify(run)}\n`);
+    }
   } finally {
     input.close();
     await database.close();
