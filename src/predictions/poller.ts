@@ -1,7 +1,7 @@
 import type { AtlasClient } from '../atlas/client.ts';
 import type { Db } from '../db/database.ts';
-import { claimDuePredictions } from '../db/queries/claimDuePredictions.ts';
-import { reschedulePoll } from '../db/queries/reschedulePoll.ts';
+import { type ClaimedPrediction, claimDuePredictions } from '../db/queries/claimDuePredictions.ts';
+import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
@@ -10,7 +10,7 @@ import { isTerminal } from './status.ts';
 
 export interface PollerOptions {
   db: Db;
-  atlas: AtlasClient;
+  atlas: Pick<AtlasClient, 'getPrediction'>;
   log: Logger;
   pollIntervalMs: number;
   /** Status calls in flight at once, per gateway process. */
@@ -53,8 +53,9 @@ export function startPoller(options: PollerOptions): Poller {
     const now = new Date();
     const rows = await claimDuePredictions(db, { limit: free, dueBy: now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
     backlog = rows.length === free;
-    for (const { row, dueAt } of rows) {
-      const job = follow(row, dueAt)
+    for (const claimed of rows) {
+      const { row } = claimed;
+      const job = follow(claimed)
         .catch((error: unknown) => {
           // The lease runs out and the row is polled again: nothing is lost.
           if (!stopping.signal.aborted) log.error('poll failed', { predictionId: row.id, error });
@@ -78,13 +79,24 @@ export function startPoller(options: PollerOptions): Poller {
     return claiming;
   }
 
-  async function follow(row: PredictionRow, dueAt: Date): Promise<void> {
+  /** A write made with the lease changed nothing: another poller has the row now, so it is theirs. */
+  function leaseLost(row: PredictionRow, what: string): void {
+    log.warn('poll lease lost; the write was dropped', { predictionId: row.id, write: what });
+  }
+
+  async function reschedule(claimed: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): Promise<void> {
+    const [done] = await reschedulePolls(db, [{ id: claimed.row.id, lease: claimed.lease, ...poll }]);
+    if (!done) leaseLost(claimed.row, 'reschedule');
+  }
+
+  async function follow(claimed: ClaimedPrediction): Promise<void> {
+    const { row, dueAt, lease } = claimed;
     const now = () => new Date();
     const expired = () => Date.now() - row.createdAt.getTime() > options.predictionTimeoutMs;
 
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
-      await finish(row, {
+      await finish(claimed, {
         status: 'FAILED',
         errorCode: 'SUBMISSION_UNKNOWN',
         error: 'The gateway stopped while submitting this job; it may have been created and billed upstream',
@@ -98,36 +110,38 @@ export function startPoller(options: PollerOptions): Poller {
       change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
     } catch (error) {
       // Stopping: hand the row back now rather than let another gateway wait out the lease.
-      if (stopping.signal.aborted) return reschedulePoll(db, row.id, { nextPollAt: new Date(), pollFailures: row.pollFailures });
-      if (expired()) return timeOut(row, error);
+      if (stopping.signal.aborted) return reschedule(claimed, { nextPollAt: new Date(), pollFailures: row.pollFailures });
+      if (expired()) return timeOut(claimed, error);
       const failures = row.pollFailures + 1;
       const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
-      await reschedulePoll(db, row.id, { nextPollAt: new Date(Date.now() + delay), pollFailures: failures });
+      await reschedule(claimed, { nextPollAt: new Date(Date.now() + delay), pollFailures: failures });
       return;
     }
 
-    if (change.status && isTerminal(change.status)) return finish(row, change);
-    if (expired()) return timeOut(row);
+    if (change.status && isTerminal(change.status)) return finish(claimed, change);
+    if (expired()) return timeOut(claimed);
     const next = new Date(Date.now() + pollIntervalMs);
     if (isVisibleChange(row, change)) {
-      await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 });
+      const updated = await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease });
+      if (!updated) leaseLost(row, 'change');
     } else {
-      await reschedulePoll(db, row.id, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus });
+      await reschedule(claimed, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus ?? undefined });
     }
   }
 
-  async function finish(row: PredictionRow, change: PredictionChange): Promise<void> {
-    await updatePrediction(db, row.id, { completedAt: new Date(), ...change, nextPollAt: null });
+  async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
+    const finished = await updatePrediction(db, row.id, { completedAt: new Date(), ...change, nextPollAt: null }, { lease });
+    if (!finished) return leaseLost(row, 'finish');
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }
 
   /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
-  function timeOut(row: PredictionRow, lastError?: unknown): Promise<void> {
+  function timeOut(claimed: ClaimedPrediction, lastError?: unknown): Promise<void> {
     const minutes = Math.round(options.predictionTimeoutMs / 60_000);
     const within = minutes >= 1 ? `${minutes} minutes` : `${options.predictionTimeoutMs} ms`;
     const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
-    return finish(row, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
+    return finish(claimed, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
   }
 
   const timer = setInterval(tick, Math.max(10, Math.min(250, pollIntervalMs / 2)));

@@ -23,13 +23,26 @@ export type PredictionChange = Partial<
 /**
  * Apply a visible change to an unfinished prediction and announce it, atomically.
  * A finished prediction never changes again: then nothing is written and this returns undefined.
+ * A poller passes the `lease` its claim wrote to next_poll_at: once another poller has claimed the
+ * row (or it was rescheduled), that no longer matches, and likewise nothing is written or announced.
  */
-export async function updatePrediction(db: Db, id: string, change: PredictionChange): Promise<PredictionRow | undefined> {
+export async function updatePrediction(
+  db: Db,
+  id: string,
+  change: PredictionChange,
+  { lease }: { lease?: Date } = {},
+): Promise<PredictionRow | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(predictions)
       .set({ ...change, updatedAt: new Date(), version: sql`${predictions.version} + 1` })
-      .where(and(eq(predictions.id, id), inArray(predictions.status, ['STARTING', 'PROCESSING'])))
+      .where(
+        and(
+          eq(predictions.id, id),
+          inArray(predictions.status, ['STARTING', 'PROCESSING']),
+          lease ? eq(predictions.nextPollAt, lease) : undefined,
+        ),
+      )
       .returning();
     if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
     return row;
