@@ -181,10 +181,12 @@ const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   ['   interval between two polls of a job p50 / p99 ms', (r) => pair(r.steady.intervalP50Ms, r.steady.intervalP99Ms)],
   [`   |interval − ${SCALE_INTERVAL_MS} ms| p50 / p99 %`, (r) => pair(r.steady.deviationP50Pct, r.steady.deviationP99Pct, 1)],
   ['   CPU % of each gateway process', (r) => r.steady.cpuPercent.map((p) => p.toFixed(0)).join(' / ')],
+  ['   CPU % of the fake Atlas process (PGlite: the same process)', (r) => r.steady.fakeCpuPercent.toFixed(0)],
   [
     `   catch-up: all ${SCALE_JOBS} due at once: s until each was polled (${BURST_MS / 1000} s at most)`,
     (r) => (r.burst.seconds === null ? `> ${BURST_MS / 1000} (${r.burst.polled} polled)` : r.burst.seconds.toFixed(2)),
   ],
+  ['   then: poll lag p99 ms of the later polls (a bunch that stays together is late every round)', (r) => num(r.burst.laterLagP99Ms)],
 ];
 
 /** The machine, with its load when the run began: other work on the box shows up in every figure. */

@@ -12,7 +12,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/atlas/happyhorse.ts';
@@ -34,7 +36,11 @@ export const STEADY_MS = 20_000;
 export const BURST_MS = 6_000;
 /** Time from scheduling the seeded jobs to the first due time, so every poller is running by then. */
 const LEAD_MS = 300;
-const GATEWAY_ENV = { POLL_INTERVAL_MS: String(SCALE_INTERVAL_MS) };
+/** The gateway's defaults but for the interval; BENCH_POLLER_ENV='{"POLL_CONCURRENCY":"64"}' tries other settings. */
+const GATEWAY_ENV: Record<string, string> = {
+  POLL_INTERVAL_MS: String(SCALE_INTERVAL_MS),
+  ...(JSON.parse(process.env.BENCH_POLLER_ENV ?? '{}') as Record<string, string>),
+};
 /** BENCH_TRACE=1: where a run's time goes, on stderr. */
 const trace = (what: string) => process.env.BENCH_TRACE && console.error(`bench: ${new Date().toISOString()} ${what}`);
 
@@ -50,12 +56,16 @@ export interface SteadyResult {
   deviationP99Pct: number;
   /** Per gateway process. */
   cpuPercent: number[];
+  /** The process with the fake Atlas (and, on PGlite, everything else). */
+  fakeCpuPercent: number;
 }
 
 export interface BurstResult {
   /** Until every job had its first poll; null when some had none within BURST_MS. */
   seconds: number | null;
   polled: number;
+  /** Of the polls after each job's first: whether the jobs stay bunched (polled late every round) or spread out. */
+  laterLagP99Ms: number;
 }
 
 export interface ScaleResult {
@@ -77,21 +87,28 @@ export async function measureScale(setup: ScaleSetup): Promise<ScaleResult> {
     trace('workers ready');
 
     /** Seed the jobs, due from t0 on, spread evenly over `spreadMs` (0: all at t0), and poll them until t0 + runMs. */
-    const phase = async (spreadMs: number, runMs: number): Promise<{ t0: number; runs: PollerRun[] }> => {
+    const phase = async (spreadMs: number, runMs: number): Promise<{ t0: number; runs: PollerRun[]; fakeCpuPercent: number }> => {
       await database.db.delete(predictions);
       await seed(database, upstreamIds);
       const t0 = Date.now() + LEAD_MS;
       await schedule(database, t0, spreadMs / SCALE_JOBS);
       trace('seeded');
       const stopAt = t0 + runMs;
-      if (workers.length === 0) return { t0, runs: [await pollFor(database, { atlasUrl: fake.url, env: GATEWAY_ENV, stopAt })] };
+      const cpu = cpuMeter();
+      if (workers.length === 0) {
+        const run = await pollFor(database, { atlasUrl: fake.url, env: GATEWAY_ENV, stopAt });
+        return { t0, runs: [run], fakeCpuPercent: run.cpuPercent };
+      }
       const runs = await withTimeout(Promise.all(workers.map((w) => w.run(stopAt))), runMs + 30_000, 'poll workers to finish');
       trace(`workers done, ${Date.now() - stopAt} ms after stopAt`);
-      return { t0, runs };
+      return { t0, runs, fakeCpuPercent: cpu() };
     };
     const steady = await phase(SCALE_INTERVAL_MS, STEADY_MS);
     const burst = await phase(0, BURST_MS);
-    return { steady: steadyResult(steady.runs, steady.t0, STEADY_MS), burst: burstResult(burst.runs, burst.t0) };
+    return {
+      steady: { ...steadyResult(steady.runs, steady.t0, STEADY_MS), fakeCpuPercent: steady.fakeCpuPercent },
+      burst: burstResult(burst.runs, burst.t0),
+    };
   });
 }
 
@@ -148,7 +165,10 @@ function startWorker(args: WorkerArgs, defer: Defer): Worker {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   defer('a poll worker', async () => {
+    // Closing its stdin ends it (it closes its connections); a worker still there after 5 s is killed.
+    const exited = new Promise((resolve) => (proc.exitCode === null && proc.signalCode === null ? proc.once('close', resolve) : resolve(null)));
     proc.stdin?.end();
+    await Promise.race([exited, sleep(5_000)]);
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   const waiting: Array<{ resolve(run: PollerRun): void; reject(error: Error): void }> = [];
@@ -178,7 +198,17 @@ function pollsBetween(runs: PollerRun[], from: number, to: number): Poll[] {
   return runs.flatMap((run) => run.polls).filter(([, , startedAt]) => startedAt >= from && startedAt < to);
 }
 
-function steadyResult(runs: PollerRun[], t0: number, runMs: number): SteadyResult {
+/** This process's CPU from now to the call of the function returned, as a share of one core. */
+function cpuMeter(): () => number {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return ((used.user + used.system) / 1000 / (performance.now() - wall)) * 100;
+  };
+}
+
+function steadyResult(runs: PollerRun[], t0: number, runMs: number): Omit<SteadyResult, 'fakeCpuPercent'> {
   const polls = pollsBetween(runs, t0, t0 + runMs);
   const lags = ascending(polls.map(([, dueAt, startedAt]) => startedAt - dueAt));
   // One job may be polled by either process: merge them all before taking its intervals.
@@ -209,10 +239,10 @@ function steadyResult(runs: PollerRun[], t0: number, runMs: number): SteadyResul
 }
 
 function burstResult(runs: PollerRun[], t0: number): BurstResult {
+  const polls = pollsBetween(runs, t0, Number.POSITIVE_INFINITY);
   const first = new Map<string, number>();
-  for (const [id, , startedAt] of pollsBetween(runs, t0, Number.POSITIVE_INFINITY)) {
-    first.set(id, Math.min(startedAt, first.get(id) ?? Number.POSITIVE_INFINITY));
-  }
+  for (const [id, , startedAt] of polls) first.set(id, Math.min(startedAt, first.get(id) ?? Number.POSITIVE_INFINITY));
   const last = Math.max(...first.values());
-  return { seconds: first.size === SCALE_JOBS ? (last - t0) / 1000 : null, polled: first.size };
+  const laterLags = ascending(polls.filter(([id, , startedAt]) => startedAt > first.get(id)!).map(([, dueAt, startedAt]) => startedAt - dueAt));
+  return { seconds: first.size === SCALE_JOBS ? (last - t0) / 1000 : null, polled: first.size, laterLagP99Ms: percentile(laterLags, 99) };
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient } from '../atlas/client.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedPrediction, claimDuePredictions } from '../db/queries/claimDuePredictions.ts';
@@ -34,60 +35,175 @@ export interface Poller {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** The most rows one claim takes, and one process holds claimed before polling them. */
+const MAX_CLAIMED = 1_000;
+/** Under a backlog, claim about this much work ahead, so as not to hoard rows another gateway could poll sooner. */
+const CLAIM_AHEAD_MS = 1_000;
+/**
+ * A claimed row that waited this long for a free slot is handed back unpolled: its lease (a status
+ * call's worst case plus 5 s, see server.ts) must still outlast the call.
+ */
+const MAX_WAIT_MS = 4_000;
+
+const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(min, n));
 
 /**
  * Follows every unfinished prediction upstream. Each gateway process runs one; rows are shared out
  * through leases in the database, so processes never poll the same job at once.
+ *
+ * A job is polled every `pollIntervalMs` from when it was due, not from when its last reply came.
+ * Claims run every `tick` and take, in one statement, the rows due within `lookahead` (more than a
+ * tick ahead); each poll then starts at its due time from a local timer, so neither claims nor
+ * ticks add lag. Unchanged replies, the common case, are written back in batches, one statement
+ * each. Every write is fenced by the lease its claim wrote.
  */
 export function startPoller(options: PollerOptions): Poller {
   const { db, atlas, log, pollIntervalMs, concurrency } = options;
-  const inFlight = new Set<Promise<void>>();
-  const stopping = new AbortController();
-  let claiming: Promise<number> | undefined;
-  /** The last claim filled every free slot, so more rows may be due: claim again as slots free up. */
-  let backlog = false;
+  const tick = clamp(pollIntervalMs / 4, 5, 250);
+  const lookahead = tick * 1.5;
+  // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
+  const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
 
-  async function claim(): Promise<number> {
-    const free = concurrency - inFlight.size;
-    if (free <= 0 || stopping.signal.aborted) return 0;
-    const now = new Date();
-    const rows = await claimDuePredictions(db, { limit: free, dueBy: now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
-    backlog = rows.length === free;
-    for (const claimed of rows) {
-      const { row } = claimed;
-      const job = follow(claimed)
-        .catch((error: unknown) => {
-          // The lease runs out and the row is polled again: nothing is lost.
-          if (!stopping.signal.aborted) log.error('poll failed', { predictionId: row.id, error });
-        })
-        .finally(() => {
-          inFlight.delete(job);
-          if (backlog) void tick();
-        });
-      inFlight.add(job);
-    }
-    return rows.length;
+  const stopping = new AbortController();
+  let stopped: Promise<void> | undefined;
+  /** Claimed and not yet started, soonest due first. */
+  let queue: Array<ClaimedPrediction & { claimedAt: number }> = [];
+  const running = new Set<Promise<void>>();
+  /** The last claim took all it asked for: more rows are due, so claim again as the queue drains. */
+  let backlog = false;
+  let claiming: Promise<void> | undefined;
+  let claimAgain = false;
+  let claimTimer: NodeJS.Timeout | undefined;
+  let claimAt = Number.POSITIVE_INFINITY;
+  let startTimer: NodeJS.Timeout | undefined;
+  let startAt = Number.POSITIVE_INFINITY;
+  const pending: Reschedule[] = [];
+  let flushing: Promise<void> | undefined;
+  /** Moving average of status call time, to size claims under a backlog. */
+  let callMs = 50;
+
+  /** How many rows to hold claimed: what the free slots can poll in CLAIM_AHEAD_MS. */
+  const claimCapacity = () => clamp(Math.round((concurrency * CLAIM_AHEAD_MS) / callMs), 2 * concurrency, MAX_CLAIMED);
+
+  async function claim(): Promise<void> {
+    const room = claimCapacity() - queue.length;
+    if (room <= 0) return;
+    const now = Date.now();
+    const rows = await claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: new Date(now + options.leaseMs) });
+    backlog = rows.length === room;
+    // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
+    queue = [...queue, ...rows.map((row) => ({ ...row, claimedAt: now }))].sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+    startDue();
   }
 
-  function tick(): Promise<number> {
-    claiming ??= claim()
+  /** Claim at `delayMs` from now, or sooner if a claim is already set for sooner. */
+  function claimIn(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (stopping.signal.aborted || claimAt <= at) return;
+    clearTimeout(claimTimer);
+    claimAt = at;
+    claimTimer = setTimeout(() => {
+      claimTimer = undefined;
+      claimAt = Number.POSITIVE_INFINITY;
+      if (claiming) {
+        claimAgain = true; // one claim at a time: this one follows as soon as the running one ends
+        return;
+      }
+      claiming = claim()
+        .catch((error: unknown) => {
+          if (!stopping.signal.aborted) log.error('claiming due predictions failed', { error });
+        })
+        .finally(() => {
+          claiming = undefined;
+          claimIn(claimAgain ? 0 : tick);
+          claimAgain = false;
+        });
+    }, delayMs);
+  }
+
+  /** Start every queued poll that is due, as slots allow; then wait for the next one due. */
+  function startDue(): void {
+    if (stopping.signal.aborted) return;
+    const now = Date.now();
+    while (running.size < concurrency && queue.length > 0 && queue[0]!.dueAt.getTime() <= now) {
+      const claimed = queue.shift()!;
+      if (now - claimed.claimedAt > MAX_WAIT_MS) handBack(claimed);
+      else start(claimed);
+    }
+    if (backlog && queue.length <= claimCapacity() / 2) claimIn(0);
+    // With every slot busy, a poll ending calls this again.
+    if (queue.length > 0 && running.size < concurrency) startAtTime(queue[0]!.dueAt.getTime());
+  }
+
+  function startAtTime(at: number): void {
+    if (startAt <= at) return;
+    clearTimeout(startTimer);
+    startAt = at;
+    startTimer = setTimeout(
+      () => {
+        startTimer = undefined;
+        startAt = Number.POSITIVE_INFINITY;
+        startDue();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  function start(claimed: ClaimedPrediction): void {
+    const poll = follow(claimed)
       .catch((error: unknown) => {
-        if (!stopping.signal.aborted) log.error('claiming due predictions failed', { error });
-        return 0;
+        // The lease runs out and the row is polled again: nothing is lost.
+        if (!stopping.signal.aborted) log.error('poll failed', { predictionId: claimed.row.id, error });
       })
-      .finally(() => (claiming = undefined));
-    return claiming;
+      .finally(() => {
+        running.delete(poll);
+        startDue();
+      });
+    running.add(poll);
   }
 
   /** A write made with the lease changed nothing: another poller has the row now, so it is theirs. */
-  function leaseLost(row: PredictionRow, what: string): void {
-    log.warn('poll lease lost; the write was dropped', { predictionId: row.id, write: what });
+  function leaseLost(predictionId: string, write: string): void {
+    log.warn('poll lease lost; the write was dropped', { predictionId, write });
   }
 
-  async function reschedule(claimed: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): Promise<void> {
-    const [done] = await reschedulePolls(db, [{ id: claimed.row.id, lease: claimed.lease, ...poll }]);
-    if (!done) leaseLost(claimed.row, 'reschedule');
+  /** Queue a fenced reschedule; batches of them go out in one statement (flush). */
+  function reschedule({ row, lease }: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): void {
+    pending.push({ id: row.id, lease, ...poll });
+    flushing ??= flush();
   }
+
+  /** Give a claimed row back as it was, due when it was due, for whoever claims next. */
+  function handBack(claimed: ClaimedPrediction): void {
+    reschedule(claimed, { nextPollAt: claimed.dueAt, pollFailures: claimed.row.pollFailures });
+  }
+
+  async function flush(): Promise<void> {
+    try {
+      await sleep(batchDelay);
+      while (pending.length > 0) {
+        const batch = pending.splice(0, MAX_CLAIMED);
+        try {
+          const done = new Set(await reschedulePolls(db, batch));
+          for (const poll of batch) if (!done.has(poll.id)) leaseLost(poll.id, 'reschedule');
+        } catch (error) {
+          // Those rows stay leased until the lease runs out, then are polled again: nothing is lost.
+          log.error('rescheduling polls failed', { count: batch.length, error });
+        }
+      }
+    } finally {
+      flushing = undefined;
+    }
+  }
+
+  /**
+   * From when the poll was due, not from when its reply came, so the interval holds. A poll that
+   * started late moves the next one later by what it was late beyond a tenth of the interval: jobs
+   * all due at once (after an outage) spread out over the interval instead of staying in a bunch
+   * that is polled late every time. Never in the past.
+   */
+  const nextPollAt = (dueAt: Date, startedAt: Date) =>
+    new Date(Math.max(dueAt.getTime() + pollIntervalMs, startedAt.getTime() + pollIntervalMs - pollIntervalMs / 10, Date.now()));
 
   async function follow(claimed: ClaimedPrediction): Promise<void> {
     const { row, dueAt, lease } = claimed;
@@ -105,34 +221,35 @@ export function startPoller(options: PollerOptions): Poller {
     }
 
     let change: PredictionChange;
-    options.onPoll?.({ predictionId: row.id, dueAt, startedAt: new Date() });
+    const startedAt = now();
+    options.onPoll?.({ predictionId: row.id, dueAt, startedAt });
     try {
       change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
+      callMs += (Date.now() - startedAt.getTime() - callMs) / 10;
     } catch (error) {
       // Stopping: hand the row back now rather than let another gateway wait out the lease.
-      if (stopping.signal.aborted) return reschedule(claimed, { nextPollAt: new Date(), pollFailures: row.pollFailures });
+      if (stopping.signal.aborted) return handBack(claimed);
       if (expired()) return timeOut(claimed, error);
       const failures = row.pollFailures + 1;
       const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
-      await reschedule(claimed, { nextPollAt: new Date(Date.now() + delay), pollFailures: failures });
-      return;
+      return reschedule(claimed, { nextPollAt: new Date(Date.now() + delay), pollFailures: failures });
     }
 
     if (change.status && isTerminal(change.status)) return finish(claimed, change);
     if (expired()) return timeOut(claimed);
-    const next = new Date(Date.now() + pollIntervalMs);
+    const next = nextPollAt(dueAt, startedAt);
     if (isVisibleChange(row, change)) {
       const updated = await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease });
-      if (!updated) leaseLost(row, 'change');
+      if (!updated) leaseLost(row.id, 'change');
     } else {
-      await reschedule(claimed, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus ?? undefined });
+      reschedule(claimed, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus ?? undefined });
     }
   }
 
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
     const finished = await updatePrediction(db, row.id, { completedAt: new Date(), ...change, nextPollAt: null }, { lease });
-    if (!finished) return leaseLost(row, 'finish');
+    if (!finished) return leaseLost(row.id, 'finish');
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }
 
@@ -144,14 +261,23 @@ export function startPoller(options: PollerOptions): Poller {
     return finish(claimed, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
   }
 
-  const timer = setInterval(tick, Math.max(10, Math.min(250, pollIntervalMs / 2)));
+  claimIn(0);
 
   return {
-    async stop() {
-      clearInterval(timer);
-      stopping.abort();
-      await claiming;
-      await Promise.allSettled(inFlight);
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort();
+        clearTimeout(claimTimer);
+        clearTimeout(startTimer);
+        await claiming;
+        // Calls under way are aborted and hand their rows back; so do the rows not yet started.
+        const unstarted = queue;
+        queue = [];
+        for (const claimed of unstarted) handBack(claimed);
+        await Promise.allSettled(running);
+        while (flushing) await flushing;
+      })();
+      return stopped;
     },
   };
 }

@@ -1,10 +1,21 @@
-import { and, asc, eq, getColumns, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
+/** What polling reads of a row: not the prompt or the other payload, at thousands of rows a second. */
+const polled = {
+  id: predictions.id,
+  status: predictions.status,
+  upstreamId: predictions.upstreamId,
+  outputs: predictions.outputs,
+  predictTime: predictions.predictTime,
+  pollFailures: predictions.pollFailures,
+  createdAt: predictions.createdAt,
+};
+export type PolledRow = Pick<PredictionRow, keyof typeof polled>;
+
 export interface ClaimedPrediction {
-  /** The row as the claim left it: its `nextPollAt` is the lease. */
-  row: PredictionRow;
+  row: PolledRow;
   /** When the row was due, i.e. its `next_poll_at` before the claim. */
   dueAt: Date;
   /**
@@ -37,7 +48,7 @@ export async function claimDuePredictions(
     .set({ nextPollAt: leaseUntil })
     .from(due)
     .where(eq(predictions.id, due.id))
-    .returning({ row: getColumns(predictions), dueAt: due.dueAt });
+    .returning({ row: polled, dueAt: due.dueAt });
   return claimed
     .map(({ row, dueAt }) => ({ row, dueAt: dueAt ?? leaseUntil, lease: leaseUntil }))
     .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
