@@ -1,40 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { asc } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AtlasClient } from '../src/atlas/client.ts';
-import { AtlasError } from '../src/atlas/errors.ts';
-import { parsePredictionReply, type UpstreamPrediction } from '../src/atlas/replies.ts';
 import { claimDuePredictions } from '../src/db/queries/claimDuePredictions.ts';
 import { notifyPredictionChanged, PREDICTION_CHANNEL, PredictionNotice } from '../src/db/notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
 import { type Poller, startPoller } from '../src/predictions/poller.ts';
 import { BACKENDS, eventually, openTestDatabase, type TestDatabase } from './support/gateway.ts';
-
-/**
- * Atlas whose status replies the test hands out: each call waits until the test answers it, the way
- * a gateway paused (SIGSTOP) mid-call gets its reply only after SIGCONT, long after its lease ran out.
- */
-class HeldAtlas implements Pick<AtlasClient, 'getPrediction'> {
-  readonly calls = new Map<string, { resolve(reply: UpstreamPrediction): void; reject(error: unknown): void }>();
-
-  getPrediction(upstreamId: string, signal?: AbortSignal): Promise<UpstreamPrediction> {
-    return new Promise((resolve, reject) => {
-      this.calls.set(upstreamId, { resolve, reject });
-      signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  }
-
-  answer(upstreamId: string, data: Record<string, unknown>): void {
-    const reply = parsePredictionReply({ id: upstreamId, ...data });
-    if (!reply) throw new Error(`not a reply: ${JSON.stringify(data)}`);
-    this.calls.get(upstreamId)!.resolve(reply);
-  }
-
-  fail(upstreamId: string): void {
-    this.calls.get(upstreamId)!.reject(new AtlasError('UPSTREAM_UNAVAILABLE', 'Atlas Cloud answered HTTP 503 to the status call'));
-  }
-}
+import { HeldAtlas } from './support/heldAtlas.ts';
 
 const HOUR = 3_600_000;
 
