@@ -92,7 +92,7 @@ export function startPoller(options: PollerOptions): Poller {
     const rows = await claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: new Date(now + options.leaseMs) });
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
-    queue = [...queue, ...rows.map((row) => ({ ...row, claimedAt: now }))].sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+    queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
     startDue();
   }
 
