@@ -21,6 +21,8 @@ export interface PollerOptions {
   leaseMs: number;
   /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
   onPoll?: (poll: PollStart) => void;
+  /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
+  clock?: () => number;
 }
 
 export interface PollStart {
@@ -58,7 +60,7 @@ const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(mi
  * each. Every write is fenced by the lease its claim wrote.
  */
 export function startPoller(options: PollerOptions): Poller {
-  const { db, atlas, log, pollIntervalMs, concurrency } = options;
+  const { db, atlas, log, pollIntervalMs, concurrency, clock = Date.now } = options;
   const tick = clamp(pollIntervalMs / 4, 5, 250);
   const lookahead = tick * 1.5;
   // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
@@ -88,7 +90,7 @@ export function startPoller(options: PollerOptions): Poller {
   async function claim(): Promise<void> {
     const room = claimCapacity() - queue.length;
     if (room <= 0) return;
-    const now = Date.now();
+    const now = clock();
     const rows = await claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: new Date(now + options.leaseMs) });
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
@@ -98,7 +100,7 @@ export function startPoller(options: PollerOptions): Poller {
 
   /** Claim at `delayMs` from now, or sooner if a claim is already set for sooner. */
   function claimIn(delayMs: number): void {
-    const at = Date.now() + delayMs;
+    const at = clock() + delayMs;
     if (stopping.signal.aborted || claimAt <= at) return;
     clearTimeout(claimTimer);
     claimAt = at;
@@ -124,7 +126,7 @@ export function startPoller(options: PollerOptions): Poller {
   /** Start every queued poll that is due, as slots allow; then wait for the next one due. */
   function startDue(): void {
     if (stopping.signal.aborted) return;
-    const now = Date.now();
+    const now = clock();
     while (running.size < concurrency && queue.length > 0 && queue[0]!.dueAt.getTime() <= now) {
       const claimed = queue.shift()!;
       if (now - claimed.claimedAt > MAX_WAIT_MS) handBack(claimed);
@@ -145,7 +147,7 @@ export function startPoller(options: PollerOptions): Poller {
         startAt = Number.POSITIVE_INFINITY;
         startDue();
       },
-      Math.max(0, at - Date.now()),
+      Math.max(0, at - clock()),
     );
   }
 
@@ -173,9 +175,13 @@ export function startPoller(options: PollerOptions): Poller {
     flushing ??= flush();
   }
 
-  /** Give a claimed row back as it was, due when it was due, for whoever claims next. */
+  /**
+   * Give a claimed row back for whoever claims next, due when it was due, and one millisecond later:
+   * the value it had when claimed may have been the lease of a gateway that lost it, and that
+   * gateway's late writes must keep failing their fence.
+   */
   function handBack(claimed: ClaimedPrediction): void {
-    reschedule(claimed, { nextPollAt: claimed.dueAt, pollFailures: claimed.row.pollFailures });
+    reschedule(claimed, { nextPollAt: new Date(claimed.dueAt.getTime() + 1), pollFailures: claimed.row.pollFailures });
   }
 
   async function flush(): Promise<void> {
@@ -203,12 +209,12 @@ export function startPoller(options: PollerOptions): Poller {
    * that is polled late every time. Never in the past.
    */
   const nextPollAt = (dueAt: Date, startedAt: Date) =>
-    new Date(Math.max(dueAt.getTime() + pollIntervalMs, startedAt.getTime() + pollIntervalMs - pollIntervalMs / 10, Date.now()));
+    new Date(Math.max(dueAt.getTime() + pollIntervalMs, startedAt.getTime() + pollIntervalMs - pollIntervalMs / 10, clock()));
 
   async function follow(claimed: ClaimedPrediction): Promise<void> {
     const { row, dueAt, lease } = claimed;
-    const now = () => new Date();
-    const expired = () => Date.now() - row.createdAt.getTime() > options.predictionTimeoutMs;
+    const now = () => new Date(clock());
+    const expired = () => clock() - row.createdAt.getTime() > options.predictionTimeoutMs;
 
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
@@ -225,7 +231,7 @@ export function startPoller(options: PollerOptions): Poller {
     options.onPoll?.({ predictionId: row.id, dueAt, startedAt });
     try {
       change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
-      callMs += (Date.now() - startedAt.getTime() - callMs) / 10;
+      callMs += (clock() - startedAt.getTime() - callMs) / 10;
     } catch (error) {
       // Stopping: hand the row back now rather than let another gateway wait out the lease.
       if (stopping.signal.aborted) return handBack(claimed);
@@ -233,7 +239,7 @@ export function startPoller(options: PollerOptions): Poller {
       const failures = row.pollFailures + 1;
       const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
-      return reschedule(claimed, { nextPollAt: new Date(Date.now() + delay), pollFailures: failures });
+      return reschedule(claimed, { nextPollAt: new Date(clock() + delay), pollFailures: failures });
     }
 
     if (change.status && isTerminal(change.status)) return finish(claimed, change);
@@ -248,7 +254,7 @@ export function startPoller(options: PollerOptions): Poller {
   }
 
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
-    const finished = await updatePrediction(db, row.id, { completedAt: new Date(), ...change, nextPollAt: null }, { lease });
+    const finished = await updatePrediction(db, row.id, { completedAt: new Date(clock()), ...change, nextPollAt: null }, { lease });
     if (!finished) return leaseLost(row.id, 'finish');
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }

@@ -20,7 +20,8 @@ export interface ClaimedPrediction {
   dueAt: Date;
   /**
    * The lease this claim holds, and the fence token of every later write to the row: a write made
-   * with it changes nothing once anyone else has claimed or rescheduled the row.
+   * with it changes nothing once anyone else has claimed the row. Whatever the poller writes after a
+   * claim is later than the value that claim replaced, so a lost lease never matches again.
    */
   lease: Date;
 }
@@ -50,6 +51,7 @@ export async function claimDuePredictions(
     .where(eq(predictions.id, due.id))
     .returning({ row: polled, dueAt: due.dueAt });
   return claimed
+    // dueAt is never null here (the claim takes rows with a next poll); the type cannot know that.
     .map(({ row, dueAt }) => ({ row, dueAt: dueAt ?? leaseUntil, lease: leaseUntil }))
     .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
 }
