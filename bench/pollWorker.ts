@@ -44,7 +44,7 @@ export async function pollFor(
 ): Promise<PollerRun> {
   const config = loadConfig({ NODE_ENV: 'test', ATLASCLOUD_API_KEY: TEST_KEY, ATLASCLOUD_BASE_URL: atlasUrl, ...env });
   // Warnings and errors still show: a run that hides its failures measures nothing.
-  const log = createLogger(process.env.BENCH_LOG_LEVEL === 'debug' ? 'debug' : 'warn', (line) => process.stderr.write(`${line}\n`));
+  const log = createLogger('warn', (line) => process.stderr.write(`${line}\n`));
   const atlas = new AtlasClient({ baseUrl: atlasUrl, apiKey: TEST_KEY, timeoutMs: config.upstreamTimeoutMs, retries: config.upstreamRetries, log });
   const polls: Poll[] = [];
   const loop = monitorEventLoopDelay({ resolution: 5 });

@@ -289,7 +289,7 @@ if (flag === '--backend') {
   await child(name!, CHILD_WATCHDOG_MS, () => benchBackend(name as Backend));
 } else if (flag === '--scale') {
   if (!SCALE_SETUPS.includes(name as ScaleSetup)) throw new Error(`unknown setup ${name}; one of ${SCALE_SETUPS.join(', ')}`);
-  await child(name!, SCALE_WATCHDOG_MS, () => measureScale(name as ScaleSetup));
+  await child(name!, SCALE_WATCHDOG_MS, () => measureScale(name as ScaleSetup, (cleanUp) => onWatchdog.push(cleanUp)));
 } else if (flag === '--only') {
   if (name !== 'scale' && name !== 'base') throw new Error('--only scale or --only base');
   await parent(name);

@@ -73,7 +73,8 @@ export interface ScaleResult {
   burst: BurstResult;
 }
 
-export async function measureScale(setup: ScaleSetup): Promise<ScaleResult> {
+/** `onWatchdog`: registers what to do if the run is given up on (drop its Postgres database). */
+export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () => Promise<unknown>) => void): Promise<ScaleResult> {
   return withResources(async (defer) => {
     const fake = await FakeAtlas.start();
     defer('the fake Atlas', () => fake.close());
@@ -81,7 +82,7 @@ export async function measureScale(setup: ScaleSetup): Promise<ScaleResult> {
     const upstreamIds = Array.from({ length: SCALE_JOBS }, (_, n) => `scale_${n}`);
     for (const id of upstreamIds) fake.statusScripts.set(id, [wrapped({ id, status: 'processing' })]);
 
-    const { database, url } = await openScaleDatabase(setup, defer);
+    const { database, url } = await openScaleDatabase(setup, defer, onWatchdog);
     const workers = url ? Array.from({ length: setup === 'postgres-2' ? 2 : 1 }, () => startWorker({ databaseUrl: url, atlasUrl: fake.url, env: GATEWAY_ENV }, defer)) : [];
     await withTimeout(Promise.all(workers.map((w) => w.ready)), 30_000, 'poll workers to start');
     trace('workers ready');
@@ -112,7 +113,11 @@ export async function measureScale(setup: ScaleSetup): Promise<ScaleResult> {
   });
 }
 
-async function openScaleDatabase(setup: ScaleSetup, defer: Defer): Promise<{ database: Database; url: string | undefined }> {
+async function openScaleDatabase(
+  setup: ScaleSetup,
+  defer: Defer,
+  onWatchdog: (cleanUp: () => Promise<unknown>) => void,
+): Promise<{ database: Database; url: string | undefined }> {
   if (setup === 'pglite-1') {
     const database = await openDatabase({ dataDir: 'memory://' });
     defer('PGlite', () => database.close());
@@ -120,6 +125,7 @@ async function openScaleDatabase(setup: ScaleSetup, defer: Defer): Promise<{ dat
   }
   const server = await createServerDatabase();
   defer('the Postgres scale database (drop)', () => server.drop());
+  onWatchdog(() => server.drop());
   const database = await openDatabase({ url: server.url });
   defer('the Postgres connections', () => database.close());
   return { database, url: server.url };
