@@ -54,15 +54,14 @@ const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(mi
  * through leases in the database, so processes never poll the same job at once.
  *
  * A job is polled every `pollIntervalMs` from when it was due, not from when its last reply came.
- * Claims run every `tick` and take, in one statement, the rows due within `lookahead` (more than a
- * tick ahead); each poll then starts at its due time from a local timer, so neither claims nor
- * ticks add lag. Unchanged replies, the common case, are written back in batches, one statement
- * each. Every write is fenced by the lease its claim wrote.
+ * Claims start every `tick` and take, in one statement, the rows due before the next claim will have
+ * returned (a tick and two claims' time ahead); each poll then starts at its due time from a local
+ * timer, so neither claims nor ticks add lag. Unchanged replies, the common case, are written back
+ * in batches, one statement each. Every write is fenced by the lease its claim wrote.
  */
 export function startPoller(options: PollerOptions): Poller {
   const { db, atlas, log, pollIntervalMs, concurrency, clock = Date.now } = options;
   const tick = clamp(pollIntervalMs / 4, 5, 250);
-  const lookahead = tick * 1.5;
   // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
   const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
 
@@ -83,6 +82,8 @@ export function startPoller(options: PollerOptions): Poller {
   let flushing: Promise<void> | undefined;
   /** Moving average of status call time, to size claims under a backlog. */
   let callMs = 50;
+  /** Moving average of claim time: a busy database must not make claims late. */
+  let claimMs = tick / 4;
 
   /** How many rows to hold claimed: what the free slots can poll in CLAIM_AHEAD_MS. */
   const claimCapacity = () => clamp(Math.round((concurrency * CLAIM_AHEAD_MS) / callMs), 2 * concurrency, MAX_CLAIMED);
@@ -91,7 +92,10 @@ export function startPoller(options: PollerOptions): Poller {
     const room = claimCapacity() - queue.length;
     if (room <= 0) return;
     const now = clock();
+    // Well inside MAX_WAIT_MS, which counts from the claim.
+    const lookahead = Math.min(tick + 2 * claimMs, MAX_WAIT_MS / 4);
     const rows = await claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: new Date(now + options.leaseMs) });
+    claimMs += (clock() - now - claimMs) / 4;
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
     queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
@@ -111,13 +115,15 @@ export function startPoller(options: PollerOptions): Poller {
         claimAgain = true; // one claim at a time: this one follows as soon as the running one ends
         return;
       }
+      const started = clock();
       claiming = claim()
         .catch((error: unknown) => {
           if (!stopping.signal.aborted) log.error('claiming due predictions failed', { error });
         })
         .finally(() => {
           claiming = undefined;
-          claimIn(claimAgain ? 0 : tick);
+          // A tick from when this claim started, not ended: the next one covers what this one did not.
+          claimIn(claimAgain ? 0 : Math.max(0, started + tick - clock()));
           claimAgain = false;
         });
     }, delayMs);
