@@ -166,14 +166,15 @@ const num = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '
 const pair = (a: number | null, b: number | null, digits = 0) => `${num(a, digits)} / ${num(b, digits)}`;
 
 const SCALE_COLUMNS: Record<ScaleSetup, string> = {
-  'pglite-1': 'PGlite, 1 process',
-  'postgres-1': 'Postgres, 1 process',
-  'postgres-2': 'Postgres, 2 processes',
+  '1x16': '1 process, 16',
+  '2x16': '2 processes, 16',
+  '1x64': '1 process, 64',
+  '2x64': '2 processes, 64',
 };
 
 const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   [
-    `5. poller at scale: ${SCALE_JOBS} running jobs, due times spread over one ${SCALE_INTERVAL_MS} ms interval, ${STEADY_MS / 1000} s: status calls/s`,
+    `5. poller at scale on Postgres (gateway processes, POLL_CONCURRENCY): ${SCALE_JOBS} running jobs due over one ${SCALE_INTERVAL_MS} ms interval, ${STEADY_MS / 1000} s: status calls/s`,
     (r) => num(r.steady.callsPerSecond),
   ],
   ['   poll lag (start − due) p50 / p99 ms', (r) => pair(r.steady.lagP50Ms, r.steady.lagP99Ms)],
@@ -181,7 +182,7 @@ const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   ['   interval between two polls of a job p50 / p99 ms', (r) => pair(r.steady.intervalP50Ms, r.steady.intervalP99Ms)],
   [`   |interval − ${SCALE_INTERVAL_MS} ms| p50 / p99 %`, (r) => pair(r.steady.deviationP50Pct, r.steady.deviationP99Pct, 1)],
   ['   CPU % of each gateway process', (r) => r.steady.cpuPercent.map((p) => p.toFixed(0)).join(' / ')],
-  ['   CPU % of the fake Atlas process (PGlite: the same process)', (r) => r.steady.fakeCpuPercent.toFixed(0)],
+  ['   CPU % of the fake Atlas process', (r) => r.steady.fakeCpuPercent.toFixed(0)],
   [
     `   catch-up: all ${SCALE_JOBS} due at once: s until each was polled (${BURST_MS / 1000} s at most)`,
     (r) => (r.burst.seconds === null ? `> ${BURST_MS / 1000} (${r.burst.polled} polled)` : r.burst.seconds.toFixed(2)),

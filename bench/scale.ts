@@ -7,8 +7,8 @@
  * - the interval between two polls of one job, against POLL_INTERVAL_MS;
  * - status calls per second, and each gateway process's CPU.
  *
- * On Postgres each poller is a process of its own (bench/pollWorker.ts), the fake and the seeding
- * stay in this one. PGlite lives inside one process, so there the poller shares it with the fake.
+ * Each poller is a process of its own (bench/pollWorker.ts) on the Postgres server; the fake and
+ * the seeding stay in this one. (PGlite is for one gateway in development, not for thousands of jobs.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,11 +22,14 @@ import { type Database, openDatabase } from '../src/db/database.ts';
 import { type NewPredictionRow, predictions } from '../src/db/schema.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase } from '../test/support/gateway.ts';
-import { type Poll, type PollerRun, pollFor, READY, RESULT_MARK, type WorkerArgs } from './pollWorker.ts';
+import { type Poll, type PollerRun, READY, RESULT_MARK, type WorkerArgs } from './pollWorker.ts';
 import { ascending, type Defer, percentile, withResources, withTimeout } from './support.ts';
 
-export type ScaleSetup = 'pglite-1' | 'postgres-1' | 'postgres-2';
-export const SCALE_SETUPS: ScaleSetup[] = ['pglite-1', 'postgres-1', 'postgres-2'];
+/** Gateway processes on one Postgres database, and POLL_CONCURRENCY: the default, and 64 to show what more calls in flight buy. */
+export const SCALE_SETUPS = ['1x16', '2x16', '1x64', '2x64'] as const;
+export type ScaleSetup = (typeof SCALE_SETUPS)[number];
+const processes = (setup: ScaleSetup) => Number(setup.split('x')[0]);
+const concurrency = (setup: ScaleSetup) => setup.split('x')[1]!;
 
 export const SCALE_JOBS = 5_000;
 export const SCALE_INTERVAL_MS = 2_000;
@@ -36,11 +39,12 @@ export const STEADY_MS = 20_000;
 export const BURST_MS = 6_000;
 /** Time from scheduling the seeded jobs to the first due time, so every poller is running by then. */
 const LEAD_MS = 300;
-/** The gateway's defaults but for the interval; BENCH_POLLER_ENV='{"POLL_CONCURRENCY":"64"}' tries other settings. */
-const GATEWAY_ENV: Record<string, string> = {
+/** The gateway's defaults but for the interval and POLL_CONCURRENCY; BENCH_POLLER_ENV='{"UPSTREAM_RETRIES":"0"}' tries other settings. */
+const gatewayEnv = (setup: ScaleSetup): Record<string, string> => ({
   POLL_INTERVAL_MS: String(SCALE_INTERVAL_MS),
+  POLL_CONCURRENCY: concurrency(setup),
   ...(JSON.parse(process.env.BENCH_POLLER_ENV ?? '{}') as Record<string, string>),
-};
+});
 /** BENCH_TRACE=1: where a run's time goes, on stderr. */
 const trace = (what: string) => process.env.BENCH_TRACE && console.error(`bench: ${new Date().toISOString()} ${what}`);
 
@@ -56,7 +60,7 @@ export interface SteadyResult {
   deviationP99Pct: number;
   /** Per gateway process. */
   cpuPercent: number[];
-  /** The process with the fake Atlas (and, on PGlite, everything else). */
+  /** The process with the fake Atlas. */
   fakeCpuPercent: number;
 }
 
@@ -82,8 +86,14 @@ export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () =
     const upstreamIds = Array.from({ length: SCALE_JOBS }, (_, n) => `scale_${n}`);
     for (const id of upstreamIds) fake.statusScripts.set(id, [wrapped({ id, status: 'processing' })]);
 
-    const { database, url } = await openScaleDatabase(setup, defer, onWatchdog);
-    const workers = url ? Array.from({ length: setup === 'postgres-2' ? 2 : 1 }, () => startWorker({ databaseUrl: url, atlasUrl: fake.url, env: GATEWAY_ENV }, defer)) : [];
+    const server = await createServerDatabase();
+    defer('the Postgres scale database (drop)', () => server.drop());
+    onWatchdog(() => server.drop());
+    const database = await openDatabase({ url: server.url });
+    defer('the Postgres connections', () => database.close());
+    const workers = Array.from({ length: processes(setup) }, () =>
+      startWorker({ databaseUrl: server.url, atlasUrl: fake.url, env: gatewayEnv(setup) }, defer),
+    );
     await withTimeout(Promise.all(workers.map((w) => w.ready)), 30_000, 'poll workers to start');
     trace('workers ready');
 
@@ -96,10 +106,6 @@ export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () =
       trace('seeded');
       const stopAt = t0 + runMs;
       const cpu = cpuMeter();
-      if (workers.length === 0) {
-        const run = await pollFor(database, { atlasUrl: fake.url, env: GATEWAY_ENV, stopAt });
-        return { t0, runs: [run], fakeCpuPercent: run.cpuPercent };
-      }
       const runs = await withTimeout(Promise.all(workers.map((w) => w.run(stopAt))), runMs + 30_000, 'poll workers to finish');
       trace(`workers done, ${Date.now() - stopAt} ms after stopAt`);
       return { t0, runs, fakeCpuPercent: cpu() };
@@ -111,24 +117,6 @@ export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () =
       burst: burstResult(burst.runs, burst.t0),
     };
   });
-}
-
-async function openScaleDatabase(
-  setup: ScaleSetup,
-  defer: Defer,
-  onWatchdog: (cleanUp: () => Promise<unknown>) => void,
-): Promise<{ database: Database; url: string | undefined }> {
-  if (setup === 'pglite-1') {
-    const database = await openDatabase({ dataDir: 'memory://' });
-    defer('PGlite', () => database.close());
-    return { database, url: undefined };
-  }
-  const server = await createServerDatabase();
-  defer('the Postgres scale database (drop)', () => server.drop());
-  onWatchdog(() => server.drop());
-  const database = await openDatabase({ url: server.url });
-  defer('the Postgres connections', () => database.close());
-  return { database, url: server.url };
 }
 
 /** Running jobs as generateVideo leaves them, not yet due (that is `schedule`'s, in one quick statement). */
