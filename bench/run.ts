@@ -5,9 +5,14 @@
  * Each backend runs in a child process of its own (this file with `--backend NAME`), so its memory
  * readings start from a fresh process and do not carry what the other backend left behind. The
  * gateway, its database client, the fake and the load generator share that process.
+ *
+ * Section 5, the poller at scale (bench/scale.ts), runs after them, one child per setup (`--scale
+ * SETUP`), and prints a table of its own. `npm run bench -- --only scale` runs just that section,
+ * `--only base` just the others.
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
@@ -27,6 +32,7 @@ import {
   measurePoller,
   type PollerResult,
 } from './measure.ts';
+import { measureScale, SCALE_INTERVAL_MS, SCALE_JOBS, SCALE_SETUPS, type ScaleResult, type ScaleSetup, STEADY_MS, BURST_MS } from './scale.ts';
 import { type Defer, type MemoryReading, readMemory, withResources } from './support.ts';
 
 const JOBS = 300;
@@ -40,7 +46,8 @@ const HUGE_REPLIES = { calls: 8, bytes: 50 * 2 ** 20 };
  * that is still there a little later.
  */
 const CHILD_WATCHDOG_MS = 55_000;
-const CHILD_KILL_MS = CHILD_WATCHDOG_MS + 10_000;
+/** A scale child runs two phases (steady state, then catch-up), each with workers to start. */
+const SCALE_WATCHDOG_MS = 120_000;
 /** What the child's watchdog does before it exits: drop the Postgres database, if there is one. */
 const onWatchdog: Array<() => Promise<unknown>> = [];
 /** The line of a child's stdout that carries its result. */
@@ -158,19 +165,45 @@ function perSubscriptionKib(r: BackendResult): number {
   return ((r.memory.withSubscriptions.heapUsedMb - r.memory.beforeSubscriptions.heapUsedMb) * 1024) / SUBSCRIBERS;
 }
 
-/** A hand-aligned table: one row per figure, one column per backend ("failed" where a run threw). */
-function printTable(results: Map<Backend, BackendResult | Error>): void {
-  const header = ['measurement', ...BACKENDS];
-  const lines = ROWS.map(([label, read]) => [label, ...BACKENDS.map((b) => {
-    const result = results.get(b);
-    return result === undefined || result instanceof Error ? 'failed' : read(result);
-  })]);
+/** A hand-aligned table: one row per figure, one column per run ("failed" where a run threw). */
+function printTable<R>(columns: string[], results: Array<R | Error | undefined>, rows: Array<[string, (r: R) => string]>): void {
+  const header = ['measurement', ...columns];
+  const lines = rows.map(([label, read]) => [label, ...results.map((result) => (result === undefined || result instanceof Error ? 'failed' : read(result)))]);
   const widths = header.map((_, i) => Math.max(...[header, ...lines].map((line) => line[i]!.length)));
   const format = (line: string[]) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(format(line));
 }
+
+/** JSON turns NaN (no samples) into null. */
+const num = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
+const pair = (a: number | null, b: number | null, digits = 0) => `${num(a, digits)} / ${num(b, digits)}`;
+
+const SCALE_COLUMNS: Record<ScaleSetup, string> = {
+  '1x16': '1 process, 16',
+  '2x16': '2 processes, 16',
+  '1x64': '1 process, 64',
+  '2x64': '2 processes, 64',
+};
+
+const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
+  [
+    `5. poller at scale on Postgres (gateway processes, POLL_CONCURRENCY): ${SCALE_JOBS} running jobs due over one ${SCALE_INTERVAL_MS} ms interval, ${STEADY_MS / 1000} s: status calls/s`,
+    (r) => num(r.steady.callsPerSecond),
+  ],
+  ['   poll lag (start − due) p50 / p99 ms', (r) => pair(r.steady.lagP50Ms, r.steady.lagP99Ms)],
+  ['   poll lag max ms', (r) => num(r.steady.lagMaxMs)],
+  ['   interval between two polls of a job p50 / p99 ms', (r) => pair(r.steady.intervalP50Ms, r.steady.intervalP99Ms)],
+  [`   |interval − ${SCALE_INTERVAL_MS} ms| p50 / p99 %`, (r) => pair(r.steady.deviationP50Pct, r.steady.deviationP99Pct, 1)],
+  ['   CPU % of each gateway process', (r) => r.steady.cpuPercent.map((p) => p.toFixed(0)).join(' / ')],
+  ['   CPU % of the fake Atlas process', (r) => r.steady.fakeCpuPercent.toFixed(0)],
+  [
+    `   catch-up: all ${SCALE_JOBS} due at once: s until each was polled (${BURST_MS / 1000} s at most)`,
+    (r) => (r.burst.seconds === null ? `> ${BURST_MS / 1000} (${r.burst.polled} polled)` : r.burst.seconds.toFixed(2)),
+  ],
+  ['   then: poll lag p99 ms of the later polls (a bunch that stays together is late every round)', (r) => num(r.burst.laterLagP99Ms)],
+];
 
 /** The machine, with its load when the run began: other work on the box shows up in every figure. */
 function machine(loadAtStart: number): string {
@@ -184,30 +217,30 @@ function machine(loadAtStart: number): string {
   ].join(', ');
 }
 
-/** Child: measure one backend and hand the result to the parent on stdout. */
-async function child(backend: Backend): Promise<void> {
+/** Child: run one measurement and hand the result to the parent on stdout. */
+async function child(what: string, watchdogMs: number, measure: () => Promise<unknown>): Promise<void> {
   const watchdog = setTimeout(() => {
-    console.error(`bench: ${backend} still running after ${CHILD_WATCHDOG_MS / 1000} s; giving up`);
+    console.error(`bench: ${what} still running after ${watchdogMs / 1000} s; giving up`);
     void Promise.race([Promise.allSettled(onWatchdog.map((run) => run())), sleep(5_000)]).finally(() => process.exit(1));
-  }, CHILD_WATCHDOG_MS);
+  }, watchdogMs);
   watchdog.unref();
   try {
-    const result = await benchBackend(backend);
+    const result = await measure();
     process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`);
   } finally {
     clearTimeout(watchdog);
   }
 }
 
-/** Parent: run one backend in a child process (this file, same node flags, so tsx loads it too). */
-function runChild(backend: Backend): Promise<BackendResult> {
+/** Parent: run one child (this file, same node flags, so tsx loads it too). */
+function runChild<R>(args: string[], killAfterMs: number): Promise<R> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--backend', backend], {
+    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';
     proc.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const killer = setTimeout(() => proc.kill('SIGKILL'), CHILD_KILL_MS);
+    const killer = setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
     proc.on('error', (error) => {
       clearTimeout(killer);
       reject(error);
@@ -215,31 +248,53 @@ function runChild(backend: Backend): Promise<BackendResult> {
     proc.on('close', (code, signal) => {
       clearTimeout(killer);
       const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
-      if (code === 0 && line) resolve(JSON.parse(line.slice(RESULT_MARK.length)) as BackendResult);
-      else reject(new Error(`the ${backend} run exited with ${signal ?? `code ${code}`} and no result`));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(RESULT_MARK.length)) as R);
+      else reject(new Error(`the ${args.join(' ')} run exited with ${signal ?? `code ${code}`} and no result`));
     });
   });
 }
 
-async function parent(): Promise<void> {
+async function settle<R>(what: string, run: () => Promise<R>): Promise<R | Error> {
+  console.error(`bench: ${what}…`);
+  const started = performance.now();
+  try {
+    return await run();
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  } finally {
+    console.error(`bench: ${what} took ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+}
+
+async function parent(only: string | undefined): Promise<void> {
   const [loadAtStart = 0] = loadavg();
-  const results = new Map<Backend, BackendResult | Error>();
-  for (const backend of BACKENDS) {
-    console.error(`bench: ${backend}…`);
-    try {
-      results.set(backend, await runChild(backend));
-    } catch (error) {
-      results.set(backend, error instanceof Error ? error : new Error(String(error)));
+  const failures: Array<[string, Error]> = [];
+  const base: Array<BackendResult | Error> = [];
+  const scale: Array<ScaleResult | Error> = [];
+  if (only !== 'scale') {
+    for (const backend of BACKENDS) {
+      base.push(await settle(backend, () => runChild<BackendResult>(['--backend', backend], CHILD_WATCHDOG_MS + 10_000)));
+    }
+  }
+  if (only !== 'base') {
+    for (const setup of SCALE_SETUPS) {
+      scale.push(await settle(`poller at scale, ${SCALE_COLUMNS[setup]}`, () => runChild<ScaleResult>(['--scale', setup], SCALE_WATCHDOG_MS + 10_000)));
     }
   }
 
   console.log(machine(loadAtStart));
-  printTable(results);
-  for (const [backend, result] of results) {
-    if (result instanceof Error) {
-      console.error(`\n${backend} failed: ${result.message}`);
-      process.exitCode = 1;
-    }
+  if (base.length) {
+    printTable(BACKENDS, base, ROWS);
+    BACKENDS.forEach((backend, i) => base[i] instanceof Error && failures.push([backend, base[i]]));
+  }
+  if (scale.length) {
+    if (base.length) console.log('');
+    printTable(SCALE_SETUPS.map((setup) => SCALE_COLUMNS[setup]), scale, SCALE_ROWS);
+    SCALE_SETUPS.forEach((setup, i) => scale[i] instanceof Error && failures.push([SCALE_COLUMNS[setup], scale[i]]));
+  }
+  for (const [what, error] of failures) {
+    console.error(`\n${what} failed: ${error.message}`);
+    process.exitCode = 1;
   }
 }
 
@@ -247,7 +302,13 @@ process.env.NODE_ENV = 'test';
 const [flag, name] = process.argv.slice(2);
 if (flag === '--backend') {
   if (!BACKENDS.includes(name as Backend)) throw new Error(`unknown backend ${name}; one of ${BACKENDS.join(', ')}`);
-  await child(name as Backend);
+  await child(name!, CHILD_WATCHDOG_MS, () => benchBackend(name as Backend));
+} else if (flag === '--scale') {
+  if (!SCALE_SETUPS.includes(name as ScaleSetup)) throw new Error(`unknown setup ${name}; one of ${SCALE_SETUPS.join(', ')}`);
+  await child(name!, SCALE_WATCHDOG_MS, () => measureScale(name as ScaleSetup, (cleanUp) => onWatchdog.push(cleanUp)));
+} else if (flag === '--only') {
+  if (name !== 'scale' && name !== 'base') throw new Error('--only scale or --only base');
+  await parent(name);
 } else {
-  await parent();
+  await parent(undefined);
 }

@@ -44,7 +44,7 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
 }
 
 /** Whether applying `change` would show clients anything new (the raw upstream word is not shown). */
-export function isVisibleChange(row: PredictionRow, change: PredictionChange): boolean {
+export function isVisibleChange(row: Pick<PredictionRow, 'status' | 'predictTime' | 'outputs'>, change: PredictionChange): boolean {
   return (
     (change.status !== undefined && change.status !== row.status) ||
     (change.predictTime !== undefined && change.predictTime !== row.predictTime) ||

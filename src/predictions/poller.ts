@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient } from '../atlas/client.ts';
 import type { Db } from '../db/database.ts';
-import { claimDuePredictions } from '../db/queries/claimDuePredictions.ts';
-import { reschedulePoll } from '../db/queries/reschedulePoll.ts';
+import { type ClaimedPrediction, claimDuePredictions, type PolledRow } from '../db/queries/claimDuePredictions.ts';
+import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
@@ -10,7 +11,7 @@ import { isTerminal } from './status.ts';
 
 export interface PollerOptions {
   db: Db;
-  atlas: AtlasClient;
+  atlas: Pick<AtlasClient, 'getPrediction'>;
   log: Logger;
   pollIntervalMs: number;
   /** Status calls in flight at once, per gateway process. */
@@ -18,8 +19,19 @@ export interface PollerOptions {
   predictionTimeoutMs: number;
   /** How long a claim holds a row: longer than a status call can take with all its retries. */
   leaseMs: number;
-  /** Whether this process is still writing the row's upstream id (the database failed it so far). */
+  /** Whether this process is still submitting the row or writing its upstream id (so it is not abandoned). */
   isRecording?: (id: string) => boolean;
+  /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
+  onPoll?: (poll: PollStart) => void;
+  /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
+  clock?: () => number;
+}
+
+export interface PollStart {
+  predictionId: string;
+  /** When the job was due for this poll. */
+  dueAt: Date;
+  startedAt: Date;
 }
 
 export interface Poller {
@@ -27,62 +39,198 @@ export interface Poller {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** The most rows one claim takes, and one process holds claimed before polling them. */
+const MAX_CLAIMED = 1_000;
+/** Under a backlog, claim about this much work ahead, so as not to hoard rows another gateway could poll sooner. */
+const CLAIM_AHEAD_MS = 1_000;
+/**
+ * A claimed row that waited this long for a free slot is handed back unpolled: its lease (a status
+ * call's worst case plus 5 s, see server.ts) must still outlast the call.
+ */
+const MAX_WAIT_MS = 4_000;
+
+const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(min, n));
 
 /**
  * Follows every unfinished prediction upstream. Each gateway process runs one; rows are shared out
  * through leases in the database, so processes never poll the same job at once.
+ *
+ * A job is polled every `pollIntervalMs` from when it was due, not from when its last reply came.
+ * Claims start every `tick` and take, in one statement, the rows due before the next claim will have
+ * returned (a tick and two claims' time ahead); each poll then starts at its due time from a local
+ * timer, so neither claims nor ticks add lag. Unchanged replies, the common case, are written back
+ * in batches, one statement each. Every write is fenced by the lease its claim wrote.
  */
 export function startPoller(options: PollerOptions): Poller {
-  const { db, atlas, log, pollIntervalMs, concurrency } = options;
-  const inFlight = new Set<Promise<void>>();
-  const stopping = new AbortController();
-  let claiming: Promise<number> | undefined;
-  /** The last claim filled every free slot, so more rows may be due: claim again as slots free up. */
-  let backlog = false;
+  const { db, atlas, log, pollIntervalMs, concurrency, clock = Date.now } = options;
+  const tick = clamp(pollIntervalMs / 4, 5, 250);
+  // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
+  const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
 
-  async function claim(): Promise<number> {
-    const free = concurrency - inFlight.size;
-    if (free <= 0 || stopping.signal.aborted) return 0;
-    const now = new Date();
-    const rows = await claimDuePredictions(db, { limit: free, now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
-    backlog = rows.length === free;
-    for (const row of rows) {
-      const job = follow(row)
+  const stopping = new AbortController();
+  let stopped: Promise<void> | undefined;
+  /** Claimed and not yet started, soonest due first. */
+  let queue: Array<ClaimedPrediction & { claimedAt: number }> = [];
+  const running = new Set<Promise<void>>();
+  /** The last claim took all it asked for: more rows are due, so claim again as the queue drains. */
+  let backlog = false;
+  let claiming: Promise<void> | undefined;
+  let claimAgain = false;
+  let claimTimer: NodeJS.Timeout | undefined;
+  let claimAt = Number.POSITIVE_INFINITY;
+  let startTimer: NodeJS.Timeout | undefined;
+  let startAt = Number.POSITIVE_INFINITY;
+  const pending: Reschedule[] = [];
+  let flushing: Promise<void> | undefined;
+  /** Moving average of status call time, to size claims under a backlog. */
+  let callMs = 50;
+  /** Moving average of claim time: a busy database must not make claims late. */
+  let claimMs = tick / 4;
+
+  /** How many rows to hold claimed: what the free slots can poll in CLAIM_AHEAD_MS. */
+  const claimCapacity = () => clamp(Math.round((concurrency * CLAIM_AHEAD_MS) / callMs), 2 * concurrency, MAX_CLAIMED);
+
+  async function claim(): Promise<void> {
+    const room = claimCapacity() - queue.length;
+    if (room <= 0) return;
+    const now = clock();
+    // Well inside MAX_WAIT_MS, which counts from the claim.
+    const lookahead = Math.min(tick + 2 * claimMs, MAX_WAIT_MS / 4);
+    const rows = await claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: new Date(now + options.leaseMs) });
+    claimMs += (clock() - now - claimMs) / 4;
+    backlog = rows.length === room;
+    // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
+    queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+    startDue();
+  }
+
+  /** Claim at `delayMs` from now, or sooner if a claim is already set for sooner. */
+  function claimIn(delayMs: number): void {
+    const at = clock() + delayMs;
+    if (stopping.signal.aborted || claimAt <= at) return;
+    clearTimeout(claimTimer);
+    claimAt = at;
+    claimTimer = setTimeout(() => {
+      claimTimer = undefined;
+      claimAt = Number.POSITIVE_INFINITY;
+      if (claiming) {
+        claimAgain = true; // one claim at a time: this one follows as soon as the running one ends
+        return;
+      }
+      const started = clock();
+      claiming = claim()
         .catch((error: unknown) => {
-          // The lease runs out and the row is polled again: nothing is lost.
-          if (!stopping.signal.aborted) log.error('poll failed', { predictionId: row.id, error });
+          if (!stopping.signal.aborted) log.error('claiming due predictions failed', { error });
         })
         .finally(() => {
-          inFlight.delete(job);
-          if (backlog) void tick();
+          claiming = undefined;
+          // A tick from when this claim started, not ended: the next one covers what this one did not.
+          claimIn(claimAgain ? 0 : Math.max(0, started + tick - clock()));
+          claimAgain = false;
         });
-      inFlight.add(job);
+    }, delayMs);
+  }
+
+  /** Start every queued poll that is due, as slots allow; then wait for the next one due. */
+  function startDue(): void {
+    if (stopping.signal.aborted) return;
+    const now = clock();
+    while (running.size < concurrency && queue.length > 0 && queue[0]!.dueAt.getTime() <= now) {
+      const claimed = queue.shift()!;
+      if (now - claimed.claimedAt > MAX_WAIT_MS) handBack(claimed);
+      else start(claimed);
     }
-    return rows.length;
+    if (backlog && queue.length <= claimCapacity() / 2) claimIn(0);
+    // With every slot busy, a poll ending calls this again.
+    if (queue.length > 0 && running.size < concurrency) startAtTime(queue[0]!.dueAt.getTime());
   }
 
-  function tick(): Promise<number> {
-    claiming ??= claim()
+  function startAtTime(at: number): void {
+    if (startAt <= at) return;
+    clearTimeout(startTimer);
+    startAt = at;
+    startTimer = setTimeout(
+      () => {
+        startTimer = undefined;
+        startAt = Number.POSITIVE_INFINITY;
+        startDue();
+      },
+      Math.max(0, at - clock()),
+    );
+  }
+
+  function start(claimed: ClaimedPrediction): void {
+    const poll = follow(claimed)
       .catch((error: unknown) => {
-        if (!stopping.signal.aborted) log.error('claiming due predictions failed', { error });
-        return 0;
+        // The lease runs out and the row is polled again: nothing is lost.
+        if (!stopping.signal.aborted) log.error('poll failed', { predictionId: claimed.row.id, error });
       })
-      .finally(() => (claiming = undefined));
-    return claiming;
+      .finally(() => {
+        running.delete(poll);
+        startDue();
+      });
+    running.add(poll);
   }
 
-  async function follow(row: PredictionRow): Promise<void> {
-    const now = () => new Date();
-    const expired = () => Date.now() > deadlineOf(row).getTime();
+  /** A write made with the lease changed nothing: another poller has the row now, so it is theirs. */
+  function leaseLost(predictionId: string, write: string): void {
+    log.warn('poll lease lost; the write was dropped', { predictionId, write });
+  }
+
+  /** Queue a fenced reschedule; batches of them go out in one statement (flush). */
+  function reschedule({ row, lease }: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): void {
+    pending.push({ id: row.id, lease, ...poll });
+    flushing ??= flush();
+  }
+
+  /**
+   * Give a claimed row back for whoever claims next, due when it was due, and one millisecond later:
+   * the value it had when claimed may have been the lease of a gateway that lost it, and that
+   * gateway's late writes must keep failing their fence.
+   */
+  function handBack(claimed: ClaimedPrediction): void {
+    reschedule(claimed, { nextPollAt: new Date(claimed.dueAt.getTime() + 1), pollFailures: claimed.row.pollFailures });
+  }
+
+  async function flush(): Promise<void> {
+    try {
+      await sleep(batchDelay);
+      while (pending.length > 0) {
+        const batch = pending.splice(0, MAX_CLAIMED);
+        try {
+          const done = new Set(await reschedulePolls(db, batch));
+          for (const poll of batch) if (!done.has(poll.id)) leaseLost(poll.id, 'reschedule');
+        } catch (error) {
+          // Those rows stay leased until the lease runs out, then are polled again: nothing is lost.
+          log.error('rescheduling polls failed', { count: batch.length, error });
+        }
+      }
+    } finally {
+      flushing = undefined;
+    }
+  }
+
+  /**
+   * From when the poll was due, not from when its reply came, so the interval holds. A poll that
+   * started late moves the next one later by what it was late beyond a tenth of the interval: jobs
+   * all due at once (after an outage) spread out over the interval instead of staying in a bunch
+   * that is polled late every time. Never in the past.
+   */
+  const nextPollAt = (dueAt: Date, startedAt: Date) =>
+    new Date(Math.max(dueAt.getTime() + pollIntervalMs, startedAt.getTime() + pollIntervalMs - pollIntervalMs / 10, clock()));
+
+  async function follow(claimed: ClaimedPrediction): Promise<void> {
+    const { row, dueAt, lease } = claimed;
+    const now = () => new Date(clock());
+    const expired = () => clock() > deadlineOf(row).getTime();
 
     if (!row.upstreamId && options.isRecording?.(row.id)) {
-      // Submitted by this process, which holds its upstream id and is still writing it: not abandoned.
-      await reschedulePoll(db, row.id, { nextPollAt: new Date(Date.now() + options.leaseMs), pollFailures: row.pollFailures });
-      return;
+      // Submitted by this process, which is still at it (or holds the id the database refused so far): not abandoned.
+      return reschedule(claimed, { nextPollAt: new Date(clock() + options.leaseMs), pollFailures: row.pollFailures });
     }
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
-      await finish(row, {
+      await finish(claimed, {
         status: 'FAILED',
         errorCode: 'SUBMISSION_UNKNOWN',
         error: 'The gateway stopped while submitting this job; it may have been created and billed upstream',
@@ -91,55 +239,69 @@ export function startPoller(options: PollerOptions): Poller {
     }
 
     let change: PredictionChange;
+    const startedAt = now();
+    options.onPoll?.({ predictionId: row.id, dueAt, startedAt });
     try {
       change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
+      callMs += (clock() - startedAt.getTime() - callMs) / 10;
     } catch (error) {
       // Stopping: hand the row back now rather than let another gateway wait out the lease.
-      if (stopping.signal.aborted) return reschedulePoll(db, row.id, { nextPollAt: new Date(), pollFailures: row.pollFailures });
-      if (expired()) return timeOut(row, error);
+      if (stopping.signal.aborted) return handBack(claimed);
+      if (expired()) return timeOut(claimed, error);
       const failures = row.pollFailures + 1;
       const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
-      await reschedulePoll(db, row.id, { nextPollAt: new Date(Date.now() + delay), pollFailures: failures });
-      return;
+      return reschedule(claimed, { nextPollAt: new Date(clock() + delay), pollFailures: failures });
     }
 
-    if (change.status && isTerminal(change.status)) return finish(row, change);
-    if (expired()) return timeOut(row);
-    const next = new Date(Date.now() + pollIntervalMs);
+    if (change.status && isTerminal(change.status)) return finish(claimed, change);
+    if (expired()) return timeOut(claimed);
+    const next = nextPollAt(dueAt, startedAt);
     if (isVisibleChange(row, change)) {
-      await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 });
+      const updated = await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease });
+      if (!updated) leaseLost(row.id, 'change');
     } else {
-      await reschedulePoll(db, row.id, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus });
+      reschedule(claimed, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus ?? undefined });
     }
   }
 
-  async function finish(row: PredictionRow, change: PredictionChange): Promise<void> {
-    await updatePrediction(db, row.id, { completedAt: new Date(), ...change, nextPollAt: null });
+  async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
+    const finished = await updatePrediction(db, row.id, { completedAt: new Date(clock()), ...change, nextPollAt: null }, { lease });
+    if (!finished) return leaseLost(row.id, 'finish');
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }
 
+  /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
   /** The caller's timeoutSeconds, else PREDICTION_TIMEOUT_MS (rows from before deadlines were stored). */
-  function deadlineOf(row: PredictionRow): Date {
+  function deadlineOf(row: PolledRow): Date {
     return row.deadlineAt ?? new Date(row.createdAt.getTime() + options.predictionTimeoutMs);
   }
 
-  /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
-  function timeOut(row: PredictionRow, lastError?: unknown): Promise<void> {
+  function timeOut(claimed: ClaimedPrediction, lastError?: unknown): Promise<void> {
+    const { row } = claimed;
     const allowedMs = deadlineOf(row).getTime() - row.createdAt.getTime();
     const within = allowedMs >= 120_000 ? `${Math.round(allowedMs / 60_000)} minutes` : allowedMs >= 1_000 ? `${Math.round(allowedMs / 1000)} s` : `${allowedMs} ms`;
     const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
-    return finish(row, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
+    return finish(claimed, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
   }
 
-  const timer = setInterval(tick, Math.max(10, Math.min(250, pollIntervalMs / 2)));
+  claimIn(0);
 
   return {
-    async stop() {
-      clearInterval(timer);
-      stopping.abort();
-      await claiming;
-      await Promise.allSettled(inFlight);
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort();
+        clearTimeout(claimTimer);
+        clearTimeout(startTimer);
+        await claiming;
+        // Calls under way are aborted and hand their rows back; so do the rows not yet started.
+        const unstarted = queue;
+        queue = [];
+        for (const claimed of unstarted) handBack(claimed);
+        await Promise.allSettled(running);
+        while (flushing) await flushing;
+      })();
+      return stopped;
     },
   };
 }

@@ -51,6 +51,8 @@ export class FakeAtlas {
   readonly maxInFlight = new Map<string, number>();
   /** Every padded reply, in order. */
   readonly streamed: StreamedReply[] = [];
+  /** Off for load tests: thousands of calls a second would pile up in `requests`. */
+  record = true;
   url = '';
 
   readonly #server = createServer((req, res) => void this.#handle(req, res));
@@ -108,7 +110,7 @@ export class FakeAtlas {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '/';
-    this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
+    if (this.record) this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
 
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
       const queued = this.createReplies.shift();

@@ -1,34 +1,58 @@
-import { and, asc, inArray, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
+/** What polling reads of a row: not the prompt or the other payload, at thousands of rows a second. */
+const polled = {
+  id: predictions.id,
+  status: predictions.status,
+  upstreamId: predictions.upstreamId,
+  outputs: predictions.outputs,
+  predictTime: predictions.predictTime,
+  pollFailures: predictions.pollFailures,
+  createdAt: predictions.createdAt,
+  deadlineAt: predictions.deadlineAt,
+};
+export type PolledRow = Pick<PredictionRow, keyof typeof polled>;
+
+export interface ClaimedPrediction {
+  row: PolledRow;
+  /** When the row was due, i.e. its `next_poll_at` before the claim. */
+  dueAt: Date;
+  /**
+   * The lease this claim holds, and the fence token of every later write to the row: a write made
+   * with it changes nothing once anyone else has claimed the row. Whatever the poller writes after a
+   * claim is later than the value that claim replaced, so a lost lease never matches again.
+   */
+  lease: Date;
+}
+
 /**
- * Take up to `limit` predictions that are due, and lease them by pushing their next poll past
- * `leaseUntil`. SKIP LOCKED lets several gateways claim at once without taking the same row; a
- * gateway that dies holding a lease simply lets it run out, and another one picks the row up.
+ * Take up to `limit` predictions due by `dueBy`, soonest first, and lease them by pushing their next
+ * poll to `leaseUntil`. SKIP LOCKED lets several gateways claim at once without taking the same row;
+ * a gateway that dies holding a lease simply lets it run out, and another one picks the row up.
+ * One statement, so a claim is one round trip.
  */
 export async function claimDuePredictions(
   db: Db,
-  { limit, now, leaseUntil }: { limit: number; now: Date; leaseUntil: Date },
-): Promise<PredictionRow[]> {
-  return db.transaction(async (tx) => {
-    const due = await tx
-      .select({ id: predictions.id })
-      .from(predictions)
-      .where(and(isNotNull(predictions.nextPollAt), lte(predictions.nextPollAt, now)))
-      .orderBy(asc(predictions.nextPollAt))
-      .limit(limit)
-      .for('update', { skipLocked: true });
-    if (due.length === 0) return [];
-    return tx
-      .update(predictions)
-      .set({ nextPollAt: leaseUntil })
-      .where(
-        inArray(
-          predictions.id,
-          due.map((row) => row.id),
-        ),
-      )
-      .returning();
-  });
+  { limit, dueBy, leaseUntil }: { limit: number; dueBy: Date; leaseUntil: Date },
+): Promise<ClaimedPrediction[]> {
+  const due = db
+    .select({ id: predictions.id, dueAt: predictions.nextPollAt })
+    .from(predictions)
+    .where(and(isNotNull(predictions.nextPollAt), lte(predictions.nextPollAt, dueBy)))
+    .orderBy(asc(predictions.nextPollAt))
+    .limit(limit)
+    .for('update', { skipLocked: true })
+    .as('due');
+  const claimed = await db
+    .update(predictions)
+    .set({ nextPollAt: leaseUntil })
+    .from(due)
+    .where(eq(predictions.id, due.id))
+    .returning({ row: polled, dueAt: due.dueAt });
+  return claimed
+    // dueAt is never null here (the claim takes rows with a next poll); the type cannot know that.
+    .map(({ row, dueAt }) => ({ row, dueAt: dueAt ?? leaseUntil, lease: leaseUntil }))
+    .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
 }

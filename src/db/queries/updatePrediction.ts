@@ -26,8 +26,15 @@ export type PredictionChange = Partial<
  * Apply a visible change to an unfinished prediction and announce it, atomically.
  * A finished prediction never changes again: then nothing is written and this returns undefined.
  * Finishing fixes what the job cost: its price if it counts as charged, else nothing.
+ * A poller passes the `lease` its claim wrote to next_poll_at: once another poller has claimed the
+ * row (or it was rescheduled), that no longer matches, and likewise nothing is written or announced.
  */
-export async function updatePrediction(db: Db, id: string, change: PredictionChange): Promise<PredictionRow | undefined> {
+export async function updatePrediction(
+  db: Db,
+  id: string,
+  change: PredictionChange,
+  { lease }: { lease?: Date } = {},
+): Promise<PredictionRow | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .update(predictions)
@@ -39,7 +46,13 @@ export async function updatePrediction(db: Db, id: string, change: PredictionCha
         updatedAt: new Date(),
         version: sql`${predictions.version} + 1`,
       })
-      .where(and(eq(predictions.id, id), inArray(predictions.status, ['STARTING', 'PROCESSING'])))
+      .where(
+        and(
+          eq(predictions.id, id),
+          inArray(predictions.status, ['STARTING', 'PROCESSING']),
+          lease ? eq(predictions.nextPollAt, lease) : undefined,
+        ),
+      )
       .returning();
     if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
     return row;
