@@ -20,7 +20,8 @@ interface Prediction {
 type Generated = { generateVideo: { prediction: Prediction } };
 
 describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
-  const t = gatewayFixture(backend, { PREDICTION_TIMEOUT_MS: '1500' });
+  // Short upstream timeouts: several tests here are about calls that hang.
+  const t = gatewayFixture(backend, { PREDICTION_TIMEOUT_MS: '1500', UPSTREAM_TIMEOUT_MS: '400' });
   beforeEach(async () => {
     t.fake.reset();
     await t.db.truncate();

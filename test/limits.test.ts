@@ -59,7 +59,7 @@ describe('50 racing submissions across two gateway processes on one Postgres dat
     jobsStayRunning(fake);
     database = await openDatabase({ url: server.url });
     sql = postgres(server.url, { max: 1, onnotice: () => {} });
-    const env = { DATABASE_URL: server.url, ATLASCLOUD_BASE_URL: fake.url, AUTH_MODE: 'apikey', POLL_INTERVAL_MS: '60000' };
+    const env = { DATABASE_URL: server.url, ATLASCLOUD_BASE_URL: fake.url, AUTH_MODE: 'apikey', POLL_INTERVAL_MS: '60000', UPSTREAM_TIMEOUT_MS: '5000' };
     [a, b] = await Promise.all([startChild(env), startChild(env)]);
   }, 60_000);
 
@@ -147,6 +147,7 @@ describe('LIMIT_DAILY_SPEND_USD_TOTAL across two gateway processes', () => {
         ATLASCLOUD_BASE_URL: fake.url,
         AUTH_MODE: 'apikey',
         POLL_INTERVAL_MS: '60000',
+        UPSTREAM_TIMEOUT_MS: '5000',
         LIMIT_DAILY_SPEND_USD_TOTAL: '2',
       };
       const [a, b] = await Promise.all([startChild(env), startChild(env)]);
@@ -245,7 +246,8 @@ async function fetchCost(base: string, token: string, id: string): Promise<numbe
 }
 
 describe('what a job costs', () => {
-  const t = gatewayFixture('pglite', { PRICE_PER_RUN_USD: '0.14', PRICE_PER_SECOND_1080P_USD: '0.05' });
+  // A short upstream timeout, for the create call that hangs.
+  const t = gatewayFixture('pglite', { PRICE_PER_RUN_USD: '0.14', PRICE_PER_SECOND_1080P_USD: '0.05', UPSTREAM_TIMEOUT_MS: '400' });
   const COST = `query($id: ID!) { prediction(id: $id) { status errorCode priceUsd costUsd } }`;
   type Cost = { prediction: { status: string; errorCode: string | null; priceUsd: number; costUsd: number | null } };
   const generate = async (input: Record<string, unknown>) => {

@@ -36,7 +36,7 @@ describe.each(['pglite', 'postgres'] as const)('a gateway restarted mid-job on %
   it('picks the unfinished job up again and finishes it, without submitting it twice', async () => {
     fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
     const firstDb = await open();
-    const first = await startGateway({ database: firstDb, atlasUrl: fake.url });
+    const first = await startGateway({ database: firstDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '400' } });
     const created = await first.request<{ generateVideo: { prediction: { id: string; status: string } } }>(GENERATE, {
       input: { prompt: 'survives a restart' },
     });
@@ -52,7 +52,7 @@ describe.each(['pglite', 'postgres'] as const)('a gateway restarted mid-job on %
     fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/restarted.mp4'] })]);
 
     const secondDb = await open();
-    const second = await startGateway({ database: secondDb, atlasUrl: fake.url });
+    const second = await startGateway({ database: secondDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '400' } });
     try {
       // Well inside the lease (about 7 s here): only a lease handed back on stop lets it finish this soon.
       const done = await eventually(

@@ -97,7 +97,9 @@ export async function startGateway(
     ATLASCLOUD_API_KEY: TEST_KEY,
     ATLASCLOUD_BASE_URL: options.atlasUrl,
     POLL_INTERVAL_MS: '40',
-    UPSTREAM_TIMEOUT_MS: '400',
+    // Generous, so a busy machine (the whole suite on two cores) does not time create calls out; tests
+    // of timeouts set a short one themselves.
+    UPSTREAM_TIMEOUT_MS: '3000',
     UPSTREAM_RETRIES: '2',
     // Local files (the journal of unrecorded submissions) of this gateway alone.
     DATA_DIR: mkdtempSync(join(tmpdir(), 'hh-gateway-')),
