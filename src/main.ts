@@ -1,11 +1,14 @@
 import { ConfigError, loadConfig } from './config.ts';
+import { loadEnvFile } from './envFile.ts';
 import { createLogger } from './log.ts';
 import { createGateway } from './server.ts';
 
 try {
+  const fromFile = loadEnvFile();
   const config = loadConfig(process.env);
   // The key is redacted where upstream text is read; the logger redacts it once more, from every line.
   const log = createLogger(config.logLevel, undefined, { secrets: config.atlas ? [config.atlas.apiKey] : [] });
+  if (fromFile.length > 0) log.info('read .env', { variables: fromFile });
   const gateway = await createGateway(config, log);
   const url = await gateway.listen();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

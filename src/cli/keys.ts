@@ -11,6 +11,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { listApiKeys, revokeApiKey } from '../db/queries/apiKeys.ts';
 import type { ApiKeyRow } from '../db/schema.ts';
+import { loadEnvFile } from '../envFile.ts';
 
 const USAGE = `usage:
   npm run keys -- create --name NAME [--tenant TENANT] [--admin] [--active-jobs N] [--jobs-per-minute N] [--daily-spend-usd USD]
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
   const options = command === 'create' ? CreateOptions.safeParse(values) : undefined;
   if (options && !options.success) throw new UsageError(options.error.issues.map((issue) => issue.message).join('; '));
 
+  loadEnvFile();
   const config = loadConfig(process.env);
   const database = await openDatabase(config.database);
   try {

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.ts';
+import { bundleDemo } from './bundle.ts';
 
 const STYLE = `
 :root { color-scheme: light dark; font: 16px/1.5 system-ui, sans-serif; }
@@ -47,26 +49,15 @@ function html(persisted: boolean) {
 }
 
 /**
- * The demo page at `/`, built from src/demo with esbuild on first request (not at start-up, which
- * stays fast), so `npm start` needs no build step.
+ * The demo page at `/`. Built by `npm run build`, the gateway serves the bundle made then; run from
+ * source, it bundles src/demo with esbuild on first request (not at start-up, which stays fast), so
+ * `npm start` needs no build step.
  */
 export function demoPage({ persisted, log }: { persisted: boolean; log: Logger }) {
   let bundle: Promise<string> | undefined;
-  const build = async () => {
-    const { build } = await import('esbuild');
-    const result = await build({
-      entryPoints: [fileURLToPath(new URL('./main.tsx', import.meta.url))],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      minify: true,
-      jsx: 'automatic',
-      target: 'es2022',
-      define: { 'process.env.NODE_ENV': '"production"' },
-      logLevel: 'silent',
-    });
-    return result.outputFiles[0]!.text;
-  };
+  // Written by `npm run build` next to the compiled page; absent in src/.
+  const prebuilt = new URL('./demo.js', import.meta.url);
+  const build = async () => (existsSync(prebuilt) ? readFile(prebuilt, 'utf8') : bundleDemo());
 
   /** Answers `/` and `/demo.js`; returns false for anything else. */
   return async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
