@@ -92,6 +92,13 @@ describe('Dockerfile', () => {
     expect(chown).toMatch(new RegExp(`chown (-R )?${user}(:${user})? ${dataDir}\\b`));
   });
 
+  it('runs alone (docker run) with a key and AUTH_MODE given, keeping PGlite in DATA_DIR', () => {
+    const env = stageEnv(runtime);
+    expect(() => loadConfig(env)).toThrow(/ATLASCLOUD_API_KEY[\s\S]*AUTH_MODE/);
+    const config = loadConfig({ ...env, ATLASCLOUD_API_KEY: 'sk-x', AUTH_MODE: 'apikey' });
+    expect(config).toMatchObject({ nodeEnv: 'production', host: '0.0.0.0', port: 4000, database: { dataDir: env.DATA_DIR }, dataDir: env.DATA_DIR });
+  });
+
   it('exposes the port it listens on, and checks health on that port at /health', () => {
     const env = stageEnv(runtime);
     expect(all(runtime, 'EXPOSE')).toEqual([env.PORT]);
