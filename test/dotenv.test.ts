@@ -4,7 +4,7 @@
  * (test/production.test.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,8 +13,19 @@ import { loadEnvFile } from '../src/envFile.ts';
 import { freePort } from './support/childGateway.ts';
 import { ROOT } from './support/deploy.ts';
 
-function folderWith(dotenv: string): string {
+const folders: string[] = [];
+afterAll(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
+function folder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'hh-dotenv-'));
+  folders.push(dir);
+  return dir;
+}
+
+function folderWith(dotenv: string): string {
+  const dir = folder();
   writeFileSync(join(dir, '.env'), dotenv);
   return dir;
 }
@@ -29,7 +40,7 @@ describe('loadEnvFile', () => {
 
   it('does nothing without a file', () => {
     const env: NodeJS.ProcessEnv = { PORT: '1' };
-    expect(loadEnvFile(env, join(mkdtempSync(join(tmpdir(), 'hh-dotenv-')), '.env'))).toEqual([]);
+    expect(loadEnvFile(env, join(folder(), '.env'))).toEqual([]);
     expect(env).toEqual({ PORT: '1' });
   });
 
@@ -40,7 +51,7 @@ describe('loadEnvFile', () => {
   });
 
   it('stops start-up, naming the file, when it is there but cannot be read', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hh-dotenv-'));
+    const dir = folder();
     mkdirSync(join(dir, '.env'));
     expect(() => loadEnvFile({}, join(dir, '.env'))).toThrow(ConfigError);
     expect(() => loadEnvFile({}, join(dir, '.env'))).toThrow(join(dir, '.env'));
