@@ -4,7 +4,6 @@ import type { Db } from '../db/database.ts';
 import { type ClaimedPrediction, claimDuePredictions } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
-import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { changeFromUpstream, isVisibleChange } from './observe.ts';
 import { isTerminal } from './status.ts';
