@@ -4,7 +4,6 @@ import type { Db } from '../db/database.ts';
 import { type ClaimedPrediction, claimDuePredictions, type PolledRow } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
-import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { changeFromUpstream, isVisibleChange } from './observe.ts';
 import { isTerminal } from './status.ts';
@@ -41,7 +40,10 @@ export interface Poller {
 const MAX_BACKOFF_MS = 60_000;
 /** The most rows one claim takes, and one process holds claimed before polling them. */
 const MAX_CLAIMED = 1_000;
-/** Under a backlog, claim about this much work ahead, so as not to hoard rows another gateway could poll sooner. */
+/**
+ * Under a backlog, hold about this much work claimed (or two claims' worth, when the database is slow),
+ * so as not to hoard rows another gateway could poll sooner.
+ */
 const CLAIM_AHEAD_MS = 1_000;
 /**
  * A claimed row that waited this long for a free slot is handed back unpolled: its lease (a status
@@ -87,8 +89,11 @@ export function startPoller(options: PollerOptions): Poller {
   /** Moving average of claim time: a busy database must not make claims late. */
   let claimMs = tick / 4;
 
-  /** How many rows to hold claimed: what the free slots can poll in CLAIM_AHEAD_MS. */
-  const claimCapacity = () => clamp(Math.round((concurrency * CLAIM_AHEAD_MS) / callMs), 2 * concurrency, MAX_CLAIMED);
+  /** How many rows to hold claimed: what the slots can poll in CLAIM_AHEAD_MS, or until the claim after next returns. */
+  const claimCapacity = () => {
+    const aheadMs = clamp(2 * (tick + claimMs), CLAIM_AHEAD_MS, MAX_WAIT_MS / 2);
+    return clamp(Math.round((concurrency * aheadMs) / callMs), 2 * concurrency, MAX_CLAIMED);
+  };
 
   async function claim(): Promise<void> {
     const room = claimCapacity() - queue.length;
