@@ -198,6 +198,7 @@ const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   [`   |interval − ${SCALE_INTERVAL_MS} ms| p50 / p99 %`, (r) => pair(r.steady.deviationP50Pct, r.steady.deviationP99Pct, 1)],
   ['   CPU % of each gateway process', (r) => r.steady.cpuPercent.map((p) => p.toFixed(0)).join(' / ')],
   ['   CPU % of the fake Atlas process', (r) => r.steady.fakeCpuPercent.toFixed(0)],
+  ['   meanwhile, Postgres round trip (select 1, every 100 ms) p50 / p99 ms', (r) => pair(r.steady.probeP50Ms, r.steady.probeP99Ms, 1)],
   [
     `   catch-up: all ${SCALE_JOBS} due at once: s until each was polled (${BURST_MS / 1000} s at most)`,
     (r) => (r.burst.seconds === null ? `> ${BURST_MS / 1000} (${r.burst.polled} polled)` : r.burst.seconds.toFixed(2)),

@@ -62,6 +62,12 @@ export interface SteadyResult {
   cpuPercent: number[];
   /** The process with the fake Atlas. */
   fakeCpuPercent: number;
+  /**
+   * `select 1` from this process every 100 ms while the pollers ran: how the shared Postgres server
+   * (and the machine) answered meanwhile, to read the other figures by.
+   */
+  probeP50Ms: number;
+  probeP99Ms: number;
 }
 
 export interface BurstResult {
@@ -98,7 +104,7 @@ export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () =
     trace('workers ready');
 
     /** Seed the jobs, due from t0 on, spread evenly over `spreadMs` (0: all at t0), and poll them until t0 + runMs. */
-    const phase = async (spreadMs: number, runMs: number): Promise<{ t0: number; runs: PollerRun[]; fakeCpuPercent: number }> => {
+    const phase = async (spreadMs: number, runMs: number) => {
       await database.db.delete(predictions);
       await seed(database, upstreamIds);
       const t0 = Date.now() + LEAD_MS;
@@ -106,14 +112,20 @@ export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () =
       trace('seeded');
       const stopAt = t0 + runMs;
       const cpu = cpuMeter();
+      const probe = probeDatabase(database, stopAt);
       const runs = await withTimeout(Promise.all(workers.map((w) => w.run(stopAt))), runMs + 30_000, 'poll workers to finish');
       trace(`workers done, ${Date.now() - stopAt} ms after stopAt`);
-      return { t0, runs, fakeCpuPercent: cpu() };
+      return { t0, runs, fakeCpuPercent: cpu(), probeMs: ascending(await probe) };
     };
     const steady = await phase(SCALE_INTERVAL_MS, STEADY_MS);
     const burst = await phase(0, BURST_MS);
     return {
-      steady: { ...steadyResult(steady.runs, steady.t0, STEADY_MS), fakeCpuPercent: steady.fakeCpuPercent },
+      steady: {
+        ...steadyResult(steady.runs, steady.t0, STEADY_MS),
+        fakeCpuPercent: steady.fakeCpuPercent,
+        probeP50Ms: percentile(steady.probeMs, 50),
+        probeP99Ms: percentile(steady.probeMs, 99),
+      },
       burst: burstResult(burst.runs, burst.t0),
     };
   });
@@ -192,6 +204,18 @@ function pollsBetween(runs: PollerRun[], from: number, to: number): Poll[] {
   return runs.flatMap((run) => run.polls).filter(([, , startedAt]) => startedAt >= from && startedAt < to);
 }
 
+/** Round trips of `select 1` every 100 ms until `until`. */
+async function probeDatabase(database: Database, until: number): Promise<number[]> {
+  const times: number[] = [];
+  while (Date.now() < until) {
+    const started = performance.now();
+    await database.db.execute(sql`select 1`);
+    times.push(performance.now() - started);
+    await sleep(100);
+  }
+  return times;
+}
+
 /** This process's CPU from now to the call of the function returned, as a share of one core. */
 function cpuMeter(): () => number {
   const cpu = process.cpuUsage();
@@ -202,7 +226,7 @@ function cpuMeter(): () => number {
   };
 }
 
-function steadyResult(runs: PollerRun[], t0: number, runMs: number): Omit<SteadyResult, 'fakeCpuPercent'> {
+function steadyResult(runs: PollerRun[], t0: number, runMs: number): Omit<SteadyResult, 'fakeCpuPercent' | 'probeP50Ms' | 'probeP99Ms'> {
   const polls = pollsBetween(runs, t0, t0 + runMs);
   const lags = ascending(polls.map(([, dueAt, startedAt]) => startedAt - dueAt));
   // One job may be polled by either process: merge them all before taking its intervals.
