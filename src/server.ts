@@ -233,6 +233,7 @@ export async function createGateway(
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      atlas.close();
       // What is still unrecorded stays in the journal on disk for the next process.
       recorder.stop();
       await simulator?.close();
