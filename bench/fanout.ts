@@ -85,7 +85,8 @@ async function measure(backend: 'pglite' | 'postgres', subscribers: number): Pro
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const started = now();
-  const gateway = spawnWithFds(['--import', 'tsx', 'src/main.ts'], {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const gateway = spawnWithFds([...profile, '--import', 'tsx', 'src/main.ts'], {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'test',
     PORT: String(port),
@@ -105,7 +106,9 @@ async function measure(backend: 'pglite' | 'postgres', subscribers: number): Pro
     await waitFor('the gateway to be ready', async () => {
       if (gateway.exitCode !== null) throw new Error(`the gateway exited:\n${output}`);
       return isReady(base);
-    }, { timeoutMs: 30_000, everyMs: 20 });
+    }, { timeoutMs: 60_000, everyMs: 20 }).catch((error: Error) => {
+      throw new Error(`${error.message}\n${output}`);
+    });
     const startupMs = now() - started;
     // `sh` exec'd node, so the shell's pid is the gateway's.
     const pid = gateway.pid!;
@@ -120,7 +123,10 @@ async function measure(backend: 'pglite' | 'postgres', subscribers: number): Pro
 
     clients = spawnWithFds(['--import', 'tsx', SELF, '--clients', JSON.stringify({ base, id, count: subscribers })], { ...process.env }, 'pipe');
     let clientErr = '';
-    clients.stderr!.on('data', (chunk: Buffer) => (clientErr += chunk.toString()));
+    clients.stderr!.on('data', (chunk: Buffer) => {
+      clientErr += chunk.toString();
+      if (process.env.BENCH_TRACE) process.stderr.write(chunk);
+    });
     const lines = createInterface({ input: clients.stdout! })[Symbol.asyncIterator]();
     const next = async (what: string, timeoutMs: number): Promise<string> => {
       const line = await Promise.race([lines.next(), sleep(timeoutMs).then(() => undefined)]);
@@ -193,6 +199,11 @@ async function clients({ base, id, count }: { base: string; id: string; count: n
         resolve();
       };
       req.on('error', (error) => fail(error.message));
+      // A subscription that never gets its first event is reported, not waited on for ever.
+      req.setTimeout(60_000, () => {
+        if (first) fail('no first event within 60 s');
+        req.destroy();
+      });
       req.on('response', (res) => {
         if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}`);
         res.on('data', (chunk: Buffer) => {
@@ -208,9 +219,11 @@ async function clients({ base, id, count }: { base: string; id: string; count: n
       });
       req.end(body);
     });
+  const progress = setInterval(() => process.stderr.write(`subscribers: ${open} open, ${failed} failed\n`), 10_000);
   for (let n = 0; n < count; n += OPEN_BATCH) {
     await Promise.all(Array.from({ length: Math.min(OPEN_BATCH, count - n) }, (_, k) => subscribe(n + k)));
   }
+  clearInterval(progress);
   process.stdout.write(`${JSON.stringify({ openMs: now() - started, open, failed, firstError })}\n`);
   const deadline = now() + 30_000;
   while (arrivals.filter((at) => at !== undefined).length < count && now() < deadline) await sleep(20);
