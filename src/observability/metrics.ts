@@ -270,7 +270,7 @@ export class GatewayMetrics implements JobMetrics {
   }
 
   async #readDatabase() {
-    // The two database gauges share one read per scrape.
+    // The two database gauges share the read in flight (a scrape collects them at once); a later scrape reads afresh.
     this.#reading ??= (async () => {
       try {
         const sources = this.#sources;
@@ -278,7 +278,7 @@ export class GatewayMetrics implements JobMetrics {
       } catch {
         return undefined;
       } finally {
-        setTimeout(() => (this.#reading = undefined), 100).unref();
+        this.#reading = undefined;
       }
     })();
     return this.#reading;
