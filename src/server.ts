@@ -199,7 +199,9 @@ export async function createGateway(
           : maskError(error, message, isDev),
       ),
     },
-    logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
+    // Yoga's debug lines ("Parsing request …", several per request) cannot say which request they
+    // are about, so they are dropped: every line written while serving a request carries its id.
+    logging: { debug: () => {}, info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
     plugins: [
       // A GET or a form post (which browsers send cross-site without asking) must carry this header.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),

@@ -169,12 +169,13 @@ export class AtlasClient {
     const requestId = requestIdFrom(header, this.#redactor);
     const text = await readBody(response, MAX_REPLY_BYTES);
     const { value: json, redacted } = sanitizeReply(parseJson(text), this.#redactor);
-    const context = { method, httpStatus: response.status, requestId };
+    // `upstreamRequestId`: Atlas' X-Request-ID; `requestId` on a line is the gateway's own (see requestId.ts).
+    const context = { method, httpStatus: response.status, upstreamRequestId: requestId };
     if (text === undefined) log.warn('atlas reply too large, not read', { ...context, limitBytes: MAX_REPLY_BYTES });
     const keyInHeader = header !== null && this.#redactor.exposes(header);
     if (redacted > 0 || keyInHeader) {
       // Atlas echoing our key back is worth an operator's attention (and maybe a new key).
-      log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, requestIdDropped: keyInHeader });
+      log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, upstreamRequestIdDropped: keyInHeader });
     }
     return { status: response.status, requestId, body: json, tooLarge: text === undefined };
   }
@@ -190,7 +191,7 @@ export class AtlasClient {
       `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}${billing}`,
       { httpStatus: reply.status, requestId: reply.requestId },
     );
-    log.warn('atlas call refused', { call, httpStatus: reply.status, requestId: reply.requestId, code: error.code });
+    log.warn('atlas call refused', { call, httpStatus: reply.status, upstreamRequestId: reply.requestId, code: error.code });
     throw error;
   }
 }

@@ -111,12 +111,12 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
       nextPollAt: null,
     });
     if (failed) deps.jobs?.finished(failed);
-    log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, requestId: failure.details.requestId });
+    log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, upstreamRequestId: failure.details.requestId });
     throw new SubmissionFailed(failed ?? stored, failure);
   }
 
   const { prediction, requestId } = created;
-  log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, requestId });
+  log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, upstreamRequestId: requestId });
   // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
   return (await deps.recorder.record(stored.id, created)) ?? stored;
 }
