@@ -94,10 +94,15 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     await stream.next();
     expect(metric(await scrape(), 'gateway_subscription_streams_open')).toBe(1);
 
-    for (const [key] of t.fake.statusScripts) t.fake.statusScripts.set(key, [wrapped({ id: key, status: 'failed', error: 'gave up' })]);
-    await finished(id);
+    // Cancelling ends the job (counted as such) and its stream.
+    const canceledBefore = metric(await scrape(), 'gateway_jobs_finished_total', { status: 'CANCELED', error_code: 'CANCELED' }) ?? 0;
+    const cancel = await graphql(`mutation Cancel($id: ID!) { cancelPrediction(id: $id) { id status } }`, { id });
+    expect(cancel.data?.cancelPrediction?.status).toBe('CANCELED');
     await eventually(() => scrape(), (text) => metric(text, 'gateway_subscription_streams_open') === 0);
-    expect(metric(await scrape(), 'gateway_unfinished_jobs')).toBe(0);
+    const text = await scrape();
+    expect(metric(text, 'gateway_unfinished_jobs')).toBe(0);
+    expect(metric(text, 'gateway_jobs_finished_total', { status: 'CANCELED', error_code: 'CANCELED' })).toBe(canceledBefore + 1);
+    expect(metric(text, 'gateway_graphql_operations_total', { operation: 'Cancel', type: 'mutation', outcome: 'ok' })).toBe(1);
     await stream.return?.();
   });
 
