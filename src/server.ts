@@ -223,9 +223,10 @@ export async function createGateway(
     const context: RequestServerContext = { requestId };
     // GraphQL first: the hot path does not wait on the other routes.
     if (req.url?.startsWith('/graphql')) return void yoga(req, res, context);
+    const requestLog = log.child({ requestId });
     void readiness
-      .serve(req, res)
-      .then((served) => served || serveMetrics(req, res))
+      .serve(req, res, requestLog)
+      .then((served) => served || serveMetrics(req, res, requestLog))
       .then((served) => served || demo(req, res))
       .then((served) => {
         if (!served) void yoga(req, res, context);

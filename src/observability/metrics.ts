@@ -305,7 +305,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export function metricsRoute(metrics: GatewayMetrics, token: string | undefined, log: Logger) {
   const expected = token ? digest(token) : undefined;
-  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+  return async (req: IncomingMessage, res: ServerResponse, requestLog: Logger = log): Promise<boolean> => {
     if ((req.url ?? '').split('?')[0] !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     if (expected) {
       const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -321,7 +321,7 @@ export function metricsRoute(metrics: GatewayMetrics, token: string | undefined,
       res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : text);
     } catch (error) {
-      log.error('collecting metrics failed', { error });
+      requestLog.error('collecting metrics failed', { error });
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('collecting metrics failed\n');
     }

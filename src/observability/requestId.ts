@@ -34,7 +34,10 @@ export class RequestScopes {
   readonly #scopes = new WeakMap<Request, RequestScope>();
   /** Masked error → what really went wrong: logged with the request, once its answer is known. */
   readonly #unexpected = new WeakMap<GraphQLError, unknown>();
-  /** Originals logged that way, which Yoga's own log line skips. */
+  /**
+   * Originals logged that way, which Yoga's own log line skips. Every masked error ends in a result
+   * (Yoga turns failures of each phase, and of a stream, into one), so each is logged there once.
+   */
   readonly #loggedWithRequest = new WeakSet<object>();
 
   constructor(private readonly log: Logger) {}
