@@ -148,7 +148,8 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
   });
 });
 
-it('serves /metrics to anyone when METRICS_TOKEN is unset', async () => {
+// Its own PGlite and gateway start inside the test: allow for a busy machine.
+it('serves /metrics to anyone when METRICS_TOKEN is unset', { timeout: 120_000 }, async () => {
   const [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
   const gw = await startGateway({ database: db.database, atlasUrl: fake.url });
   try {
