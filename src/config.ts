@@ -72,6 +72,14 @@ const Env = z.object({
   PRICE_PER_SECOND_720P_USD: optionalDollars,
   PRICE_PER_SECOND_1080P_USD: optionalDollars,
   CORS_ORIGINS: optionalText,
+  METRICS_TOKEN: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .min(16, 'must be at least 16 characters (it guards the metrics)')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an Authorization header)')
+      .optional(),
+  ),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -152,5 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     },
     /** Browser origins allowed to call; undefined means same origin only. */
     corsOrigins: origins,
+    /** When set, /metrics answers only `Authorization: Bearer <this>`. */
+    metricsToken: e.METRICS_TOKEN,
   };
 }

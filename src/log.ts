@@ -1,4 +1,5 @@
-import { SecretRedactor } from './redact.ts';
+import { pino, stdTimeFunctions, type DestinationStream } from 'pino';
+import { REDACTED, SecretRedactor } from './redact.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -8,6 +9,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** A logger that writes `bindings` (a request id) on every line, besides its own fields. */
+  child(bindings: LogFields): Logger;
 }
 
 export interface LoggerOptions {
@@ -18,39 +21,101 @@ export interface LoggerOptions {
   secrets?: readonly string[];
 }
 
-const rank: Record<LogLevel | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+/**
+ * Fields that hold credentials, wherever a caller might log them: censored by pino before the line is
+ * written. The one place such paths are configured; the key itself is also cut from whole lines below.
+ */
+export const REDACTED_PATHS = [
+  'authorization',
+  'apiKey',
+  'token',
+  'headers.authorization',
+  'headers.cookie',
+  '*.authorization',
+  '*.apiKey',
+  '*.token',
+  '*.headers.authorization',
+  '*.headers.cookie',
+];
 
 /** How many errors of one chain (causes, and GraphQL's originalError) are written; a cycle ends it too. */
 const MAX_CHAIN = 8;
+/** Deeper than this, a field is written as a placeholder: log fields are small, so this is a runaway. */
+const MAX_DEPTH = 10;
 
-/** JSON lines, one per event. Nothing here ever receives a request header, so no secret can reach it. */
+/**
+ * JSON lines through pino, one per event: `level` as a word, `time` in ISO 8601, `msg`, the fields.
+ * `write` receives each line without its newline (tests capture lines with it); stdout by default.
+ */
 export function createLogger(
   level: LogLevel | 'silent' = 'info',
-  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  write?: (line: string) => void,
   options: LoggerOptions = {},
 ): Logger {
-  const redactors = (options.secrets ?? []).filter(Boolean).map((secret) => new SecretRedactor(secret));
-  const replacer = function (this: Record<string, unknown>, key: string, value: unknown) {
-    // `this[key]`, not `value`: JSON.stringify hands over toJSON()'s result, and GraphQLError's
-    // toJSON keeps only what a client may see.
-    const raw = this[key];
-    if (raw instanceof Error) return errorAsObject(raw, new Set());
-    if (typeof value === 'string') return redactors.reduce((text, redactor) => redactor.redact(text), value);
-    return value;
+  // Lines are cut after JSON escaped them: a key with a quote or a backslash is looked for as escaped, too.
+  const spellings = (options.secrets ?? []).filter(Boolean).flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]);
+  const redactors = [...new Set(spellings)].map((secret) => new SecretRedactor(secret));
+  const destination: DestinationStream = write
+    ? { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) }
+    : level === 'silent'
+      ? { write: () => {} }
+      : // Synchronous: a line is out before the next one, and before a crash ends the process.
+        pino.destination({ fd: 1, sync: true });
+  const logger = pino(
+    {
+      level,
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        // Errors anywhere in the fields, with their stack and causes; pino's own serialiser only
+        // looks at one top-level key.
+        log: (fields) => plain(fields, 0, new Set()) as Record<string, unknown>,
+      },
+      redact: { paths: REDACTED_PATHS, censor: REDACTED },
+      hooks: { streamWrite: (line) => redactLine(line, redactors) },
+    },
+    destination,
+  );
+  return wrap(logger);
+}
+
+function wrap(logger: pino.Logger): Logger {
+  return {
+    debug: (msg, fields) => logger.debug(fields ?? {}, msg),
+    info: (msg, fields) => logger.info(fields ?? {}, msg),
+    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+    error: (msg, fields) => logger.error(fields ?? {}, msg),
+    child: (bindings) => wrap(logger.child(bindings)),
   };
-  const emit = (at: LogLevel) => (msg: string, fields?: LogFields) => {
-    if (rank[at] < rank[level]) return;
-    const time = new Date().toISOString();
-    let line: string;
-    try {
-      line = JSON.stringify({ time, level: at, msg, ...fields }, replacer);
-    } catch (error) {
-      // A field JSON cannot hold (a BigInt, a cycle) must not cost the event itself.
-      line = JSON.stringify({ time, level: at, msg, unserializable: String(error) }, replacer);
-    }
-    write(line);
-  };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/**
+ * The key cut out of a whole line, so no field, message or binding can carry it. A line that still
+ * carries it after that (in a spelling the pattern does not know) is replaced by a notice: losing a
+ * line beats leaking the key, and the output stays JSON.
+ */
+function redactLine(line: string, redactors: SecretRedactor[]): string {
+  let text = line;
+  for (const redactor of redactors) text = redactor.redact(text);
+  if (text !== REDACTED) return text;
+  return `${JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: 'a log line was withheld: it carried the API key in a form that could not be cut out' })}\n`;
+}
+
+/** A copy of `value` in which every Error is plain data; cycles and runaway depth end in a placeholder. */
+function plain(value: unknown, depth: number, seen: Set<object>): unknown {
+  if (value instanceof Error) return errorAsObject(value, new Set());
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return '[cycle]';
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  // Only arrays and plain objects are walked: anything else (a Date, a Buffer) keeps its own toJSON.
+  const isArray = Array.isArray(value);
+  if (!isArray && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  seen.add(value);
+  const copy = isArray
+    ? value.map((item: unknown) => plain(item, depth + 1, seen))
+    : Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item, depth + 1, seen)]));
+  seen.delete(value);
+  return copy;
 }
 
 /**

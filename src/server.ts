@@ -12,7 +12,10 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import type { Logger } from './log.ts';
+import { readGauges } from './db/queries/gaugeReadings.ts';
+import { GatewayMetrics, metricsRoute } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
+import { REQUEST_ID_HEADER, requestIdFrom, RequestScopes, type RequestServerContext } from './observability/requestId.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
@@ -49,12 +52,14 @@ query Recent {
 export const CSRF_HEADER = 'x-graphql-csrf';
 
 export interface Gateway {
-  yoga: YogaServerInstance<Record<string, never>, GatewayContext>;
+  yoga: YogaServerInstance<RequestServerContext, GatewayContext>;
   server: Server;
   database: Database;
   poller: Poller;
   events: PredictionEvents;
   readiness: Readiness;
+  /** This gateway's metrics, in a registry of its own; served at /metrics. */
+  metrics: GatewayMetrics;
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
   simulator: AtlasSimulator | undefined;
   listen(port?: number, host?: string): Promise<string>;
@@ -83,21 +88,33 @@ export async function createGateway(
       simulator: simulator.url,
     });
   }
+  const metrics = new GatewayMetrics();
   const atlas = new AtlasClient({
     ...upstream,
     timeoutMs: config.upstreamTimeoutMs,
     retries: config.upstreamRetries,
     log,
+    onCall: (call) => metrics.upstreamCall(call),
   });
 
   const cache = new PredictionCache();
-  const events = new PredictionEvents(database, log, cache);
+  const events = new PredictionEvents(database, log, cache, () => metrics.listenReconnected());
   await events.start();
+  metrics.watch({
+    openStreams: () => events.openStreams,
+    poolSize: database.poolSize,
+    readDatabase: async () => {
+      const { unfinishedJobs, connectionsInUse } = await readGauges(database.db, database.applicationName);
+      // PGlite is one connection, in use by the process all along.
+      return { unfinishedJobs, poolInUse: connectionsInUse ?? 1 };
+    },
+  });
   const recorder = new SubmissionRecorder({
     db: database.db,
     log,
     journal: new SubmissionJournal(join(config.dataDir, 'unrecorded-submissions')),
     pollIntervalMs: config.pollIntervalMs,
+    jobs: metrics,
   });
   recorder.resume();
   const deps = {
@@ -110,6 +127,7 @@ export async function createGateway(
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
     recorder,
     predictionTimeoutMs: config.predictionTimeoutMs,
+    jobs: metrics,
   };
   const poller = startPoller({
     ...deps,
@@ -119,17 +137,20 @@ export async function createGateway(
     leaseMs: atlas.maxStatusCallMs + 5_000,
     // A row whose upstream id this process still holds is not abandoned, however long the database was away.
     isRecording: (id) => recorder.isRecording(id),
+    onPoll: (poll) => metrics.pollStarted(poll),
   });
 
-  // Yoga logs an unexpected (masked) error as the error itself: pass it as a field, so the log has its
-  // stack and causes (a database error under a query), not just the text String() makes of it.
+  const scopes = new RequestScopes(log);
+  // Yoga logs an unexpected (masked) error as the error itself. Those of a request are logged by
+  // RequestScopes with its id; any other is passed as a field, so the log has its stack and causes.
   const yogaLog =
-    (level: keyof Logger) =>
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
     (...args: unknown[]) => {
       const [first, ...rest] = args;
       const details = rest.length > 0 ? { details: rest } : {};
-      if (first instanceof Error) log[level]('request failed unexpectedly', { error: first, ...details });
-      else log[level](String(first), details);
+      if (first instanceof Error) {
+        if (!scopes.loggedWithRequest(first)) log[level]('request failed unexpectedly', { error: first, ...details });
+      } else log[level](String(first), details);
     };
   const predictions = new PredictionService({ ...deps, events, cache });
   const authenticate = createAuthenticator(config, database.db, log);
@@ -138,12 +159,13 @@ export async function createGateway(
       `AUTH_MODE includes none: anyone who can reach ${config.host}:${config.port} can submit jobs and spend money${config.auth.explicit ? '' : ' (the development default; set AUTH_MODE)'}`,
     );
   }
-  const yoga = createYoga<Record<string, never>, GatewayContext>({
+  const yoga = createYoga<RequestServerContext, GatewayContext>({
     schema,
     // Every transport (POST, GET, SSE) builds its context here, before any operation runs.
-    context: async ({ request }) => {
+    context: async ({ request, requestId }) => {
+      const scope = scopes.of(request, { requestId });
       try {
-        return { predictions, principal: await authenticate(request.headers.get('authorization')) };
+        return { predictions, principal: await authenticate(request.headers.get('authorization'), scope.log), ...scope };
       } catch (error) {
         if (error instanceof Unauthenticated) throw unauthenticated(error.message);
         throw error;
@@ -173,14 +195,17 @@ export async function createGateway(
     // is said plainly, as it is worth a retry.
     maskedErrors: {
       isDev: false,
-      maskError: (error, message, isDev) =>
+      maskError: scopes.maskError((error, message, isDev) =>
         isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
           ? new GraphQLError('The database cannot be reached right now; try again shortly', {
               extensions: { code: 'DATABASE_UNAVAILABLE', http: { status: 503 } },
             })
           : maskError(error, message, isDev),
+      ),
     },
-    logging: { debug: yogaLog('debug'), info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
+    // Yoga's debug lines ("Parsing request …", several per request) cannot say which request they
+    // are about, so they are dropped: every line written while serving a request carries its id.
+    logging: { debug: () => {}, info: yogaLog('info'), warn: yogaLog('warn'), error: yogaLog('error') },
     plugins: [
       // A GET or a form post (which browsers send cross-site without asking) must carry this header.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
@@ -188,19 +213,27 @@ export async function createGateway(
       ...(config.introspection ? [] : [disableIntrospection()]),
       persistedOperations(config.persistedOperations),
       useVariableErrorsAsBadInput(),
+      scopes.plugin(),
+      ...metrics.yogaPlugins(),
     ],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
   const readiness = new Readiness(database, log);
   await readiness.start();
+  const serveMetrics = metricsRoute(metrics, config.metricsToken, log);
   const server = createServer((req, res) => {
+    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const context: RequestServerContext = { requestId };
     // GraphQL first: the hot path does not wait on the other routes.
-    if (req.url?.startsWith('/graphql')) return void yoga(req, res);
+    if (req.url?.startsWith('/graphql')) return void yoga(req, res, context);
+    const requestLog = log.child({ requestId });
     void readiness
-      .serve(req, res)
+      .serve(req, res, requestLog)
+      .then((served) => served || serveMetrics(req, res, requestLog))
       .then((served) => served || demo(req, res))
       .then((served) => {
-        if (!served) void yoga(req, res);
+        if (!served) void yoga(req, res, context);
       });
   });
 
@@ -211,6 +244,7 @@ export async function createGateway(
     poller,
     events,
     readiness,
+    metrics,
     simulator,
     async listen(port = config.port, host = config.host) {
       await new Promise<void>((resolve, reject) => {

@@ -333,7 +333,7 @@ describe('createVideo', () => {
     expect(fake.creates).toHaveLength(1);
     expect(fake.requests).toHaveLength(1);
     const refused = parsedLines().find((line) => line.msg === 'atlas call refused');
-    expect(refused).toMatchObject({ level: 'warn', call: 'create', httpStatus: status, requestId: `rid-${status}`, code });
+    expect(refused).toMatchObject({ level: 'warn', call: 'create', httpStatus: status, upstreamRequestId: `rid-${status}`, code });
   });
 
   it('reports SUBMISSION_UNKNOWN when the call hangs past the timeout, and sends it once', async () => {

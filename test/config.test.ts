@@ -114,11 +114,18 @@ describe('loadConfig refuses wrong values, naming the variable', () => {
     ['ATLASCLOUD_BASE_URL', 'ftp://api.atlascloud.ai'],
     ['GRAPHIQL', 'yes'],
     ['INTROSPECTION', '1'],
+    ['METRICS_TOKEN', 'short'],
+    ['METRICS_TOKEN', 'a token with spaces in it'],
   ];
   it.each(wrong)('%s=%j', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.message).toMatch(/^Invalid configuration:/);
     expect(named(error)).toEqual([name]);
+  });
+
+  it('takes a METRICS_TOKEN of 16+ printable characters; blank means none', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'metrics-token-0123456789' }).metricsToken).toBe('metrics-token-0123456789');
+    expect(loadConfig({ METRICS_TOKEN: '' }).metricsToken).toBeUndefined();
   });
 
   it('names every wrong variable at once', () => {

@@ -27,13 +27,22 @@ describe.each(BACKENDS)('a database failure under a query, on %s', (backend) => 
     await t.db.database.db.execute(sql`drop table predictions cascade`);
     t.gw.logs.length = 0;
 
-    const result = await t.gw.request('{ prediction(id: "00000000-0000-4000-8000-000000000000") { id } }');
-    expect(result.errors![0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    // Over the real socket, with a request id: the log line must say which request failed.
+    const response = await fetch(t.gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'db-failure-1' },
+      body: JSON.stringify({ query: '{ prediction(id: "00000000-0000-4000-8000-000000000000") { id } }' }),
+    });
+    const result = (await response.json()) as { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+    expect(result.errors![0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'db-failure-1' } });
     expect(JSON.stringify(result)).not.toMatch(/predictions/);
 
-    const lines = t.gw.logs.map((line) => JSON.parse(line) as { level: string; msg: string; error?: LoggedError });
-    const logged = lines.find((line) => line.level === 'error' && chain(line.error).some((e) => e.message?.startsWith('Failed query: select')));
-    expect(logged, t.gw.logs.join('\n')).toBeDefined();
+    const lines = t.gw.logs.map((line) => JSON.parse(line) as { level: string; msg: string; requestId?: string; error?: LoggedError });
+    const failures = lines.filter((line) => line.level === 'error' && chain(line.error).some((e) => e.message?.startsWith('Failed query: select')));
+    // Logged once, by the request's logger (Yoga's own line, which cannot name the request, is not written).
+    expect(failures, t.gw.logs.join('\n')).toHaveLength(1);
+    const logged = failures[0]!;
+    expect(logged).toMatchObject({ msg: 'request failed unexpectedly', requestId: 'db-failure-1' });
     const links = chain(logged!.error);
     // The database's own words, at the end of the chain: what an operator needs to see.
     const root = links.at(-1)!;

@@ -30,10 +30,43 @@ describe('the logger', () => {
     expect(parsed()[0]).toMatchObject({ msg: 'cycle', error: { message: 'a', cause: { message: 'b', cause: '[cycle]' } } });
   });
 
-  it('writes the event even when a field cannot be serialised', () => {
+  it('writes the event even when a field is not plain JSON (a BigInt, a cycle)', () => {
     const { log, parsed } = capture();
-    log.info('odd field', { count: 1n });
-    expect(parsed()[0]).toMatchObject({ level: 'info', msg: 'odd field', unserializable: expect.stringMatching(/BigInt/) });
+    const loop: Record<string, unknown> = { name: 'loop' };
+    loop.self = loop;
+    log.info('odd field', { count: 1n, loop });
+    expect(parsed()[0]).toMatchObject({ level: 'info', msg: 'odd field', count: 1, loop: { name: 'loop', self: '[cycle]' } });
+  });
+
+  it('censors credentials in the configured fields, at any depth pino knows, and adds a child\'s bindings', () => {
+    const { log, parsed } = capture();
+    log.child({ requestId: 'req-1' }).info('call', {
+      headers: { authorization: 'Bearer abc', accept: 'json' },
+      upstream: { apiKey: 'k', headers: { authorization: 'Bearer def' } },
+    });
+    expect(parsed()[0]).toMatchObject({
+      requestId: 'req-1',
+      headers: { authorization: '[redacted]', accept: 'json' },
+      upstream: { apiKey: '[redacted]', headers: { authorization: '[redacted]' } },
+    });
+    expect(JSON.stringify(parsed()[0])).not.toMatch(/abc|def/);
+  });
+
+  it('honours the level, silent included', () => {
+    const lines: string[] = [];
+    const warnOnly = createLogger('warn', (line) => lines.push(line));
+    warnOnly.info('dropped');
+    warnOnly.warn('kept');
+    createLogger('silent', (line) => lines.push(line)).error('dropped too');
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['kept']);
+  });
+
+  it('cuts out a key that JSON escaping changed (a quote, a backslash)', () => {
+    const secret = 'sk-"quoted"\\-secret';
+    const { log, lines, parsed } = capture({ secrets: [secret] });
+    log.warn(`echo ${secret}`, { said: secret });
+    expect(parsed()[0]).toMatchObject({ msg: 'echo [redacted]', said: '[redacted]' });
+    expect(lines[0]).not.toContain('quoted');
   });
 
   it('redacts configured secrets from every string, in any spelling, errors included', () => {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
+import type { UpstreamCall } from '../observability/metrics.ts';
 import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
 import { toUpstreamBody, type VideoRequest } from './happyhorse.ts';
@@ -18,6 +19,8 @@ export interface AtlasClientOptions {
   /** First backoff step for status retries; doubled each attempt, with full jitter. */
   backoffMs?: number;
   log: Logger;
+  /** Told of every call as it ends (metrics): which endpoint, its HTTP status or why none came, how long. */
+  onCall?: (call: UpstreamCall) => void;
 }
 
 export interface CreatedPrediction {
@@ -57,11 +60,14 @@ export class AtlasClient {
     this.#transport.close();
   }
 
-  /** Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried. */
-  async createVideo(request: VideoRequest): Promise<CreatedPrediction> {
+  /**
+   * Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried.
+   * `log`: the caller's request logger, so these lines carry its request id.
+   */
+  async createVideo(request: VideoRequest, { log = this.#options.log }: { log?: Logger } = {}): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, toUpstreamBody(request));
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, log, toUpstreamBody(request));
     } catch (error) {
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);
@@ -73,7 +79,7 @@ export class AtlasClient {
         `The submission to Atlas Cloud ${isTimeout(error) ? 'timed out' : 'was cut off'} after it was sent; the job may have been created and billed`,
       );
     }
-    this.#ensureOk(reply, 'create');
+    this.#ensureOk(reply, 'create', log);
     if (reply.tooLarge) {
       throw new AtlasError(
         'SUBMISSION_UNKNOWN',
@@ -118,13 +124,13 @@ export class AtlasClient {
   async #getOnce(id: string, signal?: AbortSignal): Promise<UpstreamPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('GET', `/api/v1/model/prediction/${encodeURIComponent(id)}`, signal);
+      reply = await this.#send('GET', `/api/v1/model/prediction/${encodeURIComponent(id)}`, signal, this.#options.log);
     } catch (error) {
       if (signal?.aborted || error instanceof AtlasError) throw error;
       if (isTimeout(error)) throw new AtlasError('UPSTREAM_TIMEOUT', 'Atlas Cloud did not answer a status call in time');
       throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`);
     }
-    this.#ensureOk(reply, 'status');
+    this.#ensureOk(reply, 'status', this.#options.log);
     const prediction = parsePredictionReply(reply.body);
     if (!prediction) {
       // Too large or unreadable: transient either way, so the call is retried and the job polled again.
@@ -137,7 +143,21 @@ export class AtlasClient {
     return prediction;
   }
 
-  async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, body?: unknown): Promise<Reply> {
+  async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, log: Logger, body?: unknown): Promise<Reply> {
+    const started = performance.now();
+    const endpoint = method === 'POST' ? 'create' : 'status';
+    const observe = (status: UpstreamCall['status']) => this.#options.onCall?.({ endpoint, status, seconds: (performance.now() - started) / 1000 });
+    try {
+      const reply = await this.#exchange(method, path, signal, log, body);
+      observe(reply.status);
+      return reply;
+    } catch (error) {
+      observe(signal?.aborted ? 'aborted' : isTimeout(error) ? 'timeout' : 'network_error');
+      throw error;
+    }
+  }
+
+  async #exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, log: Logger, body?: unknown): Promise<Reply> {
     const { apiKey, timeoutMs } = this.#options;
     const { status, requestId: header, text } = await this.#transport.request({
       method,
@@ -158,17 +178,18 @@ export class AtlasClient {
     // Everything below reads upstream bytes, so it is where they are bounded and cleaned, once.
     const requestId = requestIdFrom(header, this.#redactor);
     const { value: json, redacted } = sanitizeReply(parseJson(text), this.#redactor);
-    const context = { method, httpStatus: status, requestId };
-    if (text === undefined) this.#options.log.warn('atlas reply too large, not read', { ...context, limitBytes: MAX_REPLY_BYTES });
+    // `upstreamRequestId`: Atlas' X-Request-ID; `requestId` on a line is the gateway's own (see requestId.ts).
+    const context = { method, httpStatus: status, upstreamRequestId: requestId };
+    if (text === undefined) log.warn('atlas reply too large, not read', { ...context, limitBytes: MAX_REPLY_BYTES });
     const keyInHeader = header !== null && this.#redactor.exposes(header);
     if (redacted > 0 || keyInHeader) {
       // Atlas echoing our key back is worth an operator's attention (and maybe a new key).
-      this.#options.log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, requestIdDropped: keyInHeader });
+      log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, upstreamRequestIdDropped: keyInHeader });
     }
     return { status, requestId, body: json, tooLarge: text === undefined };
   }
 
-  #ensureOk(reply: Reply, call: 'create' | 'status'): void {
+  #ensureOk(reply: Reply, call: 'create' | 'status', log: Logger): void {
     if (reply.status >= 200 && reply.status < 300) return;
     const said = parseErrorMessage(reply.body);
     const what = reply.status >= 300 && reply.status < 400 ? 'redirected the call (not followed)' : `answered HTTP ${reply.status}`;
@@ -179,7 +200,7 @@ export class AtlasClient {
       `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}${billing}`,
       { httpStatus: reply.status, requestId: reply.requestId },
     );
-    this.#options.log.warn('atlas call refused', { call, httpStatus: reply.status, requestId: reply.requestId, code: error.code });
+    log.warn('atlas call refused', { call, httpStatus: reply.status, upstreamRequestId: reply.requestId, code: error.code });
     throw error;
   }
 }

@@ -6,7 +6,8 @@ import { isApiKey, lookUpApiKey } from './apiKeys.ts';
 import { createJwtVerifier } from './jwt.ts';
 import { anonymousPrincipal, type Principal, Unauthenticated } from './principal.ts';
 
-export type Authenticate = (authorization: string | null) => Promise<Principal>;
+/** `log`: the request's logger, for what is logged on its behalf (defaults to the gateway's). */
+export type Authenticate = (authorization: string | null, log?: Logger) => Promise<Principal>;
 
 /**
  * Who a request is, from its Authorization header, by the methods AUTH_MODE allows. A credential
@@ -17,7 +18,7 @@ export function createAuthenticator({ auth, limits }: Pick<Config, 'auth' | 'lim
   const verifyJwt = auth.jwt ? createJwtVerifier(auth.jwt) : undefined;
   const callerLimits = { activeJobs: limits.activeJobs, jobsPerMinute: limits.jobsPerMinute, dailySpendUsd: limits.dailySpendUsd };
 
-  return async (authorization) => {
+  return async (authorization, requestLog = log) => {
     // With `none` alone, every request is the one anonymous caller, whatever it carries (a proxy's own token, say).
     if (!authorization || (!allows('jwt') && !allows('apikey'))) {
       if (allows('none')) return anonymousPrincipal(callerLimits);
@@ -32,7 +33,7 @@ export function createAuthenticator({ auth, limits }: Pick<Config, 'auth' | 'lim
       const key = await lookUpApiKey(db, token);
       if (!key) throw new Unauthenticated('the API key is unknown or revoked');
       const now = new Date();
-      void touchApiKey(db, key.id, now).catch((error: unknown) => log.warn('noting an API key use failed', { keyId: key.id, error }));
+      void touchApiKey(db, key.id, now).catch((error: unknown) => requestLog.warn('noting an API key use failed', { keyId: key.id, error }));
       return {
         id: `key:${key.id}`,
         tenantId: key.tenantId,

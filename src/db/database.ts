@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -16,6 +17,13 @@ export type Db = PgAsyncDatabase<PgQueryResultHKT>;
 export interface Database {
   readonly kind: 'pglite' | 'postgres';
   readonly db: Db;
+  /** Connections at most (PGlite: 1). */
+  readonly poolSize: number;
+  /**
+   * The application_name this process' pool connections carry (unique per pool), so pg_stat_activity
+   * tells them apart from other processes'; undefined for PGlite.
+   */
+  readonly applicationName: string | undefined;
   /**
    * LISTEN on a channel. `onReconnect` runs after the listening connection came back, when
    * notifications sent meanwhile are lost and whoever depends on them must re-read.
@@ -52,15 +60,20 @@ async function openPostgres(url: string): Promise<Database> {
   // While the database is away, requests should fail fast (DATABASE_UNAVAILABLE) rather than wait:
   // a short connect timeout instead of 30 s, and reconnects at most a second apart instead of
   // postgres.js' default backoff, which grows to 20 s and holds queued queries that long.
+  const poolSize = 10;
+  const applicationName = `happyhorse-gateway ${process.pid} ${randomBytes(4).toString('hex')}`;
   const client = postgres(url, {
-    max: 10,
+    max: poolSize,
     onnotice: () => {},
+    connection: { application_name: applicationName },
     connect_timeout: 5,
     backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 1),
   });
   return {
     kind: 'postgres',
     db: drizzlePostgres({ client }),
+    poolSize,
+    applicationName,
     async listen(channel, onPayload, onReconnect) {
       let connected = false;
       const request = await client.listen(channel, onPayload, () => {
@@ -87,6 +100,8 @@ async function openPglite(dataDir: string): Promise<Database> {
     return {
       kind: 'pglite',
       db,
+      poolSize: 1,
+      applicationName: undefined,
       // In-process: the connection cannot drop, so there is never a reconnect to report.
       listen: async (channel, onPayload) => client.listen(channel, onPayload),
       close: () => client.close().finally(unlock),

@@ -49,21 +49,21 @@ export class Readiness {
     await this.#unlisten?.().catch(() => {});
   }
 
-  /** Why the gateway should not get traffic, or undefined when it should. */
-  async notReady(): Promise<string | undefined> {
+  /** Why the gateway should not get traffic, or undefined when it should. `log`: the probe request's. */
+  async notReady(log: Logger = this.log): Promise<string | undefined> {
     if (this.#draining) return 'draining: the gateway is shutting down';
     try {
       await withTimeout(this.database.db.execute(sql`select 1`), DATABASE_TIMEOUT_MS);
     } catch (error) {
-      this.log.warn('readiness: the database does not answer', { error });
+      log.warn('readiness: the database does not answer', { error });
       return 'database: it does not answer';
     }
     if (Date.now() - this.#heardAt > PING_STALE_MS) return 'listen: change notices have not arrived for a while';
     return undefined;
   }
 
-  /** Answers /health and /ready; false for any other request. */
-  async serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  /** Answers /health and /ready; false for any other request. `log`: the request's, with its id. */
+  async serve(req: IncomingMessage, res: ServerResponse, log: Logger = this.log): Promise<boolean> {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (path === '/health') {
@@ -71,7 +71,7 @@ export class Readiness {
       return true;
     }
     if (path !== '/ready') return false;
-    const reason = await this.notReady();
+    const reason = await this.notReady(log);
     reply(res, reason ? 503 : 200, reason ? { status: 'not ready', reason } : { status: 'ready' });
     return true;
   }

@@ -30,6 +30,8 @@ export class PredictionEvents {
     private readonly log: Logger,
     /** The read path's rows, kept fresh by the same notices. */
     private readonly cache?: PredictionCache,
+    /** Told each time the LISTEN connection came back after a drop (metrics). */
+    private readonly onReconnect?: () => void,
   ) {}
 
   /** Subscription streams open in this process. */
@@ -45,6 +47,7 @@ export class PredictionEvents {
       (payload) => this.#onNotice(payload),
       () => {
         // Notices sent while the connection was down are gone: re-read everything watched.
+        this.onReconnect?.();
         this.log.warn('notification connection restored; refreshing watched predictions', { watched: this.#watchers.size });
         this.cache?.clear();
         for (const id of this.#watchers.keys()) void this.#refresh(id);

@@ -7,6 +7,7 @@ import type { Db } from '../db/database.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import type { JobMetrics } from '../observability/metrics.ts';
 import { admit } from './admission.ts';
 import { type Prices, priceOf } from './pricing.ts';
 import type { SubmissionRecorder } from './recorder.ts';
@@ -24,6 +25,8 @@ export interface GenerateDeps {
   predictionTimeoutMs: number;
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
+  /** Jobs stored and ended here, for metrics. */
+  jobs?: JobMetrics;
 }
 
 export interface Submission {
@@ -77,6 +80,7 @@ export async function generateVideo(
   });
   if (admitted.repeated) return admitted.row;
   const stored = admitted.row;
+  deps.jobs?.submitted();
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
@@ -91,7 +95,7 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
 
   let created: CreatedPrediction;
   try {
-    created = await atlas.createVideo(request);
+    created = await atlas.createVideo(request, { log });
   } catch (error) {
     const failure =
       error instanceof AtlasError
@@ -106,12 +110,13 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
       completedAt: new Date(),
       nextPollAt: null,
     });
-    log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, requestId: failure.details.requestId });
+    if (failed) deps.jobs?.finished(failed);
+    log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, upstreamRequestId: failure.details.requestId });
     throw new SubmissionFailed(failed ?? stored, failure);
   }
 
   const { prediction, requestId } = created;
-  log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, requestId });
+  log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, upstreamRequestId: requestId });
   // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
   return (await deps.recorder.record(stored.id, created)) ?? stored;
 }

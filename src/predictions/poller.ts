@@ -6,6 +6,7 @@ import { type ClaimedPrediction, claimDuePredictions, type PolledRow } from '../
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { Logger } from '../log.ts';
+import type { JobMetrics } from '../observability/metrics.ts';
 import { changeFromUpstream, isVisibleChange } from './observe.ts';
 import { isTerminal } from './status.ts';
 
@@ -23,6 +24,8 @@ export interface PollerOptions {
   isRecording?: (id: string) => boolean;
   /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
   onPoll?: (poll: PollStart) => void;
+  /** Jobs this poller ends, for metrics. */
+  jobs?: JobMetrics;
   /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
   clock?: () => number;
 }
@@ -276,6 +279,7 @@ export function startPoller(options: PollerOptions): Poller {
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
     const finished = await updatePrediction(db, row.id, { completedAt: new Date(clock()), ...change, nextPollAt: null }, { lease });
     if (!finished) return leaseLost(row.id, 'finish');
+    options.jobs?.finished(finished);
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }
 

@@ -5,6 +5,7 @@ import { recordLateUpstreamId } from '../db/queries/recordUpstreamId.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import type { JobMetrics } from '../observability/metrics.ts';
 import { changeFromUpstream } from './observe.ts';
 import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
 
@@ -26,7 +27,7 @@ export class SubmissionRecorder {
   #stopped = false;
 
   constructor(
-    private readonly deps: { db: Db; log: Logger; journal: SubmissionJournal; pollIntervalMs: number },
+    private readonly deps: { db: Db; log: Logger; journal: SubmissionJournal; pollIntervalMs: number; jobs?: JobMetrics },
   ) {}
 
   /**
@@ -93,14 +94,17 @@ export class SubmissionRecorder {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
     const nextPollAt = new Date(now.getTime() + this.deps.pollIntervalMs);
+    const updated = await updatePrediction(this.deps.db, entry.predictionId, {
+      nextPollAt,
+      // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
+      ...(upstream ? changeFromUpstream(upstream, now) : { status: 'PROCESSING' }),
+      upstreamId: entry.upstreamId,
+      upstreamRequestId: entry.requestId,
+    });
+    // A create reply can already say the job ended.
+    if (updated) this.deps.jobs?.finished(updated);
     const row =
-      (await updatePrediction(this.deps.db, entry.predictionId, {
-        nextPollAt,
-        // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
-        ...(upstream ? changeFromUpstream(upstream, now) : { status: 'PROCESSING' }),
-        upstreamId: entry.upstreamId,
-        upstreamRequestId: entry.requestId,
-      })) ??
+      updated ??
       // Ended meanwhile (taken for lost while the database was away): store the id anyway and reconcile.
       (await recordLateUpstreamId(this.deps.db, entry.predictionId, { ...entry, now, nextPollAt: now }));
     if (row?.upstreamId !== entry.upstreamId) {

@@ -6,6 +6,7 @@ import { type ListPredictionsOptions, listPredictions } from '../db/queries/list
 import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
 import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import type { Logger } from '../log.ts';
 import { startOfUtcDay } from './admission.ts';
 import type { PredictionEvents } from './events.ts';
 import { type GenerateDeps, generateVideo, type Submission } from './generate.ts';
@@ -53,6 +54,7 @@ export class PredictionService {
       nextPollAt: null,
     });
     if (cancelled) {
+      this.deps.jobs?.finished(cancelled);
       this.deps.cache.offer(cancelled);
       return cancelled;
     }
@@ -61,10 +63,11 @@ export class PredictionService {
     return this.find(principal, id);
   }
 
-  generate(principal: Principal, request: Submission): Promise<PredictionRow> {
+  /** `log`: the request's logger, so what the submission logs carries its request id. */
+  generate(principal: Principal, request: Submission, { log = this.deps.log }: { log?: Logger } = {}): Promise<PredictionRow> {
     if (this.#closing) return Promise.reject(new ShuttingDown('The gateway is shutting down; submit again shortly'));
     // What this process wrote is fresher than anything it cached, before any notice arrives.
-    const submission = generateVideo(this.deps, principal, request).then((row) => {
+    const submission = generateVideo({ ...this.deps, log }, principal, request).then((row) => {
       this.deps.cache.offer(row);
       return row;
     });

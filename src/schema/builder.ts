@@ -2,6 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
 import type { Principal } from '../auth/principal.ts';
+import type { Logger } from '../log.ts';
 import type { PredictionService } from '../predictions/service.ts';
 import { invalidInput } from './errors.ts';
 
@@ -9,6 +10,10 @@ export interface GatewayContext {
   predictions: PredictionService;
   /** Who is calling; every operation sees only what this caller may. */
   principal: Principal;
+  /** This request's id: in the x-request-id response header, every error's extensions and every log line. */
+  requestId: string;
+  /** Writes `requestId` on every line: what resolvers (and what they call) log with. */
+  log: Logger;
 }
 
 export const builder = new SchemaBuilder<{

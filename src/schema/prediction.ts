@@ -145,7 +145,7 @@ builder.mutationField('generateVideo', (t) =>
     description:
       'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
     args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
-    resolve: async (_root, { input }, { predictions, principal }) => {
+    resolve: async (_root, { input }, { predictions, principal, log }) => {
       try {
         const prediction = await predictions.generate(principal, {
           request: {
@@ -158,7 +158,7 @@ builder.mutationField('generateVideo', (t) =>
           },
           idempotencyKey: input.idempotencyKey,
           timeoutSeconds: input.timeoutSeconds,
-        });
+        }, { log });
         return { prediction };
       } catch (error) {
         if (error instanceof Refused) throw refusedError(error);
