@@ -44,16 +44,26 @@ export class AtlasClient {
   readonly #options: AtlasClientOptions;
   readonly #redactor: SecretRedactor;
 
+  /** The upstream's base URL, without a trailing slash. */
+  get baseUrl(): string {
+    return this.#options.baseUrl;
+  }
+
+  /** What cleans the key out of upstream text; webhook deliveries pass through it too. */
+  get redactor(): SecretRedactor {
+    return this.#redactor;
+  }
+
   constructor(options: AtlasClientOptions) {
     this.#options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') };
     this.#redactor = new SecretRedactor(options.apiKey);
   }
 
   /** Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried. */
-  async createVideo(request: VideoRequest): Promise<CreatedPrediction> {
+  async createVideo(request: VideoRequest, { webhookUrl }: { webhookUrl?: string } = {}): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, toUpstreamBody(request));
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, toUpstreamBody(request, webhookUrl));
     } catch (error) {
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);

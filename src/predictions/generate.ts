@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
+import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import { AtlasError } from '../atlas/errors.ts';
 import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -24,6 +25,8 @@ export interface GenerateDeps {
   predictionTimeoutMs: number;
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
+  /** Set with PUBLIC_URL: each job asks Atlas for a signed webhook, and is polled only every `pollIntervalMs`. */
+  atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
 }
 
 export interface Submission {
@@ -59,6 +62,7 @@ export async function generateVideo(
   { request, idempotencyKey, timeoutSeconds }: Submission,
 ): Promise<PredictionRow> {
   const now = new Date();
+  const webhook = deps.atlasWebhooks ? newAtlasWebhookToken(deps.atlasWebhooks.publicUrl) : undefined;
   const admitted = await admit(deps, principal, {
     request: { ...request, timeoutSeconds },
     idempotencyKey,
@@ -73,6 +77,7 @@ export async function generateVideo(
       updatedAt: now,
       nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
       deadlineAt: new Date(now.getTime() + (timeoutSeconds ? timeoutSeconds * 1000 : deps.predictionTimeoutMs)),
+      atlasWebhookTokenHash: webhook?.hash ?? null,
     },
   });
   if (admitted.repeated) return admitted.row;
@@ -80,18 +85,18 @@ export async function generateVideo(
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
-    return await submit(deps, stored, request);
+    return await submit(deps, stored, request, webhook?.url);
   } finally {
     done();
   }
 }
 
-async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest): Promise<PredictionRow> {
+async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest, webhookUrl: string | undefined): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
 
   let created: CreatedPrediction;
   try {
-    created = await atlas.createVideo(request);
+    created = await atlas.createVideo(request, { webhookUrl });
   } catch (error) {
     const failure =
       error instanceof AtlasError
@@ -113,5 +118,7 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
   const { prediction, requestId } = created;
   log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, requestId });
   // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
-  return (await deps.recorder.record(stored.id, created)) ?? stored;
+  // With a webhook on its way, polling is only the safety net: first poll (and each after) much later.
+  const pollIntervalMs = webhookUrl ? deps.atlasWebhooks?.pollIntervalMs : undefined;
+  return (await deps.recorder.record(stored.id, created, { pollIntervalMs })) ?? stored;
 }

@@ -56,7 +56,12 @@ export class SubmissionRecorder {
    * Store the id now if the database takes it (the updated row), else keep it, on disk, for later
    * (undefined). Never throws.
    */
-  async record(predictionId: string, { prediction, requestId }: CreatedPrediction): Promise<PredictionRow | undefined> {
+  async record(
+    predictionId: string,
+    { prediction, requestId }: CreatedPrediction,
+    /** When the first poll comes due; the usual interval unless said (a job with a webhook waits longer). */
+    { pollIntervalMs }: { pollIntervalMs?: number | undefined } = {},
+  ): Promise<PredictionRow | undefined> {
     const entry: UnrecordedSubmission = {
       predictionId,
       upstreamId: prediction.id,
@@ -65,7 +70,7 @@ export class SubmissionRecorder {
       at: new Date().toISOString(),
     };
     try {
-      return await this.#write(entry, prediction);
+      return await this.#write(entry, prediction, pollIntervalMs);
     } catch (error) {
       this.deps.log.error('recording a submission failed; keeping it on disk and retrying', {
         predictionId,
@@ -89,10 +94,10 @@ export class SubmissionRecorder {
   }
 
   /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
-  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction): Promise<PredictionRow | undefined> {
+  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction, pollIntervalMs = this.deps.pollIntervalMs): Promise<PredictionRow | undefined> {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
-    const nextPollAt = new Date(now.getTime() + this.deps.pollIntervalMs);
+    const nextPollAt = new Date(now.getTime() + pollIntervalMs);
     const row =
       (await updatePrediction(this.deps.db, entry.predictionId, {
         nextPollAt,

@@ -70,7 +70,7 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
 }
 
 async function truncate(database: Database) {
-  await database.db.execute(sql`truncate predictions`);
+  await database.db.execute(sql`truncate predictions, atlas_webhook_deliveries`);
 }
 
 export interface TestGateway {
