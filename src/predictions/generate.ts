@@ -118,7 +118,12 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
   const { prediction, requestId } = created;
   log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, requestId });
   // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
-  // With a webhook on its way, polling is only the safety net: first poll (and each after) much later.
-  const pollIntervalMs = webhookUrl ? deps.atlasWebhooks?.pollIntervalMs : undefined;
-  return (await deps.recorder.record(stored.id, created, { pollIntervalMs })) ?? stored;
+  // With a webhook on its way, polling is only the safety net: the first poll (and each after) comes
+  // much later, but never past the deadline (one millisecond after it, so that poll ends the job).
+  const webhookPollMs = webhookUrl ? deps.atlasWebhooks?.pollIntervalMs : undefined;
+  const nextPollAt =
+    webhookPollMs === undefined
+      ? undefined
+      : new Date(Math.min(Date.now() + webhookPollMs, (stored.deadlineAt?.getTime() ?? Number.POSITIVE_INFINITY) + 1));
+  return (await deps.recorder.record(stored.id, created, { nextPollAt })) ?? stored;
 }

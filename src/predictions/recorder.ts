@@ -59,8 +59,8 @@ export class SubmissionRecorder {
   async record(
     predictionId: string,
     { prediction, requestId }: CreatedPrediction,
-    /** When the first poll comes due; the usual interval unless said (a job with a webhook waits longer). */
-    { pollIntervalMs }: { pollIntervalMs?: number | undefined } = {},
+    /** When the first poll comes due; after the usual interval unless said (a job with a webhook waits longer). */
+    { nextPollAt }: { nextPollAt?: Date | undefined } = {},
   ): Promise<PredictionRow | undefined> {
     const entry: UnrecordedSubmission = {
       predictionId,
@@ -70,7 +70,7 @@ export class SubmissionRecorder {
       at: new Date().toISOString(),
     };
     try {
-      return await this.#write(entry, prediction, pollIntervalMs);
+      return await this.#write(entry, prediction, nextPollAt);
     } catch (error) {
       this.deps.log.error('recording a submission failed; keeping it on disk and retrying', {
         predictionId,
@@ -94,10 +94,10 @@ export class SubmissionRecorder {
   }
 
   /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
-  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction, pollIntervalMs = this.deps.pollIntervalMs): Promise<PredictionRow | undefined> {
+  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction, firstPollAt?: Date): Promise<PredictionRow | undefined> {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
-    const nextPollAt = new Date(now.getTime() + pollIntervalMs);
+    const nextPollAt = firstPollAt ?? new Date(now.getTime() + this.deps.pollIntervalMs);
     const row =
       (await updatePrediction(this.deps.db, entry.predictionId, {
         nextPollAt,

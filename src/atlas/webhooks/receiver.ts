@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ATLAS_WEBHOOK_PATH } from '../../config.ts';
 import type { Db } from '../../db/database.ts';
 import { findByAtlasWebhookToken } from '../../db/queries/findByAtlasWebhookToken.ts';
@@ -22,6 +23,11 @@ export const ATLAS_WEBHOOK_TOLERANCE_S = 5 * 60;
 /** Delivery ids are kept this long: well past the replay window, whatever the clocks of other gateways say. */
 const KEEP_DELIVERY_IDS_MS = 60 * 60_000;
 const PRUNE_EVERY_MS = 5 * 60_000;
+/**
+ * A delivery can overtake the create call's reply (a job that fails at once): its job's upstream id
+ * is then about to be stored, so it is read again for this long before the delivery is turned away.
+ */
+const UPSTREAM_ID_WAIT_MS = 3_000;
 
 export const ATLAS_WEBHOOK_HEADERS = {
   signature: 'x-atlascloud-webhook-signature-ed25519',
@@ -92,13 +98,17 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
 
     // Verified: Atlas sent this body for some job. Which one is the token's to say, and the body must agree.
     const tokenHash = hashAtlasWebhookToken(token);
-    const job = tokenHash ? await findByAtlasWebhookToken(db, tokenHash) : undefined;
+    let job = tokenHash ? await findByAtlasWebhookToken(db, tokenHash) : undefined;
     if (!job) throw new Refused(401, 'the token belongs to no job');
+    for (const startedAt = clock(); !job.upstreamId && job.status === 'STARTING' && clock() - startedAt < UPSTREAM_ID_WAIT_MS; ) {
+      await sleep(50);
+      job = (await findByAtlasWebhookToken(db, tokenHash!)) ?? job;
+    }
     const delivery = readDelivery(rawBody.toString('utf8'), redactor);
     if (!delivery.ok) throw new Refused(400, delivery.reason);
     if (delivery.redacted > 0) log.warn('atlas webhook carried the API key; redacted', { predictionId: job.id, strings: delivery.redacted });
     if (!job.upstreamId) {
-      // Sent before its job's id was stored (a very fast job): the poller will read the outcome.
+      // Its job's id never got stored (the submission's outcome was lost): nothing to match it with.
       throw new Refused(409, `the job's upstream id is not stored yet (prediction ${job.id})`);
     }
     if (delivery.sessionId !== job.upstreamId) throw new Refused(401, `session_id is not this job's (prediction ${job.id})`);
