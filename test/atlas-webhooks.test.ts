@@ -433,3 +433,31 @@ describe('PUBLIC_URL and the webhook settings', () => {
     fails({ PUBLIC_URL: 'https://v.example.com', ATLASCLOUD_WEBHOOK_JWKS_URL: 'not a url' }, /ATLASCLOUD_WEBHOOK_JWKS_URL/);
   });
 });
+
+describe('the built-in simulator', () => {
+  it('signs a delivery at the end of each job, so `npm start` with PUBLIC_URL runs the webhook path', async () => {
+    const db = await openTestDatabase('pglite');
+    const port = await freePort();
+    const gw = await startGateway({
+      database: db.database,
+      atlasUrl: 'https://api.atlascloud.ai',
+      port,
+      // No key: the simulator stands in, and the JWKS comes from it by default.
+      env: { ATLASCLOUD_API_KEY: '', SIMULATOR_JOB_MS: '600', PUBLIC_URL: `http://127.0.0.1:${port}` },
+    });
+    try {
+      expect(gw.gateway.simulator).toBeDefined();
+      const ids = [await generate(gw, 'a simulated horse'), await generate(gw, 'a simulated horse [fail]')];
+      const ends = await Promise.all(ids.map(async (id) => (await collect(gw.subscribe<Update>(UPDATES, { id }))).at(-1)!.data!.predictionUpdated));
+      expect(ends.map((end) => [end.status, end.errorCode])).toEqual([
+        ['SUCCEEDED', null],
+        ['FAILED', 'CONTENT_POLICY'],
+      ]);
+      const finishes = gw.logs.filter((line) => line.includes('"prediction finished"')).map((line) => JSON.parse(line) as { via?: string });
+      expect(finishes.map((f) => f.via)).toEqual(['atlas webhook', 'atlas webhook']);
+    } finally {
+      await gw.close();
+      await db.close();
+    }
+  });
+});

@@ -66,6 +66,8 @@ export class FakeAtlas {
   sendWebhooks = true;
   /** The webhook_url each job was created with. */
   readonly webhookUrls = new Map<string, string>();
+  /** Date.now() when each job finished (see `finish`). */
+  readonly finishedAt = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #deliveries = new Set<Promise<unknown>>();
 
@@ -107,6 +109,7 @@ export class FakeAtlas {
   /** A job ends now: status calls see `data` from here on, and its webhook (if any) is sent. */
   finish(id: string, data: Record<string, unknown>): void {
     this.statusScripts.set(id, [wrapped({ id, ...data })]);
+    this.finishedAt.set(id, Date.now());
     const url = this.webhookUrls.get(id);
     if (!url || !this.sendWebhooks) return;
     const delivery = this.signer
@@ -137,6 +140,7 @@ export class FakeAtlas {
     this.timedJobs = undefined;
     this.sendWebhooks = true;
     this.webhookUrls.clear();
+    this.finishedAt.clear();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
