@@ -8,6 +8,7 @@
  * Prints one table: status GETs per job, and the time from the job's end upstream (the webhook
  * POST going out, when on) to its subscriber receiving SUCCEEDED over SSE, p50 / p99 / max.
  */
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-sse';
 import { findPrediction } from '../src/db/queries/findPrediction.ts';
@@ -28,6 +29,8 @@ interface Result {
   mode: string;
   getsPerJob: number;
   latencies: number[];
+  /** Webhook POST out to the gateway's answer (verified and applied), when on. */
+  answers: number[];
   webhooksApplied: number;
 }
 
@@ -90,6 +93,7 @@ async function run(webhooks: boolean): Promise<Result> {
       mode: webhooks ? 'webhooks on (PUBLIC_URL)' : 'webhooks off (polling)',
       getsPerJob: fake.statusCalls().length / JOBS,
       latencies: ascending(latencies),
+      answers: ascending(fake.signer.attempts.flatMap((a) => (a.answeredAt === undefined ? [] : [a.answeredAt - a.sentAt]))),
       webhooksApplied: applied,
     };
   });
@@ -101,11 +105,15 @@ const ms = (value: number) => `${value.toFixed(0)} ms`.padStart(9);
 console.log(
   `\nAtlas webhooks: ${JOBS} jobs of ${JOB_MS / 1000} s each, Postgres server; POLL_INTERVAL_MS=${POLL_INTERVAL_MS}, WEBHOOK_POLL_INTERVAL_MS=${WEBHOOK_POLL_INTERVAL_MS}\n`,
 );
-console.log(`| ${'mode'.padEnd(26)} | status GETs / job | finished by webhook | end → subscriber p50 |       p99 |       max |`);
-console.log(`| ${'-'.repeat(26)} | ----------------- | ------------------- | -------------------- | --------- | --------- |`);
+console.log(`| ${'mode'.padEnd(26)} | status GETs / job | finished by webhook | webhook answered p50 / p99 | end → subscriber p50 |       p99 |       max |`);
+console.log(`| ${'-'.repeat(26)} | ----------------- | ------------------- | -------------------------- | -------------------- | --------- | --------- |`);
 for (const r of results) {
+  const answered = r.answers.length ? `${ms(percentile(r.answers, 50))} / ${ms(percentile(r.answers, 99))}` : '-';
   console.log(
-    `| ${r.mode.padEnd(26)} | ${r.getsPerJob.toFixed(2).padStart(17)} | ${`${r.webhooksApplied} / ${JOBS}`.padStart(19)} | ${ms(percentile(r.latencies, 50)).padStart(20)} | ${ms(percentile(r.latencies, 99))} | ${ms(r.latencies.at(-1) ?? Number.NaN)} |`,
+    `| ${r.mode.padEnd(26)} | ${r.getsPerJob.toFixed(2).padStart(17)} | ${`${r.webhooksApplied} / ${JOBS}`.padStart(19)} | ${answered.padStart(26)} | ${ms(percentile(r.latencies, 50)).padStart(20)} | ${ms(percentile(r.latencies, 99))} | ${ms(r.latencies.at(-1) ?? Number.NaN)} |`,
   );
 }
+// The machine's state, to read the figures by: other work on a small shared host stretches every latency.
+console.log(`
+load average ${loadavg().map((n) => n.toFixed(1)).join(' / ')} on ${cpus().length} cores.`);
 console.log(`\n"end": the webhook POST leaving Atlas (on), or the job turning done upstream (off). ${((performance.now() - started) / 1000).toFixed(1)} s in all.`);

@@ -31,6 +31,8 @@ export interface DeliveryAttempt {
   sentAt: number;
   /** The gateway's answer, or the error when there was none. */
   status: number | string;
+  /** Date.now() when the answer came. */
+  answeredAt?: number;
 }
 
 export function newSigningKey(kid = `k_${randomUUID().slice(0, 8)}`, alg: 'EdDSA' | 'Ed25519' | undefined = 'EdDSA'): SigningKey {
@@ -107,6 +109,7 @@ export class AtlasWebhookSigner {
       const response = await fetch(url, { method: 'POST', headers, body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes), signal: AbortSignal.timeout(10_000) });
       const text = await response.text();
       attempt.status = response.status;
+      attempt.answeredAt = Date.now();
       return { status: response.status, text, deliveryId };
     } catch (error) {
       attempt.status = error instanceof Error ? error.message : String(error);
