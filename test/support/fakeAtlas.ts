@@ -62,7 +62,7 @@ export class FakeAtlas {
    * then finishes with `terminal` (status calls see that from then on) and, if its create call
    * carried a webhook_url and `sendWebhooks` is on, gets one signed delivery, as Atlas does.
    */
-  timedJobs: { runMs: number; terminal?: (id: string) => Record<string, unknown> } | undefined;
+  timedJobs: { runMs: number; terminal?: (id: string) => Record<string, unknown>; terminalReplyDelayMs?: () => number } | undefined;
   sendWebhooks = true;
   /** The webhook_url each job was created with. */
   readonly webhookUrls = new Map<string, string>();
@@ -108,7 +108,7 @@ export class FakeAtlas {
 
   /** A job ends now: status calls see `data` from here on, and its webhook (if any) is sent. */
   finish(id: string, data: Record<string, unknown>): void {
-    this.statusScripts.set(id, [wrapped({ id, ...data })]);
+    this.statusScripts.set(id, [{ ...wrapped({ id, ...data }), delayMs: this.timedJobs?.terminalReplyDelayMs?.() }]);
     this.finishedAt.set(id, Date.now());
     const url = this.webhookUrls.get(id);
     if (!url || !this.sendWebhooks) return;
