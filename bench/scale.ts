@@ -167,7 +167,7 @@ interface Worker {
 /** A gateway poller in a process of its own; killed on the way out if it is still there. */
 function startWorker(args: WorkerArgs, defer: Defer): Worker {
   const file = fileURLToPath(new URL('./pollWorker.ts', import.meta.url));
-  const proc: ChildProcess = spawn(process.execPath, [...process.execArgv, file, JSON.stringify(args)], {
+  const proc: ChildProcess = spawn(process.execPath, [...process.execArgv, ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), file, JSON.stringify(args)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   defer('a poll worker', async () => {

@@ -53,7 +53,7 @@ const Env = z.object({
   UPSTREAM_TIMEOUT_MS: ms(30_000),
   UPSTREAM_RETRIES: int(0, 10, 3),
   POLL_INTERVAL_MS: ms(2_000),
-  POLL_CONCURRENCY: int(1, 256, 16),
+  POLL_CONCURRENCY: int(1, 256, 64),
   PREDICTION_TIMEOUT_MS: ms(30 * 60_000),
   SIMULATOR_JOB_MS: ms(6_000),
   PERSISTED_OPERATIONS: z.enum(['open', 'only']).default('open'),

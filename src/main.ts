@@ -1,7 +1,6 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { loadEnvFile } from './envFile.ts';
 import { createLogger } from './log.ts';
-import { createGateway } from './server.ts';
 
 try {
   const fromFile = loadEnvFile();
@@ -9,7 +8,12 @@ try {
   // The key is redacted where upstream text is read; the logger redacts it once more, from every line.
   const log = createLogger(config.logLevel, undefined, { secrets: config.atlas ? [config.atlas.apiKey] : [] });
   if (fromFile.length > 0) log.info('read .env', { variables: fromFile });
-  const gateway = await createGateway(config, log);
+  // The database opens (PGlite compiles its WebAssembly off the main thread) while the rest of the
+  // gateway's modules load: the two overlap instead of adding up.
+  const database = import('./db/database.ts').then(({ openDatabase }) => openDatabase(config.database));
+  database.catch(() => {}); // awaited, and reported, by createGateway
+  const { createGateway } = await import('./server.ts');
+  const gateway = await createGateway(config, log, { database, owned: true });
   const url = await gateway.listen();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void gateway.close().then(() => process.exit(0)));

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
@@ -81,10 +80,14 @@ export interface Gateway {
 export async function createGateway(
   config: Config,
   log: Logger,
-  /** An open database to use instead of the configured one; the caller keeps and closes it. */
-  shared?: { database: Database },
+  /**
+   * An open (or opening) database to use instead of the configured one. The caller keeps and closes
+   * it, unless `owned`: then it is the gateway's, closed with it (main.ts opens it early, see there).
+   */
+  shared?: { database: Database | Promise<Database>; owned?: boolean },
 ): Promise<Gateway> {
-  const database = shared?.database ?? (await openDatabase(config.database));
+  const database = (await shared?.database) ?? (await openDatabase(config.database));
+  const ownsDatabase = !shared || shared.owned === true;
   let upstream = config.atlas;
   let simulator: AtlasSimulator | undefined;
   if (!upstream) {
@@ -180,8 +183,9 @@ export async function createGateway(
       };
     },
     graphiql: config.graphiql ? { title: 'HappyHorse gateway', defaultQuery: GRAPHIQL_START } : false,
-    // GraphiQL from this package, not a CDN: it works offline and behind strict egress rules.
-    renderGraphiQL,
+    // GraphiQL from this package, not a CDN: it works offline and behind strict egress rules. Loaded
+    // when first asked for: it is a quarter of the gateway's import time.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     // Details of unexpected errors go to the log, never to clients; a database that cannot be reached
     // is said plainly, as it is worth a retry.
@@ -252,10 +256,11 @@ export async function createGateway(
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      atlas.close();
       // What is still unrecorded stays in the journal on disk for the next process.
       recorder.stop();
       await simulator?.close();
-      if (!shared) await database.close();
+      if (ownsDatabase) await database.close();
       log.info('gateway stopped');
     },
   };

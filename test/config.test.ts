@@ -31,7 +31,7 @@ describe('loadConfig defaults', () => {
       upstreamTimeoutMs: 30_000,
       upstreamRetries: 3,
       pollIntervalMs: 2_000,
-      pollConcurrency: 16,
+      pollConcurrency: 64,
       predictionTimeoutMs: 30 * 60 * 1000,
       simulatorJobMs: 6_000,
       graphiql: true,
@@ -50,7 +50,7 @@ describe('loadConfig defaults', () => {
     const config = loadConfig({ PORT: '', UPSTREAM_RETRIES: '', POLL_CONCURRENCY: '', POLL_INTERVAL_MS: '' });
     expect(config.port).toBe(4000);
     expect(config.upstreamRetries).toBe(3);
-    expect(config.pollConcurrency).toBe(16);
+    expect(config.pollConcurrency).toBe(64);
     expect(config.pollIntervalMs).toBe(2000);
   });
 

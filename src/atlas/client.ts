@@ -3,14 +3,15 @@ import type { Logger } from '../log.ts';
 import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
 import { toUpstreamBody, type VideoRequest } from './happyhorse.ts';
-import { MAX_REPLY_BYTES, readBody } from './replyBody.ts';
+import { MAX_REPLY_BYTES } from './replyBody.ts';
 import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';
+import { Transport, TransportError } from './transport.ts';
 import { requestIdFrom, sanitizeReply } from './untrusted.ts';
 
 export interface AtlasClientOptions {
   baseUrl: string;
   apiKey: string;
-  /** Per call, connect to last byte. Node's fetch has no overall timeout of its own. */
+  /** Per call, connect to last byte. */
   timeoutMs: number;
   /** Extra attempts for status calls; create calls are never retried. */
   retries: number;
@@ -43,6 +44,7 @@ const TOO_LARGE = `a reply over ${MAX_REPLY_BYTES / 1024} KiB, which was not rea
 export class AtlasClient {
   readonly #options: AtlasClientOptions;
   readonly #redactor: SecretRedactor;
+  readonly #transport: Transport;
 
   /** The upstream's base URL, without a trailing slash. */
   get baseUrl(): string {
@@ -55,8 +57,14 @@ export class AtlasClient {
   }
 
   constructor(options: AtlasClientOptions) {
-    this.#options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') };
+    this.#options = options;
     this.#redactor = new SecretRedactor(options.apiKey);
+    this.#transport = new Transport(options.baseUrl);
+  }
+
+  /** Closes the pooled connections (they would otherwise idle out on their own within seconds). */
+  close(): void {
+    this.#transport.close();
   }
 
   /** Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried. */
@@ -140,33 +148,34 @@ export class AtlasClient {
   }
 
   async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, body?: unknown): Promise<Reply> {
-    const { baseUrl, apiKey, timeoutMs } = this.#options;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const response = await fetch(`${baseUrl}${path}`, {
+    const { apiKey, timeoutMs } = this.#options;
+    const { status, requestId: header, text } = await this.#transport.request({
       method,
+      path,
       headers: {
         authorization: `Bearer ${apiKey}`,
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      // A redirect would carry the bearer key to another place: refuse it instead.
-      redirect: 'manual',
-      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+      timeoutMs,
+      signal,
+      maxBytes: MAX_REPLY_BYTES,
+      // A status call can be repeated, so it may go out on a pooled socket; a create may not.
+      pooled: method === 'GET',
     });
+    // Redirects are never followed (the bearer key would go with them): a 3xx is refused in #ensureOk.
     // Everything below reads upstream bytes, so it is where they are bounded and cleaned, once.
-    const header = response.headers.get('x-request-id');
     const requestId = requestIdFrom(header, this.#redactor);
-    const text = await readBody(response, MAX_REPLY_BYTES);
     const { value: json, redacted } = sanitizeReply(parseJson(text), this.#redactor);
-    const context = { method, httpStatus: response.status, requestId };
+    const context = { method, httpStatus: status, requestId };
     if (text === undefined) this.#options.log.warn('atlas reply too large, not read', { ...context, limitBytes: MAX_REPLY_BYTES });
     const keyInHeader = header !== null && this.#redactor.exposes(header);
     if (redacted > 0 || keyInHeader) {
       // Atlas echoing our key back is worth an operator's attention (and maybe a new key).
       this.#options.log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, requestIdDropped: keyInHeader });
     }
-    return { status: response.status, requestId, body: json, tooLarge: text === undefined };
+    return { status, requestId, body: json, tooLarge: text === undefined };
   }
 
   #ensureOk(reply: Reply, call: 'create' | 'status'): void {
@@ -194,10 +203,9 @@ function parseJson(text: string | undefined): unknown {
 }
 
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.name === 'TimeoutError';
+  return error instanceof TransportError && error.kind === 'timeout';
 }
 
 function networkErrorCode(error: unknown): string | undefined {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
+  return error instanceof TransportError ? error.code : undefined;
 }

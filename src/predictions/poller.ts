@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient } from '../atlas/client.ts';
 import type { Db } from '../db/database.ts';
@@ -72,6 +73,8 @@ export function startPoller(options: PollerOptions): Poller {
   const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
 
   const stopping = new AbortController();
+  // Every status call in flight listens on it, up to POLL_CONCURRENCY at once: not a leak.
+  setMaxListeners(0, stopping.signal);
   let stopped: Promise<void> | undefined;
   /** Claimed and not yet started, soonest due first. */
   let queue: Array<ClaimedPrediction & { claimedAt: number }> = [];
