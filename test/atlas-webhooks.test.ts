@@ -67,7 +67,7 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
         ATLASCLOUD_WEBHOOK_JWKS_COOLDOWN_MS: '500',
       },
     });
-  });
+  }, 90_000); // PGlite has taken 30 s to start on this 2-core machine under other helpers' load
   afterAll(async () => {
     await gw?.close();
     await Promise.all([fake?.close(), db?.close()]);
@@ -438,7 +438,7 @@ describe('PUBLIC_URL and the webhook settings', () => {
 
 describe('the built-in simulator', () => {
   it('signs a delivery at the end of each job, so `npm start` with PUBLIC_URL runs the webhook path', async () => {
-    const db = await openTestDatabase('pglite');
+    const db = await openTestDatabase('postgres');
     const port = await freePort();
     const gw = await startGateway({
       database: db.database,
