@@ -11,6 +11,11 @@ function keyStaysPrivate(value: string): boolean {
   }
 }
 const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
+/** Atlas refuses a webhook_url longer than this; the gateway adds `/webhooks/atlas/` and a 43-character token. */
+const MAX_WEBHOOK_URL_LENGTH = 1024;
+export const ATLAS_WEBHOOK_PATH = '/webhooks/atlas/';
+const WEBHOOK_TOKEN_LENGTH = 43;
+const MAX_PUBLIC_URL_LENGTH = MAX_WEBHOOK_URL_LENGTH - ATLAS_WEBHOOK_PATH.length - WEBHOOK_TOKEN_LENGTH;
 /** A whole number from the environment; blank counts as unset (z.coerce would read it as 0). */
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(blankAsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
@@ -80,6 +85,10 @@ const Env = z.object({
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an Authorization header)')
       .optional(),
   ),
+  PUBLIC_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).max(MAX_PUBLIC_URL_LENGTH, `must be at most ${MAX_PUBLIC_URL_LENGTH} characters (Atlas takes webhook URLs up to ${MAX_WEBHOOK_URL_LENGTH})`).optional()),
+  ATLASCLOUD_WEBHOOK_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  ATLASCLOUD_WEBHOOK_JWKS_COOLDOWN_MS: int(0, 3_600_000, 30_000),
+  WEBHOOK_POLL_INTERVAL_MS: ms(30_000),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -110,6 +119,11 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const origins = e.CORS_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
   for (const origin of origins ?? []) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com (no path)`);
+  }
+  const publicUrl = e.PUBLIC_URL ? checkPublicUrl(e.PUBLIC_URL, e.NODE_ENV, problems) : undefined;
+  if (e.ATLASCLOUD_WEBHOOK_JWKS_URL && !keyStaysPrivate(e.ATLASCLOUD_WEBHOOK_JWKS_URL)) {
+    // The keys that decide which deliveries are believed must not come over plain http from elsewhere.
+    problems.push('ATLASCLOUD_WEBHOOK_JWKS_URL: must be https (http only to localhost)');
   }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   return {
@@ -162,5 +176,40 @@ export function loadConfig(env: Record<string, string | undefined>) {
     corsOrigins: origins,
     /** When set, /metrics answers only `Authorization: Bearer <this>`. */
     metricsToken: e.METRICS_TOKEN,
+    /** Set when the gateway can be reached by Atlas: then every job asks for a signed webhook. */
+    atlasWebhooks: publicUrl
+      ? {
+          /** Without a trailing slash; webhook URLs are this + /webhooks/atlas/<token>. */
+          publicUrl,
+          /** Undefined: the upstream's own, ATLASCLOUD_BASE_URL + /api/v1/webhooks/jwks.json. */
+          jwksUrl: e.ATLASCLOUD_WEBHOOK_JWKS_URL,
+          /** After a fetch, how long a delivery naming an unknown key id waits before another one. */
+          jwksCooldownMs: e.ATLASCLOUD_WEBHOOK_JWKS_COOLDOWN_MS,
+          /** How often jobs that have a webhook are still polled, as webhooks get lost. */
+          pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
+        }
+      : undefined,
   };
+}
+
+/**
+ * PUBLIC_URL: where Atlas reaches this gateway. https, as deliveries carry the job's secret token in
+ * their path; plain http only to this machine outside production (tests, the simulator). A base
+ * address only: a query or fragment would end up in the middle of every webhook URL.
+ */
+function checkPublicUrl(value: string, nodeEnv: string, problems: string[]): string | undefined {
+  const url = new URL(value);
+  if (url.protocol === 'http:' && (!LOOPBACK.test(url.hostname) || nodeEnv === 'production')) {
+    problems.push('PUBLIC_URL: must be https (plain http only to a loopback address, and not when NODE_ENV=production)');
+    return undefined;
+  }
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+    problems.push('PUBLIC_URL: must be a base address without a query (?) or fragment (#)');
+    return undefined;
+  }
+  if (url.username || url.password) {
+    problems.push('PUBLIC_URL: must not carry a user name or password');
+    return undefined;
+  }
+  return url.href.replace(/\/+$/, '');
 }

@@ -6,14 +6,17 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
+import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
+import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { Unauthenticated } from './auth/principal.ts';
-import type { Config } from './config.ts';
+import { ATLAS_WEBHOOK_PATH, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import type { Logger } from './log.ts';
 import { readGauges } from './db/queries/gaugeReadings.ts';
 import { GatewayMetrics, metricsRoute } from './observability/metrics.ts';
+import type { JobMetrics } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
 import { REQUEST_ID_HEADER, requestIdFrom, RequestScopes, type RequestServerContext } from './observability/requestId.ts';
 import { persistedOperations } from './persistedOperations.ts';
@@ -47,6 +50,19 @@ query Recent {
   predictions(first: 10) { edges { node { id prompt status videoUrl createdAt } } }
 }
 `;
+
+/** Signed deliveries from Atlas at each job's end (PUBLIC_URL set): the keys, and the route that takes them. */
+function startAtlasWebhooks(settings: NonNullable<Config['atlasWebhooks']>, atlas: AtlasClient, database: Database, log: Logger, jobs: JobMetrics) {
+  // By default the keys come from the upstream itself (the simulator's own, when it stands in).
+  const jwksUrl = settings.jwksUrl ?? `${atlas.baseUrl}/api/v1/webhooks/jwks.json`;
+  const keys = new AtlasWebhookKeys(jwksUrl, { cooldownMs: settings.jwksCooldownMs });
+  log.info('atlas webhooks on: jobs ask Atlas to call back, and are polled as a safety net', {
+    publicUrl: settings.publicUrl,
+    jwksUrl,
+    webhookPollIntervalMs: settings.pollIntervalMs,
+  });
+  return atlasWebhookReceiver({ db: database.db, log, keys, redactor: atlas.redactor, jobs });
+}
 
 /** The header browsers cannot send cross-site without a CORS preflight; required on non-JSON requests. */
 export const CSRF_HEADER = 'x-graphql-csrf';
@@ -128,9 +144,12 @@ export async function createGateway(
     recorder,
     predictionTimeoutMs: config.predictionTimeoutMs,
     jobs: metrics,
+    atlasWebhooks: config.atlasWebhooks,
   };
+  const receiveAtlasWebhook = config.atlasWebhooks ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics) : undefined;
   const poller = startPoller({
     ...deps,
+    webhookPollIntervalMs: config.atlasWebhooks?.pollIntervalMs,
     concurrency: config.pollConcurrency,
     predictionTimeoutMs: config.predictionTimeoutMs,
     // Outlasts a status call with all its retries, so a live poller never loses its lease.
@@ -228,6 +247,7 @@ export async function createGateway(
     // GraphQL first: the hot path does not wait on the other routes.
     if (req.url?.startsWith('/graphql')) return void yoga(req, res, context);
     const requestLog = log.child({ requestId });
+    if (receiveAtlasWebhook && req.url?.startsWith(ATLAS_WEBHOOK_PATH)) return void receiveAtlasWebhook(req, res);
     void readiness
       .serve(req, res, requestLog)
       .then((served) => served || serveMetrics(req, res, requestLog))

@@ -49,6 +49,16 @@ export class AtlasClient {
   readonly #redactor: SecretRedactor;
   readonly #transport: Transport;
 
+  /** The upstream's base URL, without a trailing slash. */
+  get baseUrl(): string {
+    return this.#options.baseUrl;
+  }
+
+  /** What cleans the key out of upstream text; webhook deliveries pass through it too. */
+  get redactor(): SecretRedactor {
+    return this.#redactor;
+  }
+
   constructor(options: AtlasClientOptions) {
     this.#options = options;
     this.#redactor = new SecretRedactor(options.apiKey);
@@ -64,10 +74,10 @@ export class AtlasClient {
    * Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried.
    * `log`: the caller's request logger, so these lines carry its request id.
    */
-  async createVideo(request: VideoRequest, { log = this.#options.log }: { log?: Logger } = {}): Promise<CreatedPrediction> {
+  async createVideo(request: VideoRequest, { log = this.#options.log, webhookUrl }: { log?: Logger; webhookUrl?: string } = {}): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, log, toUpstreamBody(request));
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, log, toUpstreamBody(request, webhookUrl));
     } catch (error) {
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);

@@ -60,8 +60,8 @@ export const DEFAULTS = {
   duration: 5,
 } as const satisfies Partial<VideoRequest>;
 
-/** The flat JSON body Atlas expects for this model. */
-export function toUpstreamBody(request: VideoRequest) {
+/** The flat JSON body Atlas expects for this model; `webhookUrl` asks for one signed POST at the end. */
+export function toUpstreamBody(request: VideoRequest, webhookUrl?: string) {
   return {
     model: request.model,
     prompt: request.prompt,
@@ -69,5 +69,6 @@ export function toUpstreamBody(request: VideoRequest) {
     aspect_ratio: request.aspectRatio,
     duration: request.duration,
     ...(request.seed == null ? {} : { seed: request.seed }),
+    ...(webhookUrl ? { webhook_url: webhookUrl } : {}),
   };
 }

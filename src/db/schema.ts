@@ -74,6 +74,11 @@ export const predictions = pgTable(
     pollFailures: integer('poll_failures').notNull().default(0),
     /** Bumped on every visible change, so subscribers can drop stale or repeated events. */
     version: integer('version').notNull().default(1),
+    /**
+     * SHA-256 (hex) of the secret token in the webhook URL this job gave Atlas; null when it has none.
+     * The token itself is never stored: it is 256 random bits, so a plain hash is enough.
+     */
+    atlasWebhookTokenHash: text('atlas_webhook_token_hash').unique(),
   },
   (t) => [
     index('predictions_due_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
@@ -104,6 +109,21 @@ export const apiKeys = pgTable('api_keys', {
   lastUsedAt: at('last_used_at'),
   revokedAt: at('revoked_at'),
 });
+
+/**
+ * Every verified Atlas webhook delivery, by its X-AtlasCloud-Webhook-Id: a repeat is ignored, by
+ * any gateway process. Rows older than the replay window are pruned (a repeat that old is refused
+ * for its timestamp anyway).
+ */
+export const atlasWebhookDeliveries = pgTable(
+  'atlas_webhook_deliveries',
+  {
+    deliveryId: text('delivery_id').primaryKey(),
+    predictionId: uuid('prediction_id').notNull(),
+    receivedAt: at('received_at').notNull().defaultNow(),
+  },
+  (t) => [index('atlas_webhook_deliveries_received_idx').on(t.receivedAt)],
+);
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
+import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import { AtlasError } from '../atlas/errors.ts';
 import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -27,6 +28,8 @@ export interface GenerateDeps {
   dailySpendUsdTotal: number | undefined;
   /** Jobs stored and ended here, for metrics. */
   jobs?: JobMetrics;
+  /** Set with PUBLIC_URL: each job asks Atlas for a signed webhook, and is polled only every `pollIntervalMs`. */
+  atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
 }
 
 export interface Submission {
@@ -62,6 +65,7 @@ export async function generateVideo(
   { request, idempotencyKey, timeoutSeconds }: Submission,
 ): Promise<PredictionRow> {
   const now = new Date();
+  const webhook = deps.atlasWebhooks ? newAtlasWebhookToken(deps.atlasWebhooks.publicUrl) : undefined;
   const admitted = await admit(deps, principal, {
     request: { ...request, timeoutSeconds },
     idempotencyKey,
@@ -76,6 +80,7 @@ export async function generateVideo(
       updatedAt: now,
       nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
       deadlineAt: new Date(now.getTime() + (timeoutSeconds ? timeoutSeconds * 1000 : deps.predictionTimeoutMs)),
+      atlasWebhookTokenHash: webhook?.hash ?? null,
     },
   });
   if (admitted.repeated) return admitted.row;
@@ -84,18 +89,18 @@ export async function generateVideo(
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
-    return await submit(deps, stored, request);
+    return await submit(deps, stored, request, webhook?.url);
   } finally {
     done();
   }
 }
 
-async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest): Promise<PredictionRow> {
+async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest, webhookUrl: string | undefined): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
 
   let created: CreatedPrediction;
   try {
-    created = await atlas.createVideo(request, { log });
+    created = await atlas.createVideo(request, { log, webhookUrl });
   } catch (error) {
     const failure =
       error instanceof AtlasError
@@ -118,5 +123,12 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
   const { prediction, requestId } = created;
   log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, upstreamRequestId: requestId });
   // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
-  return (await deps.recorder.record(stored.id, created)) ?? stored;
+  // With a webhook on its way, polling is only the safety net: the first poll (and each after) comes
+  // much later, but never past the deadline (one millisecond after it, so that poll ends the job).
+  const webhookPollMs = webhookUrl ? deps.atlasWebhooks?.pollIntervalMs : undefined;
+  const nextPollAt =
+    webhookPollMs === undefined
+      ? undefined
+      : new Date(Math.min(Date.now() + webhookPollMs, (stored.deadlineAt?.getTime() ?? Number.POSITIVE_INFINITY) + 1));
+  return (await deps.recorder.record(stored.id, created, { nextPollAt })) ?? stored;
 }

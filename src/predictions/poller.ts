@@ -15,6 +15,8 @@ export interface PollerOptions {
   atlas: Pick<AtlasClient, 'getPrediction'>;
   log: Logger;
   pollIntervalMs: number;
+  /** WEBHOOK_POLL_INTERVAL_MS: the interval for jobs that have an Atlas webhook; pollIntervalMs when unset. */
+  webhookPollIntervalMs?: number | undefined;
   /** Status calls in flight at once, per gateway process. */
   concurrency: number;
   predictionTimeoutMs: number;
@@ -227,8 +229,17 @@ export function startPoller(options: PollerOptions): Poller {
    * all due at once (after an outage) spread out over the interval instead of staying in a bunch
    * that is polled late every time. Never in the past.
    */
-  const nextPollAt = (dueAt: Date, startedAt: Date) =>
-    new Date(Math.max(dueAt.getTime() + pollIntervalMs, startedAt.getTime() + pollIntervalMs - pollIntervalMs / 10, clock()));
+  const nextPollAt = (dueAt: Date, startedAt: Date, intervalMs: number) =>
+    new Date(Math.max(dueAt.getTime() + intervalMs, startedAt.getTime() + intervalMs - intervalMs / 10, clock()));
+
+  /** Jobs with a webhook are polled less often, but never past their deadline, so they still time out on time. */
+  const intervalOf = (row: PolledRow) => (row.hasAtlasWebhook ? (options.webhookPollIntervalMs ?? pollIntervalMs) : pollIntervalMs);
+  const nextPollOf = (row: PolledRow, dueAt: Date, startedAt: Date) => {
+    const next = nextPollAt(dueAt, startedAt, intervalOf(row));
+    if (!row.hasAtlasWebhook) return next;
+    // One millisecond past the deadline, so that poll finds the job expired.
+    return new Date(Math.max(Math.min(next.getTime(), deadlineOf(row).getTime() + 1), clock()));
+  };
 
   async function follow(claimed: ClaimedPrediction): Promise<void> {
     const { row, dueAt, lease } = claimed;
@@ -260,14 +271,14 @@ export function startPoller(options: PollerOptions): Poller {
       if (stopping.signal.aborted) return handBack(claimed);
       if (expired()) return timeOut(claimed, error);
       const failures = row.pollFailures + 1;
-      const delay = Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
+      const delay = Math.min(MAX_BACKOFF_MS, intervalOf(row) * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
       return reschedule(claimed, { nextPollAt: new Date(clock() + delay), pollFailures: failures });
     }
 
     if (change.status && isTerminal(change.status)) return finish(claimed, change);
     if (expired()) return timeOut(claimed);
-    const next = nextPollAt(dueAt, startedAt);
+    const next = nextPollOf(row, dueAt, startedAt);
     if (isVisibleChange(row, change)) {
       const updated = await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease });
       if (!updated) leaseLost(row.id, 'change');
@@ -278,7 +289,11 @@ export function startPoller(options: PollerOptions): Poller {
 
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
     const finished = await updatePrediction(db, row.id, { completedAt: new Date(clock()), ...change, nextPollAt: null }, { lease });
-    if (!finished) return leaseLost(row.id, 'finish');
+    if (!finished) {
+      // A webhook delivery finished it while this poll was under way: not a lost lease, just second.
+      if (row.hasAtlasWebhook) return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
+      return leaseLost(row.id, 'finish');
+    }
     options.jobs?.finished(finished);
     log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
   }

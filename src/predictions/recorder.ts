@@ -57,7 +57,12 @@ export class SubmissionRecorder {
    * Store the id now if the database takes it (the updated row), else keep it, on disk, for later
    * (undefined). Never throws.
    */
-  async record(predictionId: string, { prediction, requestId }: CreatedPrediction): Promise<PredictionRow | undefined> {
+  async record(
+    predictionId: string,
+    { prediction, requestId }: CreatedPrediction,
+    /** When the first poll comes due; after the usual interval unless said (a job with a webhook waits longer). */
+    { nextPollAt }: { nextPollAt?: Date | undefined } = {},
+  ): Promise<PredictionRow | undefined> {
     const entry: UnrecordedSubmission = {
       predictionId,
       upstreamId: prediction.id,
@@ -66,7 +71,7 @@ export class SubmissionRecorder {
       at: new Date().toISOString(),
     };
     try {
-      return await this.#write(entry, prediction);
+      return await this.#write(entry, prediction, nextPollAt);
     } catch (error) {
       this.deps.log.error('recording a submission failed; keeping it on disk and retrying', {
         predictionId,
@@ -90,10 +95,10 @@ export class SubmissionRecorder {
   }
 
   /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
-  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction): Promise<PredictionRow | undefined> {
+  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction, firstPollAt?: Date): Promise<PredictionRow | undefined> {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
-    const nextPollAt = new Date(now.getTime() + this.deps.pollIntervalMs);
+    const nextPollAt = firstPollAt ?? new Date(now.getTime() + this.deps.pollIntervalMs);
     const updated = await updatePrediction(this.deps.db, entry.predictionId, {
       nextPollAt,
       // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.

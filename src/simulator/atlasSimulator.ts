@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,9 @@ import { KNOWN_MODELS } from '../atlas/happyhorse.ts';
  * A stand-in for Atlas Cloud on loopback, speaking its protocol, so the real client code runs when no
  * key is set. It keeps no state: a job's id carries its start time, so it survives gateway restarts.
  * A prompt containing "[fail]" ends in a content-policy failure, for trying the failure path by hand.
+ * A create call with a `webhook_url` gets one signed delivery at the job's end, as Atlas sends it,
+ * with a key pair made at start-up and published at /api/v1/webhooks/jwks.json (so `npm start` with
+ * PUBLIC_URL=http://127.0.0.1:4000 runs the whole webhook path).
  */
 export interface AtlasSimulator {
   url: string;
@@ -16,10 +19,66 @@ export interface AtlasSimulator {
 }
 
 const video = readFileSync(new URL('./sample.mp4', import.meta.url));
-const CreateBody = z.looseObject({ model: z.string(), prompt: z.string().trim().min(1) });
+const CreateBody = z.looseObject({
+  model: z.string(),
+  prompt: z.string().trim().min(1),
+  webhook_url: z.url({ protocol: /^https?$/ }).max(1024).optional(),
+});
 const ID = /^sim_([0-9a-z]+)_[0-9a-f]{8}(_f)?$/;
 
 export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; port?: number }): Promise<AtlasSimulator> {
+  const signing = generateKeyPairSync('ed25519');
+  const kid = `sim_${randomBytes(4).toString('hex')}`;
+  const jwks = { keys: [{ ...signing.publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' }] };
+  const webhookTimers = new Set<NodeJS.Timeout>();
+  let host = '127.0.0.1';
+
+  /** The job's state now: running words, or its end (with the video's URL on `host`). */
+  function stateOf(id: string, startedAt: number, fails: boolean, videoHost: string) {
+    const elapsed = Date.now() - startedAt;
+    const base = { id, created_at: new Date(startedAt).toISOString(), outputs: [] as string[], error: null as string | null };
+    if (elapsed < jobMs / 5) return { ...base, status: 'queued' };
+    if (elapsed < jobMs) return { ...base, status: 'processing' };
+    const done = { ...base, completed_at: new Date(startedAt + jobMs).toISOString(), metrics: { predict_time: Math.round(jobMs * 0.8) / 1000 } };
+    if (fails) return { ...done, status: 'failed', error: 'The prompt was flagged by content moderation', error_code: 1039 };
+    return { ...done, status: 'completed', outputs: [`http://${videoHost}/files/${id}.mp4`] };
+  }
+
+  /** One signed POST at the job's end, as Atlas does; no retries (nor does Atlas document any). */
+  function scheduleWebhook(url: string, id: string, startedAt: number, fails: boolean) {
+    const timer = setTimeout(() => {
+      webhookTimers.delete(timer);
+      const payload = stateOf(id, startedAt, fails, host);
+      const body = JSON.stringify({
+        event_type: 'video.task.terminal',
+        session_id: id,
+        status: fails ? 'ERROR' : 'OK',
+        payload,
+        error: payload.error,
+      });
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const signature = sign(null, Buffer.from(`${timestamp}.${body}`), signing.privateKey).toString('base64url');
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-atlascloud-webhook-signature-ed25519': signature,
+          'x-atlascloud-webhook-key-id': kid,
+          'x-atlascloud-webhook-timestamp': timestamp,
+          'x-atlascloud-webhook-id': `whd_${randomUUID()}`,
+          'x-atlascloud-webhook-event': 'video.task.terminal',
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(10_000),
+      }).then(
+        (response) => response.body?.cancel(),
+        () => {}, // lost, as webhooks sometimes are: the gateway's polling finds the end anyway
+      );
+    }, Math.max(0, startedAt + jobMs - Date.now()));
+    webhookTimers.add(timer);
+  }
+
   const server = createServer((req, res) => {
     res.setHeader('x-request-id', randomUUID());
     route(req, res).catch(() => reply(res, 500, { code: 500, message: 'simulator error' }));
@@ -28,6 +87,7 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
     if (req.method === 'GET' && path.startsWith('/files/')) return serveVideo(req, res);
+    if (req.method === 'GET' && path === '/api/v1/webhooks/jwks.json') return reply(res, 200, jwks);
     if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) return reply(res, 401, { code: 401, message: 'Unauthorized' });
 
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
@@ -37,7 +97,9 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
         return reply(res, 400, { code: 400, message: `unknown model ${body.data.model}` });
       }
       const fails = body.data.prompt.includes('[fail]') ? '_f' : '';
-      const id = `sim_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}${fails}`;
+      const startedAt = Date.now();
+      const id = `sim_${startedAt.toString(36)}_${randomBytes(4).toString('hex')}${fails}`;
+      if (body.data.webhook_url) scheduleWebhook(body.data.webhook_url, id, startedAt, fails !== '');
       return reply(res, 200, { code: 200, message: 'success', data: { id, status: 'starting', outputs: [] } });
     }
 
@@ -47,38 +109,20 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
       const parts = ID.exec(id);
       if (!parts) return reply(res, 404, { code: 404, message: 'prediction not found' });
       const startedAt = parseInt(parts[1]!, 36);
-      const elapsed = Date.now() - startedAt;
-      const base = { id, created_at: new Date(startedAt).toISOString(), outputs: [] as string[], error: null };
-      if (elapsed < jobMs / 5) return reply(res, 200, { code: 200, message: 'success', data: { ...base, status: 'queued' } });
-      if (elapsed < jobMs) return reply(res, 200, { code: 200, message: 'success', data: { ...base, status: 'processing' } });
-      const done = {
-        ...base,
-        completed_at: new Date(startedAt + jobMs).toISOString(),
-        metrics: { predict_time: Math.round(jobMs * 0.8) / 1000 },
-      };
-      if (parts[2]) {
-        return reply(res, 200, {
-          code: 200,
-          message: 'success',
-          data: { ...done, status: 'failed', error: 'The prompt was flagged by content moderation', error_code: 1039 },
-        });
-      }
-      const host = req.headers.host ?? '127.0.0.1';
-      return reply(res, 200, {
-        code: 200,
-        message: 'success',
-        data: { ...done, status: 'completed', outputs: [`http://${host}/files/${id}.mp4`] },
-      });
+      const data = stateOf(id, startedAt, parts[2] !== undefined, req.headers.host ?? host);
+      return reply(res, 200, { code: 200, message: 'success', data });
     }
     return reply(res, 404, { code: 404, message: 'not found' });
   }
 
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: bound } = server.address() as AddressInfo;
+  host = `127.0.0.1:${bound}`;
   return {
     url: `http://127.0.0.1:${bound}`,
     close: () =>
       new Promise((resolve) => {
+        for (const timer of webhookTimers) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { AtlasWebhookSigner, terminalBody } from './signingAtlas.ts';
 
 /**
  * Atlas Cloud as tests need it: a real HTTP server on loopback that answers in any shape, fails,
@@ -54,6 +55,21 @@ export class FakeAtlas {
   /** Off for load tests: thousands of calls a second would pile up in `requests`. */
   record = true;
   url = '';
+  /** Atlas' webhook keys: its JWKS is served at /api/v1/webhooks/jwks.json. */
+  readonly signer = new AtlasWebhookSigner();
+  /**
+   * Jobs that take real time: created with nothing queued, a job answers `processing` for `runMs`,
+   * then finishes with `terminal` (status calls see that from then on) and, if its create call
+   * carried a webhook_url and `sendWebhooks` is on, gets one signed delivery, as Atlas does.
+   */
+  timedJobs: { runMs: number; terminal?: (id: string) => Record<string, unknown>; terminalReplyDelayMs?: () => number } | undefined;
+  sendWebhooks = true;
+  /** The webhook_url each job was created with. */
+  readonly webhookUrls = new Map<string, string>();
+  /** Date.now() when each job finished (see `finish`). */
+  readonly finishedAt = new Map<string, number>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #deliveries = new Set<Promise<unknown>>();
 
   readonly #server = createServer((req, res) => void this.#handle(req, res));
   readonly #sockets = new Set<Socket>();
@@ -68,6 +84,11 @@ export class FakeAtlas {
         wrapped({ id: `job_${n}`, status: 'completed', outputs: [`https://cdn.example/job_${n}.mp4`], metrics: { predict_time: 4.2 } }),
       ],
     };
+  }
+
+  /** A successful end with one video. */
+  static done(id: string): Record<string, unknown> {
+    return { status: 'completed', outputs: [`https://cdn.example/${id}.mp4`], metrics: { predict_time: 4.2 } };
   }
 
   static async start(): Promise<FakeAtlas> {
@@ -85,6 +106,24 @@ export class FakeAtlas {
     return this.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/model/generateVideo');
   }
 
+  /** A job ends now: status calls see `data` from here on, and its webhook (if any) is sent. */
+  finish(id: string, data: Record<string, unknown>): void {
+    this.statusScripts.set(id, [{ ...wrapped({ id, ...data }), delayMs: this.timedJobs?.terminalReplyDelayMs?.() }]);
+    this.finishedAt.set(id, Date.now());
+    const url = this.webhookUrls.get(id);
+    if (!url || !this.sendWebhooks) return;
+    const delivery = this.signer
+      .deliver(url, terminalBody(id, data))
+      .catch(() => {}) // recorded in signer.attempts; the gateway may be gone
+      .finally(() => this.#deliveries.delete(delivery));
+    this.#deliveries.add(delivery);
+  }
+
+  /** Wait for the webhook deliveries under way. */
+  async deliveriesSettled(): Promise<void> {
+    await Promise.all([...this.#deliveries]);
+  }
+
   statusCalls(id?: string): RecordedRequest[] {
     return this.requests.filter((r) => r.method === 'GET' && (id ? r.path.endsWith(`/${id}`) : r.path.includes('/prediction/')));
   }
@@ -98,9 +137,17 @@ export class FakeAtlas {
     this.streamed.length = 0;
     this.newJob = FakeAtlas.defaultJob;
     this.#jobs = 0;
+    this.timedJobs = undefined;
+    this.sendWebhooks = true;
+    this.webhookUrls.clear();
+    this.finishedAt.clear();
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
   }
 
   async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    await this.deliveriesSettled();
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -112,11 +159,27 @@ export class FakeAtlas {
     const path = req.url ?? '/';
     if (this.record) this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
 
+    if (req.method === 'GET' && path === '/api/v1/webhooks/jwks.json') {
+      this.signer.jwksFetches++;
+      return this.#send(res, { status: 200, json: this.signer.jwks });
+    }
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
       const queued = this.createReplies.shift();
       if (queued) return this.#send(res, queued);
       const job = this.newJob(++this.#jobs);
-      this.statusScripts.set(job.id, job.script);
+      const webhookUrl = (safeJson(text) as { webhook_url?: unknown } | undefined)?.webhook_url;
+      if (typeof webhookUrl === 'string') this.webhookUrls.set(job.id, webhookUrl);
+      if (this.timedJobs) {
+        const { runMs, terminal = FakeAtlas.done } = this.timedJobs;
+        this.statusScripts.set(job.id, [wrapped({ id: job.id, status: 'processing' })]);
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          this.finish(job.id, terminal(job.id));
+        }, runMs + this.createDelayMs);
+        this.#timers.add(timer);
+      } else {
+        this.statusScripts.set(job.id, job.script);
+      }
       return this.#send(res, { ...wrapped({ id: job.id, status: 'starting' }), delayMs: this.createDelayMs });
     }
     const status = req.method === 'GET' && /^\/api\/v1\/model\/prediction\/([^/?]+)$/.exec(path);

@@ -70,7 +70,7 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
 }
 
 async function truncate(database: Database) {
-  await database.db.execute(sql`truncate predictions`);
+  await database.db.execute(sql`truncate predictions, atlas_webhook_deliveries`);
 }
 
 export interface TestGateway {
@@ -90,7 +90,12 @@ export interface TestGateway {
  * `databaseUrl`, it opens and closes its own connections, as a separate process would.
  */
 export async function startGateway(
-  options: ({ database: Database } | { databaseUrl: string }) & { atlasUrl: string; env?: Record<string, string> },
+  options: ({ database: Database } | { databaseUrl: string }) & {
+    atlasUrl: string;
+    env?: Record<string, string>;
+    /** Listen here rather than on any free port (for a PUBLIC_URL that must name it in advance). */
+    port?: number;
+  },
 ): Promise<TestGateway> {
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -109,7 +114,7 @@ export async function startGateway(
   const logs: string[] = [];
   const log = createLogger('debug', (line) => logs.push(line));
   const gateway = await createGateway(config, log, 'database' in options ? { database: options.database } : undefined);
-  const url = await gateway.listen(0, '127.0.0.1');
+  const url = await gateway.listen(options.port ?? 0, '127.0.0.1');
   const sse = createClient({ url, singleConnection: false, retryAttempts: 0 });
 
   return {

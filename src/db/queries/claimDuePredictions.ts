@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
@@ -12,8 +12,10 @@ const polled = {
   pollFailures: predictions.pollFailures,
   createdAt: predictions.createdAt,
   deadlineAt: predictions.deadlineAt,
+  /** A webhook is on its way for this job, so it is polled only as a safety net (less often). */
+  hasAtlasWebhook: sql<boolean>`${predictions.atlasWebhookTokenHash} is not null`.mapWith(Boolean),
 };
-export type PolledRow = Pick<PredictionRow, keyof typeof polled>;
+export type PolledRow = Pick<PredictionRow, Exclude<keyof typeof polled, 'hasAtlasWebhook'>> & { hasAtlasWebhook: boolean };
 
 export interface ClaimedPrediction {
   row: PolledRow;
