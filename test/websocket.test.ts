@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { GenerateVideoDocument, PredictionUpdatedDocument, requestBody } from '../src/client/index.ts';
 import { WS_MAX_OPERATIONS_PER_SOCKET, WS_MAX_PAYLOAD_BYTES } from '../src/websocket.ts';
-import { countPredictions, post, subscribeAll } from './support/auth.ts';
+import { countPredictions, post, sseRaw, subscribeAll } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
 
@@ -192,6 +192,15 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
 
     const badRule = await run(frank, { query: GENERATE, variables: { input: { prompt: 'x', duration: 99 } } });
     expect(badRule.results[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+    // A subscription's variables too, the same over the socket as over SSE.
+    for (const variables of [{}, { id: { not: 'an id' } }]) {
+      const overWs = await run(frank, { query: UPDATES, variables });
+      const overSse = await sseRaw(t.gw.url, await sign('frank'), { query: UPDATES, variables });
+      const sseEvent = overSse.text.split('\n').find((line) => line.startsWith('data: {'));
+      expect(overWs.results).toEqual([JSON.parse(sseEvent!.slice('data: '.length))]);
+      expect(overWs.results[0]?.errors?.[0], JSON.stringify(variables)).toMatchObject({ message: /^id /, extensions: { code: 'BAD_USER_INPUT', issues: [{ field: 'id' }] } });
+    }
 
     const syntax = await run(frank, { query: '{ viewer { id ' });
     expect(Array.isArray(syntax.failure)).toBe(true);
