@@ -10,7 +10,9 @@ import { type Client, createClient } from 'graphql-ws';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createApiKey } from '../src/auth/apiKeys.ts';
 import { GenerateVideoDocument, PredictionUpdatedDocument, requestBody } from '../src/client/index.ts';
+import { revokeApiKey } from '../src/db/queries/apiKeys.ts';
 import { WS_MAX_OPERATIONS_PER_SOCKET, WS_MAX_PAYLOAD_BYTES } from '../src/websocket.ts';
 import { countPredictions, post, sseRaw, subscribeAll } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
@@ -33,9 +35,12 @@ interface FormattedError {
 
 const wsUrl = (httpUrl: string) => httpUrl.replace(/^http/, 'ws');
 
-/** A graphql-ws client over `ws`, which does not retry (a refusal shows as it is). */
-function wsClient(httpUrl: string, connectionParams?: Record<string, unknown>): Client {
-  return createClient({ url: wsUrl(httpUrl), webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+/**
+ * A graphql-ws client over `ws`, which does not retry (a refusal shows as it is). Lazy: it connects for
+ * an operation and closes when none is left; not lazy, it keeps one socket open from the start.
+ */
+function wsClient(httpUrl: string, connectionParams?: Record<string, unknown>, lazy = true): Client {
+  return createClient({ url: wsUrl(httpUrl), webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy });
 }
 
 /** Everything one operation gave: its results until complete, or what it failed with (error payload or close event). */
@@ -82,7 +87,7 @@ function holdJobs(fake: FakeAtlas): (videoUrl: string) => void {
 const closed = (socket: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
 
 describe('graphql-ws on PGlite, callers by JWT', () => {
-  const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, INTROSPECTION: 'false' });
+  const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt,apikey', AUTH_JWT_SECRET: SECRET, INTROSPECTION: 'false' });
   const clients: Client[] = [];
   const as = async (sub: string, form: 'authorization' | 'token' = 'authorization') => {
     const token = await sign(sub);
@@ -148,6 +153,23 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     // Carol herself sees it.
     const own = await run<Updated>(await as('carol'), { query: UPDATES, variables: { id } });
     expect(own.results.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
+  });
+
+  it('authenticates every operation again: an API key revoked while its socket is open stops at the next one', async () => {
+    const { key, row } = await createApiKey(t.db.database.db, { name: 'ws-doomed' });
+    let connections = 0;
+    const client = wsClient(t.gw.url, { token: key }, false);
+    client.on('connected', () => connections++);
+    clients.push(client);
+    const before = await run<{ viewer: { id: string } }>(client, { query: '{ viewer { id } }' });
+    expect(before.results[0]!.data!.viewer.id).toBe(`key:${row.id}`);
+
+    expect(await revokeApiKey(t.db.database.db, row.id, new Date())).toBe(true);
+    const after = await run(client, { query: GENERATE, variables: { input: { prompt: 'after revocation' } } });
+    expect(after.results).toEqual([]);
+    expect(after.failure).toEqual([{ message: 'Not authenticated: the API key is unknown or revoked', extensions: { code: 'UNAUTHENTICATED' } }]);
+    expect(t.fake.creates.some((create) => JSON.stringify(create.body).includes('after revocation'))).toBe(false);
+    expect(connections).toBe(1); // one socket throughout: refused at the operation, not at a reconnect
   });
 
   it('closes the socket with 4403 Forbidden before any operation when the credential does not hold', async () => {
@@ -305,7 +327,7 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
 });
 
 describe('graphql-ws with PERSISTED_OPERATIONS=only', () => {
-  const t = gatewayFixture('pglite', { PERSISTED_OPERATIONS: 'only' });
+  const t = gatewayFixture('pglite', { PERSISTED_OPERATIONS: 'only', CORS_ORIGINS: 'https://app.example' });
   let client: Client;
   beforeAll(() => {
     client = wsClient(t.gw.url);
@@ -330,6 +352,14 @@ describe('graphql-ws with PERSISTED_OPERATIONS=only', () => {
     const smuggled = { ...requestBody(GenerateVideoDocument, { input: { prompt: 'x' } }, true), query: '{ predictions(first: 1) { edges { node { id } } } }' };
     expect(codeOf((await run(client, smuggled)).failure)).toBe('PERSISTED_QUERY_ONLY');
     expect(t.fake.creates).toHaveLength(0);
+  });
+
+  it('lets in a page from CORS_ORIGINS, and no other foreign page', async () => {
+    const listed = rawSocket(t.gw.url, { origin: 'https://app.example' });
+    expect(await handshake(listed)).toBe('open');
+    listed.close();
+    expect(await handshake(rawSocket(t.gw.url, { origin: 'https://app.example.evil.example' }))).toBe(403);
+    expect(await handshake(rawSocket(t.gw.url, { origin: 'null' }))).toBe(403);
   });
 
   it('runs the manifest documents by hash: submit, then follow to SUCCEEDED', async () => {
