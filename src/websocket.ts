@@ -99,11 +99,11 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       // Close reasons never carry an error's text (which could name internals).
       isProd: true,
       execute: (args) => engineOf(args).execute(args),
+      subscribe: (args) => engineOf(args).subscribe(args),
       // Yoga turns `extensions.http` into the HTTP status and headers and leaves it out of the body;
       // a socket has no status, so leave it out here too.
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
       onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
-      subscribe: (args) => engineOf(args).subscribe(args),
 
       // Before any operation: a credential that does not hold closes the socket with 4403 Forbidden.
       onConnect: async (ctx) => {
