@@ -86,7 +86,14 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       log.info('websocket refused: origin not allowed', { origin: request.headers.origin });
       return refuseUpgrade(socket, 403, 'Forbidden');
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      wss.emit('connection', ws, request);
+      // graphql-ws (just now, in 'connection') reports a socket's errors on stderr as bugs of ours. They
+      // are the peer's (a message over maxPayload, a malformed frame) and ws has already closed the
+      // socket for them (1009, 1002): log them as that. An 'error' with no listener would end the process.
+      ws.removeAllListeners('error');
+      ws.on('error', (error) => log.info('websocket closed: the client broke the protocol', { reason: error.message }));
+    });
   });
 
   const unexpected = (error: unknown): GraphQLError[] => {
