@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 
 /** The manifest codegen writes next to the typed client: hash -> document. */
@@ -7,27 +8,56 @@ const manifest = z
   .record(z.string(), z.string())
   .parse(JSON.parse(readFileSync(new URL('./client/generated/persisted-documents.json', import.meta.url), 'utf8')));
 
+const refusals = {
+  persistedQueryOnly: {
+    message: 'This gateway runs only persisted operations: send the hash of a document from its manifest',
+    extensions: { code: 'PERSISTED_QUERY_ONLY' },
+  },
+  notFound: {
+    message: 'No persisted operation has this hash',
+    extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+  },
+  keyNotFound: {
+    message: 'This gateway runs only persisted operations: the request names no document hash',
+    extensions: { code: 'PERSISTED_QUERY_ONLY' },
+  },
+} as const;
+
 /**
  * Hashes from the manifest are always accepted. With `only`, nothing else runs, on every endpoint and
- * transport (SSE subscriptions go through the same Yoga pipeline, so the same check applies).
+ * transport (SSE subscriptions go through the same Yoga pipeline, so the same check applies; WebSocket
+ * does not, and uses `persistedDocumentOf` below).
  */
 export function persistedOperations(mode: 'open' | 'only') {
   return usePersistedOperations({
     getPersistedOperation: (hash) => manifest[hash] ?? null,
     allowArbitraryOperations: mode === 'open',
-    customErrors: {
-      persistedQueryOnly: {
-        message: 'This gateway runs only persisted operations: send the hash of a document from its manifest',
-        extensions: { code: 'PERSISTED_QUERY_ONLY' },
-      },
-      notFound: {
-        message: 'No persisted operation has this hash',
-        extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
-      },
-      keyNotFound: {
-        message: 'This gateway runs only persisted operations: the request names no document hash',
-        extensions: { code: 'PERSISTED_QUERY_ONLY' },
-      },
-    },
+    customErrors: refusals,
   });
+}
+
+/** Where the plugin's default reads the hash from (Apollo's APQ shape, which the typed client sends). */
+const persistedQueryExtension = z.object({ persistedQuery: z.object({ version: z.literal(1), sha256Hash: z.string() }) });
+
+export interface OperationParams {
+  query?: string | null | undefined;
+  extensions?: Record<string, unknown> | null | undefined;
+}
+
+/**
+ * The document a request runs, by the same rules as the Yoga plugin above: a document is run only in
+ * `open` mode, otherwise the hash in `extensions.persistedQuery.sha256Hash` must name one in the
+ * manifest. For transports that bypass Yoga's `onParams` hook (graphql-ws runs through
+ * `yoga.getEnveloped`, which has no such hook). Throws the plugin's errors.
+ */
+export function persistedDocumentOf(mode: 'open' | 'only', params: OperationParams): string {
+  if (params.query) {
+    if (mode === 'only') throw new GraphQLError(refusals.persistedQueryOnly.message, { extensions: refusals.persistedQueryOnly.extensions });
+    return params.query;
+  }
+  const hash = persistedQueryExtension.safeParse(params.extensions).data?.persistedQuery.sha256Hash;
+  if (hash === undefined) throw new GraphQLError(refusals.keyNotFound.message, { extensions: refusals.keyNotFound.extensions });
+  const document = manifest[hash];
+  if (document === undefined) throw new GraphQLError(refusals.notFound.message, { extensions: refusals.notFound.extensions });
+  return document;
 }

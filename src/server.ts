@@ -32,6 +32,7 @@ import { unauthenticated } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
+import { serveGraphQLOverWebSocket } from './websocket.ts';
 
 /** What GraphiQL opens with: the whole flow, ready to run. */
 const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
@@ -255,6 +256,15 @@ export async function createGateway(
         if (!served) void yoga(req, res, context);
       });
   });
+  // graphql-ws on the same path and port, for Apollo Client and GraphQL IDEs; SSE stays the typed client's.
+  const webSocket = serveGraphQLOverWebSocket({
+    server,
+    yoga,
+    authenticate,
+    persistedOperations: config.persistedOperations,
+    corsOrigins: config.corsOrigins,
+    log,
+  });
 
   return {
     yoga,
@@ -278,6 +288,7 @@ export async function createGateway(
     async close() {
       // First of all, tell the load balancer to send no more traffic here.
       readiness.drain();
+      webSocket.refuseNew();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Submissions under way finish and are recorded: a paid job is never left half-stored.
@@ -286,6 +297,8 @@ export async function createGateway(
       // subscription is over, a cut one makes it reconnect (to this gateway's successor) and get
       // the current state first, so a deploy loses no client.
       server.closeAllConnections();
+      // WebSockets the same way: 1001 Going Away, which graphql-ws clients answer by reconnecting.
+      await webSocket.close();
       await events.stop();
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
