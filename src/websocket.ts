@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DocumentNode, type ExecutionArgs, GraphQLError, type GraphQLFormattedError, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { RequestServerContext } from './observability/requestId.ts';
+import { REQUEST_ID_HEADER, type RequestServerContext } from './observability/requestId.ts';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import type { Authenticate } from './auth/authenticate.ts';
@@ -38,6 +39,8 @@ const connectionParams = z.looseObject({
 interface SocketState extends Record<PropertyKey, unknown> {
   /** The Authorization header value the socket's operations are run with; null: anonymous. */
   authorization: string | null;
+  /** Each operation's request id (by graphql-ws message id), as HTTP gives each request one. */
+  requestIds: Map<string, string>;
 }
 
 /** Yoga's execute and subscribe for one operation, carried to graphql-ws' hooks in rootValue (as Yoga's docs do). */
@@ -110,8 +113,11 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       subscribe: (args) => engineOf(args).subscribe(args),
       // Yoga turns `extensions.http` into the HTTP status and headers and leaves it out of the body;
       // a socket has no status, so leave it out here too.
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttp) } : undefined),
-      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttp),
+      // Errors carry the operation's request id, as they do over HTTP and SSE.
+      onNext: (ctx, id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((error) => formatted(error, ctx.extra.requestIds?.get(id))) } : undefined,
+      onError: (ctx, id, _payload, errors) => errors.map((error) => formatted(error, ctx.extra.requestIds?.get(id))),
+      onComplete: (ctx, id) => void ctx.extra.requestIds?.delete(id),
 
       // Before any operation: a credential that does not hold closes the socket with 4403 Forbidden.
       onConnect: async (ctx) => {
@@ -132,10 +138,13 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
           return false;
         }
         ctx.extra.authorization = credential;
+        ctx.extra.requestIds = new Map();
         return true;
       },
 
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        const requestId = randomUUID();
+        ctx.extra.requestIds?.set(id, requestId);
         try {
           // ctx.subscriptions already holds this operation.
           if (Object.keys(ctx.subscriptions).length > WS_MAX_OPERATIONS_PER_SOCKET) {
@@ -152,7 +161,7 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
           // POST: Yoga refuses mutations on a GET (a CSRF guard; here the Origin check does that job).
           const request = new Request(new URL(ctx.extra.request.url ?? yoga.graphqlEndpoint, 'http://gateway'), {
             method: 'POST',
-            headers: authorization ? { authorization } : {},
+            headers: { [REQUEST_ID_HEADER]: requestId, ...(authorization ? { authorization } : {}) },
           });
           const params = { ...payload, query };
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
@@ -211,11 +220,11 @@ function originAllowed(request: IncomingMessage, corsOrigins: string[] | undefin
   }
 }
 
-function withoutHttp(error: GraphQLError): GraphQLFormattedError {
-  const { extensions, ...formatted } = error.toJSON();
-  if (!extensions) return formatted;
-  const { http: _http, ...rest } = extensions;
-  return Object.keys(rest).length > 0 ? { ...formatted, extensions: rest } : formatted;
+/** The error as sent: with the operation's request id, without `extensions.http`. */
+function formatted(error: GraphQLError, requestId: string | undefined): GraphQLFormattedError {
+  const { extensions, ...rest } = error.toJSON();
+  const { http: _http, ...kept }: Record<string, unknown> = { ...extensions, ...(requestId ? { requestId } : {}) };
+  return Object.keys(kept).length > 0 ? { ...rest, extensions: kept } : rest;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, reason: string) {

@@ -167,7 +167,9 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     expect(await revokeApiKey(t.db.database.db, row.id, new Date())).toBe(true);
     const after = await run(client, { query: GENERATE, variables: { input: { prompt: 'after revocation' } } });
     expect(after.results).toEqual([]);
-    expect(after.failure).toEqual([{ message: 'Not authenticated: the API key is unknown or revoked', extensions: { code: 'UNAUTHENTICATED' } }]);
+    expect(after.failure).toEqual([
+      { message: 'Not authenticated: the API key is unknown or revoked', extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } },
+    ]);
     expect(t.fake.creates.some((create) => JSON.stringify(create.body).includes('after revocation'))).toBe(false);
     expect(connections).toBe(1); // one socket throughout: refused at the operation, not at a reconnect
   });
@@ -203,7 +205,7 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     ] as const) {
       const tooMuch = await run(frank, { query });
       expect(tooMuch.results).toEqual([]);
-      expect((tooMuch.failure as FormattedError[])[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit });
+      expect((tooMuch.failure as FormattedError[])[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit, requestId: expect.any(String) });
     }
 
     const introspection = await run(frank, { query: '{ __schema { types { name } } }' });
@@ -220,7 +222,17 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
       const overWs = await run(frank, { query: UPDATES, variables });
       const overSse = await sseRaw(t.gw.url, await sign('frank'), { query: UPDATES, variables });
       const sseEvent = overSse.text.split('\n').find((line) => line.startsWith('data: {'));
-      expect(overWs.results).toEqual([JSON.parse(sseEvent!.slice('data: '.length))]);
+      // The same but for each request's own id.
+      const requestIds = (results: ReadonlyArray<{ errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }>) =>
+        results.flatMap((result) => result.errors ?? []).map((error) => {
+          const id = error.extensions?.requestId;
+          delete error.extensions?.requestId;
+          return id;
+        });
+      const overSseResults = [JSON.parse(sseEvent!.slice('data: '.length))];
+      expect(requestIds(overWs.results)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+      expect(requestIds(overSseResults)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+      expect(overWs.results).toEqual(overSseResults);
       expect(overWs.results[0]?.errors?.[0], JSON.stringify(variables)).toMatchObject({ message: /^id /, extensions: { code: 'BAD_USER_INPUT', issues: [{ field: 'id' }] } });
     }
 
