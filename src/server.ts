@@ -84,6 +84,7 @@ export async function createGateway(
     ...upstream,
     timeoutMs: config.upstreamTimeoutMs,
     retries: config.upstreamRetries,
+    outputExpirationHours: config.outputExpirationHours,
     log,
   });
 

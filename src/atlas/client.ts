@@ -16,6 +16,8 @@ export interface AtlasClientOptions {
   retries: number;
   /** First backoff step for status retries; doubled each attempt, with full jitter. */
   backoffMs?: number;
+  /** How long Atlas keeps the outputs (1 to 336 hours), sent with each create call; unset leaves Atlas' default. */
+  outputExpirationHours?: number | undefined;
   log: Logger;
 }
 
@@ -53,7 +55,9 @@ export class AtlasClient {
   async createVideo(request: VideoRequest): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, toUpstreamBody(request));
+      const { outputExpirationHours: hours } = this.#options;
+      const headers: Record<string, string> = hours === undefined ? {} : { 'x-atlascloud-object-expiration-hours': String(hours) };
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, toUpstreamBody(request), headers);
     } catch (error) {
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);
@@ -129,7 +133,13 @@ export class AtlasClient {
     return prediction;
   }
 
-  async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, body?: unknown): Promise<Reply> {
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    signal: AbortSignal | undefined,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Reply> {
     const { baseUrl, apiKey, timeoutMs } = this.#options;
     const timeout = AbortSignal.timeout(timeoutMs);
     const response = await fetch(`${baseUrl}${path}`, {
@@ -138,6 +148,7 @@ export class AtlasClient {
         authorization: `Bearer ${apiKey}`,
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...extraHeaders,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       // A redirect would carry the bearer key to another place: refuse it instead.

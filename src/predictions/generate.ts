@@ -24,6 +24,8 @@ export interface GenerateDeps {
   predictionTimeoutMs: number;
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
+  /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
+  mirrorOutputs?: boolean;
 }
 
 export interface Submission {
@@ -68,6 +70,7 @@ export async function generateVideo(
       ...request,
       seed: request.seed ?? null,
       priceUsd: priceOf(request, deps.prices),
+      mirrorOutputs: deps.mirrorOutputs ?? false,
       // Set here, not by Postgres: millisecond precision, so list cursors (which carry milliseconds) match exactly.
       createdAt: now,
       updatedAt: now,

@@ -273,7 +273,7 @@ export function startPoller(options: PollerOptions): Poller {
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
     const finished = await updatePrediction(db, row.id, { completedAt: new Date(clock()), ...change, nextPollAt: null }, { lease });
     if (!finished) return leaseLost(row.id, 'finish');
-    log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
+    log.info('prediction finished', { predictionId: row.id, status: finished.status, errorCode: change.errorCode });
   }
 
   /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
