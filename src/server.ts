@@ -28,6 +28,9 @@ import { unauthenticated } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
+import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
+import { FileStorage } from './storage/fileStorage.ts';
+import { OutputLinks, openVideoStorage } from './storage/index.ts';
 
 /** What GraphiQL opens with: the whole flow, ready to run. */
 const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
@@ -54,6 +57,7 @@ export interface Gateway {
   server: Server;
   database: Database;
   poller: Poller;
+  mirror: MirrorWorker;
   events: PredictionEvents;
   readiness: Readiness;
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
@@ -108,6 +112,7 @@ export async function createGateway(
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
     recorder,
     predictionTimeoutMs: config.predictionTimeoutMs,
+    mirrorOutputs: config.mirror.storage.kind !== 'none',
   };
   const poller = startPoller({
     ...deps,
@@ -118,6 +123,20 @@ export async function createGateway(
     // A row whose upstream id this process still holds is not abandoned, however long the database was away.
     isRecording: (id) => recorder.isRecording(id),
   });
+  const storage = await openVideoStorage(config, database.db);
+  const mirror = startMirrorWorker({
+    db: database.db,
+    storage,
+    log,
+    maxBytes: config.mirror.maxBytes,
+    timeoutMs: config.mirror.timeoutMs,
+    holdMs: config.mirror.holdMs,
+    leaseMs: config.mirror.leaseMs,
+    concurrency: config.mirror.concurrency,
+    retryBaseMs: config.pollIntervalMs,
+    tickMs: Math.min(250, Math.max(5, config.pollIntervalMs / 4)),
+  });
+  const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
 
   // Yoga logs an unexpected (masked) error as the error itself: pass it as a field, so the log has its
   // stack and causes (a database error under a query), not just the text String() makes of it.
@@ -141,7 +160,11 @@ export async function createGateway(
     // Every transport (POST, GET, SSE) builds its context here, before any operation runs.
     context: async ({ request }) => {
       try {
-        return { predictions, principal: await authenticate(request.headers.get('authorization')) };
+        return {
+          predictions,
+          principal: await authenticate(request.headers.get('authorization')),
+          videos: { links, origin: new URL(request.url).origin },
+        };
       } catch (error) {
         if (error instanceof Unauthenticated) throw unauthenticated(error.message);
         throw error;
@@ -193,6 +216,7 @@ export async function createGateway(
   const server = createServer((req, res) => {
     // GraphQL first: the hot path does not wait on the other routes.
     if (req.url?.startsWith('/graphql')) return void yoga(req, res);
+    if (req.url?.startsWith('/videos/') && storage instanceof FileStorage) return void storage.serve(req, res);
     void readiness
       .serve(req, res)
       .then((served) => served || demo(req, res))
@@ -206,6 +230,7 @@ export async function createGateway(
     server,
     database,
     poller,
+    mirror,
     events,
     readiness,
     simulator,
@@ -234,6 +259,7 @@ export async function createGateway(
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      await mirror.stop();
       // What is still unrecorded stays in the journal on disk for the next process.
       recorder.stop();
       await simulator?.close();

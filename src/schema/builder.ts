@@ -3,12 +3,15 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
 import type { Principal } from '../auth/principal.ts';
 import type { PredictionService } from '../predictions/service.ts';
+import type { OutputLinks } from '../storage/index.ts';
 import { invalidInput } from './errors.ts';
 
 export interface GatewayContext {
   predictions: PredictionService;
   /** Who is calling; every operation sees only what this caller may. */
   principal: Principal;
+  /** Links to outputs (signed, expiring, for the gateway's copies), built for the address the caller used. */
+  videos: { links: OutputLinks; origin: string };
 }
 
 export const builder = new SchemaBuilder<{

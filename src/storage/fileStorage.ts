@@ -68,8 +68,10 @@ export class FileStorage implements VideoStorage {
       response.setHeader('cache-control', 'private, max-age=3600');
       response.setHeader('cross-origin-resource-policy', 'cross-origin');
     });
-    stream.on('error', (error: { status?: number }) => {
-      plain(res, error.status === 404 ? 404 : 500, error.status === 404 ? 'Not Found' : 'Internal Server Error');
+    // send's errors carry the status to answer (404, 416 with its Content-Range, 412 …).
+    stream.on('error', (error: { status?: number; headers?: Record<string, string> }) => {
+      const status = typeof error.status === 'number' && error.status >= 400 && error.status < 600 ? error.status : 500;
+      plain(res, status, status === 404 ? 'Not Found' : status === 416 ? 'Range Not Satisfiable' : status < 500 ? 'Bad Request' : 'Internal Server Error', error.headers ?? {});
     });
     stream.pipe(res);
     return true;

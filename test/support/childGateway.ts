@@ -59,6 +59,8 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
       UPSTREAM_TIMEOUT_MS: '1000',
       LOG_LEVEL: 'debug',
       DATA_DIR: mkdtempSync(join(tmpdir(), 'hh-child-')),
+      // Copies of outputs are mirror.test.ts' subject; elsewhere videoUrl stays the fake's link.
+      STORAGE_URL: 'none',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
