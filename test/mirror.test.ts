@@ -224,6 +224,7 @@ for (const backend of BACKENDS) {
     it('keeps Atlas\' link and says why when an output is over MIRROR_MAX_BYTES, declared or not', async () => {
       for (const undeclaredLength of [false, true]) {
         f.fake.reset();
+        await f.db.truncate();
         const { id, done, events } = await runJob({ generatedBytes: MAX_BYTES + 500_000, undeclaredLength });
         const source = f.fake.fileUrl('job_1.mp4');
         expect(done.mirrored).toBe(false);
