@@ -134,7 +134,9 @@ export async function createGateway(
     leaseMs: config.mirror.leaseMs,
     concurrency: config.mirror.concurrency,
     retryBaseMs: config.pollIntervalMs,
-    tickMs: Math.min(250, Math.max(5, config.pollIntervalMs / 4)),
+    // Often enough that a finished job waits little for its copy to start; without storage, only
+    // jobs held by a gateway configured otherwise are released, so rarely.
+    tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
 
