@@ -300,65 +300,73 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe('a copy cut by a crash (Postgres server, two processes)', () => {
-  let fake: FakeAtlas;
-  let server: Awaited<ReturnType<typeof createServerDatabase>>;
-  let survivor: TestGateway | undefined;
-  const storageDir = mkdtempSync(join(tmpdir(), 'hh-videos-crash-'));
-  const env = (databaseUrl: string) => ({
-    AUTH_MODE: 'jwt',
-    AUTH_JWT_SECRET: JWT_SECRET,
-    DATABASE_URL: databaseUrl,
-    STORAGE_URL: `file:${storageDir}`,
-    MIRROR_LEASE_MS: '1500',
-  });
+for (const backend of BACKENDS) {
+  describe(`a copy cut by a crash (${backend}, a second process takes over)`, () => {
+    let fake: FakeAtlas;
+    let server: Awaited<ReturnType<typeof createServerDatabase>> | undefined;
+    const storageDir = mkdtempSync(join(tmpdir(), 'hh-videos-crash-'));
+    // PGlite: the next process opens the same folder (the killed one's lock is taken over).
+    const dataDir = mkdtempSync(join(tmpdir(), 'hh-data-crash-'));
+    const env = () => ({
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: JWT_SECRET,
+      ATLASCLOUD_BASE_URL: fake.url,
+      STORAGE_URL: `file:${storageDir}`,
+      MIRROR_LEASE_MS: '2000',
+      DATA_DIR: dataDir,
+      ...(server ? { DATABASE_URL: server.url } : {}),
+    });
 
-  beforeAll(async () => {
-    [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
-  });
-  afterAll(async () => {
-    await Promise.all(children.map((child) => child.kill9()));
-    await survivor?.close();
-    await fake?.close();
-    await server?.drop();
-  });
+    beforeAll(async () => {
+      [fake, server] = await Promise.all([FakeAtlas.start(), backend === 'postgres' ? createServerDatabase() : undefined]);
+    });
+    afterAll(async () => {
+      await Promise.all(children.map((child) => child.kill9()));
+      await fake?.close();
+      await server?.drop();
+    });
 
-  it('is started again by another gateway once the lease runs out, and the copy is whole', async () => {
-    const size = 6 * 1024 * 1024;
-    const file: FakeFile = { generatedBytes: size, chunkDelayMs: 25 };
-    fake.jobsWithFiles(() => file);
-    const first = await startChild({ ...env(server.url), ATLASCLOUD_BASE_URL: fake.url });
-    const id = await client(() => `${first.base}/graphql`).submit();
+    it('is started again by the next gateway process once the lease runs out, and the copy is whole', async () => {
+      const size = 6 * 1024 * 1024;
+      const file: FakeFile = { generatedBytes: size, chunkDelayMs: 25 };
+      fake.jobsWithFiles(() => file);
+      const first = await startChild(env());
+      const id = await client(() => `${first.base}/graphql`).submit();
 
-    // Halfway through the download, the copying process dies.
-    await eventually(() => fake.fileGets[0]?.sentBytes ?? 0, (sent) => sent > 1024 * 1024, 20_000);
-    await first.kill9();
-    expect(fake.fileGets[0]!.sentBytes).toBeLessThan(size);
-    const postgres = (await import('postgres')).default;
-    const direct = postgres(server.url, { max: 1, onnotice: () => {} });
-    try {
-      const [row] = await direct<{ status: string; mirror_next_at: Date | null; mirrored_at: Date | null }[]>`
-        select status, mirror_next_at, mirrored_at from predictions where id = ${id}`;
-      // Still waiting for its copy, leased by the dead process; no finished file anywhere.
-      expect(row).toMatchObject({ status: 'PROCESSING', mirrored_at: null });
-      expect(row!.mirror_next_at!.getTime()).toBeGreaterThan(Date.now() - 1_000);
+      // Partway through the download, the copying process dies.
+      await eventually(() => fake.fileGets[0]?.sentBytes ?? 0, (sent) => sent > 1024 * 1024, 30_000);
+      await first.kill9();
+      expect(fake.fileGets[0]!.sentBytes).toBeLessThan(size);
+      expect(first.output()).not.toContain('outputs copied');
+      // No finished file anywhere, only what the cut copy had written aside.
       expect(existsSync(join(storageDir, id, '0.mp4'))).toBe(false);
-    } finally {
-      await direct.end();
-    }
+      if (server) {
+        const postgres = (await import('postgres')).default;
+        const direct = postgres(server.url, { max: 1, onnotice: () => {} });
+        try {
+          const [row] = await direct<{ status: string; mirror_next_at: Date | null; mirrored_at: Date | null }[]>`
+            select status, mirror_next_at, mirrored_at from predictions where id = ${id}`;
+          // Still waiting for its copy, leased by the dead process.
+          expect(row).toMatchObject({ status: 'PROCESSING', mirrored_at: null });
+          expect(row!.mirror_next_at!.getTime()).toBeGreaterThan(Date.now() - 1_000);
+        } finally {
+          await direct.end();
+        }
+      }
 
-    file.chunkDelayMs = 0;
-    survivor = await startGateway({ databaseUrl: server.url, atlasUrl: fake.url, env: env(server.url) });
-    const jobs = client(() => survivor!.url);
-    const done = await jobs.succeeded(id, 20_000);
-    expect(done.mirrored).toBe(true);
-    expect(fake.fileGets.map((get) => get.status)).toEqual([200, 200]);
-    const played = await bytesOf(await fetch(done.videoUrl!));
-    expect(played.length).toBe(size);
-    expect(sha256(played)).toBe(sha256(generatedChunk(0, size)));
-    expect(survivor.logs.some((line) => line.includes('outputs copied'))).toBe(true);
+      file.chunkDelayMs = 0;
+      const second = await startChild(env());
+      const jobs = client(() => `${second.base}/graphql`);
+      const done = await jobs.succeeded(id, 30_000);
+      expect(done.mirrored).toBe(true);
+      expect(fake.fileGets.map((get) => get.status)).toEqual([200, 200]);
+      const played = await bytesOf(await fetch(done.videoUrl!));
+      expect(played.length).toBe(size);
+      expect(sha256(played)).toBe(sha256(generatedChunk(0, size)));
+      expect(second.output()).toContain('outputs copied');
+    }, 90_000); // two gateway processes start here, PGlite ones slowly on a busy machine
   });
-});
+}
 
 describe('S3 storage through s3rver (an S3-compatible server from npm)', () => {
   const bucket = 'videos';

@@ -98,29 +98,41 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     }
     const lost = new AbortController();
     const signal = AbortSignal.any([lost.signal, stopping.signal, AbortSignal.timeout(options.timeoutMs)]);
+    // One renewal at a time, each with the lease the last one wrote: a slow one must not be overtaken
+    // by the next (its stale lease would fail the fence), nor by the final write (see settle).
+    let renewing: Promise<void> | undefined;
     const heartbeat = setInterval(() => {
+      if (renewing) return;
       const until = new Date(Date.now() + options.leaseMs);
-      extendMirrorLease(db, job.id, lease, until).then(
-        (held) => {
-          if (held) lease = until;
-          else lost.abort(new LeaseLost());
-        },
-        (error: unknown) => log.warn('renewing a copy lease failed', { predictionId: job.id, error }),
-      );
+      renewing = extendMirrorLease(db, job.id, lease, until)
+        .then(
+          (held) => {
+            if (held) lease = until;
+            else lost.abort(new LeaseLost());
+          },
+          (error: unknown) => log.warn('renewing a copy lease failed', { predictionId: job.id, error }),
+        )
+        .finally(() => (renewing = undefined));
     }, Math.max(50, options.leaseMs / 3));
+    /** Stop renewing, and let a renewal under way land, so `lease` is the one in the row. */
+    const settle = async () => {
+      clearInterval(heartbeat);
+      await renewing;
+    };
     const started = Date.now();
     try {
       const files: StoredOutputFile[] = [];
       for (const [n, url] of job.sourceUrls.entries()) {
         files.push(await copyOutput({ storage, predictionId: job.id, n, url, maxBytes: options.maxBytes, signal }));
       }
-      clearInterval(heartbeat);
+      await settle();
+      if (lost.signal.aborted) throw lost.signal.reason;
       const row = await finishMirror(db, job.id, lease, files);
       if (!row) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
       log.info('outputs copied', { predictionId: job.id, files: files.length, bytes, ms: Date.now() - started, status: row.status });
     } catch (error) {
-      clearInterval(heartbeat);
+      await settle();
       if (lost.signal.aborted) return log.warn('copy lease lost mid-copy; another gateway has the copy', { predictionId: job.id });
       if (stopping.signal.aborted) {
         // Hand it back due now, so another gateway need not wait out the lease.
