@@ -330,7 +330,7 @@ for (const backend of BACKENDS) {
       const size = 6 * 1024 * 1024;
       const file: FakeFile = { generatedBytes: size, chunkDelayMs: 25 };
       fake.jobsWithFiles(() => file);
-      const first = await startChild(env());
+      const first = await startChild(env(), { startupTimeoutMs: 60_000 });
       const id = await client(() => `${first.base}/graphql`).submit();
 
       // Partway through the download, the copying process dies.
@@ -355,7 +355,7 @@ for (const backend of BACKENDS) {
       }
 
       file.chunkDelayMs = 0;
-      const second = await startChild(env());
+      const second = await startChild(env(), { startupTimeoutMs: 60_000 });
       const jobs = client(() => `${second.base}/graphql`);
       const done = await jobs.succeeded(id, 30_000);
       expect(done.mirrored).toBe(true);
@@ -364,7 +364,7 @@ for (const backend of BACKENDS) {
       expect(played.length).toBe(size);
       expect(sha256(played)).toBe(sha256(generatedChunk(0, size)));
       expect(second.output()).toContain('outputs copied');
-    }, 90_000); // two gateway processes start here, PGlite ones slowly on a busy machine
+    }, 180_000); // two gateway processes start here, PGlite ones slowly on a busy machine
   });
 }
 
