@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const LOOPBACK = /^(localhost|127(\.\d+){3}|\[::1\])$/;
@@ -89,7 +91,52 @@ const Env = z.object({
   ATLASCLOUD_WEBHOOK_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
   ATLASCLOUD_WEBHOOK_JWKS_COOLDOWN_MS: int(0, 3_600_000, 30_000),
   WEBHOOK_POLL_INTERVAL_MS: ms(30_000),
+  ATLASCLOUD_OUTPUT_EXPIRATION_HOURS: z.preprocess(blankAsUnset, z.coerce.number().int().min(1).max(336).optional()),
+  STORAGE_URL: z.preprocess(blankAsUnset, z.string().optional()),
+  MIRROR_MAX_BYTES: int(1, Number.MAX_SAFE_INTEGER, 2 * 1024 ** 3),
+  MIRROR_TIMEOUT_MS: ms(10 * 60_000),
+  MIRROR_HOLD_MS: int(0, 2 ** 31 - 1, 60_000),
+  MIRROR_LEASE_MS: int(1_000, 2 ** 31 - 1, 60_000),
+  MIRROR_CONCURRENCY: int(1, 64, 2),
+  VIDEO_URL_SECRET: z.preprocess(blankAsUnset, z.string().min(32, 'must be at least 32 characters').optional()),
+  VIDEO_URL_TTL_SECONDS: int(60, 6 * 24 * 3600, 24 * 3600),
+  VIDEO_BASE_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  AWS_REGION: optionalText,
+  AWS_ENDPOINT_URL_S3: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  AWS_ENDPOINT_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  AWS_ACCESS_KEY_ID: optionalText,
+  AWS_SECRET_ACCESS_KEY: optionalText,
+  AWS_SESSION_TOKEN: optionalText,
+  S3_FORCE_PATH_STYLE: z.preprocess(blankAsUnset, z.enum(['true', 'false']).optional()),
 });
+
+/** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
+export type StorageConfig =
+  | { kind: 'none' }
+  | { kind: 'file'; dir: string }
+  | { kind: 's3'; bucket: string; prefix: string; s3: S3Settings };
+
+export interface S3Settings {
+  region: string;
+  /** MinIO, R2 and the like; unset means AWS. */
+  endpoint: string | undefined;
+  /** Unset: the AWS SDK's default chain (instance roles, profiles …). */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  forcePathStyle: boolean;
+}
+
+function parseStorageUrl(value: string | undefined, dataDir: string, problems: string[], s3Settings: S3Settings): StorageConfig {
+  if (value === undefined) return { kind: 'file', dir: join(dataDir, 'videos') };
+  if (value === 'none') return { kind: 'none' };
+  if (value.startsWith('file:')) {
+    const dir = value.startsWith('file://') ? fileURLToPath(value) : value.slice('file:'.length);
+    if (dir) return { kind: 'file', dir };
+  }
+  const s3 = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(value);
+  if (s3) return { kind: 's3', bucket: s3[1]!, prefix: (s3[2] ?? '').replace(/^\/+|\/+$/g, ''), s3: s3Settings };
+  problems.push('STORAGE_URL: must be s3://bucket/prefix, file:/a/folder, or none');
+  return { kind: 'none' };
+}
 
 export type Config = ReturnType<typeof loadConfig>;
 
@@ -125,6 +172,16 @@ export function loadConfig(env: Record<string, string | undefined>) {
     // The keys that decide which deliveries are believed must not come over plain http from elsewhere.
     problems.push('ATLASCLOUD_WEBHOOK_JWKS_URL: must be https (http only to localhost)');
   }
+  if (!e.AWS_ACCESS_KEY_ID !== !e.AWS_SECRET_ACCESS_KEY) problems.push('AWS_ACCESS_KEY_ID: goes with AWS_SECRET_ACCESS_KEY; set both or neither');
+  const storage = parseStorageUrl(e.STORAGE_URL, e.DATA_DIR, problems, {
+    region: e.AWS_REGION ?? 'us-east-1',
+    endpoint: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
+    credentials:
+      e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
+        : undefined,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+  });
   if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   return {
     nodeEnv: e.NODE_ENV,
@@ -189,6 +246,17 @@ export function loadConfig(env: Record<string, string | undefined>) {
           pollIntervalMs: e.WEBHOOK_POLL_INTERVAL_MS,
         }
       : undefined,
+    /** Sent as X-AtlasCloud-Object-Expiration-Hours on create calls; undefined leaves Atlas' default. */
+    outputExpirationHours: e.ATLASCLOUD_OUTPUT_EXPIRATION_HOURS,
+    mirror: {
+      storage,
+      maxBytes: e.MIRROR_MAX_BYTES,
+      timeoutMs: e.MIRROR_TIMEOUT_MS,
+      holdMs: e.MIRROR_HOLD_MS,
+      leaseMs: e.MIRROR_LEASE_MS,
+      concurrency: e.MIRROR_CONCURRENCY,
+    },
+    videoUrls: { secret: e.VIDEO_URL_SECRET, ttlSeconds: e.VIDEO_URL_TTL_SECONDS, baseUrl: e.VIDEO_BASE_URL },
   };
 }
 

@@ -33,6 +33,9 @@ import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
 import { serveGraphQLOverWebSocket } from './websocket.ts';
+import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
+import { FileStorage } from './storage/fileStorage.ts';
+import { OutputLinks, openVideoStorage } from './storage/index.ts';
 
 /** What GraphiQL opens with: the whole flow, ready to run. */
 const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
@@ -72,6 +75,7 @@ export interface Gateway {
   server: Server;
   database: Database;
   poller: Poller;
+  mirror: MirrorWorker;
   events: PredictionEvents;
   readiness: Readiness;
   /** This gateway's metrics, in a registry of its own; served at /metrics. */
@@ -109,6 +113,7 @@ export async function createGateway(
     ...upstream,
     timeoutMs: config.upstreamTimeoutMs,
     retries: config.upstreamRetries,
+    outputExpirationHours: config.outputExpirationHours,
     log,
     onCall: (call) => metrics.upstreamCall(call),
   });
@@ -145,6 +150,7 @@ export async function createGateway(
     predictionTimeoutMs: config.predictionTimeoutMs,
     jobs: metrics,
     atlasWebhooks: config.atlasWebhooks,
+    mirrorOutputs: config.mirror.storage.kind !== 'none',
   };
   const receiveAtlasWebhook = config.atlasWebhooks ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics) : undefined;
   const poller = startPoller({
@@ -158,6 +164,22 @@ export async function createGateway(
     isRecording: (id) => recorder.isRecording(id),
     onPoll: (poll) => metrics.pollStarted(poll),
   });
+  const storage = await openVideoStorage(config, database.db);
+  const mirror = startMirrorWorker({
+    db: database.db,
+    storage,
+    log,
+    maxBytes: config.mirror.maxBytes,
+    timeoutMs: config.mirror.timeoutMs,
+    holdMs: config.mirror.holdMs,
+    leaseMs: config.mirror.leaseMs,
+    concurrency: config.mirror.concurrency,
+    retryBaseMs: config.pollIntervalMs,
+    // Often enough that a finished job waits little for its copy to start; without storage, only
+    // jobs held by a gateway configured otherwise are released, so rarely.
+    tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
+  });
+  const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
 
   const scopes = new RequestScopes(log);
   // Yoga logs an unexpected (masked) error as the error itself. Those of a request are logged by
@@ -184,7 +206,12 @@ export async function createGateway(
     context: async ({ request, requestId }) => {
       const scope = scopes.of(request, { requestId });
       try {
-        return { predictions, principal: await authenticate(request.headers.get('authorization'), scope.log), ...scope };
+        return {
+          predictions,
+          principal: await authenticate(request.headers.get('authorization'), scope.log),
+          ...scope,
+          videos: { links, origin: new URL(request.url).origin },
+        };
       } catch (error) {
         if (error instanceof Unauthenticated) throw unauthenticated(error.message);
         throw error;
@@ -248,6 +275,7 @@ export async function createGateway(
     if (req.url?.startsWith('/graphql')) return void yoga(req, res, context);
     const requestLog = log.child({ requestId });
     if (receiveAtlasWebhook && req.url?.startsWith(ATLAS_WEBHOOK_PATH)) return void receiveAtlasWebhook(req, res);
+    if (req.url?.startsWith('/videos/') && storage instanceof FileStorage) return void storage.serve(req, res);
     void readiness
       .serve(req, res, requestLog)
       .then((served) => served || serveMetrics(req, res, requestLog))
@@ -271,6 +299,7 @@ export async function createGateway(
     server,
     database,
     poller,
+    mirror,
     events,
     readiness,
     metrics,
@@ -303,6 +332,7 @@ export async function createGateway(
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      await mirror.stop();
       atlas.close();
       // What is still unrecorded stays in the journal on disk for the next process.
       recorder.stop();

@@ -18,6 +18,8 @@ export interface AtlasClientOptions {
   retries: number;
   /** First backoff step for status retries; doubled each attempt, with full jitter. */
   backoffMs?: number;
+  /** How long Atlas keeps the outputs (1 to 336 hours), sent with each create call; unset leaves Atlas' default. */
+  outputExpirationHours?: number | undefined;
   log: Logger;
   /** Told of every call as it ends (metrics): which endpoint, its HTTP status or why none came, how long. */
   onCall?: (call: UpstreamCall) => void;
@@ -77,7 +79,9 @@ export class AtlasClient {
   async createVideo(request: VideoRequest, { log = this.#options.log, webhookUrl }: { log?: Logger; webhookUrl?: string } = {}): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, log, toUpstreamBody(request, webhookUrl));
+      const { outputExpirationHours: hours } = this.#options;
+      const headers: Record<string, string> = hours === undefined ? {} : { 'x-atlascloud-object-expiration-hours': String(hours) };
+      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, log, toUpstreamBody(request, webhookUrl), headers);
     } catch (error) {
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);
@@ -153,12 +157,19 @@ export class AtlasClient {
     return prediction;
   }
 
-  async #send(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, log: Logger, body?: unknown): Promise<Reply> {
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    signal: AbortSignal | undefined,
+    log: Logger,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Reply> {
     const started = performance.now();
     const endpoint = method === 'POST' ? 'create' : 'status';
     const observe = (status: UpstreamCall['status']) => this.#options.onCall?.({ endpoint, status, seconds: (performance.now() - started) / 1000 });
     try {
-      const reply = await this.#exchange(method, path, signal, log, body);
+      const reply = await this.#exchange(method, path, signal, log, body, extraHeaders);
       observe(reply.status);
       return reply;
     } catch (error) {
@@ -167,7 +178,14 @@ export class AtlasClient {
     }
   }
 
-  async #exchange(method: 'GET' | 'POST', path: string, signal: AbortSignal | undefined, log: Logger, body?: unknown): Promise<Reply> {
+  async #exchange(
+    method: 'GET' | 'POST',
+    path: string,
+    signal: AbortSignal | undefined,
+    log: Logger,
+    body: unknown,
+    extraHeaders: Record<string, string>,
+  ): Promise<Reply> {
     const { apiKey, timeoutMs } = this.#options;
     const { status, requestId: header, text } = await this.#transport.request({
       method,
@@ -176,6 +194,7 @@ export class AtlasClient {
         authorization: `Bearer ${apiKey}`,
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...extraHeaders,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       timeoutMs,

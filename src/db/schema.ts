@@ -27,6 +27,13 @@ const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' 
 /** Money in US dollars, exact to a millionth. */
 const usd = (name: string) => numeric(name, { precision: 14, scale: 6, mode: 'number' });
 
+/** One output as the gateway stored it: `key` within the storage (e.g. `<id>/0.mp4`). */
+export interface StoredOutputFile {
+  key: string;
+  contentType: string;
+  sizeBytes: number;
+}
+
 /** The principal every row made before callers had identities belongs to. */
 export const ANONYMOUS = 'anonymous';
 
@@ -79,9 +86,24 @@ export const predictions = pgTable(
      * The token itself is never stored: it is 256 random bits, so a plain hash is enough.
      */
     atlasWebhookTokenHash: text('atlas_webhook_token_hash').unique(),
+    /** Copy the outputs into the gateway's storage before SUCCEEDED: fixed at submission from the gateway's STORAGE_URL. */
+    mirrorOutputs: boolean('mirror_outputs').notNull().default(false),
+    /** Atlas' output links as Atlas gave them (they expire there); `outputs` holds the same. */
+    sourceUrls: jsonb('source_urls').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    /** When Atlas reported the outputs; a job waits for its copy from then (see MIRROR_HOLD_MS). */
+    sourceReadyAt: at('source_ready_at'),
+    /** The gateway's copies, in output order, once mirrored. */
+    outputFiles: jsonb('output_files').$type<StoredOutputFile[]>(),
+    mirroredAt: at('mirrored_at'),
+    /** Why the last copy failed; cleared once a copy succeeds. */
+    mirrorError: text('mirror_error'),
+    /** When a mirror worker may next claim the copy; claiming pushes it forward (the lease). Null: nothing to copy. */
+    mirrorNextAt: at('mirror_next_at'),
+    mirrorAttempts: integer('mirror_attempts').notNull().default(0),
   },
   (t) => [
     index('predictions_due_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
+    index('predictions_mirror_due_idx').on(t.mirrorNextAt).where(sql`${t.mirrorNextAt} is not null`),
     index('predictions_newest_idx').on(t.createdAt.desc(), t.id.desc()),
     index('predictions_owner_newest_idx').on(t.ownerId, t.tenantId, t.createdAt.desc(), t.id.desc()),
     // Per caller, and a caller is a subject within a tenant.
@@ -124,6 +146,13 @@ export const atlasWebhookDeliveries = pgTable(
   },
   (t) => [index('atlas_webhook_deliveries_received_idx').on(t.receivedAt)],
 );
+
+/** Secrets every gateway process shares, made once by whichever starts first (e.g. the video URL signing key). */
+export const gatewaySecrets = pgTable('gateway_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: at('created_at').notNull().defaultNow(),
+});
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

@@ -30,6 +30,8 @@ export interface GenerateDeps {
   jobs?: JobMetrics;
   /** Set with PUBLIC_URL: each job asks Atlas for a signed webhook, and is polled only every `pollIntervalMs`. */
   atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
+  /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
+  mirrorOutputs?: boolean;
 }
 
 export interface Submission {
@@ -75,6 +77,7 @@ export async function generateVideo(
       ...request,
       seed: request.seed ?? null,
       priceUsd: priceOf(request, deps.prices),
+      mirrorOutputs: deps.mirrorOutputs ?? false,
       // Set here, not by Postgres: millisecond precision, so list cursors (which carry milliseconds) match exactly.
       createdAt: now,
       updatedAt: now,

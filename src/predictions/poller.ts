@@ -295,7 +295,7 @@ export function startPoller(options: PollerOptions): Poller {
       return leaseLost(row.id, 'finish');
     }
     options.jobs?.finished(finished);
-    log.info('prediction finished', { predictionId: row.id, status: change.status, errorCode: change.errorCode });
+    log.info('prediction finished', { predictionId: row.id, status: finished.status, errorCode: change.errorCode });
   }
 
   /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */

@@ -4,6 +4,7 @@ import ValidationPlugin from '@pothos/plugin-validation';
 import type { Principal } from '../auth/principal.ts';
 import type { Logger } from '../log.ts';
 import type { PredictionService } from '../predictions/service.ts';
+import type { OutputLinks } from '../storage/index.ts';
 import { invalidInput } from './errors.ts';
 
 export interface GatewayContext {
@@ -14,6 +15,8 @@ export interface GatewayContext {
   requestId: string;
   /** Writes `requestId` on every line: what resolvers (and what they call) log with. */
   log: Logger;
+  /** Links to outputs (signed, expiring, for the gateway's copies), built for the address the caller used. */
+  videos: { links: OutputLinks; origin: string };
 }
 
 export const builder = new SchemaBuilder<{

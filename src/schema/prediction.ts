@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import type { OutputFileView } from '../storage/index.ts';
 import { GraphQLError } from 'graphql';
 import { Refused } from '../predictions/admission.ts';
 import { SubmissionFailed } from '../predictions/generate.ts';
@@ -33,6 +34,22 @@ export const PredictionStatus = builder.enumType('PredictionStatus', {
   values: ['STARTING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const,
 });
 
+const OutputFile = builder.objectRef<OutputFileView>('OutputFile').implement({
+  description: "One output video: the gateway's copy once mirrored, else Atlas Cloud's link.",
+  fields: (t) => ({
+    url: t.exposeString('url', {
+      description: "Plays in a <video src> as is (byte ranges supported). The gateway's copies are signed links that expire at expiresAt: read the prediction again for a fresh one.",
+    }),
+    contentType: t.exposeString('contentType', { nullable: true, description: 'Known once copied, e.g. video/mp4.' }),
+    sizeBytes: t.float({ nullable: true, description: 'Known once copied.', resolve: (file) => file.sizeBytes }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: "When url stops working; null for Atlas' own links, which Atlas expires (at most 14 days).",
+    }),
+  }),
+});
+
 export const Prediction = builder.objectRef<PredictionRow>('Prediction').implement({
   description: 'One video job, as stored by the gateway.',
   fields: (t) => ({
@@ -47,8 +64,30 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
     duration: t.exposeInt('duration', { description: 'Seconds.' }),
     seed: t.exposeInt('seed', { nullable: true }),
     upstreamId: t.exposeString('upstreamId', { nullable: true, description: "Atlas Cloud's id for the job." }),
-    outputs: t.exposeStringList('outputs', { description: 'Video URLs once SUCCEEDED. They expire upstream.' }),
-    videoUrl: t.string({ nullable: true, description: 'The first output.', resolve: (p) => p.outputs[0] ?? null }),
+    outputs: t.stringList({
+      description:
+        "Video URLs once SUCCEEDED: the gateway's copies (signed links; see outputFiles for when they expire) once mirrored, else Atlas Cloud's, which expire there.",
+      resolve: async (p, _args, { videos }) => (await videos.links.files(p, videos.origin)).map((file) => file.url),
+    }),
+    videoUrl: t.string({
+      nullable: true,
+      description: 'The first of outputs.',
+      resolve: async (p, _args, { videos }) => (await videos.links.files(p, videos.origin))[0]?.url ?? null,
+    }),
+    outputFiles: t.field({
+      type: [OutputFile],
+      description: 'The outputs with their type, size and link expiry.',
+      resolve: (p, _args, { videos }) => videos.links.files(p, videos.origin),
+    }),
+    sourceUrls: t.exposeStringList('sourceUrls', { description: "Atlas Cloud's own links to the outputs; they expire there (at most 14 days)." }),
+    mirrored: t.boolean({
+      description: "The outputs are copied into the gateway's storage: outputs and videoUrl point at the copies, which do not expire.",
+      resolve: (p) => p.mirroredAt !== null,
+    }),
+    mirrorError: t.exposeString('mirrorError', {
+      nullable: true,
+      description: "Why the last copy failed (outputs then keep Atlas' links, and the copy is retried unless it says otherwise); null once copied.",
+    }),
     error: t.exposeString('error', { nullable: true }),
     errorCode: t.exposeString('errorCode', {
       nullable: true,

@@ -44,7 +44,7 @@ function isRunning(proc: ChildProcess): boolean {
   return proc.exitCode === null && proc.signalCode === null;
 }
 
-export async function startChild(env: Record<string, string>): Promise<Child> {
+export async function startChild(env: Record<string, string>, { startupTimeoutMs = STARTUP_TIMEOUT_MS } = {}): Promise<Child> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
@@ -59,6 +59,8 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
       UPSTREAM_TIMEOUT_MS: '1000',
       LOG_LEVEL: 'debug',
       DATA_DIR: mkdtempSync(join(tmpdir(), 'hh-child-')),
+      // Copies of outputs are mirror.test.ts' subject; elsewhere videoUrl stays the fake's link.
+      STORAGE_URL: 'none',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,7 +91,7 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
   };
   children.push(child);
 
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  const deadline = Date.now() + startupTimeoutMs;
   for (;;) {
     if (!isRunning(proc)) throw new Error(`gateway exited during start-up:\n${output}`);
     try {
@@ -100,7 +102,7 @@ export async function startChild(env: Record<string, string>): Promise<Child> {
     }
     if (Date.now() > deadline) {
       await child.kill9();
-      throw new Error(`gateway not healthy within ${STARTUP_TIMEOUT_MS} ms:\n${output}`);
+      throw new Error(`gateway not healthy within ${startupTimeoutMs} ms:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

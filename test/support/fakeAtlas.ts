@@ -37,7 +37,36 @@ export const wrapped = (data: unknown, status = 200): FakeReply => ({ status, js
 export const bare = (data: unknown): FakeReply => ({ status: 200, json: data });
 export const httpError = (status: number, message = `error ${status}`): FakeReply => ({ status, json: { code: status, message } });
 
+/**
+ * An output file the fake serves at `/files/<name>`: given bytes, or `generatedBytes` of a fixed
+ * pattern streamed with backpressure (never held whole), optionally throttled. `failFirst` GETs get a
+ * 503 first; `gone` answers 404, as an expired Atlas link does.
+ */
+export interface FakeFile {
+  body?: Buffer;
+  generatedBytes?: number;
+  /** Pause this long after each 64 KiB chunk: a slow source, to cut a copy halfway. */
+  chunkDelayMs?: number;
+  /** Send no Content-Length (chunked), so only counting the bytes can find the size. */
+  undeclaredLength?: boolean;
+  failFirst?: number;
+  gone?: boolean;
+  contentType?: string;
+}
+
+/** The bytes a generated file holds: a fixed pattern, so a copy can be checked without keeping the file. */
+export function generatedChunk(offset: number, length: number): Buffer {
+  const chunk = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) chunk[i] = ((offset + i) * 31 + 7) & 0xff;
+  return chunk;
+}
+
 export class FakeAtlas {
+  /** Output files by name, served at `/files/<name>`. */
+  readonly files = new Map<string, FakeFile>();
+  /** GETs of each file, and bytes sent per GET, in order. */
+  readonly fileGets: Array<{ name: string; status: number; sentBytes: number; done: Promise<void> }> = [];
+
   readonly requests: RecordedRequest[] = [];
   /** Replies for the next create calls, in order; once empty, `newJob` decides. */
   readonly createReplies: FakeReply[] = [];
@@ -102,6 +131,26 @@ export class FakeAtlas {
     return fake;
   }
 
+  /** The URL Atlas would give for an output file of this name. */
+  fileUrl(name: string): string {
+    return `${this.url}/files/${name}`;
+  }
+
+  /** Jobs whose one output is a file this fake serves: `file(n)` says what job n's file is. */
+  jobsWithFiles(file: (n: number) => FakeFile): void {
+    this.newJob = (n) => {
+      const name = `job_${n}.mp4`;
+      this.files.set(name, file(n));
+      return {
+        id: `job_${n}`,
+        script: [
+          wrapped({ id: `job_${n}`, status: 'processing' }),
+          wrapped({ id: `job_${n}`, status: 'completed', outputs: [this.fileUrl(name)], metrics: { predict_time: 4.2 } }),
+        ],
+      };
+    };
+  }
+
   get creates(): RecordedRequest[] {
     return this.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/model/generateVideo');
   }
@@ -135,6 +184,8 @@ export class FakeAtlas {
     this.inFlight.clear();
     this.maxInFlight.clear();
     this.streamed.length = 0;
+    this.files.clear();
+    this.fileGets.length = 0;
     this.newJob = FakeAtlas.defaultJob;
     this.#jobs = 0;
     this.timedJobs = undefined;
@@ -163,6 +214,8 @@ export class FakeAtlas {
       this.signer.jwksFetches++;
       return this.#send(res, { status: 200, json: this.signer.jwks });
     }
+    const file = (req.method === 'GET' || req.method === 'HEAD') && /^\/files\/([^/?]+)$/.exec(path);
+    if (file) return this.#serveFile(decodeURIComponent(file[1]!), req, res);
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
       const queued = this.createReplies.shift();
       if (queued) return this.#send(res, queued);
@@ -194,6 +247,39 @@ export class FakeAtlas {
       return this.#send(res, reply);
     }
     return this.#send(res, httpError(404, 'not found'));
+  }
+
+  async #serveFile(name: string, req: IncomingMessage, res: ServerResponse) {
+    const file = this.files.get(name);
+    let onDone = () => {};
+    const get = { name, status: 200, sentBytes: 0, done: new Promise<void>((resolve) => (onDone = resolve)) };
+    this.fileGets.push(get);
+    res.on('close', onDone);
+    if (!file || file.gone) {
+      get.status = 404;
+      return this.#send(res, httpError(404, 'object not found or expired'));
+    }
+    if (file.failFirst && file.failFirst > 0) {
+      file.failFirst--;
+      get.status = 503;
+      return this.#send(res, httpError(503, 'storage busy'));
+    }
+    const size = file.body?.length ?? file.generatedBytes ?? 0;
+    res.writeHead(200, {
+      'content-type': file.contentType ?? 'video/mp4',
+      ...(file.undeclaredLength ? {} : { 'content-length': String(size) }),
+    });
+    if (req.method === 'HEAD') return res.end();
+    const step = 64 * 1024;
+    for (let offset = 0; offset < size && !res.destroyed; offset += step) {
+      const length = Math.min(step, size - offset);
+      const chunk = file.body ? file.body.subarray(offset, offset + length) : generatedChunk(offset, length);
+      const more = res.write(chunk);
+      get.sentBytes += length;
+      if (!more) await untilDrainedOrClosed(res);
+      if (file.chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, file.chunkDelayMs));
+    }
+    if (!res.destroyed) res.end();
   }
 
   async #send(res: ServerResponse, reply: FakeReply) {

@@ -109,6 +109,8 @@ export async function startGateway(
     // Local files (the journal of unrecorded submissions) of this gateway alone.
     DATA_DIR: mkdtempSync(join(tmpdir(), 'hh-gateway-')),
     ...('databaseUrl' in options ? { DATABASE_URL: options.databaseUrl } : {}),
+    // Copies of outputs are mirror.test.ts' subject; elsewhere videoUrl stays the fake's link.
+    STORAGE_URL: 'none',
     ...options.env,
   });
   const logs: string[] = [];

@@ -1,0 +1,37 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../database.ts';
+import { notifyPredictionChanged } from '../notify.ts';
+import { type PredictionRow, predictions, type StoredOutputFile } from '../schema.ts';
+
+/** A job waiting for its copy becomes SUCCEEDED (and is charged) now; one already released keeps its end. */
+export const released = {
+  status: sql`'SUCCEEDED'::prediction_status`,
+  outputs: sql`${predictions.sourceUrls}`,
+  completedAt: sql`coalesce(${predictions.completedAt}, now())`,
+  costUsd: sql`coalesce(${predictions.costUsd}, ${predictions.priceUsd})`,
+};
+
+/**
+ * The copy is done: record the files, make the job SUCCEEDED if it was waiting, and announce it, in
+ * one transaction. Fenced by the copy lease; undefined when another gateway has the copy (or the job
+ * was cancelled meanwhile), and then nothing is written.
+ */
+export async function finishMirror(db: Db, id: string, lease: Date, files: StoredOutputFile[]): Promise<PredictionRow | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(predictions)
+      .set({
+        ...released,
+        outputFiles: files,
+        mirroredAt: new Date(),
+        mirrorError: null,
+        mirrorNextAt: null,
+        updatedAt: new Date(),
+        version: sql`${predictions.version} + 1`,
+      })
+      .where(and(eq(predictions.id, id), eq(predictions.mirrorNextAt, lease), inArray(predictions.status, ['PROCESSING', 'SUCCEEDED'])))
+      .returning();
+    if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+    return row;
+  });
+}

@@ -1,0 +1,169 @@
+import type { Db } from '../db/database.ts';
+import { type ClaimedMirror, claimMirrors } from '../db/queries/claimMirrors.ts';
+import { extendMirrorLease } from '../db/queries/extendMirrorLease.ts';
+import { finishMirror } from '../db/queries/finishMirror.ts';
+import { recordMirrorFailure } from '../db/queries/recordMirrorFailure.ts';
+import type { StoredOutputFile } from '../db/schema.ts';
+import type { Logger } from '../log.ts';
+import type { VideoStorage } from '../storage/storage.ts';
+import { CopyFailed, copyOutput } from './copy.ts';
+
+export interface MirrorWorkerOptions {
+  db: Db;
+  /** Undefined: this gateway keeps no copies (STORAGE_URL=none) and releases waiting jobs with Atlas' links. */
+  storage: VideoStorage | undefined;
+  log: Logger;
+  maxBytes: number;
+  /** One copy attempt, all outputs, end to end. */
+  timeoutMs: number;
+  /** How long a job may wait for its copy (from Atlas' success) before it is SUCCEEDED with Atlas' links. */
+  holdMs: number;
+  /** How long a claim holds a copy; renewed every third of it while the copy runs. */
+  leaseMs: number;
+  concurrency: number;
+  /** First retry delay; doubled each attempt up to MAX_RETRY_MS. */
+  retryBaseMs: number;
+  /** How often to look for due copies. */
+  tickMs: number;
+}
+
+export interface MirrorWorker {
+  stop(): Promise<void>;
+}
+
+const MAX_RETRY_MS = 3_600_000;
+/** With the doubling and the cap, about ten hours of retries; Atlas keeps outputs a day or more. */
+const MAX_ATTEMPTS = 20;
+
+/** The lease is gone (another gateway has the copy): stop without writing anything. */
+class LeaseLost extends Error {}
+
+/**
+ * Copies each succeeded job's outputs into the gateway's storage. Every gateway process runs one;
+ * copies are shared out through leases in Postgres (mirror_next_at, claimed with SKIP LOCKED and
+ * renewed while a copy runs), so two processes never copy the same job at once, and a copy cut by a
+ * crash is started again by whichever process claims it after the lease runs out.
+ */
+export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
+  const { db, storage, log, concurrency } = options;
+  const stopping = new AbortController();
+  const running = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let claiming: Promise<void> | undefined;
+
+  function schedule(delayMs: number): void {
+    if (stopping.signal.aborted) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      claiming = claim().finally(() => {
+        claiming = undefined;
+        schedule(options.tickMs);
+      });
+    }, delayMs);
+  }
+
+  async function claim(): Promise<void> {
+    const room = concurrency - running.size;
+    if (room <= 0) return;
+    let claimed: ClaimedMirror[];
+    try {
+      const now = new Date();
+      claimed = await claimMirrors(db, { limit: room, now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
+    } catch (error) {
+      log.error('claiming copies failed', { error });
+      return;
+    }
+    for (const job of claimed) {
+      const copy = mirror(job)
+        .catch((error: unknown) => log.error('copying outputs failed unexpectedly', { predictionId: job.job.id, error }))
+        .finally(() => {
+          running.delete(copy);
+          // A slot is free: look for more at once rather than at the next tick.
+          if (!stopping.signal.aborted) schedule(0);
+        });
+      running.add(copy);
+    }
+  }
+
+  async function mirror(claimed: ClaimedMirror): Promise<void> {
+    const { job } = claimed;
+    let lease = claimed.lease;
+    if (!storage) {
+      await recordMirrorFailure(db, job.id, lease, {
+        error: 'This gateway keeps no copies (STORAGE_URL=none); the links are Atlas Cloud\'s and expire there',
+        release: true,
+        retryAt: null,
+      });
+      return;
+    }
+    const lost = new AbortController();
+    const signal = AbortSignal.any([lost.signal, stopping.signal, AbortSignal.timeout(options.timeoutMs)]);
+    // One renewal at a time, each with the lease the last one wrote: a slow one must not be overtaken
+    // by the next (its stale lease would fail the fence), nor by the final write (see settle).
+    let renewing: Promise<void> | undefined;
+    const heartbeat = setInterval(() => {
+      if (renewing) return;
+      const until = new Date(Date.now() + options.leaseMs);
+      renewing = extendMirrorLease(db, job.id, lease, until)
+        .then(
+          (held) => {
+            if (held) lease = until;
+            else lost.abort(new LeaseLost());
+          },
+          (error: unknown) => log.warn('renewing a copy lease failed', { predictionId: job.id, error }),
+        )
+        .finally(() => (renewing = undefined));
+    }, Math.max(50, options.leaseMs / 3));
+    /** Stop renewing, and let a renewal under way land, so `lease` is the one in the row. */
+    const settle = async () => {
+      clearInterval(heartbeat);
+      await renewing;
+    };
+    const started = Date.now();
+    try {
+      const files: StoredOutputFile[] = [];
+      for (const [n, url] of job.sourceUrls.entries()) {
+        files.push(await copyOutput({ storage, predictionId: job.id, n, url, maxBytes: options.maxBytes, signal }));
+      }
+      await settle();
+      if (lost.signal.aborted) throw lost.signal.reason;
+      const row = await finishMirror(db, job.id, lease, files);
+      if (!row) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
+      const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
+      log.info('outputs copied', { predictionId: job.id, files: files.length, bytes, ms: Date.now() - started, status: row.status });
+    } catch (error) {
+      await settle();
+      if (lost.signal.aborted) return log.warn('copy lease lost mid-copy; another gateway has the copy', { predictionId: job.id });
+      if (stopping.signal.aborted) {
+        // Hand it back due now, so another gateway need not wait out the lease.
+        await extendMirrorLease(db, job.id, lease, new Date()).catch(() => {});
+        return;
+      }
+      const failure =
+        error instanceof CopyFailed
+          ? error
+          : signal.aborted
+            ? new CopyFailed(`the copy took longer than MIRROR_TIMEOUT_MS (${options.timeoutMs} ms)`, false)
+            : new CopyFailed(`the copy failed (${error instanceof Error ? error.message : String(error)})`, false);
+      const attempts = job.mirrorAttempts + 1;
+      const givesUp = failure.permanent || attempts >= MAX_ATTEMPTS;
+      const waited = Date.now() - (job.sourceReadyAt?.getTime() ?? 0);
+      const retryAt = givesUp ? null : new Date(Date.now() + Math.min(MAX_RETRY_MS, options.retryBaseMs * 2 ** (attempts - 1)));
+      const message = `${failure.message}${givesUp ? (failure.permanent ? '; not retried' : `; gave up after ${attempts} attempts`) : `; retrying (attempt ${attempts})`}`;
+      await recordMirrorFailure(db, job.id, lease, { error: message, release: givesUp || waited >= options.holdMs, retryAt });
+      log.warn('copying outputs failed', { predictionId: job.id, attempts, permanent: failure.permanent, retryAt, error: failure.message });
+    }
+  }
+
+  schedule(0);
+
+  return {
+    async stop() {
+      stopping.abort();
+      clearTimeout(timer);
+      await claiming;
+      clearTimeout(timer);
+      await Promise.allSettled(running);
+    },
+  };
+}
