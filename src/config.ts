@@ -72,7 +72,29 @@ const Env = z.object({
   PRICE_PER_SECOND_720P_USD: optionalDollars,
   PRICE_PER_SECOND_1080P_USD: optionalDollars,
   CORS_ORIGINS: optionalText,
+  WEBHOOK_SIGNING_SECRET: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .refine(isWebhookSecret, 'must be whsec_ followed by 24 to 64 random bytes in base64 (Standard Webhooks), e.g. whsec_$(openssl rand -base64 32)')
+      .optional(),
+  ),
+  WEBHOOK_ALLOW_PRIVATE: z.preprocess(blankAsUnset, z.enum(['true', 'false']).default('false')),
+  WEBHOOK_TIMEOUT_MS: ms(10_000),
+  WEBHOOK_RETRY_BASE_MS: ms(5_000),
+  WEBHOOK_RETRY_MAX_MS: ms(3_600_000),
+  WEBHOOK_RETRY_FOR_MS: ms(24 * 3_600_000),
+  WEBHOOK_CONCURRENCY: int(1, 256, 8),
+  WEBHOOK_SWEEP_MS: ms(5_000),
 });
+
+/** `whsec_` and base64 of 24 to 64 bytes: the Standard Webhooks form of a symmetric signing secret. */
+function isWebhookSecret(value: string): boolean {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!match) return false;
+  const bytes = Buffer.from(match[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}
 
 export type Config = ReturnType<typeof loadConfig>;
 
@@ -152,5 +174,18 @@ export function loadConfig(env: Record<string, string | undefined>) {
     },
     /** Browser origins allowed to call; undefined means same origin only. */
     corsOrigins: origins,
+    /** Outbound webhooks to callers' backends; callers may ask for one only when a signing secret is set. */
+    webhooks: {
+      signingSecret: e.WEBHOOK_SIGNING_SECRET,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true',
+      /** Outside production, plain http (and a loopback address) is accepted for a loopback host: local receivers and tests. */
+      allowLoopback: e.NODE_ENV !== 'production',
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
+      retryForMs: e.WEBHOOK_RETRY_FOR_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      sweepMs: e.WEBHOOK_SWEEP_MS,
+    },
   };
 }

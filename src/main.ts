@@ -7,7 +7,9 @@ try {
   const fromFile = loadEnvFile();
   const config = loadConfig(process.env);
   // The key is redacted where upstream text is read; the logger redacts it once more, from every line.
-  const log = createLogger(config.logLevel, undefined, { secrets: config.atlas ? [config.atlas.apiKey] : [] });
+  const log = createLogger(config.logLevel, undefined, {
+    secrets: [config.atlas?.apiKey, config.webhooks.signingSecret].filter((secret): secret is string => Boolean(secret)),
+  });
   if (fromFile.length > 0) log.info('read .env', { variables: fromFile });
   const gateway = await createGateway(config, log);
   const url = await gateway.listen();

@@ -28,6 +28,7 @@ import { unauthenticated } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
+import { type Dispatcher, startWebhookDispatcher } from './webhooks/outbound/dispatcher.ts';
 
 /** What GraphiQL opens with: the whole flow, ready to run. */
 const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
@@ -54,6 +55,8 @@ export interface Gateway {
   server: Server;
   database: Database;
   poller: Poller;
+  /** Delivers callers' webhooks; undefined without WEBHOOK_SIGNING_SECRET. */
+  dispatcher: Dispatcher | undefined;
   events: PredictionEvents;
   readiness: Readiness;
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
@@ -107,6 +110,7 @@ export async function createGateway(
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
     recorder,
     predictionTimeoutMs: config.predictionTimeoutMs,
+    webhooks: { enabled: config.webhooks.signingSecret !== undefined, allowLoopback: config.webhooks.allowLoopback },
   };
   const poller = startPoller({
     ...deps,
@@ -129,6 +133,11 @@ export async function createGateway(
       else log[level](String(first), details);
     };
   const predictions = new PredictionService({ ...deps, events, cache });
+  // Without a signing secret no webhook is accepted, so there is nothing to deliver.
+  const { signingSecret, ...webhookOptions } = config.webhooks;
+  const dispatcher: Dispatcher | undefined = signingSecret
+    ? await startWebhookDispatcher({ ...webhookOptions, signingSecret, database, log })
+    : undefined;
   const authenticate = createAuthenticator(config, database.db, log);
   if (config.auth.methods.includes('none')) {
     log.warn(
@@ -205,6 +214,7 @@ export async function createGateway(
     server,
     database,
     poller,
+    dispatcher,
     events,
     readiness,
     simulator,
@@ -233,6 +243,8 @@ export async function createGateway(
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      // Messages not yet delivered stay in the outbox for any other gateway, or the next one.
+      await dispatcher?.stop();
       // What is still unrecorded stays in the journal on disk for the next process.
       recorder.stop();
       await simulator?.close();

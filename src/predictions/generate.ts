@@ -5,7 +5,9 @@ import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
-import type { PredictionRow } from '../db/schema.ts';
+import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
+import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
+import { webhookUrlProblem } from '../webhooks/outbound/url.ts';
 import type { Logger } from '../log.ts';
 import { admit } from './admission.ts';
 import { type Prices, priceOf } from './pricing.ts';
@@ -24,6 +26,28 @@ export interface GenerateDeps {
   predictionTimeoutMs: number;
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
+  webhooks: {
+    /** A WEBHOOK_SIGNING_SECRET is set: without one, callers may not ask for webhooks. */
+    enabled: boolean;
+    /** Outside production: plain http to a loopback host. */
+    allowLoopback: boolean;
+  };
+}
+
+/** Where the caller's backend is told of this job's changes, and of which ones (default: COMPLETED). */
+export interface WebhookRequest {
+  url: string;
+  events?: readonly WebhookEventKind[] | null | undefined;
+}
+
+/** A webhook the gateway will not take; `field` is the input path. Nothing was stored. */
+export class WebhookRefused extends Error {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
+    super(`${field} ${rule}`);
+  }
 }
 
 export interface Submission {
@@ -32,6 +56,7 @@ export interface Submission {
   idempotencyKey?: string | null | undefined;
   /** End the job FAILED TIMED_OUT if it has not finished after this long, instead of PREDICTION_TIMEOUT_MS. */
   timeoutSeconds?: number | null | undefined;
+  webhook?: WebhookRequest | null | undefined;
 }
 
 /** Room beyond the create call's timeout for the database writes around it (and clock skew between hosts). */
@@ -56,11 +81,12 @@ export class SubmissionFailed extends Error {
 export async function generateVideo(
   deps: GenerateDeps,
   principal: Principal,
-  { request, idempotencyKey, timeoutSeconds }: Submission,
+  { request, idempotencyKey, timeoutSeconds, webhook: asked }: Submission,
 ): Promise<PredictionRow> {
+  const webhook = asked ? checkWebhook(deps, asked) : undefined;
   const now = new Date();
   const admitted = await admit(deps, principal, {
-    request: { ...request, timeoutSeconds },
+    request: { ...request, timeoutSeconds, webhook },
     idempotencyKey,
     values: {
       id: randomUUID(),
@@ -73,6 +99,8 @@ export async function generateVideo(
       updatedAt: now,
       nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
       deadlineAt: new Date(now.getTime() + (timeoutSeconds ? timeoutSeconds * 1000 : deps.predictionTimeoutMs)),
+      webhookUrl: webhook?.url ?? null,
+      webhookEvents: webhook?.events ?? null,
     },
   });
   if (admitted.repeated) return admitted.row;
@@ -84,6 +112,17 @@ export async function generateVideo(
   } finally {
     done();
   }
+}
+
+/** The webhook as it will be stored (events deduplicated, in a fixed order), or WebhookRefused. */
+function checkWebhook(deps: GenerateDeps, { url, events }: WebhookRequest): { url: string; events: WebhookEventKind[] } {
+  if (!deps.webhooks.enabled) {
+    throw new WebhookRefused('input.webhook', 'cannot be used here: this gateway has no WEBHOOK_SIGNING_SECRET to sign deliveries with');
+  }
+  const problem = webhookUrlProblem(url, { allowLoopback: deps.webhooks.allowLoopback });
+  if (problem) throw new WebhookRefused('input.webhook.url', problem);
+  const asked = events ?? DEFAULT_WEBHOOK_EVENTS;
+  return { url, events: (['STARTED', 'UPDATED', 'COMPLETED'] as const).filter((kind) => asked.includes(kind)) };
 }
 
 async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest): Promise<PredictionRow> {

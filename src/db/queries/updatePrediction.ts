@@ -1,8 +1,10 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, getColumns, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { isCharged } from '../../predictions/pricing.ts';
 import { isTerminal } from '../../predictions/status.ts';
+import { eventOfChange } from '../../webhooks/outbound/event.ts';
 import { notifyPredictionChanged } from '../notify.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
 export type PredictionChange = Partial<
@@ -23,7 +25,8 @@ export type PredictionChange = Partial<
 >;
 
 /**
- * Apply a visible change to an unfinished prediction and announce it, atomically.
+ * Apply a visible change to an unfinished prediction and announce it (a notice, and the caller's
+ * webhook message if they asked for this event), atomically.
  * A finished prediction never changes again: then nothing is written and this returns undefined.
  * Finishing fixes what the job cost: its price if it counts as charged, else nothing.
  * A poller passes the `lease` its claim wrote to next_poll_at: once another poller has claimed the
@@ -36,7 +39,20 @@ export async function updatePrediction(
   { lease }: { lease?: Date } = {},
 ): Promise<PredictionRow | undefined> {
   return db.transaction(async (tx) => {
-    const [row] = await tx
+    // The row as it was, locked: its status says which webhook event this change is.
+    const before = tx
+      .select({ id: predictions.id, status: predictions.status })
+      .from(predictions)
+      .where(
+        and(
+          eq(predictions.id, id),
+          inArray(predictions.status, ['STARTING', 'PROCESSING']),
+          lease ? eq(predictions.nextPollAt, lease) : undefined,
+        ),
+      )
+      .for('update')
+      .as('before');
+    const [updated] = await tx
       .update(predictions)
       .set({
         ...change,
@@ -46,15 +62,13 @@ export async function updatePrediction(
         updatedAt: new Date(),
         version: sql`${predictions.version} + 1`,
       })
-      .where(
-        and(
-          eq(predictions.id, id),
-          inArray(predictions.status, ['STARTING', 'PROCESSING']),
-          lease ? eq(predictions.nextPollAt, lease) : undefined,
-        ),
-      )
-      .returning();
-    if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+      .from(before)
+      .where(eq(predictions.id, before.id))
+      .returning({ row: getColumns(predictions), previousStatus: before.status });
+    if (!updated) return undefined;
+    const { row, previousStatus } = updated;
+    await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+    await enqueueWebhook(tx, row, eventOfChange(previousStatus, row.status));
     return row;
   });
 }
