@@ -10,6 +10,7 @@ import { eq, sql } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { predictions, webhookOutbox } from '../src/db/schema.ts';
 import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
 import { rangeOf } from '../src/webhooks/outbound/addressPolicy.ts';
@@ -128,6 +129,19 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     // STARTED was not asked for: nothing else comes.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receiver.received).toHaveLength(1);
+    // The secret signs; it is never written anywhere.
+    expect(t.gw.logs.join('\n')).not.toContain(SIGNING_SECRET.slice('whsec_'.length));
+  });
+
+  it('a cancelled job is COMPLETED too, with status CANCELED', async () => {
+    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/cancel` } });
+    await eventually(() => t.fake.statusCalls('job_1').length, (n) => n >= 1);
+    const cancelled = await post(t.gw.url, alice, 'mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', { id });
+    expect(cancelled.body.errors).toBeUndefined();
+    const [hook] = await eventually(() => receiver.at('/cancel'), (r) => r.length >= 1);
+    expect(hook!.verifyError).toBeUndefined();
+    expect(bodyOf(hook!)).toMatchObject({ type: 'prediction.completed', data: { id, status: 'CANCELED', errorCode: 'CANCELED' } });
   });
 
   it('STARTED and UPDATED when asked, each with the prediction at that change', async () => {
@@ -437,5 +451,23 @@ describe('retry schedule', () => {
     expect([1, 2, 3, 4, 10, 11, 30].map((n) => retryDelayMs(n, defaults, () => 0.5))).toEqual([5_000, 10_000, 20_000, 40_000, 2_560_000, 3_600_000, 3_600_000]);
     expect(retryDelayMs(1, defaults, () => 0)).toBe(3_750);
     expect(retryDelayMs(1, defaults, () => 0.999999)).toBe(6_250);
+  });
+});
+
+describe('WEBHOOK_SIGNING_SECRET', () => {
+  it('must be whsec_ and 24 to 64 bytes of base64; the message names the variable, never the value', () => {
+    for (const bad of ['secret', 'whsec_', `whsec_${randomBytes(16).toString('base64')}`, `whsec_${randomBytes(80).toString('base64')}`, 'whsec_not base64!']) {
+      let error: unknown;
+      try {
+        loadConfig({ WEBHOOK_SIGNING_SECRET: bad });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/WEBHOOK_SIGNING_SECRET: must be whsec_ followed by 24 to 64 random bytes/);
+      if (bad.length > 10) expect((error as Error).message).not.toContain(bad);
+    }
+    expect(loadConfig({ WEBHOOK_SIGNING_SECRET: SIGNING_SECRET }).webhooks.signingSecret).toBe(SIGNING_SECRET);
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/WEBHOOK_ALLOW_PRIVATE/);
   });
 });
