@@ -11,12 +11,13 @@ import { SignJWT } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { predictions, webhookOutbox } from '../src/db/schema.ts';
+import { webhookAttempts, webhookOutbox } from '../src/db/schema.ts';
 import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
 import { rangeOf } from '../src/webhooks/outbound/addressPolicy.ts';
 import { countPredictions, post, type Reply } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { BACKENDS, eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import { BACKENDS, eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
+import { type Child, children, startChild } from './support/childGateway.ts';
 import { WebhookReceiver } from './support/webhookReceiver.ts';
 
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -383,32 +384,45 @@ describe('WEBHOOK_ALLOW_PRIVATE', () => {
   }
 });
 
-describe('two gateways on one Postgres database', () => {
+describe('two gateway processes on one Postgres database', () => {
   let fake: FakeAtlas;
   let db: TestDatabase;
   let receiver: WebhookReceiver;
-  let a: TestGateway;
-  let b: TestGateway;
+  let a: Child;
+  let b: Child;
   beforeAll(async () => {
     [fake, db, receiver] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres'), WebhookReceiver.start(SIGNING_SECRET)]);
-    // Each opens its own connections from the URL, as separate processes would; both deliver. A timeout
-    // far above the receiver's 40 ms, so no attempt times out on a busy machine and is rightly sent again.
-    const start = () => startGateway({ databaseUrl: db.url!, atlasUrl: fake.url, env: { ...FAST_WEBHOOKS, WEBHOOK_SWEEP_MS: '200', WEBHOOK_CONCURRENCY: '4', WEBHOOK_TIMEOUT_MS: '5000' } });
+    // Real `node src/main.ts` processes, configured by environment only. A timeout far above the
+    // receiver's 40 ms, so no attempt times out on a busy machine and is (rightly) sent again.
+    const start = () =>
+      startChild({
+        DATABASE_URL: db.url!,
+        ATLASCLOUD_BASE_URL: fake.url,
+        ...FAST_WEBHOOKS,
+        WEBHOOK_TIMEOUT_MS: '5000',
+        WEBHOOK_SWEEP_MS: '200',
+        WEBHOOK_CONCURRENCY: '4',
+        // Not 1 s (the helper's): a create recorded late on a busy machine would be taken for lost
+        // (SUBMISSION_UNKNOWN), then found running: a true extra STARTED and COMPLETED, not a repeat.
+        UPSTREAM_TIMEOUT_MS: '5000',
+      });
     [a, b] = await Promise.all([start(), start()]);
-  });
+  }, 60_000);
   afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all(children.map((child) => child.kill9()));
     await Promise.all([fake?.close(), db?.close(), receiver?.close()]);
   });
 
   it('deliver each event exactly once between them', async () => {
-    // A slow receiver, so that deliveries overlap and both gateways are claiming at once.
+    // A slow receiver, so that deliveries overlap and both processes are claiming at once.
     receiver.scripts.set('/both', [{ status: 200, delayMs: 40 }]);
     const jobs = 16;
     const ids = await Promise.all(
-      Array.from({ length: jobs }, (_, i) => submit(i % 2 ? a.url : b.url, undefined, { prompt: `job ${i}`, webhook: { url: `${receiver.url}/both`, events: ['STARTED', 'COMPLETED'] } })),
+      Array.from({ length: jobs }, (_, i) =>
+        submit(`${(i % 2 ? a : b).base}/graphql`, undefined, { prompt: `job ${i}`, webhook: { url: `${receiver.url}/both`, events: ['STARTED', 'COMPLETED'] } }),
+      ),
     );
-    await eventually(() => receiver.at('/both'), (r) => r.length >= 2 * jobs, 20_000);
+    await eventually(() => receiver.at('/both'), (r) => r.length >= 2 * jobs, 30_000);
     // Time for any second delivery to show up.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const received = receiver.at('/both');
@@ -422,27 +436,32 @@ describe('two gateways on one Postgres database', () => {
     }
     expect([...byJob.keys()].sort()).toEqual([...ids].sort());
     for (const types of byJob.values()) expect(types).toEqual(['prediction.completed', 'prediction.started']);
-    // Both took part.
-    const delivered = (gw: TestGateway) => gw.logs.filter((line) => line.includes('"webhook delivered"')).length;
+    const delivered = (child: Child) => child.output().split('\n').filter((line) => line.includes('"webhook delivered"')).length;
     expect(delivered(a) + delivered(b)).toBe(2 * jobs);
-    const [attempts] = (await db.database.db.execute(sql`select count(*)::int as n from webhook_attempts`)) as unknown as Array<{ n: number }>;
-    expect(attempts!.n).toBe(2 * jobs);
-  });
+    const attempts = await db.database.db.select().from(webhookAttempts);
+    expect(attempts).toHaveLength(2 * jobs);
+    expect(attempts.every((attempt) => attempt.delivered)).toBe(true);
+  }, 60_000);
 
-  it('a message queued while no receiver answered is delivered later by the other gateway', async () => {
+  it('a message whose deliverer was killed mid-request is sent again by another process once its lease runs out', async () => {
     receiver.reset();
-    receiver.scripts.set('/later', [{ status: 500 }, { status: 500 }, { status: 204 }]);
-    const id = await submit(a.url, undefined, { webhook: { url: `${receiver.url}/later` } });
-    await eventually(() => receiver.at('/later'), (r) => r.length >= 3);
-    const rows = await db.database.db.select().from(webhookOutbox).where(eq(webhookOutbox.predictionId, id));
-    expect(rows).toHaveLength(1);
-    await eventually(
-      () => db.database.db.select().from(webhookOutbox).where(eq(webhookOutbox.predictionId, id)),
-      ([row]) => row?.deliveredAt != null,
-    );
-    const [job] = await db.database.db.select().from(predictions).where(eq(predictions.id, id));
-    expect(job!.status).toBe('SUCCEEDED');
-  });
+    // The first request hangs; every gateway is killed meanwhile, so whichever held the message is gone.
+    receiver.scripts.set('/orphan', [{ status: 200, delayMs: 120_000 }, { status: 204 }]);
+    const id = await submit(`${a.base}/graphql`, undefined, { webhook: { url: `${receiver.url}/orphan` } });
+    const [first] = await eventually(() => receiver.at('/orphan'), (r) => r.length >= 1, 20_000);
+    await Promise.all([a.kill9(), b.kill9()]);
+    const c = await startChild({ DATABASE_URL: db.url!, ATLASCLOUD_BASE_URL: fake.url, ...FAST_WEBHOOKS, WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_SWEEP_MS: '200' });
+    const [, second] = await eventually(() => receiver.at('/orphan'), (r) => r.length >= 2, 60_000);
+    // The same message (receivers drop the repeat by its id), freshly signed, after the lease (5 s + 15 s) ran out.
+    expect(second!.verifyError).toBeUndefined();
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    expect(second!.body).toBe(first!.body);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(15_000);
+    const attempts = await eventually(() => db.database.db.select().from(webhookAttempts).where(eq(webhookAttempts.predictionId, id)), (rows) => rows.length >= 1);
+    // The killed process recorded nothing; the one attempt on record is the one that got through.
+    expect(attempts.map((attempt) => [attempt.httpStatus, attempt.delivered])).toEqual([[204, true]]);
+    expect(c.output()).toContain('"webhook delivered"');
+  }, 120_000);
 });
 
 describe('retry schedule', () => {
