@@ -286,13 +286,24 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     expect(list.body.data!.predictions.edges).toEqual([]);
   });
 
+  it('the webhook is part of an idempotent request: the same key with another webhook is refused', async () => {
+    const input = { prompt: 'once', idempotencyKey: 'k-1', webhook: { url: `${receiver.url}/idem` } };
+    const first = await submit(t.gw.url, alice, input);
+    expect(await submit(t.gw.url, alice, input)).toBe(first);
+    const changed = await post(t.gw.url, alice, GENERATE, { input: { ...input, webhook: { url: `${receiver.url}/other` } } });
+    expect(changed.body.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    await eventually(() => receiver.at('/idem'), (r) => r.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.received.map((hook) => hook.path)).toEqual(['/idem']);
+  });
+
   it('refuses bad webhook input before anything is stored or sent', async () => {
     await t.db.truncate();
     const long = `https://example.com/${'a'.repeat(2049 - 'https://example.com/'.length)}`;
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ url: 'not a url' }, 'input.webhook.url', /must be an absolute URL/],
       [{ url: 'ftp://example.com/hook' }, 'input.webhook.url', /must use https/],
-      [{ url: 'http://example.com/hook' }, 'input.webhook.url', /must use https \(plain http only to localhost/],
+      [{ url: 'http://example.com/hook' }, 'input.webhook.url', /must use https \(plain http is accepted only to localhost/],
       [{ url: 'https://user:pass@example.com/hook' }, 'input.webhook.url', /must not contain a user name or password/],
       [{ url: long }, 'input.webhook.url', /must be at most 2048 characters/],
       [{ url: 'https://example.com/hook', events: [] }, 'input.webhook.events', /must name at least one event/],
@@ -324,7 +335,7 @@ describe('webhook URLs in production', () => {
     expectBadInput(
       await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'http://127.0.0.1:9/hook' } } }),
       'input.webhook.url',
-      /^must use https$/,
+      /^must use https \(plain http is accepted only to localhost, 127\.0\.0\.1 or \[::1\], and not in production\)$/,
     );
     expectBadInput(
       await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://localhost:9/hook' } } }),

@@ -21,12 +21,10 @@ export function webhookUrlProblem(value: string, { allowLoopback }: { allowLoopb
   }
   if (url.username || url.password) return 'must not contain a user name or password; put a token in the path or query instead';
   const loopback = isLoopbackHost(url.hostname);
-  if (url.protocol === 'http:' && !(allowLoopback && loopback)) {
-    return allowLoopback
-      ? 'must use https (plain http only to localhost, 127.0.0.1 or [::1])'
-      : 'must use https';
+  // One message for both cases: schema validation runs it without knowing NODE_ENV.
+  if ((url.protocol === 'http:' && !(allowLoopback && loopback)) || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    return 'must use https (plain http is accepted only to localhost, 127.0.0.1 or [::1], and not in production)';
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https';
   if (!allowLoopback && loopback) return 'must not point at this machine (a loopback address)';
   return undefined;
 }
