@@ -30,6 +30,11 @@ export interface Dispatcher {
 
 /** Past the attempt's own timeout, for the database writes around it: a live deliverer never loses its lease. */
 const LEASE_MARGIN_MS = 15_000;
+/**
+ * A claim also takes messages due this soon: a timer set for a retry can fire a millisecond before
+ * Date.now() reaches it, and would then find nothing and leave the retry to the sweep.
+ */
+const DUE_SLACK_MS = 25;
 /** At stop, how long deliveries under way may take to finish before they are cut and handed back. */
 const STOP_GRACE_MS = 2_000;
 
@@ -82,7 +87,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     const now = Date.now();
     const claimed = await claimDueWebhooks(database.db, {
       limit: room,
-      now: new Date(now),
+      now: new Date(now + DUE_SLACK_MS),
       leaseUntil: new Date(now + options.timeoutMs + LEASE_MARGIN_MS),
     });
     for (const message of claimed) start(message);
