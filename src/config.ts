@@ -108,6 +108,20 @@ const Env = z.object({
   AWS_SECRET_ACCESS_KEY: optionalText,
   AWS_SESSION_TOKEN: optionalText,
   S3_FORCE_PATH_STYLE: z.preprocess(blankAsUnset, z.enum(['true', 'false']).optional()),
+  WEBHOOK_SIGNING_SECRET: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .refine(isWebhookSecret, 'must be whsec_ followed by 24 to 64 random bytes in base64 (Standard Webhooks), e.g. whsec_$(openssl rand -base64 32)')
+      .optional(),
+  ),
+  WEBHOOK_ALLOW_PRIVATE: z.preprocess(blankAsUnset, z.enum(['true', 'false']).default('false')),
+  WEBHOOK_TIMEOUT_MS: ms(10_000),
+  WEBHOOK_RETRY_BASE_MS: ms(5_000),
+  WEBHOOK_RETRY_MAX_MS: ms(3_600_000),
+  WEBHOOK_RETRY_FOR_MS: ms(24 * 3_600_000),
+  WEBHOOK_CONCURRENCY: int(1, 256, 8),
+  WEBHOOK_SWEEP_MS: ms(5_000),
 });
 
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
@@ -136,6 +150,14 @@ function parseStorageUrl(value: string | undefined, dataDir: string, problems: s
   if (s3) return { kind: 's3', bucket: s3[1]!, prefix: (s3[2] ?? '').replace(/^\/+|\/+$/g, ''), s3: s3Settings };
   problems.push('STORAGE_URL: must be s3://bucket/prefix, file:/a/folder, or none');
   return { kind: 'none' };
+}
+
+/** `whsec_` and base64 of 24 to 64 bytes: the Standard Webhooks form of a symmetric signing secret. */
+function isWebhookSecret(value: string): boolean {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!match) return false;
+  const bytes = Buffer.from(match[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
 }
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -257,6 +279,19 @@ export function loadConfig(env: Record<string, string | undefined>) {
       concurrency: e.MIRROR_CONCURRENCY,
     },
     videoUrls: { secret: e.VIDEO_URL_SECRET, ttlSeconds: e.VIDEO_URL_TTL_SECONDS, baseUrl: e.VIDEO_BASE_URL },
+    /** Outbound webhooks to callers' backends; callers may ask for one only when a signing secret is set. */
+    webhooks: {
+      signingSecret: e.WEBHOOK_SIGNING_SECRET,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true',
+      /** Outside production, plain http (and a loopback address) is accepted for a loopback host: local receivers and tests. */
+      allowLoopback: e.NODE_ENV !== 'production',
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
+      retryForMs: e.WEBHOOK_RETRY_FOR_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      sweepMs: e.WEBHOOK_SWEEP_MS,
+    },
   };
 }
 

@@ -5,8 +5,8 @@ import { createLogger } from './log.ts';
 try {
   const fromFile = loadEnvFile();
   const config = loadConfig(process.env);
-  // The key is redacted where upstream text is read; the logger redacts it (and the metrics token) once more, from every line.
-  const secrets = [config.atlas?.apiKey, config.metricsToken].filter((secret): secret is string => secret !== undefined);
+  // The key is redacted where upstream text is read; the logger redacts it (and the other secrets) once more, from every line.
+  const secrets = [config.atlas?.apiKey, config.metricsToken, config.webhooks.signingSecret].filter((secret): secret is string => Boolean(secret));
   const log = createLogger(config.logLevel, undefined, { secrets });
   if (fromFile.length > 0) log.info('read .env', { variables: fromFile });
   // The database opens (PGlite compiles its WebAssembly off the main thread) while the rest of the

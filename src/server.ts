@@ -36,6 +36,7 @@ import { serveGraphQLOverWebSocket } from './websocket.ts';
 import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
 import { FileStorage } from './storage/fileStorage.ts';
 import { OutputLinks, openVideoStorage } from './storage/index.ts';
+import { type Dispatcher, startWebhookDispatcher } from './webhooks/outbound/dispatcher.ts';
 
 /** What GraphiQL opens with: the whole flow, ready to run. */
 const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
@@ -76,6 +77,8 @@ export interface Gateway {
   database: Database;
   poller: Poller;
   mirror: MirrorWorker;
+  /** Delivers callers' webhooks; undefined without WEBHOOK_SIGNING_SECRET. */
+  dispatcher: Dispatcher | undefined;
   events: PredictionEvents;
   readiness: Readiness;
   /** This gateway's metrics, in a registry of its own; served at /metrics. */
@@ -151,6 +154,7 @@ export async function createGateway(
     jobs: metrics,
     atlasWebhooks: config.atlasWebhooks,
     mirrorOutputs: config.mirror.storage.kind !== 'none',
+    webhooks: { enabled: config.webhooks.signingSecret !== undefined, allowLoopback: config.webhooks.allowLoopback },
   };
   const receiveAtlasWebhook = config.atlasWebhooks ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics) : undefined;
   const poller = startPoller({
@@ -175,6 +179,7 @@ export async function createGateway(
     leaseMs: config.mirror.leaseMs,
     concurrency: config.mirror.concurrency,
     retryBaseMs: config.pollIntervalMs,
+    jobs: metrics,
     // Often enough that a finished job waits little for its copy to start; without storage, only
     // jobs held by a gateway configured otherwise are released, so rarely.
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
@@ -194,6 +199,11 @@ export async function createGateway(
       } else log[level](String(first), details);
     };
   const predictions = new PredictionService({ ...deps, events, cache });
+  // Without a signing secret no webhook is accepted, so there is nothing to deliver.
+  const { signingSecret, ...webhookOptions } = config.webhooks;
+  const dispatcher: Dispatcher | undefined = signingSecret
+    ? await startWebhookDispatcher({ ...webhookOptions, signingSecret, database, log })
+    : undefined;
   const authenticate = createAuthenticator(config, database.db, log);
   if (config.auth.methods.includes('none')) {
     log.warn(
@@ -300,6 +310,7 @@ export async function createGateway(
     database,
     poller,
     mirror,
+    dispatcher,
     events,
     readiness,
     metrics,
@@ -332,6 +343,8 @@ export async function createGateway(
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();
+      // Messages not yet delivered stay in the outbox for any other gateway, or the next one.
+      await dispatcher?.stop();
       await mirror.stop();
       atlas.close();
       // What is still unrecorded stays in the journal on disk for the next process.

@@ -100,6 +100,9 @@ export const predictions = pgTable(
     /** When a mirror worker may next claim the copy; claiming pushes it forward (the lease). Null: nothing to copy. */
     mirrorNextAt: at('mirror_next_at'),
     mirrorAttempts: integer('mirror_attempts').notNull().default(0),
+    /** The caller's backend to tell of changes (GenerateVideoInput.webhook), and which changes; null: none. */
+    webhookUrl: text('webhook_url'),
+    webhookEvents: text('webhook_events').$type<WebhookEventKind>().array(),
   },
   (t) => [
     index('predictions_due_idx').on(t.nextPollAt).where(sql`${t.nextPollAt} is not null`),
@@ -153,6 +156,66 @@ export const gatewaySecrets = pgTable('gateway_secrets', {
   value: text('value').notNull(),
   createdAt: at('created_at').notNull().defaultNow(),
 });
+
+/** What a caller's webhook may be told of; COMPLETED is any final state. */
+export const WEBHOOK_EVENT_KINDS = ['STARTED', 'UPDATED', 'COMPLETED'] as const;
+export type WebhookEventKind = (typeof WEBHOOK_EVENT_KINDS)[number];
+
+/**
+ * Outbound webhook messages, written in the same transaction as the prediction change they report, so
+ * none is lost or sent for a change that was rolled back. Any gateway process delivers them: a claim
+ * pushes next_attempt_at forward (the lease) and every later write is fenced by that value.
+ */
+export const webhookOutbox = pgTable(
+  'webhook_outbox',
+  {
+    /** Also the message's `webhook-id`: the same on every retry, so receivers can drop repeats. */
+    id: uuid('id').primaryKey(),
+    predictionId: uuid('prediction_id')
+      .notNull()
+      .references(() => predictions.id, { onDelete: 'cascade' }),
+    event: text('event').$type<WebhookEventKind>().notNull(),
+    url: text('url').notNull(),
+    /** The exact JSON body, fixed when the change happened; every attempt signs and sends these bytes. */
+    body: text('body').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    /** When a deliverer may next claim it; null once delivered or given up. */
+    nextAttemptAt: at('next_attempt_at'),
+    attempts: integer('attempts').notNull().default(0),
+    deliveredAt: at('delivered_at'),
+    /** Retries ran out (WEBHOOK_RETRY_FOR_MS after it was written). */
+    gaveUpAt: at('gave_up_at'),
+  },
+  (t) => [
+    index('webhook_outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.nextAttemptAt} is not null`),
+    index('webhook_outbox_prediction_idx').on(t.predictionId, t.createdAt),
+  ],
+);
+
+/** One row per HTTP attempt at a webhook message: the audit trail callers read. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: uuid('id').primaryKey(),
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => webhookOutbox.id, { onDelete: 'cascade' }),
+    predictionId: uuid('prediction_id').notNull(),
+    event: text('event').$type<WebhookEventKind>().notNull(),
+    attemptedAt: at('attempted_at').notNull(),
+    /** The receiver's status code; null when no answer came (refused address, timeout, connection error). */
+    httpStatus: integer('http_status'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    delivered: boolean('delivered').notNull(),
+    /** When the message is tried again after this attempt; null: delivered, or given up. */
+    nextAttemptAt: at('next_attempt_at'),
+  },
+  (t) => [index('webhook_attempts_prediction_idx').on(t.predictionId, t.attemptedAt)],
+);
+
+export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

@@ -5,6 +5,7 @@ import { finishMirror } from '../db/queries/finishMirror.ts';
 import { recordMirrorFailure } from '../db/queries/recordMirrorFailure.ts';
 import type { StoredOutputFile } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import type { JobMetrics } from '../observability/metrics.ts';
 import type { VideoStorage } from '../storage/storage.ts';
 import { CopyFailed, copyOutput } from './copy.ts';
 
@@ -25,6 +26,8 @@ export interface MirrorWorkerOptions {
   retryBaseMs: number;
   /** How often to look for due copies. */
   tickMs: number;
+  /** Jobs ended here (released to SUCCEEDED), for metrics. */
+  jobs?: JobMetrics;
 }
 
 export interface MirrorWorker {
@@ -89,11 +92,12 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     const { job } = claimed;
     let lease = claimed.lease;
     if (!storage) {
-      await recordMirrorFailure(db, job.id, lease, {
+      const written = await recordMirrorFailure(db, job.id, lease, {
         error: 'This gateway keeps no copies (STORAGE_URL=none); the links are Atlas Cloud\'s and expire there',
         release: true,
         retryAt: null,
       });
+      if (written?.released) options.jobs?.finished(written.row);
       return;
     }
     const lost = new AbortController();
@@ -127,8 +131,10 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       }
       await settle();
       if (lost.signal.aborted) throw lost.signal.reason;
-      const row = await finishMirror(db, job.id, lease, files);
-      if (!row) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
+      const written = await finishMirror(db, job.id, lease, files);
+      if (!written) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
+      const { row, released } = written;
+      if (released) options.jobs?.finished(row);
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
       log.info('outputs copied', { predictionId: job.id, files: files.length, bytes, ms: Date.now() - started, status: row.status });
     } catch (error) {
@@ -150,7 +156,8 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const waited = Date.now() - (job.sourceReadyAt?.getTime() ?? 0);
       const retryAt = givesUp ? null : new Date(Date.now() + Math.min(MAX_RETRY_MS, options.retryBaseMs * 2 ** (attempts - 1)));
       const message = `${failure.message}${givesUp ? (failure.permanent ? '; not retried' : `; gave up after ${attempts} attempts`) : `; retrying (attempt ${attempts})`}`;
-      await recordMirrorFailure(db, job.id, lease, { error: message, release: givesUp || waited >= options.holdMs, retryAt });
+      const written = await recordMirrorFailure(db, job.id, lease, { error: message, release: givesUp || waited >= options.holdMs, retryAt });
+      if (written?.released) options.jobs?.finished(written.row);
       log.warn('copying outputs failed', { predictionId: job.id, attempts, permanent: failure.permanent, retryAt, error: failure.message });
     }
   }

@@ -29,7 +29,7 @@ export interface AdmissionRequest {
   /** The row to store, but for who owns it and the idempotency columns. */
   values: Omit<NewPredictionRow, 'ownerId' | 'tenantId' | 'idempotencyKey' | 'requestHash'>;
   /** Everything the caller asked for: a key reused with any of it different is refused. */
-  request: VideoRequest & { timeoutSeconds?: number | null | undefined };
+  request: VideoRequest & { timeoutSeconds?: number | null | undefined; webhook?: { url: string; events: string[] } | undefined };
   idempotencyKey?: string | null | undefined;
 }
 

@@ -6,7 +6,9 @@ import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
-import type { PredictionRow } from '../db/schema.ts';
+import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
+import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
+import { webhookUrlProblem } from '../webhooks/outbound/url.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { admit } from './admission.ts';
@@ -32,6 +34,28 @@ export interface GenerateDeps {
   atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
   /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
   mirrorOutputs?: boolean;
+  webhooks: {
+    /** A WEBHOOK_SIGNING_SECRET is set: without one, callers may not ask for webhooks. */
+    enabled: boolean;
+    /** Outside production: plain http to a loopback host. */
+    allowLoopback: boolean;
+  };
+}
+
+/** Where the caller's backend is told of this job's changes, and of which ones (default: COMPLETED). */
+export interface WebhookRequest {
+  url: string;
+  events?: readonly WebhookEventKind[] | null | undefined;
+}
+
+/** A webhook the gateway will not take; `field` is the input path. Nothing was stored. */
+export class WebhookRefused extends Error {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
+    super(`${field} ${rule}`);
+  }
 }
 
 export interface Submission {
@@ -40,6 +64,7 @@ export interface Submission {
   idempotencyKey?: string | null | undefined;
   /** End the job FAILED TIMED_OUT if it has not finished after this long, instead of PREDICTION_TIMEOUT_MS. */
   timeoutSeconds?: number | null | undefined;
+  webhook?: WebhookRequest | null | undefined;
 }
 
 /** Room beyond the create call's timeout for the database writes around it (and clock skew between hosts). */
@@ -64,12 +89,14 @@ export class SubmissionFailed extends Error {
 export async function generateVideo(
   deps: GenerateDeps,
   principal: Principal,
-  { request, idempotencyKey, timeoutSeconds }: Submission,
+  { request, idempotencyKey, timeoutSeconds, webhook: asked }: Submission,
 ): Promise<PredictionRow> {
+  const webhook = asked ? checkWebhook(deps, asked) : undefined;
   const now = new Date();
-  const webhook = deps.atlasWebhooks ? newAtlasWebhookToken(deps.atlasWebhooks.publicUrl) : undefined;
+  // Where Atlas is to call back (with PUBLIC_URL); not the caller's own webhook above.
+  const atlasCallback = deps.atlasWebhooks ? newAtlasWebhookToken(deps.atlasWebhooks.publicUrl) : undefined;
   const admitted = await admit(deps, principal, {
-    request: { ...request, timeoutSeconds },
+    request: { ...request, timeoutSeconds, webhook },
     idempotencyKey,
     values: {
       id: randomUUID(),
@@ -83,7 +110,9 @@ export async function generateVideo(
       updatedAt: now,
       nextPollAt: new Date(now.getTime() + deps.upstreamTimeoutMs + submitMarginMs(deps.upstreamTimeoutMs)),
       deadlineAt: new Date(now.getTime() + (timeoutSeconds ? timeoutSeconds * 1000 : deps.predictionTimeoutMs)),
-      atlasWebhookTokenHash: webhook?.hash ?? null,
+      atlasWebhookTokenHash: atlasCallback?.hash ?? null,
+      webhookUrl: webhook?.url ?? null,
+      webhookEvents: webhook?.events ?? null,
     },
   });
   if (admitted.repeated) return admitted.row;
@@ -92,10 +121,21 @@ export async function generateVideo(
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
-    return await submit(deps, stored, request, webhook?.url);
+    return await submit(deps, stored, request, atlasCallback?.url);
   } finally {
     done();
   }
+}
+
+/** The webhook as it will be stored (events deduplicated, in a fixed order), or WebhookRefused. */
+function checkWebhook(deps: GenerateDeps, { url, events }: WebhookRequest): { url: string; events: WebhookEventKind[] } {
+  if (!deps.webhooks.enabled) {
+    throw new WebhookRefused('input.webhook', 'cannot be used here: this gateway has no WEBHOOK_SIGNING_SECRET to sign deliveries with');
+  }
+  const problem = webhookUrlProblem(url, { allowLoopback: deps.webhooks.allowLoopback });
+  if (problem) throw new WebhookRefused('input.webhook.url', problem);
+  const asked = events ?? DEFAULT_WEBHOOK_EVENTS;
+  return { url, events: (['STARTED', 'UPDATED', 'COMPLETED'] as const).filter((kind) => asked.includes(kind)) };
 }
 
 async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest, webhookUrl: string | undefined): Promise<PredictionRow> {

@@ -5,7 +5,9 @@ import type { PredictionCache } from './cache.ts';
 import { type ListPredictionsOptions, listPredictions } from '../db/queries/listPredictions.ts';
 import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
 import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
-import type { PredictionRow } from '../db/schema.ts';
+import { listWebhookAttempts } from '../db/queries/listWebhookAttempts.ts';
+import { requeueLastWebhook } from '../db/queries/requeueLastWebhook.ts';
+import type { PredictionRow, WebhookAttemptRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { startOfUtcDay } from './admission.ts';
 import type { PredictionEvents } from './events.ts';
@@ -18,6 +20,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether a string can be a prediction id (a UUID); anything else is unknown without asking the database. */
 export const isPredictionId = (id: string) => UUID.test(id);
+
+/** redeliverWebhook on a job that has nothing to send again; the message says why. */
+export class NothingToRedeliver extends Error {}
 
 /** The gateway is shutting down and takes no new submissions; another instance (or a retry) will. */
 export class ShuttingDown extends Error {}
@@ -112,6 +117,28 @@ export class PredictionService {
   /** Jobs created in [from, to) by the caller, or with `everyone` all the caller may see (admins). */
   usage(principal: Principal, range: { from: Date; to: Date }, everyone: boolean): Promise<UsageRow[]> {
     return usageByOwnerAndStatus(this.deps.db, range, principal, !everyone);
+  }
+
+  /** The attempts at the prediction's webhook messages; the caller has already been allowed to see the row. */
+  webhookAttempts(row: PredictionRow): Promise<WebhookAttemptRow[]> {
+    return listWebhookAttempts(this.deps.db, row.id);
+  }
+
+  /**
+   * Queue the job's last webhook event again. Undefined when the caller may not see the job;
+   * NothingToRedeliver when it has no webhook or no event yet.
+   */
+  async redeliverWebhook(principal: Principal, id: string): Promise<PredictionRow | undefined> {
+    const row = await this.find(principal, id);
+    if (!row) return undefined;
+    if (!row.webhookUrl) throw new NothingToRedeliver(`Prediction ${row.id} was submitted without a webhook; there is nothing to redeliver`);
+    const queued = await requeueLastWebhook(this.deps.db, row.id);
+    if (!queued) {
+      throw new NothingToRedeliver(
+        `Prediction ${row.id} has not had a webhook event yet (it asked for ${(row.webhookEvents ?? ['COMPLETED']).join(', ')}); there is nothing to redeliver`,
+      );
+    }
+    return row;
   }
 
   watch(current: PredictionRow): AsyncIterable<PredictionRow> {

@@ -2,5 +2,6 @@ import { builder } from './builder.ts';
 import './scalars.ts';
 import './prediction.ts';
 import './viewer.ts';
+import './webhooks.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

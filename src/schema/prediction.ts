@@ -6,10 +6,11 @@ import type { PredictionRow } from '../db/schema.ts';
 import type { OutputFileView } from '../storage/index.ts';
 import { GraphQLError } from 'graphql';
 import { Refused } from '../predictions/admission.ts';
-import { SubmissionFailed } from '../predictions/generate.ts';
+import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
 import { builder } from './builder.ts';
 import { withProgressTicks } from './progressTicks.ts';
+import { WebhookInput, webhookInputRules } from './webhookInput.ts';
 import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
 
 export const Resolution = builder.enumType('Resolution', {
@@ -147,6 +148,7 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
       description:
         'Your key for this submission (1 to 255 characters): a repeat with the same key within 24 hours returns the same prediction instead of a second paid job; the same key with a different request is refused (IDEMPOTENCY_KEY_REUSED).',
     }),
+    webhook: t.field({ type: WebhookInput, description: "Tell your backend of this job's changes: signed, retried POSTs. Needs WEBHOOK_SIGNING_SECRET on the gateway." }),
   }),
 });
 
@@ -171,6 +173,7 @@ const GenerateVideoArgs = z.object({
       .max(255, 'must be 1 to 255 characters')
       .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
       .nullish(),
+    webhook: webhookInputRules.nullish(),
   }),
 });
 
@@ -197,11 +200,13 @@ builder.mutationField('generateVideo', (t) =>
           },
           idempotencyKey: input.idempotencyKey,
           timeoutSeconds: input.timeoutSeconds,
+          webhook: input.webhook,
         }, { log });
         return { prediction };
       } catch (error) {
         if (error instanceof Refused) throw refusedError(error);
         if (error instanceof SubmissionFailed) throw submissionError(error);
+        if (error instanceof WebhookRefused) throw badUserInput(error.field, error.rule);
         if (error instanceof ShuttingDown) throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
         throw error;
       }

@@ -70,7 +70,8 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
 }
 
 async function truncate(database: Database) {
-  await database.db.execute(sql`truncate predictions, atlas_webhook_deliveries`);
+  // cascade: the webhook outbox and its attempts refer to predictions.
+  await database.db.execute(sql`truncate predictions, atlas_webhook_deliveries cascade`);
 }
 
 export interface TestGateway {

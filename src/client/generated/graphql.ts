@@ -30,6 +30,8 @@ export type GenerateVideoInput = {
   seed?: number | null | undefined;
   /** End the job FAILED with TIMED_OUT if it has not finished after this many seconds (30 to 3600), instead of the gateway default. */
   timeoutSeconds?: number | null | undefined;
+  /** Tell your backend of this job's changes: signed, retried POSTs. Needs WEBHOOK_SIGNING_SECRET on the gateway. */
+  webhook?: WebhookInput | null | undefined;
 };
 
 /** STARTING and PROCESSING are unfinished; SUCCEEDED, FAILED and CANCELED are final. */
@@ -43,6 +45,20 @@ export type PredictionStatus =
 export type Resolution =
   | 'RES_720P'
   | 'RES_1080P';
+
+/** What a webhook reports: STARTED (Atlas took the job), UPDATED (any other change while it runs), COMPLETED (any final state). */
+export type WebhookEvent =
+  | 'COMPLETED'
+  | 'STARTED'
+  | 'UPDATED';
+
+/** Your backend, told of this job's changes by signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), retried for 24 hours. */
+export type WebhookInput = {
+  /** Which events to send; default [COMPLETED]. */
+  events?: Array<WebhookEvent> | null | undefined;
+  /** https (plain http only to localhost outside production), at most 2048 characters, no user or password. Private and loopback addresses are refused unless the gateway allows them. */
+  url: string;
+};
 
 export type PredictionFieldsFragment = { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean };
 

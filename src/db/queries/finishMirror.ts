@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type PredictionRow, predictions, type StoredOutputFile } from '../schema.ts';
 
 /** A job waiting for its copy becomes SUCCEEDED (and is charged) now; one already released keeps its end. */
@@ -11,13 +12,21 @@ export const released = {
   costUsd: sql`coalesce(${predictions.costUsd}, ${predictions.priceUsd})`,
 };
 
+/** What a mirror write left: the row, and whether it ended the job (a waiting job became SUCCEEDED). */
+export interface MirrorWrite {
+  row: PredictionRow;
+  released: boolean;
+}
+
 /**
  * The copy is done: record the files, make the job SUCCEEDED if it was waiting, and announce it, in
  * one transaction. Fenced by the copy lease; undefined when another gateway has the copy (or the job
  * was cancelled meanwhile), and then nothing is written.
  */
-export async function finishMirror(db: Db, id: string, lease: Date, files: StoredOutputFile[]): Promise<PredictionRow | undefined> {
+export async function finishMirror(db: Db, id: string, lease: Date, files: StoredOutputFile[]): Promise<MirrorWrite | undefined> {
   return db.transaction(async (tx) => {
+    // Locked as it was: a job waiting for its copy that this write releases ends here, so this is its COMPLETED event.
+    const [before] = await tx.select({ status: predictions.status }).from(predictions).where(eq(predictions.id, id)).for('update');
     const [row] = await tx
       .update(predictions)
       .set({
@@ -31,7 +40,10 @@ export async function finishMirror(db: Db, id: string, lease: Date, files: Store
       })
       .where(and(eq(predictions.id, id), eq(predictions.mirrorNextAt, lease), inArray(predictions.status, ['PROCESSING', 'SUCCEEDED'])))
       .returning();
-    if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
-    return row;
+    if (!row) return undefined;
+    await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+    const ended = before?.status === 'PROCESSING' && row.status === 'SUCCEEDED';
+    if (ended) await enqueueWebhook(tx, row, 'COMPLETED');
+    return { row, released: ended };
   });
 }

@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
 /**
@@ -16,7 +17,7 @@ export async function recordLateUpstreamId(
 ): Promise<PredictionRow | undefined> {
   return db.transaction(async (tx) => {
     const unknown = and(eq(predictions.id, id), isNull(predictions.upstreamId), eq(predictions.errorCode, 'SUBMISSION_UNKNOWN'));
-    let [row] = await tx
+    const [revived] = await tx
       .update(predictions)
       .set({
         upstreamId,
@@ -33,14 +34,21 @@ export async function recordLateUpstreamId(
       })
       .where(and(unknown, inArray(predictions.status, ['FAILED'])))
       .returning();
-    if (!row) {
-      [row] = await tx
-        .update(predictions)
-        .set({ upstreamId, upstreamRequestId: requestId, updatedAt: now, version: sql`${predictions.version} + 1` })
-        .where(and(eq(predictions.id, id), isNull(predictions.upstreamId)))
-        .returning();
+    if (revived) {
+      await notifyPredictionChanged(tx, { id: revived.id, version: revived.version });
+      // Taken for lost, it runs after all: to the caller's backend, it has started (again).
+      await enqueueWebhook(tx, revived, 'STARTED');
+      return revived;
     }
-    if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+    const [row] = await tx
+      .update(predictions)
+      .set({ upstreamId, upstreamRequestId: requestId, updatedAt: now, version: sql`${predictions.version} + 1` })
+      .where(and(eq(predictions.id, id), isNull(predictions.upstreamId)))
+      .returning();
+    if (row) {
+      await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+      await enqueueWebhook(tx, row, 'UPDATED');
+    }
     return row;
   });
 }

@@ -1,8 +1,10 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, getColumns, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { isCharged } from '../../predictions/pricing.ts';
 import { isTerminal } from '../../predictions/status.ts';
+import { eventOfChange } from '../../webhooks/outbound/event.ts';
 import { notifyPredictionChanged } from '../notify.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
 export type PredictionChange = Partial<
@@ -26,7 +28,8 @@ export type PredictionChange = Partial<
 type Write = PredictionChange & Partial<Pick<NewPredictionRow, 'sourceUrls' | 'sourceReadyAt' | 'mirrorNextAt'>>;
 
 /**
- * Apply a visible change to an unfinished prediction and announce it, atomically.
+ * Apply a visible change to an unfinished prediction and announce it (a notice, and the caller's
+ * webhook message if they asked for this event), atomically.
  * A finished prediction never changes again: then nothing is written and this returns undefined.
  * Finishing fixes what the job cost: its price if it counts as charged, else nothing.
  * A poller passes the `lease` its claim wrote to next_poll_at: once another poller has claimed the
@@ -57,16 +60,10 @@ export async function updatePrediction(
       // A job that ends otherwise while its copy waits (cancelled) has nothing left to copy.
       write = { ...change, mirrorNextAt: null };
     }
-    const [row] = await tx
-      .update(predictions)
-      .set({
-        ...write,
-        ...(write.status && isTerminal(write.status)
-          ? { costUsd: isCharged(write.status, write.errorCode) ? sql`${predictions.priceUsd}` : 0 }
-          : {}),
-        updatedAt: new Date(),
-        version: sql`${predictions.version} + 1`,
-      })
+    // The row as it was, locked: its status says which webhook event this change is.
+    const before = tx
+      .select({ id: predictions.id, status: predictions.status })
+      .from(predictions)
       .where(
         and(
           eq(predictions.id, id),
@@ -76,8 +73,25 @@ export async function updatePrediction(
           holdForCopy ? isNull(predictions.sourceReadyAt) : undefined,
         ),
       )
-      .returning();
-    if (row) await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+      .for('update')
+      .as('before');
+    const [updated] = await tx
+      .update(predictions)
+      .set({
+        ...write,
+        ...(write.status && isTerminal(write.status)
+          ? { costUsd: isCharged(write.status, write.errorCode) ? sql`${predictions.priceUsd}` : 0 }
+          : {}),
+        updatedAt: new Date(),
+        version: sql`${predictions.version} + 1`,
+      })
+      .from(before)
+      .where(eq(predictions.id, before.id))
+      .returning({ row: getColumns(predictions), previousStatus: before.status });
+    if (!updated) return undefined;
+    const { row, previousStatus } = updated;
+    await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+    await enqueueWebhook(tx, row, eventOfChange(previousStatus, row.status));
     return row;
   });
 }

@@ -1,0 +1,83 @@
+import type { PredictionRow, PredictionStatus, WebhookEventKind } from '../../db/schema.ts';
+import { isTerminal } from '../../predictions/status.ts';
+
+/** The `type` of each event in the body, after the Standard Webhooks convention `<resource>.<event>`. */
+export const EVENT_TYPES: Record<WebhookEventKind, string> = {
+  STARTED: 'prediction.started',
+  UPDATED: 'prediction.updated',
+  COMPLETED: 'prediction.completed',
+};
+
+/** What a caller is told when they ask for no events in particular. */
+export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventKind[] = ['COMPLETED'];
+
+/**
+ * Which event a visible change is: any final state is COMPLETED; STARTING to PROCESSING (Atlas took
+ * the job) is STARTED; every other visible change of a running job is UPDATED.
+ */
+export function eventOfChange(previous: PredictionStatus, next: PredictionStatus): WebhookEventKind {
+  if (isTerminal(next)) return 'COMPLETED';
+  if (previous === 'STARTING' && next === 'PROCESSING') return 'STARTED';
+  return 'UPDATED';
+}
+
+/** GraphQL's enum names for the stored upstream spellings (see src/schema/prediction.ts). */
+const RESOLUTION_NAMES: Record<PredictionRow['resolution'], string> = { '720P': 'RES_720P', '1080P': 'RES_1080P' };
+const ASPECT_RATIO_NAMES: Record<PredictionRow['aspectRatio'], string> = {
+  '16:9': 'RATIO_16_9',
+  '9:16': 'RATIO_9_16',
+  '1:1': 'RATIO_1_1',
+  '4:3': 'RATIO_4_3',
+  '3:4': 'RATIO_3_4',
+};
+
+/**
+ * The prediction as the GraphQL `Prediction` type serialises its stored fields (the same names, enum
+ * names and ISO dates), so a receiver can reuse the types it generated from the schema. The derived
+ * progress fields and the webhook fields themselves are left out: they describe the moment of reading,
+ * not the change.
+ */
+export function predictionData(row: PredictionRow) {
+  const iso = (at: Date | null) => (at ? at.toISOString() : null);
+  return {
+    id: row.id,
+    status: row.status,
+    ownerId: row.ownerId,
+    tenantId: row.tenantId,
+    prompt: row.prompt,
+    model: row.model,
+    resolution: RESOLUTION_NAMES[row.resolution],
+    aspectRatio: ASPECT_RATIO_NAMES[row.aspectRatio],
+    duration: row.duration,
+    seed: row.seed,
+    upstreamId: row.upstreamId,
+    // Atlas' links, as stored. The gateway's copies are served through signed links that expire, so
+    // they are not put in a message that may be read much later: read the prediction for them.
+    outputs: row.outputs,
+    videoUrl: row.outputs[0] ?? null,
+    sourceUrls: row.sourceUrls,
+    mirrored: row.mirroredAt !== null,
+    mirrorError: row.mirrorError,
+    error: row.error,
+    errorCode: row.errorCode,
+    predictTime: row.predictTime,
+    priceUsd: row.priceUsd,
+    costUsd: row.costUsd,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    completedAt: iso(row.completedAt),
+    deadlineAt: iso(row.deadlineAt),
+  };
+}
+
+export type PredictionData = ReturnType<typeof predictionData>;
+
+/** The JSON body of one event, exactly as it is signed and sent. */
+export function eventBody(kind: WebhookEventKind, row: PredictionRow): string {
+  return JSON.stringify({ type: EVENT_TYPES[kind], timestamp: row.updatedAt.toISOString(), data: predictionData(row) });
+}
+
+/** Whether this prediction's caller asked to hear of this event. */
+export function wantsEvent(row: Pick<PredictionRow, 'webhookUrl' | 'webhookEvents'>, kind: WebhookEventKind): boolean {
+  return row.webhookUrl !== null && (row.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS).includes(kind);
+}

@@ -1,0 +1,503 @@
+/**
+ * Signed outbound webhooks to callers' backends: a receiver over real HTTP that verifies every request
+ * with the standardwebhooks package, the fake Atlas, real Postgres (PGlite and the server).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { hostname } from 'node:os';
+import { lookup } from 'node:dns/promises';
+import { eq, sql } from 'drizzle-orm';
+import { SignJWT } from 'jose';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { webhookAttempts, webhookOutbox } from '../src/db/schema.ts';
+import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
+import { rangeOf } from '../src/webhooks/outbound/addressPolicy.ts';
+import { countPredictions, post, type Reply } from './support/auth.ts';
+import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
+import { BACKENDS, eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
+import { type Child, children, startChild } from './support/childGateway.ts';
+import { WebhookReceiver } from './support/webhookReceiver.ts';
+
+const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const JWT_SECRET = 'outbound-webhooks-test-secret-0123456789abcdef';
+const token = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+
+/** Short timings, so retries, time-outs and giving up happen within a test. */
+const FAST_WEBHOOKS = {
+  WEBHOOK_SIGNING_SECRET: SIGNING_SECRET,
+  WEBHOOK_TIMEOUT_MS: '500',
+  WEBHOOK_RETRY_BASE_MS: '100',
+  WEBHOOK_RETRY_MAX_MS: '1000',
+  WEBHOOK_RETRY_FOR_MS: '3000',
+  // Long: a delivery that comes at once was woken by its notice, not found by the sweep.
+  WEBHOOK_SWEEP_MS: '60000',
+};
+const AUTH = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET };
+
+/** Every field the body's `data` carries, as the GraphQL Prediction type gives them. */
+const DATA_FIELDS = `id status ownerId tenantId prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
+  error errorCode predictTime priceUsd costUsd createdAt updatedAt completedAt deadlineAt`;
+const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id webhook { url events } } } }';
+const DELIVERIES = `query D($id: ID!) { prediction(id: $id) { status webhookDeliveries {
+  messageId event attemptedAt httpStatus error durationMs delivered nextAttemptAt } } }`;
+const REDELIVER = 'mutation R($id: ID!) { redeliverWebhook(predictionId: $id) { id } }';
+
+interface Delivery {
+  messageId: string;
+  event: string;
+  attemptedAt: string;
+  httpStatus: number | null;
+  error: string | null;
+  durationMs: number;
+  delivered: boolean;
+  nextAttemptAt: string | null;
+}
+interface WebhookEventBody {
+  type: string;
+  timestamp: string;
+  data: Record<string, unknown> & { id: string; status: string; predictTime: number | null };
+}
+type Generated = { generateVideo: { prediction: { id: string; webhook: { url: string; events: string[] } | null } } };
+
+async function submit(url: string, credential: string | undefined, input: Record<string, unknown>): Promise<string> {
+  const reply = await post<Generated>(url, credential, GENERATE, { input: { prompt: 'a horse', ...input } });
+  expect(reply.body.errors).toBeUndefined();
+  return reply.body.data!.generateVideo.prediction.id;
+}
+
+async function deliveries(url: string, credential: string | undefined, id: string): Promise<Delivery[]> {
+  const reply = await post<{ prediction: { webhookDeliveries: Delivery[] } | null }>(url, credential, DELIVERIES, { id });
+  expect(reply.body.errors).toBeUndefined();
+  return reply.body.data!.prediction!.webhookDeliveries;
+}
+
+function expectBadInput(reply: Reply, field: string, rule: RegExp) {
+  expect(reply.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  const issues = reply.body.errors?.[0]?.extensions?.issues as Array<{ field: string; message: string }>;
+  expect(issues).toContainEqual({ field, message: expect.stringMatching(rule) });
+}
+
+const bodyOf = (received: { verified: unknown }) => received.verified as WebhookEventBody;
+
+describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
+  const t = gatewayFixture(backend, { ...AUTH, ...FAST_WEBHOOKS });
+  let receiver: WebhookReceiver;
+  let alice: string;
+  let bob: string;
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start(SIGNING_SECRET);
+    [alice, bob] = await Promise.all([token('alice'), token('bob')]);
+  });
+  afterAll(() => receiver?.close());
+  beforeEach(async () => {
+    // The fake numbers jobs from 1 again, and upstream ids are unique: start from empty tables.
+    await t.db.truncate();
+    receiver.reset();
+    t.fake.reset();
+  });
+
+  it('a finished job is POSTed once, signed (Standard Webhooks), with the prediction as GraphQL gives it', async () => {
+    const submitted = Date.now();
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/done?token=abc` } });
+    const [hook] = await eventually(() => receiver.at('/done?token=abc'), (r) => r.length >= 1);
+    const latencyMs = hook!.at - submitted;
+
+    expect(hook!.verifyError).toBeUndefined();
+    expect(hook!.headers['webhook-id']).toMatch(/^msg_[0-9a-f-]{36}$/);
+    expect(Math.abs(Number(hook!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+    expect(hook!.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(hook!.headers['content-type']).toBe('application/json');
+    // Signed with this secret and no other.
+    const other = new Webhook(`whsec_${randomBytes(32).toString('base64')}`);
+    expect(() => other.verify(hook!.body, hook!.headers as Record<string, string>)).toThrow();
+
+    const event = bodyOf(hook!);
+    const final = await post<{ prediction: Record<string, unknown> }>(t.gw.url, alice, `query($id: ID!) { prediction(id: $id) { ${DATA_FIELDS} } }`, { id });
+    expect(event.type).toBe('prediction.completed');
+    expect(event.data).toEqual(final.body.data!.prediction);
+    expect(event.data.status).toBe('SUCCEEDED');
+    expect(event.data.videoUrl).toBe('https://cdn.example/job_1.mp4');
+    expect(event.timestamp).toBe(final.body.data!.prediction.updatedAt);
+    // The 60 s sweep did not find it: the commit's notice woke a deliverer.
+    expect(latencyMs).toBeLessThan(5_000);
+
+    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    expect(attempts).toEqual([
+      { messageId: hook!.headers['webhook-id'], event: 'COMPLETED', attemptedAt: expect.any(String), httpStatus: 204, error: null, durationMs: expect.any(Number), delivered: true, nextAttemptAt: null },
+    ]);
+    // STARTED was not asked for: nothing else comes.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.received).toHaveLength(1);
+    // The secret signs; it is never written anywhere.
+    expect(t.gw.logs.join('\n')).not.toContain(SIGNING_SECRET.slice('whsec_'.length));
+  });
+
+  it('a cancelled job is COMPLETED too, with status CANCELED', async () => {
+    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/cancel` } });
+    await eventually(() => t.fake.statusCalls('job_1').length, (n) => n >= 1);
+    const cancelled = await post(t.gw.url, alice, 'mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', { id });
+    expect(cancelled.body.errors).toBeUndefined();
+    const [hook] = await eventually(() => receiver.at('/cancel'), (r) => r.length >= 1);
+    expect(hook!.verifyError).toBeUndefined();
+    expect(bodyOf(hook!)).toMatchObject({ type: 'prediction.completed', data: { id, status: 'CANCELED', errorCode: 'CANCELED' } });
+  });
+
+  it('STARTED and UPDATED when asked, each with the prediction at that change', async () => {
+    t.fake.newJob = (n) => ({
+      id: `job_${n}`,
+      script: [
+        wrapped({ id: `job_${n}`, status: 'processing' }),
+        wrapped({ id: `job_${n}`, status: 'processing', metrics: { predict_time: 1.5 } }),
+        wrapped({ id: `job_${n}`, status: 'completed', outputs: ['https://cdn.example/x.mp4'], metrics: { predict_time: 4.2 } }),
+      ],
+    });
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/all`, events: ['COMPLETED', 'STARTED', 'UPDATED', 'STARTED'] } });
+    const received = await eventually(() => receiver.at('/all'), (r) => r.length >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(receiver.at('/all')).toHaveLength(3);
+    for (const hook of received) expect(hook.verifyError).toBeUndefined();
+    const events = received.map(bodyOf).sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    expect(events.map((e) => [e.type, e.data.status, e.data.predictTime])).toEqual([
+      ['prediction.started', 'PROCESSING', null],
+      ['prediction.updated', 'PROCESSING', 1.5],
+      ['prediction.completed', 'SUCCEEDED', 4.2],
+    ]);
+    expect(new Set(received.map((hook) => hook.headers['webhook-id'])).size).toBe(3);
+    for (const event of events) expect(event.data.id).toBe(id);
+    const stored = await post<{ prediction: { webhook: unknown } }>(t.gw.url, alice, 'query($id: ID!) { prediction(id: $id) { webhook { url events } } }', { id });
+    // Stored deduplicated, in a fixed order.
+    expect(stored.body.data!.prediction.webhook).toEqual({ url: `${receiver.url}/all`, events: ['STARTED', 'UPDATED', 'COMPLETED'] });
+  });
+
+  it('a failing receiver is retried with growing delays, the same webhook-id each time, and every attempt is listed', async () => {
+    receiver.scripts.set('/flaky', [{ status: 500 }, { status: 503 }, { status: 500 }, { status: 200 }]);
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/flaky` } });
+    const received = await eventually(() => receiver.at('/flaky'), (r) => r.length >= 4);
+    for (const hook of received) expect(hook.verifyError).toBeUndefined();
+    expect(new Set(received.map((hook) => hook.headers['webhook-id'])).size).toBe(1);
+    expect(new Set(received.map((hook) => hook.body)).size).toBe(1);
+    const gaps = received.slice(1).map((hook, i) => hook.at - received[i]!.at);
+    // 100, 200, 400 ms, each ±25 %.
+    expect(gaps[0]).toBeGreaterThanOrEqual(70);
+    expect(gaps[1]).toBeGreaterThanOrEqual(145);
+    expect(gaps[2]).toBeGreaterThanOrEqual(295);
+
+    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 4);
+    expect(attempts.map((a) => [a.httpStatus, a.error, a.delivered])).toEqual([
+      [500, 'HTTP 500', false],
+      [503, 'HTTP 503', false],
+      [500, 'HTTP 500', false],
+      [200, null, true],
+    ]);
+    for (const failed of attempts.slice(0, 3)) expect(Date.parse(failed.nextAttemptAt!)).toBeGreaterThan(Date.parse(failed.attemptedAt));
+    expect(attempts[3]!.nextAttemptAt).toBeNull();
+    expect(new Set(attempts.map((a) => a.messageId))).toEqual(new Set([received[0]!.headers['webhook-id']]));
+  });
+
+  it('gives up once the retry window (WEBHOOK_RETRY_FOR_MS) is past', async () => {
+    receiver.scripts.set('/down', [{ status: 500 }]);
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/down` } });
+    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length > 0 && d.at(-1)!.nextAttemptAt === null, 10_000);
+    expect(attempts.every((a) => !a.delivered)).toBe(true);
+    // 100, 200, 400, 800, 1000 ms (±25 %) fit in 3 s: five or six attempts, then no more.
+    expect(attempts.length).toBeGreaterThanOrEqual(4);
+    expect(attempts.length).toBeLessThanOrEqual(7);
+    const [message] = await t.db.database.db.select().from(webhookOutbox).where(eq(webhookOutbox.predictionId, id));
+    expect(message!.gaveUpAt).not.toBeNull();
+    expect(message!.nextAttemptAt).toBeNull();
+    const seen = receiver.at('/down').length;
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(receiver.at('/down')).toHaveLength(seen);
+  });
+
+  it('a slow receiver runs into the timeout', async () => {
+    receiver.scripts.set('/slow', [{ status: 200, delayMs: 3_000 }]);
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/slow` } });
+    const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    expect(attempt).toMatchObject({ httpStatus: null, error: 'no answer within 500 ms', delivered: false });
+    expect(attempt!.durationMs).toBeGreaterThanOrEqual(450);
+    expect(attempt!.durationMs).toBeLessThan(2_000);
+    expect(attempt!.nextAttemptAt).not.toBeNull();
+  });
+
+  it('a redirect is not followed: it is a failed attempt', async () => {
+    receiver.scripts.set('/moved', [{ status: 302, headers: { location: `${receiver.url}/target` } }]);
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/moved` } });
+    const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    expect(attempt).toMatchObject({ httpStatus: 302, delivered: false });
+    expect(attempt!.error).toBe(`HTTP 302: redirects are not followed (to ${receiver.url}/target); give the final URL`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.at('/target')).toHaveLength(0);
+  });
+
+  it('refuses private, link-local, CGNAT and (for a name that is not a loopback host) loopback addresses', async () => {
+    const name = hostname();
+    // This machine's name resolves to a loopback address (/etc/hosts), which is what makes it a test of the resolved address.
+    expect(rangeOf((await lookup(name)).address)).toBe('loopback');
+    const cases = [
+      ['https://10.1.2.3/hook', /^refused to connect to 10\.1\.2\.3: a private address \(set WEBHOOK_ALLOW_PRIVATE=true/],
+      ['https://169.254.169.254/latest/meta-data', /^refused to connect to 169\.254\.169\.254: a linkLocal address/],
+      ['https://100.64.0.1/hook', /^refused to connect to 100\.64\.0\.1: a carrierGradeNat address/],
+      ['https://[fd00::1]/hook', /^refused to connect to fd00::1: a uniqueLocal address/],
+      [`https://${name}:${new URL(receiver.url).port}/hook`, /^refused to connect to (127\.\d+\.\d+\.\d+|::1): a loopback address/],
+    ] as const;
+    for (const [url, error] of cases) {
+      const id = await submit(t.gw.url, alice, { webhook: { url } });
+      const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+      expect(attempt).toMatchObject({ httpStatus: null, delivered: false, error: expect.stringMatching(error) });
+    }
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('redeliverWebhook sends the last event again as a new message; refused without a webhook; NOT_FOUND for another caller', async () => {
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/again` } });
+    const [first] = await eventually(() => receiver.at('/again'), (r) => r.length >= 1);
+    await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+
+    const again = await post<{ redeliverWebhook: { id: string } }>(t.gw.url, alice, REDELIVER, { id });
+    expect(again.body.errors).toBeUndefined();
+    expect(again.body.data!.redeliverWebhook.id).toBe(id);
+    const [, second] = await eventually(() => receiver.at('/again'), (r) => r.length >= 2);
+    expect(second!.verifyError).toBeUndefined();
+    expect(second!.body).toBe(first!.body);
+    expect(second!.headers['webhook-id']).not.toBe(first!.headers['webhook-id']);
+    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 2);
+    expect(attempts.map((a) => [a.event, a.delivered])).toEqual([['COMPLETED', true], ['COMPLETED', true]]);
+
+    // Someone else's job: as if it did not exist; nothing is sent.
+    const stranger = await post(t.gw.url, bob, REDELIVER, { id });
+    expect(stranger.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const plain = await submit(t.gw.url, alice, {});
+    expectBadInput(await post(t.gw.url, alice, REDELIVER, { id: plain }), 'predictionId', /was submitted without a webhook; there is nothing to redeliver/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(receiver.at('/again')).toHaveLength(2);
+  });
+
+  it("another caller sees neither the job nor its deliveries", async () => {
+    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/mine` } });
+    await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    const asBob = await post<{ prediction: unknown }>(t.gw.url, bob, DELIVERIES, { id });
+    expect(asBob.body.errors).toBeUndefined();
+    expect(asBob.body.data!.prediction).toBeNull();
+    const list = await post<{ predictions: { edges: unknown[] } }>(t.gw.url, bob, '{ predictions(first: 50) { edges { node { id webhookDeliveries { messageId } } } } }');
+    expect(list.body.data!.predictions.edges).toEqual([]);
+  });
+
+  it('the webhook is part of an idempotent request: the same key with another webhook is refused', async () => {
+    const input = { prompt: 'once', idempotencyKey: 'k-1', webhook: { url: `${receiver.url}/idem` } };
+    const first = await submit(t.gw.url, alice, input);
+    expect(await submit(t.gw.url, alice, input)).toBe(first);
+    const changed = await post(t.gw.url, alice, GENERATE, { input: { ...input, webhook: { url: `${receiver.url}/other` } } });
+    expect(changed.body.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    await eventually(() => receiver.at('/idem'), (r) => r.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.received.map((hook) => hook.path)).toEqual(['/idem']);
+  });
+
+  it('refuses bad webhook input before anything is stored or sent', async () => {
+    await t.db.truncate();
+    const long = `https://example.com/${'a'.repeat(2049 - 'https://example.com/'.length)}`;
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ url: 'not a url' }, 'input.webhook.url', /must be an absolute URL/],
+      [{ url: 'ftp://example.com/hook' }, 'input.webhook.url', /must use https/],
+      [{ url: 'http://example.com/hook' }, 'input.webhook.url', /must use https \(plain http is accepted only to localhost/],
+      [{ url: 'https://user:pass@example.com/hook' }, 'input.webhook.url', /must not contain a user name or password/],
+      [{ url: long }, 'input.webhook.url', /must be at most 2048 characters/],
+      [{ url: 'https://example.com/hook', events: [] }, 'input.webhook.events', /must name at least one event/],
+    ];
+    for (const [webhook, field, rule] of cases) {
+      expectBadInput(await post(t.gw.url, alice, GENERATE, { input: { prompt: 'a horse', webhook } }), field, rule);
+    }
+    const unknownEvent = await post(t.gw.url, alice, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://example.com', events: ['FINISHED'] } } });
+    expect(unknownEvent.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await countPredictions(t.db.database.db)).toBe(0);
+    expect(t.fake.creates).toHaveLength(0);
+  });
+});
+
+describe('webhook input on a gateway without WEBHOOK_SIGNING_SECRET', () => {
+  const t = gatewayFixture('pglite');
+  it('is refused, naming the field and the missing secret', async () => {
+    const reply = await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://example.com/hook' } } });
+    expectBadInput(reply, 'input.webhook', /cannot be used here: this gateway has no WEBHOOK_SIGNING_SECRET/);
+    expect(await countPredictions(t.db.database.db)).toBe(0);
+    expect(t.fake.creates).toHaveLength(0);
+    expect(t.gw.gateway.dispatcher).toBeUndefined();
+  });
+});
+
+describe('webhook URLs in production', () => {
+  const t = gatewayFixture('pglite', { NODE_ENV: 'production', AUTH_MODE: 'none', ...FAST_WEBHOOKS });
+  it('must be https and must not name this machine', async () => {
+    expectBadInput(
+      await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'http://127.0.0.1:9/hook' } } }),
+      'input.webhook.url',
+      /^must use https \(plain http is accepted only to localhost, 127\.0\.0\.1 or \[::1\], and not in production\)$/,
+    );
+    expectBadInput(
+      await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://localhost:9/hook' } } }),
+      'input.webhook.url',
+      /must not point at this machine/,
+    );
+    expect(await countPredictions(t.db.database.db)).toBe(0);
+  });
+});
+
+/** A TCP server that counts connections and drops them: proof that a delivery reached an address, or did not. */
+async function countingServer(): Promise<{ server: Server; port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : 0, connections: () => connections };
+}
+
+describe('WEBHOOK_ALLOW_PRIVATE', () => {
+  let fake: FakeAtlas;
+  let db: TestDatabase;
+  let target: Awaited<ReturnType<typeof countingServer>>;
+  beforeAll(async () => {
+    [fake, db, target] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite'), countingServer()]);
+  });
+  afterAll(async () => {
+    target?.server.close();
+    await Promise.all([fake?.close(), db?.close()]);
+  });
+
+  for (const allowPrivate of ['false', 'true'] as const) {
+    it(`${allowPrivate}: a host that resolves to a loopback address is ${allowPrivate === 'true' ? 'connected to' : 'refused before any connection'}`, async () => {
+      await db.truncate();
+      fake.reset();
+      const connectionsBefore = target.connections();
+      const gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { ...FAST_WEBHOOKS, WEBHOOK_ALLOW_PRIVATE: allowPrivate } });
+      try {
+        const id = await submit(gw.url, undefined, { webhook: { url: `https://${hostname()}:${target.port}/hook` } });
+        const [attempt] = await eventually(() => deliveries(gw.url, undefined, id), (d) => d.length >= 1);
+        expect(attempt!.delivered).toBe(false);
+        if (allowPrivate === 'true') {
+          // It got through to the address (the TLS handshake then failed: this server speaks no TLS).
+          expect(target.connections()).toBeGreaterThan(connectionsBefore);
+          expect(attempt!.error).not.toMatch(/refused to connect/);
+        } else {
+          expect(target.connections()).toBe(connectionsBefore);
+          expect(attempt!.error).toMatch(/^refused to connect to .*: a loopback address/);
+        }
+      } finally {
+        await gw.close();
+      }
+    });
+  }
+});
+
+describe('two gateway processes on one Postgres database', () => {
+  let fake: FakeAtlas;
+  let db: TestDatabase;
+  let receiver: WebhookReceiver;
+  let a: Child;
+  let b: Child;
+  beforeAll(async () => {
+    [fake, db, receiver] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres'), WebhookReceiver.start(SIGNING_SECRET)]);
+    // Real `node src/main.ts` processes, configured by environment only. A timeout far above the
+    // receiver's 40 ms, so no attempt times out on a busy machine and is (rightly) sent again.
+    const start = () =>
+      startChild({
+        DATABASE_URL: db.url!,
+        ATLASCLOUD_BASE_URL: fake.url,
+        ...FAST_WEBHOOKS,
+        WEBHOOK_TIMEOUT_MS: '5000',
+        WEBHOOK_SWEEP_MS: '200',
+        WEBHOOK_CONCURRENCY: '4',
+        // Not 1 s (the helper's): a create recorded late on a busy machine would be taken for lost
+        // (SUBMISSION_UNKNOWN), then found running: a true extra STARTED and COMPLETED, not a repeat.
+        UPSTREAM_TIMEOUT_MS: '5000',
+      });
+    [a, b] = await Promise.all([start(), start()]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(children.map((child) => child.kill9()));
+    await Promise.all([fake?.close(), db?.close(), receiver?.close()]);
+  });
+
+  it('deliver each event exactly once between them', async () => {
+    // A slow receiver, so that deliveries overlap and both processes are claiming at once.
+    receiver.scripts.set('/both', [{ status: 200, delayMs: 40 }]);
+    const jobs = 16;
+    const ids = await Promise.all(
+      Array.from({ length: jobs }, (_, i) =>
+        submit(`${(i % 2 ? a : b).base}/graphql`, undefined, { prompt: `job ${i}`, webhook: { url: `${receiver.url}/both`, events: ['STARTED', 'COMPLETED'] } }),
+      ),
+    );
+    await eventually(() => receiver.at('/both'), (r) => r.length >= 2 * jobs, 30_000);
+    // Time for any second delivery to show up.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const received = receiver.at('/both');
+    expect(received).toHaveLength(2 * jobs);
+    expect(new Set(received.map((hook) => hook.headers['webhook-id'])).size).toBe(2 * jobs);
+    for (const hook of received) expect(hook.verifyError).toBeUndefined();
+    const byJob = new Map<string, string[]>();
+    for (const hook of received) {
+      const event = bodyOf(hook);
+      byJob.set(event.data.id, [...(byJob.get(event.data.id) ?? []), event.type].sort());
+    }
+    expect([...byJob.keys()].sort()).toEqual([...ids].sort());
+    for (const types of byJob.values()) expect(types).toEqual(['prediction.completed', 'prediction.started']);
+    const delivered = (child: Child) => child.output().split('\n').filter((line) => line.includes('"webhook delivered"')).length;
+    expect(delivered(a) + delivered(b)).toBe(2 * jobs);
+    const attempts = await db.database.db.select().from(webhookAttempts);
+    expect(attempts).toHaveLength(2 * jobs);
+    expect(attempts.every((attempt) => attempt.delivered)).toBe(true);
+  }, 60_000);
+
+  it('a message whose deliverer was killed mid-request is sent again by another process once its lease runs out', async () => {
+    receiver.reset();
+    // The first request hangs; every gateway is killed meanwhile, so whichever held the message is gone.
+    receiver.scripts.set('/orphan', [{ status: 200, delayMs: 120_000 }, { status: 204 }]);
+    const id = await submit(`${a.base}/graphql`, undefined, { webhook: { url: `${receiver.url}/orphan` } });
+    const [first] = await eventually(() => receiver.at('/orphan'), (r) => r.length >= 1, 20_000);
+    await Promise.all([a.kill9(), b.kill9()]);
+    const c = await startChild({ DATABASE_URL: db.url!, ATLASCLOUD_BASE_URL: fake.url, ...FAST_WEBHOOKS, WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_SWEEP_MS: '200' });
+    const [, second] = await eventually(() => receiver.at('/orphan'), (r) => r.length >= 2, 60_000);
+    // The same message (receivers drop the repeat by its id), freshly signed, after the lease (5 s + 15 s) ran out.
+    expect(second!.verifyError).toBeUndefined();
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    expect(second!.body).toBe(first!.body);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(15_000);
+    const attempts = await eventually(() => db.database.db.select().from(webhookAttempts).where(eq(webhookAttempts.predictionId, id)), (rows) => rows.length >= 1);
+    // The killed process recorded nothing; the one attempt on record is the one that got through.
+    expect(attempts.map((attempt) => [attempt.httpStatus, attempt.delivered])).toEqual([[204, true]]);
+    expect(c.output()).toContain('"webhook delivered"');
+  }, 120_000);
+});
+
+describe('retry schedule', () => {
+  it('doubles from WEBHOOK_RETRY_BASE_MS up to WEBHOOK_RETRY_MAX_MS, with ±25 % jitter', () => {
+    const defaults = { retryBaseMs: 5_000, retryMaxMs: 3_600_000 };
+    expect([1, 2, 3, 4, 10, 11, 30].map((n) => retryDelayMs(n, defaults, () => 0.5))).toEqual([5_000, 10_000, 20_000, 40_000, 2_560_000, 3_600_000, 3_600_000]);
+    expect(retryDelayMs(1, defaults, () => 0)).toBe(3_750);
+    expect(retryDelayMs(1, defaults, () => 0.999999)).toBe(6_250);
+  });
+});
+
+describe('WEBHOOK_SIGNING_SECRET', () => {
+  it('must be whsec_ and 24 to 64 bytes of base64; the message names the variable, never the value', () => {
+    for (const bad of ['secret', 'whsec_', `whsec_${randomBytes(16).toString('base64')}`, `whsec_${randomBytes(80).toString('base64')}`, 'whsec_not base64!']) {
+      let error: unknown;
+      try {
+        loadConfig({ WEBHOOK_SIGNING_SECRET: bad });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/WEBHOOK_SIGNING_SECRET: must be whsec_ followed by 24 to 64 random bytes/);
+      if (bad.length > 10) expect((error as Error).message).not.toContain(bad);
+    }
+    expect(loadConfig({ WEBHOOK_SIGNING_SECRET: SIGNING_SECRET }).webhooks.signingSecret).toBe(SIGNING_SECRET);
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/WEBHOOK_ALLOW_PRIVATE/);
+  });
+});
