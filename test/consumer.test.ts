@@ -286,9 +286,9 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     // A finished job: the current state once, then the stream ends.
     expect(result.watched).toEqual(['SUCCEEDED']);
 
-    // The video comes from the simulator, and it is a video.
-    const simulator = gateway!.simulator!;
-    expect(result.videoUrl?.startsWith(`${simulator.url}/files/`), `${result.videoUrl} from ${simulator.url}`).toBe(true);
+    // The video is the gateway's own copy (a signed link; the simulator's would expire), and it is a video.
+    const origin = new URL(gatewayUrl).origin;
+    expect(result.videoUrl?.startsWith(`${origin}/videos/${result.id}/0.mp4?expires=`), `${result.videoUrl} from ${origin}`).toBe(true);
     const video = await fetch(result.videoUrl!);
     expect(video.status).toBe(200);
     expect(video.headers.get('content-type')).toBe('video/mp4');

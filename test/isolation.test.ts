@@ -181,8 +181,10 @@ describe('isolation between callers, on every transport', () => {
           expect(events[0]!.data.predictionUpdated).toMatchObject({ id, status: 'SUCCEEDED' });
           return true;
         }
-        // The same answer as for an unknown id, but for the id in the message.
-        expect(JSON.parse(JSON.stringify(events[0]).replaceAll(id, UNKNOWN))).toEqual(unknown[0]);
+        // The same answer as for an unknown id, but for the id in the message (and each request's own id).
+        const requestId = (event: unknown) => JSON.stringify(event).match(/"requestId":"([^"]+)"/)?.[1] ?? 'none';
+        const asUnknown = JSON.stringify(events[0]).replaceAll(id, UNKNOWN).replace(requestId(events[0]), requestId(unknown[0]));
+        expect(JSON.parse(asUnknown)).toEqual(unknown[0]);
         return false;
       },
       async (caller) => (await post<List>(t.gw.url, tokens[caller], LIST)).body.data!.predictions.edges.map((edge) => edge.node.id),

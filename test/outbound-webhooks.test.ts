@@ -38,7 +38,7 @@ const AUTH = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET };
 
 /** Every field the body's `data` carries, as the GraphQL Prediction type gives them. */
 const DATA_FIELDS = `id status ownerId tenantId prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
-  error errorCode predictTime priceUsd costUsd createdAt updatedAt completedAt deadlineAt`;
+  sourceUrls mirrored mirrorError error errorCode predictTime priceUsd costUsd createdAt updatedAt completedAt deadlineAt`;
 const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id webhook { url events } } } }';
 const DELIVERIES = `query D($id: ID!) { prediction(id: $id) { status webhookDeliveries {
   messageId event attemptedAt httpStatus error durationMs delivered nextAttemptAt } } }`;
