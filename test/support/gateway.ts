@@ -70,8 +70,17 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
 }
 
 async function truncate(database: Database) {
-  // cascade: the webhook outbox and its attempts refer to predictions.
-  await database.db.execute(sql`truncate predictions, atlas_webhook_deliveries cascade`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // cascade: the webhook outbox and its attempts refer to predictions.
+      return void (await database.db.execute(sql`truncate predictions, atlas_webhook_deliveries cascade`));
+    } catch (error) {
+      // A gateway still running in the background (the webhook dispatcher claiming its outbox) can
+      // hold a lock truncate wants, in the other order: Postgres breaks the deadlock; try again.
+      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      if (code !== '40P01' || attempt >= 5) throw error;
+    }
+  }
 }
 
 export interface TestGateway {
