@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { isTerminal } from '../predictions/status.ts';
+import { withTimeout } from './timeout.ts';
 
 /** One upstream call as the Atlas client saw it. `status`: the HTTP status, or why there was none. */
 export interface UpstreamCall {
@@ -287,16 +288,6 @@ export class GatewayMetrics implements JobMetrics {
 
 function isExecutionResult(value: unknown): value is ExecutionResult {
   return typeof value === 'object' && value !== null && !(Symbol.asyncIterator in value);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
+import { withTimeout } from './timeout.ts';
 
 /** The channel each process pings itself on, to know its LISTEN connection hears notices. */
 const PING_CHANNEL = 'gateway_ping';
@@ -88,14 +89,4 @@ export class Readiness {
 function reply(res: ServerResponse, status: number, body: Record<string, string>): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
 import { enqueueWebhook } from './enqueueWebhook.ts';
@@ -23,21 +24,27 @@ export interface MirrorWrite {
  * one transaction. Fenced by the copy lease; undefined when another gateway has the copy (or the job
  * was cancelled meanwhile), and then nothing is written.
  */
-export async function finishMirror(db: Db, id: string, lease: Date, files: StoredOutputFile[]): Promise<MirrorWrite | undefined> {
+export function finishMirror(db: Db, id: string, lease: Date, files: StoredOutputFile[]): Promise<MirrorWrite | undefined> {
+  return writeMirror(db, id, lease, { ...released, outputFiles: files, mirroredAt: new Date(), mirrorError: null, mirrorNextAt: null });
+}
+
+/**
+ * The one write a copy ends with (finishMirror, recordMirrorFailure): fenced by the copy lease, a
+ * version bump and a notice, and, when it releases a job that was waiting for its copy, that job's
+ * COMPLETED webhook, all in one transaction.
+ */
+export async function writeMirror(
+  db: Db,
+  id: string,
+  lease: Date,
+  set: PgUpdateSetSource<typeof predictions>,
+): Promise<MirrorWrite | undefined> {
   return db.transaction(async (tx) => {
-    // Locked as it was: a job waiting for its copy that this write releases ends here, so this is its COMPLETED event.
+    // Locked as it was: whether this write is what ends the job.
     const [before] = await tx.select({ status: predictions.status }).from(predictions).where(eq(predictions.id, id)).for('update');
     const [row] = await tx
       .update(predictions)
-      .set({
-        ...released,
-        outputFiles: files,
-        mirroredAt: new Date(),
-        mirrorError: null,
-        mirrorNextAt: null,
-        updatedAt: new Date(),
-        version: sql`${predictions.version} + 1`,
-      })
+      .set({ ...set, updatedAt: new Date(), version: sql`${predictions.version} + 1` })
       .where(and(eq(predictions.id, id), eq(predictions.mirrorNextAt, lease), inArray(predictions.status, ['PROCESSING', 'SUCCEEDED'])))
       .returning();
     if (!row) return undefined;
