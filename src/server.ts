@@ -18,6 +18,7 @@ import { readGauges } from './db/queries/gaugeReadings.ts';
 import { GatewayMetrics, type JobMetrics, metricsRoute } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
 import { REQUEST_ID_HEADER, requestIdFrom, RequestScopes, type RequestServerContext } from './observability/requestId.ts';
+import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody } from './graphqlBody.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
@@ -247,6 +248,8 @@ export async function createGateway(
     // when first asked for: it is a quarter of the gateway's import time.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
+    // The same cap as the Node server's own read of JSON bodies (graphqlBody.ts), for the other kinds.
+    maxRequestBodySize: MAX_GRAPHQL_BODY_BYTES,
     // Details of unexpected errors go to the log, never to clients; a database that cannot be reached
     // is said plainly, as it is worth a retry.
     maskedErrors: {
@@ -282,7 +285,15 @@ export async function createGateway(
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const context: RequestServerContext = { requestId };
     // GraphQL first: the hot path does not wait on the other routes.
-    if (req.url?.startsWith('/graphql')) return void yoga(req, res, context);
+    if (req.url?.startsWith('/graphql')) {
+      if (!isGraphQLJsonPost(req)) return void yoga(req, res, context);
+      return void readGraphQLJsonBody(req, res, requestId).then(
+        (read) => {
+          if (read) void yoga(req, res, context);
+        },
+        () => req.destroy(), // the client went away mid-body
+      );
+    }
     const requestLog = log.child({ requestId });
     if (receiveAtlasWebhook && req.url?.startsWith(ATLAS_WEBHOOK_PATH)) return void receiveAtlasWebhook(req, res);
     if (req.url?.startsWith('/videos/') && storage instanceof FileStorage) return void storage.serve(req, res);

@@ -208,12 +208,15 @@ export class GatewayMetrics implements JobMetrics {
           graphql_envelop_request_time_summary: false,
           graphql_envelop_deprecated_field: false,
           graphql_envelop_schema_change: false,
-          graphql_envelop_request_duration: timing('graphql_envelop_request_duration', 'Time from parse to the end of execution', ['execute', 'subscribe']),
-          graphql_envelop_phase_parse: timing('graphql_envelop_phase_parse', 'Time parsing documents', ['parse']),
-          graphql_envelop_phase_validate: timing('graphql_envelop_phase_validate', 'Time validating documents', ['validate']),
+          // Off because they cost every request a histogram each and tell little: parsing and
+          // validation are cached per document, subscriptions are timed by their stream, and
+          // graphql_yoga_http_duration already times the whole request.
+          graphql_envelop_request_duration: false,
+          graphql_envelop_phase_parse: false,
+          graphql_envelop_phase_validate: false,
           graphql_envelop_phase_context: timing('graphql_envelop_phase_context', 'Time building the context (authentication)', ['context']),
           graphql_envelop_phase_execute: timing('graphql_envelop_phase_execute', 'Time executing operations', ['execute']),
-          graphql_envelop_phase_subscribe: timing('graphql_envelop_phase_subscribe', 'Time starting subscriptions', ['subscribe']),
+          graphql_envelop_phase_subscribe: false,
           graphql_envelop_error_result: createCounter<'parse' | 'validate' | 'context' | 'execute' | 'subscribe', 'operationName' | 'operationType' | 'phase'>({
             registry,
             counter: { name: 'graphql_envelop_error_result', help: 'Errors in results, by the phase they came from', labelNames: ['operationName', 'operationType', 'phase'] },

@@ -1,0 +1,81 @@
+/**
+ * GraphQL request bodies over a real socket: the gateway reads a JSON POST itself (bounded) and hands
+ * Yoga the parsed body. What callers rely on: any well-formed body runs however it was sent, one over
+ * the limit is refused before anything runs or is stored, and a malformed one gets the same clear error
+ * as before, never a hung request.
+ */
+import { request } from 'node:http';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { MAX_GRAPHQL_BODY_BYTES } from '../src/graphqlBody.ts';
+import { gatewayFixture } from './support/gateway.ts';
+
+const GENERATE = 'mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+
+interface Reply {
+  data?: Record<string, unknown> | null;
+  errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+/** A POST on a real socket: with Content-Length, or chunked in pieces of `chunkBytes`. */
+function post(url: string, body: string, options: { chunkBytes?: number; contentType?: string } = {}) {
+  return new Promise<{ status: number; reply: Reply; requestId: string | undefined }>((resolve, reject) => {
+    const bytes = Buffer.from(body);
+    const headers: Record<string, string | number> = { 'content-type': options.contentType ?? 'application/json' };
+    if (!options.chunkBytes) headers['content-length'] = bytes.length;
+    const req = request(url, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, reply: JSON.parse(Buffer.concat(chunks).toString()) as Reply, requestId: res.headers['x-request-id'] as string | undefined }),
+      );
+    });
+    req.on('error', reject);
+    if (options.chunkBytes) {
+      for (let at = 0; at < bytes.length; at += options.chunkBytes) req.write(bytes.subarray(at, at + options.chunkBytes));
+    } else req.write(bytes);
+    req.end();
+  });
+}
+
+describe('GraphQL request bodies', () => {
+  const t = gatewayFixture('postgres');
+  const storedJobs = async () => Number((await t.db.database.db.execute<{ n: string }>('select count(*)::text as n from predictions'))[0]?.n ?? 0);
+
+  beforeEach(() => t.fake.reset());
+
+  it('runs a mutation sent chunked in 7-byte pieces, charset in the content type', async () => {
+    const body = JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'A horse in small pieces' } } });
+    const { status, reply } = await post(t.gw.url, body, { chunkBytes: 7, contentType: 'application/json; charset=utf-8' });
+    expect(status).toBe(200);
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data?.generateVideo).toMatchObject({ prediction: { status: 'PROCESSING' } });
+    expect(t.fake.creates).toHaveLength(1);
+  });
+
+  it.each([
+    ['declared by Content-Length', {}],
+    ['sent chunked, with no length declared', { chunkBytes: 64 * 1024 }],
+  ])('refuses a body over the limit %s with 413, naming the limit, before anything is stored', async (_, options) => {
+    const before = await storedJobs();
+    const prompt = 'x'.repeat(MAX_GRAPHQL_BODY_BYTES);
+    const { status, reply, requestId } = await post(t.gw.url, JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }), options);
+    expect(status).toBe(413);
+    expect(reply.errors?.[0]?.message).toContain(`at most ${MAX_GRAPHQL_BODY_BYTES} bytes`);
+    expect(reply.errors?.[0]?.extensions).toEqual({ code: 'REQUEST_ENTITY_TOO_LARGE', requestId });
+    expect(t.fake.creates).toHaveLength(0);
+    expect(await storedJobs()).toBe(before);
+  });
+
+  it.each([
+    ['invalid JSON', '{"query": ', 'BAD_REQUEST', 'POST body sent invalid JSON.'],
+    ['an empty object', '{}', 'PERSISTED_QUERY_ONLY', 'the request names no document'],
+    ['an array', '[1, 2]', 'BAD_REQUEST', 'Batching is not supported.'],
+    ['a bare string', '"mutation { x }"', 'BAD_REQUEST', 'POST body is expected to be object but received string'],
+    ['nothing at all', '', 'BAD_REQUEST', 'POST body sent invalid JSON.'],
+  ])('answers %s with the error it always had (%s), and runs nothing', async (_, body, code, message) => {
+    const { reply } = await post(t.gw.url, body);
+    expect(reply.errors?.[0]).toMatchObject({ message: expect.stringContaining(message), extensions: { code } });
+    expect(reply.data ?? undefined).toBeUndefined();
+    expect(t.fake.creates).toHaveLength(0);
+  });
+});
