@@ -5,6 +5,7 @@
  * as before, never a hung request.
  */
 import { request } from 'node:http';
+import { sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MAX_GRAPHQL_BODY_BYTES } from '../src/graphqlBody.ts';
 import { gatewayFixture } from './support/gateway.ts';
@@ -39,7 +40,7 @@ function post(url: string, body: string, options: { chunkBytes?: number; content
 
 describe('GraphQL request bodies', () => {
   const t = gatewayFixture('postgres');
-  const storedJobs = async () => Number((await t.db.database.db.execute<{ n: string }>('select count(*)::text as n from predictions'))[0]?.n ?? 0);
+  const storedJobs = async () => ((await t.db.database.db.execute(sql`select count(*)::int as n from predictions`)) as unknown as { n: number }[])[0]?.n;
 
   beforeEach(() => t.fake.reset());
 
@@ -57,6 +58,7 @@ describe('GraphQL request bodies', () => {
     ['sent chunked, with no length declared', { chunkBytes: 64 * 1024 }],
   ])('refuses a body over the limit %s with 413, naming the limit, before anything is stored', async (_, options) => {
     const before = await storedJobs();
+    expect(before).toBeTypeOf('number');
     const prompt = 'x'.repeat(MAX_GRAPHQL_BODY_BYTES);
     const { status, reply, requestId } = await post(t.gw.url, JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }), options);
     expect(status).toBe(413);

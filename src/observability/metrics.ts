@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createCounter, createHistogram, usePrometheus, type FillLabelsFnParams } from '@graphql-yoga/plugin-prometheus';
 import { getOperationAST, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -78,6 +78,13 @@ export class GatewayMetrics implements JobMetrics {
     name: 'gateway_graphql_operations_total',
     help: 'GraphQL operations answered, by operation name, type and outcome (ok, or the first error code)',
     labelNames: ['operation', 'type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly #operationDurations = new Histogram({
+    name: 'gateway_graphql_operation_duration_seconds',
+    help: 'Time answering GraphQL operations, from the request to its result (a subscription: to its first), by operation name, type and outcome',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    buckets: GRAPHQL_BUCKETS,
     registers: [this.registry],
   });
   readonly #upstream = new Histogram({
@@ -183,91 +190,58 @@ export class GatewayMetrics implements JobMetrics {
     this.#reconnects.inc();
   }
 
-  /** Yoga's Prometheus plugin (GraphQL phase timings, errors by phase) and the operations counter. */
+  /** The GraphQL operations counter and their timings. */
   yogaPlugins(): Plugin[] {
-    const registry = this.registry;
-    const names = this.#operationNames;
-    const operationLabels = (params: FillLabelsFnParams) => ({
-      operationName: names.of(params.operationName, 'anonymous'),
-      operationType: params.operationType ?? 'unknown',
-    });
-    const timing = <Phase extends string>(name: string, help: string, phases: [Phase, ...Phase[]]) =>
-      createHistogram<Phase, 'operationName' | 'operationType'>({
-        registry,
-        histogram: { name, help, labelNames: ['operationName', 'operationType'], buckets: GRAPHQL_BUCKETS },
-        fillLabelsFn: operationLabels,
-        phases,
-      });
-    return [
-      usePrometheus({
-        registry,
-        // Served by the gateway's own route, behind METRICS_TOKEN.
-        endpoint: false,
-        metrics: {
-          graphql_envelop_request: false,
-          graphql_envelop_request_time_summary: false,
-          graphql_envelop_deprecated_field: false,
-          graphql_envelop_schema_change: false,
-          // Off because they cost every request a histogram each and tell little: parsing and
-          // validation are cached per document, subscriptions are timed by their stream, and
-          // graphql_yoga_http_duration already times the whole request.
-          graphql_envelop_request_duration: false,
-          graphql_envelop_phase_parse: false,
-          graphql_envelop_phase_validate: false,
-          graphql_envelop_phase_context: timing('graphql_envelop_phase_context', 'Time building the context (authentication)', ['context']),
-          graphql_envelop_phase_execute: timing('graphql_envelop_phase_execute', 'Time executing operations', ['execute']),
-          graphql_envelop_phase_subscribe: false,
-          graphql_envelop_error_result: createCounter<'parse' | 'validate' | 'context' | 'execute' | 'subscribe', 'operationName' | 'operationType' | 'phase'>({
-            registry,
-            counter: { name: 'graphql_envelop_error_result', help: 'Errors in results, by the phase they came from', labelNames: ['operationName', 'operationType', 'phase'] },
-            fillLabelsFn: (params) => ({ ...operationLabels(params), phase: params.errorPhase ?? 'unknown' }),
-          }),
-          graphql_yoga_http_duration: createHistogram<'request', 'operationName' | 'operationType' | 'method' | 'statusCode', FillLabelsFnParams & { request: Request; response: Response }>({
-            registry,
-            histogram: {
-              name: 'graphql_yoga_http_duration',
-              help: 'Time answering GraphQL HTTP requests (to the start of the stream, for subscriptions)',
-              labelNames: ['operationName', 'operationType', 'method', 'statusCode'],
-              buckets: GRAPHQL_BUCKETS,
-            },
-            // No URL label: GET requests carry whole documents (and anything else) in it.
-            fillLabelsFn: (params) => ({ ...operationLabels(params), method: params.request.method, statusCode: params.response.status }),
-          }),
-        },
-      }),
-      this.#operationsPlugin(),
-    ];
+    return [this.#operationsPlugin()];
   }
 
-  /** Counts every GraphQL answer, early refusals (401, validation, persisted-only) included. */
+  /**
+   * Counts and times every GraphQL answer, early refusals (401, validation, persisted-only) included:
+   * from the request's arrival to its result (for a subscription, its first). Why not Yoga's Prometheus
+   * plugin, which the gateway used first: hooked into every phase, it cost a third of the CPU of a
+   * small read (about 95 µs a request, measured by bench/readPath.ts), for timings of parsing and
+   * validation, which are cached per document anyway.
+   */
   #operationsPlugin(): Plugin {
-    const operations = new WeakMap<Request, { name: string | undefined; type: string | undefined }>();
+    const operations = new WeakMap<Request, { name: string | undefined; type: string | undefined; startedAt: number }>();
     const counter = this.#operations;
+    const durations = this.#operationDurations;
     const names = this.#operationNames;
     const codes = this.#errorCodes;
     return {
+      onRequest({ request }) {
+        operations.set(request, { name: undefined, type: undefined, startedAt: performance.now() });
+      },
       onParams({ params, request }) {
-        operations.set(request, { name: params.operationName ?? undefined, type: undefined });
+        const operation = operations.get(request);
+        if (operation) operation.name = params.operationName ?? undefined;
       },
       onParse({ context }) {
         const request = (context as { request?: Request }).request;
         if (!request) return undefined;
         return ({ result }) => {
           if (result instanceof Error || !result) return;
-          const operation = getOperationAST(result, operations.get(request)?.name);
-          if (operation) operations.set(request, { name: operation.name?.value, type: operation.operation });
+          const known = operations.get(request);
+          const operation = getOperationAST(result, known?.name);
+          if (known && operation) {
+            known.name = operation.name?.value;
+            known.type = operation.operation;
+          }
         };
       },
       onResultProcess({ request, result }) {
         const operation = operations.get(request);
+        const seconds = operation ? (performance.now() - operation.startedAt) / 1000 : 0;
         for (const each of Array.isArray(result) ? result : [result]) {
           const errors = isExecutionResult(each) ? each.errors : undefined;
           const code = errors?.[0]?.extensions?.code;
-          counter.inc({
+          const labels = {
             operation: names.of(operation?.name, 'anonymous'),
             type: operation?.type ?? 'unknown',
             outcome: errors?.length ? codes.of(typeof code === 'string' ? code : undefined, 'error') : 'ok',
-          });
+          };
+          counter.inc(labels);
+          durations.observe(labels, seconds);
         }
       },
     };
