@@ -6,7 +6,7 @@
  * another gateway process, and two gateways never copy the same job. PGlite and the Postgres server;
  * the filesystem backend, and S3 through s3rver (see the S3 block for what that does and does not prove).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +20,12 @@ import { post, subscribeAll } from './support/auth.ts';
 import { children, startChild } from './support/childGateway.ts';
 import { type FakeFile, FakeAtlas, generatedChunk } from './support/fakeAtlas.ts';
 import { BACKENDS, createServerDatabase, eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
+import { WebhookReceiver } from './support/webhookReceiver.ts';
 
 const JWT_SECRET = 'mirror-test-secret-of-at-least-32-characters';
 const token = (sub: string) =>
   new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+const WEBHOOK_SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const MAX_BYTES = 1_000_000;
 const HOLD_MS = 1_500;
 
@@ -91,6 +93,7 @@ for (const backend of BACKENDS) {
       MIRROR_MAX_BYTES: String(MAX_BYTES),
       MIRROR_HOLD_MS: String(HOLD_MS),
       ATLASCLOUD_OUTPUT_EXPIRATION_HOURS: '48',
+      WEBHOOK_SIGNING_SECRET,
     });
     const jobs = client(() => f.gw.url);
     const origin = () => new URL(f.gw.url).origin;
@@ -141,6 +144,37 @@ for (const backend of BACKENDS) {
       expect(readFileSync(join(storageDir, id, '0.mp4')).equals(body)).toBe(true);
       // Atlas was asked to keep its outputs for ATLASCLOUD_OUTPUT_EXPIRATION_HOURS.
       expect(f.fake.creates[0]!.headers['x-atlascloud-object-expiration-hours']).toBe('48');
+    });
+
+    it("fires the caller's COMPLETED webhook once, when the finished copy releases the job", async () => {
+      // The poll that sees Atlas finish does not end a mirrored job: the copy's write does, and it
+      // must fire the webhook, as the poller's own end of a job would.
+      const receiver = await WebhookReceiver.start(WEBHOOK_SIGNING_SECRET);
+      try {
+        f.fake.jobsWithFiles(() => ({ body: generatedChunk(0, 100_000) }));
+        const reply = await post<{ generateVideo: { prediction: { id: string } } }>(
+          f.gw.url,
+          await token('alice'),
+          'mutation($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }',
+          { input: { prompt: 'A white horse with a webhook', webhook: { url: `${receiver.url}/done` } } },
+        );
+        expect(reply.body.errors).toBeUndefined();
+        const id = reply.body.data!.generateVideo.prediction.id;
+        const done = await jobs.succeeded(id);
+        expect(done.mirrored).toBe(true);
+
+        const [hook] = await eventually(() => receiver.at('/done'), (received) => received.length >= 1);
+        expect(hook!.verifyError).toBeUndefined();
+        const event = JSON.parse(hook!.body) as { type: string; data: Record<string, unknown> };
+        expect(event.type).toBe('prediction.completed');
+        // The body carries Atlas' link (the gateway's own is signed and expires) and says the copy is made.
+        const source = f.fake.fileUrl('job_1.mp4');
+        expect(event.data).toMatchObject({ id, status: 'SUCCEEDED', mirrored: true, mirrorError: null, sourceUrls: [source], videoUrl: source });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(receiver.received).toHaveLength(1);
+      } finally {
+        await receiver.close();
+      }
     });
 
     it('serves byte ranges: first bytes, open-ended, suffix, and 416 past the end', async () => {
