@@ -23,6 +23,14 @@ const refusals = {
   },
 } as const;
 
+/** A request with neither a document nor a hash, where documents are welcome: it is simply malformed. */
+const noQuery = {
+  message: 'The request carries neither a query nor the hash of a persisted document',
+  extensions: { code: 'BAD_REQUEST' },
+} as const;
+
+const refusalsIn = (mode: 'open' | 'only') => (mode === 'open' ? { ...refusals, keyNotFound: noQuery } : refusals);
+
 /**
  * Hashes from the manifest are always accepted. With `only`, nothing else runs, on every endpoint and
  * transport (SSE subscriptions go through the same Yoga pipeline, so the same check applies; WebSocket
@@ -32,7 +40,7 @@ export function persistedOperations(mode: 'open' | 'only') {
   return usePersistedOperations({
     getPersistedOperation: (hash) => manifest[hash] ?? null,
     allowArbitraryOperations: mode === 'open',
-    customErrors: refusals,
+    customErrors: refusalsIn(mode),
   });
 }
 
@@ -56,7 +64,8 @@ export function persistedDocumentOf(mode: 'open' | 'only', params: OperationPara
     return params.query;
   }
   const hash = persistedQueryExtension.safeParse(params.extensions).data?.persistedQuery.sha256Hash;
-  if (hash === undefined) throw new GraphQLError(refusals.keyNotFound.message, { extensions: refusals.keyNotFound.extensions });
+  const { keyNotFound } = refusalsIn(mode);
+  if (hash === undefined) throw new GraphQLError(keyNotFound.message, { extensions: keyNotFound.extensions });
   const document = manifest[hash];
   if (document === undefined) throw new GraphQLError(refusals.notFound.message, { extensions: refusals.notFound.extensions });
   return document;

@@ -70,7 +70,7 @@ describe('GraphQL request bodies', () => {
 
   it.each([
     ['invalid JSON', '{"query": ', 'BAD_REQUEST', 'POST body sent invalid JSON.'],
-    ['an empty object', '{}', 'PERSISTED_QUERY_ONLY', 'the request names no document'],
+    ['an empty object', '{}', 'BAD_REQUEST', 'The request carries neither a query nor the hash of a persisted document'],
     ['an array', '[1, 2]', 'BAD_REQUEST', 'Batching is not supported.'],
     ['a bare string', '"mutation { x }"', 'BAD_REQUEST', 'POST body is expected to be object but received string'],
     ['nothing at all', '', 'BAD_REQUEST', 'POST body sent invalid JSON.'],
