@@ -48,7 +48,7 @@ function parsedObject(text: string): object | undefined {
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): false {
   const message = `Request body too large: at most ${MAX_GRAPHQL_BODY_BYTES} bytes`;
-  // The rest of the body is not read: close the connection rather than drain it.
+  // The rest of the body is discarded as it comes, and the connection closed after the answer.
   res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', requestId } }] }));
   req.resume();

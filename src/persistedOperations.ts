@@ -29,7 +29,8 @@ const noQuery = {
   extensions: { code: 'BAD_REQUEST' },
 } as const;
 
-const refusalsIn = (mode: 'open' | 'only') => (mode === 'open' ? { ...refusals, keyNotFound: noQuery } : refusals);
+/** The plugin's errors in each mode, made once. */
+const REFUSALS_IN = { open: { ...refusals, keyNotFound: noQuery }, only: refusals } as const;
 
 /**
  * Hashes from the manifest are always accepted. With `only`, nothing else runs, on every endpoint and
@@ -40,7 +41,7 @@ export function persistedOperations(mode: 'open' | 'only') {
   return usePersistedOperations({
     getPersistedOperation: (hash) => manifest[hash] ?? null,
     allowArbitraryOperations: mode === 'open',
-    customErrors: refusalsIn(mode),
+    customErrors: REFUSALS_IN[mode],
   });
 }
 
@@ -64,7 +65,7 @@ export function persistedDocumentOf(mode: 'open' | 'only', params: OperationPara
     return params.query;
   }
   const hash = persistedQueryExtension.safeParse(params.extensions).data?.persistedQuery.sha256Hash;
-  const { keyNotFound } = refusalsIn(mode);
+  const { keyNotFound } = REFUSALS_IN[mode];
   if (hash === undefined) throw new GraphQLError(keyNotFound.message, { extensions: keyNotFound.extensions });
   const document = manifest[hash];
   if (document === undefined) throw new GraphQLError(refusals.notFound.message, { extensions: refusals.notFound.extensions });
