@@ -249,7 +249,9 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
       const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
       expect(attempt).toMatchObject({ httpStatus: null, delivered: false, error: expect.stringMatching(error) });
     }
-    expect(receiver.received).toHaveLength(0);
+    // Only the loopback case could have reached the receiver. (Not `received` as a whole: an earlier
+    // test's failed delivery may be retried into this one.)
+    expect(receiver.at('/hook')).toHaveLength(0);
   });
 
   it('redeliverWebhook sends the last event again as a new message; refused without a webhook; NOT_FOUND for another caller', async () => {
@@ -471,7 +473,8 @@ describe('two gateway processes on one Postgres database', () => {
     const attempts = await eventually(() => db.database.db.select().from(webhookAttempts).where(eq(webhookAttempts.predictionId, id)), (rows) => rows.length >= 1);
     // The killed process recorded nothing; the one attempt on record is the one that got through.
     expect(attempts.map((attempt) => [attempt.httpStatus, attempt.delivered])).toEqual([[204, true]]);
-    expect(c.output()).toContain('"webhook delivered"');
+    // The log line follows the attempt's row; under load it may reach the pipe a moment later.
+    await eventually(() => c.output(), (output) => output.includes('"webhook delivered"'));
   }, 120_000);
 });
 

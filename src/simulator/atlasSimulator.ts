@@ -33,9 +33,9 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
   const webhookTimers = new Set<NodeJS.Timeout>();
   let host = '127.0.0.1';
 
-  /** The job's state now: running words, or its end (with the video's URL on `host`). */
-  function stateOf(id: string, startedAt: number, fails: boolean, videoHost: string) {
-    const elapsed = Date.now() - startedAt;
+  /** The job's state at `at`: running words, or its end (with the video's URL on `host`). */
+  function stateOf(id: string, startedAt: number, fails: boolean, videoHost: string, at = Date.now()) {
+    const elapsed = at - startedAt;
     const base = { id, created_at: new Date(startedAt).toISOString(), outputs: [] as string[], error: null as string | null };
     if (elapsed < jobMs / 5) return { ...base, status: 'queued' };
     if (elapsed < jobMs) return { ...base, status: 'processing' };
@@ -48,7 +48,8 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
   function scheduleWebhook(url: string, id: string, startedAt: number, fails: boolean) {
     const timer = setTimeout(() => {
       webhookTimers.delete(timer);
-      const payload = stateOf(id, startedAt, fails, host);
+      // At the job's end, whatever the clock says: a timer may fire a millisecond before Date.now() reaches it.
+      const payload = stateOf(id, startedAt, fails, host, Math.max(Date.now(), startedAt + jobMs));
       const body = JSON.stringify({
         event_type: 'video.task.terminal',
         session_id: id,
