@@ -55,7 +55,7 @@ describe('Dockerfile', () => {
 
   it('gives the runtime stage the install manifests and the build output only', () => {
     const fromContext = copies(runtime).filter((copy) => copy.from === undefined).flatMap((copy) => copy.sources);
-    expect(fromContext.sort()).toEqual(['package-lock.json', 'package.json', 'packages/client/package.json', 'patches']);
+    expect(fromContext.sort()).toEqual(['package-lock.json', 'package.json', 'packages/client/package.json', 'patches', 'scripts/postinstall.ts']);
     const fromBuild = copies(runtime).filter((copy) => copy.from !== undefined);
     expect(fromBuild).toEqual([{ from: 'build', sources: ['/app/dist'], dest: 'dist' }]);
     expect(last(runtime, 'WORKDIR')).toBe('/app');

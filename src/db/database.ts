@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgAsyncDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -10,6 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { lockDataDir } from './pgliteLock.ts';
+import { createPglite } from './pgliteTemplate.ts';
 
 /** The query interface both drivers share; every query module takes this. */
 export type Db = PgAsyncDatabase<PgQueryResultHKT>;
@@ -94,7 +94,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     unlock = lockDataDir(dataDir);
   }
   try {
-    const client = await PGlite.create(dataDir);
+    const client = await createPglite(dataDir);
     const db = drizzlePglite({ client });
     await migratePglite(db, { migrationsFolder });
     return {
