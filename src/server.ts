@@ -313,6 +313,7 @@ export async function createGateway(
     persistedOperations: config.persistedOperations,
     corsOrigins: config.corsOrigins,
     log,
+    metrics,
   });
 
   return {

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DocumentNode, type ExecutionArgs, GraphQLError, type GraphQLFormattedError, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
+import { performance } from 'node:perf_hooks';
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  getOperationAST,
+  GraphQLError,
+  type GraphQLFormattedError,
+  type execute as graphqlExecute,
+  type subscribe as graphqlSubscribe,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { REQUEST_ID_HEADER, type RequestServerContext } from './observability/requestId.ts';
@@ -11,6 +20,7 @@ import { z } from 'zod';
 import type { Authenticate } from './auth/authenticate.ts';
 import { Unauthenticated } from './auth/principal.ts';
 import type { Logger } from './log.ts';
+import type { GatewayMetrics } from './observability/metrics.ts';
 import { persistedDocumentOf } from './persistedOperations.ts';
 import type { GatewayContext } from './schema/builder.ts';
 
@@ -39,8 +49,18 @@ const connectionParams = z.looseObject({
 interface SocketState extends Record<PropertyKey, unknown> {
   /** The Authorization header value the socket's operations are run with; null: anonymous. */
   authorization: string | null;
-  /** Each operation's request id (by graphql-ws message id), as HTTP gives each request one. */
-  requestIds: Map<string, string>;
+  /** The operations under way, by graphql-ws message id. */
+  operations: Map<string, Operation>;
+}
+
+interface Operation {
+  /** Its own request id, as HTTP gives each request one. */
+  requestId: string;
+  startedAt: number;
+  name: string | undefined;
+  type: string | undefined;
+  /** Counted in the metrics already (at its first result, as over HTTP). */
+  answered: boolean;
 }
 
 /** Yoga's execute and subscribe for one operation, carried to graphql-ws' hooks in rootValue (as Yoga's docs do). */
@@ -69,6 +89,8 @@ export interface GraphQLWebSocketOptions {
   /** CORS_ORIGINS: cross-origin pages allowed to open a socket; same-origin pages always may. */
   corsOrigins: string[] | undefined;
   log: Logger;
+  /** Where operations are counted and timed, as Yoga's hooks do for HTTP and SSE (which do not run here). */
+  metrics?: Pick<GatewayMetrics, 'operationAnswered'>;
 }
 
 /**
@@ -78,7 +100,7 @@ export interface GraphQLWebSocketOptions {
  * same context factory authenticates it. What `getEnveloped` does not run is done here: the
  * persisted-operations rule (a Yoga `onParams` hook) and the credential check at connection time.
  */
-export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persistedOperations, corsOrigins, log }: GraphQLWebSocketOptions): GraphQLWebSocket {
+export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persistedOperations, corsOrigins, log, metrics }: GraphQLWebSocketOptions): GraphQLWebSocket {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
   let refusing = false;
 
@@ -105,6 +127,14 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
     return [new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
   };
 
+  /** Counts an operation at its first result: a subscription's first event, or its errors. */
+  const answered = (operation: Operation | undefined, errors: ReadonlyArray<GraphQLError> | undefined) => {
+    if (!operation || operation.answered) return;
+    operation.answered = true;
+    const seconds = (performance.now() - operation.startedAt) / 1000;
+    metrics?.operationAnswered({ name: operation.name, type: operation.type, errors, seconds });
+  };
+
   const graphqlWs = useServer<Record<string, unknown>, SocketState>(
     {
       // Close reasons never carry an error's text (which could name internals).
@@ -114,10 +144,19 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       // Yoga turns `extensions.http` into the HTTP status and headers and leaves it out of the body;
       // a socket has no status, so leave it out here too.
       // Errors carry the operation's request id, as they do over HTTP and SSE.
-      onNext: (ctx, id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((error) => formatted(error, ctx.extra.requestIds?.get(id))) } : undefined,
-      onError: (ctx, id, _payload, errors) => errors.map((error) => formatted(error, ctx.extra.requestIds?.get(id))),
-      onComplete: (ctx, id) => void ctx.extra.requestIds?.delete(id),
+      onNext: (ctx, id, _payload, _args, result) => {
+        const operation = ctx.extra.operations?.get(id);
+        answered(operation, result.errors);
+        return result.errors ? { ...result, errors: result.errors.map((error) => formatted(error, operation?.requestId)) } : undefined;
+      },
+      // An operation refused before it ran ends here, without onComplete.
+      onError: (ctx, id, _payload, errors) => {
+        const operation = ctx.extra.operations?.get(id);
+        ctx.extra.operations?.delete(id);
+        answered(operation, errors);
+        return errors.map((error) => formatted(error, operation?.requestId));
+      },
+      onComplete: (ctx, id) => void ctx.extra.operations?.delete(id),
 
       // Before any operation: a credential that does not hold closes the socket with 4403 Forbidden.
       onConnect: async (ctx) => {
@@ -138,13 +177,14 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
           return false;
         }
         ctx.extra.authorization = credential;
-        ctx.extra.requestIds = new Map();
+        ctx.extra.operations = new Map();
         return true;
       },
 
       onSubscribe: async (ctx, id, payload) => {
         const requestId = randomUUID();
-        ctx.extra.requestIds?.set(id, requestId);
+        const operation: Operation = { requestId, startedAt: performance.now(), name: payload.operationName ?? undefined, type: undefined, answered: false };
+        ctx.extra.operations?.set(id, operation);
         try {
           // ctx.subscriptions already holds this operation.
           if (Object.keys(ctx.subscriptions).length > WS_MAX_OPERATIONS_PER_SOCKET) {
@@ -166,6 +206,9 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
           const params = { ...payload, query };
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
           const document: DocumentNode = parse(query);
+          const ast = getOperationAST(document, payload.operationName);
+          operation.name = ast?.name?.value ?? operation.name;
+          operation.type = ast?.operation;
           const errors = validate(schema, document);
           if (errors.length > 0) return [...errors];
           const args: ExecutionArgs = {

@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { priorMs } from '../src/predictions/progress.ts';
 import { wrapped } from './support/fakeAtlas.ts';
-import { collect, eventually, gatewayFixture } from './support/gateway.ts';
+import { eventually, gatewayFixture } from './support/gateway.ts';
 
 const FIELDS = 'id status error errorCode costUsd priceUsd createdAt completedAt deadlineAt elapsedMs estimatedProgress estimatedCompletionAt progressIsEstimate';
 const GENERATE = `mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { ${FIELDS} } } }`;
@@ -54,13 +54,20 @@ describe('cancel, deadlines and progress', () => {
   it('cancels a running job at once: CANCELED with the reason, polling stops, the subscriber gets the end, and it is charged', async () => {
     jobsStayRunning();
     const job = await generate({ prompt: 'cancel me' });
-    const events = collect(t.gw.subscribe<{ predictionUpdated: { status: string } }>(`subscription W($id: ID!) { predictionUpdated(id: $id) { status } }`, { id: job.id }));
+    const statuses: string[] = [];
+    const events = (async () => {
+      const updates = t.gw.subscribe<{ predictionUpdated: { status: string } }>(`subscription W($id: ID!) { predictionUpdated(id: $id) { status } }`, { id: job.id });
+      for await (const update of updates) statuses.push(update.data!.predictionUpdated.status);
+      return statuses;
+    })();
+    // Cancelled once the subscriber is live (it would otherwise start at CANCELED) and polling is under way.
+    await eventually(() => statuses.length, (n) => n >= 1);
     await eventually(() => t.fake.statusCalls('job_1').length, (n) => n >= 2);
 
     const cancelled = await t.gw.request<{ cancelPrediction: Job }>(CANCEL, { id: job.id });
     expect(cancelled.data!.cancelPrediction).toMatchObject({ status: 'CANCELED', errorCode: 'CANCELED', costUsd: 0.14 });
     expect(cancelled.data!.cancelPrediction.error).toMatch(/may still run and be billed/);
-    expect((await events).map((e) => e.data!.predictionUpdated.status)).toEqual(['PROCESSING', 'CANCELED']);
+    expect(await events).toEqual(['PROCESSING', 'CANCELED']);
 
     // A poll already claimed (or in flight) when it was cancelled may still run once; then none (every 40 ms before).
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -17,6 +17,7 @@ import { WS_MAX_OPERATIONS_PER_SOCKET, WS_MAX_PAYLOAD_BYTES } from '../src/webso
 import { countPredictions, post, sseRaw, subscribeAll } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
+import { metric } from './support/metrics.ts';
 
 const SECRET = 'websocket-tests-hs256-secret-0123456789';
 const sign = (sub: string, expiresIn = '1h') =>
@@ -153,6 +154,29 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     // Carol herself sees it.
     const own = await run<Updated>(await as('carol'), { query: UPDATES, variables: { id } });
     expect(own.results.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
+  });
+
+  it('counts and times its operations in /metrics by name, type and outcome, as over HTTP', async () => {
+    const registry = t.gw.gateway.metrics.registry;
+    const count = async (name: string, labels: Record<string, string>) => metric(await registry.metrics(), name, labels) ?? 0;
+    const labelsOf = {
+      ok: { operation: 'WsMe', type: 'query', outcome: 'ok' },
+      notFound: { operation: 'W', type: 'subscription', outcome: 'NOT_FOUND' },
+      refused: { operation: 'WsDeep', type: 'query', outcome: 'QUERY_TOO_COMPLEX' },
+    };
+    const before = Object.fromEntries(
+      await Promise.all(Object.entries(labelsOf).map(async ([key, labels]) => [key, await count('gateway_graphql_operations_total', labels)] as const)),
+    );
+    const erin = await as('erin');
+    expect((await run(erin, { query: 'query WsMe { viewer { id } }' })).results[0]!.data).toEqual({ viewer: { id: 'erin' } });
+    expect(codeOf((await run(erin, { query: UPDATES, variables: { id: '00000000-0000-4000-8000-000000000000' } })).results[0]?.errors)).toBe('NOT_FOUND');
+    const aliased = `query WsDeep { ${Array.from({ length: 16 }, (_, i) => `p${i}: prediction(id: "x") { id }`).join(' ')} }`;
+    expect(codeOf((await run(erin, { query: aliased })).failure)).toBe('QUERY_TOO_COMPLEX');
+
+    for (const [key, labels] of Object.entries(labelsOf)) {
+      expect(await count('gateway_graphql_operations_total', labels), key).toBe(before[key]! + 1);
+      expect(await count('gateway_graphql_operation_duration_seconds_count', labels), key).toBe(before[key]! + 1);
+    }
   });
 
   it('authenticates every operation again: an API key revoked while its socket is open stops at the next one', async () => {

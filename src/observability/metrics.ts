@@ -26,6 +26,15 @@ export interface JobMetrics {
 
 export const NO_JOB_METRICS: JobMetrics = { submitted: () => {}, finished: () => {} };
 
+/** A GraphQL operation's answer: its first result (a subscription's first event, or its refusal). */
+export interface AnsweredOperation {
+  name: string | undefined;
+  /** query, mutation or subscription; undefined when the document was refused before it was read. */
+  type: string | undefined;
+  errors: ReadonlyArray<{ extensions?: Record<string, unknown> }> | undefined;
+  seconds: number;
+}
+
 /** What the scrape-time gauges read. Each is asked at most once per scrape. */
 export interface GaugeSources {
   /** Subscription streams open in this process. */
@@ -190,6 +199,21 @@ export class GatewayMetrics implements JobMetrics {
     this.#reconnects.inc();
   }
 
+  /**
+   * One GraphQL operation answered, over HTTP, SSE (Yoga's hooks, below) or WebSocket (websocket.ts):
+   * counted and timed by its name, type and outcome (ok, or its first error's code).
+   */
+  operationAnswered({ name, type, errors, seconds }: AnsweredOperation): void {
+    const code = errors?.[0]?.extensions?.code;
+    const labels = {
+      operation: this.#operationNames.of(name, 'anonymous'),
+      type: type ?? 'unknown',
+      outcome: errors?.length ? this.#errorCodes.of(typeof code === 'string' ? code : undefined, 'error') : 'ok',
+    };
+    this.#operations.inc(labels);
+    this.#operationDurations.observe(labels, seconds);
+  }
+
   /** The GraphQL operations counter and their timings. */
   yogaPlugins(): Plugin[] {
     return [this.#operationsPlugin()];
@@ -204,10 +228,6 @@ export class GatewayMetrics implements JobMetrics {
    */
   #operationsPlugin(): Plugin {
     const operations = new WeakMap<Request, { name: string | undefined; type: string | undefined; startedAt: number }>();
-    const counter = this.#operations;
-    const durations = this.#operationDurations;
-    const names = this.#operationNames;
-    const codes = this.#errorCodes;
     return {
       onRequest({ request }) {
         operations.set(request, { name: undefined, type: undefined, startedAt: performance.now() });
@@ -229,19 +249,11 @@ export class GatewayMetrics implements JobMetrics {
           }
         };
       },
-      onResultProcess({ request, result }) {
+      onResultProcess: ({ request, result }) => {
         const operation = operations.get(request);
         const seconds = operation ? (performance.now() - operation.startedAt) / 1000 : 0;
         for (const each of Array.isArray(result) ? result : [result]) {
-          const errors = isExecutionResult(each) ? each.errors : undefined;
-          const code = errors?.[0]?.extensions?.code;
-          const labels = {
-            operation: names.of(operation?.name, 'anonymous'),
-            type: operation?.type ?? 'unknown',
-            outcome: errors?.length ? codes.of(typeof code === 'string' ? code : undefined, 'error') : 'ok',
-          };
-          counter.inc(labels);
-          durations.observe(labels, seconds);
+          this.operationAnswered({ name: operation?.name, type: operation?.type, errors: isExecutionResult(each) ? each.errors : undefined, seconds });
         }
       },
     };
