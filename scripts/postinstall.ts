@@ -1,17 +1,18 @@
 /**
- * The end of `npm install`, after patch-package (package.json). In a checkout, PGlite's empty cluster
- * is made now (about 2 s), so that even the first `npm start` makes its database from it instead of
- * running initdb (src/db/pgliteTemplate.ts). The production image has no src/ and uses Postgres: it
- * skips this. A failure here costs only that shortcut, so it warns and lets the install succeed.
+ * The end of `npm install`, after patch-package (package.json). In a checkout, PGlite's migrated,
+ * empty cluster is made now (about 3 s), so that even the first `npm start` makes its database from
+ * it instead of running initdb and the migrations (src/db/pgliteTemplate.ts). The production image
+ * has no src/ (and uses Postgres): it skips this. A failure costs only that shortcut, so it warns and
+ * lets the install succeed.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const template = new URL('../src/db/pgliteTemplate.ts', import.meta.url);
-if (existsSync(fileURLToPath(template))) {
+const database = new URL('../src/db/database.ts', import.meta.url);
+if (existsSync(fileURLToPath(database))) {
   try {
-    const { makeTemplate } = (await import(template.href)) as typeof import('../src/db/pgliteTemplate.ts');
-    await makeTemplate();
+    const { makePgliteTemplate } = (await import(database.href)) as typeof import('../src/db/database.ts');
+    await makePgliteTemplate();
   } catch (error) {
     console.warn(`postinstall: PGlite's template cluster was not made (${(error as Error).message}); new databases run initdb`);
   }

@@ -1,14 +1,15 @@
 /**
- * New PGlite databases start from a template cluster instead of running initdb (src/db/pgliteTemplate.ts):
- * the first one made without a template leaves one, later new ones are made from it and work, and an
- * existing database is never touched by it. Each test has a cache folder of its own.
+ * New PGlite data folders start as a copy of a template cluster instead of running initdb
+ * (src/db/pgliteTemplate.ts). A copy shares the template's system identifier, which initdb makes anew
+ * for every cluster: that is how these tests tell a copy from an initdb. Each test has its own cache.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createPglite, makeTemplate, templateFile } from '../src/db/pgliteTemplate.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrationsFolder } from '../src/db/database.ts';
+import { createPglite, makeTemplate, templateDir } from '../src/db/pgliteTemplate.ts';
 
 let folder: string;
 let cache: string;
@@ -16,67 +17,89 @@ beforeEach(() => {
   folder = mkdtempSync(join(tmpdir(), 'hh-template-'));
   cache = join(folder, 'cache');
 });
-afterEach(() => {
-  vi.restoreAllMocks();
-  rmSync(folder, { recursive: true, force: true });
-});
+afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
-/** Whether each database opened was given a cluster to load (initdb's own helper instance, which has no folder, aside). */
-function watchCreates() {
-  const create = vi.spyOn(PGlite, 'create');
-  return () =>
-    create.mock.calls
-      .filter(([dataDir]) => typeof dataDir === 'string')
-      .map(([, options]) => (options as { loadDataDir?: unknown } | undefined)?.loadDataDir !== undefined);
+async function systemIdentifier(client: PGlite): Promise<string> {
+  return (await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id;
 }
 
-describe('a new PGlite database', () => {
-  it('runs initdb when there is no template, and leaves one; the next new database is made from it and works', async () => {
-    const loaded = watchCreates();
-    const first = await createPglite('memory://', cache);
-    await first.close();
-    expect(loaded()).toEqual([false]);
-    expect(existsSync(templateFile(cache))).toBe(true);
+/** Opens, reads what `read` says, closes. */
+async function using<T>(dataDir: string, read: (client: PGlite) => Promise<T>): Promise<T> {
+  const client = await createPglite(dataDir, migrationsFolder, cache);
+  try {
+    return await read(client);
+  } finally {
+    await client.close();
+  }
+}
 
-    const second = await createPglite(join(folder, 'data'), cache);
-    try {
-      expect(loaded()).toEqual([false, true]);
-      await second.exec('create table horses (name text primary key); insert into horses values ($$Silver$$);');
-      expect((await second.query<{ name: string }>('select name from horses')).rows).toEqual([{ name: 'Silver' }]);
-    } finally {
-      await second.close();
-    }
+describe('a new PGlite data folder', () => {
+  it('is a copy of the template, made once per PGlite version and set of migrations, migrated and empty, and works as a database of its own', async () => {
+    expect(await makeTemplate(migrationsFolder, cache)).toBe('made');
+    expect(await makeTemplate(migrationsFolder, cache)).toBe('present');
+    const template = await PGlite.create(templateDir(migrationsFolder, cache));
+    const templateId = await systemIdentifier(template);
+    await template.close();
+
+    const [a, b] = [join(folder, 'a'), join(folder, 'b')];
+    expect(await using(a, systemIdentifier)).toBe(templateId);
+    // Migrated, and empty.
+    expect(await using(a, async (client) => (await client.query('select count(*)::int as n from predictions')).rows)).toEqual([{ n: 0 }]);
+    // A folder that already has other things in it (the gateway's lock file, say) is a new one too.
+    mkdirSync(b);
+    writeFileSync(join(b, 'gateway.pid'), '1');
+    expect(await using(b, systemIdentifier)).toBe(templateId);
+
+    await using(a, (client) => client.exec('create table horses (name text); insert into horses values ($$Silver$$);'));
+    expect(await using(a, async (client) => (await client.query('select name from horses')).rows)).toEqual([{ name: 'Silver' }]);
+    await expect(using(b, (client) => client.query('select name from horses'))).rejects.toThrow(/horses/);
   }, 60_000);
 
-  it('never replaces an existing database with the template', async () => {
-    expect(await makeTemplate(cache)).toBe('made');
-    expect(await makeTemplate(cache)).toBe('present');
+  it('is never made over an existing database', async () => {
     const data = join(folder, 'data');
-    const made = await createPglite(data, cache);
-    await made.exec('create table horses (name text); insert into horses values ($$Silver$$);');
-    await made.close();
-
-    const loaded = watchCreates();
-    const reopened = await createPglite(data, cache);
-    try {
-      expect(loaded()).toEqual([false]);
-      expect((await reopened.query<{ name: string }>('select name from horses')).rows).toEqual([{ name: 'Silver' }]);
-    } finally {
-      await reopened.close();
-    }
+    const own = await using(data, async (client) => {
+      await client.exec('create table horses (name text); insert into horses values ($$Silver$$);');
+      return systemIdentifier(client);
+    });
+    await makeTemplate(migrationsFolder, cache);
+    const reopened = await using(data, async (client) => ({ id: await systemIdentifier(client), rows: (await client.query('select name from horses')).rows }));
+    expect(reopened).toEqual({ id: own, rows: [{ name: 'Silver' }] });
   }, 60_000);
 
-  it('still starts where the template can be neither read nor written', async () => {
-    // A file where the cache folder should be: nothing can be read from or written under it.
-    writeFileSync(cache, 'not a folder');
-    const loaded = watchCreates();
-    const client = await createPglite('memory://', cache);
+  it('is copied again when an earlier copy was cut short (no PG_VERSION yet)', async () => {
+    await makeTemplate(migrationsFolder, cache);
+    const data = join(folder, 'data');
+    mkdirSync(join(data, 'base'), { recursive: true });
+    writeFileSync(join(data, 'postgresql.conf'), 'half a copy');
+    expect(await using(data, async (client) => (await client.query('select 1 as one')).rows)).toEqual([{ one: 1 }]);
+  }, 60_000);
+
+  it('is not copied from a template made for other migrations', async () => {
+    await makeTemplate(migrationsFolder, cache);
+    const template = await PGlite.create(templateDir(migrationsFolder, cache));
+    const templateId = await systemIdentifier(template);
+    await template.close();
+    const newer = join(folder, 'migrations');
+    cpSync(migrationsFolder, newer, { recursive: true });
+    mkdirSync(join(newer, '20991231000000_later'));
+    writeFileSync(join(newer, '20991231000000_later', 'migration.sql'), 'create table later (x int);');
+    expect(templateDir(newer, cache)).not.toBe(templateDir(migrationsFolder, cache));
+    const client = await createPglite(join(folder, 'data'), newer, cache);
     try {
-      expect(loaded()).toEqual([false]);
-      expect((await client.query<{ one: number }>('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      expect(await systemIdentifier(client)).not.toBe(templateId);
     } finally {
       await client.close();
     }
-    expect(existsSync(templateFile(cache))).toBe(false);
+  }, 60_000);
+
+  it('runs initdb where there is no template, and memory:// always does', async () => {
+    const ids = [await using(join(folder, 'data'), systemIdentifier)];
+    expect(existsSync(templateDir(migrationsFolder, cache))).toBe(false);
+    await makeTemplate(migrationsFolder, cache);
+    ids.push(await using('memory://', systemIdentifier));
+    const template = await PGlite.create(templateDir(migrationsFolder, cache));
+    ids.push(await systemIdentifier(template));
+    await template.close();
+    expect(new Set(ids).size).toBe(3);
   }, 60_000);
 });

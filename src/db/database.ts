@@ -9,7 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { lockDataDir } from './pgliteLock.ts';
-import { createPglite } from './pgliteTemplate.ts';
+import { createPglite, makeTemplate } from './pgliteTemplate.ts';
 
 /** The query interface both drivers share; every query module takes this. */
 export type Db = PgAsyncDatabase<PgQueryResultHKT>;
@@ -34,7 +34,7 @@ export interface Database {
 
 export type DatabaseOptions = { url: string } | { dataDir: string };
 
-const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
 /** Serialises migrations when several gateways start against one database at once. */
 const MIGRATION_LOCK = 7_301_905_311;
 
@@ -87,6 +87,9 @@ async function openPostgres(url: string): Promise<Database> {
   };
 }
 
+/** The cluster new PGlite folders are copied from (`npm install` makes it: scripts/postinstall.ts). */
+export const makePgliteTemplate = () => makeTemplate(migrationsFolder);
+
 async function openPglite(dataDir: string): Promise<Database> {
   let unlock = () => {};
   if (!dataDir.startsWith('memory://')) {
@@ -94,7 +97,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     unlock = lockDataDir(dataDir);
   }
   try {
-    const client = await createPglite(dataDir);
+    const client = await createPglite(dataDir, migrationsFolder);
     const db = drizzlePglite({ client });
     await migratePglite(db, { migrationsFolder });
     return {
