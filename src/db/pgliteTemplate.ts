@@ -8,9 +8,10 @@ import { migrate } from 'drizzle-orm/pglite/migrator';
 
 /**
  * A new PGlite data folder starts as a copy of a migrated, empty cluster rather than by running initdb
- * and the migrations, which took 2.5 to 3 s of the first start; the copy takes about 0.1 s. The cluster is made by PGlite itself when `npm install`
- * runs (scripts/postinstall.ts), one per PGlite version and set of migrations, and kept in the `.cache`
- * of the node_modules PGlite is in (where build tools keep theirs). Nothing but the migrations has
+ * and the migrations, which took 2.5 to 3 s of the first start; the copy takes about 0.1 s. The
+ * cluster is made by PGlite itself when `npm install` runs (scripts/postinstall.ts), one per PGlite
+ * version and set of migrations, and kept in the `.cache` of the node_modules PGlite is in (where
+ * build tools keep theirs). Nothing but the migrations has
  * written to it: no gateway's secret or job is in it. It is only a shortcut: without one that matches
  * (a migration added since the install, say), PGlite runs initdb as ever.
  */
