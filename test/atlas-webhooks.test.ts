@@ -378,7 +378,11 @@ describe('two gateway processes on one Postgres database, webhook and poll racin
     for (const attempt of fake.signer.attempts) expect(attempt.status).toBe(200);
 
     // Exactly one "prediction finished" per job across both processes, by whichever path won.
-    const lines = [...gw.logs, ...child.output().split('\n')].filter((line) => line.includes('"prediction finished"'));
+    // (A child's lines come through a pipe, which may trail its HTTP answers.)
+    const lines = await eventually(
+      () => [...gw.logs, ...child.output().split('\n')].filter((line) => line.includes('"prediction finished"')),
+      (found) => found.length >= ids.length,
+    );
     const finishes = lines.map((line) => JSON.parse(line) as { predictionId: string; via?: string });
     for (const id of ids) expect(finishes.filter((f) => f.predictionId === id)).toHaveLength(1);
     const byWebhook = finishes.filter((f) => f.via === 'atlas webhook').length;
@@ -455,7 +459,11 @@ describe('the built-in simulator', () => {
         ['SUCCEEDED', null],
         ['FAILED', 'CONTENT_POLICY'],
       ]);
-      const finishes = gw.logs.filter((line) => line.includes('"prediction finished"')).map((line) => JSON.parse(line) as { via?: string });
+      // The receiver logs a finish once its transaction is done, which subscribers may hear of first.
+      const finishes = await eventually(
+        () => gw.logs.filter((line) => line.includes('"prediction finished"')).map((line) => JSON.parse(line) as { via?: string }),
+        (lines) => lines.length >= 2,
+      );
       expect(finishes.map((f) => f.via)).toEqual(['atlas webhook', 'atlas webhook']);
     } finally {
       await gw.close();
