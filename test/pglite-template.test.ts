@@ -23,6 +23,16 @@ async function systemIdentifier(client: PGlite): Promise<string> {
   return (await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id;
 }
 
+/** The template's own identifier, which every copy of it shares. */
+async function templateIdentifier(): Promise<string> {
+  const template = await PGlite.create(templateDir(migrationsFolder, cache));
+  try {
+    return await systemIdentifier(template);
+  } finally {
+    await template.close();
+  }
+}
+
 /** Opens, reads what `read` says, closes. */
 async function using<T>(dataDir: string, read: (client: PGlite) => Promise<T>): Promise<T> {
   const client = await createPglite(dataDir, migrationsFolder, cache);
@@ -37,9 +47,7 @@ describe('a new PGlite data folder', () => {
   it('is a copy of the template, made once per PGlite version and set of migrations, migrated and empty, and works as a database of its own', async () => {
     expect(await makeTemplate(migrationsFolder, cache)).toBe('made');
     expect(await makeTemplate(migrationsFolder, cache)).toBe('present');
-    const template = await PGlite.create(templateDir(migrationsFolder, cache));
-    const templateId = await systemIdentifier(template);
-    await template.close();
+    const templateId = await templateIdentifier();
 
     const [a, b] = [join(folder, 'a'), join(folder, 'b')];
     expect(await using(a, systemIdentifier)).toBe(templateId);
@@ -71,14 +79,14 @@ describe('a new PGlite data folder', () => {
     const data = join(folder, 'data');
     mkdirSync(join(data, 'base'), { recursive: true });
     writeFileSync(join(data, 'postgresql.conf'), 'half a copy');
-    expect(await using(data, async (client) => (await client.query('select 1 as one')).rows)).toEqual([{ one: 1 }]);
+    // A copy (not an initdb over the leftovers), and a working one.
+    expect(await using(data, systemIdentifier)).toBe(await templateIdentifier());
+    expect(await using(data, async (client) => (await client.query('select count(*)::int as n from predictions')).rows)).toEqual([{ n: 0 }]);
   }, 60_000);
 
   it('is not copied from a template made for other migrations', async () => {
     await makeTemplate(migrationsFolder, cache);
-    const template = await PGlite.create(templateDir(migrationsFolder, cache));
-    const templateId = await systemIdentifier(template);
-    await template.close();
+    const templateId = await templateIdentifier();
     const newer = join(folder, 'migrations');
     cpSync(migrationsFolder, newer, { recursive: true });
     mkdirSync(join(newer, '20991231000000_later'));
@@ -97,9 +105,7 @@ describe('a new PGlite data folder', () => {
     expect(existsSync(templateDir(migrationsFolder, cache))).toBe(false);
     await makeTemplate(migrationsFolder, cache);
     ids.push(await using('memory://', systemIdentifier));
-    const template = await PGlite.create(templateDir(migrationsFolder, cache));
-    ids.push(await systemIdentifier(template));
-    await template.close();
+    ids.push(await templateIdentifier());
     expect(new Set(ids).size).toBe(3);
   }, 60_000);
 });
