@@ -18,13 +18,16 @@ const scenarios = {
     const whenClosed = new Promise((resolve) => (closed = resolve));
     const sql = postgres(url, { max: 1, onnotice() {}, onclose: () => closed() });
     const admin = postgres(url, { max: 1, onnotice() {} });
-    let afterCut;
+    // The transaction itself may be rejected as soon as the connection drops, before its callback has
+    // sent the query after the cut: wait for that query, not for the transaction.
+    let sent;
+    const afterCut = new Promise((resolve) => (sent = resolve));
     await sql
       .begin(async (tx) => {
         const [{ pid }] = await tx`select pg_backend_pid() as pid`;
         await admin`select pg_terminate_backend(${pid})`;
         await whenClosed;
-        afterCut = outcome(tx`select 1 as n`);
+        sent(outcome(tx`select 1 as n`));
       })
       .catch(() => {});
     const result = { queryAfterCut: await afterCut, poolAfterCut: await outcome(sql`select 2 as n`) };
