@@ -6,6 +6,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
+import { LoopHealth } from './background/loopHealth.ts';
 import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
@@ -24,7 +25,7 @@ import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
 import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
-import { type Poller, startPoller } from './predictions/poller.ts';
+import { type Poller, POLL_MAX_BACKOFF_MS, startPoller } from './predictions/poller.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
 import { SubmissionJournal } from './predictions/submissionJournal.ts';
 import { PredictionService } from './predictions/service.ts';
@@ -129,9 +130,13 @@ export async function createGateway(
     openStreams: () => events.openStreams,
     poolSize: database.poolSize,
     readDatabase: async () => {
-      const { unfinishedJobs, connectionsInUse } = await readGauges(database.db, database.applicationName);
+      const { unfinishedJobs, connectionsInUse, pollOverdueSeconds } = await readGauges(database.db, database.applicationName, {
+        pollIntervalMs: config.pollIntervalMs,
+        webhookPollIntervalMs: config.atlasWebhooks?.pollIntervalMs,
+        maxBackoffMs: POLL_MAX_BACKOFF_MS,
+      });
       // PGlite is one connection, in use by the process all along.
-      return { unfinishedJobs, poolInUse: connectionsInUse ?? 1 };
+      return { unfinishedJobs, pollOverdueSeconds, poolInUse: connectionsInUse ?? 1 };
     },
   });
   const recorder = new SubmissionRecorder({
@@ -158,8 +163,11 @@ export async function createGateway(
     webhooks: { enabled: config.webhooks.signingSecret !== undefined, allowLoopback: config.webhooks.allowLoopback },
   };
   const receiveAtlasWebhook = config.atlasWebhooks ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics) : undefined;
+  // Every background loop reports its completed cycles here; /ready names one that stopped.
+  const loops = new LoopHealth();
   const poller = startPoller({
     ...deps,
+    health: loops,
     webhookPollIntervalMs: config.atlasWebhooks?.pollIntervalMs,
     concurrency: config.pollConcurrency,
     predictionTimeoutMs: config.predictionTimeoutMs,
@@ -172,6 +180,7 @@ export async function createGateway(
   const storage = await openVideoStorage(config, database.db);
   const mirror = startMirrorWorker({
     db: database.db,
+    health: loops,
     storage,
     log,
     maxBytes: config.mirror.maxBytes,
@@ -203,7 +212,7 @@ export async function createGateway(
   // Without a signing secret no webhook is accepted, so there is nothing to deliver.
   const { signingSecret, ...webhookOptions } = config.webhooks;
   const dispatcher: Dispatcher | undefined = signingSecret
-    ? await startWebhookDispatcher({ ...webhookOptions, signingSecret, database, log })
+    ? await startWebhookDispatcher({ ...webhookOptions, signingSecret, database, log, health: loops })
     : undefined;
   const authenticate = createAuthenticator(config, database.db, log);
   if (config.auth.methods.includes('none')) {
@@ -277,7 +286,7 @@ export async function createGateway(
     ],
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
-  const readiness = new Readiness(database, log);
+  const readiness = new Readiness(database, log, loops);
   await readiness.start();
   const serveMetrics = metricsRoute(metrics, config.metricsToken, log);
   const server = createServer((req, res) => {

@@ -110,6 +110,30 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     await stream.return?.();
   });
 
+  it('reports how overdue the most overdue job is, also while a lease hides it', async () => {
+    await t.db.truncate();
+    t.fake.newJob = (n) => ({ id: `held_${n}`, script: [wrapped({ id: `held_${n}`, status: 'processing' })] });
+    const held = await graphql(GENERATE, { input: { prompt: 'a horse that keeps running' } });
+    const id = held.data!.generateVideo!.prediction!.id;
+    await eventually(() => t.fake.statusCalls().length, (calls) => calls > 0);
+    // Polled on time: nothing is late (the interval is 40 ms, a scrape may catch one poll a little late).
+    expect(metric(await scrape(), 'gateway_poll_overdue_seconds')).toBeLessThan(1);
+    // What a process that died holding the row's lease leaves: claimed 90 s ago, the lease minutes away.
+    await t.db.database.db.execute(
+      sql`update predictions set polled_at = now() - interval '90 seconds', next_poll_at = now() + interval '10 minutes' where id = ${id}`,
+    );
+    const overdue = metric(await scrape(), 'gateway_poll_overdue_seconds')!;
+    expect(overdue).toBeGreaterThan(89);
+    expect(overdue).toBeLessThan(100);
+    // After failed status calls the poller backs off (40 ms doubled ten times, 41 s): that much of the gap is not late.
+    await t.db.database.db.execute(sql`update predictions set poll_failures = 10 where id = ${id}`);
+    const backedOff = metric(await scrape(), 'gateway_poll_overdue_seconds')!;
+    expect(backedOff).toBeGreaterThan(48);
+    expect(backedOff).toBeLessThan(60);
+    await graphql(`mutation Cancel($id: ID!) { cancelPrediction(id: $id) { id } }`, { id });
+    expect(metric(await scrape(), 'gateway_poll_overdue_seconds')).toBe(0);
+  });
+
   it('reports the database pool: its size and the connections busy right now', async () => {
     const text = await scrape();
     expect(metric(text, 'gateway_db_pool_size')).toBe(backend === 'pglite' ? 1 : 10);

@@ -1,4 +1,5 @@
 /** /health and /ready, as a load balancer or Kubernetes probes them. */
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAtlas } from './support/fakeAtlas.ts';
 import { ADMIN_URL, createServerDatabase, eventually, startGateway, type TestGateway } from './support/gateway.ts';
@@ -41,6 +42,31 @@ describe('/health and /ready', () => {
     // Alive all the same: nothing to restart.
     expect((await probe('/health')).status).toBe(200);
     await proxy.restore();
+    await eventually(() => probe('/ready'), (r) => r.status === 200, 15_000);
+  });
+
+  it('names a background loop that stops completing cycles while the database still answers, and is ready once it runs again', async () => {
+    // A table lock makes every claim of predictions wait, while `select 1` and the LISTEN ping go through.
+    const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const transaction = admin.begin(async (tx) => {
+      await tx`lock table predictions in access exclusive mode`;
+      locked();
+      await released;
+    });
+    try {
+      await holding;
+      // Both loops that claim predictions stop; each is named once past its own threshold.
+      const stuck = await eventually(() => probe('/ready'), (r) => r.status === 503 && /poller.*copier/.test(r.body.reason ?? ''), 30_000);
+      expect(stuck.body.reason).toMatch(/^background loops: poller: no cycle completed in \d+ s; copier: no cycle completed in \d+ s$/);
+    } finally {
+      release();
+      await transaction;
+      await admin.end({ timeout: 1 });
+    }
     await eventually(() => probe('/ready'), (r) => r.status === 200, 15_000);
   });
 

@@ -77,6 +77,11 @@ export const predictions = pgTable(
     deadlineAt: at('deadline_at'),
     /** When a poller may next claim this row; null once terminal. Claiming pushes it forward: that is the lease. */
     nextPollAt: at('next_poll_at'),
+    /**
+     * When a poller last claimed the row to poll it (claims take rows due within a second): how
+     * overdue a job is (gateway_poll_overdue_seconds) even while a lease hides it from next_poll_at.
+     */
+    polledAt: at('polled_at'),
     /** Consecutive failed status calls, for backoff. */
     pollFailures: integer('poll_failures').notNull().default(0),
     /** Bumped on every visible change, so subscribers can drop stale or repeated events. */

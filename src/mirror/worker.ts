@@ -1,5 +1,7 @@
+import { Claims, leasedWrite } from '../background/leasedWrite.ts';
+import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
-import { type ClaimedMirror, claimMirrors } from '../db/queries/claimMirrors.ts';
+import { type ClaimedMirror, claimMirrors, releaseMirrorLease } from '../db/queries/claimMirrors.ts';
 import { extendMirrorLease } from '../db/queries/extendMirrorLease.ts';
 import { finishMirror } from '../db/queries/finishMirror.ts';
 import { recordMirrorFailure } from '../db/queries/recordMirrorFailure.ts';
@@ -28,6 +30,8 @@ export interface MirrorWorkerOptions {
   tickMs: number;
   /** Jobs ended here (released to SUCCEEDED), for metrics. */
   jobs?: JobMetrics;
+  /** Where the copier reports each completed claim, for /ready. */
+  health?: LoopHealth;
 }
 
 export interface MirrorWorker {
@@ -53,6 +57,11 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let claiming: Promise<void> | undefined;
+  const loop = options.health?.register('copier', options.tickMs);
+  const claims = new Claims({
+    stopping: stopping.signal,
+    onHandBackFailed: (error) => log.error('handing back an unanswered copy claim failed; its copies wait out their lease', { error }),
+  });
 
   function schedule(delayMs: number): void {
     if (stopping.signal.aborted) return;
@@ -67,15 +76,21 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
 
   async function claim(): Promise<void> {
     const room = concurrency - running.size;
-    if (room <= 0) return;
+    if (room <= 0) return loop?.completed();
     let claimed: ClaimedMirror[];
+    const now = new Date();
+    const lease = new Date(now.getTime() + options.leaseMs);
     try {
-      const now = new Date();
-      claimed = await claimMirrors(db, { limit: room, now, leaseUntil: new Date(now.getTime() + options.leaseMs) });
+      claimed = await claims.take(
+        lease,
+        () => claimMirrors(db, { limit: room, now, leaseUntil: lease }),
+        () => releaseMirrorLease(db, lease),
+      );
     } catch (error) {
       log.error('claiming copies failed', { error });
       return;
     }
+    loop?.completed();
     for (const job of claimed) {
       const copy = mirror(job)
         .catch((error: unknown) => log.error('copying outputs failed unexpectedly', { predictionId: job.job.id, error }))
@@ -88,15 +103,23 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     }
   }
 
+  /** A fenced write under the copy's lease, retried until the database answers or the lease runs out. */
+  const writeUnderLease = <T>(predictionId: string, lease: Date, write: () => Promise<T>) =>
+    leasedWrite(write, {
+      leaseUntil: lease,
+      stopping: stopping.signal,
+      onRetry: (error, attempt) => log.warn('writing a copy\'s outcome failed; retrying while the lease lasts', { predictionId, attempt, error }),
+    }).then(({ result }) => result);
+
   async function mirror(claimed: ClaimedMirror): Promise<void> {
     const { job } = claimed;
     let lease = claimed.lease;
     if (!storage) {
-      const written = await recordMirrorFailure(db, job.id, lease, {
+      const written = await writeUnderLease(job.id, lease, () => recordMirrorFailure(db, job.id, lease, {
         error: 'This gateway keeps no copies (STORAGE_URL=none); the links are Atlas Cloud\'s and expire there',
         release: true,
         retryAt: null,
-      });
+      }));
       if (written?.released) options.jobs?.finished(written.row);
       return;
     }
@@ -131,7 +154,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       }
       await settle();
       if (lost.signal.aborted) throw lost.signal.reason;
-      const written = await finishMirror(db, job.id, lease, files);
+      const written = await writeUnderLease(job.id, lease, () => finishMirror(db, job.id, lease, files));
       if (!written) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
       const { row, released } = written;
       if (released) options.jobs?.finished(row);
@@ -156,7 +179,8 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const waited = Date.now() - (job.sourceReadyAt?.getTime() ?? 0);
       const retryAt = givesUp ? null : new Date(Date.now() + Math.min(MAX_RETRY_MS, options.retryBaseMs * 2 ** (attempts - 1)));
       const message = `${failure.message}${givesUp ? (failure.permanent ? '; not retried' : `; gave up after ${attempts} attempts`) : `; retrying (attempt ${attempts})`}`;
-      const written = await recordMirrorFailure(db, job.id, lease, { error: message, release: givesUp || waited >= options.holdMs, retryAt });
+      const release = givesUp || waited >= options.holdMs;
+      const written = await writeUnderLease(job.id, lease, () => recordMirrorFailure(db, job.id, lease, { error: message, release, retryAt }));
       if (written?.released) options.jobs?.finished(written.row);
       log.warn('copying outputs failed', { predictionId: job.id, attempts, permanent: failure.permanent, retryAt, error: failure.message });
     }

@@ -39,9 +39,18 @@ export interface AnsweredOperation {
 export interface GaugeSources {
   /** Subscription streams open in this process. */
   openStreams(): number;
-  /** One cheap database read: unfinished jobs (all processes) and this pool's connections busy right now. */
-  readDatabase(): Promise<{ unfinishedJobs: number; poolInUse: number }>;
+  /**
+   * One cheap database read: unfinished jobs and how overdue the most overdue one's poll is (all
+   * processes), and this pool's connections busy right now.
+   */
+  readDatabase(): Promise<DatabaseReadings>;
   poolSize: number;
+}
+
+export interface DatabaseReadings {
+  unfinishedJobs: number;
+  pollOverdueSeconds: number;
+  poolInUse: number;
 }
 
 /** The most a scrape waits on the database before reporting its gauges as unknown (NaN). */
@@ -81,7 +90,7 @@ export class GatewayMetrics implements JobMetrics {
   readonly #operationNames = new BoundedLabel();
   readonly #errorCodes = new BoundedLabel();
   #sources: GaugeSources | undefined;
-  #reading: Promise<{ unfinishedJobs: number; poolInUse: number } | undefined> | undefined;
+  #reading: Promise<DatabaseReadings | undefined> | undefined;
 
   readonly #operations = new Counter({
     name: 'gateway_graphql_operations_total',
@@ -142,6 +151,14 @@ export class GatewayMetrics implements JobMetrics {
       registers: [this.registry],
       async collect() {
         this.set((await reading())?.unfinishedJobs ?? Number.NaN);
+      },
+    });
+    new Gauge({
+      name: 'gateway_poll_overdue_seconds',
+      help: 'Of the unfinished jobs being polled (all processes), the longest any has gone without a poll beyond its interval (0: none is late); NaN when the database did not answer in time',
+      registers: [this.registry],
+      async collect() {
+        this.set((await reading())?.pollOverdueSeconds ?? Number.NaN);
       },
     });
     new Gauge({

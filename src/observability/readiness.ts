@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
+import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { withTimeout } from './timeout.ts';
@@ -14,7 +15,8 @@ const DATABASE_TIMEOUT_MS = 2_000;
 /**
  * `/health`: the process is alive. `/ready`: it should get traffic: migrations ran (it would not be
  * listening otherwise), the database answers, its LISTEN connection hears notices (it pings itself
- * through Postgres), and it is not draining. A 503 says which of these failed.
+ * through Postgres), its background loops complete their cycles, and it is not draining. A 503 says
+ * which of these failed.
  */
 export class Readiness {
   #draining = false;
@@ -26,6 +28,7 @@ export class Readiness {
   constructor(
     private readonly database: Database,
     private readonly log: Logger,
+    private readonly loops?: LoopHealth,
   ) {}
 
   async start(): Promise<void> {
@@ -60,6 +63,8 @@ export class Readiness {
       return 'database: it does not answer';
     }
     if (Date.now() - this.#heardAt > PING_STALE_MS) return 'listen: change notices have not arrived for a while';
+    const stuck = this.loops?.stuck() ?? [];
+    if (stuck.length > 0) return `background loops: ${stuck.join('; ')}`;
     return undefined;
   }
 

@@ -1,8 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient } from '../atlas/client.ts';
+import { Claims, leasedWrite } from '../background/leasedWrite.ts';
+import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
-import { type ClaimedPrediction, claimDuePredictions, type PolledRow } from '../db/queries/claimDuePredictions.ts';
+import { type ClaimedPrediction, claimDuePredictions, type PolledRow, releasePollLease } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { Logger } from '../log.ts';
@@ -28,6 +30,8 @@ export interface PollerOptions {
   onPoll?: (poll: PollStart) => void;
   /** Jobs this poller ends, for metrics. */
   jobs?: JobMetrics;
+  /** Where the poller reports each completed claim, for /ready. */
+  health?: LoopHealth;
   /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
   clock?: () => number;
 }
@@ -43,7 +47,8 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-const MAX_BACKOFF_MS = 60_000;
+/** The longest wait between polls after failed status calls. */
+export const POLL_MAX_BACKOFF_MS = 60_000;
 /** The most rows one claim takes, and one process holds claimed before polling them. */
 const MAX_CLAIMED = 1_000;
 /**
@@ -74,10 +79,16 @@ export function startPoller(options: PollerOptions): Poller {
   const tick = clamp(pollIntervalMs / 4, 5, 250);
   // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
   const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
+  const loop = options.health?.register('poller', tick);
 
   const stopping = new AbortController();
   // Every status call in flight listens on it, up to POLL_CONCURRENCY at once: not a leak.
   setMaxListeners(0, stopping.signal);
+  const claims = new Claims({
+    stopping: stopping.signal,
+    clock,
+    onHandBackFailed: (error) => log.error('handing back an unanswered claim failed; its rows wait out their lease', { error }),
+  });
   let stopped: Promise<void> | undefined;
   /** Claimed and not yet started, soonest due first. */
   let queue: Array<ClaimedPrediction & { claimedAt: number }> = [];
@@ -105,11 +116,17 @@ export function startPoller(options: PollerOptions): Poller {
 
   async function claim(): Promise<void> {
     const room = claimCapacity() - queue.length;
-    if (room <= 0) return;
+    if (room <= 0) return loop?.completed();
     const now = clock();
     // Well inside MAX_WAIT_MS, which counts from the claim.
     const lookahead = Math.min(tick + 2 * claimMs, MAX_WAIT_MS / 4);
-    const rows = await claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: new Date(now + options.leaseMs) });
+    const lease = new Date(now + options.leaseMs);
+    const rows = await claims.take(
+      lease,
+      () => claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: lease }),
+      () => releasePollLease(db, lease),
+    );
+    loop?.completed();
     claimMs += (clock() - now - claimMs) / 4;
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
@@ -185,10 +202,23 @@ export function startPoller(options: PollerOptions): Poller {
     running.add(poll);
   }
 
-  /** A write made with the lease changed nothing: another poller has the row now, so it is theirs. */
-  function leaseLost(predictionId: string, write: string): void {
-    log.warn('poll lease lost; the write was dropped', { predictionId, write });
+  /**
+   * A write made with the lease changed nothing: another poller has the row now, so it is theirs. After
+   * a retry it may instead have been this write's own first attempt, applied without an answer.
+   */
+  function leaseLost(predictionId: string, write: string, retried = false): void {
+    if (retried) log.debug('a retried poll write found its fence moved (applied before, or the lease passed on)', { predictionId, write });
+    else log.warn('poll lease lost; the write was dropped', { predictionId, write });
   }
+
+  /** A fenced write under this lease, retried until the database answers or the lease runs out. */
+  const writeUnderLease = <T>(lease: Date, write: () => Promise<T>, what: string) =>
+    leasedWrite(write, {
+      leaseUntil: lease,
+      stopping: stopping.signal,
+      clock,
+      onRetry: (error, attempt) => log.warn(`${what} failed; retrying while the lease lasts`, { attempt, error }),
+    });
 
   /** Queue a fenced reschedule; batches of them go out in one statement (flush). */
   function reschedule({ row, lease }: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): void {
@@ -210,11 +240,15 @@ export function startPoller(options: PollerOptions): Poller {
       await sleep(batchDelay);
       while (pending.length > 0) {
         const batch = pending.splice(0, MAX_CLAIMED);
+        const lastLease = new Date(Math.max(...batch.map((poll) => poll.lease.getTime())));
         try {
-          const done = new Set(await reschedulePolls(db, batch));
-          for (const poll of batch) if (!done.has(poll.id)) leaseLost(poll.id, 'reschedule');
+          // Each attempt leaves out the rows whose lease has run out: those are another poller's to claim.
+          const live = () => batch.filter((poll) => poll.lease.getTime() > clock());
+          const { result, retried } = await writeUnderLease(lastLease, () => reschedulePolls(db, live()), 'rescheduling polls');
+          const done = new Set(result);
+          for (const poll of batch) if (!done.has(poll.id)) leaseLost(poll.id, 'reschedule', retried);
         } catch (error) {
-          // Those rows stay leased until the lease runs out, then are polled again: nothing is lost.
+          // The database stayed away as long as the leases: the rows are due again for whoever claims them.
           log.error('rescheduling polls failed', { count: batch.length, error });
         }
       }
@@ -271,7 +305,7 @@ export function startPoller(options: PollerOptions): Poller {
       if (stopping.signal.aborted) return handBack(claimed);
       if (expired()) return timeOut(claimed, error);
       const failures = row.pollFailures + 1;
-      const delay = Math.min(MAX_BACKOFF_MS, intervalOf(row) * 2 ** Math.min(failures, 10));
+      const delay = Math.min(POLL_MAX_BACKOFF_MS, intervalOf(row) * 2 ** Math.min(failures, 10));
       log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
       return reschedule(claimed, { nextPollAt: new Date(clock() + delay), pollFailures: failures });
     }
@@ -280,19 +314,28 @@ export function startPoller(options: PollerOptions): Poller {
     if (expired()) return timeOut(claimed);
     const next = nextPollOf(row, dueAt, startedAt);
     if (isVisibleChange(row, change)) {
-      const updated = await updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease });
-      if (!updated) leaseLost(row.id, 'change');
+      const { result: updated, retried } = await writeUnderLease(
+        lease,
+        () => updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease }),
+        'writing a change',
+      );
+      if (!updated) leaseLost(row.id, 'change', retried);
     } else {
       reschedule(claimed, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus ?? undefined });
     }
   }
 
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
-    const finished = await updatePrediction(db, row.id, { completedAt: new Date(clock()), ...change, nextPollAt: null }, { lease });
+    const completedAt = new Date(clock());
+    const { result: finished, retried } = await writeUnderLease(
+      lease,
+      () => updatePrediction(db, row.id, { completedAt, ...change, nextPollAt: null }, { lease }),
+      'finishing a job',
+    );
     if (!finished) {
       // A webhook delivery finished it while this poll was under way: not a lost lease, just second.
       if (row.hasAtlasWebhook) return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
-      return leaseLost(row.id, 'finish');
+      return leaseLost(row.id, 'finish', retried);
     }
     options.jobs?.finished(finished);
     log.info('prediction finished', { predictionId: row.id, status: finished.status, errorCode: change.errorCode });

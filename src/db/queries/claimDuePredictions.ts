@@ -49,7 +49,7 @@ export async function claimDuePredictions(
     .as('due');
   const claimed = await db
     .update(predictions)
-    .set({ nextPollAt: leaseUntil })
+    .set({ nextPollAt: leaseUntil, polledAt: sql`now()` })
     .from(due)
     .where(eq(predictions.id, due.id))
     .returning({ row: polled, dueAt: due.dueAt });
@@ -57,4 +57,17 @@ export async function claimDuePredictions(
     // dueAt is never null here (the claim takes rows with a next poll); the type cannot know that.
     .map(({ row, dueAt }) => ({ row, dueAt: dueAt ?? leaseUntil, lease: leaseUntil }))
     .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+}
+
+/**
+ * Hand back every row a claim leased with `lease`, due now: for a claim whose answer never came, so
+ * its rows need not wait out the lease. Returns how many there were.
+ */
+export async function releasePollLease(db: Db, lease: Date): Promise<number> {
+  const released = await db
+    .update(predictions)
+    .set({ nextPollAt: sql`now()` })
+    .where(eq(predictions.nextPollAt, lease))
+    .returning({ id: predictions.id });
+  return released.length;
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type WebhookOutboxRow, webhookOutbox } from '../schema.ts';
 
@@ -35,4 +35,9 @@ export async function claimDueWebhooks(
     .where(eq(webhookOutbox.id, due.id))
     .returning();
   return claimed.map((message) => ({ message, lease: leaseUntil }));
+}
+
+/** Hand back every message a claim leased with `lease`, due now: for a claim whose answer never came. */
+export async function releaseWebhookLease(db: Db, lease: Date): Promise<void> {
+  await db.update(webhookOutbox).set({ nextAttemptAt: sql`now()` }).where(eq(webhookOutbox.nextAttemptAt, lease));
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
@@ -38,4 +38,9 @@ export async function claimMirrors(db: Db, { limit, now, leaseUntil }: { limit: 
     .where(eq(predictions.id, due.id))
     .returning(claimedColumns);
   return claimed.map((job) => ({ job, lease: leaseUntil }));
+}
+
+/** Hand back every copy a claim leased with `lease`, due now: for a claim whose answer never came. */
+export async function releaseMirrorLease(db: Db, lease: Date): Promise<void> {
+  await db.update(predictions).set({ mirrorNextAt: sql`now()` }).where(eq(predictions.mirrorNextAt, lease));
 }

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type WebhookOutboxRow, webhookAttempts, webhookOutbox } from '../schema.ts';
 
 export interface WebhookAttempt {
+  /** Chosen by the deliverer, so writing the same attempt again (after a lost answer) records it once. */
+  id: string;
   attemptedAt: Date;
   httpStatus: number | null;
   error: string | null;
@@ -25,8 +26,10 @@ export async function recordWebhookAttempt(
   attempt: WebhookAttempt,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
-    await tx.insert(webhookAttempts).values({
-      id: randomUUID(),
+    await tx
+      .insert(webhookAttempts)
+      .values({
+      id: attempt.id,
       messageId: message.id,
       predictionId: message.predictionId,
       event: message.event,
@@ -36,7 +39,8 @@ export async function recordWebhookAttempt(
       durationMs: attempt.durationMs,
       delivered: attempt.delivered,
       nextAttemptAt: attempt.nextAttemptAt,
-    });
+    })
+      .onConflictDoNothing();
     const moved = await tx
       .update(webhookOutbox)
       .set({

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { Claims, leasedWrite } from '../../background/leasedWrite.ts';
+import type { LoopHealth } from '../../background/loopHealth.ts';
 import type { Database } from '../../db/database.ts';
-import { type ClaimedWebhook, claimDueWebhooks } from '../../db/queries/claimDueWebhooks.ts';
+import { type ClaimedWebhook, claimDueWebhooks, releaseWebhookLease } from '../../db/queries/claimDueWebhooks.ts';
 import { WEBHOOK_CHANNEL } from '../../db/queries/enqueueWebhook.ts';
 import { recordWebhookAttempt, releaseWebhook } from '../../db/queries/recordWebhookAttempt.ts';
 import type { Logger } from '../../log.ts';
@@ -22,6 +25,8 @@ export interface DispatcherOptions {
   concurrency: number;
   /** How often to look for due messages without a notice: retries, and messages whose lease ran out. */
   sweepMs: number;
+  /** Where the dispatcher reports each completed claim, for /ready. */
+  health?: LoopHealth;
 }
 
 export interface Dispatcher {
@@ -61,6 +66,10 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   let claimAgain = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let retryAt = Number.POSITIVE_INFINITY;
+  const loop = options.health?.register('webhook dispatcher', options.sweepMs);
+  const claims = new Claims({
+    onHandBackFailed: (error) => log.error('handing back an unanswered webhook claim failed; its messages wait out their lease', { error }),
+  });
 
   function wake(): void {
     if (stopped) return;
@@ -83,13 +92,15 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
 
   async function claim(): Promise<void> {
     const room = concurrency - running.size;
-    if (room <= 0) return;
+    if (room <= 0) return loop?.completed();
     const now = Date.now();
-    const claimed = await claimDueWebhooks(database.db, {
-      limit: room,
-      now: new Date(now + DUE_SLACK_MS),
-      leaseUntil: new Date(now + options.timeoutMs + LEASE_MARGIN_MS),
-    });
+    const lease = new Date(now + options.timeoutMs + LEASE_MARGIN_MS);
+    const claimed = await claims.take(
+      lease,
+      () => claimDueWebhooks(database.db, { limit: room, now: new Date(now + DUE_SLACK_MS), leaseUntil: lease }),
+      () => releaseWebhookLease(database.db, lease),
+    );
+    loop?.completed();
     for (const message of claimed) start(message);
     // A full claim may have left more behind.
     if (claimed.length === room) claimAgain = true;
@@ -144,7 +155,8 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       if (next > message.createdAt.getTime() + options.retryForMs) gaveUp = true;
       else nextAttemptAt = new Date(next);
     }
-    const held = await recordWebhookAttempt(database.db, claimed, {
+    const attempt = {
+      id: randomUUID(),
       attemptedAt,
       httpStatus: result.status,
       error: result.error,
@@ -152,6 +164,10 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       delivered: result.delivered,
       nextAttemptAt,
       gaveUp,
+    };
+    const { result: held } = await leasedWrite(() => recordWebhookAttempt(database.db, claimed, attempt), {
+      leaseUntil: claimed.lease,
+      onRetry: (error, n) => log.warn('recording a webhook attempt failed; retrying while the lease lasts', { messageId, attempt: n, error }),
     });
     const fields = { messageId, predictionId: message.predictionId, event: message.event, host: new URL(message.url).host, attempt: failures };
     if (!held) log.warn('webhook lease lost; another deliverer has the message', fields);

@@ -1,0 +1,42 @@
+import { LOOP_QUERY_DEADLINE_MS } from './leasedWrite.ts';
+
+/**
+ * A loop counts as stuck after this many of its intervals without a completed cycle, and never
+ * sooner than two of its database calls' deadlines: one slow call on a busy database is not trouble.
+ */
+const INTERVALS_BEFORE_STALE = 3;
+const MIN_STALE_MS = 2 * LOOP_QUERY_DEADLINE_MS;
+
+export interface Loop {
+  /** A cycle completed: the loop reached the database and did its work (or had none to do). */
+  completed(): void;
+}
+
+/**
+ * The background loops of this process (poller, copier, webhook dispatcher), each with the time it
+ * last completed a cycle. /ready names a loop that has not completed one within a few of its
+ * intervals: the process may answer requests while its jobs are not being followed.
+ */
+export class LoopHealth {
+  readonly #loops = new Map<string, { intervalMs: number; completedAt: number }>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  /** `intervalMs`: how often the loop runs a cycle when all is well. */
+  register(name: string, intervalMs: number): Loop {
+    const loop = { intervalMs, completedAt: this.clock() };
+    this.#loops.set(name, loop);
+    return { completed: () => void (loop.completedAt = this.clock()) };
+  }
+
+  /** Each stuck loop, as "name: no cycle completed in N s". */
+  stuck(): string[] {
+    const now = this.clock();
+    const stuck: string[] = [];
+    for (const [name, { intervalMs, completedAt }] of this.#loops) {
+      const staleAfter = Math.max(MIN_STALE_MS, INTERVALS_BEFORE_STALE * intervalMs);
+      if (now - completedAt > staleAfter) stuck.push(`${name}: no cycle completed in ${Math.round((now - completedAt) / 1000)} s`);
+    }
+    return stuck;
+  }
+}
