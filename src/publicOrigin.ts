@@ -6,8 +6,8 @@ export interface ArrivedRequest {
   socket: { encrypted?: boolean; localAddress?: string | undefined; localPort?: number | undefined };
 }
 
-/** A Host header as RFC 9110 allows it: a name or IPv4 address, or an IPv6 address in brackets, and an optional port. */
-const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+/** A plain Host header: a name (unreserved characters) or IPv4 address, or an IPv6 address in brackets, and an optional port. */
+const HOST = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /**
  * The gateway's origin as the caller reached it, for the links it signs to its own copies of videos:

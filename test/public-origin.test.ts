@@ -158,6 +158,7 @@ describe('publicOrigin', () => {
   const socket = { localAddress: '10.0.0.5', localPort: 4000 };
   it.each([
     ['a name and port', { host: 'videos.example:8443' }, socket, 'http://videos.example:8443'],
+    ['a container name', { host: 'video_gateway:4000' }, socket, 'http://video_gateway:4000'],
     ['the default port, dropped', { host: 'videos.example:80' }, socket, 'http://videos.example'],
     ['an IPv6 address', { host: '[::1]:4000' }, socket, 'http://[::1]:4000'],
     ['a TLS socket', { host: 'videos.example' }, { ...socket, encrypted: true }, 'https://videos.example'],

@@ -32,8 +32,8 @@ export interface AddressClass {
 /**
  * What an address is, for the policy. An IPv6 address that carries an IPv4 address (IPv4-mapped,
  * IPv4-translated, IPv4-compatible, NAT64, 6to4, Teredo) is what that IPv4 address is: the packets
- * end up there. ipaddr.js calls `::127.0.0.1` plain 'unicast', and 6to4 or NAT64 forms of public
- * addresses non-public whatever they carry.
+ * end up there. ipaddr.js calls `::7f00:1` (how a URL writes `::127.0.0.1`) plain 'unicast', and 6to4
+ * or NAT64 forms of public addresses non-public whatever they carry.
  */
 export function classify(address: string): AddressClass {
   if (isIP(address) !== 6) return { range: ipaddr.IPv4.parse(address).range() };
