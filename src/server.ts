@@ -19,6 +19,7 @@ import { readGauges } from './db/queries/gaugeReadings.ts';
 import { GatewayMetrics, type JobMetrics, metricsRoute } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
 import { REQUEST_ID_HEADER, requestIdFrom, RequestScopes, type RequestServerContext } from './observability/requestId.ts';
+import { publicOrigin } from './publicOrigin.ts';
 import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody } from './graphqlBody.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
@@ -223,14 +224,15 @@ export async function createGateway(
   const yoga = createYoga<RequestServerContext, GatewayContext>({
     schema,
     // Every transport (POST, GET, SSE) builds its context here, before any operation runs.
-    context: async ({ request, requestId }) => {
+    context: async ({ request, requestId, origin }) => {
       const scope = scopes.of(request, { requestId });
       try {
         return {
           predictions,
           principal: await authenticate(request.headers.get('authorization'), scope.log),
           ...scope,
-          videos: { links, origin: new URL(request.url).origin },
+          // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.
+          videos: { links, origin: origin ?? new URL(request.url).origin },
         };
       } catch (error) {
         if (error instanceof Unauthenticated) throw unauthenticated(error.message);
@@ -292,7 +294,7 @@ export async function createGateway(
   const server = createServer((req, res) => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    const context: RequestServerContext = { requestId };
+    const context: RequestServerContext = { requestId, origin: publicOrigin(req) };
     // GraphQL first: the hot path does not wait on the other routes.
     if (req.url?.startsWith('/graphql')) {
       if (!isGraphQLJsonPost(req)) return void yoga(req, res, context);

@@ -22,6 +22,7 @@ import { Unauthenticated } from './auth/principal.ts';
 import type { Logger } from './log.ts';
 import type { GatewayMetrics } from './observability/metrics.ts';
 import { persistedDocumentOf } from './persistedOperations.ts';
+import { publicOrigin } from './publicOrigin.ts';
 import type { GatewayContext } from './schema/builder.ts';
 
 /**
@@ -198,13 +199,15 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
           // The same context factory as HTTP, given the socket's credential as a request header: every
           // operation is authenticated again, so a key revoked since the socket opened stops working.
           const authorization = ctx.extra.authorization;
+          // The handshake's origin, as HTTP and SSE take theirs: the links this operation signs point where the client connected.
+          const origin = publicOrigin(ctx.extra.request);
           // POST: Yoga refuses mutations on a GET (a CSRF guard; here the Origin check does that job).
-          const request = new Request(new URL(ctx.extra.request.url ?? yoga.graphqlEndpoint, 'http://gateway'), {
+          const request = new Request(new URL(ctx.extra.request.url ?? yoga.graphqlEndpoint, origin), {
             method: 'POST',
             headers: { [REQUEST_ID_HEADER]: requestId, ...(authorization ? { authorization } : {}) },
           });
           const params = { ...payload, query };
-          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params });
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params, origin });
           const document: DocumentNode = parse(query);
           const ast = getOperationAST(document, payload.operationName);
           operation.name = ast?.name?.value ?? operation.name;

@@ -3,7 +3,8 @@
  * with the standardwebhooks package, the fake Atlas, real Postgres (PGlite and the server).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:net';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { lookup } from 'node:dns/promises';
 import { eq, sql } from 'drizzle-orm';
@@ -13,7 +14,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { webhookAttempts, webhookOutbox } from '../src/db/schema.ts';
 import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
-import { rangeOf } from '../src/webhooks/outbound/addressPolicy.ts';
+import { type AddressRules, classify, rangeOf, refusalOf } from '../src/webhooks/outbound/addressPolicy.ts';
+import { sendWebhook } from '../src/webhooks/outbound/send.ts';
+import { isLoopbackHost, webhookUrlProblem } from '../src/webhooks/outbound/url.ts';
 import { countPredictions, post, type Reply } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
 import { BACKENDS, eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
@@ -242,6 +245,9 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
       ['https://169.254.169.254/latest/meta-data', /^refused to connect to 169\.254\.169\.254: a linkLocal address/],
       ['https://100.64.0.1/hook', /^refused to connect to 100\.64\.0\.1: a carrierGradeNat address/],
       ['https://[fd00::1]/hook', /^refused to connect to fd00::1: a uniqueLocal address/],
+      // IPv6 forms that carry an IPv4 address are judged by that address.
+      ['https://[::10.1.2.3]/hook', /^refused to connect to ::a01:203 \(IPv4-compatible form of 10\.1\.2\.3\): a private address/],
+      ['https://[64:ff9b::169.254.169.254]/latest/meta-data', /^refused to connect to 64:ff9b::a9fe:a9fe \(NAT64 form of 169\.254\.169\.254\): a linkLocal address/],
       [`https://${name}:${new URL(receiver.url).port}/hook`, /^refused to connect to (127\.\d+\.\d+\.\d+|::1): a loopback address/],
     ] as const;
     for (const [url, error] of cases) {
@@ -344,6 +350,10 @@ describe('webhook URLs in production', () => {
       'input.webhook.url',
       /must not point at this machine/,
     );
+    // An IPv6 form of 127.0.0.1 is this machine too.
+    for (const url of ['https://[::127.0.0.1]/hook', 'https://[::ffff:127.0.0.1]:9/hook', 'https://[2002:7f00:1::1]/hook']) {
+      expectBadInput(await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url } } }), 'input.webhook.url', /must not point at this machine/);
+    }
     expect(await countPredictions(t.db.database.db)).toBe(0);
   });
 });
@@ -476,6 +486,141 @@ describe('two gateway processes on one Postgres database', () => {
     // The log line follows the attempt's row; under load it may reach the pipe a moment later.
     await eventually(() => c.output(), (output) => output.includes('"webhook delivered"'));
   }, 120_000);
+});
+
+/** "a.b.c.d" as the two hexadecimal groups an IPv6 address writes it in. */
+const groups = (ipv4: string) => {
+  const [a, b, c, d] = ipv4.split('.').map(Number) as [number, number, number, number];
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+};
+const inverted = (ipv4: string) => ipv4.split('.').map((octet) => 255 - Number(octet)).join('.');
+/** The public half of a Teredo address whose other half is under test. */
+const TEREDO_OTHER = '8.8.4.4';
+
+/** Every IPv6 form that carries an IPv4 address, writing `ipv4` in it. */
+const CARRYING_FORMS: Record<string, (ipv4: string) => string> = {
+  'IPv4-mapped': (ipv4) => `::ffff:${ipv4}`,
+  'IPv4-translated': (ipv4) => `::ffff:0:${ipv4}`,
+  'IPv4-compatible': (ipv4) => `::${ipv4}`,
+  NAT64: (ipv4) => `64:ff9b::${ipv4}`,
+  '6to4': (ipv4) => `2002:${groups(ipv4)}::1`,
+  // 2001:0:<server>:<flags>:<port>:<client>, the client's address and port inverted.
+  'Teredo server': (ipv4) => `2001:0:${groups(ipv4)}:0:8000:${groups(inverted(TEREDO_OTHER))}`,
+  'Teredo client': (ipv4) => `2001:0:${groups(TEREDO_OTHER)}:0:8000:${groups(inverted(ipv4))}`,
+};
+const CARRIED: Array<[string, string]> = [
+  ['127.0.0.1', 'loopback'],
+  ['10.1.2.3', 'private'],
+  ['192.168.0.10', 'private'],
+  ['169.254.169.254', 'linkLocal'],
+  ['100.64.0.1', 'carrierGradeNat'],
+  ['8.8.8.8', 'unicast'],
+];
+const STRICT: AddressRules = { allowPrivate: false, allowLoopback: false };
+
+describe('address policy: an IPv6 form that carries an IPv4 address is judged by that address', () => {
+  const table = Object.entries(CARRYING_FORMS).flatMap(([form, write]) => CARRIED.map(([ipv4, range]) => [form, ipv4, range, write(ipv4)] as const));
+  it.each(table)('%s of %s: %s (%s)', (form, ipv4, range, address) => {
+    if (range === 'unicast') {
+      expect(classify(address).range).toBe('unicast');
+      expect(refusalOf(address, STRICT)).toBeUndefined();
+      return;
+    }
+    expect(classify(address)).toEqual({ range, carried: { ipv4, form } });
+    expect(refusalOf(address, STRICT)).toBe(
+      `refused to connect to ${address} (${form} form of ${ipv4}): a ${range} address (set WEBHOOK_ALLOW_PRIVATE=true to allow private addresses)`,
+    );
+    // Loopback is let through only where loopback is (a loopback host outside production); the rest never.
+    expect(refusalOf(address, { allowPrivate: false, allowLoopback: true }) === undefined).toBe(range === 'loopback');
+    expect(refusalOf(address, { allowPrivate: true, allowLoopback: false })).toBeUndefined();
+  });
+
+  it('Teredo is refused when either address it carries is', () => {
+    const both = `2001:0:${groups('10.0.0.1')}:0:8000:${groups(inverted('127.0.0.1'))}`;
+    expect(classify(both)).toEqual({ range: 'private', carried: { ipv4: '10.0.0.1', form: 'Teredo server' } });
+    // With loopback allowed, the private half still refuses it.
+    expect(refusalOf(both, { allowPrivate: false, allowLoopback: true })).toMatch(/Teredo server form of 10\.0\.0\.1\): a private address/);
+  });
+
+  it.each([
+    ['2606:4700:4700::1111', 'unicast'],
+    ['2a00:1450:4001:80b::200e', 'unicast'],
+    ['::1', 'loopback'],
+    ['::', 'unspecified'],
+    ['fd00::1', 'uniqueLocal'],
+    ['fe80::1', 'linkLocal'],
+    ['ff02::1', 'multicast'],
+    ['2001:db8::1', 'reserved'],
+    // Outside 2000::/3, where no public address is, and no IPv4 form either.
+    ['::1:0:0:1', 'reserved'],
+    ['64:ff9b:0:0:1::1', 'reserved'],
+    // Local-use NAT64: where the IPv4 address sits is the network's choice, so none is trusted.
+    ['64:ff9b:1::808:808', 'nat64LocalUse'],
+    ['64:ff9b:1::a00:1', 'nat64LocalUse'],
+  ])('IPv6 %s is %s, as itself', (address, range) => {
+    expect(classify(address)).toEqual({ range });
+    expect(refusalOf(address, STRICT) === undefined).toBe(range === 'unicast');
+  });
+
+  it('a URL host written as any IPv6 form of a loopback address is a loopback host (refused at submission in production)', () => {
+    const loopbackHosts = Object.values(CARRYING_FORMS).map((write) => new URL(`https://[${write('127.0.0.1')}]/hook`).hostname);
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', ...loopbackHosts]) expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['example.com', '10.0.0.1', '[::ffff:10.0.0.1]', '[2606:4700:4700::1111]', '[::]']) expect(isLoopbackHost(host), host).toBe(false);
+    for (const host of loopbackHosts) {
+      expect(webhookUrlProblem(`https://${host}/hook`, { allowLoopback: false })).toBe('must not point at this machine (a loopback address)');
+    }
+  });
+});
+
+/** The address:port of every connection this process tries while `run` runs. */
+async function connectionAttemptsDuring<T>(run: () => Promise<T>): Promise<{ result: T; attempts: string[] }> {
+  const attempts: string[] = [];
+  const onSocket = (message: unknown) => {
+    const { socket } = message as { socket: Socket };
+    socket.on('connectionAttempt', (ip: string, port: number) => attempts.push(`${ip}:${port}`));
+  };
+  subscribe('net.client.socket', onSocket);
+  try {
+    return { result: await run(), attempts };
+  } finally {
+    unsubscribe('net.client.socket', onSocket);
+  }
+}
+
+describe('delivery to an IPv6 form that carries a non-public IPv4 address', () => {
+  let target: Awaited<ReturnType<typeof countingServer>>;
+  beforeAll(async () => {
+    target = await countingServer();
+  });
+  afterAll(() => target?.server.close());
+
+  // Plain http: an https request opens its socket without the 'net.client.socket' notice. The address check is the same.
+  const send = (host: string, allowPrivate: boolean) =>
+    sendWebhook({ url: `http://${host}:${target.port}/hook`, body: '{}', headers: {}, timeoutMs: 2_000, allowPrivate, allowLoopback: false });
+  const toTarget = (attempts: string[]) => attempts.filter((attempt) => attempt.endsWith(`:${target.port}`));
+
+  it('is refused before any connection is tried', async () => {
+    const cases = [
+      ['[::127.0.0.1]', /^refused to connect to ::7f00:1 \(IPv4-compatible form of 127\.0\.0\.1\): a loopback address/],
+      ['[::ffff:127.0.0.1]', /^refused to connect to ::ffff:7f00:1 \(IPv4-mapped form of 127\.0\.0\.1\): a loopback address/],
+      ['[::ffff:0:10.1.2.3]', /^refused to connect to ::ffff:0:a01:203 \(IPv4-translated form of 10\.1\.2\.3\): a private address/],
+      ['[2002:a9fe:a9fe::1]', /^refused to connect to 2002:a9fe:a9fe::1 \(6to4 form of 169\.254\.169\.254\): a linkLocal address/],
+    ] as const;
+    for (const [host, error] of cases) {
+      const { result, attempts } = await connectionAttemptsDuring(() => send(host, false));
+      expect(result, host).toEqual({ status: null, delivered: false, error: expect.stringMatching(error) });
+      expect(toTarget(attempts), host).toEqual([]);
+    }
+    expect(target.connections()).toBe(0);
+  });
+
+  it('(the check above can see one: with WEBHOOK_ALLOW_PRIVATE the IPv4-mapped loopback address is connected to)', async () => {
+    const { result, attempts } = await connectionAttemptsDuring(() => send('[::ffff:127.0.0.1]', true));
+    expect(result.delivered).toBe(false);
+    expect(result.error).not.toMatch(/refused to connect/);
+    expect(toTarget(attempts)).toEqual([`::ffff:7f00:1:${target.port}`]);
+    await eventually(() => target.connections(), (n) => n === 1);
+  });
 });
 
 describe('retry schedule', () => {

@@ -17,6 +17,8 @@ export function requestIdFrom(header: string | readonly string[] | null | undefi
 /** What the node server hands Yoga with each request (absent for `yoga.fetch`, which tests use). */
 export interface RequestServerContext {
   requestId?: string;
+  /** The gateway's origin as the caller reached it (publicOrigin.ts), for its own video links. */
+  origin?: string;
 }
 
 export interface RequestScope {

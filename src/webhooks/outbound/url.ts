@@ -1,10 +1,19 @@
+import { isIP } from 'node:net';
+import { rangeOf } from './addressPolicy.ts';
+
 /** The longest webhook URL a caller may give. */
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
-/** Host names that are this machine by definition; an IP literal of another range is not. */
-const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
-
-export const isLoopbackHost = (hostname: string) => LOOPBACK_HOST.test(hostname);
+/**
+ * A URL's host that is this machine by definition: `localhost`, or an IP literal in the loopback range,
+ * whatever form it is written in (`[::ffff:127.0.0.1]` and other IPv6 forms carrying 127.x too, as
+ * addressPolicy.ts judges them).
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  if (hostname.toLowerCase() === 'localhost') return true;
+  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  return isIP(bare) !== 0 && rangeOf(bare) === 'loopback';
+}
 
 /**
  * What is wrong with a caller's webhook URL, or undefined. https only; plain http only to a loopback
