@@ -37,7 +37,8 @@ export class Readiness {
       (payload) => {
         if (payload === this.#token) this.#heardAt = Date.now();
       },
-      () => {},
+      // Back after a drop: ping now rather than at the next interval, so an outage's end is seen at once.
+      () => void this.#ping(),
     );
     this.#timer = setInterval(() => void this.#ping(), PING_EVERY_MS);
     this.#timer.unref();
@@ -57,7 +58,7 @@ export class Readiness {
   async notReady(log: Logger = this.log): Promise<string | undefined> {
     if (this.#draining) return 'draining: the gateway is shutting down';
     try {
-      await withTimeout(this.database.db.execute(sql`select 1`), DATABASE_TIMEOUT_MS);
+      await withTimeout(this.#selectOne(), DATABASE_TIMEOUT_MS);
     } catch (error) {
       log.warn('readiness: the database does not answer', { error });
       return 'database: it does not answer';
@@ -80,6 +81,18 @@ export class Readiness {
     const reason = await this.notReady(log);
     reply(res, reason ? 503 : 200, reason ? { status: 'not ready', reason } : { status: 'ready' });
     return true;
+  }
+
+  /**
+   * Twice at most: the pool may hand out a connection the server has just ended (a failover, an
+   * operator's pg_terminate_backend) while the database itself answers on the next one.
+   */
+  async #selectOne(): Promise<void> {
+    try {
+      await this.database.db.execute(sql`select 1`);
+    } catch {
+      await this.database.db.execute(sql`select 1`);
+    }
   }
 
   async #ping(): Promise<void> {
