@@ -1,6 +1,7 @@
 import type { CreatedPrediction } from '../atlas/client.ts';
 import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.ts';
 import type { Db } from '../db/database.ts';
+import { findPrediction } from '../db/queries/findPrediction.ts';
 import { recordLateUpstreamId } from '../db/queries/recordUpstreamId.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
@@ -158,9 +159,11 @@ export class SubmissionRecorder {
       updated ??
       // Ended meanwhile (taken for lost while the database was away): store the id anyway and reconcile.
       (await recordLateUpstreamId(this.deps.db, entry.predictionId, { ...entry, now, nextPollAt: now }));
-    if (row?.upstreamId !== entry.upstreamId) {
-      this.deps.log.error('a submission could not be matched to its row', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
-    }
+    if (row?.upstreamId === entry.upstreamId) return row;
+    // Stored already: Atlas' webhook for the job named it first (see adoptUpstreamId).
+    const current = await findPrediction(this.deps.db, entry.predictionId);
+    if (current?.upstreamId === entry.upstreamId) return current;
+    this.deps.log.error('a submission could not be matched to its row', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
     return row;
   }
 
