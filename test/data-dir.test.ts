@@ -163,6 +163,21 @@ describe('DATA_DIR', () => {
     expect(child.output()).not.toContain(TEST_KEY);
   }, 90_000);
 
+  it('names, on shutdown, the upstream ids that neither the database nor the journal took', async () => {
+    const { dataDir, breakIt } = dataDirUnder();
+    const gw = await startGateway({ databaseUrl: proxy.url(server.url), atlasUrl: fake.url, env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' } });
+    breakIt();
+    fake.createDelayMs = 1_000;
+    const submission = gw.request<Generated>(GENERATE, { input: { prompt: 'recorded nowhere' } });
+    await eventually(() => fake.creates.length, (n) => n === 1);
+    await proxy.cut();
+    const id = (await submission).data!.generateVideo.prediction.id;
+    await gw.close();
+    const line = gw.logs.find((entry) => entry.includes('stopping with submissions recorded nowhere'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'error', submissions: [{ predictionId: id, upstreamId: 'job_1' }] });
+  }, 60_000);
+
   it('keeps going when recorded ids cannot be removed from the journal, and removes them once it can', async () => {
     const { dataDir, hide, unhide } = dataDirUnder();
     const gw = await startGateway({ databaseUrl: proxy.url(server.url), atlasUrl: fake.url, env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' } });
