@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { dataDirProblem } from './dataDir.ts';
 
 const LOOPBACK = /^(localhost|127(\.\d+){3}|\[::1\])$/;
 /** Plain http only to this machine; other malformed values are z.url's to report. */
@@ -163,6 +164,18 @@ function isWebhookSecret(value: string): boolean {
 export type Config = ReturnType<typeof loadConfig>;
 
 export class ConfigError extends Error {}
+
+/**
+ * Refuse to start (ConfigError) when DATA_DIR cannot be written: the gateway keeps there the
+ * upstream ids of paid jobs the database could not take yet, and finding out in the middle of an
+ * outage would be too late.
+ */
+export async function checkDataDir(dataDir: string): Promise<void> {
+  const problem = await dataDirProblem(dataDir);
+  if (problem) {
+    throw new ConfigError(`Invalid configuration:\n  ${problem}\n  (set DATA_DIR to a folder this process can write: it keeps paid jobs' upstream ids there while the database is away)`);
+  }
+}
 
 /** Parse the environment; a wrong value stops start-up with a message naming the variable. */
 export function loadConfig(env: Record<string, string | undefined>) {

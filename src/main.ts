@@ -1,10 +1,12 @@
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, checkDataDir, loadConfig } from './config.ts';
 import { loadEnvFile } from './envFile.ts';
 import { createLogger } from './log.ts';
 
 try {
   const fromFile = loadEnvFile();
   const config = loadConfig(process.env);
+  // Before the database opens: PGlite would otherwise fail on it first, less plainly.
+  await checkDataDir(config.dataDir);
   // The key is redacted where upstream text is read; the logger redacts it (and the other secrets) once more, from every line.
   const secrets = [config.atlas?.apiKey, config.metricsToken, config.webhooks.signingSecret].filter((secret): secret is string => Boolean(secret));
   const log = createLogger(config.logLevel, undefined, { secrets });

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
@@ -29,6 +28,7 @@ import { PredictionEvents } from './predictions/events.ts';
 import { type Poller, POLL_MAX_BACKOFF_MS, startPoller } from './predictions/poller.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
 import { SubmissionJournal } from './predictions/submissionJournal.ts';
+import { journalDir } from './dataDir.ts';
 import { PredictionService } from './predictions/service.ts';
 import type { GatewayContext } from './schema/builder.ts';
 import { unauthenticated } from './schema/errors.ts';
@@ -143,7 +143,7 @@ export async function createGateway(
   const recorder = new SubmissionRecorder({
     db: database.db,
     log,
-    journal: new SubmissionJournal(join(config.dataDir, 'unrecorded-submissions')),
+    journal: new SubmissionJournal(journalDir(config.dataDir)),
     pollIntervalMs: config.pollIntervalMs,
     jobs: metrics,
   });
@@ -289,6 +289,7 @@ export async function createGateway(
   });
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
   const readiness = new Readiness(database, log, loops);
+  readiness.watchDataDir(config.dataDir);
   await readiness.start();
   const serveMetrics = metricsRoute(metrics, config.metricsToken, log);
   const server = createServer((req, res) => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
 import type { LoopHealth } from '../background/loopHealth.ts';
+import { dataDirProblem } from '../dataDir.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { withTimeout } from './timeout.ts';
@@ -11,6 +12,8 @@ const PING_EVERY_MS = 5_000;
 /** No ping heard for this long: the LISTEN connection is taken as down. */
 const PING_STALE_MS = 3 * PING_EVERY_MS;
 const DATABASE_TIMEOUT_MS = 2_000;
+/** DATA_DIR is probed (a file written and removed) at most this often, however often /ready is asked. */
+const DATA_DIR_PROBE_EVERY_MS = 2_000;
 
 /**
  * `/health`: the process is alive. `/ready`: it should get traffic: migrations ran (it would not be
@@ -24,6 +27,7 @@ export class Readiness {
   #timer: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   readonly #token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  #dataDir: { dir: string; probedAt: number; problem: Promise<string | undefined> } | undefined;
 
   constructor(
     private readonly database: Database,
@@ -44,6 +48,11 @@ export class Readiness {
     this.#timer.unref();
   }
 
+  /** /ready also answers 503 while DATA_DIR cannot be written (the journal of paid jobs' upstream ids is there). */
+  watchDataDir(dataDir: string): void {
+    this.#dataDir = { dir: dataDir, probedAt: Number.NEGATIVE_INFINITY, problem: Promise.resolve(undefined) };
+  }
+
   /** From now on /ready answers 503 draining: the first step of a shutdown. */
   drain(): void {
     this.#draining = true;
@@ -57,6 +66,7 @@ export class Readiness {
   /** Why the gateway should not get traffic, or undefined when it should. `log`: the probe request's. */
   async notReady(log: Logger = this.log): Promise<string | undefined> {
     if (this.#draining) return 'draining: the gateway is shutting down';
+    if (await this.#dataDirProblem(log)) return 'data dir: DATA_DIR cannot be written';
     try {
       await withTimeout(this.#selectOne(), DATABASE_TIMEOUT_MS);
     } catch (error) {
@@ -93,6 +103,20 @@ export class Readiness {
     } catch {
       await this.database.db.execute(sql`select 1`);
     }
+  }
+
+  /** The last probe's finding, probing again once it is DATA_DIR_PROBE_EVERY_MS old; concurrent asks share one probe. */
+  async #dataDirProblem(log: Logger): Promise<string | undefined> {
+    const watched = this.#dataDir;
+    if (!watched) return undefined;
+    if (Date.now() - watched.probedAt >= DATA_DIR_PROBE_EVERY_MS) {
+      watched.probedAt = Date.now();
+      // A hung disk (a stuck network mount) must not hang /ready with it.
+      watched.problem = withTimeout(dataDirProblem(watched.dir), DATABASE_TIMEOUT_MS).catch(() => `DATA_DIR (${watched.dir}) did not answer a write in ${DATABASE_TIMEOUT_MS} ms`);
+    }
+    const problem = await watched.problem;
+    if (problem) log.warn('readiness: DATA_DIR cannot be written', { problem });
+    return problem;
   }
 
   async #ping(): Promise<void> {

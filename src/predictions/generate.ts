@@ -84,7 +84,8 @@ export class SubmissionFailed extends Error {
  * Admit the job (idempotency key, the caller's limits) and store it, then submit it upstream exactly
  * once. A repeated idempotency key returns the earlier prediction without submitting anything. If
  * this process dies between storing and submitting, the row's first poll comes due after the create
- * call could have finished, and the poller ends it as SUBMISSION_UNKNOWN rather than submitting again.
+ * call could have finished, and the poller ends it as SUBMISSION_UNKNOWN rather than submitting again
+ * (with an Atlas webhook, only at its deadline: Atlas' delivery may name its id first, see orphans.ts).
  */
 export async function generateVideo(
   deps: GenerateDeps,

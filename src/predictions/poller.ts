@@ -10,6 +10,7 @@ import { type PredictionChange, updatePrediction } from '../db/queries/updatePre
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { changeFromUpstream, isVisibleChange } from './observe.ts';
+import { orphanedSubmission } from './orphans.ts';
 import { isTerminal } from './status.ts';
 
 export interface PollerOptions {
@@ -286,11 +287,9 @@ export function startPoller(options: PollerOptions): Poller {
     }
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
-      await finish(claimed, {
-        status: 'FAILED',
-        errorCode: 'SUBMISSION_UNKNOWN',
-        error: 'The gateway stopped while submitting this job; it may have been created and billed upstream',
-      });
+      const orphan = orphanedSubmission(row, deadlineOf(row), clock());
+      if ('waitUntil' in orphan) return reschedule(claimed, { nextPollAt: orphan.waitUntil, pollFailures: row.pollFailures });
+      await finish(claimed, orphan.failure);
       return;
     }
 

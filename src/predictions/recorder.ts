@@ -1,6 +1,7 @@
 import type { CreatedPrediction } from '../atlas/client.ts';
 import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.ts';
 import type { Db } from '../db/database.ts';
+import { findPrediction } from '../db/queries/findPrediction.ts';
 import { recordLateUpstreamId } from '../db/queries/recordUpstreamId.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
@@ -17,9 +18,17 @@ const RETRY_MAX_MS = 5_000;
  * not take it, the id goes to the journal on disk and is written again, with backoff, until it is
  * stored (by this process, or by the next one on this host after a crash). While a row is here,
  * this process' poller leaves it alone rather than take it for abandoned.
+ *
+ * No error of the journal (a full or vanished DATA_DIR) ever escapes from here: an id the journal
+ * cannot store is kept in memory and written to the database all the same, and the journal is tried
+ * again meanwhile; dying over the journal would lose every id this process holds.
  */
 export class SubmissionRecorder {
   readonly #pending = new Map<string, UnrecordedSubmission>();
+  /** Pending ids the journal could not store: only this process holds them, so each retry tries the disk again. */
+  readonly #memoryOnly = new Set<string>();
+  /** Recorded ids whose journal file would not go away: removed later, or the next process would write them again. */
+  readonly #leftOnDisk = new Set<string>();
   /** Rows this process is submitting right now (create call or first write under way). */
   readonly #submitting = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -79,11 +88,7 @@ export class SubmissionRecorder {
         error,
       });
       this.#pending.set(predictionId, entry);
-      try {
-        this.deps.journal.save(entry);
-      } catch (diskError) {
-        this.deps.log.error('the submission journal could not be written; retrying from memory only', { predictionId, error: diskError });
-      }
+      this.#saveToJournal(entry);
       this.#schedule(this.#delay);
       return undefined;
     }
@@ -92,6 +97,48 @@ export class SubmissionRecorder {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    // Neither in the database nor on disk: this line is all that is left of them for an operator.
+    const lost = [...this.#memoryOnly].map((id) => this.#pending.get(id)).filter((entry) => entry !== undefined);
+    if (lost.length > 0) {
+      this.deps.log.error('stopping with submissions recorded nowhere: set their upstream ids on these rows by hand', {
+        submissions: lost.map(({ predictionId, upstreamId }) => ({ predictionId, upstreamId })),
+      });
+    }
+  }
+
+  /** Whether the entry is on disk now. Never throws: a failure leaves it in memory only (and says so once). */
+  #saveToJournal(entry: UnrecordedSubmission): boolean {
+    try {
+      this.deps.journal.save(entry);
+    } catch (error) {
+      if (!this.#memoryOnly.has(entry.predictionId)) {
+        this.deps.log.error('the submission journal could not be written; the upstream id is kept in memory and retried', {
+          predictionId: entry.predictionId,
+          upstreamId: entry.upstreamId,
+          error,
+        });
+      }
+      this.#memoryOnly.add(entry.predictionId);
+      return false;
+    }
+    if (this.#memoryOnly.delete(entry.predictionId)) {
+      this.deps.log.info('an unrecorded submission is kept on disk now', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+    }
+    return true;
+  }
+
+  /** Never throws: a file that would not go away is tried again later (and said so once). */
+  #removeFromJournal(predictionId: string): void {
+    try {
+      this.deps.journal.remove(predictionId);
+    } catch (error) {
+      if (!this.#leftOnDisk.has(predictionId)) {
+        this.deps.log.error('a recorded submission could not be removed from the journal; retrying', { predictionId, error });
+      }
+      this.#leftOnDisk.add(predictionId);
+      return;
+    }
+    this.#leftOnDisk.delete(predictionId);
   }
 
   /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
@@ -112,19 +159,36 @@ export class SubmissionRecorder {
       updated ??
       // Ended meanwhile (taken for lost while the database was away): store the id anyway and reconcile.
       (await recordLateUpstreamId(this.deps.db, entry.predictionId, { ...entry, now, nextPollAt: now }));
-    if (row?.upstreamId !== entry.upstreamId) {
-      this.deps.log.error('a submission could not be matched to its row', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
-    }
+    if (row?.upstreamId === entry.upstreamId) return row;
+    // Stored already: Atlas' webhook for the job named it first (see adoptUpstreamId).
+    const current = await findPrediction(this.deps.db, entry.predictionId);
+    if (current?.upstreamId === entry.upstreamId) return current;
+    this.deps.log.error('a submission could not be matched to its row', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
     return row;
   }
 
   #schedule(delayMs: number): void {
     if (this.#stopped || this.#timer) return;
-    this.#timer = setTimeout(() => void this.#retry(), delayMs);
+    this.#timer = setTimeout(
+      () =>
+        void this.#retry().catch((error: unknown) => {
+          // Not expected (every call in there is guarded); the ids are still pending, so keep at it.
+          this.deps.log.error('retrying unrecorded submissions failed unexpectedly', { error });
+          this.#schedule(RETRY_MAX_MS);
+        }),
+      delayMs,
+    );
   }
 
   async #retry(): Promise<void> {
     this.#timer = undefined;
+    // The disk first: an id only memory holds is lost if this process dies before the database is back.
+    for (const id of [...this.#memoryOnly]) {
+      const entry = this.#pending.get(id);
+      if (entry) this.#saveToJournal(entry);
+      else this.#memoryOnly.delete(id);
+    }
+    for (const id of [...this.#leftOnDisk]) this.#removeFromJournal(id);
     for (const entry of [...this.#pending.values()]) {
       try {
         await this.#write(entry);
@@ -135,9 +199,12 @@ export class SubmissionRecorder {
         return;
       }
       this.#pending.delete(entry.predictionId);
-      this.deps.journal.remove(entry.predictionId);
+      // One the journal never took has no file to remove.
+      if (!this.#memoryOnly.delete(entry.predictionId)) this.#removeFromJournal(entry.predictionId);
       this.deps.log.info('submission recorded after a database failure', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
     }
     this.#delay = RETRY_MIN_MS;
+    // Stored, but their files would not go away: tried again now and then, until they do.
+    if (this.#leftOnDisk.size > 0) this.#schedule(RETRY_MAX_MS);
   }
 }

@@ -21,13 +21,22 @@ export type UnrecordedSubmission = z.infer<typeof UnrecordedSubmission>;
 export class SubmissionJournal {
   constructor(private readonly dir: string) {}
 
-  /** Written and flushed to disk before this returns. */
+  /** Written and flushed to disk before this returns; throws if it could not be (no half-written file is left). */
   save(entry: UnrecordedSubmission): void {
+    const file = this.#file(entry.predictionId);
     mkdirSync(this.dir, { recursive: true });
-    const fd = openSync(this.#file(entry.predictionId), 'w');
+    const fd = openSync(file, 'w');
     try {
       writeSync(fd, JSON.stringify(entry));
       fsyncSync(fd);
+    } catch (error) {
+      // A full disk: a truncated entry would only be reported as unreadable at every start.
+      try {
+        rmSync(file, { force: true });
+      } catch {
+        // The write's error is the one worth reporting.
+      }
+      throw error;
     } finally {
       closeSync(fd);
     }

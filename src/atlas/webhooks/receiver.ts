@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ATLAS_WEBHOOK_PATH } from '../../config.ts';
 import type { Db } from '../../db/database.ts';
+import { adoptUpstreamId } from '../../db/queries/adoptUpstreamId.ts';
 import { findByAtlasWebhookToken } from '../../db/queries/findByAtlasWebhookToken.ts';
 import { pruneAtlasWebhookDeliveries } from '../../db/queries/pruneAtlasWebhookDeliveries.ts';
 import { recordAtlasWebhookDelivery } from '../../db/queries/recordAtlasWebhookDelivery.ts';
@@ -65,7 +66,8 @@ class Refused extends Error {
  * POST /webhooks/atlas/<token>: one signed delivery from Atlas at a job's end. Believed only once
  * verified, in this order: the size (1 MB), the timestamp (5 minutes either way), the Ed25519
  * signature over `<timestamp>.<raw body>` with the key the JWKS has for the key id, then the token
- * (it names the job) and the body's session id (it must be that job's upstream id). Only then is the
+ * (it names the job) and the body's session id (it must be that job's upstream id; a job with none,
+ * whose submitter died mid-create, adopts it). Only then is the
  * body parsed as a prediction and applied exactly as a poll result would be (updatePrediction: a
  * version bump and NOTIFY, a no-op on a finished job), in one transaction with the note of its
  * delivery id, so a repeat, on any gateway, changes nothing. Anything refused is logged with why.
@@ -111,22 +113,44 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     const delivery = readDelivery(rawBody.toString('utf8'), redactor);
     if (!delivery.ok) throw new Refused(400, delivery.reason);
     if (delivery.redacted > 0) log.warn('atlas webhook carried the API key; redacted', { predictionId: job.id, strings: delivery.redacted });
-    if (!job.upstreamId) {
-      // Its job's id never got stored (the submission's outcome was lost): nothing to match it with.
-      throw new Refused(409, `the job's upstream id is not stored yet (prediction ${job.id})`);
-    }
-    if (delivery.sessionId !== job.upstreamId) throw new Refused(401, `session_id is not this job's (prediction ${job.id})`);
+    // No id stored: the process submitting it died before it could store Atlas' reply (a kill -9
+    // mid-create). Atlas signed this for the job's own token, so its session_id (read and checked
+    // like a create reply's id) is that job's id.
+    const adopting = !job.upstreamId;
+    if (!adopting && delivery.sessionId !== job.upstreamId) throw new Refused(401, `session_id is not this job's (prediction ${job.id})`);
 
     const now = new Date(clock());
     const change = changeFromUpstream(delivery.prediction, now);
     let ended: PredictionRow | undefined;
+    let adopted: Awaited<ReturnType<typeof adoptUpstreamId>>;
     const outcome = await db.transaction(async (tx) => {
       if (!(await recordAtlasWebhookDelivery(tx, { deliveryId, predictionId: job.id, receivedAt: now }))) return 'duplicate';
+      if (adopting) {
+        adopted = await adoptUpstreamId(tx, job.id, { upstreamId: delivery.sessionId, upstreamStatus: change.upstreamStatus ?? null, now });
+        // Stored meanwhile (by its submitter, late): rolled back, and Atlas' retry is matched against it.
+        if (!adopted) throw new Refused(409, `the job's upstream id was stored meanwhile (prediction ${job.id})`);
+        // Ended already (SUBMISSION_UNKNOWN at its deadline, say): it keeps its end, see README.
+        if (isTerminal(adopted.status)) return 'already finished';
+        // Still running upstream: from now on it is polled like any job with an id.
+        if (!change.status || !isTerminal(change.status)) {
+          await updatePrediction(tx, job.id, { ...change, nextPollAt: now });
+          return 'not terminal';
+        }
+      }
       if (!change.status || !isTerminal(change.status)) return 'not terminal';
       const finished = await updatePrediction(tx, job.id, { ...change, nextPollAt: null });
       if (finished) ended = finished;
       return finished ? 'applied' : 'already finished';
     });
+    if (adopted) {
+      // Its submitter died before storing Atlas' reply (or that reply is later than this delivery).
+      log.warn('adopted the upstream id an atlas webhook named for a job that had none stored', {
+        predictionId: job.id,
+        upstreamId: delivery.sessionId,
+        // An end other than this webhook's stays (not reopened): then Atlas' job is reachable only by this id.
+        ...(isTerminal(adopted.status) ? { keptStatus: adopted.status, keptErrorCode: adopted.errorCode } : {}),
+      });
+    }
     // Counted once committed, as the poller counts what it ends.
     if (ended) options.jobs?.finished(ended);
     if (outcome === 'applied') {
