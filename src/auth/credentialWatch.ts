@@ -104,9 +104,10 @@ export class CredentialWatch {
       this.#failing = false;
       for (const id of ids) {
         if (active.has(id)) continue;
-        const listeners = this.#keys.get(id);
+        const listeners = this.#keys.get(id) ?? new Set<OnLapse>();
         this.#keys.delete(id);
-        for (const onLapse of listeners ?? []) onLapse('the API key has been revoked');
+        this.#log.info('ending the streams of a revoked API key', { keyId: id, streams: listeners.size });
+        for (const onLapse of listeners) onLapse('the API key has been revoked');
       }
     } catch (error) {
       // Streams go on while the database is away (they get no updates then anyway); the next period decides.
