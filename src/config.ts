@@ -28,6 +28,22 @@ const optionalInt = z.preprocess(blankAsUnset, z.coerce.number().int().min(0).ma
 const dollars = z.coerce.number().min(0).max(1_000_000);
 const optionalDollars = z.preprocess(blankAsUnset, dollars.optional());
 const optionalText = z.preprocess(blankAsUnset, z.string().min(1).optional());
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+/** A span in whole seconds, written `90`, `90s`, `15m`, `24h` or `7d` (a bare number is seconds). */
+const seconds = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,9}\s*[smhd]?$/, 'must be a number of seconds, or a number with s, m, h or d (e.g. 24h)')
+      .transform((value) => {
+        const unit = /[smhd]$/.exec(value)?.[0] as keyof typeof DURATION_UNITS | undefined;
+        return Number.parseInt(value, 10) * DURATION_UNITS[unit ?? 's'];
+      })
+      .pipe(z.number().min(min, `must be at least ${min} s`).max(max, `must be at most ${max / 86_400} days`))
+      .default(fallback),
+  );
 
 const AUTH_METHODS = ['none', 'jwt', 'apikey'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -67,6 +83,7 @@ const Env = z.object({
   AUTH_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
   AUTH_JWT_SECRET: z.preprocess(blankAsUnset, z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional()),
   AUTH_JWKS_COOLDOWN_MS: int(0, 3_600_000, 30_000),
+  AUTH_JWT_MAX_AGE: seconds(1, 366 * 86_400, 86_400),
   AUTH_JWT_ISSUER: optionalText,
   AUTH_JWT_AUDIENCE: optionalText,
   AUTH_TENANT_CLAIM: optionalText,
@@ -248,6 +265,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
             ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL, jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_MS } : { secret: e.AUTH_JWT_SECRET! }),
             issuer: e.AUTH_JWT_ISSUER,
             audience: e.AUTH_JWT_AUDIENCE,
+            /** The longest a token may live, from its `iat` or from now, whichever is earlier, to its required `exp`. */
+            maxAgeSeconds: e.AUTH_JWT_MAX_AGE,
             tenantClaim: e.AUTH_TENANT_CLAIM,
             admin: e.AUTH_ADMIN_CLAIM ? { claim: e.AUTH_ADMIN_CLAIM, value: e.AUTH_ADMIN_VALUE! } : undefined,
           }

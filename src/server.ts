@@ -9,6 +9,7 @@ import { LoopHealth } from './background/loopHealth.ts';
 import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
+import { CredentialWatch } from './auth/credentialWatch.ts';
 import { Unauthenticated } from './auth/principal.ts';
 import { ATLAS_WEBHOOK_PATH, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -31,6 +32,7 @@ import { SubmissionJournal } from './predictions/submissionJournal.ts';
 import { journalDir } from './dataDir.ts';
 import { PredictionService } from './predictions/service.ts';
 import type { GatewayContext } from './schema/builder.ts';
+import { endStreamsWhenCredentialsLapse } from './schema/credentialLapse.ts';
 import { unauthenticated } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
@@ -216,6 +218,8 @@ export async function createGateway(
     ? await startWebhookDispatcher({ ...webhookOptions, signingSecret, database, log, health: loops })
     : undefined;
   const authenticate = createAuthenticator(config, database.db, log);
+  // Streams outlive the request that checked their credential: they end when it stops holding.
+  const credentials = new CredentialWatch({ db: database.db, log });
   if (config.auth.methods.includes('none')) {
     log.warn(
       `AUTH_MODE includes none: anyone who can reach ${config.host}:${config.port} can submit jobs and spend money${config.auth.explicit ? '' : ' (the development default; set AUTH_MODE)'}`,
@@ -283,6 +287,7 @@ export async function createGateway(
       ...(config.introspection ? [] : [disableIntrospection()]),
       persistedOperations(config.persistedOperations),
       useVariableErrorsAsBadInput(),
+      endStreamsWhenCredentialsLapse(credentials),
       scopes.plugin(),
       ...metrics.yogaPlugins(),
     ],
@@ -364,6 +369,7 @@ export async function createGateway(
       // WebSockets the same way: 1001 Going Away, which graphql-ws clients answer by reconnecting.
       await webSocket.close();
       await events.stop();
+      credentials.stop();
       await readiness.stop();
       await Promise.race([closed, sleep(1_000)]);
       await poller.stop();

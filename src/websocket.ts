@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import {
   type DocumentNode,
   type ExecutionArgs,
+  type ExecutionResult,
   getOperationAST,
   GraphQLError,
   type GraphQLFormattedError,
@@ -13,7 +14,7 @@ import {
   type subscribe as graphqlSubscribe,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import type { YogaServerInstance } from 'graphql-yoga';
+import { isAsyncIterable, mapAsyncIterator, type YogaServerInstance } from 'graphql-yoga';
 import { REQUEST_ID_HEADER, type RequestServerContext } from './observability/requestId.ts';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
@@ -24,6 +25,7 @@ import type { GatewayMetrics } from './observability/metrics.ts';
 import { persistedDocumentOf } from './persistedOperations.ts';
 import { publicOrigin } from './publicOrigin.ts';
 import type { GatewayContext } from './schema/builder.ts';
+import { CredentialLapsed } from './schema/credentialLapse.ts';
 
 /**
  * The largest message a client may send. A persisted request is a hash and variables, and the query
@@ -141,7 +143,10 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       // Close reasons never carry an error's text (which could name internals).
       isProd: true,
       execute: (args) => engineOf(args).execute(args),
-      subscribe: (args) => engineOf(args).subscribe(args),
+      subscribe: async (args) => {
+        const result = await engineOf(args).subscribe(args);
+        return isAsyncIterable(result) ? mapAsyncIterator(result, endAtLapse) : result;
+      },
       // Yoga turns `extensions.http` into the HTTP status and headers and leaves it out of the body;
       // a socket has no status, so leave it out here too.
       // Errors carry the operation's request id, as they do over HTTP and SSE.
@@ -264,6 +269,17 @@ function originAllowed(request: IncomingMessage, corsOrigins: string[] | undefin
   } catch {
     return false;
   }
+}
+
+/**
+ * A stream whose credential lapsed (SSE sends that as a last `next` with the error, then `complete`)
+ * ends here with an `error` message instead, as an operation refused at its start does: thrown from
+ * the stream, graphql-ws sends it through onError, formatted like every other error.
+ */
+function endAtLapse(result: ExecutionResult): ExecutionResult {
+  const lapse = result.errors?.find((error) => error instanceof CredentialLapsed);
+  if (lapse) throw lapse;
+  return result;
 }
 
 /** The error as sent: with the operation's request id, without `extensions.http`. */

@@ -237,6 +237,34 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     expect(await row(db, job.id)).toEqual(finished);
   });
 
+  it('takes a signed body replayed under a new delivery id as a duplicate, also when the copies arrive at once', async () => {
+    const job = await runningJob(gw, fake, db);
+    const body = JSON.stringify(terminalBody(job.upstreamId, FakeAtlas.done(job.upstreamId)));
+    // The same signed bytes (timestamp and signature too) under ids of a replayer's choosing: the id is not signed.
+    const signed = fake.signer.headers(body);
+    const underId = (deliveryId: string) => ({ headers: { ...signed, 'x-atlascloud-webhook-id': deliveryId } });
+    const answers = await Promise.all(['whd_replay_1', 'whd_replay_2', 'whd_replay_3'].map((id) => fake.signer.deliver(job.url, body, underId(id))));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(answers.map((a) => JSON.parse(a.text).status).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
+    const finished = await row(db, job.id);
+    expect(finished.status).toBe('SUCCEEDED');
+
+    const later = await fake.signer.deliver(job.url, body, underId('whd_replay_later'));
+    expect(JSON.parse(later.text)).toEqual({ status: 'duplicate' });
+    expect(await row(db, job.id)).toEqual(finished);
+    // Only the first application was noted.
+    expect(await db.database.db.$count(atlasWebhookDeliveries)).toBe(1);
+
+    // A body that changed nothing (a job still running) is not applied twice either.
+    const other = await runningJob(gw, fake, db);
+    const unfinished = JSON.stringify(terminalBody(other.upstreamId, { status: 'processing' }));
+    const unfinishedSigned = fake.signer.headers(unfinished);
+    const first = await fake.signer.deliver(other.url, unfinished, { headers: unfinishedSigned });
+    expect([first.status, JSON.parse(first.text)]).toEqual([202, { status: 'not terminal' }]);
+    const replayed = await fake.signer.deliver(other.url, unfinished, { headers: { ...unfinishedSigned, 'x-atlascloud-webhook-id': 'whd_replay_progress' } });
+    expect([replayed.status, JSON.parse(replayed.text)]).toEqual([200, { status: 'duplicate' }]);
+  });
+
   it('a delivery for a finished job changes nothing', async () => {
     const job = await runningJob(gw, fake, db);
     expect((await fake.signer.deliver(job.url, terminalBody(job.upstreamId, FakeAtlas.done(job.upstreamId)))).status).toBe(200);
@@ -272,6 +300,33 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     }
     expect(fake.signer.jwksFetches).toBeLessThanOrEqual(fetchesBefore + 2);
     expect((await row(db, third.id)).status).toBe('PROCESSING');
+  });
+
+  it('follows a new key under a known key id: a signature that fails under it fetches the JWKS again, within the cooldown', async () => {
+    const first = await runningJob(gw, fake, db);
+    expect((await fake.signer.deliver(first.url, terminalBody(first.upstreamId, FakeAtlas.done(first.upstreamId)))).status).toBe(200);
+    const fetchesBefore = fake.signer.jwksFetches;
+
+    // Atlas replaces the key behind the id the gateway has cached, and signs with the new one.
+    const kid = fake.signer.current.kid;
+    const old = fake.signer.current;
+    fake.signer.rotate({ dropOld: true, kid });
+    const second = await runningJob(gw, fake, db);
+    const body = terminalBody(second.upstreamId, FakeAtlas.done(second.upstreamId));
+    // Atlas retries a refused delivery: within the 500 ms cooldown of the last fetch none is made, then one.
+    await eventually(async () => (await fake.signer.deliver(second.url, body)).status, (status) => status === 200);
+    expect(fake.signer.jwksFetches).toBe(fetchesBefore + 1);
+    expect((await row(db, second.id)).status).toBe('SUCCEEDED');
+
+    // The replaced key no longer verifies, and bad signatures under a known id cannot make the gateway hammer Atlas.
+    const third = await runningJob(gw, fake, db);
+    for (let i = 0; i < 5; i++) {
+      const stale = await fake.signer.deliver(third.url, terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)), { key: old, kid });
+      expect(stale.status).toBe(401);
+    }
+    expect(fake.signer.jwksFetches).toBeLessThanOrEqual(fetchesBefore + 2);
+    expect((await row(db, third.id)).status).toBe('PROCESSING');
+    expect(refusals(gw).at(-1)?.reason).toMatch(/^bad signature/);
   });
 });
 

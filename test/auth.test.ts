@@ -156,6 +156,46 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
     expect(await countPredictions(t.db.database.db)).toBe(1);
   });
 
+  it('requires exp, refuses a token that lives longer than AUTH_JWT_MAX_AGE (24 h by default), and a sub that is not a non-empty string', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const HOUR = 3600;
+    /** Signed by the published key, with exactly these claims besides iss and aud. */
+    const signed = (claims: JWTPayload) =>
+      new SignJWT({ iss: ISSUER, aud: AUDIENCE, ...claims }).setProtectedHeader({ alg: rsa.alg, kid: rsa.kid }).sign(rsa.privateKey);
+
+    const refused: [string, JWTPayload, RegExp][] = [
+      ['no exp', { sub: 'alice' }, /^Not authenticated: the token's exp claim is not accepted$/],
+      ['exp 1e20', { sub: 'alice', exp: 1e20 }, /^Not authenticated: the token lives longer than this gateway accepts$/],
+      ['25 h from now, no iat', { sub: 'alice', exp: now + 25 * HOUR }, /lives longer/],
+      ['24 h and a minute from iat', { sub: 'alice', iat: now, exp: now + 24 * HOUR + 60 }, /lives longer/],
+      ['issued 2 h ago, 23 h to go', { sub: 'alice', iat: now - 2 * HOUR, exp: now + 23 * HOUR }, /lives longer/],
+      // A future iat does not move the start: the lifetime counts from now.
+      ['iat far ahead', { sub: 'alice', iat: now + 1000 * HOUR, exp: now + 1001 * HOUR }, /lives longer/],
+      ['sub an object', { sub: { id: 'alice' } as unknown as string, exp: now + HOUR }, /^Not authenticated: the token's sub claim is not accepted$/],
+      ['sub empty', { sub: '', exp: now + HOUR }, /sub claim is not accepted/],
+      ['sub a number', { sub: 42 as unknown as string, exp: now + HOUR }, /sub claim is not accepted/],
+      ['sub an array', { sub: ['alice'] as unknown as string, exp: now + HOUR }, /sub claim is not accepted/],
+    ];
+    for (const [name, claims, reason] of refused) {
+      const credential = await signed(claims);
+      for (const query of [VIEWER, GENERATE]) {
+        const reply = await post(t.gw.url, credential, query, { input: { prompt: `refused: ${name}` } });
+        expect.soft(reply.body.errors?.[0]?.message, name).toMatch(reason);
+        expectRefused(reply, reason);
+      }
+    }
+    expect(t.fake.creates).toHaveLength(0);
+    expect(await countPredictions(t.db.database.db)).toBe(0);
+
+    // Up to the limit is fine, counted from iat or, without one, from now.
+    for (const claims of [
+      { sub: 'alice', exp: now + 23 * HOUR },
+      { sub: 'alice', iat: now - HOUR, exp: now + 23 * HOUR },
+    ]) {
+      expect((await post<ViewerReply>(t.gw.url, await signed(claims), VIEWER)).body.data?.viewer.id, JSON.stringify(claims)).toBe('alice');
+    }
+  });
+
   it('refuses a bad token over GET and SSE too, where a good one passes', async () => {
     const expired = await token({}, { expiresIn: -120 });
     const alice = await token();
@@ -333,7 +373,7 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
         startGateway({
           database: t.db.database,
           atlasUrl: t.fake.url,
-          env: { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE },
+          env: { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE, AUTH_JWT_MAX_AGE: '2h' },
         }),
       ]);
     });
@@ -378,6 +418,17 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
       expect(accepted.body.data?.viewer).toEqual({ id: 'henry', tenantId: null, admin: false, authenticatedBy: 'JWT' });
 
       expectRefused(await post(hs.url, await hsToken(`${SECRET}-but-another`), GENERATE, { input: { prompt: 'x' } }), /signature does not verify/);
+      // AUTH_JWT_MAX_AGE=2h here: a token good for 3 hours is refused, one for 2 is not.
+      const forHours = (hours: number) =>
+        new SignJWT({ sub: 'henry' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setIssuedAt()
+          .setExpirationTime(`${hours}h`)
+          .sign(new TextEncoder().encode(SECRET));
+      expectRefused(await post(hs.url, await forHours(3), VIEWER), /lives longer than this gateway accepts/);
+      expect((await post<ViewerReply>(hs.url, await forHours(2), VIEWER)).body.data?.viewer.id).toBe('henry');
       expectRefused(await post(hs.url, await token(), GENERATE, { input: { prompt: 'x' } }), /algorithm is not accepted/);
       const now = Math.floor(Date.now() / 1000);
       expectRefused(

@@ -200,7 +200,22 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
       audience: 'videos',
       tenantClaim: 'org_id',
       admin: { claim: 'roles', value: 'admin' },
+      maxAgeSeconds: 86_400,
     });
+  });
+
+  it('reads AUTH_JWT_MAX_AGE as seconds, or with a unit (s, m, h, d); 24 h by default', () => {
+    const maxAge = (value: string | undefined) => loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_AGE: value }).auth.jwt?.maxAgeSeconds;
+    expect(maxAge(undefined)).toBe(86_400);
+    expect(maxAge('')).toBe(86_400);
+    expect(maxAge('900')).toBe(900);
+    expect(maxAge('90s')).toBe(90);
+    expect(maxAge('15m')).toBe(900);
+    expect(maxAge(' 12h ')).toBe(43_200);
+    expect(maxAge('7d')).toBe(604_800);
+    for (const wrong of ['0', '-1h', '1.5h', '2w', 'a day', '400d']) {
+      expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_AGE: wrong })), wrong).toEqual(['AUTH_JWT_MAX_AGE']);
+    }
   });
 
   it('reads limits and prices, blank as unset, and refuses negative ones', () => {

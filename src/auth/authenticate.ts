@@ -44,11 +44,19 @@ export function createAuthenticator({ auth, limits }: Pick<Config, 'auth' | 'lim
           jobsPerMinute: key.limitJobsPerMinute ?? limits.jobsPerMinute,
           dailySpendUsd: key.limitDailySpendUsd ?? limits.dailySpendUsd,
         },
+        credential: { kind: 'apikey', keyId: key.id },
       };
     }
 
     if (!verifyJwt) throw new Unauthenticated('this gateway takes only API keys (hhk_…)');
     const user = await verifyJwt(token);
-    return { id: user.subject, tenantId: user.tenantId, admin: user.admin, method: 'jwt', limits: callerLimits };
+    return {
+      id: user.subject,
+      tenantId: user.tenantId,
+      admin: user.admin,
+      method: 'jwt',
+      limits: callerLimits,
+      credential: { kind: 'jwt', expiresAt: user.expiresAt },
+    };
   };
 }

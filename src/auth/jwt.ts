@@ -10,12 +10,16 @@ export interface JwtOptions {
   audience?: string | undefined;
   tenantClaim?: string | undefined;
   admin?: { claim: string; value: string } | undefined;
+  /** AUTH_JWT_MAX_AGE: the longest lifetime accepted, from `iat` (or now, if earlier) to `exp`. */
+  maxAgeSeconds: number;
 }
 
 export interface VerifiedUser {
   subject: string;
   tenantId: string | null;
   admin: boolean;
+  /** The token's `exp`: streams opened with it end then. */
+  expiresAt: Date;
 }
 
 /** What identity providers sign with; `none` and HMAC are never accepted from a JWKS. */
@@ -38,15 +42,23 @@ export function createJwtVerifier(options: JwtOptions): (token: string) => Promi
         algorithms,
         issuer: options.issuer,
         audience: options.audience,
-        requiredClaims: ['sub'],
+        // A token without an end would hold for ever once leaked.
+        requiredClaims: ['sub', 'exp'],
       }));
     } catch (error) {
       throw new Unauthenticated(reasonFor(error));
     }
-    const subject = payload.sub;
-    if (!subject) throw new Unauthenticated('the token has no subject');
+    // jose checks that `sub` is there, not what it is: an object would become the owner "[object Object]".
+    const subject: unknown = payload.sub;
+    if (typeof subject !== 'string' || subject === '') throw new Unauthenticated("the token's sub claim is not accepted");
+    // jose has read `exp` (and `iat`, if any) as numbers. A future `iat` does not stretch the limit.
+    const expiresAtS = payload.exp!;
+    const nowS = Date.now() / 1000;
+    const issuedAtS = Math.min(payload.iat ?? nowS, nowS);
+    if (expiresAtS - issuedAtS > options.maxAgeSeconds) throw new Unauthenticated('the token lives longer than this gateway accepts');
     return {
       subject,
+      expiresAt: new Date(expiresAtS * 1000),
       tenantId: options.tenantClaim ? claimAsString(payload[options.tenantClaim]) : null,
       admin: options.admin ? claimIncludes(payload[options.admin.claim], options.admin.value) : false,
     };

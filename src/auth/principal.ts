@@ -16,10 +16,15 @@ export interface Principal {
   admin: boolean;
   method: 'none' | 'jwt' | 'apikey';
   limits: CallerLimits;
+  /** What can end the credential's hold later, for what outlives the request (streams): see CredentialWatch. */
+  credential: HeldCredential;
 }
 
+/** A JWT holds until its `exp`; an API key until it is revoked, by any process; the anonymous caller always. */
+export type HeldCredential = { kind: 'none' } | { kind: 'jwt'; expiresAt: Date } | { kind: 'apikey'; keyId: string };
+
 export function anonymousPrincipal(limits: CallerLimits): Principal {
-  return { id: ANONYMOUS, tenantId: null, admin: false, method: 'none', limits };
+  return { id: ANONYMOUS, tenantId: null, admin: false, method: 'none', limits, credential: { kind: 'none' } };
 }
 
 /** A credential was required or given, and it does not hold. The reason is short and says nothing secret. */

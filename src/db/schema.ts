@@ -141,9 +141,10 @@ export const apiKeys = pgTable('api_keys', {
 });
 
 /**
- * Every verified Atlas webhook delivery, by its X-AtlasCloud-Webhook-Id: a repeat is ignored, by
- * any gateway process. Rows older than the replay window are pruned (a repeat that old is refused
- * for its timestamp anyway).
+ * Every verified Atlas webhook delivery, by its X-AtlasCloud-Webhook-Id and by the hash of its body
+ * per job: a repeat of either is ignored, by any gateway process (the unique indexes decide). The
+ * delivery id is not signed, so a replayed body under a new id is caught by the second. Rows older
+ * than the replay window are pruned (a repeat that old is refused for its timestamp anyway).
  */
 export const atlasWebhookDeliveries = pgTable(
   'atlas_webhook_deliveries',
@@ -151,8 +152,13 @@ export const atlasWebhookDeliveries = pgTable(
     deliveryId: text('delivery_id').primaryKey(),
     predictionId: uuid('prediction_id').notNull(),
     receivedAt: at('received_at').notNull().defaultNow(),
+    /** SHA-256 (hex) of the signed raw body; null on rows noted before it was kept. */
+    bodySha256: text('body_sha256'),
   },
-  (t) => [index('atlas_webhook_deliveries_received_idx').on(t.receivedAt)],
+  (t) => [
+    index('atlas_webhook_deliveries_received_idx').on(t.receivedAt),
+    uniqueIndex('atlas_webhook_deliveries_body_idx').on(t.predictionId, t.bodySha256),
+  ],
 );
 
 /** Secrets every gateway process shares, made once by whichever starts first (e.g. the video URL signing key). */

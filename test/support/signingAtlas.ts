@@ -70,9 +70,9 @@ export class AtlasWebhookSigner {
     return { keys: this.published.map((key) => key.jwk) };
   }
 
-  /** A new key signs from now on; the old ones stay published unless `dropOld`. */
-  rotate({ dropOld = false, alg }: { dropOld?: boolean; alg?: 'EdDSA' | 'Ed25519' } = {}): SigningKey {
-    this.current = newSigningKey(undefined, alg);
+  /** A new key signs from now on; the old ones stay published unless `dropOld`. `kid` reuses an id (a key replaced under it). */
+  rotate({ dropOld = false, alg, kid }: { dropOld?: boolean; alg?: 'EdDSA' | 'Ed25519'; kid?: string } = {}): SigningKey {
+    this.current = newSigningKey(kid, alg);
     if (dropOld) this.published.length = 0;
     this.published.push(this.current);
     return this.current;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ATLAS_WEBHOOK_PATH } from '../../config.ts';
@@ -70,7 +71,8 @@ class Refused extends Error {
  * whose submitter died mid-create, adopts it). Only then is the
  * body parsed as a prediction and applied exactly as a poll result would be (updatePrediction: a
  * version bump and NOTIFY, a no-op on a finished job), in one transaction with the note of its
- * delivery id, so a repeat, on any gateway, changes nothing. Anything refused is logged with why.
+ * delivery id and its body's hash, so a repeat, on any gateway, changes nothing: the same id, or the
+ * same signed body replayed under a new id (ids are not signed). Anything refused is logged with why.
  */
 export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
   const { db, log, keys, redactor, clock = Date.now } = options;
@@ -121,10 +123,12 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
 
     const now = new Date(clock());
     const change = changeFromUpstream(delivery.prediction, now);
+    // The same body for the same job is applied once, whatever delivery id it comes under (the id is not signed).
+    const bodySha256 = createHash('sha256').update(rawBody).digest('hex');
     let ended: PredictionRow | undefined;
     let adopted: Awaited<ReturnType<typeof adoptUpstreamId>>;
     const outcome = await db.transaction(async (tx) => {
-      if (!(await recordAtlasWebhookDelivery(tx, { deliveryId, predictionId: job.id, receivedAt: now }))) return 'duplicate';
+      if (!(await recordAtlasWebhookDelivery(tx, { deliveryId, predictionId: job.id, bodySha256, receivedAt: now }))) return 'duplicate';
       if (adopting) {
         adopted = await adoptUpstreamId(tx, job.id, { upstreamId: delivery.sessionId, upstreamStatus: change.upstreamStatus ?? null, now });
         // Stored meanwhile (by its submitter, late): rolled back, and Atlas' retry is matched against it.

@@ -1,0 +1,2 @@
+ALTER TABLE "atlas_webhook_deliveries" ADD COLUMN "body_sha256" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "atlas_webhook_deliveries_body_idx" ON "atlas_webhook_deliveries" ("prediction_id","body_sha256");
