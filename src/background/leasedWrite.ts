@@ -8,6 +8,13 @@ import { withTimeout } from '../observability/timeout.ts';
 export const LOOP_QUERY_DEADLINE_MS = 5_000;
 
 const FIRST_RETRY_MS = 100;
+
+/**
+ * When a loop tries again after a failed claim: soon, and at a random point, so a loop whose interval
+ * is a multiple of some fault's period (a connection killer running every second) does not meet it
+ * every time.
+ */
+export const retryClaimInMs = (random = Math.random) => Math.round(100 + 400 * random());
 const MAX_RETRY_MS = 1_000;
 
 export interface LeasedWriteOptions {

@@ -33,3 +33,19 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** Codes for a connection that was open and has just been lost, as opposed to one that cannot be made. */
+const CUT_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02']);
+
+/**
+ * Whether an error means the connection the query went out on was cut (the server ended it, or the
+ * socket died): a pool may have several such connections left to hand out before it notices, while a
+ * new one would work.
+ */
+export function isConnectionCut(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CUT_CODES.has(code)) return true;
+  }
+  return false;
+}

@@ -1,4 +1,4 @@
-import { Claims, leasedWrite } from '../background/leasedWrite.ts';
+import { Claims, leasedWrite, retryClaimInMs } from '../background/leasedWrite.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedMirror, claimMirrors, releaseMirrorLease } from '../db/queries/claimMirrors.ts';
@@ -67,16 +67,20 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     if (stopping.signal.aborted) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      claiming = claim().finally(() => {
+      claiming = claim().then((claimed) => {
         claiming = undefined;
-        schedule(options.tickMs);
+        schedule(claimed ? options.tickMs : retryClaimInMs());
       });
     }, delayMs);
   }
 
-  async function claim(): Promise<void> {
+  /** False when the claim failed. */
+  async function claim(): Promise<boolean> {
     const room = concurrency - running.size;
-    if (room <= 0) return loop?.completed();
+    if (room <= 0) {
+      loop?.completed();
+      return true;
+    }
     let claimed: ClaimedMirror[];
     const now = new Date();
     const lease = new Date(now.getTime() + options.leaseMs);
@@ -88,7 +92,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       );
     } catch (error) {
       log.error('claiming copies failed', { error });
-      return;
+      return false;
     }
     loop?.completed();
     for (const job of claimed) {
@@ -101,6 +105,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
         });
       running.add(copy);
     }
+    return true;
   }
 
   /** A fenced write under the copy's lease, retried until the database answers or the lease runs out. */

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import { dataDirProblem } from '../dataDir.ts';
 import type { Database } from '../db/database.ts';
+import { isConnectionCut } from '../db/unavailable.ts';
 import type { Logger } from '../log.ts';
 import { withTimeout } from './timeout.ts';
 
@@ -94,14 +95,17 @@ export class Readiness {
   }
 
   /**
-   * Twice at most: the pool may hand out a connection the server has just ended (a failover, an
-   * operator's pg_terminate_backend) while the database itself answers on the next one.
+   * Tried again on each connection found cut: after a failover or an operator's pg_terminate_backend
+   * the pool may hand out every one of its connections, ended by the server, before a new one that
+   * works. A database that cannot be reached fails at once.
    */
   async #selectOne(): Promise<void> {
-    try {
-      await this.database.db.execute(sql`select 1`);
-    } catch {
-      await this.database.db.execute(sql`select 1`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return void (await this.database.db.execute(sql`select 1`));
+      } catch (error) {
+        if (!isConnectionCut(error) || attempt > this.database.poolSize) throw error;
+      }
     }
   }
 

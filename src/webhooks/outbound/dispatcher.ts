@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { Claims, leasedWrite } from '../../background/leasedWrite.ts';
+import { Claims, leasedWrite, retryClaimInMs } from '../../background/leasedWrite.ts';
 import type { LoopHealth } from '../../background/loopHealth.ts';
 import type { Database } from '../../db/database.ts';
 import { type ClaimedWebhook, claimDueWebhooks, releaseWebhookLease } from '../../db/queries/claimDueWebhooks.ts';
@@ -79,7 +79,10 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     }
     claiming = claim()
       .catch((error: unknown) => {
-        if (!stopped) log.error('claiming webhook deliveries failed', { error });
+        if (stopped) return;
+        log.error('claiming webhook deliveries failed', { error });
+        // Soon, rather than at the next notice or sweep: messages may be due now.
+        retryIn(Date.now() + retryClaimInMs());
       })
       .finally(() => {
         claiming = undefined;
