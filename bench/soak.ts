@@ -169,7 +169,7 @@ await withResources(async (defer) => {
       await Promise.all(
         gateways.map(async (child, gateway) => {
           const at = Date.now();
-          const probe = await fetch(`${child.base}/ready`, { signal: AbortSignal.timeout(3_000) }).then(
+          const probe = await fetch(`${child.base}/ready`, { signal: AbortSignal.timeout(5_000) }).then(
             async (response) => ({ status: response.status, reason: ((await response.json()) as { reason?: string }).reason }),
             (error: unknown) => ({ status: 0, reason: String(error) }),
           );

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { LOOP_QUERY_DEADLINE_MS } from './leasedWrite.ts';
 
 /**
@@ -10,6 +11,12 @@ const MIN_STALE_MS = 2 * LOOP_QUERY_DEADLINE_MS;
 export interface Loop {
   /** A cycle completed: the loop reached the database and did its work (or had none to do). */
   completed(): void;
+  /**
+   * A cycle failed. When the database could not be reached the loop is waiting for it, not stuck:
+   * /ready says so from its own check, and the loop gets a fresh allowance from here, so it is not
+   * reported the moment the database is back, before it could run.
+   */
+  failed(error: unknown): void;
 }
 
 /**
@@ -26,7 +33,12 @@ export class LoopHealth {
   register(name: string, intervalMs: number): Loop {
     const loop = { intervalMs, completedAt: this.clock() };
     this.#loops.set(name, loop);
-    return { completed: () => void (loop.completedAt = this.clock()) };
+    return {
+      completed: () => void (loop.completedAt = this.clock()),
+      failed: (error) => {
+        if (isDatabaseUnavailable(error)) loop.completedAt = this.clock();
+      },
+    };
   }
 
   /** Each stuck loop, as "name: no cycle completed in N s". */

@@ -92,6 +92,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       );
     } catch (error) {
       log.error('claiming copies failed', { error });
+      loop?.failed(error);
       return false;
     }
     loop?.completed();

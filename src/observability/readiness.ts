@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import { dataDirProblem } from '../dataDir.ts';
@@ -12,7 +13,8 @@ const PING_CHANNEL = 'gateway_ping';
 const PING_EVERY_MS = 5_000;
 /** No ping heard for this long: the LISTEN connection is taken as down. */
 const PING_STALE_MS = 3 * PING_EVERY_MS;
-const DATABASE_TIMEOUT_MS = 2_000;
+/** Long enough for a pool reconnecting after a failover on a busy machine; a database that is away fails at once. */
+const DATABASE_TIMEOUT_MS = 3_000;
 /** DATA_DIR is probed (a file written and removed) at most this often, however often /ready is asked. */
 const DATA_DIR_PROBE_EVERY_MS = 2_000;
 
@@ -105,6 +107,8 @@ export class Readiness {
         return void (await this.database.db.execute(sql`select 1`));
       } catch (error) {
         if (!isConnectionCut(error) || attempt > this.database.poolSize) throw error;
+        // Queries pipelined on a cut connection all fail together: let the pool see it closed first.
+        await sleep(20 * attempt);
       }
     }
   }

@@ -151,7 +151,9 @@ export function startPoller(options: PollerOptions): Poller {
       const started = clock();
       claiming = claim()
         .catch((error: unknown) => {
-          if (!stopping.signal.aborted) log.error('claiming due predictions failed', { error });
+          if (stopping.signal.aborted) return;
+          log.error('claiming due predictions failed', { error });
+          loop?.failed(error);
         })
         .finally(() => {
           claiming = undefined;

@@ -81,6 +81,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       .catch((error: unknown) => {
         if (stopped) return;
         log.error('claiming webhook deliveries failed', { error });
+        loop?.failed(error);
         // Soon, rather than at the next notice or sweep: messages may be due now.
         retryIn(Date.now() + retryClaimInMs());
       })
