@@ -6,9 +6,10 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { createServerDatabase, eventually, startGateway, type TestGateway } from './support/gateway.ts';
+import { collect, createServerDatabase, eventually, startGateway, type TestGateway } from './support/gateway.ts';
 
 const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }';
+const WATCH = 'subscription W($id: ID!) { predictionUpdated(id: $id) { status } }';
 const POLL_INTERVAL_MS = 300;
 
 describe('connection cuts while jobs are polled', () => {
@@ -38,7 +39,7 @@ describe('connection cuts while jobs are polled', () => {
   const cutEveryConnection = () =>
     admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`;
 
-  it('finishes every job soon after ten cuts, 250 ms apart', async () => {
+  it('finishes every job soon after ten cuts, 250 ms apart, and every subscriber hears its end', async () => {
     // Each job answers `processing` to seven status calls, then finishes.
     fake.newJob = (n) => ({
       id: `job_${n}`,
@@ -53,6 +54,9 @@ describe('connection cuts while jobs are polled', () => {
       expect(result.errors).toBeUndefined();
       ids.push(result.data!.generateVideo.prediction.id);
     }
+    // A subscriber on each job, over SSE, follows it through the cuts to its end.
+    const followed = ids.map((id) => collect(gw.subscribe<{ predictionUpdated: { status: string } }>(WATCH, { id })));
+    await eventually(() => gw.gateway.events.openStreams, (open) => open === ids.length);
     for (let cut = 0; cut < 10; cut++) {
       await cutEveryConnection();
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -65,5 +69,8 @@ describe('connection cuts while jobs are polled', () => {
       15_000,
     );
     expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
+    // Each stream heard the end and completed (collect returns once it has).
+    for (const events of await Promise.all(followed)) expect(events.at(-1)?.data?.predictionUpdated.status).toBe('SUCCEEDED');
+    expect(fake.creates).toHaveLength(5);
   });
 });
