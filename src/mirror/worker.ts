@@ -1,4 +1,5 @@
-import { Claims, leasedWrite, retryClaimInMs } from '../background/leasedWrite.ts';
+import { Claims, LOOP_QUERY_DEADLINE_MS, leasedWrite, retryClaimInMs } from '../background/leasedWrite.ts';
+import { withTimeout } from '../observability/timeout.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedMirror, claimMirrors, releaseMirrorLease } from '../db/queries/claimMirrors.ts';
@@ -137,7 +138,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     const heartbeat = setInterval(() => {
       if (renewing) return;
       const until = new Date(Date.now() + options.leaseMs);
-      renewing = extendMirrorLease(db, job.id, lease, until)
+      renewing = withTimeout(extendMirrorLease(db, job.id, lease, until), LOOP_QUERY_DEADLINE_MS)
         .then(
           (held) => {
             if (held) lease = until;

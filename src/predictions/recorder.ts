@@ -1,4 +1,6 @@
 import type { CreatedPrediction } from '../atlas/client.ts';
+import { LOOP_QUERY_DEADLINE_MS } from '../background/leasedWrite.ts';
+import { withTimeout } from '../observability/timeout.ts';
 import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.ts';
 import type { Db } from '../db/database.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
@@ -191,7 +193,8 @@ export class SubmissionRecorder {
     for (const id of [...this.#leftOnDisk]) this.#removeFromJournal(id);
     for (const entry of [...this.#pending.values()]) {
       try {
-        await this.#write(entry);
+        // Bounded, so one write stuck on a dead connection does not hold every id behind it.
+        await withTimeout(this.#write(entry), LOOP_QUERY_DEADLINE_MS);
       } catch (error) {
         this.#delay = Math.min(RETRY_MAX_MS, this.#delay * 2);
         this.deps.log.warn('recording a submission failed again', { predictionId: entry.predictionId, retryInMs: this.#delay, error });
