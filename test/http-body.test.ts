@@ -1,14 +1,19 @@
 /**
  * GraphQL request bodies over a real socket: the gateway reads a JSON POST itself (bounded) and hands
  * Yoga the parsed body. What callers rely on: any well-formed body runs however it was sent, one over
- * the limit is refused before anything runs or is stored, and a malformed one gets the same clear error
- * as before, never a hung request.
+ * the limit is refused before anything runs or is stored (with a 413 the client gets to read, even
+ * while it is still sending), and a malformed one gets the same clear error as before, never a hung
+ * request.
  */
 import { request } from 'node:http';
 import { sql } from 'drizzle-orm';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_GRAPHQL_BODY_BYTES } from '../src/graphqlBody.ts';
+import { type Child, children, startChild } from './support/childGateway.ts';
 import { gatewayFixture } from './support/gateway.ts';
+
+/** What a careless client might send: ten times the limit. */
+const TEN_MB = 10 * 1024 * 1024;
 
 const GENERATE = 'mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
 
@@ -79,5 +84,45 @@ describe('GraphQL request bodies', () => {
     expect(reply.errors?.[0]).toMatchObject({ message: expect.stringContaining(message), extensions: { code } });
     expect(reply.data ?? undefined).toBeUndefined();
     expect(t.fake.creates).toHaveLength(0);
+  });
+});
+
+describe('10 MB bodies to a gateway process', () => {
+  // A process of its own: a client in the gateway's process takes turns with it, and then rarely
+  // sees what a client elsewhere does, a connection reset under its upload before it reads the 413.
+  let child: Child;
+  beforeAll(async () => {
+    // Nothing reaches the upstream (refused before that); were something to, it would find nobody.
+    child = await startChild({ ATLASCLOUD_BASE_URL: 'http://127.0.0.1:9' }, { startupTimeoutMs: 60_000 });
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(children.splice(0).map((each) => each.kill9()));
+  });
+
+  const body = JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'x'.repeat(TEN_MB) } } });
+  /** A reset is a race the client loses often but not always: each way of sending is tried this often. */
+  const ATTEMPTS = 5;
+
+  it.each([
+    ['with its length declared', (): RequestInit => ({ body })],
+    // Over the limit only once 1 MiB of it is in: the answer comes while the client is still sending.
+    ['streamed without a length', (): RequestInit => ({ body: new Blob([body]).stream(), duplex: 'half' }) as RequestInit],
+    ['as text/plain, which Yoga reads itself', (): RequestInit => ({ body, headers: { 'content-type': 'text/plain', 'x-graphql-csrf': '1' } })],
+  ])('answers fetch sending it %s with a 413 and a GraphQL error, not a reset connection', async (_, init) => {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const response = await fetch(`${child.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...init() });
+      expect(response.status).toBe(413);
+      expect(response.headers.get('content-type')).toContain('application/json');
+      const reply = (await response.json()) as Reply;
+      expect(reply.errors?.[0]).toMatchObject({ message: expect.stringContaining('too large'), extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } });
+    }
+  });
+
+  it('answers node:http writing it whole with a 413 the client reads', async () => {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const { status, reply } = await post(`${child.base}/graphql`, body);
+      expect(status).toBe(413);
+      expect(reply.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+    }
   });
 });
