@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { errorBody } from './http/routes.ts';
 
 /** The largest GraphQL request body taken: a query with its variables is a few KiB; 1 MiB is ample. */
@@ -114,4 +116,34 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string):
   req.once('close', () => res.end()); // the client went away: nothing more to wait for
   req.resume();
   return false;
+}
+
+/**
+ * Yoga answers a malformed JSON body with its parser's own error in `extensions.originalError` (the
+ * name and message of the SyntaxError, which quotes the body back). In production the answer says
+ * only "POST body sent invalid JSON.", with no parser text and none of the body. Development keeps
+ * the details: they say where the JSON broke.
+ */
+export function withoutParserDetails(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result) || isAsyncIterable(result)) return;
+      const errors = (result as ExecutionResult).errors;
+      if (!errors?.some((error) => error.extensions?.originalError !== undefined)) return;
+      setResult({ ...(result as ExecutionResult), errors: errors.map(withoutOriginalError) });
+    },
+  };
+}
+
+function withoutOriginalError(error: GraphQLError): GraphQLError {
+  if (error.extensions?.originalError === undefined) return error;
+  const { originalError: _parserError, ...extensions } = error.extensions;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
 }

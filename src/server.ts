@@ -19,7 +19,7 @@ import { GatewayMetrics, type JobMetrics, metricsRoute } from './observability/m
 import { Readiness } from './observability/readiness.ts';
 import { RequestScopes, type RequestServerContext } from './observability/requestId.ts';
 import { createHttpServer, type Route } from './http/routes.ts';
-import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody } from './graphqlBody.ts';
+import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody, withoutParserDetails } from './graphqlBody.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
@@ -273,6 +273,7 @@ export async function createGateway(
       ...(config.introspection ? [] : [disableIntrospection()]),
       persistedOperations(config.persistedOperations),
       useVariableErrorsAsBadInput(),
+      ...(config.nodeEnv === 'production' ? [withoutParserDetails()] : []),
       scopes.plugin(),
       ...metrics.yogaPlugins(),
     ],

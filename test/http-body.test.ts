@@ -3,7 +3,7 @@
  * Yoga the parsed body. What callers rely on: any well-formed body runs however it was sent, one over
  * the limit is refused before anything runs or is stored (with a 413 the client gets to read, even
  * while it is still sending), and a malformed one gets the same clear error as before, never a hung
- * request.
+ * request; in production, without the parser's own text.
  */
 import { request } from 'node:http';
 import { sql } from 'drizzle-orm';
@@ -124,5 +124,23 @@ describe('10 MB bodies to a gateway process', () => {
       expect(status).toBe(413);
       expect(reply.errors?.[0]?.extensions?.code).toBe('REQUEST_ENTITY_TOO_LARGE');
     }
+  });
+});
+
+describe('malformed GraphQL bodies in production', () => {
+  const t = gatewayFixture('pglite', { NODE_ENV: 'production', AUTH_MODE: 'none' });
+
+  it.each([
+    ['cut short', '{"query": "mutation { generateVideo(input: {prompt: \\"tell-tale text'],
+    ['with a stray brace', '{"query": "{ viewer { id } }"}}tell-tale text'],
+    ['not JSON at all', 'tell-tale text'],
+  ])('answers JSON %s with a plain BAD_REQUEST: no originalError, none of the parser\'s text or the body', async (_, body) => {
+    const { reply } = await post(t.gw.url, body);
+    expect(reply.errors).toHaveLength(1);
+    expect(reply.errors?.[0]?.message).toBe('POST body sent invalid JSON.');
+    expect(reply.errors?.[0]?.extensions).not.toHaveProperty('originalError');
+    expect(reply.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST' });
+    const text = JSON.stringify(reply);
+    for (const leak of ['tell-tale', 'SyntaxError', 'Unexpected', 'position', 'is not valid JSON']) expect(text).not.toContain(leak);
   });
 });
