@@ -62,6 +62,8 @@ const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
   HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_HEADERS_TIMEOUT_MS: ms(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: ms(30_000),
   DATABASE_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATA_DIR: z.string().min(1).default('.data'),
   ATLASCLOUD_API_KEY: z.preprocess(blankAsUnset, z.string().min(1).optional()),
@@ -224,6 +226,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
     // The keys that decide which deliveries are believed must not come over plain http from elsewhere.
     problems.push('ATLASCLOUD_WEBHOOK_JWKS_URL: must be https (http only to localhost)');
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    // Node refuses it too: the headers are part of the request.
+    problems.push('HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
   if (!e.AWS_ACCESS_KEY_ID !== !e.AWS_SECRET_ACCESS_KEY) problems.push('AWS_ACCESS_KEY_ID: goes with AWS_SECRET_ACCESS_KEY; set both or neither');
   const storage = parseStorageUrl(e.STORAGE_URL, e.DATA_DIR, problems, {
     region: e.AWS_REGION ?? 'us-east-1',
@@ -239,6 +245,12 @@ export function loadConfig(env: Record<string, string | undefined>) {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
+    /**
+     * How long a client has to send its request line and headers, and its whole request (body
+     * included); past either it gets 408 and the connection is closed, so stalled clients cannot hold
+     * connections. Answers (SSE streams included) are not limited by these.
+     */
+    http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
     database: e.DATABASE_URL ? { url: e.DATABASE_URL } : { dataDir: e.DATA_DIR },
     /** Local files: PGlite's database without DATABASE_URL, and always the journal of unrecorded submissions. */
     dataDir: e.DATA_DIR,

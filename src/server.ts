@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
@@ -18,9 +18,10 @@ import type { Logger } from './log.ts';
 import { readGauges } from './db/queries/gaugeReadings.ts';
 import { GatewayMetrics, type JobMetrics, metricsRoute } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
-import { REQUEST_ID_HEADER, requestIdFrom, RequestScopes, type RequestServerContext } from './observability/requestId.ts';
+import { RequestScopes, type RequestServerContext } from './observability/requestId.ts';
 import { publicOrigin } from './publicOrigin.ts';
-import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody } from './graphqlBody.ts';
+import { createHttpServer, type Route } from './http/routes.ts';
+import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody, withoutParserDetails } from './graphqlBody.ts';
 import { persistedOperations } from './persistedOperations.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import { demoPage } from './demo/page.ts';
@@ -288,6 +289,7 @@ export async function createGateway(
       persistedOperations(config.persistedOperations),
       useVariableErrorsAsBadInput(),
       endStreamsWhenCredentialsLapse(credentials),
+      ...(config.nodeEnv === 'production' ? [withoutParserDetails()] : []),
       scopes.plugin(),
       ...metrics.yogaPlugins(),
     ],
@@ -297,31 +299,34 @@ export async function createGateway(
   readiness.watchDataDir(config.dataDir);
   await readiness.start();
   const serveMetrics = metricsRoute(metrics, config.metricsToken, log);
-  const server = createServer((req, res) => {
-    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
-    res.setHeader(REQUEST_ID_HEADER, requestId);
+  // GraphQL first: the hot path does not wait on the other routes.
+  const serveGraphQL: Route = async ({ req, res, path, requestId }) => {
+    if (path !== yoga.graphqlEndpoint && !path.startsWith(`${yoga.graphqlEndpoint}/`)) return false;
     const context: RequestServerContext = { requestId, origin: publicOrigin(req) };
-    // GraphQL first: the hot path does not wait on the other routes.
-    if (req.url?.startsWith('/graphql')) {
-      if (!isGraphQLJsonPost(req)) return void yoga(req, res, context);
-      return void readGraphQLJsonBody(req, res, requestId).then(
-        (read) => {
-          if (read) void yoga(req, res, context);
-        },
-        () => req.destroy(), // the client went away mid-body
-      );
+    if (isGraphQLJsonPost(req)) {
+      try {
+        if (!(await readGraphQLJsonBody(req, res, requestId))) return true; // refused (413), answered there
+      } catch (error) {
+        if (req.destroyed) return true; // the client went away mid-body: nobody to answer
+        throw error;
+      }
     }
-    const requestLog = log.child({ requestId });
-    if (receiveAtlasWebhook && req.url?.startsWith(ATLAS_WEBHOOK_PATH)) return void receiveAtlasWebhook(req, res);
-    if (req.url?.startsWith('/videos/') && storage instanceof FileStorage) return void storage.serve(req, res);
-    void readiness
-      .serve(req, res, requestLog)
-      .then((served) => served || serveMetrics(req, res, requestLog))
-      .then((served) => served || demo(req, res))
-      .then((served) => {
-        if (!served) void yoga(req, res, context);
-      });
-  });
+    await yoga(req, res, context);
+    return true;
+  };
+  const routes: Route[] = [
+    serveGraphQL,
+    async ({ req, res, path }) => {
+      if (!receiveAtlasWebhook || !path.startsWith(ATLAS_WEBHOOK_PATH)) return false;
+      await receiveAtlasWebhook(req, res);
+      return true;
+    },
+    ({ req, res, path }) => path.startsWith('/videos/') && storage instanceof FileStorage && storage.serve(req, res),
+    ({ req, res, log }) => readiness.serve(req, res, log),
+    ({ req, res, log }) => serveMetrics(req, res, log),
+    ({ req, res }) => demo(req, res),
+  ];
+  const server = createHttpServer(routes, { log, timeouts: config.http });
   // graphql-ws on the same path and port, for Apollo Client and GraphQL IDEs; SSE stays the typed client's.
   const webSocket = serveGraphQLOverWebSocket({
     server,

@@ -16,6 +16,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { isAsyncIterable, mapAsyncIterator, type YogaServerInstance } from 'graphql-yoga';
 import { REQUEST_ID_HEADER, type RequestServerContext } from './observability/requestId.ts';
+import { requestPath } from './http/requestTarget.ts';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import type { Authenticate } from './auth/authenticate.ts';
@@ -108,7 +109,21 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
   let refusing = false;
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(request.url ?? '/', 'http://gateway').pathname;
+    // Node hands the socket over without its own error listener: a client that resets it (before or
+    // while it is refused) would otherwise end the process. ws adds its own once it takes the socket.
+    socket.on('error', () => {});
+    try {
+      upgrade(request, socket, head);
+    } catch (error) {
+      log.error('websocket upgrade failed unexpectedly', { error });
+      refuseUpgrade(socket, 500, 'Internal Server Error');
+    }
+  });
+
+  function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // No URL parsing that can throw (`//` did, and ended the process).
+    const path = requestPath(request.url);
+    if (path === undefined) return refuseUpgrade(socket, 400, 'Bad Request');
     if (path !== yoga.graphqlEndpoint) return refuseUpgrade(socket, 404, 'Not Found');
     if (refusing) return refuseUpgrade(socket, 503, 'Service Unavailable');
     if (!originAllowed(request, corsOrigins)) {
@@ -123,7 +138,7 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       ws.removeAllListeners('error');
       ws.on('error', (error) => log.info('websocket closed: the client broke the protocol', { reason: error.message }));
     });
-  });
+  }
 
   const unexpected = (error: unknown): GraphQLError[] => {
     log.error('websocket operation failed unexpectedly', { error });

@@ -26,6 +26,7 @@ describe('loadConfig defaults', () => {
       nodeEnv: 'development',
       port: 4000,
       host: '127.0.0.1',
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 },
       database: { dataDir: '.data' },
       atlas: undefined,
       upstreamTimeoutMs: 30_000,
@@ -116,6 +117,9 @@ describe('loadConfig refuses wrong values, naming the variable', () => {
     ['INTROSPECTION', '1'],
     ['METRICS_TOKEN', 'short'],
     ['METRICS_TOKEN', 'a token with spaces in it'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '0'],
+    // Longer than the whole request may take (30 s by default): Node would refuse to start.
+    ['HTTP_HEADERS_TIMEOUT_MS', '40000'],
   ];
   it.each(wrong)('%s=%j', (name, value) => {
     const error = configError({ [name]: value });

@@ -61,7 +61,8 @@ export function demoPage({ persisted, log }: { persisted: boolean; log: Logger }
 
   /** Answers `/` and `/demo.js`; returns false for anything else. */
   return async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
+    // Not `new URL(req.url, base)`: it throws on a path such as `//`, which it reads as a host.
+    const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
