@@ -134,8 +134,9 @@ await withResources(async (defer) => {
   const subscribers: Subscriber[] = [];
   const disposers: Array<() => void> = [];
   defer('subscriber clients', async () => disposers.forEach((dispose) => dispose()));
+  // Spread over the jobs, so some hear their end during the kill loop and some during the outage.
   for (let n = 0; n < SUBSCRIBERS; n++) {
-    const job = jobs[n]!;
+    const job = jobs[Math.floor((n * JOBS) / SUBSCRIBERS)]!;
     const base = gateways[(job.gateway + 1) % GATEWAYS]!.base;
     const subscriber: Subscriber = { transport: n % 2 === 0 ? 'sse' : 'ws', predictionId: job.id, statuses: [], completed: false };
     subscribers.push(subscriber);
@@ -236,6 +237,7 @@ await withResources(async (defer) => {
   const exited = gateways.filter((child) => child.proc.exitCode !== null || child.proc.signalCode !== null);
   const notReadyOutside = probes.filter((p) => p.status !== 200 && (p.at < awayFrom || p.at > backAt + READY_GRACE_MS));
   const notReadyWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt && p.status !== 200).length;
+  const readyWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt && p.status === 200).map((p) => p.at - awayFrom);
   const probesWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt).length;
   const lateSubscribers = subscribers.map((s) => (s.terminalAt ?? Number.POSITIVE_INFINITY) - backAt);
 
@@ -248,7 +250,7 @@ await withResources(async (defer) => {
     [
       'every subscriber received SUCCEEDED and completed',
       heard.length === SUBSCRIBERS,
-      `${heard.length}/${SUBSCRIBERS} (SSE ${heard.filter((s) => s.transport === 'sse').length}, WS ${heard.filter((s) => s.transport === 'ws').length}); last ${(Math.max(...lateSubscribers) / 1000).toFixed(2)} s after the database returned`,
+      `${heard.length}/${SUBSCRIBERS} (SSE ${heard.filter((s) => s.transport === 'sse').length}, WS ${heard.filter((s) => s.transport === 'ws').length}); the last ${(Math.max(...lateSubscribers) / 1000).toFixed(2)} s after the database returned`,
     ],
     [
       'Atlas saw exactly one create per job',
@@ -259,7 +261,7 @@ await withResources(async (defer) => {
     [
       '/ready was 503 only while the database was away',
       notReadyOutside.length === 0,
-      `${notReadyOutside.length} of ${probes.length - probesWhileAway} probes outside the outage were not 200; ${notReadyWhileAway}/${probesWhileAway} during it were`,
+      `${notReadyOutside.length} of ${probes.length - probesWhileAway} probes outside the outage were not 200; ${notReadyWhileAway}/${probesWhileAway} during it were${readyWhileAway.length ? ` (the others sent ${readyWhileAway.join(', ')} ms into it)` : ''}`,
     ],
   ];
 
