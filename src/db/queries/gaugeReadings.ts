@@ -35,9 +35,11 @@ export async function readGauges(db: Db, applicationName: string | undefined, in
       then ${(intervals.webhookPollIntervalMs ?? intervals.pollIntervalMs) / 1000}::float8 else ${intervals.pollIntervalMs / 1000}::float8 end)`;
   const expected = sql`(case when poll_failures > 0
       then least(${intervals.maxBackoffMs / 1000}::float8, ${interval} * power(2, least(poll_failures, 10))) else ${interval} end)`;
+  // Only rows with an upstream id are polled: one without is being submitted, or waits for Atlas' webhook (orphans.ts).
   const result = await db.execute<{ unfinished: number; in_use: number | null; overdue: number }>(sql`
     select count(*)::int as unfinished,
-           coalesce(max(greatest(0, extract(epoch from now() - coalesce(polled_at, created_at))::float8 - ${expected})), 0)::float8 as overdue,
+           coalesce(max(greatest(0, extract(epoch from now() - coalesce(polled_at, created_at))::float8 - ${expected}))
+             filter (where upstream_id is not null), 0)::float8 as overdue,
            ${inUse} as in_use
       from predictions
      where next_poll_at is not null and status in ('STARTING', 'PROCESSING')`);
