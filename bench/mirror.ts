@@ -24,7 +24,12 @@ function rssOf(pid: number): number {
 function sampleRss(pid: number) {
   let peak = rssOf(pid);
   const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
-  return { stop: () => (clearInterval(timer), Math.max(peak, rssOf(pid))) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(peak, rssOf(pid));
+    },
+  };
 }
 
 interface Row {

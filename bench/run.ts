@@ -286,12 +286,16 @@ async function parent(only: string | undefined): Promise<void> {
   console.log(machine(loadAtStart));
   if (base.length) {
     printTable(BACKENDS, base, ROWS);
-    BACKENDS.forEach((backend, i) => base[i] instanceof Error && failures.push([backend, base[i]]));
+    BACKENDS.forEach((backend, i) => {
+      if (base[i] instanceof Error) failures.push([backend, base[i]]);
+    });
   }
   if (scale.length) {
     if (base.length) console.log('');
     printTable(SCALE_SETUPS.map((setup) => SCALE_COLUMNS[setup]), scale, SCALE_ROWS);
-    SCALE_SETUPS.forEach((setup, i) => scale[i] instanceof Error && failures.push([SCALE_COLUMNS[setup], scale[i]]));
+    SCALE_SETUPS.forEach((setup, i) => {
+      if (scale[i] instanceof Error) failures.push([SCALE_COLUMNS[setup], scale[i]]);
+    });
   }
   for (const [what, error] of failures) {
     console.error(`\n${what} failed: ${error.message}`);

@@ -133,7 +133,9 @@ await withResources(async (defer) => {
 
   const subscribers: Subscriber[] = [];
   const disposers: Array<() => void> = [];
-  defer('subscriber clients', async () => disposers.forEach((dispose) => dispose()));
+  defer('subscriber clients', async () => {
+    for (const dispose of disposers) dispose();
+  });
   // Spread over the jobs, so some hear their end during the kill loop and some during the outage.
   for (let n = 0; n < SUBSCRIBERS; n++) {
     const job = jobs[Math.floor((n * JOBS) / SUBSCRIBERS)]!;
@@ -271,7 +273,8 @@ await withResources(async (defer) => {
   console.log('| --- | --- | --- |');
   for (const [what, ok, measured] of checks) console.log(`| ${what} | ${ok ? 'pass' : 'FAIL'} | ${measured} |`);
   if (exited.length > 0) for (const child of exited) console.error(child.output().slice(-4_000));
-  if (process.env.SOAK_LOGS) gateways.forEach((child, n) => writeFileSync(`${process.env.SOAK_LOGS}-${n}.log`, child.output()));
+  // SOAK_LOGS=/tmp/soak keeps each gateway's log lines, as /tmp/soak-<n>.log.
+  if (process.env.SOAK_LOGS) for (const [n, child] of gateways.entries()) writeFileSync(`${process.env.SOAK_LOGS}-${n}.log`, child.output());
   const failed = subscribers.filter((s) => !(s.terminalAt !== undefined && s.completed && !s.error)).slice(0, 5);
   if (failed.length > 0) console.error('subscribers that did not finish, first few:', JSON.stringify(failed));
   if (notReadyOutside.length > 0) console.error('not ready outside the outage, first few:', JSON.stringify(notReadyOutside.slice(0, 10).map((p) => ({ ...p, at: p.at - troubleStart }))));

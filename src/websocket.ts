@@ -123,12 +123,22 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
   function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // No URL parsing that can throw (`//` did, and ended the process).
     const path = requestPath(request.url);
-    if (path === undefined) return refuseUpgrade(socket, 400, 'Bad Request');
-    if (path !== yoga.graphqlEndpoint) return refuseUpgrade(socket, 404, 'Not Found');
-    if (refusing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (path === undefined) {
+      refuseUpgrade(socket, 400, 'Bad Request');
+      return;
+    }
+    if (path !== yoga.graphqlEndpoint) {
+      refuseUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    if (refusing) {
+      refuseUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
     if (!originAllowed(request, corsOrigins)) {
       log.info('websocket refused: origin not allowed', { origin: request.headers.origin });
-      return refuseUpgrade(socket, 403, 'Forbidden');
+      refuseUpgrade(socket, 403, 'Forbidden');
+      return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
       wss.emit('connection', ws, request);

@@ -275,7 +275,11 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
 
         // Someone else's client, with an async token function: the same id is not theirs, on HTTP and SSE.
         let calls = 0;
-        const bob = createVideoClient({ url: t.gw.url, token: async () => (calls++, token({ sub: 'bob' })) });
+        const bob = createVideoClient({ url: t.gw.url, token: async () => {
+          calls++;
+          return token({ sub: 'bob' });
+        },
+      });
         try {
           expect((await bob.viewer()).id).toBe('bob');
           expect(await bob.prediction(submitted.id)).toBeNull();

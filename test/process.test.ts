@@ -15,6 +15,7 @@ interface GraphQLReply<T> {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: replies are read loosely, field by field, in the assertions
 async function gql<T = any>(child: Child, query: string, variables?: Record<string, unknown>): Promise<GraphQLReply<T>> {
   const response = await fetch(`${child.base}/graphql`, {
     method: 'POST',

@@ -193,6 +193,7 @@ describe('node dist/main.js, as the image runs it', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query, variables }),
       });
+      // biome-ignore lint/suspicious/noExplicitAny: replies are read loosely, field by field, in the assertions
       return (await response.json()) as { data?: any; errors?: unknown[] };
     };
     const created = await gql('mutation { generateVideo(input: { prompt: "A white horse on a beach" }) { prediction { id status } } }');

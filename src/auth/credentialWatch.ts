@@ -74,7 +74,10 @@ export class CredentialWatch {
 
   #untilRevoked(keyId: string, onLapse: OnLapse): () => void {
     let listeners = this.#keys.get(keyId);
-    if (!listeners) this.#keys.set(keyId, (listeners = new Set()));
+    if (!listeners) {
+      listeners = new Set();
+      this.#keys.set(keyId, listeners);
+    }
     listeners.add(onLapse);
     if (!this.#recheckTimer) {
       this.#recheckTimer = setInterval(() => void this.#recheck(), this.#recheckMs);

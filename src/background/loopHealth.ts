@@ -34,7 +34,9 @@ export class LoopHealth {
     const loop = { intervalMs, completedAt: this.clock() };
     this.#loops.set(name, loop);
     return {
-      completed: () => void (loop.completedAt = this.clock()),
+      completed: () => {
+        loop.completedAt = this.clock();
+      },
       failed: (error) => {
         if (isDatabaseUnavailable(error)) loop.completedAt = this.clock();
       },

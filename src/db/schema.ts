@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+// biome-ignore lint/style/noRestrictedImports: the model's enums, until names are defined once below db/ (issue 16)
 import type { AspectRatio, KnownModel, Resolution } from '../atlas/happyhorse.ts';
 import {
   boolean,

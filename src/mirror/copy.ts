@@ -42,7 +42,7 @@ export async function copyOutput(
     throw new CopyFailed(`${what} is ${declared} bytes, over MIRROR_MAX_BYTES (${maxBytes})`, true);
   }
   const type = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
-  const contentType = type && type.startsWith('video/') ? type : 'video/mp4';
+  const contentType = type?.startsWith('video/') ? type : 'video/mp4';
   let sizeBytes = 0;
   async function* capped(source: AsyncIterable<Uint8Array>) {
     for await (const chunk of source) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+// biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { eventBody, wantsEvent } from '../../webhooks/outbound/event.ts';
 import type { Db } from '../database.ts';
 import { type PredictionRow, type WebhookEventKind, webhookOutbox } from '../schema.ts';

@@ -1,7 +1,10 @@
 import { and, eq, getColumns, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
+// biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { isCharged } from '../../predictions/pricing.ts';
+// biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { isTerminal } from '../../predictions/status.ts';
+// biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { eventOfChange } from '../../webhooks/outbound/event.ts';
 import { notifyPredictionChanged } from '../notify.ts';
 import { enqueueWebhook } from './enqueueWebhook.ts';
