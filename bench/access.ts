@@ -57,7 +57,10 @@ async function post(url: string, token: string | undefined, query: string, varia
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(10_000),
   });
-  const body = (await response.json()) as { data?: Record<string, { prediction?: { id: string } } | { id: string } | null>; errors?: unknown[] };
+  const body = (await response.json()) as {
+    data?: Record<string, { prediction?: { id: string } } | { id: string } | null>;
+    errors?: unknown[];
+  };
   if (body.errors?.length) throw new Error(JSON.stringify(body.errors).slice(0, 300));
   return body.data!;
 }
@@ -69,12 +72,21 @@ const LIMITS = {
   LIMIT_DAILY_SPEND_USD_TOTAL: '100000',
 };
 
-const CASES: { name: string; env: Record<string, string>; token: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<string | undefined> }[] = [
+const CASES: {
+  name: string;
+  env: Record<string, string>;
+  token: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<string | undefined>;
+}[] = [
   { name: 'AUTH_MODE=none, no limits', env: {}, token: async () => undefined },
   {
     name: 'jwt (HS256) + all limits',
     env: { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, ...LIMITS },
-    token: () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET)),
+    token: () =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('bench')
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(SECRET)),
   },
   {
     name: 'apikey + all limits',
@@ -120,8 +132,13 @@ for (const each of CASES) rows.push(await runCase(each));
 const base = rows[0]!;
 const fmt = (t: Timing, against: Timing) =>
   `${t.perSecond.toFixed(0).padStart(5)}/s (${((t.perSecond / against.perSecond) * 100).toFixed(0).padStart(3)}%)  p50 ${t.p50.toFixed(1).padStart(5)} ms  p99 ${t.p99.toFixed(1).padStart(6)} ms`;
-console.log(`\nAuthentication and limits, Postgres server, ${CONCURRENCY} requests in flight (${SUBMITS} submits, ${READS} reads)\n`);
-console.log(`| ${'caller'.padEnd(26)} | ${'generateVideo (submit path)'.padEnd(46)} | ${'prediction(id) (read path)'.padEnd(46)} |`);
+console.log(
+  `\nAuthentication and limits, Postgres server, ${CONCURRENCY} requests in flight (${SUBMITS} submits, ${READS} reads)\n`,
+);
+console.log(
+  `| ${'caller'.padEnd(26)} | ${'generateVideo (submit path)'.padEnd(46)} | ${'prediction(id) (read path)'.padEnd(46)} |`,
+);
 console.log(`| ${'-'.repeat(26)} | ${'-'.repeat(46)} | ${'-'.repeat(46)} |`);
-for (const row of rows) console.log(`| ${row.name.padEnd(26)} | ${fmt(row.submit, base.submit)} | ${fmt(row.read, base.read)} |`);
+for (const row of rows)
+  console.log(`| ${row.name.padEnd(26)} | ${fmt(row.submit, base.submit)} | ${fmt(row.read, base.read)} |`);
 process.exit(0);

@@ -21,8 +21,8 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { FakeAtlas, type FakeReply, wrapped } from '../test/support/fakeAtlas.ts';
 import { freePort } from '../test/support/childGateway.ts';
+import { FakeAtlas, type FakeReply, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
 import { ascending, percentile, waitFor } from './support.ts';
 
@@ -39,13 +39,20 @@ const FD_LIMIT = 65_536;
 const now = () => performance.timeOrigin + performance.now();
 
 /** Runs `node …args` with the file-descriptor limit raised (as far as this user may) for that process only. */
-function spawnWithFds(args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore', cwd = ROOT): ChildProcess {
+function spawnWithFds(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin: 'pipe' | 'ignore' = 'ignore',
+  cwd = ROOT,
+): ChildProcess {
   const command = `ulimit -n ${FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
   return spawn('sh', ['-c', command, process.execPath, ...args], { cwd, env, stdio: [stdin, 'pipe', 'pipe'] });
 }
 
 function rssMib(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.match(/(\d+)/)?.[1] ?? Number.NaN) / 1024;
 }
 
@@ -82,17 +89,26 @@ interface FanOutRun {
 }
 
 /** Starts a gateway process; resolves once /ready answers 200, with how long that took. */
-async function launch(args: string[], env: NodeJS.ProcessEnv, base: string, cwd: string): Promise<{ proc: ChildProcess; readyMs: number }> {
+async function launch(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  base: string,
+  cwd: string,
+): Promise<{ proc: ChildProcess; readyMs: number }> {
   const started = now();
   const proc = spawnWithFds(args, env, 'ignore', cwd);
   let output = '';
   proc.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   try {
-    await waitFor('the gateway to be ready', async () => {
-      if (proc.exitCode !== null) throw new Error('the gateway exited');
-      return isReady(base);
-    }, { timeoutMs: 60_000, everyMs: 20 });
+    await waitFor(
+      'the gateway to be ready',
+      async () => {
+        if (proc.exitCode !== null) throw new Error('the gateway exited');
+        return isReady(base);
+      },
+      { timeoutMs: 60_000, everyMs: 20 },
+    );
   } catch (error) {
     await stop(proc);
     throw new Error(`${(error as Error).message}\n${output}`);
@@ -103,7 +119,10 @@ async function launch(args: string[], env: NodeJS.ProcessEnv, base: string, cwd:
 async function stop(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null) return;
   proc.kill('SIGTERM');
-  await Promise.race([new Promise((resolve) => proc.once('exit', resolve)), sleep(10_000).then(() => proc.kill('SIGKILL'))]);
+  await Promise.race([
+    new Promise((resolve) => proc.once('exit', resolve)),
+    sleep(10_000).then(() => proc.kill('SIGKILL')),
+  ]);
 }
 
 async function measure(backend: 'pglite' | 'postgres', subscribers: number): Promise<FanOutRun> {
@@ -141,7 +160,11 @@ async function measure(backend: 'pglite' | 'postgres', subscribers: number): Pro
     // `sh` exec'd node, so the shell's pid is the gateway's.
     const pid = gateway.pid!;
 
-    const reply = (await graphql(base, 'mutation { generateVideo(input: { prompt: "fan-out", duration: 5 }) { prediction { id } } }', {})) as {
+    const reply = (await graphql(
+      base,
+      'mutation { generateVideo(input: { prompt: "fan-out", duration: 5 }) { prediction { id } } }',
+      {},
+    )) as {
       data?: { generateVideo: { prediction: { id: string } } };
     };
     const id = reply.data?.generateVideo.prediction.id;
@@ -149,7 +172,11 @@ async function measure(backend: 'pglite' | 'postgres', subscribers: number): Pro
     await sleep(1_000);
     const rssIdleMib = rssMib(pid);
 
-    clients = spawnWithFds(['--import', 'tsx', SELF, '--clients', JSON.stringify({ base, id, count: subscribers })], { ...process.env }, 'pipe');
+    clients = spawnWithFds(
+      ['--import', 'tsx', SELF, '--clients', JSON.stringify({ base, id, count: subscribers })],
+      { ...process.env },
+      'pipe',
+    );
     let clientErr = '';
     clients.stderr!.on('data', (chunk: Buffer) => {
       clientErr += chunk.toString();
@@ -228,7 +255,11 @@ async function clients({ base, id, count }: { base: string; id: string; count: n
       const req = request(`${base}/graphql`, {
         method: 'POST',
         agent: false,
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          'content-length': Buffer.byteLength(body),
+        },
       });
       const fail = (why: string) => {
         failed++;
@@ -271,16 +302,23 @@ async function clients({ base, id, count }: { base: string; id: string; count: n
 
 function table(runs: FanOutRun[]): void {
   const rows: Array<[string, (r: FanOutRun) => string]> = [
-    ['start-up: spawn to /ready 200, ms: on an empty database / again on it', (r) => `${r.startupMs.toFixed(0)} / ${r.restartMs.toFixed(0)}`],
+    [
+      'start-up: spawn to /ready 200, ms: on an empty database / again on it',
+      (r) => `${r.startupMs.toFixed(0)} / ${r.restartMs.toFixed(0)}`,
+    ],
     ['gateway RSS MiB, one running job', (r) => r.rssIdleMib.toFixed(0)],
     [`gateway RSS MiB, with the subscribers open`, (r) => r.rssWithSubscribersMib.toFixed(0)],
     ['   KiB per subscription', (r) => (((r.rssWithSubscribersMib - r.rssIdleMib) * 1024) / r.subscribers).toFixed(1)],
     ['subscribers, opened in s', (r) => `${r.subscribers}, ${(r.openMs / 1000).toFixed(1)}`],
-    ['terminal event: "completed" sent → SUCCEEDED read, first / p50 / p99 / max ms', (r) => [r.firstMs, r.p50Ms, r.p99Ms, r.maxMs].map((ms) => ms.toFixed(0)).join(' / ')],
+    [
+      'terminal event: "completed" sent → SUCCEEDED read, first / p50 / p99 / max ms',
+      (r) => [r.firstMs, r.p50Ms, r.p99Ms, r.maxMs].map((ms) => ms.toFixed(0)).join(' / '),
+    ],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   console.log(`${'fan-out and start-up'.padEnd(width)}  ${runs.map((r) => r.backend.padStart(22)).join('  ')}`);
-  for (const [label, cell] of rows) console.log(`${label.padEnd(width)}  ${runs.map((r) => cell(r).padStart(22)).join('  ')}`);
+  for (const [label, cell] of rows)
+    console.log(`${label.padEnd(width)}  ${runs.map((r) => cell(r).padStart(22)).join('  ')}`);
 }
 
 const args = process.argv.slice(2);
@@ -292,7 +330,9 @@ if (args[0] === '--clients') {
     return at >= 0 ? args[at + 1] : undefined;
   };
   const subscribers = Number(option('--subscribers') ?? 10_000);
-  const backends = option('--backend') ? [option('--backend') as 'pglite' | 'postgres'] : (['pglite', 'postgres'] as const);
+  const backends = option('--backend')
+    ? [option('--backend') as 'pglite' | 'postgres']
+    : (['pglite', 'postgres'] as const);
   const runs: FanOutRun[] = [];
   for (const backend of backends) runs.push(await measure(backend, subscribers));
   table(runs);

@@ -5,8 +5,8 @@ import type { ExecutionResult } from 'graphql';
 import { type Client, createClient } from 'graphql-sse';
 import { AtlasClient } from '../src/atlas/client.ts';
 import type { Db } from '../src/db/database.ts';
-import { createLogger } from '../src/log.ts';
 import { predictions } from '../src/db/schema.ts';
+import { createLogger } from '../src/log.ts';
 import { type FakeAtlas, type FakeReply, wrapped } from '../test/support/fakeAtlas.ts';
 import { TEST_KEY } from '../test/support/gateway.ts';
 import { ascending, type MemoryReading, percentile, readMemory, waitFor } from './support.ts';
@@ -118,11 +118,19 @@ async function countSucceeded(db: Db, ids: string[]): Promise<number> {
  * first status call) are all made due at once; the clock runs until the database shows every one
  * SUCCEEDED (checked every 10 ms). Covers claim (FOR UPDATE SKIP LOCKED), status call, UPDATE + NOTIFY.
  */
-export async function measurePoller(db: Db, fake: FakeAtlas, ids: string[], { timeoutMs }: { timeoutMs: number }): Promise<PollerResult> {
+export async function measurePoller(
+  db: Db,
+  fake: FakeAtlas,
+  ids: string[],
+  { timeoutMs }: { timeoutMs: number },
+): Promise<PollerResult> {
   const callsBefore = fake.statusCalls().length;
   const started = performance.now();
   await db.update(predictions).set({ nextPollAt: new Date() }).where(inArray(predictions.id, ids));
-  await waitFor(`${ids.length} jobs to be SUCCEEDED`, async () => (await countSucceeded(db, ids)) === ids.length, { timeoutMs, everyMs: 10 });
+  await waitFor(`${ids.length} jobs to be SUCCEEDED`, async () => (await countSucceeded(db, ids)) === ids.length, {
+    timeoutMs,
+    everyMs: 10,
+  });
   const seconds = (performance.now() - started) / 1000;
   return { seconds, jobsPerSecond: ids.length / seconds, statusCalls: fake.statusCalls().length - callsBefore };
 }
@@ -191,7 +199,12 @@ export interface FanOutResult {
  * (next poll's parse, UPDATE + NOTIFY, LISTEN, one re-read, fan-out, SSE write, client parse).
  * Clients run in this same process, so their parsing is part of the time.
  */
-export async function measureFanOut(url: string, server: Server, fake: FakeAtlas, { count, timeoutMs }: { count: number; timeoutMs: number }): Promise<FanOutResult> {
+export async function measureFanOut(
+  url: string,
+  server: Server,
+  fake: FakeAtlas,
+  { count, timeoutMs }: { count: number; timeoutMs: number },
+): Promise<FanOutResult> {
   fake.newJob = runsUntilTold;
   const job = await generate(url, 'fan-out');
   const beforeSubscriptions = readMemory();
@@ -201,19 +214,26 @@ export async function measureFanOut(url: string, server: Server, fake: FakeAtlas
     await waitFor(
       `${count} subscribers to see PROCESSING`,
       () => {
-        if (subscribers.some((s) => s.error !== undefined)) throw new Error(`subscribing failed${failures(subscribers)}`);
+        if (subscribers.some((s) => s.error !== undefined))
+          throw new Error(`subscribing failed${failures(subscribers)}`);
         return subscribers.every((s) => s.processingAt !== undefined);
       },
       { timeoutMs },
     );
     const withSubscriptions = readMemory();
-    const connections = await new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+    const connections = await new Promise<number>((resolve, reject) =>
+      server.getConnections((e, n) => (e ? reject(e) : resolve(n))),
+    );
 
     let servedAt: number | undefined;
     fake.statusScripts.set(job.upstreamId, [timed(completed(job.upstreamId), (at) => (servedAt ??= at))]);
-    await waitFor(`${count} subscribers to see SUCCEEDED`, () => subscribers.every((s) => s.succeededAt !== undefined || s.error !== undefined), {
-      timeoutMs,
-    });
+    await waitFor(
+      `${count} subscribers to see SUCCEEDED`,
+      () => subscribers.every((s) => s.succeededAt !== undefined || s.error !== undefined),
+      {
+        timeoutMs,
+      },
+    );
     if (servedAt === undefined || subscribers.some((s) => s.succeededAt === undefined)) {
       throw new Error(`fan-out incomplete${failures(subscribers)}`);
     }
@@ -243,8 +263,17 @@ export interface HugeRepliesResult {
  * process' RSS before, and its peak while they run, sampled every 5 ms. The client reads at most
  * MAX_REPLY_BYTES of each; without that cap it reads them all.
  */
-export async function measureHugeReplies(fake: FakeAtlas, { calls, bytes }: { calls: number; bytes: number }): Promise<HugeRepliesResult> {
-  const client = new AtlasClient({ baseUrl: fake.url, apiKey: TEST_KEY, timeoutMs: 60_000, retries: 0, log: createLogger('silent') });
+export async function measureHugeReplies(
+  fake: FakeAtlas,
+  { calls, bytes }: { calls: number; bytes: number },
+): Promise<HugeRepliesResult> {
+  const client = new AtlasClient({
+    baseUrl: fake.url,
+    apiKey: TEST_KEY,
+    timeoutMs: 60_000,
+    retries: 0,
+    log: createLogger('silent'),
+  });
   const ids = Array.from({ length: calls }, (_, i) => `huge_${i}`);
   for (const id of ids) fake.statusScripts.set(id, [{ json: { data: { id, status: 'processing' } }, padBytes: bytes }]);
   const rssBeforeMb = readMemory().rssMb;

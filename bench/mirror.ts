@@ -84,7 +84,13 @@ async function main() {
     // Copy: from submission (two polls, 50 ms apart, until Atlas says done) to SUCCEEDED with the copy in place.
     let baseline = 0;
     let rss = { stop: () => 0 };
-    let done!: { status: string; mirrored: boolean; mirrorError: string | null; videoUrl: string; outputFiles: Array<{ sizeBytes: number }> };
+    let done!: {
+      status: string;
+      mirrored: boolean;
+      mirrorError: string | null;
+      videoUrl: string;
+      outputFiles: Array<{ sizeBytes: number }>;
+    };
     for (const size of [SIZE / 4, SIZE]) {
       baseline = rssOf(pid);
       rss = sampleRss(pid);
@@ -104,8 +110,15 @@ async function main() {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       if (!done.mirrored) throw new Error(`not copied: ${done.status} ${done.mirrorError}`);
-      if (done.outputFiles[0]!.sizeBytes !== size) throw new Error(`copied ${done.outputFiles[0]!.sizeBytes} bytes of ${size}`);
-      rows.push({ phase: `copy ${size / MiB} MiB (submit to SUCCEEDED)`, bytes: size, seconds: (performance.now() - started) / 1000, baseline, peak: rss.stop() });
+      if (done.outputFiles[0]!.sizeBytes !== size)
+        throw new Error(`copied ${done.outputFiles[0]!.sizeBytes} bytes of ${size}`);
+      rows.push({
+        phase: `copy ${size / MiB} MiB (submit to SUCCEEDED)`,
+        bytes: size,
+        seconds: (performance.now() - started) / 1000,
+        baseline,
+        peak: rss.stop(),
+      });
     }
 
     // Serve the whole file, then 200 ranges of 1 MiB at random places (a browser seeking).
@@ -114,7 +127,13 @@ async function main() {
     let t = performance.now();
     const whole = await drain(await fetch(done.videoUrl));
     if (whole !== SIZE) throw new Error(`served ${whole} bytes of ${SIZE}`);
-    rows.push({ phase: 'serve whole file (200)', bytes: whole, seconds: (performance.now() - t) / 1000, baseline, peak: rss.stop() });
+    rows.push({
+      phase: 'serve whole file (200)',
+      bytes: whole,
+      seconds: (performance.now() - t) / 1000,
+      baseline,
+      peak: rss.stop(),
+    });
 
     baseline = rssOf(pid);
     rss = sampleRss(pid);
@@ -126,7 +145,13 @@ async function main() {
       if (response.status !== 206) throw new Error(`range answered ${response.status}`);
       ranged += await drain(response);
     }
-    rows.push({ phase: '200 ranges of 1 MiB (206)', bytes: ranged, seconds: (performance.now() - t) / 1000, baseline, peak: rss.stop() });
+    rows.push({
+      phase: '200 ranges of 1 MiB (206)',
+      bytes: ranged,
+      seconds: (performance.now() - t) / 1000,
+      baseline,
+      peak: rss.stop(),
+    });
   } finally {
     await child?.kill9();
     await fake.close();
@@ -134,7 +159,9 @@ async function main() {
   }
 
   const mib = (bytes: number) => (bytes / MiB).toFixed(1);
-  console.log(`\nMirroring outputs of ${SIZE / 4 / MiB} and ${SIZE / MiB} MiB (gateway process RSS sampled every 20 ms)\n`);
+  console.log(
+    `\nMirroring outputs of ${SIZE / 4 / MiB} and ${SIZE / MiB} MiB (gateway process RSS sampled every 20 ms)\n`,
+  );
   console.log('| phase | MiB | s | MiB/s | RSS before | peak RSS | growth |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const row of rows) {

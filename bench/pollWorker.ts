@@ -6,8 +6,9 @@
  * process of a multi-process run: it opens the database, prints READY, and for each `GO {"stopAt":…}`
  * on stdin polls until then and prints its result as one line after RESULT_MARK.
  */
-import { createInterface } from 'node:readline';
+
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { AtlasClient } from '../src/atlas/client.ts';
@@ -45,7 +46,13 @@ export async function pollFor(
   const config = loadConfig({ NODE_ENV: 'test', ATLASCLOUD_API_KEY: TEST_KEY, ATLASCLOUD_BASE_URL: atlasUrl, ...env });
   // Warnings and errors still show: a run that hides its failures measures nothing.
   const log = createLogger('warn', (line) => process.stderr.write(`${line}\n`));
-  const atlas = new AtlasClient({ baseUrl: atlasUrl, apiKey: TEST_KEY, timeoutMs: config.upstreamTimeoutMs, retries: config.upstreamRetries, log });
+  const atlas = new AtlasClient({
+    baseUrl: atlasUrl,
+    apiKey: TEST_KEY,
+    timeoutMs: config.upstreamTimeoutMs,
+    retries: config.upstreamRetries,
+    log,
+  });
   const polls: Poll[] = [];
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
@@ -65,7 +72,10 @@ export async function pollFor(
   const cpu = process.cpuUsage(cpuBefore);
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)) * 100;
   loop.disable();
-  if (process.env.BENCH_TRACE) console.error(`bench: event loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`);
+  if (process.env.BENCH_TRACE)
+    console.error(
+      `bench: event loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`,
+    );
   const stopping = performance.now();
   await poller.stop();
   return { polls, cpuPercent, stopMs: performance.now() - stopping };

@@ -7,9 +7,9 @@
  * the gateway's share of the bare handler's throughput.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'node:http';
 import { freePort } from '../test/support/childGateway.ts';
 import { createServerDatabase } from '../test/support/gateway.ts';
 import { ascending, percentile } from './support.ts';
@@ -37,7 +37,11 @@ createServer(async (req, res) => {
 `;
 
 function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer) => {
@@ -54,12 +58,20 @@ function start(args: string[], env: Record<string, string>, ready: RegExp): Prom
 /** One POST on a keep-alive connection; resolves with the status and body. */
 function post(url: URL, agent: Agent, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -88,7 +100,11 @@ async function load(target: string, id: string): Promise<{ perSecond: number; p5
   );
   agent.destroy();
   const sorted = ascending(latencies);
-  return { perSecond: latencies.length / (MEASURE_MS / 1000), p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return {
+    perSecond: latencies.length / (MEASURE_MS / 1000),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
 }
 
 const server = await createServerDatabase();
@@ -97,8 +113,20 @@ try {
   const [gatewayPort, barePort] = await Promise.all([freePort(), freePort()]);
   const gateway = await start(
     // BENCH_PROFILE=dir writes a CPU profile of the gateway there (node --cpu-prof), to find where its time goes.
-    [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', 'src/main.ts'],
-    { DATABASE_URL: server.url, PORT: String(gatewayPort), LOG_LEVEL: 'warn', NODE_ENV: 'development', ATLASCLOUD_API_KEY: '', POLL_INTERVAL_MS: '600000' },
+    [
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      '--import',
+      'tsx',
+      'src/main.ts',
+    ],
+    {
+      DATABASE_URL: server.url,
+      PORT: String(gatewayPort),
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'development',
+      ATLASCLOUD_API_KEY: '',
+      POLL_INTERVAL_MS: '600000',
+    },
     /GraphQL http/,
   );
   children.push(gateway);
@@ -106,23 +134,36 @@ try {
   const created = await fetch(gatewayUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation { generateVideo(input: { prompt: "a read-path horse" }) { prediction { id } } }' }),
+    body: JSON.stringify({
+      query: 'mutation { generateVideo(input: { prompt: "a read-path horse" }) { prediction { id } } }',
+    }),
   });
-  const id = ((await created.json()) as { data: { generateVideo: { prediction: { id: string } } } }).data.generateVideo.prediction.id;
+  const id = ((await created.json()) as { data: { generateVideo: { prediction: { id: string } } } }).data.generateVideo
+    .prediction.id;
 
-  const bare = await start(['--input-type=module', '-e', BARE], { DATABASE_URL: server.url, PORT: String(barePort) }, /listening/);
+  const bare = await start(
+    ['--input-type=module', '-e', BARE],
+    { DATABASE_URL: server.url, PORT: String(barePort) },
+    /listening/,
+  );
   children.push(bare);
 
   const bareResult = await load(`http://127.0.0.1:${barePort}/graphql`, id);
   const gatewayResult = await load(gatewayUrl, id);
   const row = (name: string, r: typeof bareResult) =>
     `| ${name.padEnd(28)} | ${r.perSecond.toFixed(0).padStart(7)} | ${r.p50.toFixed(1).padStart(7)} | ${r.p99.toFixed(1).padStart(7)} |`;
-  console.log(`\nRead path: prediction(id), Postgres server, ${CONNECTIONS} connections, ${MEASURE_MS / 1000} s after ${WARMUP_MS / 1000} s warm-up\n`);
-  console.log(`| ${'server'.padEnd(28)} | ${'req/s'.padStart(7)} | ${'p50 ms'.padStart(7)} | ${'p99 ms'.padStart(7)} |`);
+  console.log(
+    `\nRead path: prediction(id), Postgres server, ${CONNECTIONS} connections, ${MEASURE_MS / 1000} s after ${WARMUP_MS / 1000} s warm-up\n`,
+  );
+  console.log(
+    `| ${'server'.padEnd(28)} | ${'req/s'.padStart(7)} | ${'p50 ms'.padStart(7)} | ${'p99 ms'.padStart(7)} |`,
+  );
   console.log(`| ${'-'.repeat(28)} | ${'-'.repeat(7)} | ${'-'.repeat(7)} | ${'-'.repeat(7)} |`);
   console.log(row('bare node:http + postgres.js', bareResult));
   console.log(row('gateway', gatewayResult));
-  console.log(`\ngateway / bare: ${(gatewayResult.perSecond / bareResult.perSecond).toFixed(2)} (goal ≥ 0.5, and p99 ≤ 10 ms)`);
+  console.log(
+    `\ngateway / bare: ${(gatewayResult.perSecond / bareResult.perSecond).toFixed(2)} (goal ≥ 0.5, and p99 ≤ 10 ms)`,
+  );
 } finally {
   // SIGTERM: the gateway shuts down cleanly (and writes its profile, if asked to).
   for (const child of children) child.kill('SIGTERM');

@@ -32,7 +32,16 @@ import {
   measurePoller,
   type PollerResult,
 } from './measure.ts';
-import { measureScale, SCALE_INTERVAL_MS, SCALE_JOBS, SCALE_SETUPS, type ScaleResult, type ScaleSetup, STEADY_MS, BURST_MS } from './scale.ts';
+import {
+  BURST_MS,
+  measureScale,
+  SCALE_INTERVAL_MS,
+  SCALE_JOBS,
+  SCALE_SETUPS,
+  type ScaleResult,
+  type ScaleSetup,
+  STEADY_MS,
+} from './scale.ts';
 import { type Defer, type MemoryReading, readMemory, withResources } from './support.ts';
 
 const JOBS = 300;
@@ -69,7 +78,12 @@ interface BackendResult {
    * 4. Memory of the backend's own process, after a full GC: at its start (modules loaded, nothing
    * open), just before the subscribers connect, with all of them open, and after everything closed.
    */
-  memory: { before: MemoryReading; beforeSubscriptions: MemoryReading; withSubscriptions: MemoryReading; after: MemoryReading };
+  memory: {
+    before: MemoryReading;
+    beforeSubscriptions: MemoryReading;
+    withSubscriptions: MemoryReading;
+    after: MemoryReading;
+  };
   /** 5. Last, so its memory does not colour the readings above. */
   hugeReplies: HugeRepliesResult;
 }
@@ -88,7 +102,12 @@ async function openBackend(backend: Backend, defer: Defer): Promise<Database> {
   return database;
 }
 
-async function startGateway(database: Database, fake: FakeAtlas, env: Record<string, string>, defer: Defer): Promise<{ gateway: Gateway; url: string }> {
+async function startGateway(
+  database: Database,
+  fake: FakeAtlas,
+  env: Record<string, string>,
+  defer: Defer,
+): Promise<{ gateway: Gateway; url: string }> {
   const config = loadConfig({
     NODE_ENV: 'test',
     ATLASCLOUD_API_KEY: TEST_KEY,
@@ -135,14 +154,20 @@ const ms = (n: number) => n.toFixed(1);
 const mb = (n: number) => n.toFixed(1);
 
 const ROWS: Array<[string, (r: BackendResult) => string]> = [
-  [`1. generateVideo over HTTP (${JOBS} req, ${CONCURRENCY} at once): req/s`, (r) => r.generate.requestsPerSecond.toFixed(0)],
+  [
+    `1. generateVideo over HTTP (${JOBS} req, ${CONCURRENCY} at once): req/s`,
+    (r) => r.generate.requestsPerSecond.toFixed(0),
+  ],
   ['   latency p50 ms', (r) => ms(r.generate.p50Ms)],
   ['   latency p95 ms', (r) => ms(r.generate.p95Ms)],
   ['   latency p99 ms', (r) => ms(r.generate.p99Ms)],
   [`2. poller (${JOBS} jobs, 50 ms interval, 16 at once): s until all SUCCEEDED`, (r) => r.poller.seconds.toFixed(2)],
   ['   jobs/s', (r) => r.poller.jobsPerSecond.toFixed(0)],
   ['   status calls made', (r) => String(r.poller.statusCalls)],
-  [`3. SSE fan-out (${SUBSCRIBERS} subscribers, one job): completed reply → SUCCEEDED p50 ms`, (r) => ms(r.fanOut.p50Ms)],
+  [
+    `3. SSE fan-out (${SUBSCRIBERS} subscribers, one job): completed reply → SUCCEEDED p50 ms`,
+    (r) => ms(r.fanOut.p50Ms),
+  ],
   ['   p99 ms', (r) => ms(r.fanOut.p99Ms)],
   ['   max ms', (r) => ms(r.fanOut.maxMs)],
   ['   min ms (first subscriber)', (r) => ms(r.fanOut.minMs)],
@@ -166,11 +191,19 @@ function perSubscriptionKib(r: BackendResult): number {
 }
 
 /** A hand-aligned table: one row per figure, one column per run ("failed" where a run threw). */
-function printTable<R>(columns: string[], results: Array<R | Error | undefined>, rows: Array<[string, (r: R) => string]>): void {
+function printTable<R>(
+  columns: string[],
+  results: Array<R | Error | undefined>,
+  rows: Array<[string, (r: R) => string]>,
+): void {
   const header = ['measurement', ...columns];
-  const lines = rows.map(([label, read]) => [label, ...results.map((result) => (result === undefined || result instanceof Error ? 'failed' : read(result)))]);
+  const lines = rows.map(([label, read]) => [
+    label,
+    ...results.map((result) => (result === undefined || result instanceof Error ? 'failed' : read(result))),
+  ]);
   const widths = header.map((_, i) => Math.max(...[header, ...lines].map((line) => line[i]!.length)));
-  const format = (line: string[]) => line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const format = (line: string[]) =>
+    line.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(format(line));
@@ -195,15 +228,24 @@ const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   ['   poll lag (start − due) p50 / p99 ms', (r) => pair(r.steady.lagP50Ms, r.steady.lagP99Ms)],
   ['   poll lag max ms', (r) => num(r.steady.lagMaxMs)],
   ['   interval between two polls of a job p50 / p99 ms', (r) => pair(r.steady.intervalP50Ms, r.steady.intervalP99Ms)],
-  [`   |interval − ${SCALE_INTERVAL_MS} ms| p50 / p99 %`, (r) => pair(r.steady.deviationP50Pct, r.steady.deviationP99Pct, 1)],
+  [
+    `   |interval − ${SCALE_INTERVAL_MS} ms| p50 / p99 %`,
+    (r) => pair(r.steady.deviationP50Pct, r.steady.deviationP99Pct, 1),
+  ],
   ['   CPU % of each gateway process', (r) => r.steady.cpuPercent.map((p) => p.toFixed(0)).join(' / ')],
   ['   CPU % of the fake Atlas process', (r) => r.steady.fakeCpuPercent.toFixed(0)],
-  ['   meanwhile, Postgres round trip (select 1, every 100 ms) p50 / p99 ms', (r) => pair(r.steady.probeP50Ms, r.steady.probeP99Ms, 1)],
+  [
+    '   meanwhile, Postgres round trip (select 1, every 100 ms) p50 / p99 ms',
+    (r) => pair(r.steady.probeP50Ms, r.steady.probeP99Ms, 1),
+  ],
   [
     `   catch-up: all ${SCALE_JOBS} due at once: s until each was polled (${BURST_MS / 1000} s at most)`,
     (r) => (r.burst.seconds === null ? `> ${BURST_MS / 1000} (${r.burst.polled} polled)` : r.burst.seconds.toFixed(2)),
   ],
-  ['   then: poll lag p99 ms of the later polls (a bunch that stays together is late every round)', (r) => num(r.burst.laterLagP99Ms)],
+  [
+    '   then: poll lag p99 ms of the later polls (a bunch that stays together is late every round)',
+    (r) => num(r.burst.laterLagP99Ms),
+  ],
 ];
 
 /** The machine, with its load when the run began: other work on the box shows up in every figure. */
@@ -222,7 +264,9 @@ function machine(loadAtStart: number): string {
 async function child(what: string, watchdogMs: number, measure: () => Promise<unknown>): Promise<void> {
   const watchdog = setTimeout(() => {
     console.error(`bench: ${what} still running after ${watchdogMs / 1000} s; giving up`);
-    void Promise.race([Promise.allSettled(onWatchdog.map((run) => run())), sleep(5_000)]).finally(() => process.exit(1));
+    void Promise.race([Promise.allSettled(onWatchdog.map((run) => run())), sleep(5_000)]).finally(() =>
+      process.exit(1),
+    );
   }, watchdogMs);
   watchdog.unref();
   try {
@@ -274,12 +318,18 @@ async function parent(only: string | undefined): Promise<void> {
   const scale: Array<ScaleResult | Error> = [];
   if (only !== 'scale') {
     for (const backend of BACKENDS) {
-      base.push(await settle(backend, () => runChild<BackendResult>(['--backend', backend], CHILD_WATCHDOG_MS + 10_000)));
+      base.push(
+        await settle(backend, () => runChild<BackendResult>(['--backend', backend], CHILD_WATCHDOG_MS + 10_000)),
+      );
     }
   }
   if (only !== 'base') {
     for (const setup of SCALE_SETUPS) {
-      scale.push(await settle(`poller at scale, ${SCALE_COLUMNS[setup]}`, () => runChild<ScaleResult>(['--scale', setup], SCALE_WATCHDOG_MS + 10_000)));
+      scale.push(
+        await settle(`poller at scale, ${SCALE_COLUMNS[setup]}`, () =>
+          runChild<ScaleResult>(['--scale', setup], SCALE_WATCHDOG_MS + 10_000),
+        ),
+      );
     }
   }
 
@@ -292,7 +342,11 @@ async function parent(only: string | undefined): Promise<void> {
   }
   if (scale.length) {
     if (base.length) console.log('');
-    printTable(SCALE_SETUPS.map((setup) => SCALE_COLUMNS[setup]), scale, SCALE_ROWS);
+    printTable(
+      SCALE_SETUPS.map((setup) => SCALE_COLUMNS[setup]),
+      scale,
+      SCALE_ROWS,
+    );
     SCALE_SETUPS.forEach((setup, i) => {
       if (scale[i] instanceof Error) failures.push([SCALE_COLUMNS[setup], scale[i]]);
     });
@@ -309,7 +363,8 @@ if (flag === '--backend') {
   if (!BACKENDS.includes(name as Backend)) throw new Error(`unknown backend ${name}; one of ${BACKENDS.join(', ')}`);
   await child(name!, CHILD_WATCHDOG_MS, () => benchBackend(name as Backend));
 } else if (flag === '--scale') {
-  if (!SCALE_SETUPS.includes(name as ScaleSetup)) throw new Error(`unknown setup ${name}; one of ${SCALE_SETUPS.join(', ')}`);
+  if (!SCALE_SETUPS.includes(name as ScaleSetup))
+    throw new Error(`unknown setup ${name}; one of ${SCALE_SETUPS.join(', ')}`);
   await child(name!, SCALE_WATCHDOG_MS, () => measureScale(name as ScaleSetup, (cleanUp) => onWatchdog.push(cleanUp)));
 } else if (flag === '--only') {
   if (name !== 'scale' && name !== 'base') throw new Error('--only scale or --only base');

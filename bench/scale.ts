@@ -84,7 +84,10 @@ export interface ScaleResult {
 }
 
 /** `onWatchdog`: registers what to do if the run is given up on (drop its Postgres database). */
-export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () => Promise<unknown>) => void): Promise<ScaleResult> {
+export async function measureScale(
+  setup: ScaleSetup,
+  onWatchdog: (cleanUp: () => Promise<unknown>) => void,
+): Promise<ScaleResult> {
   return withResources(async (defer) => {
     const fake = await FakeAtlas.start();
     defer('the fake Atlas', () => fake.close());
@@ -113,7 +116,11 @@ export async function measureScale(setup: ScaleSetup, onWatchdog: (cleanUp: () =
       const stopAt = t0 + runMs;
       const cpu = cpuMeter();
       const probe = probeDatabase(database, stopAt);
-      const runs = await withTimeout(Promise.all(workers.map((w) => w.run(stopAt))), runMs + 30_000, 'poll workers to finish');
+      const runs = await withTimeout(
+        Promise.all(workers.map((w) => w.run(stopAt))),
+        runMs + 30_000,
+        'poll workers to finish',
+      );
       trace(`workers done, ${Date.now() - stopAt} ms after stopAt`);
       return { t0, runs, fakeCpuPercent: cpu(), probeMs: ascending(await probe) };
     };
@@ -155,7 +162,9 @@ async function seed(database: Database, upstreamIds: string[]): Promise<void> {
 async function schedule(database: Database, t0: number, stepMs: number): Promise<void> {
   await database.db
     .update(predictions)
-    .set({ nextPollAt: sql`${new Date(t0).toISOString()}::timestamptz + floor(substr(${predictions.upstreamId}, 7)::int * ${stepMs}::float8) * interval '1 millisecond'` });
+    .set({
+      nextPollAt: sql`${new Date(t0).toISOString()}::timestamptz + floor(substr(${predictions.upstreamId}, 7)::int * ${stepMs}::float8) * interval '1 millisecond'`,
+    });
 }
 
 interface Worker {
@@ -167,12 +176,23 @@ interface Worker {
 /** A gateway poller in a process of its own; killed on the way out if it is still there. */
 function startWorker(args: WorkerArgs, defer: Defer): Worker {
   const file = fileURLToPath(new URL('./pollWorker.ts', import.meta.url));
-  const proc: ChildProcess = spawn(process.execPath, [...process.execArgv, ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), file, JSON.stringify(args)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      file,
+      JSON.stringify(args),
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   defer('a poll worker', async () => {
     // Closing its stdin ends it (it closes its connections); a worker still there after 5 s is killed.
-    const exited = new Promise((resolve) => (proc.exitCode === null && proc.signalCode === null ? proc.once('close', resolve) : resolve(null)));
+    const exited = new Promise((resolve) =>
+      proc.exitCode === null && proc.signalCode === null ? proc.once('close', resolve) : resolve(null),
+    );
     proc.stdin?.end();
     await Promise.race([exited, sleep(5_000)]);
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
@@ -181,7 +201,8 @@ function startWorker(args: WorkerArgs, defer: Defer): Worker {
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (line === READY) resolve();
-      else if (line.startsWith(RESULT_MARK)) waiting.shift()?.resolve(JSON.parse(line.slice(RESULT_MARK.length)) as PollerRun);
+      else if (line.startsWith(RESULT_MARK))
+        waiting.shift()?.resolve(JSON.parse(line.slice(RESULT_MARK.length)) as PollerRun);
     });
     proc.on('error', reject);
     proc.on('close', (code, signal) => {
@@ -226,7 +247,11 @@ function cpuMeter(): () => number {
   };
 }
 
-function steadyResult(runs: PollerRun[], t0: number, runMs: number): Omit<SteadyResult, 'fakeCpuPercent' | 'probeP50Ms' | 'probeP99Ms'> {
+function steadyResult(
+  runs: PollerRun[],
+  t0: number,
+  runMs: number,
+): Omit<SteadyResult, 'fakeCpuPercent' | 'probeP50Ms' | 'probeP99Ms'> {
   const polls = pollsBetween(runs, t0, t0 + runMs);
   const lags = ascending(polls.map(([, dueAt, startedAt]) => startedAt - dueAt));
   // One job may be polled by either process: merge them all before taking its intervals.
@@ -261,6 +286,12 @@ function burstResult(runs: PollerRun[], t0: number): BurstResult {
   const first = new Map<string, number>();
   for (const [id, , startedAt] of polls) first.set(id, Math.min(startedAt, first.get(id) ?? Number.POSITIVE_INFINITY));
   const last = Math.max(...first.values());
-  const laterLags = ascending(polls.filter(([id, , startedAt]) => startedAt > first.get(id)!).map(([, dueAt, startedAt]) => startedAt - dueAt));
-  return { seconds: first.size === SCALE_JOBS ? (last - t0) / 1000 : null, polled: first.size, laterLagP99Ms: percentile(laterLags, 99) };
+  const laterLags = ascending(
+    polls.filter(([id, , startedAt]) => startedAt > first.get(id)!).map(([, dueAt, startedAt]) => startedAt - dueAt),
+  );
+  return {
+    seconds: first.size === SCALE_JOBS ? (last - t0) / 1000 : null,
+    polled: first.size,
+    laterLagP99Ms: percentile(laterLags, 99),
+  };
 }

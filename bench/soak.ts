@@ -17,8 +17,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import postgres from 'postgres';
@@ -66,7 +66,11 @@ interface Subscriber {
   error?: string;
 }
 
-async function graphql(base: string, query: string, variables: Record<string, unknown>): Promise<{ data?: unknown; errors?: unknown }> {
+async function graphql(
+  base: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<{ data?: unknown; errors?: unknown }> {
   const response = await fetch(`${base}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -118,7 +122,9 @@ await withResources(async (defer) => {
     await Promise.all(
       batch.map(async (n) => {
         const gateway = n % GATEWAYS;
-        const reply = (await graphql(gateways[gateway]!.base, GENERATE, { input: { prompt: `soak ${n}`, duration: 5 } })) as {
+        const reply = (await graphql(gateways[gateway]!.base, GENERATE, {
+          input: { prompt: `soak ${n}`, duration: 5 },
+        })) as {
           data?: { generateVideo: { prediction: { id: string } } };
           errors?: unknown;
         };
@@ -128,7 +134,10 @@ await withResources(async (defer) => {
     );
   }
   const upstreamIds = new Map(
-    (await sql<{ id: string; upstream_id: string }[]>`select id, upstream_id from predictions`).map((row) => [row.id, row.upstream_id]),
+    (await sql<{ id: string; upstream_id: string }[]>`select id, upstream_id from predictions`).map((row) => [
+      row.id,
+      row.upstream_id,
+    ]),
   );
 
   const subscribers: Subscriber[] = [];
@@ -140,11 +149,17 @@ await withResources(async (defer) => {
   for (let n = 0; n < SUBSCRIBERS; n++) {
     const job = jobs[Math.floor((n * JOBS) / SUBSCRIBERS)]!;
     const base = gateways[(job.gateway + 1) % GATEWAYS]!.base;
-    const subscriber: Subscriber = { transport: n % 2 === 0 ? 'sse' : 'ws', predictionId: job.id, statuses: [], completed: false };
+    const subscriber: Subscriber = {
+      transport: n % 2 === 0 ? 'sse' : 'ws',
+      predictionId: job.id,
+      statuses: [],
+      completed: false,
+    };
     subscribers.push(subscriber);
     const sink = {
       next: (value: { data?: unknown }) => {
-        const status = (value.data as { predictionUpdated?: { status: string } } | undefined)?.predictionUpdated?.status;
+        const status = (value.data as { predictionUpdated?: { status: string } } | undefined)?.predictionUpdated
+          ?.status;
         if (!status) return;
         subscriber.statuses.push(status);
         if (status === 'SUCCEEDED') subscriber.terminalAt ??= Date.now();
@@ -157,12 +172,20 @@ await withResources(async (defer) => {
       disposers.push(client.subscribe({ query: WATCH, variables: { id: job.id } }, sink));
       disposers.push(() => client.dispose());
     } else {
-      const client = createWsClient({ url: `${base.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 10, lazy: true });
+      const client = createWsClient({
+        url: `${base.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 10,
+        lazy: true,
+      });
       disposers.push(client.subscribe({ query: WATCH, variables: { id: job.id } }, sink));
       disposers.push(() => void client.dispose());
     }
   }
-  await waitFor('every subscriber to hear the first state', () => subscribers.every((s) => s.statuses.length > 0), { timeoutMs: 60_000, everyMs: 100 });
+  await waitFor('every subscriber to hear the first state', () => subscribers.every((s) => s.statuses.length > 0), {
+    timeoutMs: 60_000,
+    everyMs: 100,
+  });
 
   // /ready of every gateway, four times a second, all along.
   const probes: Array<{ gateway: number; at: number; status: number; reason?: string }> = [];
@@ -173,7 +196,10 @@ await withResources(async (defer) => {
         gateways.map(async (child, gateway) => {
           const at = Date.now();
           const probe = await fetch(`${child.base}/ready`, { signal: AbortSignal.timeout(5_000) }).then(
-            async (response) => ({ status: response.status, reason: ((await response.json()) as { reason?: string }).reason }),
+            async (response) => ({
+              status: response.status,
+              reason: ((await response.json()) as { reason?: string }).reason,
+            }),
             (error: unknown) => ({ status: 0, reason: String(error) }),
           );
           probes.push({ gateway, at, ...probe });
@@ -187,7 +213,10 @@ await withResources(async (defer) => {
   const troubleStart = Date.now();
   const troubleMs = KILL_LOOP_S * 1_000 + 1_000 + OUTAGE_MS;
   const finishTimers = jobs.map(({ id }, n) =>
-    setTimeout(() => fake.finish(upstreamIds.get(id)!, FakeAtlas.done(upstreamIds.get(id)!)), Math.round((n / JOBS) * troubleMs)),
+    setTimeout(
+      () => fake.finish(upstreamIds.get(id)!, FakeAtlas.done(upstreamIds.get(id)!)),
+      Math.round((n / JOBS) * troubleMs),
+    ),
   );
   defer('finish timers', async () => finishTimers.forEach(clearTimeout));
 
@@ -212,7 +241,9 @@ await withResources(async (defer) => {
     await waitFor(
       'every job SUCCEEDED',
       async () => {
-        const [row] = await sql<{ unfinished: number }[]>`select count(*)::int as unfinished from predictions where status <> 'SUCCEEDED'`;
+        const [row] = await sql<
+          { unfinished: number }[]
+        >`select count(*)::int as unfinished from predictions where status <> 'SUCCEEDED'`;
         return row?.unfinished === 0;
       },
       { timeoutMs: 120_000, everyMs: 100 },
@@ -221,15 +252,18 @@ await withResources(async (defer) => {
   } catch {
     // reported below
   }
-  await waitFor('every subscriber to complete', () => subscribers.every((s) => s.completed || s.error), { timeoutMs: 30_000, everyMs: 100 }).catch(
-    () => {},
-  );
+  await waitFor('every subscriber to complete', () => subscribers.every((s) => s.completed || s.error), {
+    timeoutMs: 30_000,
+    everyMs: 100,
+  }).catch(() => {});
   probing = false;
   await prober;
   const loadAfter = load();
 
   // What was measured.
-  const statuses = await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from predictions group by status order by status`;
+  const statuses = await sql<
+    { status: string; n: number }[]
+  >`select status, count(*)::int as n from predictions group by status order by status`;
   const createsPerPrompt = new Map<string, number>();
   for (const create of fake.creates) {
     const prompt = (create.body as { prompt?: string } | undefined)?.prompt ?? '?';
@@ -239,7 +273,9 @@ await withResources(async (defer) => {
   const exited = gateways.filter((child) => child.proc.exitCode !== null || child.proc.signalCode !== null);
   const notReadyOutside = probes.filter((p) => p.status !== 200 && (p.at < awayFrom || p.at > backAt + READY_GRACE_MS));
   const notReadyWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt && p.status !== 200).length;
-  const readyWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt && p.status === 200).map((p) => p.at - awayFrom);
+  const readyWhileAway = probes
+    .filter((p) => p.at >= awayFrom && p.at <= backAt && p.status === 200)
+    .map((p) => p.at - awayFrom);
   const probesWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt).length;
   const lateSubscribers = subscribers.map((s) => (s.terminalAt ?? Number.POSITIVE_INFINITY) - backAt);
 
@@ -247,7 +283,9 @@ await withResources(async (defer) => {
     [
       `every job SUCCEEDED within ${SETTLE_MS / 1000} s of the database returning`,
       allSucceededAt !== undefined && allSucceededAt - backAt <= SETTLE_MS,
-      allSucceededAt === undefined ? `not all: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}` : `${((allSucceededAt - backAt) / 1000).toFixed(2)} s after`,
+      allSucceededAt === undefined
+        ? `not all: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`
+        : `${((allSucceededAt - backAt) / 1000).toFixed(2)} s after`,
     ],
     [
       'every subscriber received SUCCEEDED and completed',
@@ -267,16 +305,25 @@ await withResources(async (defer) => {
     ],
   ];
 
-  console.log(`\nsoak: ${GATEWAYS} gateways, ${JOBS} jobs, ${SUBSCRIBERS} subscribers, ${cuts} cuts 1 s apart, then ${OUTAGE_MS / 1000} s away (${new Date().toISOString().slice(0, 10)})`);
-  console.log(`load average before: ${loadBefore}; after: ${loadAfter}; kill loop ${((killLoopEnd - troubleStart) / 1000).toFixed(1)} s\n`);
+  console.log(
+    `\nsoak: ${GATEWAYS} gateways, ${JOBS} jobs, ${SUBSCRIBERS} subscribers, ${cuts} cuts 1 s apart, then ${OUTAGE_MS / 1000} s away (${new Date().toISOString().slice(0, 10)})`,
+  );
+  console.log(
+    `load average before: ${loadBefore}; after: ${loadAfter}; kill loop ${((killLoopEnd - troubleStart) / 1000).toFixed(1)} s\n`,
+  );
   console.log('| check | result | measured |');
   console.log('| --- | --- | --- |');
   for (const [what, ok, measured] of checks) console.log(`| ${what} | ${ok ? 'pass' : 'FAIL'} | ${measured} |`);
   if (exited.length > 0) for (const child of exited) console.error(child.output().slice(-4_000));
   // SOAK_LOGS=/tmp/soak keeps each gateway's log lines, as /tmp/soak-<n>.log.
-  if (process.env.SOAK_LOGS) for (const [n, child] of gateways.entries()) writeFileSync(`${process.env.SOAK_LOGS}-${n}.log`, child.output());
+  if (process.env.SOAK_LOGS)
+    for (const [n, child] of gateways.entries()) writeFileSync(`${process.env.SOAK_LOGS}-${n}.log`, child.output());
   const failed = subscribers.filter((s) => !(s.terminalAt !== undefined && s.completed && !s.error)).slice(0, 5);
   if (failed.length > 0) console.error('subscribers that did not finish, first few:', JSON.stringify(failed));
-  if (notReadyOutside.length > 0) console.error('not ready outside the outage, first few:', JSON.stringify(notReadyOutside.slice(0, 10).map((p) => ({ ...p, at: p.at - troubleStart }))));
+  if (notReadyOutside.length > 0)
+    console.error(
+      'not ready outside the outage, first few:',
+      JSON.stringify(notReadyOutside.slice(0, 10).map((p) => ({ ...p, at: p.at - troubleStart }))),
+    );
   process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
 });

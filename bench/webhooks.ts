@@ -12,8 +12,8 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-sse';
 import { findPrediction } from '../src/db/queries/findPrediction.ts';
-import { FakeAtlas } from '../test/support/fakeAtlas.ts';
 import { freePort } from '../test/support/childGateway.ts';
+import { FakeAtlas } from '../test/support/fakeAtlas.ts';
 import { openTestDatabase, startGateway } from '../test/support/gateway.ts';
 import { ascending, percentile, withResources, withTimeout } from './support.ts';
 
@@ -60,7 +60,9 @@ async function run(webhooks: boolean): Promise<Result> {
     // Submit all, then follow each over SSE and note when SUCCEEDED arrives (wall clock, as the fake's).
     const ids = await Promise.all(
       Array.from({ length: JOBS }, async (_, n) => {
-        const reply = await gw.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input: { prompt: `bench ${n}` } });
+        const reply = await gw.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+          input: { prompt: `bench ${n}` },
+        });
         if (reply.errors) throw new Error(JSON.stringify(reply.errors));
         return reply.data!.generateVideo.prediction.id;
       }),
@@ -69,7 +71,8 @@ async function run(webhooks: boolean): Promise<Result> {
       Promise.all(
         ids.map(async (id) => {
           for await (const event of sse.iterate({ query: UPDATES, variables: { id } })) {
-            const status = (event.data as { predictionUpdated: { status: string } } | undefined)?.predictionUpdated.status;
+            const status = (event.data as { predictionUpdated: { status: string } } | undefined)?.predictionUpdated
+              .status;
             if (status === 'SUCCEEDED') return { id, at: Date.now() };
             if (status === 'FAILED' || status === 'CANCELED') throw new Error(`job ${id} ended ${status}`);
           }
@@ -84,16 +87,22 @@ async function run(webhooks: boolean): Promise<Result> {
     const rows = await Promise.all(ids.map((id) => findPrediction(db.database.db, id)));
     const latencies = arrivals.map(({ id, at }, index) => {
       const upstreamId = rows[index]?.upstreamId;
-      const sentAt = webhooks ? fake.signer.attempts.find((a) => a.sessionId === upstreamId)?.sentAt : fake.finishedAt.get(upstreamId ?? '');
+      const sentAt = webhooks
+        ? fake.signer.attempts.find((a) => a.sessionId === upstreamId)?.sentAt
+        : fake.finishedAt.get(upstreamId ?? '');
       if (sentAt === undefined) throw new Error(`no end recorded for ${id}`);
       return at - sentAt;
     });
-    const applied = gw.logs.filter((line) => line.includes('"prediction finished"') && line.includes('atlas webhook')).length;
+    const applied = gw.logs.filter(
+      (line) => line.includes('"prediction finished"') && line.includes('atlas webhook'),
+    ).length;
     return {
       mode: webhooks ? 'webhooks on (PUBLIC_URL)' : 'webhooks off (polling)',
       getsPerJob: fake.statusCalls().length / JOBS,
       latencies: ascending(latencies),
-      answers: ascending(fake.signer.attempts.flatMap((a) => (a.answeredAt === undefined ? [] : [a.answeredAt - a.sentAt]))),
+      answers: ascending(
+        fake.signer.attempts.flatMap((a) => (a.answeredAt === undefined ? [] : [a.answeredAt - a.sentAt])),
+      ),
       webhooksApplied: applied,
     };
   });
@@ -105,8 +114,12 @@ const ms = (value: number) => `${value.toFixed(0)} ms`.padStart(9);
 console.log(
   `\nAtlas webhooks: ${JOBS} jobs of ${JOB_MS / 1000} s each, Postgres server; POLL_INTERVAL_MS=${POLL_INTERVAL_MS}, WEBHOOK_POLL_INTERVAL_MS=${WEBHOOK_POLL_INTERVAL_MS}\n`,
 );
-console.log(`| ${'mode'.padEnd(26)} | status GETs / job | finished by webhook | webhook answered p50 / p99 | end → subscriber p50 |       p99 |       max |`);
-console.log(`| ${'-'.repeat(26)} | ----------------- | ------------------- | -------------------------- | -------------------- | --------- | --------- |`);
+console.log(
+  `| ${'mode'.padEnd(26)} | status GETs / job | finished by webhook | webhook answered p50 / p99 | end → subscriber p50 |       p99 |       max |`,
+);
+console.log(
+  `| ${'-'.repeat(26)} | ----------------- | ------------------- | -------------------------- | -------------------- | --------- | --------- |`,
+);
 for (const r of results) {
   const answered = r.answers.length ? `${ms(percentile(r.answers, 50))} / ${ms(percentile(r.answers, 99))}` : '-';
   console.log(
@@ -115,5 +128,9 @@ for (const r of results) {
 }
 // The machine's state, to read the figures by: other work on a small shared host stretches every latency.
 console.log(`
-load average ${loadavg().map((n) => n.toFixed(1)).join(' / ')} on ${cpus().length} cores.`);
-console.log(`\n"end": the webhook POST leaving Atlas (on), or the job turning done upstream (off). ${((performance.now() - started) / 1000).toFixed(1)} s in all.`);
+load average ${loadavg()
+  .map((n) => n.toFixed(1))
+  .join(' / ')} on ${cpus().length} cores.`);
+console.log(
+  `\n"end": the webhook POST leaving Atlas (on), or the job turning done upstream (off). ${((performance.now() - started) / 1000).toFixed(1)} s in all.`,
+);

@@ -14,6 +14,8 @@ if (existsSync(fileURLToPath(database))) {
     const { makePgliteTemplate } = (await import(database.href)) as typeof import('../src/db/database.ts');
     await makePgliteTemplate();
   } catch (error) {
-    console.warn(`postinstall: PGlite's template cluster was not made (${(error as Error).message}); new databases run initdb`);
+    console.warn(
+      `postinstall: PGlite's template cluster was not made (${(error as Error).message}); new databases run initdb`,
+    );
   }
 }

@@ -24,7 +24,15 @@ const int = (min: number, max: number, fallback: number) =>
   z.preprocess(blankAsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
 const ms = (fallback: number) => int(1, 2 ** 31 - 1, fallback);
 /** An optional limit: unset (or blank) means unlimited. */
-const optionalInt = z.preprocess(blankAsUnset, z.coerce.number().int().min(0).max(2 ** 31 - 1).optional());
+const optionalInt = z.preprocess(
+  blankAsUnset,
+  z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
+);
 const dollars = z.coerce.number().min(0).max(1_000_000);
 const optionalDollars = z.preprocess(blankAsUnset, dollars.optional());
 const optionalText = z.preprocess(blankAsUnset, z.string().min(1).optional());
@@ -41,7 +49,12 @@ const seconds = (min: number, max: number, fallback: number) =>
         const unit = /[smhd]$/.exec(value)?.[0] as keyof typeof DURATION_UNITS | undefined;
         return Number.parseInt(value, 10) * DURATION_UNITS[unit ?? 's'];
       })
-      .pipe(z.number().min(min, `must be at least ${min} s`).max(max, `must be at most ${max / 86_400} days`))
+      .pipe(
+        z
+          .number()
+          .min(min, `must be at least ${min} s`)
+          .max(max, `must be at most ${max / 86_400} days`),
+      )
       .default(fallback),
   );
 
@@ -50,7 +63,12 @@ export type AuthMethod = (typeof AUTH_METHODS)[number];
 /** `jwt,apikey`: a comma-separated set of methods, each at most once. */
 const AuthMode = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.enum(AUTH_METHODS, { error: `each method must be one of: ${AUTH_METHODS.join(', ')}` }))
@@ -83,7 +101,10 @@ const Env = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   AUTH_MODE: z.preprocess(blankAsUnset, AuthMode.optional()),
   AUTH_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
-  AUTH_JWT_SECRET: z.preprocess(blankAsUnset, z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional()),
+  AUTH_JWT_SECRET: z.preprocess(
+    blankAsUnset,
+    z.string().min(32, 'must be at least 32 characters (HS256 wants 256 bits)').optional(),
+  ),
   AUTH_JWKS_COOLDOWN_MS: int(0, 3_600_000, 30_000),
   AUTH_JWT_MAX_AGE: seconds(1, 366 * 86_400, 86_400),
   AUTH_JWT_ISSUER: optionalText,
@@ -107,7 +128,16 @@ const Env = z.object({
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it is sent in an Authorization header)')
       .optional(),
   ),
-  PUBLIC_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).max(MAX_PUBLIC_URL_LENGTH, `must be at most ${MAX_PUBLIC_URL_LENGTH} characters (Atlas takes webhook URLs up to ${MAX_WEBHOOK_URL_LENGTH})`).optional()),
+  PUBLIC_URL: z.preprocess(
+    blankAsUnset,
+    z
+      .url({ protocol: /^https?$/ })
+      .max(
+        MAX_PUBLIC_URL_LENGTH,
+        `must be at most ${MAX_PUBLIC_URL_LENGTH} characters (Atlas takes webhook URLs up to ${MAX_WEBHOOK_URL_LENGTH})`,
+      )
+      .optional(),
+  ),
   ATLASCLOUD_WEBHOOK_JWKS_URL: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
   ATLASCLOUD_WEBHOOK_JWKS_COOLDOWN_MS: int(0, 3_600_000, 30_000),
   WEBHOOK_POLL_INTERVAL_MS: ms(30_000),
@@ -132,7 +162,10 @@ const Env = z.object({
     blankAsUnset,
     z
       .string()
-      .refine(isWebhookSecret, 'must be whsec_ followed by 24 to 64 random bytes in base64 (Standard Webhooks), e.g. whsec_$(openssl rand -base64 32)')
+      .refine(
+        isWebhookSecret,
+        'must be whsec_ followed by 24 to 64 random bytes in base64 (Standard Webhooks), e.g. whsec_$(openssl rand -base64 32)',
+      )
       .optional(),
   ),
   WEBHOOK_ALLOW_PRIVATE: z.preprocess(blankAsUnset, z.enum(['true', 'false']).default('false')),
@@ -159,7 +192,12 @@ export interface S3Settings {
   forcePathStyle: boolean;
 }
 
-function parseStorageUrl(value: string | undefined, dataDir: string, problems: string[], s3Settings: S3Settings): StorageConfig {
+function parseStorageUrl(
+  value: string | undefined,
+  dataDir: string,
+  problems: string[],
+  s3Settings: S3Settings,
+): StorageConfig {
   if (value === undefined) return { kind: 'file', dir: join(dataDir, 'videos') };
   if (value === 'none') return { kind: 'none' };
   if (value.startsWith('file:')) {
@@ -192,7 +230,9 @@ export class ConfigError extends Error {}
 export async function checkDataDir(dataDir: string): Promise<void> {
   const problem = await dataDirProblem(dataDir);
   if (problem) {
-    throw new ConfigError(`Invalid configuration:\n  ${problem}\n  (set DATA_DIR to a folder this process can write: it keeps paid jobs' upstream ids there while the database is away)`);
+    throw new ConfigError(
+      `Invalid configuration:\n  ${problem}\n  (set DATA_DIR to a folder this process can write: it keeps paid jobs' upstream ids there while the database is away)`,
+    );
   }
 }
 
@@ -209,17 +249,26 @@ export function loadConfig(env: Record<string, string | undefined>) {
     problems.push('ATLASCLOUD_API_KEY: required when NODE_ENV=production (the simulator is for development only)');
   }
   if (e.NODE_ENV === 'production' && !e.AUTH_MODE) {
-    problems.push('AUTH_MODE: required when NODE_ENV=production (jwt, apikey, or none for a gateway behind a trusted backend)');
+    problems.push(
+      'AUTH_MODE: required when NODE_ENV=production (jwt, apikey, or none for a gateway behind a trusted backend)',
+    );
   }
   const authMethods = e.AUTH_MODE ?? ['none'];
   if (authMethods.includes('jwt') && !e.AUTH_JWKS_URL === !e.AUTH_JWT_SECRET) {
-    problems.push('AUTH_MODE: jwt needs exactly one of AUTH_JWKS_URL (your identity provider\'s keys) or AUTH_JWT_SECRET (HS256)');
+    problems.push(
+      "AUTH_MODE: jwt needs exactly one of AUTH_JWKS_URL (your identity provider's keys) or AUTH_JWT_SECRET (HS256)",
+    );
   }
-  if (e.AUTH_JWKS_URL && !keyStaysPrivate(e.AUTH_JWKS_URL)) problems.push('AUTH_JWKS_URL: must be https (http only to localhost)');
-  if (!e.AUTH_ADMIN_CLAIM !== !e.AUTH_ADMIN_VALUE) problems.push('AUTH_ADMIN_CLAIM: goes with AUTH_ADMIN_VALUE; set both or neither');
-  const origins = e.CORS_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean);
+  if (e.AUTH_JWKS_URL && !keyStaysPrivate(e.AUTH_JWKS_URL))
+    problems.push('AUTH_JWKS_URL: must be https (http only to localhost)');
+  if (!e.AUTH_ADMIN_CLAIM !== !e.AUTH_ADMIN_VALUE)
+    problems.push('AUTH_ADMIN_CLAIM: goes with AUTH_ADMIN_VALUE; set both or neither');
+  const origins = e.CORS_ORIGINS?.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
   for (const origin of origins ?? []) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com (no path)`);
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin))
+      problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com (no path)`);
   }
   const publicUrl = e.PUBLIC_URL ? checkPublicUrl(e.PUBLIC_URL, e.NODE_ENV, problems) : undefined;
   if (e.ATLASCLOUD_WEBHOOK_JWKS_URL && !keyStaysPrivate(e.ATLASCLOUD_WEBHOOK_JWKS_URL)) {
@@ -228,19 +277,27 @@ export function loadConfig(env: Record<string, string | undefined>) {
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     // Node refuses it too: the headers are part of the request.
-    problems.push('HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+    problems.push(
+      'HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+    );
   }
-  if (!e.AWS_ACCESS_KEY_ID !== !e.AWS_SECRET_ACCESS_KEY) problems.push('AWS_ACCESS_KEY_ID: goes with AWS_SECRET_ACCESS_KEY; set both or neither');
+  if (!e.AWS_ACCESS_KEY_ID !== !e.AWS_SECRET_ACCESS_KEY)
+    problems.push('AWS_ACCESS_KEY_ID: goes with AWS_SECRET_ACCESS_KEY; set both or neither');
   const storage = parseStorageUrl(e.STORAGE_URL, e.DATA_DIR, problems, {
     region: e.AWS_REGION ?? 'us-east-1',
     endpoint: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
     credentials:
       e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
-        ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}) }
+        ? {
+            accessKeyId: e.AWS_ACCESS_KEY_ID,
+            secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+            ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}),
+          }
         : undefined,
     forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
   });
-  if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+  if (problems.length)
+    throw new ConfigError(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
@@ -274,7 +331,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
       methods: authMethods,
       jwt: authMethods.includes('jwt')
         ? {
-            ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL, jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_MS } : { secret: e.AUTH_JWT_SECRET! }),
+            ...(e.AUTH_JWKS_URL
+              ? { jwksUrl: e.AUTH_JWKS_URL, jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_MS }
+              : { secret: e.AUTH_JWT_SECRET! }),
             issuer: e.AUTH_JWT_ISSUER,
             audience: e.AUTH_JWT_AUDIENCE,
             /** The longest a token may live, from its `iat` or from now, whichever is earlier, to its required `exp`. */
@@ -347,7 +406,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
 function checkPublicUrl(value: string, nodeEnv: string, problems: string[]): string | undefined {
   const url = new URL(value);
   if (url.protocol === 'http:' && (!LOOPBACK.test(url.hostname) || nodeEnv === 'production')) {
-    problems.push('PUBLIC_URL: must be https (plain http only to a loopback address, and not when NODE_ENV=production)');
+    problems.push(
+      'PUBLIC_URL: must be https (plain http only to a loopback address, and not when NODE_ENV=production)',
+    );
     return undefined;
   }
   if (url.search || url.hash || value.includes('?') || value.includes('#')) {

@@ -26,7 +26,11 @@ type WithBody = IncomingMessage & { body?: unknown };
  * it always has. Answers 413 itself, and resolves false, for a body over the limit. Rejects when the
  * client goes away before the body is in (`req.destroyed` is then true).
  */
-export async function readGraphQLJsonBody(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> {
+export async function readGraphQLJsonBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+): Promise<boolean> {
   const declared = Number(req.headers['content-length']);
   if (declared > MAX_GRAPHQL_BODY_BYTES) return tooLarge(req, res, requestId);
   const bytes = await readAtMost(req, MAX_GRAPHQL_BODY_BYTES);
@@ -80,7 +84,9 @@ function parsedObject(text: string): object | undefined {
   try {
     const value: unknown = JSON.parse(text);
     // The adapter takes a parsed body only when it is an object with keys (`{}` would look like none).
-    return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0 ? value : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > 0
+      ? value
+      : undefined;
   } catch {
     return undefined;
   }
@@ -94,8 +100,16 @@ function parsedObject(text: string): object | undefined {
  * reading: the connection is closed after the answer regardless.
  */
 function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): false {
-  const body = errorBody(`Request body too large: at most ${MAX_GRAPHQL_BODY_BYTES} bytes`, 'REQUEST_ENTITY_TOO_LARGE', requestId);
-  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  const body = errorBody(
+    `Request body too large: at most ${MAX_GRAPHQL_BODY_BYTES} bytes`,
+    'REQUEST_ENTITY_TOO_LARGE',
+    requestId,
+  );
+  res.writeHead(413, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
   if (req.complete || Number(req.headers['content-length']) > MAX_DISCARDED_BODY_BYTES) {
     res.end(body);
     req.resume();

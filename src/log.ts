@@ -1,4 +1,4 @@
-import { pino, stdTimeFunctions, type DestinationStream } from 'pino';
+import { type DestinationStream, pino, stdTimeFunctions } from 'pino';
 import { REDACTED, SecretRedactor } from './redact.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -53,7 +53,9 @@ export function createLogger(
   options: LoggerOptions = {},
 ): Logger {
   // Lines are cut after JSON escaped them: a key with a quote or a backslash is looked for as escaped, too.
-  const spellings = (options.secrets ?? []).filter(Boolean).flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]);
+  const spellings = (options.secrets ?? [])
+    .filter(Boolean)
+    .flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]);
   const redactors = [...new Set(spellings)].map((secret) => new SecretRedactor(secret));
   const destination: DestinationStream = write
     ? { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) }
@@ -109,7 +111,8 @@ function plain(value: unknown, depth: number, seen: Set<object>): unknown {
   if (depth >= MAX_DEPTH) return '[too deep]';
   // Only arrays and plain objects are walked: anything else (a Date, a Buffer) keeps its own toJSON.
   const isArray = Array.isArray(value);
-  if (!isArray && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  if (!isArray && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    return value;
   seen.add(value);
   const copy = isArray
     ? value.map((item: unknown) => plain(item, depth + 1, seen))
@@ -124,7 +127,13 @@ function plain(value: unknown, depth: number, seen: Set<object>): unknown {
  */
 function errorAsObject(error: Error, seen: Set<Error>): Record<string, unknown> {
   seen.add(error);
-  const extra = error as Error & { code?: unknown; detail?: unknown; path?: unknown; originalError?: unknown; errors?: unknown };
+  const extra = error as Error & {
+    code?: unknown;
+    detail?: unknown;
+    path?: unknown;
+    originalError?: unknown;
+    errors?: unknown;
+  };
   const cause = error.cause ?? extra.originalError ?? undefined;
   // GraphQLError copies its original's stack: write it once, with the original.
   const ownStack = cause instanceof Error && cause.stack === error.stack ? undefined : error.stack;
@@ -136,7 +145,9 @@ function errorAsObject(error: Error, seen: Set<Error>): Record<string, unknown> 
     ...(Array.isArray(extra.path) ? { path: extra.path } : {}),
     ...(ownStack === undefined ? {} : { stack: ownStack }),
     ...(cause === undefined ? {} : { cause: causeAsData(cause, seen) }),
-    ...(Array.isArray(extra.errors) ? { errors: extra.errors.slice(0, MAX_CHAIN).map((each: unknown) => causeAsData(each, seen)) } : {}),
+    ...(Array.isArray(extra.errors)
+      ? { errors: extra.errors.slice(0, MAX_CHAIN).map((each: unknown) => causeAsData(each, seen)) }
+      : {}),
   };
 }
 

@@ -8,7 +8,9 @@ try {
   // Before the database opens: PGlite would otherwise fail on it first, less plainly.
   await checkDataDir(config.dataDir);
   // The key is redacted where upstream text is read; the logger redacts it (and the other secrets) once more, from every line.
-  const secrets = [config.atlas?.apiKey, config.metricsToken, config.webhooks.signingSecret].filter((secret): secret is string => Boolean(secret));
+  const secrets = [config.atlas?.apiKey, config.metricsToken, config.webhooks.signingSecret].filter(
+    (secret): secret is string => Boolean(secret),
+  );
   const log = createLogger(config.logLevel, undefined, { secrets });
   if (fromFile.length > 0) log.info('read .env', { variables: fromFile });
   // The database opens (PGlite compiles its WebAssembly off the main thread) while the rest of the
@@ -23,7 +25,8 @@ try {
   }
   // For the person at the terminal; the JSON lines on stdout are for log collectors.
   console.error(`\nHappyHorse gateway: demo ${new URL('/', url)}  GraphQL ${url}`);
-  if (gateway.simulator) console.error('SIMULATING Atlas Cloud (no ATLASCLOUD_API_KEY): jobs are simulated, nothing is billed.\n');
+  if (gateway.simulator)
+    console.error('SIMULATING Atlas Cloud (no ATLASCLOUD_API_KEY): jobs are simulated, nothing is billed.\n');
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);

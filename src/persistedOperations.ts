@@ -46,7 +46,9 @@ export function persistedOperations(mode: 'open' | 'only') {
 }
 
 /** Where the plugin's default reads the hash from (Apollo's APQ shape, which the typed client sends). */
-const persistedQueryExtension = z.object({ persistedQuery: z.object({ version: z.literal(1), sha256Hash: z.string() }) });
+const persistedQueryExtension = z.object({
+  persistedQuery: z.object({ version: z.literal(1), sha256Hash: z.string() }),
+});
 
 export interface OperationParams {
   query?: string | null | undefined;
@@ -61,13 +63,17 @@ export interface OperationParams {
  */
 export function persistedDocumentOf(mode: 'open' | 'only', params: OperationParams): string {
   if (params.query) {
-    if (mode === 'only') throw new GraphQLError(refusals.persistedQueryOnly.message, { extensions: refusals.persistedQueryOnly.extensions });
+    if (mode === 'only')
+      throw new GraphQLError(refusals.persistedQueryOnly.message, {
+        extensions: refusals.persistedQueryOnly.extensions,
+      });
     return params.query;
   }
   const hash = persistedQueryExtension.safeParse(params.extensions).data?.persistedQuery.sha256Hash;
   const { keyNotFound } = REFUSALS_IN[mode];
   if (hash === undefined) throw new GraphQLError(keyNotFound.message, { extensions: keyNotFound.extensions });
   const document = manifest[hash];
-  if (document === undefined) throw new GraphQLError(refusals.notFound.message, { extensions: refusals.notFound.extensions });
+  if (document === undefined)
+    throw new GraphQLError(refusals.notFound.message, { extensions: refusals.notFound.extensions });
   return document;
 }

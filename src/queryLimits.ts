@@ -1,5 +1,5 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { getNamedType, GraphQLError, isIntrospectionType, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, getNamedType, isIntrospectionType, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /** Which of graphql-armor's limits a document broke; sent as `extensions.limit`. */
@@ -16,7 +16,9 @@ export function queryLimits(): Plugin {
   const refuse =
     (limit: QueryLimit) =>
     (_context: ValidationContext | null, error: GraphQLError): never => {
-      throw new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'QUERY_TOO_COMPLEX', limit } });
+      throw new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
+        extensions: { code: 'QUERY_TOO_COMPLEX', limit },
+      });
     };
   return EnvelopArmorPlugin({
     maxTokens: { onReject: [refuse('tokens')] },

@@ -5,44 +5,44 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { AtlasClient } from './atlas/client.ts';
-import { LoopHealth } from './background/loopHealth.ts';
 import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { CredentialWatch } from './auth/credentialWatch.ts';
 import { Unauthenticated } from './auth/principal.ts';
+import { LoopHealth } from './background/loopHealth.ts';
 import { ATLAS_WEBHOOK_PATH, type Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
-import { isDatabaseUnavailable } from './db/unavailable.ts';
-import type { Logger } from './log.ts';
+import { journalDir } from './dataDir.ts';
+import { type Database, openDatabase } from './db/database.ts';
 import { readGauges } from './db/queries/gaugeReadings.ts';
+import { isDatabaseUnavailable } from './db/unavailable.ts';
+import { demoPage } from './demo/page.ts';
+import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody, withoutParserDetails } from './graphqlBody.ts';
+import { createHttpServer, type Route } from './http/routes.ts';
+import type { Logger } from './log.ts';
+import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
 import { GatewayMetrics, type JobMetrics, metricsRoute } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
 import { RequestScopes, type RequestServerContext } from './observability/requestId.ts';
-import { publicOrigin } from './publicOrigin.ts';
-import { createHttpServer, type Route } from './http/routes.ts';
-import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody, withoutParserDetails } from './graphqlBody.ts';
 import { persistedOperations } from './persistedOperations.ts';
-import { disableIntrospection, queryLimits } from './queryLimits.ts';
-import { demoPage } from './demo/page.ts';
 import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
-import { type Poller, POLL_MAX_BACKOFF_MS, startPoller } from './predictions/poller.ts';
+import { POLL_MAX_BACKOFF_MS, type Poller, startPoller } from './predictions/poller.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
-import { SubmissionJournal } from './predictions/submissionJournal.ts';
-import { journalDir } from './dataDir.ts';
 import { PredictionService } from './predictions/service.ts';
+import { SubmissionJournal } from './predictions/submissionJournal.ts';
+import { publicOrigin } from './publicOrigin.ts';
+import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import type { GatewayContext } from './schema/builder.ts';
 import { endStreamsWhenCredentialsLapse } from './schema/credentialLapse.ts';
 import { unauthenticated } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
-import { serveGraphQLOverWebSocket } from './websocket.ts';
-import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
 import { FileStorage } from './storage/fileStorage.ts';
 import { OutputLinks, openVideoStorage } from './storage/index.ts';
 import { type Dispatcher, startWebhookDispatcher } from './webhooks/outbound/dispatcher.ts';
+import { serveGraphQLOverWebSocket } from './websocket.ts';
 
 /** What GraphiQL opens with: the whole flow, ready to run. */
 const GRAPHIQL_START = `# Submit a job, then paste its id into the subscription and run that to follow it live.
@@ -62,7 +62,13 @@ query Recent {
 `;
 
 /** Signed deliveries from Atlas at each job's end (PUBLIC_URL set): the keys, and the route that takes them. */
-function startAtlasWebhooks(settings: NonNullable<Config['atlasWebhooks']>, atlas: AtlasClient, database: Database, log: Logger, jobs: JobMetrics) {
+function startAtlasWebhooks(
+  settings: NonNullable<Config['atlasWebhooks']>,
+  atlas: AtlasClient,
+  database: Database,
+  log: Logger,
+  jobs: JobMetrics,
+) {
   // By default the keys come from the upstream itself (the simulator's own, when it stands in).
   const jwksUrl = settings.jwksUrl ?? `${atlas.baseUrl}/api/v1/webhooks/jwks.json`;
   const keys = new AtlasWebhookKeys(jwksUrl, { cooldownMs: settings.jwksCooldownMs });
@@ -113,9 +119,12 @@ export async function createGateway(
     simulator = await startAtlasSimulator({ jobMs: config.simulatorJobMs });
     // Any key will do; one that appears in no reply text, as the client redacts the key from replies.
     upstream = { baseUrl: simulator.url, apiKey: 'no-key-simulated' };
-    log.warn('SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed', {
-      simulator: simulator.url,
-    });
+    log.warn(
+      'SIMULATING Atlas Cloud: ATLASCLOUD_API_KEY is not set, so jobs go to the built-in simulator and nothing is billed',
+      {
+        simulator: simulator.url,
+      },
+    );
   }
   const metrics = new GatewayMetrics();
   const atlas = new AtlasClient({
@@ -134,11 +143,15 @@ export async function createGateway(
     openStreams: () => events.openStreams,
     poolSize: database.poolSize,
     readDatabase: async () => {
-      const { unfinishedJobs, connectionsInUse, pollOverdueSeconds } = await readGauges(database.db, database.applicationName, {
-        pollIntervalMs: config.pollIntervalMs,
-        webhookPollIntervalMs: config.atlasWebhooks?.pollIntervalMs,
-        maxBackoffMs: POLL_MAX_BACKOFF_MS,
-      });
+      const { unfinishedJobs, connectionsInUse, pollOverdueSeconds } = await readGauges(
+        database.db,
+        database.applicationName,
+        {
+          pollIntervalMs: config.pollIntervalMs,
+          webhookPollIntervalMs: config.atlasWebhooks?.pollIntervalMs,
+          maxBackoffMs: POLL_MAX_BACKOFF_MS,
+        },
+      );
       // PGlite is one connection, in use by the process all along.
       return { unfinishedJobs, pollOverdueSeconds, poolInUse: connectionsInUse ?? 1 };
     },
@@ -166,7 +179,9 @@ export async function createGateway(
     mirrorOutputs: config.mirror.storage.kind !== 'none',
     webhooks: { enabled: config.webhooks.signingSecret !== undefined, allowLoopback: config.webhooks.allowLoopback },
   };
-  const receiveAtlasWebhook = config.atlasWebhooks ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics) : undefined;
+  const receiveAtlasWebhook = config.atlasWebhooks
+    ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics)
+    : undefined;
   // Every background loop reports its completed cycles here; /ready names one that stopped.
   const loops = new LoopHealth();
   const poller = startPoller({

@@ -1,28 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { performance } from 'node:perf_hooks';
 import {
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  getOperationAST,
   GraphQLError,
   type GraphQLFormattedError,
+  getOperationAST,
   type execute as graphqlExecute,
   type subscribe as graphqlSubscribe,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { isAsyncIterable, mapAsyncIterator, type YogaServerInstance } from 'graphql-yoga';
-import { REQUEST_ID_HEADER, type RequestServerContext } from './observability/requestId.ts';
-import { requestPath } from './http/requestTarget.ts';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import type { Authenticate } from './auth/authenticate.ts';
 import { Unauthenticated } from './auth/principal.ts';
+import { requestPath } from './http/requestTarget.ts';
 import type { Logger } from './log.ts';
 import type { GatewayMetrics } from './observability/metrics.ts';
+import { REQUEST_ID_HEADER, type RequestServerContext } from './observability/requestId.ts';
 import { persistedDocumentOf } from './persistedOperations.ts';
 import { publicOrigin } from './publicOrigin.ts';
 import type { GatewayContext } from './schema/builder.ts';
@@ -104,7 +104,15 @@ export interface GraphQLWebSocketOptions {
  * same context factory authenticates it. What `getEnveloped` does not run is done here: the
  * persisted-operations rule (a Yoga `onParams` hook) and the credential check at connection time.
  */
-export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persistedOperations, corsOrigins, log, metrics }: GraphQLWebSocketOptions): GraphQLWebSocket {
+export function serveGraphQLOverWebSocket({
+  server,
+  yoga,
+  authenticate,
+  persistedOperations,
+  corsOrigins,
+  log,
+  metrics,
+}: GraphQLWebSocketOptions): GraphQLWebSocket {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD_BYTES });
   let refusing = false;
 
@@ -178,7 +186,9 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
       onNext: (ctx, id, _payload, _args, result) => {
         const operation = ctx.extra.operations?.get(id);
         answered(operation, result.errors);
-        return result.errors ? { ...result, errors: result.errors.map((error) => formatted(error, operation?.requestId)) } : undefined;
+        return result.errors
+          ? { ...result, errors: result.errors.map((error) => formatted(error, operation?.requestId)) }
+          : undefined;
       },
       // An operation refused before it ran ends here, without onComplete.
       onError: (ctx, id, _payload, errors) => {
@@ -214,7 +224,13 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
 
       onSubscribe: async (ctx, id, payload) => {
         const requestId = randomUUID();
-        const operation: Operation = { requestId, startedAt: performance.now(), name: payload.operationName ?? undefined, type: undefined, answered: false };
+        const operation: Operation = {
+          requestId,
+          startedAt: performance.now(),
+          name: payload.operationName ?? undefined,
+          type: undefined,
+          answered: false,
+        };
         ctx.extra.operations?.set(id, operation);
         try {
           // ctx.subscriptions already holds this operation.
@@ -237,7 +253,11 @@ export function serveGraphQLOverWebSocket({ server, yoga, authenticate, persiste
             headers: { [REQUEST_ID_HEADER]: requestId, ...(authorization ? { authorization } : {}) },
           });
           const params = { ...payload, query };
-          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ request, params, origin });
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            request,
+            params,
+            origin,
+          });
           const document: DocumentNode = parse(query);
           const ast = getOperationAST(document, payload.operationName);
           operation.name = ast?.name?.value ?? operation.name;

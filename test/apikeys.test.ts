@@ -10,17 +10,29 @@ import { countPredictions, dumpDatabase, post, type Reply, sseRaw } from './supp
 import { eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
 
 const SECRET = 'api-key-tests-hs256-secret-0123456789abc';
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId tenantId } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId tenantId } } }';
 const PREDICTION = 'query P($id: ID!) { prediction(id: $id) { id ownerId tenantId } }';
 const VIEWER = '{ viewer { id tenantId admin authenticatedBy limits { activeJobs jobsPerMinute dailySpendUsd } } }';
 const KEY = /^hhk_[A-Za-z0-9_-]{43}$/;
 
 type Generated = { generateVideo: { prediction: { id: string; ownerId: string; tenantId: string | null } } };
 type One = { prediction: { id: string; ownerId: string; tenantId: string | null } | null };
-type ViewerReply = { viewer: { id: string; tenantId: string | null; admin: boolean; authenticatedBy: string; limits: Record<string, number | null> } };
+type ViewerReply = {
+  viewer: {
+    id: string;
+    tenantId: string | null;
+    admin: boolean;
+    authenticatedBy: string;
+    limits: Record<string, number | null>;
+  };
+};
 
 const jwt = (claims: Record<string, unknown>) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
 
 function expectRevoked(reply: Reply) {
   expect(reply.status).toBe(401);
@@ -72,18 +84,35 @@ describe('API keys on Postgres, with AUTH_MODE=jwt,apikey', () => {
 
     // The key's tenant and admin flag decide what it sees, next to JWT callers of that tenant.
     const byKey = await post<Generated>(t.gw.url, scoped.key, GENERATE, { input: { prompt: 'by the ops key' } });
-    expect(byKey.body.data!.generateVideo.prediction).toMatchObject({ ownerId: `key:${scoped.row.id}`, tenantId: 'acme' });
-    const byAlice = await post<Generated>(t.gw.url, await jwt({ sub: 'alice', org: 'acme' }), GENERATE, { input: { prompt: 'by alice' } });
+    expect(byKey.body.data!.generateVideo.prediction).toMatchObject({
+      ownerId: `key:${scoped.row.id}`,
+      tenantId: 'acme',
+    });
+    const byAlice = await post<Generated>(t.gw.url, await jwt({ sub: 'alice', org: 'acme' }), GENERATE, {
+      input: { prompt: 'by alice' },
+    });
     const aliceJob = byAlice.body.data!.generateVideo.prediction.id;
-    expect((await post<One>(t.gw.url, scoped.key, PREDICTION, { id: aliceJob })).body.data?.prediction?.ownerId).toBe('alice');
-    expect((await post<One>(t.gw.url, plain.key, PREDICTION, { id: aliceJob })).body.data).toEqual({ prediction: null });
-    expect((await post<One>(t.gw.url, await jwt({ sub: 'alice', org: 'acme' }), PREDICTION, { id: byKey.body.data!.generateVideo.prediction.id })).body.data).toEqual({
+    expect((await post<One>(t.gw.url, scoped.key, PREDICTION, { id: aliceJob })).body.data?.prediction?.ownerId).toBe(
+      'alice',
+    );
+    expect((await post<One>(t.gw.url, plain.key, PREDICTION, { id: aliceJob })).body.data).toEqual({
+      prediction: null,
+    });
+    expect(
+      (
+        await post<One>(t.gw.url, await jwt({ sub: 'alice', org: 'acme' }), PREDICTION, {
+          id: byKey.body.data!.generateVideo.prediction.id,
+        })
+      ).body.data,
+    ).toEqual({
       prediction: null,
     });
   });
 
   it('with both methods on, hhk_… is a key and anything else a JWT; unknown or malformed keys are refused', async () => {
-    expect((await post<ViewerReply>(t.gw.url, await jwt({ sub: 'hhk_not_a_key_but_a_subject' }), VIEWER)).body.data?.viewer).toMatchObject({
+    expect(
+      (await post<ViewerReply>(t.gw.url, await jwt({ sub: 'hhk_not_a_key_but_a_subject' }), VIEWER)).body.data?.viewer,
+    ).toMatchObject({
       id: 'hhk_not_a_key_but_a_subject',
       authenticatedBy: 'JWT',
     });
@@ -104,7 +133,9 @@ describe('API keys on Postgres, with AUTH_MODE=jwt,apikey', () => {
       createApiKey(t.db.database.db, { name: 'hashed-2', admin: true, limits: { dailySpendUsd: 5 } }),
     ]);
     for (const { key } of keys) {
-      const created = await post<Generated>(t.gw.url, key, GENERATE, { input: { prompt: 'paid for by a key', idempotencyKey: 'once' } });
+      const created = await post<Generated>(t.gw.url, key, GENERATE, {
+        input: { prompt: 'paid for by a key', idempotencyKey: 'once' },
+      });
       expect(created.body.errors).toBeUndefined();
       expect((await post<ViewerReply>(t.gw.url, key, VIEWER)).status).toBe(200);
     }
@@ -147,7 +178,8 @@ describe('revoking a key, with two gateway processes on one Postgres database', 
   it('refuses the very next request on each gateway', async () => {
     const doomed = await createApiKey(t.db.database.db, { name: 'doomed' });
     const other = await createApiKey(t.db.database.db, { name: 'survivor' });
-    const viewerOf = async (gw: TestGateway, key: string) => (await post<ViewerReply>(gw.url, key, VIEWER)).body.data?.viewer.id;
+    const viewerOf = async (gw: TestGateway, key: string) =>
+      (await post<ViewerReply>(gw.url, key, VIEWER)).body.data?.viewer.id;
 
     expect(await viewerOf(a, doomed.key)).toBe(`key:${doomed.row.id}`);
     expect(await viewerOf(b, doomed.key)).toBe(`key:${doomed.row.id}`);
@@ -160,7 +192,10 @@ describe('revoking a key, with two gateway processes on one Postgres database', 
     expectRevoked(await post(a.url, doomed.key, GENERATE, { input: { prompt: 'after revocation' } }));
     expectRevoked(await post(b.url, doomed.key, PREDICTION, { id }));
     expectRevoked(await post(t.gw.url, doomed.key, VIEWER));
-    const stream = await sseRaw(b.url, doomed.key, { query: 'subscription($id: ID!) { predictionUpdated(id: $id) { id } }', variables: { id } });
+    const stream = await sseRaw(b.url, doomed.key, {
+      query: 'subscription($id: ID!) { predictionUpdated(id: $id) { id } }',
+      variables: { id },
+    });
     expect(stream.status).toBe(401);
     expect(stream.text).toContain('"code":"UNAUTHENTICATED"');
     expect(stream.text).not.toContain(id);

@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AtlasClient, type AtlasClientOptions } from '../src/atlas/client.ts';
 import { AtlasError, type AtlasErrorCode } from '../src/atlas/errors.ts';
@@ -104,26 +104,45 @@ describe('reply shapes', () => {
   });
 
   it('reads a bare reply with the fields at the top level', async () => {
-    const prediction = await readStatus('b1', bare({ id: 'b1', status: 'succeeded', outputs: ['https://cdn.example/b1.mp4'] }));
-    expect(prediction).toMatchObject({ id: 'b1', state: 'succeeded', rawStatus: 'succeeded', outputs: ['https://cdn.example/b1.mp4'] });
+    const prediction = await readStatus(
+      'b1',
+      bare({ id: 'b1', status: 'succeeded', outputs: ['https://cdn.example/b1.mp4'] }),
+    );
+    expect(prediction).toMatchObject({
+      id: 'b1',
+      state: 'succeeded',
+      rawStatus: 'succeeded',
+      outputs: ['https://cdn.example/b1.mp4'],
+    });
   });
 
   it('reads `output` given as a single string', async () => {
-    const prediction = await readStatus('o1', wrapped({ id: 'o1', status: 'completed', output: 'https://cdn.example/o1.mp4' }));
+    const prediction = await readStatus(
+      'o1',
+      wrapped({ id: 'o1', status: 'completed', output: 'https://cdn.example/o1.mp4' }),
+    );
     expect(prediction.outputs).toEqual(['https://cdn.example/o1.mp4']);
   });
 
   it('passes on only http(s) output URLs and plain error codes', async () => {
     const prediction = await readStatus(
       's1',
-      wrapped({ id: 's1', status: 'failed', outputs: ['javascript:alert(1)', 'https://cdn.example/s1.mp4'], error_code: '<script>' }),
+      wrapped({
+        id: 's1',
+        status: 'failed',
+        outputs: ['javascript:alert(1)', 'https://cdn.example/s1.mp4'],
+        error_code: '<script>',
+      }),
     );
     expect(prediction.outputs).toEqual(['https://cdn.example/s1.mp4']);
     expect(prediction.errorCode).toBeNull();
   });
 
   it('falls back to `output` when `outputs` is present but empty', async () => {
-    const prediction = await readStatus('o4', wrapped({ id: 'o4', status: 'completed', outputs: [], output: 'https://cdn.example/o4.mp4' }));
+    const prediction = await readStatus(
+      'o4',
+      wrapped({ id: 'o4', status: 'completed', outputs: [], output: 'https://cdn.example/o4.mp4' }),
+    );
     expect(prediction.outputs).toEqual(['https://cdn.example/o4.mp4']);
   });
 
@@ -136,7 +155,10 @@ describe('reply shapes', () => {
   });
 
   it('reads `outputs` and drops empty URLs', async () => {
-    const prediction = await readStatus('o3', wrapped({ id: 'o3', status: 'completed', outputs: ['', 'https://cdn.example/o3.mp4'] }));
+    const prediction = await readStatus(
+      'o3',
+      wrapped({ id: 'o3', status: 'completed', outputs: ['', 'https://cdn.example/o3.mp4'] }),
+    );
     expect(prediction.outputs).toEqual(['https://cdn.example/o3.mp4']);
   });
 
@@ -229,8 +251,15 @@ describe('changeFromUpstream', () => {
   });
 
   it('reads another numeric code as UPSTREAM_<code>', async () => {
-    const upstream = await readStatus('c2', bare({ id: 'c2', status: 'failed', error: 'gpu fell over', error_code: 5003 }));
-    expect(changeFromUpstream(upstream, now)).toMatchObject({ status: 'FAILED', errorCode: 'UPSTREAM_5003', error: 'gpu fell over' });
+    const upstream = await readStatus(
+      'c2',
+      bare({ id: 'c2', status: 'failed', error: 'gpu fell over', error_code: 5003 }),
+    );
+    expect(changeFromUpstream(upstream, now)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'UPSTREAM_5003',
+      error: 'gpu fell over',
+    });
   });
 
   it('reads a failure without a code as UPSTREAM_FAILED', async () => {
@@ -239,7 +268,10 @@ describe('changeFromUpstream', () => {
   });
 
   it('keeps an unknown word PROCESSING: not done, no completion time', async () => {
-    const upstream = await readStatus('u1', wrapped({ id: 'u1', status: 'warming_up_gpus', outputs: ['https://cdn.example/u1.mp4'] }));
+    const upstream = await readStatus(
+      'u1',
+      wrapped({ id: 'u1', status: 'warming_up_gpus', outputs: ['https://cdn.example/u1.mp4'] }),
+    );
     const change = changeFromUpstream(upstream, now);
     expect(change).toMatchObject({ status: 'PROCESSING', upstreamStatus: 'warming_up_gpus' });
     expect(change.completedAt).toBeUndefined();
@@ -254,7 +286,11 @@ describe('changeFromUpstream', () => {
   it('ends timeout as FAILED with UPSTREAM_TIMED_OUT and cancelled as CANCELED', async () => {
     const timedOut = await readStatus('t1', wrapped({ id: 't1', status: 'timeout' }));
     const cancelled = await readStatus('t2', wrapped({ id: 't2', status: 'cancelled' }));
-    expect(changeFromUpstream(timedOut, now)).toMatchObject({ status: 'FAILED', errorCode: 'UPSTREAM_TIMED_OUT', completedAt: now });
+    expect(changeFromUpstream(timedOut, now)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'UPSTREAM_TIMED_OUT',
+      completedAt: now,
+    });
     expect(changeFromUpstream(cancelled, now)).toMatchObject({ status: 'CANCELED', completedAt: now });
   });
 });
@@ -324,7 +360,10 @@ describe('createVideo', () => {
     [504, 'SUBMISSION_UNKNOWN'],
   ];
   it.each(statuses)('maps HTTP %i to %s and sends it exactly once', async (status, code) => {
-    fake.createReplies.push({ ...httpError(status, `upstream says ${status}`), headers: { 'x-request-id': `rid-${status}` } });
+    fake.createReplies.push({
+      ...httpError(status, `upstream says ${status}`),
+      headers: { 'x-request-id': `rid-${status}` },
+    });
     const error = await atlasError(client({ retries: 3 }).createVideo(request));
 
     expect(error.code).toBe(code);
@@ -333,7 +372,13 @@ describe('createVideo', () => {
     expect(fake.creates).toHaveLength(1);
     expect(fake.requests).toHaveLength(1);
     const refused = parsedLines().find((line) => line.msg === 'atlas call refused');
-    expect(refused).toMatchObject({ level: 'warn', call: 'create', httpStatus: status, upstreamRequestId: `rid-${status}`, code });
+    expect(refused).toMatchObject({
+      level: 'warn',
+      call: 'create',
+      httpStatus: status,
+      upstreamRequestId: `rid-${status}`,
+      code,
+    });
   });
 
   it('reports SUBMISSION_UNKNOWN when the call hangs past the timeout, and sends it once', async () => {
@@ -358,7 +403,11 @@ describe('createVideo', () => {
   });
 
   it('reports SUBMISSION_UNKNOWN for a 200 reply whose body cannot be read', async () => {
-    fake.createReplies.push({ status: 200, text: '<html>gateway hiccup</html>', headers: { 'x-request-id': 'rid-html' } });
+    fake.createReplies.push({
+      status: 200,
+      text: '<html>gateway hiccup</html>',
+      headers: { 'x-request-id': 'rid-html' },
+    });
     const error = await atlasError(client().createVideo(request));
     expect(error.code).toBe('SUBMISSION_UNKNOWN');
     expect(error.details).toEqual({ httpStatus: 200, requestId: 'rid-html' });
@@ -508,7 +557,9 @@ describe('redirects', () => {
   });
 
   it('does not follow a 302 on a status call, on any attempt', async () => {
-    fake.statusScripts.set('rd', [{ status: 302, headers: { location: `${elsewhere.url}/api/v1/model/prediction/rd` } }]);
+    fake.statusScripts.set('rd', [
+      { status: 302, headers: { location: `${elsewhere.url}/api/v1/model/prediction/rd` } },
+    ]);
     const error = await atlasError(client({ retries: 2 }).getPrediction('rd'));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(elsewhere.requests).toHaveLength(0);

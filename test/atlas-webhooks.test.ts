@@ -39,13 +39,21 @@ async function row(db: TestDatabase, id: string) {
 /** A running job with a webhook URL: its prediction id, upstream id and the URL Atlas was given. */
 async function runningJob(gw: TestGateway, fake: FakeAtlas, db: TestDatabase) {
   const id = await generate(gw);
-  const upstreamId = (await eventually(() => row(db, id), (r) => r.upstreamId !== null)).upstreamId!;
+  const upstreamId = (
+    await eventually(
+      () => row(db, id),
+      (r) => r.upstreamId !== null,
+    )
+  ).upstreamId!;
   const url = fake.webhookUrls.get(upstreamId);
   if (!url) throw new Error(`job ${upstreamId} was created without a webhook_url`);
   return { id, upstreamId, url };
 }
 
-const refusals = (gw: TestGateway) => gw.logs.filter((line) => line.includes('atlas webhook refused')).map((line) => JSON.parse(line) as { reason: string; httpStatus: number });
+const refusals = (gw: TestGateway) =>
+  gw.logs
+    .filter((line) => line.includes('atlas webhook refused'))
+    .map((line) => JSON.parse(line) as { reason: string; httpStatus: number });
 
 describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
   let fake: FakeAtlas;
@@ -111,12 +119,21 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
   it('applies a failure delivery like a polled one, the key redacted from its text', async () => {
     const job = await runningJob(gw, fake, db);
     const before = await row(db, job.id);
-    const body = terminalBody(job.upstreamId, { status: 'failed', error: `flagged (key ${TEST_KEY})`, error_code: 1039 });
+    const body = terminalBody(job.upstreamId, {
+      status: 'failed',
+      error: `flagged (key ${TEST_KEY})`,
+      error_code: 1039,
+    });
     const answer = await fake.signer.deliver(job.url, body);
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.text)).toEqual({ status: 'applied' });
     const after = await row(db, job.id);
-    expect(after).toMatchObject({ status: 'FAILED', errorCode: 'CONTENT_POLICY', error: 'flagged (key [redacted])', costUsd: 0 });
+    expect(after).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'CONTENT_POLICY',
+      error: 'flagged (key [redacted])',
+      costUsd: 0,
+    });
     expect(after.version).toBe(before.version + 1);
     expect(gw.logs.join('\n')).not.toContain(TEST_KEY);
   });
@@ -125,7 +142,10 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     const plainJob = await runningJob(gw, fake, db);
     const created = await gw.request<Generated>(GENERATE, { input: { prompt: 'deadline', timeoutSeconds: 30 } });
     const id = created.data!.generateVideo.prediction.id;
-    const bounded = await eventually(() => row(db, id), (r) => r.upstreamId !== null);
+    const bounded = await eventually(
+      () => row(db, id),
+      (r) => r.upstreamId !== null,
+    );
     // 30 s to live and a 60 s safety interval: the first poll is at the deadline, where it ends the job.
     expect(bounded.nextPollAt!.getTime()).toBe(bounded.deadlineAt!.getTime() + 1);
     const unbounded = await row(db, plainJob.id);
@@ -137,7 +157,10 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
       name: string;
       status: number;
       reason: RegExp;
-      send: (job: { upstreamId: string; url: string }, other: { upstreamId: string; url: string }) => Promise<{ status: number }>;
+      send: (
+        job: { upstreamId: string; url: string },
+        other: { upstreamId: string; url: string },
+      ) => Promise<{ status: number }>;
     }> = [
       {
         name: 'a bad signature (body changed after signing)',
@@ -153,54 +176,71 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
         name: 'a signature by a key Atlas does not publish',
         status: 401,
         reason: /bad signature/,
-        send: ({ upstreamId, url }) => fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), { key: newSigningKey(fake.signer.current.kid) }),
+        send: ({ upstreamId, url }) =>
+          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), {
+            key: newSigningKey(fake.signer.current.kid),
+          }),
       },
       {
         name: 'an unknown key id',
         status: 401,
         reason: /unknown key id/,
-        send: ({ upstreamId, url }) => fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), { kid: 'k_nobody' }),
+        send: ({ upstreamId, url }) =>
+          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), { kid: 'k_nobody' }),
       },
       {
         name: 'a stale timestamp (6 minutes old)',
         status: 401,
         reason: /timestamp 36\d s away/,
         send: ({ upstreamId, url }) =>
-          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), { timestamp: Math.floor(Date.now() / 1000) - 360 }),
+          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), {
+            timestamp: Math.floor(Date.now() / 1000) - 360,
+          }),
       },
       {
         name: 'a timestamp from the future',
         status: 401,
         reason: /timestamp \d+ s away/,
         send: ({ upstreamId, url }) =>
-          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), { timestamp: Math.floor(Date.now() / 1000) + 400 }),
+          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), {
+            timestamp: Math.floor(Date.now() / 1000) + 400,
+          }),
       },
       {
         name: 'no signature header',
         status: 401,
         reason: /no x-atlascloud-webhook-signature-ed25519/,
         send: ({ upstreamId, url }) =>
-          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), { headers: { 'x-atlascloud-webhook-signature-ed25519': '' } }),
+          fake.signer.deliver(url, terminalBody(upstreamId, FakeAtlas.done(upstreamId)), {
+            headers: { 'x-atlascloud-webhook-signature-ed25519': '' },
+          }),
       },
       {
         name: 'a wrong token',
         status: 401,
         reason: /the token belongs to no job/,
         send: ({ upstreamId, url }) =>
-          fake.signer.deliver(url.replace(/[^/]+$/, randomBytes(32).toString('base64url')), terminalBody(upstreamId, FakeAtlas.done(upstreamId))),
+          fake.signer.deliver(
+            url.replace(/[^/]+$/, randomBytes(32).toString('base64url')),
+            terminalBody(upstreamId, FakeAtlas.done(upstreamId)),
+          ),
       },
       {
         name: "another job's token",
         status: 401,
         reason: /session_id is not this job's/,
-        send: ({ upstreamId }, other) => fake.signer.deliver(other.url, terminalBody(upstreamId, FakeAtlas.done(upstreamId))),
+        send: ({ upstreamId }, other) =>
+          fake.signer.deliver(other.url, terminalBody(upstreamId, FakeAtlas.done(upstreamId))),
       },
       {
         name: 'a body over 1 MB',
         status: 413,
         reason: /body of \d+ bytes/,
         send: ({ upstreamId, url }) =>
-          fake.signer.deliver(url, { ...terminalBody(upstreamId, FakeAtlas.done(upstreamId)), padding: 'x'.repeat(1024 * 1024) }),
+          fake.signer.deliver(url, {
+            ...terminalBody(upstreamId, FakeAtlas.done(upstreamId)),
+            padding: 'x'.repeat(1024 * 1024),
+          }),
       },
       {
         name: 'a signed body that is not a delivery',
@@ -243,7 +283,9 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     // The same signed bytes (timestamp and signature too) under ids of a replayer's choosing: the id is not signed.
     const signed = fake.signer.headers(body);
     const underId = (deliveryId: string) => ({ headers: { ...signed, 'x-atlascloud-webhook-id': deliveryId } });
-    const answers = await Promise.all(['whd_replay_1', 'whd_replay_2', 'whd_replay_3'].map((id) => fake.signer.deliver(job.url, body, underId(id))));
+    const answers = await Promise.all(
+      ['whd_replay_1', 'whd_replay_2', 'whd_replay_3'].map((id) => fake.signer.deliver(job.url, body, underId(id))),
+    );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
     expect(answers.map((a) => JSON.parse(a.text).status).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
     const finished = await row(db, job.id);
@@ -261,13 +303,17 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     const unfinishedSigned = fake.signer.headers(unfinished);
     const first = await fake.signer.deliver(other.url, unfinished, { headers: unfinishedSigned });
     expect([first.status, JSON.parse(first.text)]).toEqual([202, { status: 'not terminal' }]);
-    const replayed = await fake.signer.deliver(other.url, unfinished, { headers: { ...unfinishedSigned, 'x-atlascloud-webhook-id': 'whd_replay_progress' } });
+    const replayed = await fake.signer.deliver(other.url, unfinished, {
+      headers: { ...unfinishedSigned, 'x-atlascloud-webhook-id': 'whd_replay_progress' },
+    });
     expect([replayed.status, JSON.parse(replayed.text)]).toEqual([200, { status: 'duplicate' }]);
   });
 
   it('a delivery for a finished job changes nothing', async () => {
     const job = await runningJob(gw, fake, db);
-    expect((await fake.signer.deliver(job.url, terminalBody(job.upstreamId, FakeAtlas.done(job.upstreamId)))).status).toBe(200);
+    expect(
+      (await fake.signer.deliver(job.url, terminalBody(job.upstreamId, FakeAtlas.done(job.upstreamId)))).status,
+    ).toBe(200);
     const finished = await row(db, job.id);
     // A different (newly signed) delivery claiming failure must not overturn the success.
     const late = await fake.signer.deliver(job.url, terminalBody(job.upstreamId, { status: 'failed', error: 'late' }));
@@ -277,7 +323,9 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
 
   it('follows a key rotation: an unknown key id fetches the JWKS again, within a cooldown', async () => {
     const first = await runningJob(gw, fake, db);
-    expect((await fake.signer.deliver(first.url, terminalBody(first.upstreamId, FakeAtlas.done(first.upstreamId)))).status).toBe(200);
+    expect(
+      (await fake.signer.deliver(first.url, terminalBody(first.upstreamId, FakeAtlas.done(first.upstreamId)))).status,
+    ).toBe(200);
     const fetchesBefore = fake.signer.jwksFetches;
     expect(fetchesBefore).toBeGreaterThanOrEqual(1);
 
@@ -286,16 +334,27 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     fake.signer.rotate({ dropOld: true, alg: 'Ed25519' });
     await new Promise((resolve) => setTimeout(resolve, 600)); // past the 500 ms cooldown
     const second = await runningJob(gw, fake, db);
-    expect((await fake.signer.deliver(second.url, terminalBody(second.upstreamId, FakeAtlas.done(second.upstreamId)))).status).toBe(200);
+    expect(
+      (await fake.signer.deliver(second.url, terminalBody(second.upstreamId, FakeAtlas.done(second.upstreamId))))
+        .status,
+    ).toBe(200);
     expect(fake.signer.jwksFetches).toBe(fetchesBefore + 1);
     expect((await row(db, second.id)).status).toBe('SUCCEEDED');
 
     // The retired key is no longer believed; and forged key ids cannot make the gateway hammer Atlas.
     const third = await runningJob(gw, fake, db);
-    const stale = await fake.signer.deliver(third.url, terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)), { key: old });
+    const stale = await fake.signer.deliver(
+      third.url,
+      terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)),
+      { key: old },
+    );
     expect(stale.status).toBe(401);
     for (let i = 0; i < 5; i++) {
-      const forged = await fake.signer.deliver(third.url, terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)), { kid: `k_forged_${i}` });
+      const forged = await fake.signer.deliver(
+        third.url,
+        terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)),
+        { kid: `k_forged_${i}` },
+      );
       expect(forged.status).toBe(401);
     }
     expect(fake.signer.jwksFetches).toBeLessThanOrEqual(fetchesBefore + 2);
@@ -304,7 +363,9 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
 
   it('follows a new key under a known key id: a signature that fails under it fetches the JWKS again, within the cooldown', async () => {
     const first = await runningJob(gw, fake, db);
-    expect((await fake.signer.deliver(first.url, terminalBody(first.upstreamId, FakeAtlas.done(first.upstreamId)))).status).toBe(200);
+    expect(
+      (await fake.signer.deliver(first.url, terminalBody(first.upstreamId, FakeAtlas.done(first.upstreamId)))).status,
+    ).toBe(200);
     const fetchesBefore = fake.signer.jwksFetches;
 
     // Atlas replaces the key behind the id the gateway has cached, and signs with the new one.
@@ -314,14 +375,21 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     const second = await runningJob(gw, fake, db);
     const body = terminalBody(second.upstreamId, FakeAtlas.done(second.upstreamId));
     // Atlas retries a refused delivery: within the 500 ms cooldown of the last fetch none is made, then one.
-    await eventually(async () => (await fake.signer.deliver(second.url, body)).status, (status) => status === 200);
+    await eventually(
+      async () => (await fake.signer.deliver(second.url, body)).status,
+      (status) => status === 200,
+    );
     expect(fake.signer.jwksFetches).toBe(fetchesBefore + 1);
     expect((await row(db, second.id)).status).toBe('SUCCEEDED');
 
     // The replaced key no longer verifies, and bad signatures under a known id cannot make the gateway hammer Atlas.
     const third = await runningJob(gw, fake, db);
     for (let i = 0; i < 5; i++) {
-      const stale = await fake.signer.deliver(third.url, terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)), { key: old, kid });
+      const stale = await fake.signer.deliver(
+        third.url,
+        terminalBody(third.upstreamId, FakeAtlas.done(third.upstreamId)),
+        { key: old, kid },
+      );
       expect(stale.status).toBe(401);
     }
     expect(fake.signer.jwksFetches).toBeLessThanOrEqual(fetchesBefore + 2);
@@ -339,7 +407,11 @@ describe('polling stays the safety net', () => {
 
   beforeAll(async () => {
     // Two databases on the server: two PGlite instances starting at once in one worker can take long.
-    [fake, db, plainDb] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres'), openTestDatabase('postgres')]);
+    [fake, db, plainDb] = await Promise.all([
+      FakeAtlas.start(),
+      openTestDatabase('postgres'),
+      openTestDatabase('postgres'),
+    ]);
     const port = await freePort();
     gw = await startGateway({
       database: db.database,
@@ -373,14 +445,22 @@ describe('polling stays the safety net', () => {
   it('far fewer status calls with webhooks than without', async () => {
     fake.timedJobs = { runMs: 1_500 };
     const [hooked, polled] = await Promise.all([generate(gw), generate(plain)]);
-    const [a, b] = await Promise.all([collect(gw.subscribe<Update>(UPDATES, { id: hooked })), collect(plain.subscribe<Update>(UPDATES, { id: polled }))]);
+    const [a, b] = await Promise.all([
+      collect(gw.subscribe<Update>(UPDATES, { id: hooked })),
+      collect(plain.subscribe<Update>(UPDATES, { id: polled })),
+    ]);
     expect(a.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
     expect(b.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
-    const [withHook, without] = [await row(db, hooked), await row(plainDb, polled)].map((r) => fake.statusCalls(r.upstreamId!).length);
+    const [withHook, without] = [await row(db, hooked), await row(plainDb, polled)].map(
+      (r) => fake.statusCalls(r.upstreamId!).length,
+    );
     // 1.5 s of running: up to 37 polls at 40 ms (fewer on a busy machine); with the webhook, at most one safety poll.
     expect(without).toBeGreaterThanOrEqual(5);
     expect(withHook!).toBeLessThanOrEqual(1);
-    expect(fake.creates.map((c) => (c.body as { webhook_url?: string }).webhook_url === undefined).sort()).toEqual([false, true]);
+    expect(fake.creates.map((c) => (c.body as { webhook_url?: string }).webhook_url === undefined).sort()).toEqual([
+      false,
+      true,
+    ]);
   });
 });
 
@@ -460,19 +540,32 @@ describe('PUBLIC_URL and the webhook settings', () => {
       jwksCooldownMs: 30_000,
       pollIntervalMs: 30_000,
     });
-    expect(loadConfig({ ...base, PUBLIC_URL: 'https://example.com/gateway/', WEBHOOK_POLL_INTERVAL_MS: '60000' }).atlasWebhooks).toMatchObject({
+    expect(
+      loadConfig({ ...base, PUBLIC_URL: 'https://example.com/gateway/', WEBHOOK_POLL_INTERVAL_MS: '60000' })
+        .atlasWebhooks,
+    ).toMatchObject({
       publicUrl: 'https://example.com/gateway',
       pollIntervalMs: 60_000,
     });
   });
 
   it('takes plain http only for a loopback address outside production', () => {
-    expect(loadConfig({ ...base, PUBLIC_URL: 'http://127.0.0.1:4000' }).atlasWebhooks?.publicUrl).toBe('http://127.0.0.1:4000');
-    expect(loadConfig({ ...base, PUBLIC_URL: 'http://localhost:4000' }).atlasWebhooks?.publicUrl).toBe('http://localhost:4000');
+    expect(loadConfig({ ...base, PUBLIC_URL: 'http://127.0.0.1:4000' }).atlasWebhooks?.publicUrl).toBe(
+      'http://127.0.0.1:4000',
+    );
+    expect(loadConfig({ ...base, PUBLIC_URL: 'http://localhost:4000' }).atlasWebhooks?.publicUrl).toBe(
+      'http://localhost:4000',
+    );
     fails({ PUBLIC_URL: 'http://videos.example.com' }, /PUBLIC_URL: must be https/);
     fails({ PUBLIC_URL: 'http://10.0.0.5:4000' }, /PUBLIC_URL: must be https/);
-    fails({ PUBLIC_URL: 'http://127.0.0.1:4000', NODE_ENV: 'production', AUTH_MODE: 'none' }, /PUBLIC_URL: must be https .*NODE_ENV=production/);
-    expect(loadConfig({ ...base, PUBLIC_URL: 'https://videos.example.com', NODE_ENV: 'production', AUTH_MODE: 'none' }).atlasWebhooks).toBeDefined();
+    fails(
+      { PUBLIC_URL: 'http://127.0.0.1:4000', NODE_ENV: 'production', AUTH_MODE: 'none' },
+      /PUBLIC_URL: must be https .*NODE_ENV=production/,
+    );
+    expect(
+      loadConfig({ ...base, PUBLIC_URL: 'https://videos.example.com', NODE_ENV: 'production', AUTH_MODE: 'none' })
+        .atlasWebhooks,
+    ).toBeDefined();
   });
 
   it('refuses what is not a base address', () => {
@@ -481,17 +574,30 @@ describe('PUBLIC_URL and the webhook settings', () => {
     fails({ PUBLIC_URL: 'https://videos.example.com/?a=1' }, /PUBLIC_URL: must be a base address/);
     fails({ PUBLIC_URL: 'https://videos.example.com/#top' }, /PUBLIC_URL: must be a base address/);
     fails({ PUBLIC_URL: 'https://user:pw@videos.example.com' }, /PUBLIC_URL: must not carry a user name/);
-    fails({ PUBLIC_URL: `https://videos.example.com/${'a'.repeat(1000)}` }, /PUBLIC_URL: must be at most \d+ characters/);
+    fails(
+      { PUBLIC_URL: `https://videos.example.com/${'a'.repeat(1000)}` },
+      /PUBLIC_URL: must be at most \d+ characters/,
+    );
     fails({ PUBLIC_URL: 'https://videos.example.com', WEBHOOK_POLL_INTERVAL_MS: '0' }, /WEBHOOK_POLL_INTERVAL_MS/);
     fails({ PUBLIC_URL: 'https://videos.example.com', WEBHOOK_POLL_INTERVAL_MS: 'often' }, /WEBHOOK_POLL_INTERVAL_MS/);
   });
 
   it('takes a JWKS URL over https, or http to this machine', () => {
-    expect(loadConfig({ ...base, PUBLIC_URL: 'https://v.example.com', ATLASCLOUD_WEBHOOK_JWKS_URL: 'https://keys.example.com/jwks.json' }).atlasWebhooks?.jwksUrl).toBe(
-      'https://keys.example.com/jwks.json',
+    expect(
+      loadConfig({
+        ...base,
+        PUBLIC_URL: 'https://v.example.com',
+        ATLASCLOUD_WEBHOOK_JWKS_URL: 'https://keys.example.com/jwks.json',
+      }).atlasWebhooks?.jwksUrl,
+    ).toBe('https://keys.example.com/jwks.json');
+    fails(
+      { PUBLIC_URL: 'https://v.example.com', ATLASCLOUD_WEBHOOK_JWKS_URL: 'http://keys.example.com/jwks.json' },
+      /ATLASCLOUD_WEBHOOK_JWKS_URL: must be https/,
     );
-    fails({ PUBLIC_URL: 'https://v.example.com', ATLASCLOUD_WEBHOOK_JWKS_URL: 'http://keys.example.com/jwks.json' }, /ATLASCLOUD_WEBHOOK_JWKS_URL: must be https/);
-    fails({ PUBLIC_URL: 'https://v.example.com', ATLASCLOUD_WEBHOOK_JWKS_URL: 'not a url' }, /ATLASCLOUD_WEBHOOK_JWKS_URL/);
+    fails(
+      { PUBLIC_URL: 'https://v.example.com', ATLASCLOUD_WEBHOOK_JWKS_URL: 'not a url' },
+      /ATLASCLOUD_WEBHOOK_JWKS_URL/,
+    );
   });
 });
 
@@ -509,14 +615,19 @@ describe('the built-in simulator', () => {
     try {
       expect(gw.gateway.simulator).toBeDefined();
       const ids = [await generate(gw, 'a simulated horse'), await generate(gw, 'a simulated horse [fail]')];
-      const ends = await Promise.all(ids.map(async (id) => (await collect(gw.subscribe<Update>(UPDATES, { id }))).at(-1)!.data!.predictionUpdated));
+      const ends = await Promise.all(
+        ids.map(async (id) => (await collect(gw.subscribe<Update>(UPDATES, { id }))).at(-1)!.data!.predictionUpdated),
+      );
       expect(ends.map((end) => [end.status, end.errorCode])).toEqual([
         ['SUCCEEDED', null],
         ['FAILED', 'CONTENT_POLICY'],
       ]);
       // The receiver logs a finish once its transaction is done, which subscribers may hear of first.
       const finishes = await eventually(
-        () => gw.logs.filter((line) => line.includes('"prediction finished"')).map((line) => JSON.parse(line) as { via?: string }),
+        () =>
+          gw.logs
+            .filter((line) => line.includes('"prediction finished"'))
+            .map((line) => JSON.parse(line) as { via?: string }),
         (lines) => lines.length >= 2,
       );
       expect(finishes.map((f) => f.via)).toEqual(['atlas webhook', 'atlas webhook']);

@@ -5,7 +5,13 @@
  */
 import { exportSPKI, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createVideoClient, type Prediction, PredictionsDocument, VideoClientError, ViewerDocument } from '../src/client/index.ts';
+import {
+  createVideoClient,
+  type Prediction,
+  PredictionsDocument,
+  VideoClientError,
+  ViewerDocument,
+} from '../src/client/index.ts';
 import { createGatewayClient, toVideoClientError } from '../src/react/index.tsx';
 import {
   b64url,
@@ -27,12 +33,15 @@ import { gatewayFixture, startGateway, TEST_KEY, type TestGateway } from './supp
 const ISSUER = 'https://idp.example';
 const AUDIENCE = 'happyhorse-gateway';
 const SECRET = 'an-hs256-secret-of-at-least-32-characters!';
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId tenantId status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId tenantId status } } }';
 const PREDICTION = 'query P($id: ID!) { prediction(id: $id) { id ownerId } }';
 const VIEWER = '{ viewer { id tenantId admin authenticatedBy } }';
 const UPDATES = 'subscription W($id: ID!) { predictionUpdated(id: $id) { id status } }';
 
-type Generated = { generateVideo: { prediction: { id: string; ownerId: string; tenantId: string | null; status: string } } };
+type Generated = {
+  generateVideo: { prediction: { id: string; ownerId: string; tenantId: string | null; status: string } };
+};
 type ViewerReply = { viewer: { id: string; tenantId: string | null; admin: boolean; authenticatedBy: string } };
 
 /** 401, UNAUTHENTICATED, a short reason, and no data: refused before any operation ran. */
@@ -79,7 +88,9 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
     const alice = await token();
     const viewer = await post<ViewerReply>(t.gw.url, alice, VIEWER);
     expect(viewer.status).toBe(200);
-    expect(viewer.body).toEqual({ data: { viewer: { id: 'alice', tenantId: null, admin: false, authenticatedBy: 'JWT' } } });
+    expect(viewer.body).toEqual({
+      data: { viewer: { id: 'alice', tenantId: null, admin: false, authenticatedBy: 'JWT' } },
+    });
 
     const created = await post<Generated>(t.gw.url, alice, GENERATE, { input: { prompt: 'a horse, signed in' } });
     expect(created.body.errors).toBeUndefined();
@@ -100,9 +111,16 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
     ];
     for (const [claims, tenantId, admin] of cases) {
       const reply = await post<ViewerReply>(t.gw.url, await token(claims), VIEWER);
-      expect(reply.body.data?.viewer, JSON.stringify(claims)).toEqual({ id: 'alice', tenantId, admin, authenticatedBy: 'JWT' });
+      expect(reply.body.data?.viewer, JSON.stringify(claims)).toEqual({
+        id: 'alice',
+        tenantId,
+        admin,
+        authenticatedBy: 'JWT',
+      });
     }
-    const created = await post<Generated>(t.gw.url, await token({ org: 'acme' }), GENERATE, { input: { prompt: 'tenant job' } });
+    const created = await post<Generated>(t.gw.url, await token({ org: 'acme' }), GENERATE, {
+      input: { prompt: 'tenant job' },
+    });
     expect(created.body.data!.generateVideo.prediction).toMatchObject({ ownerId: 'alice', tenantId: 'acme' });
   });
 
@@ -122,16 +140,26 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
       ['wrong audience', await token({}, { audience: 'another-api' }), /aud claim is not accepted/],
       ['no subject', await signToken(rsa, {}, { issuer: ISSUER, audience: AUDIENCE }), /sub claim is not accepted/],
       ['signed by another key under the same kid', await token({}, {}, impostor), /signature does not verify/],
-      ['payload swapped under a valid signature', `${header}.${b64url({ ...claims, sub: 'root', roles: 'admin' })}.${signature}`, /signature does not verify/],
+      [
+        'payload swapped under a valid signature',
+        `${header}.${b64url({ ...claims, sub: 'root', roles: 'admin' })}.${signature}`,
+        /signature does not verify/,
+      ],
       ['signed by an unpublished key', await token({}, {}, stranger), /signed with an unknown key/],
       ['alg none', unsignedToken({ kid: rsa.kid }, claims), /algorithm is not accepted/],
       ['alg none, kid omitted', unsignedToken({}, claims), /algorithm is not accepted/],
       [
         'HS256 keyed with the public key',
-        await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: rsa.kid }).sign(new TextEncoder().encode(publicPem)),
+        await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS256', kid: rsa.kid })
+          .sign(new TextEncoder().encode(publicPem)),
         /algorithm is not accepted/,
       ],
-      ['HS256 keyed with some secret', await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET)), /algorithm is not accepted/],
+      [
+        'HS256 keyed with some secret',
+        await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET)),
+        /algorithm is not accepted/,
+      ],
       ['malformed', 'not-a-jwt', /malformed/],
       ['malformed, three parts', 'a.b.c', /malformed/],
       ['an API key on a JWT-only gateway', `hhk_${'A'.repeat(43)}`, /does not take API keys/],
@@ -161,17 +189,27 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
     const HOUR = 3600;
     /** Signed by the published key, with exactly these claims besides iss and aud. */
     const signed = (claims: JWTPayload) =>
-      new SignJWT({ iss: ISSUER, aud: AUDIENCE, ...claims }).setProtectedHeader({ alg: rsa.alg, kid: rsa.kid }).sign(rsa.privateKey);
+      new SignJWT({ iss: ISSUER, aud: AUDIENCE, ...claims })
+        .setProtectedHeader({ alg: rsa.alg, kid: rsa.kid })
+        .sign(rsa.privateKey);
 
     const refused: [string, JWTPayload, RegExp][] = [
       ['no exp', { sub: 'alice' }, /^Not authenticated: the token's exp claim is not accepted$/],
-      ['exp 1e20', { sub: 'alice', exp: 1e20 }, /^Not authenticated: the token lives longer than this gateway accepts$/],
+      [
+        'exp 1e20',
+        { sub: 'alice', exp: 1e20 },
+        /^Not authenticated: the token lives longer than this gateway accepts$/,
+      ],
       ['25 h from now, no iat', { sub: 'alice', exp: now + 25 * HOUR }, /lives longer/],
       ['24 h and a minute from iat', { sub: 'alice', iat: now, exp: now + 24 * HOUR + 60 }, /lives longer/],
       ['issued 2 h ago, 23 h to go', { sub: 'alice', iat: now - 2 * HOUR, exp: now + 23 * HOUR }, /lives longer/],
       // A future iat does not move the start: the lifetime counts from now.
       ['iat far ahead', { sub: 'alice', iat: now + 1000 * HOUR, exp: now + 1001 * HOUR }, /lives longer/],
-      ['sub an object', { sub: { id: 'alice' } as unknown as string, exp: now + HOUR }, /^Not authenticated: the token's sub claim is not accepted$/],
+      [
+        'sub an object',
+        { sub: { id: 'alice' } as unknown as string, exp: now + HOUR },
+        /^Not authenticated: the token's sub claim is not accepted$/,
+      ],
       ['sub empty', { sub: '', exp: now + HOUR }, /sub claim is not accepted/],
       ['sub a number', { sub: 42 as unknown as string, exp: now + HOUR }, /sub claim is not accepted/],
       ['sub an array', { sub: ['alice'] as unknown as string, exp: now + HOUR }, /sub claim is not accepted/],
@@ -192,7 +230,10 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
       { sub: 'alice', exp: now + 23 * HOUR },
       { sub: 'alice', iat: now - HOUR, exp: now + 23 * HOUR },
     ]) {
-      expect((await post<ViewerReply>(t.gw.url, await signed(claims), VIEWER)).body.data?.viewer.id, JSON.stringify(claims)).toBe('alice');
+      expect(
+        (await post<ViewerReply>(t.gw.url, await signed(claims), VIEWER)).body.data?.viewer.id,
+        JSON.stringify(claims),
+      ).toBe('alice');
     }
   });
 
@@ -214,7 +255,9 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
     expect(viaSse.text).not.toContain('"data"');
     await expect(subscribeAll(t.gw.url, expired, UPDATES, { id })).rejects.toMatchObject({ response: { status: 401 } });
 
-    const events = await subscribeAll<{ predictionUpdated: { id: string; status: string } }>(t.gw.url, alice, UPDATES, { id });
+    const events = await subscribeAll<{ predictionUpdated: { id: string; status: string } }>(t.gw.url, alice, UPDATES, {
+      id,
+    });
     expect(events[0]!.data!.predictionUpdated.id).toBe(id);
     expect(events.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
   });
@@ -235,9 +278,13 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
 
     jwks.keys = [rsa.jwk, rotated.jwk];
     const accepted = await post<ViewerReply>(t.gw.url, fresh, VIEWER);
-    expect(accepted.body).toEqual({ data: { viewer: { id: 'carol', tenantId: null, admin: false, authenticatedBy: 'JWT' } } });
+    expect(accepted.body).toEqual({
+      data: { viewer: { id: 'carol', tenantId: null, admin: false, authenticatedBy: 'JWT' } },
+    });
     expect(jwks.fetches).toBe(fetched + 2);
-    const created = await post<Generated>(t.gw.url, await token({ sub: 'carol' }, {}, rotated), GENERATE, { input: { prompt: 'rotated' } });
+    const created = await post<Generated>(t.gw.url, await token({ sub: 'carol' }, {}, rotated), GENERATE, {
+      input: { prompt: 'rotated' },
+    });
     expect(created.body.data?.generateVideo.prediction.ownerId).toBe('carol');
     expect(jwks.fetches).toBe(fetched + 2);
     // The old key still verifies while it is published.
@@ -247,13 +294,21 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
   it('sends no CORS headers without CORS_ORIGINS', async () => {
     const preflight = await fetch(t.gw.url, {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     expect(preflight.headers.get('access-control-allow-headers')).toBeNull();
     const response = await fetch(t.gw.url, {
       method: 'POST',
-      headers: { origin: 'https://app.example', 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
+      headers: {
+        origin: 'https://app.example',
+        'content-type': 'application/json',
+        authorization: `Bearer ${await token()}`,
+      },
       body: JSON.stringify({ query: VIEWER }),
     });
     expect((await response.json()).data.viewer.id).toBe('alice'); // it reached the gateway and ran
@@ -275,11 +330,13 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
 
         // Someone else's client, with an async token function: the same id is not theirs, on HTTP and SSE.
         let calls = 0;
-        const bob = createVideoClient({ url: t.gw.url, token: async () => {
-          calls++;
-          return token({ sub: 'bob' });
-        },
-      });
+        const bob = createVideoClient({
+          url: t.gw.url,
+          token: async () => {
+            calls++;
+            return token({ sub: 'bob' });
+          },
+        });
         try {
           expect((await bob.viewer()).id).toBe('bob');
           expect(await bob.prediction(submitted.id)).toBeNull();
@@ -305,18 +362,29 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
         expect((await client.viewer()).id).toBe('eve');
         const done = await client.generateAndWait({ prompt: 'refreshed' });
         expect(done.status).toBe('SUCCEEDED');
-        expect((await post<{ prediction: { ownerId: string } }>(t.gw.url, await token({ sub: 'eve' }), PREDICTION, { id: done.id })).body.data?.prediction.ownerId).toBe(
-          'eve',
-        );
+        expect(
+          (
+            await post<{ prediction: { ownerId: string } }>(t.gw.url, await token({ sub: 'eve' }), PREDICTION, {
+              id: done.id,
+            })
+          ).body.data?.prediction.ownerId,
+        ).toBe('eve');
       } finally {
         client.dispose();
       }
     });
 
     it('without a token, fails with VideoClientError UNAUTHENTICATED and sends nothing upstream', async () => {
-      for (const client of [createVideoClient({ url: t.gw.url }), createVideoClient({ url: t.gw.url, token: async () => undefined })]) {
+      for (const client of [
+        createVideoClient({ url: t.gw.url }),
+        createVideoClient({ url: t.gw.url, token: async () => undefined }),
+      ]) {
         try {
-          for (const call of [() => client.generateVideo({ prompt: 'no token' }), () => client.viewer(), () => client.predictions({ first: 5 })]) {
+          for (const call of [
+            () => client.generateVideo({ prompt: 'no token' }),
+            () => client.viewer(),
+            () => client.predictions({ first: 5 }),
+          ]) {
             const error = await call().then(
               () => undefined,
               (e: unknown) => e,
@@ -377,7 +445,13 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
         startGateway({
           database: t.db.database,
           atlasUrl: t.fake.url,
-          env: { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: ISSUER, AUTH_JWT_AUDIENCE: AUDIENCE, AUTH_JWT_MAX_AGE: '2h' },
+          env: {
+            AUTH_MODE: 'jwt',
+            AUTH_JWT_SECRET: SECRET,
+            AUTH_JWT_ISSUER: ISSUER,
+            AUTH_JWT_AUDIENCE: AUDIENCE,
+            AUTH_JWT_MAX_AGE: '2h',
+          },
         }),
       ]);
     });
@@ -392,19 +466,32 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
         admin: false,
         authenticatedBy: 'NONE',
       });
-      const anonymous = await post<Generated>(mixed.url, undefined, GENERATE, { input: { prompt: 'nobody in particular' } });
+      const anonymous = await post<Generated>(mixed.url, undefined, GENERATE, {
+        input: { prompt: 'nobody in particular' },
+      });
       expect(anonymous.body.data?.generateVideo.prediction.ownerId).toBe('anonymous');
       const id = anonymous.body.data!.generateVideo.prediction.id;
 
       const alice = await token();
-      expect((await post<ViewerReply>(mixed.url, alice, VIEWER)).body.data?.viewer).toMatchObject({ id: 'alice', authenticatedBy: 'JWT' });
+      expect((await post<ViewerReply>(mixed.url, alice, VIEWER)).body.data?.viewer).toMatchObject({
+        id: 'alice',
+        authenticatedBy: 'JWT',
+      });
       // The anonymous job is not alice's, and alice's token is not ignored in favour of anonymous.
       expect((await post(mixed.url, alice, PREDICTION, { id })).body.data).toEqual({ prediction: null });
-      expect((await post(mixed.url, undefined, PREDICTION, { id })).body.data).toEqual({ prediction: { id, ownerId: 'anonymous' } });
+      expect((await post(mixed.url, undefined, PREDICTION, { id })).body.data).toEqual({
+        prediction: { id, ownerId: 'anonymous' },
+      });
 
-      expectRefused(await post(mixed.url, await token({}, { expiresIn: -120 }), GENERATE, { input: { prompt: 'expired' } }), /expired/);
+      expectRefused(
+        await post(mixed.url, await token({}, { expiresIn: -120 }), GENERATE, { input: { prompt: 'expired' } }),
+        /expired/,
+      );
       expectRefused(await post(mixed.url, 'not-a-jwt', GENERATE, { input: { prompt: 'garbage' } }), /malformed/);
-      expectRefused(await post(mixed.url, 'Basic YWxpY2U6c2VjcmV0', GENERATE, { input: { prompt: 'basic' } }), /Bearer <token>/);
+      expectRefused(
+        await post(mixed.url, 'Basic YWxpY2U6c2VjcmV0', GENERATE, { input: { prompt: 'basic' } }),
+        /Bearer <token>/,
+      );
       expect(t.fake.creates).toHaveLength(1);
       expect(await countPredictions(t.db.database.db)).toBe(1);
     });
@@ -421,7 +508,10 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
       // No AUTH_TENANT_CLAIM on this gateway: the org claim is not read.
       expect(accepted.body.data?.viewer).toEqual({ id: 'henry', tenantId: null, admin: false, authenticatedBy: 'JWT' });
 
-      expectRefused(await post(hs.url, await hsToken(`${SECRET}-but-another`), GENERATE, { input: { prompt: 'x' } }), /signature does not verify/);
+      expectRefused(
+        await post(hs.url, await hsToken(`${SECRET}-but-another`), GENERATE, { input: { prompt: 'x' } }),
+        /signature does not verify/,
+      );
       // AUTH_JWT_MAX_AGE=2h here: a token good for 3 hours is refused, one for 2 is not.
       const forHours = (hours: number) =>
         new SignJWT({ sub: 'henry' })
@@ -433,10 +523,15 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
           .sign(new TextEncoder().encode(SECRET));
       expectRefused(await post(hs.url, await forHours(3), VIEWER), /lives longer than this gateway accepts/);
       expect((await post<ViewerReply>(hs.url, await forHours(2), VIEWER)).body.data?.viewer.id).toBe('henry');
-      expectRefused(await post(hs.url, await token(), GENERATE, { input: { prompt: 'x' } }), /algorithm is not accepted/);
+      expectRefused(
+        await post(hs.url, await token(), GENERATE, { input: { prompt: 'x' } }),
+        /algorithm is not accepted/,
+      );
       const now = Math.floor(Date.now() / 1000);
       expectRefused(
-        await post(hs.url, unsignedToken({}, { sub: 'henry', iss: ISSUER, aud: AUDIENCE, exp: now + 60 }), GENERATE, { input: { prompt: 'x' } }),
+        await post(hs.url, unsignedToken({}, { sub: 'henry', iss: ISSUER, aud: AUDIENCE, exp: now + 60 }), GENERATE, {
+          input: { prompt: 'x' },
+        }),
         /algorithm is not accepted/,
       );
       // And the HS256 token means nothing to the JWKS gateway.
@@ -452,7 +547,11 @@ describe('AUTH_MODE=none, with CORS_ORIGINS=https://app.example', () => {
   const preflight = (url: string, origin: string) =>
     fetch(url, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
 
   it('every request is the anonymous caller, and the demo page flow works without any header', async () => {
@@ -464,7 +563,9 @@ describe('AUTH_MODE=none, with CORS_ORIGINS=https://app.example', () => {
       data: { viewer: { id: 'anonymous', tenantId: null, admin: false, authenticatedBy: 'NONE' } },
     });
     // With none alone, a header (a proxy's own token, say) is not looked at.
-    expect((await post<ViewerReply>(t.gw.url, 'whatever-a-proxy-sends', VIEWER)).body.data?.viewer.id).toBe('anonymous');
+    expect((await post<ViewerReply>(t.gw.url, 'whatever-a-proxy-sends', VIEWER)).body.data?.viewer.id).toBe(
+      'anonymous',
+    );
 
     // What the demo page does, with the clients it is built from and no token.
     const urql = createGatewayClient({ url: t.gw.url });
@@ -476,7 +577,9 @@ describe('AUTH_MODE=none, with CORS_ORIGINS=https://app.example', () => {
       const recent = await urql.query(PredictionsDocument, { first: 10 }).toPromise();
       expect(recent.error).toBeUndefined();
       expect(recent.data?.predictions.edges.map((edge) => edge.node.id)).toEqual([done.id]);
-      const stored = await post<{ prediction: { id: string; ownerId: string } }>(t.gw.url, undefined, PREDICTION, { id: done.id });
+      const stored = await post<{ prediction: { id: string; ownerId: string } }>(t.gw.url, undefined, PREDICTION, {
+        id: done.id,
+      });
       expect(stored.body.data?.prediction.ownerId).toBe('anonymous');
       expect(t.fake.creates).toHaveLength(1);
     } finally {
@@ -513,10 +616,18 @@ describe('AUTH_MODE=none, with CORS_ORIGINS=https://app.example', () => {
       atlasUrl: t.fake.url,
       env: { AUTH_MODE: 'none', CORS_ORIGINS: 'https://app.example,https://admin.example' },
     });
-    const star = await startGateway({ database: t.db.database, atlasUrl: t.fake.url, env: { AUTH_MODE: 'none', CORS_ORIGINS: '*' } });
+    const star = await startGateway({
+      database: t.db.database,
+      atlasUrl: t.fake.url,
+      env: { AUTH_MODE: 'none', CORS_ORIGINS: '*' },
+    });
     try {
-      expect((await preflight(two.url, 'https://admin.example')).headers.get('access-control-allow-origin')).toBe('https://admin.example');
-      expect((await preflight(two.url, 'https://app.example')).headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect((await preflight(two.url, 'https://admin.example')).headers.get('access-control-allow-origin')).toBe(
+        'https://admin.example',
+      );
+      expect((await preflight(two.url, 'https://app.example')).headers.get('access-control-allow-origin')).toBe(
+        'https://app.example',
+      );
       const other = (await preflight(two.url, 'https://evil.example')).headers.get('access-control-allow-origin');
       expect(other === null || other === 'null').toBe(true);
 
@@ -524,7 +635,9 @@ describe('AUTH_MODE=none, with CORS_ORIGINS=https://app.example', () => {
       const any = await preflight(star.url, 'https://anywhere.example');
       expect(any.headers.get('access-control-allow-origin')).toBe('https://anywhere.example');
       expect(any.headers.get('access-control-allow-credentials')).toBeNull();
-      expect((await preflight(two.url, 'https://app.example')).headers.get('access-control-allow-credentials')).toBe('true');
+      expect((await preflight(two.url, 'https://app.example')).headers.get('access-control-allow-credentials')).toBe(
+        'true',
+      );
     } finally {
       await Promise.all([two.close(), star.close()]);
     }

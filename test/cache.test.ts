@@ -6,9 +6,17 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { collect, eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import {
+  collect,
+  eventually,
+  openTestDatabase,
+  startGateway,
+  type TestDatabase,
+  type TestGateway,
+} from './support/gateway.ts';
 
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
 const READ = 'query P($id: ID!) { prediction(id: $id) { status } }';
 const WATCH = 'subscription W($id: ID!) { predictionUpdated(id: $id) { status } }';
 type Status = { prediction: { status: string } };
@@ -33,17 +41,25 @@ describe('cached reads on two gateways sharing one Postgres database', () => {
     await Promise.all([fake?.close(), db?.close()]);
   });
 
-  const status = async (gw: TestGateway, id: string) => (await gw.request<Status>(READ, { id })).data!.prediction.status;
+  const status = async (gw: TestGateway, id: string) =>
+    (await gw.request<Status>(READ, { id })).data!.prediction.status;
 
   it('reads the new state on the other gateway as soon as its subscriber got it', async () => {
     fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
-    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input: { prompt: 'cache me' } });
+    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+      input: { prompt: 'cache me' },
+    });
     const id = created.data!.generateVideo.prediction.id;
     // B reads (and caches) the running state, and watches.
     expect(await status(b, id)).toBe('PROCESSING');
     const events = collect(b.subscribe<{ predictionUpdated: { status: string } }>(WATCH, { id }));
-    await eventually(() => fake.statusCalls('job_1').length, (n) => n >= 1);
-    fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/c.mp4'] })]);
+    await eventually(
+      () => fake.statusCalls('job_1').length,
+      (n) => n >= 1,
+    );
+    fake.statusScripts.set('job_1', [
+      wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/c.mp4'] }),
+    ]);
     expect((await events).at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
     // The notice that moved the subscriber dropped the cached row first.
     expect(await status(b, id)).toBe('SUCCEEDED');
@@ -58,16 +74,27 @@ describe('cached reads on two gateways sharing one Postgres database', () => {
         wrapped({ id: `quiet_${n}`, status: 'completed', outputs: ['https://cdn.example/q.mp4'] }),
       ],
     });
-    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input: { prompt: 'read only' } });
+    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+      input: { prompt: 'read only' },
+    });
     const id = created.data!.generateVideo.prediction.id;
     expect(await status(b, id)).toBe('PROCESSING');
-    await eventually(() => status(a, id), (s) => s === 'SUCCEEDED');
-    await eventually(() => status(b, id), (s) => s === 'SUCCEEDED', 5_000);
+    await eventually(
+      () => status(a, id),
+      (s) => s === 'SUCCEEDED',
+    );
+    await eventually(
+      () => status(b, id),
+      (s) => s === 'SUCCEEDED',
+      5_000,
+    );
   });
 
   it("reads its own write at once, before the write's notice comes back", async () => {
     fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
-    const created = await b.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input: { prompt: 'cancel me' } });
+    const created = await b.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+      input: { prompt: 'cancel me' },
+    });
     const id = created.data!.generateVideo.prediction.id;
     expect(await status(b, id)).toBe('PROCESSING');
     await b.request('mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', { id });
@@ -76,13 +103,23 @@ describe('cached reads on two gateways sharing one Postgres database', () => {
 
   it('forgets everything cached when its notification connection comes back, as notices were lost', async () => {
     fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
-    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input: { prompt: 'missed notice' } });
+    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+      input: { prompt: 'missed notice' },
+    });
     const id = created.data!.generateVideo.prediction.id;
     expect(await status(b, id)).toBe('PROCESSING');
     // A change B is never told of (no notice at all), then B's LISTEN connection drops and returns.
-    await db.database.db.execute(sql`update predictions set status = 'CANCELED', version = version + 1, next_poll_at = null where id = ${id}`);
+    await db.database.db.execute(
+      sql`update predictions set status = 'CANCELED', version = version + 1, next_poll_at = null where id = ${id}`,
+    );
     expect(await status(b, id)).toBe('PROCESSING'); // the cache, as designed: no notice, no news
-    await db.database.db.execute(sql`select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen%' and datname = current_database()`);
-    await eventually(() => status(b, id), (s) => s === 'CANCELED', 10_000);
+    await db.database.db.execute(
+      sql`select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen%' and datname = current_database()`,
+    );
+    await eventually(
+      () => status(b, id),
+      (s) => s === 'CANCELED',
+      10_000,
+    );
   });
 });

@@ -24,18 +24,31 @@ describe('the typed client against a live gateway', () => {
     await expect(watching).resolves.toBeUndefined();
     expect(seen.map((p) => p.status)).toEqual(['PROCESSING']);
     // The client closed the SSE request, so the gateway ended that subscription.
-    await eventually(() => t.gw.gateway.events.openStreams, (open) => open === 0, 3_000);
+    await eventually(
+      () => t.gw.gateway.events.openStreams,
+      (open) => open === 0,
+      3_000,
+    );
     client.dispose();
   });
 
   it('generateAndWait throws the failure code and carries the failed prediction', async () => {
-    t.fake.newJob = (n) => ({ id: `bad_${n}`, script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged', error_code: 1039 })] });
+    t.fake.newJob = (n) => ({
+      id: `bad_${n}`,
+      script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged', error_code: 1039 })],
+    });
     const client = createVideoClient({ url: t.gw.url });
     const updates: string[] = [];
-    const error = await client.generateAndWait({ prompt: 'not allowed' }, { onUpdate: (p) => updates.push(p.status) }).catch((e: unknown) => e);
+    const error = await client
+      .generateAndWait({ prompt: 'not allowed' }, { onUpdate: (p) => updates.push(p.status) })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VideoClientError);
     expect((error as VideoClientError).code).toBe('CONTENT_POLICY');
-    expect((error as VideoClientError).prediction).toMatchObject({ status: 'FAILED', errorCode: 'CONTENT_POLICY', error: 'flagged' });
+    expect((error as VideoClientError).prediction).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'CONTENT_POLICY',
+      error: 'flagged',
+    });
     expect(updates).toEqual(['PROCESSING', 'FAILED']);
   });
 
@@ -52,7 +65,9 @@ describe('the typed client against a live gateway', () => {
     const error = await client.generateVideo({ prompt: 'x', duration: 20 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VideoClientError);
     expect((error as VideoClientError).code).toBe('BAD_USER_INPUT');
-    expect((error as VideoClientError).extensions.issues).toEqual([{ field: 'input.duration', message: 'must be from 3 to 15 seconds' }]);
+    expect((error as VideoClientError).extensions.issues).toEqual([
+      { field: 'input.duration', message: 'must be from 3 to 15 seconds' },
+    ]);
     expect(seenHeaders).toEqual(['abc']);
     expect(t.fake.creates).toHaveLength(0);
   });
@@ -63,7 +78,8 @@ describe('the typed client against a live gateway', () => {
     const client = createVideoClient({
       url: t.gw.url,
       fetch: async (input, init) => {
-        const key = (JSON.parse(String(init?.body)) as { variables: { input?: { idempotencyKey: string } } }).variables.input?.idempotencyKey;
+        const key = (JSON.parse(String(init?.body)) as { variables: { input?: { idempotencyKey: string } } }).variables
+          .input?.idempotencyKey;
         if (key === undefined) return fetch(input, init);
         keys.push(key);
         const response = await fetch(input, init);
@@ -79,7 +95,9 @@ describe('the typed client against a live gateway', () => {
     expect(keys).toHaveLength(2);
     expect(keys[1]).toBe(keys[0]);
     expect(t.fake.creates).toHaveLength(1);
-    expect((await client.predictions({ first: 100 })).edges.filter((edge) => edge.node.prompt === 'answer lost once')).toHaveLength(1);
+    expect(
+      (await client.predictions({ first: 100 })).edges.filter((edge) => edge.node.prompt === 'answer lost once'),
+    ).toHaveLength(1);
     expect(first.prompt).toBe('answer lost once');
 
     await client.generateVideo({ prompt: 'answer lost once' });

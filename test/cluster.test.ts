@@ -1,7 +1,15 @@
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import postgres from 'postgres';
-import { ADMIN_URL, collect, eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import {
+  ADMIN_URL,
+  collect,
+  eventually,
+  openTestDatabase,
+  startGateway,
+  type TestDatabase,
+  type TestGateway,
+} from './support/gateway.ts';
 
 type Generated = { generateVideo: { prediction: { id: string } } };
 const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }';
@@ -41,7 +49,9 @@ describe('two gateways on one Postgres database', () => {
       ids.push(created.data!.generateVideo.prediction.id);
     }
     // Subscribers on the gateway that did not create the jobs see every one finish.
-    const streams = await Promise.all(ids.map((id) => collect(b.subscribe<{ predictionUpdated: { status: string } }>(UPDATES, { id }))));
+    const streams = await Promise.all(
+      ids.map((id) => collect(b.subscribe<{ predictionUpdated: { status: string } }>(UPDATES, { id }))),
+    );
     for (const events of streams) expect(events.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
 
     expect(fake.creates).toHaveLength(12);
@@ -57,9 +67,16 @@ describe('two gateways on one Postgres database', () => {
     fake.newJob = (n) => ({ id: `slow_${n}`, script: [wrapped({ id: `slow_${n}`, status: 'processing' })] });
     const created = await a.request<Generated>(GENERATE, { input: { prompt: 'watch me from b' } });
     const id = created.data!.generateVideo.prediction.id;
-    const events = collect(b.subscribe<{ predictionUpdated: { status: string; videoUrl: string | null } }>(UPDATES, { id }));
-    await eventually(() => fake.statusCalls('slow_1').length, (n) => n >= 2);
-    fake.statusScripts.set('slow_1', [wrapped({ id: 'slow_1', status: 'succeeded', outputs: ['https://cdn.example/late.mp4'] })]);
+    const events = collect(
+      b.subscribe<{ predictionUpdated: { status: string; videoUrl: string | null } }>(UPDATES, { id }),
+    );
+    await eventually(
+      () => fake.statusCalls('slow_1').length,
+      (n) => n >= 2,
+    );
+    fake.statusScripts.set('slow_1', [
+      wrapped({ id: 'slow_1', status: 'succeeded', outputs: ['https://cdn.example/late.mp4'] }),
+    ]);
     const seen = await events;
     expect(seen.map((e) => e.data!.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
     expect(seen.at(-1)!.data!.predictionUpdated.videoUrl).toBe('https://cdn.example/late.mp4');
@@ -75,16 +92,22 @@ describe('Postgres dropping every connection mid-job', () => {
       const created = await gw.request<Generated>(GENERATE, { input: { prompt: 'through a database restart' } });
       const id = created.data!.generateVideo.prediction.id;
       const events = collect(gw.subscribe<{ predictionUpdated: { status: string } }>(UPDATES, { id }));
-      await eventually(() => fake.statusCalls('job_1').length, (n) => n >= 2);
+      await eventually(
+        () => fake.statusCalls('job_1').length,
+        (n) => n >= 2,
+      );
 
       // What a Postgres restart does to its clients: every connection to the database is cut.
       const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
       const name = new URL(db.url!).pathname.slice(1);
-      const cut = await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
+      const cut =
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
       await admin.end();
       expect(cut.length).toBeGreaterThan(1); // the pool and the LISTEN connection
 
-      fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/after.mp4'] })]);
+      fake.statusScripts.set('job_1', [
+        wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/after.mp4'] }),
+      ]);
       const seen = await events;
       expect(seen.map((e) => e.data!.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
       expect(fake.creates).toHaveLength(1);

@@ -42,9 +42,13 @@ describe('loadConfig defaults', () => {
   });
 
   it('sends the key only over https, or plain http to this machine', () => {
-    expect(() => loadConfig({ ATLASCLOUD_BASE_URL: 'http://api.atlascloud.ai' })).toThrow(/ATLASCLOUD_BASE_URL: must be https/);
+    expect(() => loadConfig({ ATLASCLOUD_BASE_URL: 'http://api.atlascloud.ai' })).toThrow(
+      /ATLASCLOUD_BASE_URL: must be https/,
+    );
     expect(loadConfig({ ATLASCLOUD_BASE_URL: 'http://127.0.0.1:9000' }).atlas).toBeUndefined();
-    expect(loadConfig({ ATLASCLOUD_API_KEY: 'k', ATLASCLOUD_BASE_URL: 'http://localhost:9000' }).atlas?.baseUrl).toBe('http://localhost:9000');
+    expect(loadConfig({ ATLASCLOUD_API_KEY: 'k', ATLASCLOUD_BASE_URL: 'http://localhost:9000' }).atlas?.baseUrl).toBe(
+      'http://localhost:9000',
+    );
   });
 
   it('reads a blank number as unset, not as 0', () => {
@@ -61,14 +65,19 @@ describe('loadConfig defaults', () => {
   });
 
   it('uses the server database when DATABASE_URL is a postgres URL', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/hh' }).database).toEqual({ url: 'postgres://u:p@db:5432/hh' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/hh' }).database).toEqual({
+      url: 'postgres://u:p@db:5432/hh',
+    });
     expect(loadConfig({ DATABASE_URL: 'postgresql://db/hh' }).database).toEqual({ url: 'postgresql://db/hh' });
   });
 
   it('runs the simulator without a key (blank counts as none), and Atlas with one', () => {
     expect(loadConfig({}).atlas).toBeUndefined();
     expect(loadConfig({ ATLASCLOUD_API_KEY: '' }).atlas).toBeUndefined();
-    expect(loadConfig({ ATLASCLOUD_API_KEY: TEST_KEY }).atlas).toEqual({ apiKey: TEST_KEY, baseUrl: 'https://api.atlascloud.ai' });
+    expect(loadConfig({ ATLASCLOUD_API_KEY: TEST_KEY }).atlas).toEqual({
+      apiKey: TEST_KEY,
+      baseUrl: 'https://api.atlascloud.ai',
+    });
     expect(loadConfig({ ATLASCLOUD_API_KEY: TEST_KEY, ATLASCLOUD_BASE_URL: 'http://127.0.0.1:9999' }).atlas).toEqual({
       apiKey: TEST_KEY,
       baseUrl: 'http://127.0.0.1:9999',
@@ -76,22 +85,40 @@ describe('loadConfig defaults', () => {
   });
 
   it('reads numbers from their string form', () => {
-    const config = loadConfig({ PORT: '8080', POLL_INTERVAL_MS: '250', PREDICTION_TIMEOUT_MS: '60000', UPSTREAM_RETRIES: '0' });
+    const config = loadConfig({
+      PORT: '8080',
+      POLL_INTERVAL_MS: '250',
+      PREDICTION_TIMEOUT_MS: '60000',
+      UPSTREAM_RETRIES: '0',
+    });
     expect(config).toMatchObject({ port: 8080, pollIntervalMs: 250, predictionTimeoutMs: 60_000, upstreamRetries: 0 });
   });
 
   it('turns GraphiQL off by default in production, and lets GRAPHIQL decide', () => {
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).graphiql).toBe(
+      false,
+    );
+    expect(
+      loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', GRAPHIQL: 'true' })
+        .graphiql,
+    ).toBe(true);
     expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
   });
 
   it('turns introspection off by default in production only, and lets INTROSPECTION decide', () => {
     expect(loadConfig({}).introspection).toBe(true);
     expect(loadConfig({ NODE_ENV: 'test' }).introspection).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).introspection).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', INTROSPECTION: 'true' }).introspection).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', INTROSPECTION: '' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none' }).introspection).toBe(
+      false,
+    );
+    expect(
+      loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', INTROSPECTION: 'true' })
+        .introspection,
+    ).toBe(true);
+    expect(
+      loadConfig({ NODE_ENV: 'production', ATLASCLOUD_API_KEY: TEST_KEY, AUTH_MODE: 'none', INTROSPECTION: '' })
+        .introspection,
+    ).toBe(false);
     expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
   });
 });
@@ -169,14 +196,22 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
   it('defaults to anonymous callers, unlimited, at $0.14 a run, same origin only', () => {
     const config = loadConfig({});
     expect(config.auth).toEqual({ explicit: false, methods: ['none'], jwt: undefined });
-    expect(config.limits).toEqual({ activeJobs: undefined, jobsPerMinute: undefined, dailySpendUsd: undefined, dailySpendUsdTotal: undefined });
+    expect(config.limits).toEqual({
+      activeJobs: undefined,
+      jobsPerMinute: undefined,
+      dailySpendUsd: undefined,
+      dailySpendUsdTotal: undefined,
+    });
     expect(config.prices).toEqual({ perRunUsd: 0.14, perSecondUsd: { '720P': undefined, '1080P': undefined } });
     expect(config.corsOrigins).toBeUndefined();
   });
 
   it('reads a comma-separated AUTH_MODE, and refuses unknown or repeated methods', () => {
     expect(loadConfig({ AUTH_MODE: 'apikey' }).auth.methods).toEqual(['apikey']);
-    expect(loadConfig({ AUTH_MODE: ' jwt , apikey ', AUTH_JWT_SECRET: SECRET }).auth.methods).toEqual(['jwt', 'apikey']);
+    expect(loadConfig({ AUTH_MODE: ' jwt , apikey ', AUTH_JWT_SECRET: SECRET }).auth.methods).toEqual([
+      'jwt',
+      'apikey',
+    ]);
     expect(named(configError({ AUTH_MODE: 'jwt,oauth', AUTH_JWT_SECRET: SECRET }))).toEqual(['AUTH_MODE']);
     expect(named(configError({ AUTH_MODE: 'apikey,apikey' }))).toEqual(['AUTH_MODE']);
     expect(named(configError({ AUTH_MODE: ',' }))).toEqual(['AUTH_MODE']);
@@ -184,10 +219,16 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
 
   it('needs exactly one source of JWT keys for jwt, and a long enough secret', () => {
     expect(configError({ AUTH_MODE: 'jwt' }).message).toMatch(/AUTH_JWKS_URL .* or AUTH_JWT_SECRET/);
-    expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://idp.example/jwks.json' }))).toEqual(['AUTH_MODE']);
+    expect(
+      named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://idp.example/jwks.json' })),
+    ).toEqual(['AUTH_MODE']);
     expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'short' }))).toEqual(['AUTH_JWT_SECRET']);
-    expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example/jwks.json' }))).toEqual(['AUTH_JWKS_URL']);
-    expect(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: `${SECRET}-the-secret` , AUTH_ADMIN_CLAIM: 'role' }).message).not.toContain('the-secret');
+    expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWKS_URL: 'http://idp.example/jwks.json' }))).toEqual([
+      'AUTH_JWKS_URL',
+    ]);
+    expect(
+      configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: `${SECRET}-the-secret`, AUTH_ADMIN_CLAIM: 'role' }).message,
+    ).not.toContain('the-secret');
     const config = loadConfig({
       AUTH_MODE: 'jwt',
       AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
@@ -209,7 +250,8 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
   });
 
   it('reads AUTH_JWT_MAX_AGE as seconds, or with a unit (s, m, h, d); 24 h by default', () => {
-    const maxAge = (value: string | undefined) => loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_AGE: value }).auth.jwt?.maxAgeSeconds;
+    const maxAge = (value: string | undefined) =>
+      loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_AGE: value }).auth.jwt?.maxAgeSeconds;
     expect(maxAge(undefined)).toBe(86_400);
     expect(maxAge('')).toBe(86_400);
     expect(maxAge('900')).toBe(900);
@@ -218,7 +260,9 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
     expect(maxAge(' 12h ')).toBe(43_200);
     expect(maxAge('7d')).toBe(604_800);
     for (const wrong of ['0', '-1h', '1.5h', '2w', 'a day', '400d']) {
-      expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_AGE: wrong })), wrong).toEqual(['AUTH_JWT_MAX_AGE']);
+      expect(named(configError({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_MAX_AGE: wrong })), wrong).toEqual(
+        ['AUTH_JWT_MAX_AGE'],
+      );
     }
   });
 
@@ -231,13 +275,16 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
       PRICE_PER_RUN_USD: '0.2',
       PRICE_PER_SECOND_1080P_USD: '0.05',
     });
-    expect(config.limits).toEqual({ activeJobs: 3, jobsPerMinute: undefined, dailySpendUsd: 2.5, dailySpendUsdTotal: 100 });
+    expect(config.limits).toEqual({
+      activeJobs: 3,
+      jobsPerMinute: undefined,
+      dailySpendUsd: 2.5,
+      dailySpendUsdTotal: 100,
+    });
     expect(config.prices).toEqual({ perRunUsd: 0.2, perSecondUsd: { '720P': undefined, '1080P': 0.05 } });
-    expect(named(configError({ LIMIT_ACTIVE_JOBS: '-1', PRICE_PER_RUN_USD: '-0.1', LIMIT_JOBS_PER_MINUTE: '1.5' })).sort()).toEqual([
-      'LIMIT_ACTIVE_JOBS',
-      'LIMIT_JOBS_PER_MINUTE',
-      'PRICE_PER_RUN_USD',
-    ]);
+    expect(
+      named(configError({ LIMIT_ACTIVE_JOBS: '-1', PRICE_PER_RUN_USD: '-0.1', LIMIT_JOBS_PER_MINUTE: '1.5' })).sort(),
+    ).toEqual(['LIMIT_ACTIVE_JOBS', 'LIMIT_JOBS_PER_MINUTE', 'PRICE_PER_RUN_USD']);
   });
 
   it('reads CORS_ORIGINS as a list of origins', () => {
@@ -263,7 +310,15 @@ describe('loadConfig never shows the key', () => {
   });
 
   it('leaves the key out even when it was pasted into the wrong variable', () => {
-    for (const name of ['ATLASCLOUD_BASE_URL', 'DATABASE_URL', 'NODE_ENV', 'LOG_LEVEL', 'GRAPHIQL', 'PORT', 'POLL_INTERVAL_MS']) {
+    for (const name of [
+      'ATLASCLOUD_BASE_URL',
+      'DATABASE_URL',
+      'NODE_ENV',
+      'LOG_LEVEL',
+      'GRAPHIQL',
+      'PORT',
+      'POLL_INTERVAL_MS',
+    ]) {
       const error = configError({ ATLASCLOUD_API_KEY: TEST_KEY, [name]: TEST_KEY });
       expect(named(error)).toEqual([name]);
       expect(error.message).not.toContain(TEST_KEY);

@@ -50,13 +50,18 @@ describe('connection cuts while jobs are polled', () => {
     });
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) {
-      const result = await gw.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, { input: { prompt: `a horse ${n}`, duration: 5 } });
+      const result = await gw.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+        input: { prompt: `a horse ${n}`, duration: 5 },
+      });
       expect(result.errors).toBeUndefined();
       ids.push(result.data!.generateVideo.prediction.id);
     }
     // A subscriber on each job, over SSE, follows it through the cuts to its end.
     const followed = ids.map((id) => collect(gw.subscribe<{ predictionUpdated: { status: string } }>(WATCH, { id })));
-    await eventually(() => gw.gateway.events.openStreams, (open) => open === ids.length);
+    await eventually(
+      () => gw.gateway.events.openStreams,
+      (open) => open === ids.length,
+    );
     for (let cut = 0; cut < 10; cut++) {
       await cutEveryConnection();
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -70,7 +75,8 @@ describe('connection cuts while jobs are polled', () => {
     );
     expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
     // Each stream heard the end and completed (collect returns once it has).
-    for (const events of await Promise.all(followed)) expect(events.at(-1)?.data?.predictionUpdated.status).toBe('SUCCEEDED');
+    for (const events of await Promise.all(followed))
+      expect(events.at(-1)?.data?.predictionUpdated.status).toBe('SUCCEEDED');
     expect(fake.creates).toHaveLength(5);
   });
 });

@@ -27,16 +27,29 @@ interface Run {
 const LEAKY_ENV = /^(npm_package_|npm_lifecycle_|npm_command$|npm_config_local_prefix$|INIT_CWD$)/;
 
 /** Run a program (no shell), capturing its output; never throws, so a failure can be reported with its output. */
-function run(file: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Run> {
+function run(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<Run> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !LEAKY_ENV.test(key)));
   return new Promise((resolve) => {
     execFile(
       file,
       args,
-      { cwd: options.cwd, env: { ...env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 32 * 1024 * 1024 },
+      {
+        cwd: options.cwd,
+        env: { ...env, ...options.env },
+        timeout: options.timeoutMs ?? 120_000,
+        maxBuffer: 32 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) + (error && code === -1 ? `\n${error.message}` : '') });
+        resolve({
+          code,
+          stdout: String(stdout),
+          stderr: String(stderr) + (error && code === -1 ? `\n${error.message}` : ''),
+        });
       },
     );
   });
@@ -46,7 +59,9 @@ function run(file: string, args: string[], options: { cwd: string; env?: Record<
 async function ok(file: string, args: string[], options: Parameters<typeof run>[2]): Promise<string> {
   const result = await run(file, args, options);
   if (result.code !== 0) {
-    throw new Error(`${file} ${args.join(' ')} exited ${result.code} in ${options.cwd}\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `${file} ${args.join(' ')} exited ${result.code} in ${options.cwd}\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return result.stdout;
 }
@@ -171,7 +186,14 @@ const CONTROL = `// @ts-expect-error
 export const fine: number = 1;
 `;
 const TSCONFIG_CONTROL = {
-  compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'nodenext', noEmit: true, types: [], skipLibCheck: true },
+  compilerOptions: {
+    strict: true,
+    module: 'NodeNext',
+    moduleResolution: 'nodenext',
+    noEmit: true,
+    types: [],
+    skipLibCheck: true,
+  },
   files: ['control.ts'],
 };
 
@@ -212,7 +234,8 @@ async function startSimulatedGateway() {
   gatewayUrl = await gateway.listen(0, '127.0.0.1');
 }
 
-const tsc = (project: string) => run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', project, '--pretty', 'false'], { cwd: app });
+const tsc = (project: string) =>
+  run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', project, '--pretty', 'false'], { cwd: app });
 
 describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', () => {
   beforeAll(async () => {
@@ -236,12 +259,18 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
       scripts?: Record<string, string>;
       dependencies: Record<string, string>;
     };
-    const ours = JSON.parse(await readFile(join(repo, 'packages', 'client', 'package.json'), 'utf8')) as { version: string };
+    const ours = JSON.parse(await readFile(join(repo, 'packages', 'client', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(manifest).toMatchObject({ name: 'happyhorse-gateway', version: ours.version });
     // Nothing but the build and the schema: no sources, tests or local data.
     expect(await readdir(installed)).not.toContain('src');
     // Only the client's own dependencies, and no install script of the gateway's (patch-package) to run here.
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@graphql-typed-document-node/core', 'graphql', 'graphql-sse']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual([
+      '@graphql-typed-document-node/core',
+      'graphql',
+      'graphql-sse',
+    ]);
     expect(manifest.scripts?.postinstall).toBeUndefined();
     expect(await readdir(join(installed, 'dist', 'client'))).toContain('index.d.ts');
   });
@@ -259,7 +288,11 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
   }, 120_000);
 
   it('runs compiled against a gateway on the simulator: submit, follow, fetch, list and watch', async () => {
-    const stdout = await ok('node', [join('out', 'usage.js')], { cwd: app, env: { GATEWAY_URL: gatewayUrl }, timeoutMs: 30_000 });
+    const stdout = await ok('node', [join('out', 'usage.js')], {
+      cwd: app,
+      env: { GATEWAY_URL: gatewayUrl },
+      timeoutMs: 30_000,
+    });
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as {
@@ -276,7 +309,12 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
       watched: string[];
     };
 
-    expect(result).toMatchObject({ status: 'SUCCEEDED', resolution: 'RES_720P', aspectRatio: 'RATIO_9_16', duration: 3 });
+    expect(result).toMatchObject({
+      status: 'SUCCEEDED',
+      resolution: 'RES_720P',
+      aspectRatio: 'RATIO_9_16',
+      duration: 3,
+    });
     expect(result.updates).toBeGreaterThanOrEqual(2);
     // The submitted job (unfinished; the gateway reads a job accepted upstream as PROCESSING), then its changes.
     expect(['STARTING', 'PROCESSING']).toContain(result.updateStatuses[0]);
@@ -288,7 +326,10 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
 
     // The video is the gateway's own copy (a signed link; the simulator's would expire), and it is a video.
     const origin = new URL(gatewayUrl).origin;
-    expect(result.videoUrl?.startsWith(`${origin}/videos/${result.id}/0.mp4?expires=`), `${result.videoUrl} from ${origin}`).toBe(true);
+    expect(
+      result.videoUrl?.startsWith(`${origin}/videos/${result.id}/0.mp4?expires=`),
+      `${result.videoUrl} from ${origin}`,
+    ).toBe(true);
     const video = await fetch(result.videoUrl!);
     expect(video.status).toBe(200);
     expect(video.headers.get('content-type')).toBe('video/mp4');

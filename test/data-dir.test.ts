@@ -15,10 +15,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { journalDir } from '../src/dataDir.ts';
 import { children, startChild } from './support/childGateway.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
-import { ADMIN_URL, createServerDatabase, eventually, startGateway, type TestGateway, TEST_KEY } from './support/gateway.ts';
+import {
+  ADMIN_URL,
+  createServerDatabase,
+  eventually,
+  startGateway,
+  TEST_KEY,
+  type TestGateway,
+} from './support/gateway.ts';
 import { TcpProxy } from './support/tcpProxy.ts';
 
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
 type Generated = { generateVideo: { prediction: { id: string; status: string } } };
 
 interface Row {
@@ -91,17 +99,25 @@ describe('DATA_DIR', () => {
   it.each([
     ['Postgres', true],
     ['PGlite', false],
-  ])('refuses to start (%s) when DATA_DIR cannot be written, with a message naming it, and exit code 1', async (_name, withDatabaseUrl) => {
-    const { dataDir, breakIt } = dataDirUnder();
-    breakIt();
-    const env = { ATLASCLOUD_BASE_URL: fake.url, DATA_DIR: dataDir, ...(withDatabaseUrl ? { DATABASE_URL: server.url } : {}) };
-    await expect(startChild(env)).rejects.toThrow(/exited during start-up/);
-    const child = children.at(-1)!;
-    expect(await child.exited).toEqual({ code: 1, signal: null });
-    expect(child.output()).toContain(`DATA_DIR (${dataDir}) cannot be written: ENOTDIR`);
-    // A plain message for the operator, not a crash.
-    expect(child.output()).not.toMatch(/^\s+at /m);
-  }, 60_000);
+  ])(
+    'refuses to start (%s) when DATA_DIR cannot be written, with a message naming it, and exit code 1',
+    async (_name, withDatabaseUrl) => {
+      const { dataDir, breakIt } = dataDirUnder();
+      breakIt();
+      const env = {
+        ATLASCLOUD_BASE_URL: fake.url,
+        DATA_DIR: dataDir,
+        ...(withDatabaseUrl ? { DATABASE_URL: server.url } : {}),
+      };
+      await expect(startChild(env)).rejects.toThrow(/exited during start-up/);
+      const child = children.at(-1)!;
+      expect(await child.exited).toEqual({ code: 1, signal: null });
+      expect(child.output()).toContain(`DATA_DIR (${dataDir}) cannot be written: ENOTDIR`);
+      // A plain message for the operator, not a crash.
+      expect(child.output()).not.toMatch(/^\s+at /m);
+    },
+    60_000,
+  );
 
   it('/ready answers 503 while DATA_DIR cannot be written, and 200 again once it can', async () => {
     const { dataDir, breakIt, restore } = dataDirUnder();
@@ -111,18 +127,31 @@ describe('DATA_DIR', () => {
 
     breakIt();
     // Probed every few seconds, not on every request.
-    const down = await eventually(() => ready(gw.url), (r) => r.status === 503, 15_000);
+    const down = await eventually(
+      () => ready(gw.url),
+      (r) => r.status === 503,
+      15_000,
+    );
     expect(down.body).toEqual({ status: 'not ready', reason: 'data dir: DATA_DIR cannot be written' });
     // The details are for the log, not for whoever asks /ready.
     expect(gw.logs.join('\n')).toContain('ENOTDIR');
 
     restore();
-    await eventually(() => ready(gw.url), (r) => r.status === 200, 15_000);
+    await eventually(
+      () => ready(gw.url),
+      (r) => r.status === 200,
+      15_000,
+    );
   }, 40_000);
 
   it('survives a journal that cannot be written during a database outage, and records every job once the database is back', async () => {
     const { dataDir, breakIt } = dataDirUnder();
-    const child = await startChild({ DATABASE_URL: proxy.url(server.url), ATLASCLOUD_BASE_URL: fake.url, DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' });
+    const child = await startChild({
+      DATABASE_URL: proxy.url(server.url),
+      ATLASCLOUD_BASE_URL: fake.url,
+      DATA_DIR: dataDir,
+      UPSTREAM_TIMEOUT_MS: '5000',
+    });
     breakIt();
 
     // Ten paid jobs whose create calls are out at Atlas when the database goes away.
@@ -136,7 +165,10 @@ describe('DATA_DIR', () => {
         }).then((response) => response.json() as Promise<{ data?: Generated; errors?: unknown[] }>),
       ),
     );
-    await eventually(() => fake.creates.length, (n) => n === 10);
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 10,
+    );
     await proxy.cut();
     const replies = await submissions;
     for (const reply of replies) expect(reply.errors).toBeUndefined();
@@ -145,15 +177,23 @@ describe('DATA_DIR', () => {
     // Neither the database nor the journal takes them: they are held in memory, and the log says so.
     await eventually(
       () => child.output(),
-      (output) => occurrences(output, 'the submission journal could not be written') === 10 && output.includes('recording a submission failed again'),
+      (output) =>
+        occurrences(output, 'the submission journal could not be written') === 10 &&
+        output.includes('recording a submission failed again'),
       15_000,
     );
     await proxy.restore();
 
     // Every job ends with the id Atlas gave it: none was taken for lost.
-    const done = await eventually(rows, (all) => all.length === 10 && all.every((row) => row.status === 'SUCCEEDED'), 30_000);
+    const done = await eventually(
+      rows,
+      (all) => all.length === 10 && all.every((row) => row.status === 'SUCCEEDED'),
+      30_000,
+    );
     expect(done.map((row) => row.id).sort()).toEqual([...ids].sort());
-    expect(done.map((row) => row.upstream_id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `job_${i + 1}`).sort());
+    expect(done.map((row) => row.upstream_id).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `job_${i + 1}`).sort(),
+    );
     expect(done.filter((row) => row.error_code !== null)).toEqual([]);
     expect(fake.creates).toHaveLength(10);
 
@@ -165,40 +205,73 @@ describe('DATA_DIR', () => {
 
   it('names, on shutdown, the upstream ids that neither the database nor the journal took', async () => {
     const { dataDir, breakIt } = dataDirUnder();
-    const gw = await startGateway({ databaseUrl: proxy.url(server.url), atlasUrl: fake.url, env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' } });
+    const gw = await startGateway({
+      databaseUrl: proxy.url(server.url),
+      atlasUrl: fake.url,
+      env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' },
+    });
     breakIt();
     fake.createDelayMs = 1_000;
     const submission = gw.request<Generated>(GENERATE, { input: { prompt: 'recorded nowhere' } });
-    await eventually(() => fake.creates.length, (n) => n === 1);
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 1,
+    );
     await proxy.cut();
     const id = (await submission).data!.generateVideo.prediction.id;
     await gw.close();
     const line = gw.logs.find((entry) => entry.includes('stopping with submissions recorded nowhere'));
     expect(line).toBeDefined();
-    expect(JSON.parse(line!)).toMatchObject({ level: 'error', submissions: [{ predictionId: id, upstreamId: 'job_1' }] });
+    expect(JSON.parse(line!)).toMatchObject({
+      level: 'error',
+      submissions: [{ predictionId: id, upstreamId: 'job_1' }],
+    });
   }, 60_000);
 
   it('keeps going when recorded ids cannot be removed from the journal, and removes them once it can', async () => {
     const { dataDir, hide, unhide } = dataDirUnder();
-    const gw = await startGateway({ databaseUrl: proxy.url(server.url), atlasUrl: fake.url, env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' } });
+    const gw = await startGateway({
+      databaseUrl: proxy.url(server.url),
+      atlasUrl: fake.url,
+      env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' },
+    });
     gateways.push(gw);
     fake.createDelayMs = 1_000;
-    const submissions = Promise.all(Array.from({ length: 3 }, (_, i) => gw.request<Generated>(GENERATE, { input: { prompt: `on disk ${i}` } })));
-    await eventually(() => fake.creates.length, (n) => n === 3);
+    const submissions = Promise.all(
+      Array.from({ length: 3 }, (_, i) => gw.request<Generated>(GENERATE, { input: { prompt: `on disk ${i}` } })),
+    );
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 3,
+    );
     await proxy.cut();
     await submissions;
     // On disk, as they should be; then the folder goes away before they can be removed.
     const journal = journalDir(dataDir);
-    await eventually(() => readdirSync(journal).filter((name) => name.endsWith('.json')).length, (n) => n === 3);
+    await eventually(
+      () => readdirSync(journal).filter((name) => name.endsWith('.json')).length,
+      (n) => n === 3,
+    );
     hide();
     await proxy.restore();
 
-    await eventually(rows, (all) => all.length === 3 && all.every((row) => row.status === 'SUCCEEDED' && row.upstream_id !== null), 30_000);
-    await eventually(() => gw.logs.filter((line) => line.includes('could not be removed from the journal')).length, (n) => n === 3);
+    await eventually(
+      rows,
+      (all) => all.length === 3 && all.every((row) => row.status === 'SUCCEEDED' && row.upstream_id !== null),
+      30_000,
+    );
+    await eventually(
+      () => gw.logs.filter((line) => line.includes('could not be removed from the journal')).length,
+      (n) => n === 3,
+    );
 
     // Back: the stale files go, so a later process does not record them again.
     unhide();
     expect(existsSync(journal)).toBe(true);
-    await eventually(() => readdirSync(journal).filter((name) => name.endsWith('.json')), (names) => names.length === 0, 15_000);
+    await eventually(
+      () => readdirSync(journal).filter((name) => name.endsWith('.json')),
+      (names) => names.length === 0,
+      15_000,
+    );
   }, 60_000);
 });

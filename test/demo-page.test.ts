@@ -25,7 +25,14 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
     page.setDefaultTimeout(10_000);
@@ -54,7 +61,9 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     await expect.poll(() => page.getByTestId('eta').textContent()).toContain('left (estimate)');
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/demo-page-running.png', fullPage: true });
-    await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: 10_000 }).toBeGreaterThan(barEarly);
+    await expect
+      .poll(async () => Number(await bar.getAttribute('value')), { timeout: 10_000 })
+      .toBeGreaterThan(barEarly);
     await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
     expect(Number(await bar.getAttribute('value'))).toBe(1);
     const elapsedDone = Number.parseFloat((await page.getByTestId('elapsed').textContent()) ?? '');
@@ -62,8 +71,15 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
 
     // The <video> has a source, and the browser actually loaded and decoded it.
     const video = page.locator('video');
-    await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    const media = await video.evaluate((v: HTMLVideoElement) => ({ src: v.currentSrc, width: v.videoWidth, duration: v.duration, error: v.error?.code }));
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.readyState), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(2);
+    const media = await video.evaluate((v: HTMLVideoElement) => ({
+      src: v.currentSrc,
+      width: v.videoWidth,
+      duration: v.duration,
+      error: v.error?.code,
+    }));
     // The gateway's own copy, through its signed link (the browser seeks it with range requests).
     expect(media.src).toMatch(new RegExp(`^${origin}/videos/[0-9a-f-]{36}/0\\.mp4\\?expires=\\d+&signature=`));
     expect(media.width).toBeGreaterThan(0);
@@ -71,7 +87,9 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     expect(media.error).toBeUndefined();
 
     // The recent list shows the job.
-    await expect.poll(() => page.getByRole('table').textContent(), { timeout: 5_000 }).toContain('A chestnut horse trotting through snow');
+    await expect
+      .poll(() => page.getByRole('table').textContent(), { timeout: 5_000 })
+      .toContain('A chestnut horse trotting through snow');
 
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/demo-page.png', fullPage: true });
@@ -82,11 +100,14 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     const graphiql = await browser.newPage();
     const outside: string[] = [];
     graphiql.on('request', (request) => {
-      if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) outside.push(request.url());
+      if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:'))
+        outside.push(request.url());
     });
     await graphiql.goto(`${origin}/graphql`);
     await graphiql.locator('.graphiql-container').first().waitFor();
-    await expect.poll(() => graphiql.locator('.graphiql-query-editor').first().textContent()).toContain('generateVideo');
+    await expect
+      .poll(() => graphiql.locator('.graphiql-query-editor').first().textContent())
+      .toContain('generateVideo');
     expect(outside).toEqual([]);
     await graphiql.close();
   });

@@ -17,10 +17,10 @@ import {
   execForm,
   healthcheck,
   last,
+  ROOT,
   readCompose,
   readDockerfile,
   readDockerignore,
-  ROOT,
   serviceEnv,
   stageEnv,
 } from './support/deploy.ts';
@@ -54,8 +54,16 @@ describe('Dockerfile', () => {
   });
 
   it('gives the runtime stage the install manifests and the build output only', () => {
-    const fromContext = copies(runtime).filter((copy) => copy.from === undefined).flatMap((copy) => copy.sources);
-    expect(fromContext.sort()).toEqual(['package-lock.json', 'package.json', 'packages/client/package.json', 'patches', 'scripts/postinstall.ts']);
+    const fromContext = copies(runtime)
+      .filter((copy) => copy.from === undefined)
+      .flatMap((copy) => copy.sources);
+    expect(fromContext.sort()).toEqual([
+      'package-lock.json',
+      'package.json',
+      'packages/client/package.json',
+      'patches',
+      'scripts/postinstall.ts',
+    ]);
     const fromBuild = copies(runtime).filter((copy) => copy.from !== undefined);
     expect(fromBuild).toEqual([{ from: 'build', sources: ['/app/dist'], dest: 'dist' }]);
     expect(last(runtime, 'WORKDIR')).toBe('/app');
@@ -63,7 +71,10 @@ describe('Dockerfile', () => {
 
   it('copies only files that exist and that .dockerignore lets into the build context', () => {
     const ignore = readDockerignore();
-    const sources = stages.flatMap(copies).filter((copy) => copy.from === undefined).flatMap((copy) => copy.sources);
+    const sources = stages
+      .flatMap(copies)
+      .filter((copy) => copy.from === undefined)
+      .flatMap((copy) => copy.sources);
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) {
       expect(existsSync(`${ROOT}/${source}`), `${source} exists`).toBe(true);
@@ -73,10 +84,19 @@ describe('Dockerfile', () => {
 
   it('keeps installs, history, local data, build output, secrets and tarballs out of the build context', () => {
     const ignore = readDockerignore();
-    for (const path of ['node_modules/react/index.js', '.git/HEAD', '.data/PG_VERSION', 'dist/main.js', 'test-results/demo.png', 'happyhorse-gateway-0.1.0.tgz', '.env']) {
+    for (const path of [
+      'node_modules/react/index.js',
+      '.git/HEAD',
+      '.data/PG_VERSION',
+      'dist/main.js',
+      'test-results/demo.png',
+      'happyhorse-gateway-0.1.0.tgz',
+      '.env',
+    ]) {
       expect(dockerIgnored(ignore, path), path).toBe(true);
     }
-    for (const path of ['src/main.ts', 'package.json', 'patches/postgres+3.4.9.patch']) expect(dockerIgnored(ignore, path), path).toBe(false);
+    for (const path of ['src/main.ts', 'package.json', 'patches/postgres+3.4.9.patch'])
+      expect(dockerIgnored(ignore, path), path).toBe(false);
   });
 
   it('runs as an unprivileged user that owns DATA_DIR', () => {
@@ -86,8 +106,14 @@ describe('Dockerfile', () => {
     const dataDir = stageEnv(runtime).DATA_DIR!;
     expect(dataDir).toMatch(/^\//);
     // Created and handed to that user before USER switches to it (the gateway writes nowhere else).
-    const runs = runtime.instructions.slice(0, runtime.instructions.findIndex((instruction) => instruction.keyword === 'USER'));
-    const chown = runs.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args).join('\n');
+    const runs = runtime.instructions.slice(
+      0,
+      runtime.instructions.findIndex((instruction) => instruction.keyword === 'USER'),
+    );
+    const chown = runs
+      .filter((instruction) => instruction.keyword === 'RUN')
+      .map((instruction) => instruction.args)
+      .join('\n');
     expect(chown).toContain(`mkdir -p ${dataDir}`);
     expect(chown).toMatch(new RegExp(`chown (-R )?${user}(:${user})? ${dataDir}\\b`));
   });
@@ -96,7 +122,13 @@ describe('Dockerfile', () => {
     const env = stageEnv(runtime);
     expect(() => loadConfig(env)).toThrow(/ATLASCLOUD_API_KEY[\s\S]*AUTH_MODE/);
     const config = loadConfig({ ...env, ATLASCLOUD_API_KEY: 'sk-x', AUTH_MODE: 'apikey' });
-    expect(config).toMatchObject({ nodeEnv: 'production', host: '0.0.0.0', port: 4000, database: { dataDir: env.DATA_DIR }, dataDir: env.DATA_DIR });
+    expect(config).toMatchObject({
+      nodeEnv: 'production',
+      host: '0.0.0.0',
+      port: 4000,
+      database: { dataDir: env.DATA_DIR },
+      dataDir: env.DATA_DIR,
+    });
   });
 
   it('exposes the port it listens on, and checks health on that port at /health', () => {
@@ -132,19 +164,31 @@ describe('docker-compose.yml', () => {
 
   it('keeps the database and DATA_DIR on named volumes', () => {
     const named = Object.keys(compose.volumes ?? {});
-    const mount = (service: typeof gateway, path: string) => service.volumes?.find((volume) => volume.split(':')[1] === path)?.split(':')[0];
+    const mount = (service: typeof gateway, path: string) =>
+      service.volumes?.find((volume) => volume.split(':')[1] === path)?.split(':')[0];
     expect(named).toContain(mount(postgres, '/var/lib/postgresql/data'));
     expect(named).toContain(mount(gateway, containerEnv({}).DATA_DIR!));
   });
 
   it('sets an environment the gateway accepts, with a key as the README says to put in .env', () => {
     const config = loadConfig(containerEnv({ ATLASCLOUD_API_KEY: 'sk-from-dotenv' }));
-    expect(config).toMatchObject({ nodeEnv: 'production', host: '0.0.0.0', port: 4000, dataDir: '/data', persistedOperations: 'open' });
+    expect(config).toMatchObject({
+      nodeEnv: 'production',
+      host: '0.0.0.0',
+      port: 4000,
+      dataDir: '/data',
+      persistedOperations: 'open',
+    });
     expect(config.database).toEqual({ url: 'postgres://gateway:gateway@postgres:5432/gateway' });
     expect(config.atlas?.apiKey).toBe('sk-from-dotenv');
     // Production insists on an explicit AUTH_MODE: compose names one.
     expect(config.auth).toMatchObject({ explicit: true, methods: ['apikey'] });
-    expect(config.limits).toEqual({ activeJobs: undefined, jobsPerMinute: undefined, dailySpendUsd: undefined, dailySpendUsdTotal: undefined });
+    expect(config.limits).toEqual({
+      activeJobs: undefined,
+      jobsPerMinute: undefined,
+      dailySpendUsd: undefined,
+      dailySpendUsdTotal: undefined,
+    });
   });
 
   it('passes the settings .env gives through to the gateway', () => {
@@ -160,7 +204,10 @@ describe('docker-compose.yml', () => {
       }),
     );
     expect(config.auth.methods).toEqual(['jwt', 'apikey']);
-    expect(config.auth.jwt).toMatchObject({ jwksUrl: 'https://id.example.com/.well-known/jwks.json', issuer: 'https://id.example.com/' });
+    expect(config.auth.jwt).toMatchObject({
+      jwksUrl: 'https://id.example.com/.well-known/jwks.json',
+      issuer: 'https://id.example.com/',
+    });
     expect(config.corsOrigins).toEqual(['https://app.example.com']);
     expect(config.limits.dailySpendUsd).toBe(20);
     expect(config.persistedOperations).toBe('only');
@@ -194,6 +241,9 @@ describe('docker-compose.yml', () => {
     }
   })();
   it.skipIf(!composeCli)('is valid for docker compose itself', () => {
-    execFileSync('docker', ['compose', 'config', '--quiet'], { cwd: ROOT, env: { ...process.env, ATLASCLOUD_API_KEY: 'sk-x' } });
+    execFileSync('docker', ['compose', 'config', '--quiet'], {
+      cwd: ROOT,
+      env: { ...process.env, ATLASCLOUD_API_KEY: 'sk-x' },
+    });
   });
 });

@@ -32,10 +32,17 @@ function folderWith(dotenv: string): string {
 
 describe('loadEnvFile', () => {
   it('takes what the environment does not set, and leaves what it sets, even when empty', () => {
-    const dir = folderWith('# the gateway\nPORT=4100\nLOG_LEVEL=debug\nATLASCLOUD_API_KEY=sk-file\nAUTH_JWT_ISSUER="https://id.example.com/#tenant"\n');
+    const dir = folderWith(
+      '# the gateway\nPORT=4100\nLOG_LEVEL=debug\nATLASCLOUD_API_KEY=sk-file\nAUTH_JWT_ISSUER="https://id.example.com/#tenant"\n',
+    );
     const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', ATLASCLOUD_API_KEY: '' };
     expect(loadEnvFile(env, join(dir, '.env')).sort()).toEqual(['AUTH_JWT_ISSUER', 'PORT']);
-    expect(env).toEqual({ LOG_LEVEL: 'warn', ATLASCLOUD_API_KEY: '', PORT: '4100', AUTH_JWT_ISSUER: 'https://id.example.com/#tenant' });
+    expect(env).toEqual({
+      LOG_LEVEL: 'warn',
+      ATLASCLOUD_API_KEY: '',
+      PORT: '4100',
+      AUTH_JWT_ISSUER: 'https://id.example.com/#tenant',
+    });
   });
 
   it('does nothing without a file', () => {
@@ -44,7 +51,7 @@ describe('loadEnvFile', () => {
     expect(env).toEqual({ PORT: '1' });
   });
 
-  it('is not read under NODE_ENV=test, so a developer\'s .env cannot reach the test suites', () => {
+  it("is not read under NODE_ENV=test, so a developer's .env cannot reach the test suites", () => {
     const env: NodeJS.ProcessEnv = { NODE_ENV: 'test' };
     expect(loadEnvFile(env, join(folderWith('DATABASE_URL=postgres://prod.example.com/db\n'), '.env'))).toEqual([]);
     expect(env).toEqual({ NODE_ENV: 'test' });
@@ -62,7 +69,8 @@ describe('loadEnvFile', () => {
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const started: ChildProcess[] = [];
 afterAll(() => {
-  for (const child of started) if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
 });
 
 function start(script: string, args: string[], cwd: string, env: Record<string, string>) {
@@ -102,15 +110,23 @@ describe('.env in the working directory', () => {
     await healthy(`http://127.0.0.1:${port}/health`, gateway.exited, gateway.output, 60_000);
     // The port and the data folder came from the file; the log level from the environment (silent would log nothing).
     expect(existsSync(join(dir, 'from-dotenv'))).toBe(true);
-    const lines = gateway.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = gateway
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const read = lines.find((line) => line.msg === 'read .env');
     expect((read?.variables as string[] | undefined)?.sort()).toEqual(['DATA_DIR', 'PORT']);
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'gateway listening', url: `http://127.0.0.1:${port}/graphql` }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'gateway listening', url: `http://127.0.0.1:${port}/graphql` }),
+    );
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
   });
 
-  it('configures npm run keys, and a bad value in it stops the command naming the variable', { timeout: 90_000 }, async () => {
+  it('configures npm run keys, and a bad value in it stops the command naming the variable', {
+    timeout: 90_000,
+  }, async () => {
     const dir = folderWith('DATA_DIR=./keys-db\n');
     const create = start('src/cli/keys.ts', ['create', '--name', 'from-dotenv'], dir, {});
     expect(await create.exited, create.output()).toBe(0);

@@ -33,12 +33,21 @@ describe.each(BACKENDS)('a database failure under a query, on %s', (backend) => 
       headers: { 'content-type': 'application/json', 'x-request-id': 'db-failure-1' },
       body: JSON.stringify({ query: '{ prediction(id: "00000000-0000-4000-8000-000000000000") { id } }' }),
     });
-    const result = (await response.json()) as { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
-    expect(result.errors![0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'db-failure-1' } });
+    const result = (await response.json()) as {
+      errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+    };
+    expect(result.errors![0]).toMatchObject({
+      message: 'Unexpected error.',
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'db-failure-1' },
+    });
     expect(JSON.stringify(result)).not.toMatch(/predictions/);
 
-    const lines = t.gw.logs.map((line) => JSON.parse(line) as { level: string; msg: string; requestId?: string; error?: LoggedError });
-    const failures = lines.filter((line) => line.level === 'error' && chain(line.error).some((e) => e.message?.startsWith('Failed query: select')));
+    const lines = t.gw.logs.map(
+      (line) => JSON.parse(line) as { level: string; msg: string; requestId?: string; error?: LoggedError },
+    );
+    const failures = lines.filter(
+      (line) => line.level === 'error' && chain(line.error).some((e) => e.message?.startsWith('Failed query: select')),
+    );
     // Logged once, by the request's logger (Yoga's own line, which cannot name the request, is not written).
     expect(failures, t.gw.logs.join('\n')).toHaveLength(1);
     const logged = failures[0]!;

@@ -49,7 +49,11 @@ describe('prediction events', () => {
     await new Promise((resolve) => setTimeout(resolve, 100)); // the watch's own catch-up read is done
 
     // The change commits while no notice can arrive.
-    await updatePrediction(db.database.db, id, { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null });
+    await updatePrediction(db.database.db, id, {
+      status: 'SUCCEEDED',
+      outputs: ['https://cdn.example/x.mp4'],
+      nextPollAt: null,
+    });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(seen.map((r) => r.status)).toEqual(['PROCESSING']);
 
@@ -75,7 +79,10 @@ describe('prediction events', () => {
 
     // Once the listener is back, a change is delivered (by its notice, or by the re-read after reconnect).
     await eventually(
-      () => db.database.db.execute(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'`),
+      () =>
+        db.database.db.execute(
+          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen%'`,
+        ),
       (result) => (result as unknown as { n: number }[])[0]?.n === 1,
     );
     await updatePrediction(db.database.db, id, { status: 'FAILED', errorCode: 'X', nextPollAt: null });

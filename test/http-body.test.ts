@@ -15,7 +15,8 @@ import { gatewayFixture } from './support/gateway.ts';
 /** What a careless client might send: ten times the limit. */
 const TEN_MB = 10 * 1024 * 1024;
 
-const GENERATE = 'mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+const GENERATE =
+  'mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
 
 interface Reply {
   data?: Record<string, unknown> | null;
@@ -32,12 +33,17 @@ function post(url: string, body: string, options: { chunkBytes?: number; content
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, reply: JSON.parse(Buffer.concat(chunks).toString()) as Reply, requestId: res.headers['x-request-id'] as string | undefined }),
+        resolve({
+          status: res.statusCode ?? 0,
+          reply: JSON.parse(Buffer.concat(chunks).toString()) as Reply,
+          requestId: res.headers['x-request-id'] as string | undefined,
+        }),
       );
     });
     req.on('error', reject);
     if (options.chunkBytes) {
-      for (let at = 0; at < bytes.length; at += options.chunkBytes) req.write(bytes.subarray(at, at + options.chunkBytes));
+      for (let at = 0; at < bytes.length; at += options.chunkBytes)
+        req.write(bytes.subarray(at, at + options.chunkBytes));
     } else req.write(bytes);
     req.end();
   });
@@ -45,13 +51,18 @@ function post(url: string, body: string, options: { chunkBytes?: number; content
 
 describe('GraphQL request bodies', () => {
   const t = gatewayFixture('postgres');
-  const storedJobs = async () => ((await t.db.database.db.execute(sql`select count(*)::int as n from predictions`)) as unknown as { n: number }[])[0]?.n;
+  const storedJobs = async () =>
+    ((await t.db.database.db.execute(sql`select count(*)::int as n from predictions`)) as unknown as { n: number }[])[0]
+      ?.n;
 
   beforeEach(() => t.fake.reset());
 
   it('runs a mutation sent chunked in 7-byte pieces, charset in the content type', async () => {
     const body = JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'A horse in small pieces' } } });
-    const { status, reply } = await post(t.gw.url, body, { chunkBytes: 7, contentType: 'application/json; charset=utf-8' });
+    const { status, reply } = await post(t.gw.url, body, {
+      chunkBytes: 7,
+      contentType: 'application/json; charset=utf-8',
+    });
     expect(status).toBe(200);
     expect(reply.errors).toBeUndefined();
     expect(reply.data?.generateVideo).toMatchObject({ prediction: { status: 'PROCESSING' } });
@@ -65,7 +76,11 @@ describe('GraphQL request bodies', () => {
     const before = await storedJobs();
     expect(before).toBeTypeOf('number');
     const prompt = 'x'.repeat(MAX_GRAPHQL_BODY_BYTES);
-    const { status, reply, requestId } = await post(t.gw.url, JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }), options);
+    const { status, reply, requestId } = await post(
+      t.gw.url,
+      JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }),
+      options,
+    );
     expect(status).toBe(413);
     expect(reply.errors?.[0]?.message).toContain(`at most ${MAX_GRAPHQL_BODY_BYTES} bytes`);
     expect(reply.errors?.[0]?.extensions).toEqual({ code: 'REQUEST_ENTITY_TOO_LARGE', requestId });
@@ -75,7 +90,12 @@ describe('GraphQL request bodies', () => {
 
   it.each([
     ['invalid JSON', '{"query": ', 'BAD_REQUEST', 'POST body sent invalid JSON.'],
-    ['an empty object', '{}', 'BAD_REQUEST', 'The request carries neither a query nor the hash of a persisted document'],
+    [
+      'an empty object',
+      '{}',
+      'BAD_REQUEST',
+      'The request carries neither a query nor the hash of a persisted document',
+    ],
     ['an array', '[1, 2]', 'BAD_REQUEST', 'Batching is not supported.'],
     ['a bare string', '"mutation { x }"', 'BAD_REQUEST', 'POST body is expected to be object but received string'],
     ['nothing at all', '', 'BAD_REQUEST', 'POST body sent invalid JSON.'],
@@ -106,15 +126,28 @@ describe('10 MB bodies to a gateway process', () => {
   it.each([
     ['with its length declared', (): RequestInit => ({ body })],
     // Over the limit only once 1 MiB of it is in: the answer comes while the client is still sending.
-    ['streamed without a length', (): RequestInit => ({ body: new Blob([body]).stream(), duplex: 'half' }) as RequestInit],
-    ['as text/plain, which Yoga reads itself', (): RequestInit => ({ body, headers: { 'content-type': 'text/plain', 'x-graphql-csrf': '1' } })],
+    [
+      'streamed without a length',
+      (): RequestInit => ({ body: new Blob([body]).stream(), duplex: 'half' }) as RequestInit,
+    ],
+    [
+      'as text/plain, which Yoga reads itself',
+      (): RequestInit => ({ body, headers: { 'content-type': 'text/plain', 'x-graphql-csrf': '1' } }),
+    ],
   ])('answers fetch sending it %s with a 413 and a GraphQL error, not a reset connection', async (_, init) => {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const response = await fetch(`${child.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...init() });
+      const response = await fetch(`${child.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        ...init(),
+      });
       expect(response.status).toBe(413);
       expect(response.headers.get('content-type')).toContain('application/json');
       const reply = (await response.json()) as Reply;
-      expect(reply.errors?.[0]).toMatchObject({ message: expect.stringContaining('too large'), extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } });
+      expect(reply.errors?.[0]).toMatchObject({
+        message: expect.stringContaining('too large'),
+        extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' },
+      });
     }
   });
 
@@ -134,13 +167,17 @@ describe('malformed GraphQL bodies in production', () => {
     ['cut short', '{"query": "mutation { generateVideo(input: {prompt: \\"tell-tale text'],
     ['with a stray brace', '{"query": "{ viewer { id } }"}}tell-tale text'],
     ['not JSON at all', 'tell-tale text'],
-  ])('answers JSON %s with a plain BAD_REQUEST: no originalError, none of the parser\'s text or the body', async (_, body) => {
-    const { reply } = await post(t.gw.url, body);
-    expect(reply.errors).toHaveLength(1);
-    expect(reply.errors?.[0]?.message).toBe('POST body sent invalid JSON.');
-    expect(reply.errors?.[0]?.extensions).not.toHaveProperty('originalError');
-    expect(reply.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST' });
-    const text = JSON.stringify(reply);
-    for (const leak of ['tell-tale', 'SyntaxError', 'Unexpected', 'position', 'is not valid JSON']) expect(text).not.toContain(leak);
-  });
+  ])(
+    "answers JSON %s with a plain BAD_REQUEST: no originalError, none of the parser's text or the body",
+    async (_, body) => {
+      const { reply } = await post(t.gw.url, body);
+      expect(reply.errors).toHaveLength(1);
+      expect(reply.errors?.[0]?.message).toBe('POST body sent invalid JSON.');
+      expect(reply.errors?.[0]?.extensions).not.toHaveProperty('originalError');
+      expect(reply.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST' });
+      const text = JSON.stringify(reply);
+      for (const leak of ['tell-tale', 'SyntaxError', 'Unexpected', 'position', 'is not valid JSON'])
+        expect(text).not.toContain(leak);
+    },
+  );
 });

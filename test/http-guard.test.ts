@@ -84,21 +84,37 @@ describe('the guard around every route', () => {
   it.each([
     ['throws', '/throws', 'boom, thrown'],
     ['rejects', '/rejects', 'boom, rejected'],
-  ])('answers 500 in the GraphQL error shape when a route %s, and logs the cause with the request id', async (_, path, cause) => {
-    const response = await fetch(`${base}${path}`, { headers: { 'x-request-id': `guard-${path.slice(1)}` } });
-    expect(response.status).toBe(500);
-    expect(response.headers.get('x-request-id')).toBe(`guard-${path.slice(1)}`);
-    const reply = (await response.json()) as ErrorReply;
-    expect(reply).toEqual({ errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: `guard-${path.slice(1)}` } }] });
-    // The cause is the log's, not the client's.
-    expect(JSON.stringify(reply)).not.toContain('boom');
-    const line = await eventually(
-      () => logged().find((each) => each.requestId === `guard-${path.slice(1)}`),
-      (found) => found !== undefined,
-    );
-    expect(line).toMatchObject({ level: 'error', msg: 'request failed unexpectedly', method: 'GET', path, error: { message: cause } });
-    expect(line?.error?.stack).toContain(cause);
-  });
+  ])(
+    'answers 500 in the GraphQL error shape when a route %s, and logs the cause with the request id',
+    async (_, path, cause) => {
+      const response = await fetch(`${base}${path}`, { headers: { 'x-request-id': `guard-${path.slice(1)}` } });
+      expect(response.status).toBe(500);
+      expect(response.headers.get('x-request-id')).toBe(`guard-${path.slice(1)}`);
+      const reply = (await response.json()) as ErrorReply;
+      expect(reply).toEqual({
+        errors: [
+          {
+            message: 'Unexpected error.',
+            extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: `guard-${path.slice(1)}` },
+          },
+        ],
+      });
+      // The cause is the log's, not the client's.
+      expect(JSON.stringify(reply)).not.toContain('boom');
+      const line = await eventually(
+        () => logged().find((each) => each.requestId === `guard-${path.slice(1)}`),
+        (found) => found !== undefined,
+      );
+      expect(line).toMatchObject({
+        level: 'error',
+        msg: 'request failed unexpectedly',
+        method: 'GET',
+        path,
+        error: { message: cause },
+      });
+      expect(line?.error?.stack).toContain(cause);
+    },
+  );
 
   it('cuts the connection when a route fails after its answer began, so a half answer never looks whole', async () => {
     const response = await fetch(`${base}/throws-midway`, { headers: { 'x-request-id': 'guard-midway' } });
@@ -116,7 +132,9 @@ describe('the guard around every route', () => {
     expect(declined.status).toBe(404);
     expect(((await declined.json()) as ErrorReply).errors[0]?.extensions.code).toBe('NOT_FOUND');
     const port = Number(new URL(base).port);
-    const dotted = await rawRequest(port, 'GET /a/../throws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { withinMs: ANSWER_WITHIN_MS });
+    const dotted = await rawRequest(port, 'GET /a/../throws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', {
+      withinMs: ANSWER_WITHIN_MS,
+    });
     expect(dotted.status).toBe(400);
     expect((JSON.parse(dotted.body) as ErrorReply).errors[0]?.extensions.code).toBe('BAD_REQUEST');
   });
@@ -130,7 +148,9 @@ describe('the guard around every route', () => {
 
   it('answers CONNECT with 405 rather than dropping the connection', async () => {
     const port = Number(new URL(base).port);
-    const reply = await rawRequest(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', { withinMs: ANSWER_WITHIN_MS });
+    const reply = await rawRequest(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', {
+      withinMs: ANSWER_WITHIN_MS,
+    });
     expect(reply.status).toBe(405);
     expect(reply.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
   });
@@ -141,12 +161,15 @@ describe('the HTTP timeouts of a gateway (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_
   const port = () => Number(new URL(t.gw.url).port);
 
   it('cuts a client that never finishes its headers with a 408', async () => {
-    const reply = await rawRequest(port(), 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ', { withinMs: ANSWER_WITHIN_MS });
+    const reply = await rawRequest(port(), 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ', {
+      withinMs: ANSWER_WITHIN_MS,
+    });
     expect(reply.status).toBe(408);
   });
 
   it('cuts a client that stalls in the middle of a GraphQL body with a 408, and logs nothing as a failure', async () => {
-    const head = 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Request-Id: stalled-body\r\n\r\n';
+    const head =
+      'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Request-Id: stalled-body\r\n\r\n';
     const reply = await rawRequest(port(), `${head}{"query": "{`, { withinMs: ANSWER_WITHIN_MS });
     expect(reply.status).toBe(408);
     // Still serving, and the stalled request left no error behind.

@@ -4,7 +4,7 @@
  * else's prediction looks exactly like an unknown id. Then `viewer` and `usage`, numbers checked.
  */
 import { type JWTPayload, SignJWT } from 'jose';
-import { beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createVideoClient,
   PredictionDocument,
@@ -12,8 +12,8 @@ import {
   PredictionUpdatedDocument,
   requestBody,
 } from '../src/client/index.ts';
-import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { get, post, type Reply, subscribeAll } from './support/auth.ts';
+import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
 
 const SECRET = 'isolation-tests-hs256-secret-0123456789';
@@ -26,15 +26,22 @@ const JWT_ENV = {
 };
 
 const sign = (claims: JWTPayload) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
 
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId tenantId status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId tenantId status } } }';
 const PREDICTION = 'query P($id: ID!) { prediction(id: $id) { id ownerId tenantId prompt } }';
 const LIST = '{ predictions(first: 100) { edges { node { id ownerId tenantId } } } }';
 const UPDATES = 'subscription W($id: ID!) { predictionUpdated(id: $id) { id ownerId tenantId status } }';
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
-type Generated = { generateVideo: { prediction: { id: string; ownerId: string; tenantId: string | null; status: string } } };
+type Generated = {
+  generateVideo: { prediction: { id: string; ownerId: string; tenantId: string | null; status: string } };
+};
 type One = { prediction: { id: string; ownerId: string; tenantId: string | null } | null };
 type List = { predictions: { edges: { node: { id: string } }[] } };
 type Updated = { predictionUpdated: { id: string; status: string } };
@@ -74,7 +81,11 @@ describe('isolation between callers, on every transport', () => {
   const jobOf = (id: string) => (Object.keys(ids) as Job[]).find((job) => ids[job] === id) ?? id;
 
   beforeAll(async () => {
-    persisted = await startGateway({ database: t.db.database, atlasUrl: t.fake.url, env: { ...JWT_ENV, PERSISTED_OPERATIONS: 'only' } });
+    persisted = await startGateway({
+      database: t.db.database,
+      atlasUrl: t.fake.url,
+      env: { ...JWT_ENV, PERSISTED_OPERATIONS: 'only' },
+    });
     for (const caller of Object.keys(CALLERS) as Caller[]) tokens[caller] = await sign(CALLERS[caller]);
     for (const job of ['A', 'B', 'D'] as const) {
       const created = await post<Generated>(t.gw.url, tokens[JOBS[job]], GENERATE, { input: { prompt: `job ${job}` } });
@@ -88,7 +99,13 @@ describe('isolation between callers, on every transport', () => {
     // Finished, so each subscription below is one event (the current state) and completes.
     for (const job of Object.keys(ids) as Job[]) {
       await eventually(
-        () => post<{ prediction: { status: string } }>(t.gw.url, tokens.globalAdmin, 'query($id: ID!) { prediction(id: $id) { status } }', { id: ids[job] }),
+        () =>
+          post<{ prediction: { status: string } }>(
+            t.gw.url,
+            tokens.globalAdmin,
+            'query($id: ID!) { prediction(id: $id) { status } }',
+            { id: ids[job] },
+          ),
         (reply) => reply.body.data?.prediction?.status === 'SUCCEEDED',
       );
     }
@@ -96,13 +113,18 @@ describe('isolation between callers, on every transport', () => {
   afterAll(() => persisted?.close());
 
   it('stored each prediction with its owner and tenant', async () => {
-    const all = await post<{ predictions: { edges: { node: { id: string; ownerId: string; tenantId: string | null } }[] } }>(
-      t.gw.url,
-      tokens.globalAdmin,
-      LIST,
+    const all = await post<{
+      predictions: { edges: { node: { id: string; ownerId: string; tenantId: string | null } }[] };
+    }>(t.gw.url, tokens.globalAdmin, LIST);
+    const owners = Object.fromEntries(
+      all.body.data!.predictions.edges.map(({ node }) => [jobOf(node.id), [node.ownerId, node.tenantId]]),
     );
-    const owners = Object.fromEntries(all.body.data!.predictions.edges.map(({ node }) => [jobOf(node.id), [node.ownerId, node.tenantId]]));
-    expect(owners).toEqual({ A: ['alice', 'acme'], B: ['bob', 'acme'], C: ['carol', 'globex'], D: ['alice', 'globex'] });
+    expect(owners).toEqual({
+      A: ['alice', 'acme'],
+      B: ['bob', 'acme'],
+      C: ['carol', 'globex'],
+      D: ['alice', 'globex'],
+    });
     expect(t.fake.creates).toHaveLength(4);
   });
 
@@ -133,7 +155,8 @@ describe('isolation between callers, on every transport', () => {
         expect(reply.body).toEqual(unknown.body); // exactly what an unknown id gets
         return false;
       },
-      async (caller) => (await post<List>(t.gw.url, tokens[caller], LIST)).body.data!.predictions.edges.map((edge) => edge.node.id),
+      async (caller) =>
+        (await post<List>(t.gw.url, tokens[caller], LIST)).body.data!.predictions.edges.map((edge) => edge.node.id),
     );
   });
 
@@ -145,7 +168,8 @@ describe('isolation between callers, on every transport', () => {
         expect(reply.body?.errors).toBeUndefined();
         return reply.body?.data?.prediction?.id === id;
       },
-      async (caller) => (await get<List>(t.gw.url, tokens[caller], LIST)).body!.data!.predictions.edges.map((edge) => edge.node.id),
+      async (caller) =>
+        (await get<List>(t.gw.url, tokens[caller], LIST)).body!.data!.predictions.edges.map((edge) => edge.node.id),
     );
   });
 
@@ -183,11 +207,14 @@ describe('isolation between callers, on every transport', () => {
         }
         // The same answer as for an unknown id, but for the id in the message (and each request's own id).
         const requestId = (event: unknown) => JSON.stringify(event).match(/"requestId":"([^"]+)"/)?.[1] ?? 'none';
-        const asUnknown = JSON.stringify(events[0]).replaceAll(id, UNKNOWN).replace(requestId(events[0]), requestId(unknown[0]));
+        const asUnknown = JSON.stringify(events[0])
+          .replaceAll(id, UNKNOWN)
+          .replace(requestId(events[0]), requestId(unknown[0]));
         expect(JSON.parse(asUnknown)).toEqual(unknown[0]);
         return false;
       },
-      async (caller) => (await post<List>(t.gw.url, tokens[caller], LIST)).body.data!.predictions.edges.map((edge) => edge.node.id),
+      async (caller) =>
+        (await post<List>(t.gw.url, tokens[caller], LIST)).body.data!.predictions.edges.map((edge) => edge.node.id),
     );
   });
 
@@ -196,7 +223,11 @@ describe('isolation between callers, on every transport', () => {
       async (caller, id) => {
         const one = await post<One>(persisted.url, tokens[caller], requestBody(PredictionDocument, { id }, true));
         expect(one.body.errors).toBeUndefined();
-        const events = await subscribeAll<Updated>(persisted.url, tokens[caller], requestBody(PredictionUpdatedDocument, { id }, true));
+        const events = await subscribeAll<Updated>(
+          persisted.url,
+          tokens[caller],
+          requestBody(PredictionUpdatedDocument, { id }, true),
+        );
         expect(events).toHaveLength(1);
         const viaSse = events[0]!.data?.predictionUpdated.id === id;
         if (!viaSse) expect(events[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
@@ -205,7 +236,11 @@ describe('isolation between callers, on every transport', () => {
         return viaPost;
       },
       async (caller) => {
-        const reply = await post<List>(persisted.url, tokens[caller], requestBody(PredictionsDocument, { first: 100 }, true));
+        const reply = await post<List>(
+          persisted.url,
+          tokens[caller],
+          requestBody(PredictionsDocument, { first: 100 }, true),
+        );
         expect(reply.body.errors).toBeUndefined();
         return reply.body.data!.predictions.edges.map((edge) => edge.node.id);
       },
@@ -223,7 +258,9 @@ describe('isolation between callers, on every transport', () => {
     const inAcme = await post<Generated>(t.gw.url, tokens.alice, GENERATE, { input });
     const acmeJob = inAcme.body.data!.generateVideo.prediction;
     expect(acmeJob.tenantId).toBe('acme');
-    expect((await post<One>(t.gw.url, tokens.aliceAtGlobex, PREDICTION, { id: acmeJob.id })).body.data).toEqual({ prediction: null });
+    expect((await post<One>(t.gw.url, tokens.aliceAtGlobex, PREDICTION, { id: acmeJob.id })).body.data).toEqual({
+      prediction: null,
+    });
 
     const inGlobex = await post<Generated>(t.gw.url, tokens.aliceAtGlobex, GENERATE, { input });
     expect(JSON.stringify(inGlobex.body)).not.toContain(acmeJob.id);
@@ -231,7 +268,8 @@ describe('isolation between callers, on every transport', () => {
   });
 });
 
-const VIEWER = '{ viewer { id tenantId admin authenticatedBy limits { activeJobs jobsPerMinute dailySpendUsd } activity { activeJobs jobsLastMinute spentTodayUsd } } }';
+const VIEWER =
+  '{ viewer { id tenantId admin authenticatedBy limits { activeJobs jobsPerMinute dailySpendUsd } activity { activeJobs jobsLastMinute spentTodayUsd } } }';
 const USAGE = `query U($from: DateTime!, $to: DateTime!, $everyone: Boolean) {
   usage(from: $from, to: $to, everyone: $everyone) { userId tenantId jobs byStatus { status jobs seconds } videoSeconds costUsd reservedUsd }
 }`;
@@ -266,28 +304,52 @@ describe('viewer and usage, on Postgres', () => {
   beforeAll(async () => {
     for (const caller of Object.keys(CALLERS) as Caller[]) tokens[caller] = await sign(CALLERS[caller]);
     const started = Date.now();
-    t.fake.newJob = (n) => (n === 2 ? { id: 'running', script: [wrapped({ id: 'running', status: 'processing' })] } : FakeAtlas.defaultJob(n));
+    t.fake.newJob = (n) =>
+      n === 2 ? { id: 'running', script: [wrapped({ id: 'running', status: 'processing' })] } : FakeAtlas.defaultJob(n);
     const submit = async (caller: Caller, input: Record<string, unknown>) =>
-      (await post<Generated>(t.gw.url, tokens[caller], GENERATE, { input: { prompt: `${caller} job`, ...input } })).body;
+      (await post<Generated>(t.gw.url, tokens[caller], GENERATE, { input: { prompt: `${caller} job`, ...input } }))
+        .body;
     const done: [Caller, string][] = [];
-    done.push(['alice', (await submit('alice', { resolution: 'RES_720P', duration: 5 })).data!.generateVideo.prediction.id]);
+    done.push([
+      'alice',
+      (await submit('alice', { resolution: 'RES_720P', duration: 5 })).data!.generateVideo.prediction.id,
+    ]);
     t.fake.createReplies.push(httpError(400, 'prompt refused'));
-    expect((await submit('alice', { resolution: 'RES_1080P', duration: 8 })).errors?.[0]?.extensions?.code).toBe('UPSTREAM_REJECTED');
-    expect((await submit('alice', { resolution: 'RES_720P', duration: 4 })).data!.generateVideo.prediction.status).toBe('PROCESSING');
-    done.push(['bob', (await submit('bob', { resolution: 'RES_1080P', duration: 3 })).data!.generateVideo.prediction.id]);
-    done.push(['carol', (await submit('carol', { resolution: 'RES_720P', duration: 10 })).data!.generateVideo.prediction.id]);
+    expect((await submit('alice', { resolution: 'RES_1080P', duration: 8 })).errors?.[0]?.extensions?.code).toBe(
+      'UPSTREAM_REJECTED',
+    );
+    expect((await submit('alice', { resolution: 'RES_720P', duration: 4 })).data!.generateVideo.prediction.status).toBe(
+      'PROCESSING',
+    );
+    done.push([
+      'bob',
+      (await submit('bob', { resolution: 'RES_1080P', duration: 3 })).data!.generateVideo.prediction.id,
+    ]);
+    done.push([
+      'carol',
+      (await submit('carol', { resolution: 'RES_720P', duration: 10 })).data!.generateVideo.prediction.id,
+    ]);
     for (const [caller, id] of done) {
       await eventually(
-        () => post<{ prediction: { status: string } }>(t.gw.url, tokens[caller], 'query($id: ID!) { prediction(id: $id) { status } }', { id }),
+        () =>
+          post<{ prediction: { status: string } }>(
+            t.gw.url,
+            tokens[caller],
+            'query($id: ID!) { prediction(id: $id) { status } }',
+            { id },
+          ),
         (reply) => reply.body.data?.prediction?.status === 'SUCCEEDED',
       );
     }
     range = { from: new Date(started - 60_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() };
   });
 
-  const usage = (caller: Caller, variables: Record<string, unknown> = {}) => post<{ usage: Usage[] }>(t.gw.url, tokens[caller], USAGE, { ...range, ...variables });
+  const usage = (caller: Caller, variables: Record<string, unknown> = {}) =>
+    post<{ usage: Usage[] }>(t.gw.url, tokens[caller], USAGE, { ...range, ...variables });
   const sorted = (usage: Usage[]) =>
-    usage.map((u) => ({ ...u, byStatus: [...u.byStatus].sort((a, b) => a.status.localeCompare(b.status)) })).sort((a, b) => a.userId.localeCompare(b.userId));
+    usage
+      .map((u) => ({ ...u, byStatus: [...u.byStatus].sort((a, b) => a.status.localeCompare(b.status)) }))
+      .sort((a, b) => a.userId.localeCompare(b.userId));
 
   const ALICE: Usage = {
     userId: 'alice',
@@ -302,9 +364,33 @@ describe('viewer and usage, on Postgres', () => {
     costUsd: 0.1,
     reservedUsd: 0.08,
   };
-  const BOB: Usage = { userId: 'bob', tenantId: 'acme', jobs: 1, byStatus: [{ status: 'SUCCEEDED', jobs: 1, seconds: 3 }], videoSeconds: 3, costUsd: 0.15, reservedUsd: 0 };
-  const CAROL: Usage = { userId: 'carol', tenantId: 'globex', jobs: 1, byStatus: [{ status: 'SUCCEEDED', jobs: 1, seconds: 10 }], videoSeconds: 10, costUsd: 0.2, reservedUsd: 0 };
-  const nothing = (userId: string, tenantId: string | null): Usage => ({ userId, tenantId, jobs: 0, byStatus: [], videoSeconds: 0, costUsd: 0, reservedUsd: 0 });
+  const BOB: Usage = {
+    userId: 'bob',
+    tenantId: 'acme',
+    jobs: 1,
+    byStatus: [{ status: 'SUCCEEDED', jobs: 1, seconds: 3 }],
+    videoSeconds: 3,
+    costUsd: 0.15,
+    reservedUsd: 0,
+  };
+  const CAROL: Usage = {
+    userId: 'carol',
+    tenantId: 'globex',
+    jobs: 1,
+    byStatus: [{ status: 'SUCCEEDED', jobs: 1, seconds: 10 }],
+    videoSeconds: 10,
+    costUsd: 0.2,
+    reservedUsd: 0,
+  };
+  const nothing = (userId: string, tenantId: string | null): Usage => ({
+    userId,
+    tenantId,
+    jobs: 0,
+    byStatus: [],
+    videoSeconds: 0,
+    costUsd: 0,
+    reservedUsd: 0,
+  });
 
   it('viewer: who the caller is, their limits, and what counts against them now', async () => {
     const alice = await post(t.gw.url, tokens.alice, VIEWER);
@@ -325,9 +411,16 @@ describe('viewer and usage, on Postgres', () => {
       viewer: { id: 'bob', activity: { activeJobs: 0, jobsLastMinute: 1, spentTodayUsd: 0.15 } },
     });
     expect((await post(t.gw.url, tokens.acmeAdmin, VIEWER)).body.data).toMatchObject({
-      viewer: { id: 'ann', tenantId: 'acme', admin: true, activity: { activeJobs: 0, jobsLastMinute: 0, spentTodayUsd: 0 } },
+      viewer: {
+        id: 'ann',
+        tenantId: 'acme',
+        admin: true,
+        activity: { activeJobs: 0, jobsLastMinute: 0, spentTodayUsd: 0 },
+      },
     });
-    expect((await post(t.gw.url, tokens.globalAdmin, VIEWER)).body.data).toMatchObject({ viewer: { id: 'root', tenantId: null, admin: true } });
+    expect((await post(t.gw.url, tokens.globalAdmin, VIEWER)).body.data).toMatchObject({
+      viewer: { id: 'root', tenantId: null, admin: true },
+    });
   });
 
   it("usage: the caller's own jobs, by status, with seconds, cost and reservation", async () => {

@@ -36,12 +36,20 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     return result.data?.prediction ?? null;
   }
   async function count() {
-    const result = await t.gw.request<{ predictions: { edges: unknown[] } }>('{ predictions(first: 100) { edges { cursor } } }');
+    const result = await t.gw.request<{ predictions: { edges: unknown[] } }>(
+      '{ predictions(first: 100) { edges { cursor } } }',
+    );
     return result.data!.predictions.edges.length;
   }
 
   it('submits once, streams every change in order, and stores the result', async () => {
-    const result = await generate({ prompt: '  A horse on a beach at dawn  ', resolution: 'RES_1080P', aspectRatio: 'RATIO_9_16', duration: 8, seed: 42 });
+    const result = await generate({
+      prompt: '  A horse on a beach at dawn  ',
+      resolution: 'RES_1080P',
+      aspectRatio: 'RATIO_9_16',
+      duration: 8,
+      seed: 42,
+    });
     expect(result.errors).toBeUndefined();
     const prediction = result.data!.generateVideo.prediction;
     expect(prediction).toMatchObject({
@@ -103,17 +111,26 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       ],
     });
     const { data } = await generate({ prompt: 'slow horse' });
-    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
+    const events = await collect(
+      t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }),
+    );
     expect(events.map((e) => e.data?.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
   });
 
   it('gives a late subscriber the final state at once, then completes', async () => {
     const { data } = await generate({ prompt: 'a late subscriber' });
     const id = data!.generateVideo.prediction.id;
-    await eventually(() => stored(id), (p) => p?.status === 'SUCCEEDED');
+    await eventually(
+      () => stored(id),
+      (p) => p?.status === 'SUCCEEDED',
+    );
     const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id }));
     expect(events).toHaveLength(1);
-    expect(events[0]!.data!.predictionUpdated).toMatchObject({ id, status: 'SUCCEEDED', videoUrl: 'https://cdn.example/job_1.mp4' });
+    expect(events[0]!.data!.predictionUpdated).toMatchObject({
+      id,
+      status: 'SUCCEEDED',
+      videoUrl: 'https://cdn.example/job_1.mp4',
+    });
   });
 
   it('applies the documented defaults', async () => {
@@ -230,7 +247,9 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       script: [bare({ id: `bad_${n}`, status: 'failed', error: 'flagged by moderation', error_code: 1039 })],
     });
     const { data } = await generate({ prompt: 'something not allowed' });
-    const events = await collect(t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }));
+    const events = await collect(
+      t.gw.subscribe<{ predictionUpdated: Prediction }>(UPDATES, { id: data!.generateVideo.prediction.id }),
+    );
     expect(events.at(-1)!.data!.predictionUpdated).toMatchObject({
       status: 'FAILED',
       errorCode: 'CONTENT_POLICY',
@@ -240,16 +259,25 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
   });
 
   it('treats "done" without a video URL as a failure', async () => {
-    t.fake.newJob = (n) => ({ id: `empty_${n}`, script: [wrapped({ id: `empty_${n}`, status: 'completed', outputs: [] })] });
+    t.fake.newJob = (n) => ({
+      id: `empty_${n}`,
+      script: [wrapped({ id: `empty_${n}`, status: 'completed', outputs: [] })],
+    });
     const { data } = await generate({ prompt: 'no output' });
-    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status !== 'PROCESSING');
+    const job = await eventually(
+      () => stored(data!.generateVideo.prediction.id),
+      (p) => p?.status !== 'PROCESSING',
+    );
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'NO_OUTPUT' });
   });
 
   it('reports an upstream cancellation as CANCELED', async () => {
     t.fake.newJob = (n) => ({ id: `c_${n}`, script: [wrapped({ id: `c_${n}`, status: 'cancelled' })] });
     const { data } = await generate({ prompt: 'canceled' });
-    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status !== 'PROCESSING');
+    const job = await eventually(
+      () => stored(data!.generateVideo.prediction.id),
+      (p) => p?.status !== 'PROCESSING',
+    );
     expect(job!.status).toBe('CANCELED');
   });
 
@@ -265,7 +293,11 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       ],
     });
     const { data } = await generate({ prompt: 'flaky upstream' });
-    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status === 'SUCCEEDED', 15_000);
+    const job = await eventually(
+      () => stored(data!.generateVideo.prediction.id),
+      (p) => p?.status === 'SUCCEEDED',
+      15_000,
+    );
     expect(job!.videoUrl).toBe('https://cdn.example/flaky_1.mp4');
   });
 
@@ -282,9 +314,16 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
   });
 
   it('says why a job timed out when its status calls kept failing', async () => {
-    t.fake.newJob = (n) => ({ id: `revoked_${n}`, script: [{ status: 401, json: { code: 401, message: 'key revoked' } }] });
+    t.fake.newJob = (n) => ({
+      id: `revoked_${n}`,
+      script: [{ status: 401, json: { code: 401, message: 'key revoked' } }],
+    });
     const { data } = await generate({ prompt: 'key revoked mid-job' });
-    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p?.status === 'FAILED', 10_000);
+    const job = await eventually(
+      () => stored(data!.generateVideo.prediction.id),
+      (p) => p?.status === 'FAILED',
+      10_000,
+    );
     expect(job).toMatchObject({ errorCode: 'TIMED_OUT' });
     expect(job!.error).toMatch(/last status call failed: .*HTTP 401.*key revoked/);
   });
@@ -310,13 +349,20 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
       predictions(first: $first, after: $after, status: $status) {
         edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }`;
     type Page = {
-      predictions: { edges: { cursor: string; node: { id: string; status: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
+      predictions: {
+        edges: { cursor: string; node: { id: string; status: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+      };
     };
 
     const first = await t.gw.request<Page>(PAGE, { first: 2, status: ['PROCESSING'] });
     expect(first.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[4], ids[3]]);
     expect(first.data!.predictions.pageInfo.hasNextPage).toBe(true);
-    const second = await t.gw.request<Page>(PAGE, { first: 10, after: first.data!.predictions.pageInfo.endCursor, status: ['PROCESSING'] });
+    const second = await t.gw.request<Page>(PAGE, {
+      first: 10,
+      after: first.data!.predictions.pageInfo.endCursor,
+      status: ['PROCESSING'],
+    });
     expect(second.data!.predictions.edges.map((e) => e.node.id)).toEqual([ids[2], ids[1], ids[0]]);
     expect(second.data!.predictions.pageInfo.hasNextPage).toBe(false);
 

@@ -44,7 +44,10 @@ describe('npm run keys against a PGlite data folder', () => {
       const { id, key } = created(await keys(['create', '--name', 'local', '--tenant', 'home'], { DATA_DIR: dir }));
 
       const running = await open();
-      expect((await post<ViewerReply>(running.url, key, VIEWER)).body.data?.viewer).toMatchObject({ id: `key:${id}`, tenantId: 'home' });
+      expect((await post<ViewerReply>(running.url, key, VIEWER)).body.data?.viewer).toMatchObject({
+        id: `key:${id}`,
+        tenantId: 'home',
+      });
 
       // This test process holds the folder; the CLI must not open it beside us.
       const held = await keys(['revoke', id], { DATA_DIR: dir });

@@ -33,7 +33,23 @@ describe('npm run keys against a fresh Postgres database', () => {
     async () => {
       const env = { DATABASE_URL: server.url };
       const first = created(
-        await keys(['create', '--name', 'ci-bot', '--tenant', 'acme', '--admin', '--active-jobs', '2', '--jobs-per-minute', '5', '--daily-spend-usd', '1.25'], env),
+        await keys(
+          [
+            'create',
+            '--name',
+            'ci-bot',
+            '--tenant',
+            'acme',
+            '--admin',
+            '--active-jobs',
+            '2',
+            '--jobs-per-minute',
+            '5',
+            '--daily-spend-usd',
+            '1.25',
+          ],
+          env,
+        ),
       );
       let second: { id: string; key: string };
       [second, gw] = await Promise.all([
@@ -47,14 +63,20 @@ describe('npm run keys against a fresh Postgres database', () => {
         authenticatedBy: 'API_KEY',
         limits: { activeJobs: 2, jobsPerMinute: 5, dailySpendUsd: 1.25 },
       });
-      expect((await post<ViewerReply>(gw.url, second.key, VIEWER)).body.data?.viewer).toMatchObject({ id: `key:${second.id}`, tenantId: null, admin: false });
+      expect((await post<ViewerReply>(gw.url, second.key, VIEWER)).body.data?.viewer).toMatchObject({
+        id: `key:${second.id}`,
+        tenantId: null,
+        admin: false,
+      });
 
       const listed = await keys(['list'], env);
       expect(listed.code, listed.stderr).toBe(0);
       expect(listed.lines).toHaveLength(2);
       expect(listed.lines[0]!.startsWith(`${first.id} `)).toBe(true);
       expect(listed.lines[1]!.startsWith(`${second.id} `)).toBe(true);
-      expect(listed.lines[0]).toMatch(/name="ci-bot".*tenant=acme.*admin.*active.*active-jobs=2.*jobs-per-minute=5.*daily-spend-usd=1\.25/);
+      expect(listed.lines[0]).toMatch(
+        /name="ci-bot".*tenant=acme.*admin.*active.*active-jobs=2.*jobs-per-minute=5.*daily-spend-usd=1\.25/,
+      );
       expect(listed.lines[1]).toMatch(/name="reporting".*tenant=-.*user.*active/);
       expect(listed.stdout).not.toContain(first.key);
       expect(listed.stdout).not.toContain(second.key);
@@ -65,7 +87,10 @@ describe('npm run keys against a fresh Postgres database', () => {
       expectRefused(await post(gw.url, first.key, VIEWER));
       expect((await post<ViewerReply>(gw.url, second.key, VIEWER)).body.data?.viewer.id).toBe(`key:${second.id}`);
 
-      const [after, unknown] = await Promise.all([keys(['list'], env), keys(['revoke', '00000000-0000-4000-8000-000000000000'], env)]);
+      const [after, unknown] = await Promise.all([
+        keys(['list'], env),
+        keys(['revoke', '00000000-0000-4000-8000-000000000000'], env),
+      ]);
       expect(after.lines).toHaveLength(2);
       expect(after.lines[0]).toMatch(/REVOKED=\d{4}-/);
       expect(after.lines[1]).not.toMatch(/REVOKED/);

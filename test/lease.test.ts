@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { asc } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { claimDuePredictions } from '../src/db/queries/claimDuePredictions.ts';
 import { notifyPredictionChanged, PREDICTION_CHANNEL, PredictionNotice } from '../src/db/notify.ts';
+import { claimDuePredictions } from '../src/db/queries/claimDuePredictions.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
 import { type Poller, startPoller } from '../src/predictions/poller.ts';
@@ -53,7 +53,11 @@ describe.each(BACKENDS)('poll leases are fenced on %s', (backend) => {
 
   beforeAll(async () => {
     db = await openTestDatabase(backend);
-    unlisten = await db.database.listen(PREDICTION_CHANNEL, (payload) => notices.push(PredictionNotice.parse(JSON.parse(payload))), () => {});
+    unlisten = await db.database.listen(
+      PREDICTION_CHANNEL,
+      (payload) => notices.push(PredictionNotice.parse(JSON.parse(payload))),
+      () => {},
+    );
   });
   afterAll(async () => {
     await poller?.stop();
@@ -118,7 +122,11 @@ describe.each(BACKENDS)('poll leases are fenced on %s', (backend) => {
     for (const kind of KINDS) expect(claimedByA[kind].nextPollAt).toEqual(lease);
 
     if (takeover === 'claim') {
-      const byB = await claimDuePredictions(db.database.db, { limit: 100, dueBy: lease, leaseUntil: new Date(lease.getTime() + 60_000) });
+      const byB = await claimDuePredictions(db.database.db, {
+        limit: 100,
+        dueBy: lease,
+        leaseUntil: new Date(lease.getTime() + 60_000),
+      });
       expect(byB).toHaveLength(KINDS.length);
     } else if (takeover === 'claim, then hand back') {
       const atlasB = new HeldAtlas();
@@ -139,7 +147,8 @@ describe.each(BACKENDS)('poll leases are fenced on %s', (backend) => {
       );
       await b.stop();
       // Handed back, due about when B found them due (A's lease), not left with B's lease.
-      for (const row of Object.values(await rowsByKind())) expect(Math.abs(row.nextPollAt!.getTime() - lease.getTime())).toBeLessThan(1_000);
+      for (const row of Object.values(await rowsByKind()))
+        expect(Math.abs(row.nextPollAt!.getTime() - lease.getTime())).toBeLessThan(1_000);
     }
     const before = await rowsByKind();
     await drainNotices();
@@ -171,8 +180,16 @@ describe.each(BACKENDS)('poll leases are fenced on %s', (backend) => {
     const { lease, before, after, notices } = await staleReplies('none');
     expect(after.unchanged).toEqual({ ...before.unchanged, nextPollAt: after.unchanged.nextPollAt });
     expect(after.unchanged.nextPollAt).not.toEqual(lease);
-    expect(after.progress).toMatchObject({ status: 'PROCESSING', predictTime: 1.5, version: before.progress.version + 1 });
-    expect(after.done).toMatchObject({ status: 'SUCCEEDED', outputs: ['https://cdn.example/done.mp4'], nextPollAt: null });
+    expect(after.progress).toMatchObject({
+      status: 'PROCESSING',
+      predictTime: 1.5,
+      version: before.progress.version + 1,
+    });
+    expect(after.done).toMatchObject({
+      status: 'SUCCEEDED',
+      outputs: ['https://cdn.example/done.mp4'],
+      nextPollAt: null,
+    });
     expect(after.expired).toMatchObject({ status: 'FAILED', errorCode: 'TIMED_OUT', nextPollAt: null });
     expect(after.failing.pollFailures).toBe(1);
     expect(after.failing.nextPollAt!.getTime()).toBeGreaterThan(Date.now());

@@ -9,7 +9,8 @@ import { priorMs } from '../src/predictions/progress.ts';
 import { wrapped } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture } from './support/gateway.ts';
 
-const FIELDS = 'id status error errorCode costUsd priceUsd createdAt completedAt deadlineAt elapsedMs estimatedProgress estimatedCompletionAt progressIsEstimate';
+const FIELDS =
+  'id status error errorCode costUsd priceUsd createdAt completedAt deadlineAt elapsedMs estimatedProgress estimatedCompletionAt progressIsEstimate';
 const GENERATE = `mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { ${FIELDS} } } }`;
 const ONE = `query P($id: ID!) { prediction(id: $id) { ${FIELDS} } }`;
 const CANCEL = `mutation C($id: ID!) { cancelPrediction(id: $id) { ${FIELDS} } }`;
@@ -32,7 +33,11 @@ interface Job {
 
 const SECRET = 'lifecycle-secret-of-at-least-32-chars';
 const tokenFor = (sub: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('10m').sign(new TextEncoder().encode(SECRET));
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(SECRET));
 
 describe('cancel, deadlines and progress', () => {
   const t = gatewayFixture('pglite', { AUTH_MODE: 'none,jwt', AUTH_JWT_SECRET: SECRET });
@@ -56,16 +61,29 @@ describe('cancel, deadlines and progress', () => {
     const job = await generate({ prompt: 'cancel me' });
     const statuses: string[] = [];
     const events = (async () => {
-      const updates = t.gw.subscribe<{ predictionUpdated: { status: string } }>(`subscription W($id: ID!) { predictionUpdated(id: $id) { status } }`, { id: job.id });
+      const updates = t.gw.subscribe<{ predictionUpdated: { status: string } }>(
+        `subscription W($id: ID!) { predictionUpdated(id: $id) { status } }`,
+        { id: job.id },
+      );
       for await (const update of updates) statuses.push(update.data!.predictionUpdated.status);
       return statuses;
     })();
     // Cancelled once the subscriber is live (it would otherwise start at CANCELED) and polling is under way.
-    await eventually(() => statuses.length, (n) => n >= 1);
-    await eventually(() => t.fake.statusCalls('job_1').length, (n) => n >= 2);
+    await eventually(
+      () => statuses.length,
+      (n) => n >= 1,
+    );
+    await eventually(
+      () => t.fake.statusCalls('job_1').length,
+      (n) => n >= 2,
+    );
 
     const cancelled = await t.gw.request<{ cancelPrediction: Job }>(CANCEL, { id: job.id });
-    expect(cancelled.data!.cancelPrediction).toMatchObject({ status: 'CANCELED', errorCode: 'CANCELED', costUsd: 0.14 });
+    expect(cancelled.data!.cancelPrediction).toMatchObject({
+      status: 'CANCELED',
+      errorCode: 'CANCELED',
+      costUsd: 0.14,
+    });
     expect(cancelled.data!.cancelPrediction.error).toMatch(/may still run and be billed/);
     expect(await events).toEqual(['PROCESSING', 'CANCELED']);
 
@@ -77,13 +95,22 @@ describe('cancel, deadlines and progress', () => {
     expect(await read(job.id)).toMatchObject({ status: 'CANCELED' });
   });
 
-  it('returns a finished job unchanged, and treats unknown and other callers\' ids as not found', async () => {
+  it("returns a finished job unchanged, and treats unknown and other callers' ids as not found", async () => {
     const job = await generate({ prompt: 'finishes' });
-    const done = await eventually(() => read(job.id), (p) => p.status === 'SUCCEEDED');
+    const done = await eventually(
+      () => read(job.id),
+      (p) => p.status === 'SUCCEEDED',
+    );
     const again = await t.gw.request<{ cancelPrediction: Job }>(CANCEL, { id: job.id });
-    expect(again.data!.cancelPrediction).toMatchObject({ status: 'SUCCEEDED', completedAt: done.completedAt, costUsd: 0.14 });
+    expect(again.data!.cancelPrediction).toMatchObject({
+      status: 'SUCCEEDED',
+      completedAt: done.completedAt,
+      costUsd: 0.14,
+    });
 
-    expect((await t.gw.request(CANCEL, { id: '00000000-0000-4000-8000-000000000000' })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(
+      (await t.gw.request(CANCEL, { id: '00000000-0000-4000-8000-000000000000' })).errors?.[0]?.extensions?.code,
+    ).toBe('NOT_FOUND');
     // Someone signed in cannot cancel the anonymous caller's job, and learns nothing about it.
     jobsStayRunning();
     const running = await generate({ prompt: 'not yours' });
@@ -100,7 +127,10 @@ describe('cancel, deadlines and progress', () => {
   it('takes timeoutSeconds from 30 to 3600, sets the deadline from it, and ends the job TIMED_OUT when it passes', async () => {
     for (const timeoutSeconds of [29, 3601, 40.5]) {
       const reply = await t.gw.request(GENERATE, { input: { prompt: 'p', timeoutSeconds } });
-      expect(reply.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', issues: [{ field: 'input.timeoutSeconds' }] });
+      expect(reply.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        issues: [{ field: 'input.timeoutSeconds' }],
+      });
     }
     expect(t.fake.creates).toHaveLength(0);
 
@@ -111,8 +141,13 @@ describe('cancel, deadlines and progress', () => {
     expect(Date.parse(unbounded.deadlineAt!) - Date.parse(unbounded.createdAt)).toBe(30 * 60_000);
 
     // Thirty seconds later, as far as the poller can tell.
-    await t.db.database.db.execute(sql`update predictions set deadline_at = now() - interval '1 second', created_at = now() - interval '31 seconds' where id = ${job.id}`);
-    const ended = await eventually(() => read(job.id), (p) => p.status !== 'PROCESSING');
+    await t.db.database.db.execute(
+      sql`update predictions set deadline_at = now() - interval '1 second', created_at = now() - interval '31 seconds' where id = ${job.id}`,
+    );
+    const ended = await eventually(
+      () => read(job.id),
+      (p) => p.status !== 'PROCESSING',
+    );
     expect(ended).toMatchObject({ status: 'FAILED', errorCode: 'TIMED_OUT' });
     expect(ended.error).toContain('within 30 s');
     expect(await read(unbounded.id)).toMatchObject({ status: 'PROCESSING' });
@@ -137,10 +172,18 @@ describe('cancel, deadlines and progress', () => {
     expect(Date.parse(second.estimatedCompletionAt!) - Date.parse(second.createdAt)).toBe(24_000);
 
     // Finished jobs: 1 when it succeeded, nothing to estimate when it failed.
-    const done = await eventually(() => read(first.id), () => true);
+    const done = await eventually(
+      () => read(first.id),
+      () => true,
+    );
     expect(done.estimatedProgress).toBeLessThan(1);
-    t.fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/1.mp4'] })]);
-    const succeeded = await eventually(() => read(first.id), (p) => p.status === 'SUCCEEDED');
+    t.fake.statusScripts.set('job_1', [
+      wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/1.mp4'] }),
+    ]);
+    const succeeded = await eventually(
+      () => read(first.id),
+      (p) => p.status === 'SUCCEEDED',
+    );
     expect(succeeded).toMatchObject({ estimatedProgress: 1, estimatedCompletionAt: null });
     expect(succeeded.elapsedMs).toBe(Date.parse(succeeded.completedAt!) - Date.parse(succeeded.createdAt));
   });
@@ -150,7 +193,10 @@ describe('cancel, deadlines and progress', () => {
     const job = await generate({ prompt: 'a progress bar' });
     const WATCH = `subscription W($id: ID!, $progress: Boolean) { predictionUpdated(id: $id, progress: $progress) { status estimatedProgress elapsedMs } }`;
     type Update = { predictionUpdated: { status: string; estimatedProgress: number; elapsedMs: number } };
-    const [ticking, quiet] = [t.gw.subscribe<Update>(WATCH, { id: job.id, progress: true }), t.gw.subscribe<Update>(WATCH, { id: job.id })];
+    const [ticking, quiet] = [
+      t.gw.subscribe<Update>(WATCH, { id: job.id, progress: true }),
+      t.gw.subscribe<Update>(WATCH, { id: job.id }),
+    ];
     const seen: Update['predictionUpdated'][] = [];
     const quietSeen: string[] = [];
     const quietDone = (async () => {
@@ -158,7 +204,10 @@ describe('cancel, deadlines and progress', () => {
     })();
     for await (const event of ticking) {
       seen.push(event.data!.predictionUpdated);
-      if (seen.length === 3) t.fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/1.mp4'] })]);
+      if (seen.length === 3)
+        t.fake.statusScripts.set('job_1', [
+          wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/1.mp4'] }),
+        ]);
     }
     await quietDone;
     expect(seen.slice(0, 3).map((u) => u.status)).toEqual(['PROCESSING', 'PROCESSING', 'PROCESSING']);

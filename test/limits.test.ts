@@ -52,14 +52,21 @@ describe('50 racing submissions across two gateway processes on one Postgres dat
   const key = async (limits: Parameters<typeof createApiKey>[1]['limits'], name = 'racer') =>
     (await createApiKey(database.db, { name, limits })).key;
   const rowsOf = async (prompt: string) => (await sql`select id from predictions where prompt = ${prompt}`).length;
-  const createsOf = (prompt: string) => fake.creates.filter((request) => (request.body as { prompt?: string }).prompt === prompt).length;
+  const createsOf = (prompt: string) =>
+    fake.creates.filter((request) => (request.body as { prompt?: string }).prompt === prompt).length;
 
   beforeAll(async () => {
     [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
     jobsStayRunning(fake);
     database = await openDatabase({ url: server.url });
     sql = postgres(server.url, { max: 1, onnotice: () => {} });
-    const env = { DATABASE_URL: server.url, ATLASCLOUD_BASE_URL: fake.url, AUTH_MODE: 'apikey', POLL_INTERVAL_MS: '60000', UPSTREAM_TIMEOUT_MS: '5000' };
+    const env = {
+      DATABASE_URL: server.url,
+      ATLASCLOUD_BASE_URL: fake.url,
+      AUTH_MODE: 'apikey',
+      POLL_INTERVAL_MS: '60000',
+      UPSTREAM_TIMEOUT_MS: '5000',
+    };
     [a, b] = await Promise.all([startChild(env), startChild(env)]);
   }, 60_000);
 
@@ -104,7 +111,12 @@ describe('50 racing submissions across two gateway processes on one Postgres dat
     expect(new Set(codes(replies))).toEqual(new Set(['BUDGET_EXCEEDED']));
     const refusal = replies.find((reply) => reply.errors)!.errors![0]!;
     expect(refusal.message).toContain('LIMIT_DAILY_SPEND_USD');
-    expect(refusal.extensions).toMatchObject({ limitName: 'LIMIT_DAILY_SPEND_USD', limit: 1, spentUsd: 0.98, priceUsd: 0.14 });
+    expect(refusal.extensions).toMatchObject({
+      limitName: 'LIMIT_DAILY_SPEND_USD',
+      limit: 1,
+      spentUsd: 0.98,
+      priceUsd: 0.14,
+    });
     expect(createsOf('budget')).toBe(7);
   });
 
@@ -120,7 +132,10 @@ describe('50 racing submissions across two gateway processes on one Postgres dat
     // The same key with another request is refused; another caller's same key is their own.
     const reused = await submit(a.base, token, { prompt: 'something else', idempotencyKey: 'click-1' });
     expect(reused.errors?.[0]?.extensions).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', predictionId: ids[0] });
-    const other = await submit(b.base, await key({}, 'someone else'), { prompt: 'double click', idempotencyKey: 'click-1' });
+    const other = await submit(b.base, await key({}, 'someone else'), {
+      prompt: 'double click',
+      idempotencyKey: 'click-1',
+    });
     expect(outcome(other)).toMatch(/^[0-9a-f-]{36}$/);
     expect(outcome(other)).not.toBe(ids[0]);
     expect(createsOf('double click')).toBe(2);
@@ -151,14 +166,19 @@ describe('LIMIT_DAILY_SPEND_USD_TOTAL across two gateway processes', () => {
         LIMIT_DAILY_SPEND_USD_TOTAL: '2',
       };
       const [a, b] = await Promise.all([startChild(env), startChild(env)]);
-      const tokens = await Promise.all(['one', 'two', 'three'].map(async (name) => (await createApiKey(database.db, { name })).key));
+      const tokens = await Promise.all(
+        ['one', 'two', 'three'].map(async (name) => (await createApiKey(database.db, { name })).key),
+      );
       const replies = await Promise.all(
         Array.from({ length: 48 }, (_, i) => submit((i % 2 ? a : b).base, tokens[i % 3]!, { prompt: `total ${i}` })),
       );
       // Fourteen $0.14 jobs fit in $2.00, whoever submits them.
       expect(admitted(replies)).toHaveLength(14);
       expect(new Set(codes(replies))).toEqual(new Set(['BUDGET_EXCEEDED']));
-      expect(replies.find((reply) => reply.errors)!.errors![0]!.extensions).toMatchObject({ limitName: 'LIMIT_DAILY_SPEND_USD_TOTAL', limit: 2 });
+      expect(replies.find((reply) => reply.errors)!.errors![0]!.extensions).toMatchObject({
+        limitName: 'LIMIT_DAILY_SPEND_USD_TOTAL',
+        limit: 2,
+      });
       expect(fake.creates).toHaveLength(14);
     } finally {
       await Promise.all(children.map((child) => child.kill9()));
@@ -170,7 +190,11 @@ describe('LIMIT_DAILY_SPEND_USD_TOTAL across two gateway processes', () => {
 
 const SECRET = 'a-test-secret-of-at-least-32-characters';
 const signIn = (subject: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setExpirationTime('10m').sign(new TextEncoder().encode(SECRET));
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(SECRET));
 
 describe('limits and idempotency on PGlite, racing in one process', () => {
   const t = gatewayFixture('pglite', {
@@ -219,11 +243,19 @@ describe('limits and idempotency on PGlite, racing in one process', () => {
       expect(reply.errors).toBeUndefined();
       const id = reply.data!.generateVideo.prediction.id;
       // SUCCEEDED: charged its price.
-      await eventually(() => fetchCost(base, key, id), (cost) => cost === 0.14);
+      await eventually(
+        () => fetchCost(base, key, id),
+        (cost) => cost === 0.14,
+      );
     }
     // $0.42 charged; one more $0.14 would make $0.56 > $0.50.
     const refused = await submit(base, key, { prompt: 'one too many' });
-    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BUDGET_EXCEEDED', limit: 0.5, spentUsd: 0.42, priceUsd: 0.14 });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({
+      code: 'BUDGET_EXCEEDED',
+      limit: 0.5,
+      spentUsd: 0.42,
+      priceUsd: 0.14,
+    });
   });
 
   it('makes one job of 20 identical submissions with one key', async () => {
@@ -247,7 +279,11 @@ async function fetchCost(base: string, token: string, id: string): Promise<numbe
 
 describe('what a job costs', () => {
   // A short upstream timeout, for the create call that hangs.
-  const t = gatewayFixture('pglite', { PRICE_PER_RUN_USD: '0.14', PRICE_PER_SECOND_1080P_USD: '0.05', UPSTREAM_TIMEOUT_MS: '400' });
+  const t = gatewayFixture('pglite', {
+    PRICE_PER_RUN_USD: '0.14',
+    PRICE_PER_SECOND_1080P_USD: '0.05',
+    UPSTREAM_TIMEOUT_MS: '400',
+  });
   const COST = `query($id: ID!) { prediction(id: $id) { status errorCode priceUsd costUsd } }`;
   type Cost = { prediction: { status: string; errorCode: string | null; priceUsd: number; costUsd: number | null } };
   const generate = async (input: Record<string, unknown>) => {
@@ -268,18 +304,33 @@ describe('what a job costs', () => {
       priceUsd: 0.3,
       costUsd: 0.3,
     });
-    expect(await finished(await generate({ prompt: 'p', resolution: 'RES_720P', duration: 6 }))).toMatchObject({ priceUsd: 0.14, costUsd: 0.14 });
+    expect(await finished(await generate({ prompt: 'p', resolution: 'RES_720P', duration: 6 }))).toMatchObject({
+      priceUsd: 0.14,
+      costUsd: 0.14,
+    });
   });
 
   it('charges nothing for a job Atlas refused or failed, and the price for one that may have been billed', async () => {
     t.fake.createReplies.push(httpError(400, 'bad prompt'));
-    expect(await finished(await generate({ prompt: 'refused' }))).toMatchObject({ errorCode: 'UPSTREAM_REJECTED', costUsd: 0 });
+    expect(await finished(await generate({ prompt: 'refused' }))).toMatchObject({
+      errorCode: 'UPSTREAM_REJECTED',
+      costUsd: 0,
+    });
 
-    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'failed', error: 'blocked', error_code: 1039 })] });
-    expect(await finished(await generate({ prompt: 'moderated' }))).toMatchObject({ errorCode: 'CONTENT_POLICY', costUsd: 0 });
+    t.fake.newJob = (n) => ({
+      id: `job_${n}`,
+      script: [wrapped({ id: `job_${n}`, status: 'failed', error: 'blocked', error_code: 1039 })],
+    });
+    expect(await finished(await generate({ prompt: 'moderated' }))).toMatchObject({
+      errorCode: 'CONTENT_POLICY',
+      costUsd: 0,
+    });
 
     // The create call times out after it was sent: Atlas may have made (and billed) the job.
     t.fake.createReplies.push({ hang: true });
-    expect(await finished(await generate({ prompt: 'lost answer' }))).toMatchObject({ errorCode: 'SUBMISSION_UNKNOWN', costUsd: 0.14 });
+    expect(await finished(await generate({ prompt: 'lost answer' }))).toMatchObject({
+      errorCode: 'SUBMISSION_UNKNOWN',
+      costUsd: 0.14,
+    });
   });
 });

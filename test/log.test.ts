@@ -12,8 +12,14 @@ describe('the logger', () => {
   it('writes an error with its stack and every cause', () => {
     const { log, parsed } = capture();
     const root = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
-    log.error('it failed', { error: new Error('query failed', { cause: new Error('driver failed', { cause: root }) }) });
-    const error = parsed()[0]!.error as { message: string; stack: string; cause: { message: string; cause: { message: string; code: string; stack: string } } };
+    log.error('it failed', {
+      error: new Error('query failed', { cause: new Error('driver failed', { cause: root }) }),
+    });
+    const error = parsed()[0]!.error as {
+      message: string;
+      stack: string;
+      cause: { message: string; cause: { message: string; code: string; stack: string } };
+    };
     expect(error.message).toBe('query failed');
     expect(error.stack).toMatch(/\n\s+at /);
     expect(error.cause.message).toBe('driver failed');
@@ -27,7 +33,10 @@ describe('the logger', () => {
     const b = new Error('b', { cause: a });
     (a as { cause?: unknown }).cause = b;
     log.error('cycle', { error: a });
-    expect(parsed()[0]).toMatchObject({ msg: 'cycle', error: { message: 'a', cause: { message: 'b', cause: '[cycle]' } } });
+    expect(parsed()[0]).toMatchObject({
+      msg: 'cycle',
+      error: { message: 'a', cause: { message: 'b', cause: '[cycle]' } },
+    });
   });
 
   it('writes the event even when a field is not plain JSON (a BigInt, a cycle)', () => {
@@ -35,10 +44,15 @@ describe('the logger', () => {
     const loop: Record<string, unknown> = { name: 'loop' };
     loop.self = loop;
     log.info('odd field', { count: 1n, loop });
-    expect(parsed()[0]).toMatchObject({ level: 'info', msg: 'odd field', count: 1, loop: { name: 'loop', self: '[cycle]' } });
+    expect(parsed()[0]).toMatchObject({
+      level: 'info',
+      msg: 'odd field',
+      count: 1,
+      loop: { name: 'loop', self: '[cycle]' },
+    });
   });
 
-  it('censors credentials in the configured fields, at any depth pino knows, and adds a child\'s bindings', () => {
+  it("censors credentials in the configured fields, at any depth pino knows, and adds a child's bindings", () => {
     const { log, parsed } = capture();
     log.child({ requestId: 'req-1' }).info('call', {
       headers: { authorization: 'Bearer abc', accept: 'json' },

@@ -22,7 +22,10 @@ describe('LoopHealth', () => {
     expect(health.stuck()).toEqual([]);
     dispatcher.completed();
     advance(15_001);
-    expect(health.stuck()).toEqual(['poller: no cycle completed in 19 s', 'webhook dispatcher: no cycle completed in 15 s']);
+    expect(health.stuck()).toEqual([
+      'poller: no cycle completed in 19 s',
+      'webhook dispatcher: no cycle completed in 15 s',
+    ]);
   });
 
   it('counts a cycle that failed because the database is away as waiting, not stuck; any other failure as stuck', () => {

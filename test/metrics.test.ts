@@ -59,7 +59,8 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     expect(refused.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED' });
 
     const after = await scrape();
-    const delta = (name: string, labels?: Record<string, string>) => count(after, name, labels) - count(before, name, labels);
+    const delta = (name: string, labels?: Record<string, string>) =>
+      count(after, name, labels) - count(before, name, labels);
     expect(delta('gateway_jobs_submitted_total')).toBe(2);
     expect(delta('gateway_jobs_finished_total', { status: 'SUCCEEDED', error_code: 'none' })).toBe(1);
     expect(delta('gateway_jobs_finished_total', { status: 'FAILED', error_code: 'UPSTREAM_REJECTED' })).toBe(1);
@@ -68,16 +69,30 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     // The job ran one "processing" poll and one "completed" poll: the fake's script.
     expect(delta('gateway_upstream_request_duration_seconds_count', { endpoint: 'create', status: '200' })).toBe(1);
     expect(delta('gateway_upstream_request_duration_seconds_count', { endpoint: 'create', status: '400' })).toBe(1);
-    expect(delta('gateway_upstream_request_duration_seconds_count', { endpoint: 'status', status: '200' })).toBe(t.fake.statusCalls().length);
+    expect(delta('gateway_upstream_request_duration_seconds_count', { endpoint: 'status', status: '200' })).toBe(
+      t.fake.statusCalls().length,
+    );
     expect(delta('gateway_poll_lag_seconds_count')).toBe(t.fake.statusCalls().length);
-    expect(delta('gateway_graphql_operations_total', { operation: 'Generate', type: 'mutation', outcome: 'ok' })).toBe(1);
-    expect(delta('gateway_graphql_operations_total', { operation: 'Generate', type: 'mutation', outcome: 'UPSTREAM_REJECTED' })).toBeGreaterThanOrEqual(1);
-    expect(delta('gateway_graphql_operations_total', { operation: 'One', type: 'query', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(delta('gateway_graphql_operations_total', { operation: 'Generate', type: 'mutation', outcome: 'ok' })).toBe(
+      1,
+    );
+    expect(
+      delta('gateway_graphql_operations_total', {
+        operation: 'Generate',
+        type: 'mutation',
+        outcome: 'UPSTREAM_REJECTED',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      delta('gateway_graphql_operations_total', { operation: 'One', type: 'query', outcome: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
     // Every operation timed, with the counter's labels.
     const generateOk = { operation: 'Generate', type: 'mutation', outcome: 'ok' };
     const generateRejected = { operation: 'Generate', type: 'mutation', outcome: 'UPSTREAM_REJECTED' };
     expect(delta('gateway_graphql_operation_duration_seconds_count', generateOk)).toBe(1);
-    expect(delta('gateway_graphql_operation_duration_seconds_count', generateRejected)).toBe(delta('gateway_graphql_operations_total', generateRejected));
+    expect(delta('gateway_graphql_operation_duration_seconds_count', generateRejected)).toBe(
+      delta('gateway_graphql_operations_total', generateRejected),
+    );
     expect(delta('gateway_graphql_operation_duration_seconds_sum', generateOk)).toBeGreaterThan(0);
     expect(delta('gateway_graphql_operation_duration_seconds_bucket', { ...generateOk, le: '+Inf' })).toBe(1);
     expect(metric(after, 'process_resident_memory_bytes')).toBeGreaterThan(0);
@@ -99,14 +114,22 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     expect(metric(await scrape(), 'gateway_subscription_streams_open')).toBe(1);
 
     // Cancelling ends the job (counted as such) and its stream.
-    const canceledBefore = metric(await scrape(), 'gateway_jobs_finished_total', { status: 'CANCELED', error_code: 'CANCELED' }) ?? 0;
+    const canceledBefore =
+      metric(await scrape(), 'gateway_jobs_finished_total', { status: 'CANCELED', error_code: 'CANCELED' }) ?? 0;
     const cancel = await graphql(`mutation Cancel($id: ID!) { cancelPrediction(id: $id) { id status } }`, { id });
     expect(cancel.data?.cancelPrediction?.status).toBe('CANCELED');
-    await eventually(() => scrape(), (text) => metric(text, 'gateway_subscription_streams_open') === 0);
+    await eventually(
+      () => scrape(),
+      (text) => metric(text, 'gateway_subscription_streams_open') === 0,
+    );
     const text = await scrape();
     expect(metric(text, 'gateway_unfinished_jobs')).toBe(0);
-    expect(metric(text, 'gateway_jobs_finished_total', { status: 'CANCELED', error_code: 'CANCELED' })).toBe(canceledBefore + 1);
-    expect(metric(text, 'gateway_graphql_operations_total', { operation: 'Cancel', type: 'mutation', outcome: 'ok' })).toBe(1);
+    expect(metric(text, 'gateway_jobs_finished_total', { status: 'CANCELED', error_code: 'CANCELED' })).toBe(
+      canceledBefore + 1,
+    );
+    expect(
+      metric(text, 'gateway_graphql_operations_total', { operation: 'Cancel', type: 'mutation', outcome: 'ok' }),
+    ).toBe(1);
     await stream.return?.();
   });
 
@@ -115,7 +138,10 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     t.fake.newJob = (n) => ({ id: `held_${n}`, script: [wrapped({ id: `held_${n}`, status: 'processing' })] });
     const held = await graphql(GENERATE, { input: { prompt: 'a horse that keeps running' } });
     const id = held.data!.generateVideo!.prediction!.id;
-    await eventually(() => t.fake.statusCalls().length, (calls) => calls > 0);
+    await eventually(
+      () => t.fake.statusCalls().length,
+      (calls) => calls > 0,
+    );
     // Polled on time: nothing is late (the interval is 40 ms, a scrape may catch one poll a little late).
     expect(metric(await scrape(), 'gateway_poll_overdue_seconds')).toBeLessThan(1);
     // What a process that died holding the row's lease leaves: claimed 90 s ago, the lease minutes away.
@@ -145,9 +171,15 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     expect(metric(text, 'gateway_db_pool_in_use')).toBeLessThanOrEqual(1);
     // Three queries of this gateway's pool busy for a while: the scrape sees them, and they go after.
     const sleeping = Promise.all([1, 2, 3].map(() => t.db.database.db.execute(sql`select pg_sleep(1.5)`)));
-    await eventually(() => scrape(), (later) => metric(later, 'gateway_db_pool_in_use')! >= 3);
+    await eventually(
+      () => scrape(),
+      (later) => metric(later, 'gateway_db_pool_in_use')! >= 3,
+    );
     await sleeping;
-    await eventually(() => scrape(), (later) => metric(later, 'gateway_db_pool_in_use')! <= 1);
+    await eventually(
+      () => scrape(),
+      (later) => metric(later, 'gateway_db_pool_in_use')! <= 1,
+    );
   });
 
   it.runIf(backend === 'postgres')('counts a LISTEN reconnect', async () => {
@@ -162,12 +194,20 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
     } finally {
       await admin.end();
     }
-    await eventually(() => scrape(), (text) => metric(text, 'gateway_listen_reconnects_total') === 1, 15_000);
+    await eventually(
+      () => scrape(),
+      (text) => metric(text, 'gateway_listen_reconnects_total') === 1,
+      15_000,
+    );
   });
 
   it('refuses a scrape without the token, or with a wrong one', async () => {
     const url = new URL('/metrics', base());
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789abcdef' }, { authorization: METRICS_TOKEN }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong-token-0123456789abcdef' },
+      { authorization: METRICS_TOKEN },
+    ] as Record<string, string>[]) {
       const response = await fetch(url, { headers });
       expect(response.status, JSON.stringify(headers)).toBe(401);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);

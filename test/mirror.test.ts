@@ -18,13 +18,23 @@ import { sharedSecret } from '../src/db/queries/sharedSecret.ts';
 import { UrlSigner } from '../src/storage/signedUrls.ts';
 import { post, subscribeAll } from './support/auth.ts';
 import { children, startChild } from './support/childGateway.ts';
-import { type FakeFile, FakeAtlas, generatedChunk } from './support/fakeAtlas.ts';
-import { BACKENDS, createServerDatabase, eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
+import { FakeAtlas, type FakeFile, generatedChunk } from './support/fakeAtlas.ts';
+import {
+  BACKENDS,
+  createServerDatabase,
+  eventually,
+  gatewayFixture,
+  startGateway,
+  type TestGateway,
+} from './support/gateway.ts';
 import { WebhookReceiver } from './support/webhookReceiver.ts';
 
 const JWT_SECRET = 'mirror-test-secret-of-at-least-32-characters';
 const token = (sub: string) =>
-  new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
 const WEBHOOK_SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const MAX_BYTES = 1_000_000;
 const HOLD_MS = 1_500;
@@ -45,7 +55,8 @@ interface Seen {
   mirrorError: string | null;
   outputFiles: OutputFile[];
 }
-const FIELDS = 'id status videoUrl outputs sourceUrls mirrored mirrorError outputFiles { url contentType sizeBytes expiresAt }';
+const FIELDS =
+  'id status videoUrl outputs sourceUrls mirrored mirrorError outputFiles { url contentType sizeBytes expiresAt }';
 
 /** Submits and reads jobs over a gateway's real socket as a JWT user. */
 function client(gatewayUrl: () => string) {
@@ -60,13 +71,22 @@ function client(gatewayUrl: () => string) {
       return reply.body.data!.generateVideo.prediction.id;
     },
     async read(id: string, user = 'alice'): Promise<Seen | null> {
-      const reply = await post<{ prediction: Seen | null }>(gatewayUrl(), await token(user), `query($id: ID!) { prediction(id: $id) { ${FIELDS} } }`, { id });
+      const reply = await post<{ prediction: Seen | null }>(
+        gatewayUrl(),
+        await token(user),
+        `query($id: ID!) { prediction(id: $id) { ${FIELDS} } }`,
+        { id },
+      );
       expect(reply.body.errors).toBeUndefined();
       return reply.body.data!.prediction;
     },
     /** SUCCEEDED comes only with the copy done, or with the reason it is not. */
     async succeeded(id: string, timeoutMs = 15_000): Promise<Seen> {
-      return (await eventually(() => this.read(id), (p) => p?.status === 'SUCCEEDED', timeoutMs))!;
+      return (await eventually(
+        () => this.read(id),
+        (p) => p?.status === 'SUCCEEDED',
+        timeoutMs,
+      ))!;
     },
     /** Every event of the job's subscription, as the caller gets them. */
     async events(id: string, user = 'alice') {
@@ -120,9 +140,13 @@ for (const backend of BACKENDS) {
       expect(done.mirrorError).toBeNull();
       const source = f.fake.fileUrl('job_1.mp4');
       expect(done.sourceUrls).toEqual([source]);
-      expect(done.videoUrl).toMatch(new RegExp(`^${origin()}/videos/${id}/0\\.mp4\\?expires=\\d+&signature=[\\w-]{43}$`));
+      expect(done.videoUrl).toMatch(
+        new RegExp(`^${origin()}/videos/${id}/0\\.mp4\\?expires=\\d+&signature=[\\w-]{43}$`),
+      );
       expect(done.outputs).toEqual([done.videoUrl]);
-      expect(done.outputFiles).toEqual([{ url: done.videoUrl, contentType: 'video/mp4', sizeBytes: body.length, expiresAt: expect.any(String) }]);
+      expect(done.outputFiles).toEqual([
+        { url: done.videoUrl, contentType: 'video/mp4', sizeBytes: body.length, expiresAt: expect.any(String) },
+      ]);
       const expiresAt = new Date(done.outputFiles[0]!.expiresAt!).getTime();
       expect(expiresAt).toBeGreaterThanOrEqual(Date.now() + 24 * 3_600_000 - 60_000);
       expect(expiresAt).toBeLessThanOrEqual(Date.now() + 25 * 3_600_000);
@@ -130,7 +154,9 @@ for (const backend of BACKENDS) {
 
       // Subscribers never saw Atlas' link: SUCCEEDED arrived once, with the gateway's copy.
       const states = events.map((event) => event.data!.predictionUpdated);
-      expect(states.filter((s) => s.status === 'SUCCEEDED')).toEqual([{ status: 'SUCCEEDED', videoUrl: done.videoUrl, mirrored: true }]);
+      expect(states.filter((s) => s.status === 'SUCCEEDED')).toEqual([
+        { status: 'SUCCEEDED', videoUrl: done.videoUrl, mirrored: true },
+      ]);
       expect(states.some((s) => s.videoUrl === source)).toBe(false);
 
       // Atlas' copy is gone; the gateway's plays, byte for byte, without any header.
@@ -163,13 +189,23 @@ for (const backend of BACKENDS) {
         const done = await jobs.succeeded(id);
         expect(done.mirrored).toBe(true);
 
-        const [hook] = await eventually(() => receiver.at('/done'), (received) => received.length >= 1);
+        const [hook] = await eventually(
+          () => receiver.at('/done'),
+          (received) => received.length >= 1,
+        );
         expect(hook!.verifyError).toBeUndefined();
         const event = JSON.parse(hook!.body) as { type: string; data: Record<string, unknown> };
         expect(event.type).toBe('prediction.completed');
         // The body carries Atlas' link (the gateway's own is signed and expires) and says the copy is made.
         const source = f.fake.fileUrl('job_1.mp4');
-        expect(event.data).toMatchObject({ id, status: 'SUCCEEDED', mirrored: true, mirrorError: null, sourceUrls: [source], videoUrl: source });
+        expect(event.data).toMatchObject({
+          id,
+          status: 'SUCCEEDED',
+          mirrored: true,
+          mirrorError: null,
+          sourceUrls: [source],
+          videoUrl: source,
+        });
         await new Promise((resolve) => setTimeout(resolve, 300));
         expect(receiver.received).toHaveLength(1);
       } finally {
@@ -241,7 +277,11 @@ for (const backend of BACKENDS) {
     it("shows another caller nothing of a job, its copy's link included", async () => {
       const { id, done } = await runJob({ body: generatedChunk(0, 1_000) });
       expect(await jobs.read(id, 'bob')).toBeNull();
-      const list = await post<{ predictions: { edges: unknown[] } }>(f.gw.url, await token('bob'), '{ predictions(first: 10) { edges { node { id videoUrl } } } }');
+      const list = await post<{ predictions: { edges: unknown[] } }>(
+        f.gw.url,
+        await token('bob'),
+        '{ predictions(first: 10) { edges { node { id videoUrl } } } }',
+      );
       expect(list.body.data!.predictions.edges).toEqual([]);
       const theirs = await post<{ predictions: { edges: Array<{ node: { id: string; videoUrl: string } }> } }>(
         f.gw.url,
@@ -255,7 +295,7 @@ for (const backend of BACKENDS) {
       expect((await fetch(done.videoUrl!)).status).toBe(200);
     });
 
-    it('keeps Atlas\' link and says why when an output is over MIRROR_MAX_BYTES, declared or not', async () => {
+    it("keeps Atlas' link and says why when an output is over MIRROR_MAX_BYTES, declared or not", async () => {
       for (const undeclaredLength of [false, true]) {
         f.fake.reset();
         await f.db.truncate();
@@ -303,7 +343,11 @@ for (const backend of BACKENDS) {
       expect(done.mirrorError).toMatch(/^output 1: the source answered HTTP 503; retrying \(attempt \d+\)$/);
 
       file.failFirst = 0;
-      const copied = await eventually(() => jobs.read(id), (p) => p?.mirrored === true, 20_000);
+      const copied = await eventually(
+        () => jobs.read(id),
+        (p) => p?.mirrored === true,
+        20_000,
+      );
       expect(copied!.status).toBe('SUCCEEDED');
       expect(copied!.mirrorError).toBeNull();
       expect(copied!.videoUrl).toMatch(`/videos/${id}/0.mp4?`);
@@ -314,7 +358,12 @@ for (const backend of BACKENDS) {
       const second = await startGateway({
         databaseUrl: f.db.url!,
         atlasUrl: f.fake.url,
-        env: { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET, STORAGE_URL: `file:${storageDir}`, MIRROR_MAX_BYTES: String(MAX_BYTES) },
+        env: {
+          AUTH_MODE: 'jwt',
+          AUTH_JWT_SECRET: JWT_SECRET,
+          STORAGE_URL: `file:${storageDir}`,
+          MIRROR_MAX_BYTES: String(MAX_BYTES),
+        },
       });
       try {
         f.fake.jobsWithFiles((n) => ({ body: generatedChunk(n, 200_000), chunkDelayMs: 2 }));
@@ -352,7 +401,10 @@ for (const backend of BACKENDS) {
     });
 
     beforeAll(async () => {
-      [fake, server] = await Promise.all([FakeAtlas.start(), backend === 'postgres' ? createServerDatabase() : undefined]);
+      [fake, server] = await Promise.all([
+        FakeAtlas.start(),
+        backend === 'postgres' ? createServerDatabase() : undefined,
+      ]);
     });
     afterAll(async () => {
       await Promise.all(children.map((child) => child.kill9()));
@@ -368,7 +420,11 @@ for (const backend of BACKENDS) {
       const id = await client(() => `${first.base}/graphql`).submit();
 
       // Partway through the download, the copying process dies.
-      await eventually(() => fake.fileGets[0]?.sentBytes ?? 0, (sent) => sent > 1024 * 1024, 30_000);
+      await eventually(
+        () => fake.fileGets[0]?.sentBytes ?? 0,
+        (sent) => sent > 1024 * 1024,
+        30_000,
+      );
       await first.kill9();
       expect(fake.fileGets[0]!.sentBytes).toBeLessThan(size);
       expect(first.output()).not.toContain('outputs copied');
@@ -397,7 +453,10 @@ for (const backend of BACKENDS) {
       const played = await bytesOf(await fetch(done.videoUrl!));
       expect(played.length).toBe(size);
       expect(sha256(played)).toBe(sha256(generatedChunk(0, size)));
-      await eventually(() => second.output(), (output) => output.includes('outputs copied'));
+      await eventually(
+        () => second.output(),
+        (output) => output.includes('outputs copied'),
+      );
     }, 180_000); // two gateway processes start here, PGlite ones slowly on a busy machine
   });
 }
@@ -409,7 +468,13 @@ describe('S3 storage through s3rver (an S3-compatible server from npm)', () => {
   const f = { fake: undefined as unknown as FakeAtlas, gw: undefined as unknown as TestGateway, drop: async () => {} };
 
   beforeAll(async () => {
-    s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: mkdtempSync(join(tmpdir(), 'hh-s3rver-')), configureBuckets: [{ name: bucket, configs: [] }] });
+    s3 = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: mkdtempSync(join(tmpdir(), 'hh-s3rver-')),
+      configureBuckets: [{ name: bucket, configs: [] }],
+    });
     const { port } = await s3.run();
     endpoint = `http://127.0.0.1:${port}`;
     const database = await createServerDatabase();
@@ -462,14 +527,23 @@ describe('configuration', () => {
   it('checks ATLASCLOUD_OUTPUT_EXPIRATION_HOURS, STORAGE_URL and the signing secret by name', () => {
     const base = { NODE_ENV: 'test' };
     for (const hours of ['0', '337', 'soon']) {
-      expect(() => loadConfig({ ...base, ATLASCLOUD_OUTPUT_EXPIRATION_HOURS: hours })).toThrow(/ATLASCLOUD_OUTPUT_EXPIRATION_HOURS/);
+      expect(() => loadConfig({ ...base, ATLASCLOUD_OUTPUT_EXPIRATION_HOURS: hours })).toThrow(
+        /ATLASCLOUD_OUTPUT_EXPIRATION_HOURS/,
+      );
     }
     expect(loadConfig({ ...base, ATLASCLOUD_OUTPUT_EXPIRATION_HOURS: '336' }).outputExpirationHours).toBe(336);
     expect(() => loadConfig({ ...base, STORAGE_URL: 'ftp://x' })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, STORAGE_URL: 'ftp://x' })).toThrow(/STORAGE_URL/);
     expect(() => loadConfig({ ...base, VIDEO_URL_SECRET: 'short' })).toThrow(/VIDEO_URL_SECRET/);
-    expect(loadConfig({ ...base, DATA_DIR: '/srv/hh' }).mirror.storage).toEqual({ kind: 'file', dir: '/srv/hh/videos' });
-    expect(loadConfig({ ...base, STORAGE_URL: 's3://my-bucket/a/b/' }).mirror.storage).toMatchObject({ kind: 's3', bucket: 'my-bucket', prefix: 'a/b' });
+    expect(loadConfig({ ...base, DATA_DIR: '/srv/hh' }).mirror.storage).toEqual({
+      kind: 'file',
+      dir: '/srv/hh/videos',
+    });
+    expect(loadConfig({ ...base, STORAGE_URL: 's3://my-bucket/a/b/' }).mirror.storage).toMatchObject({
+      kind: 's3',
+      bucket: 'my-bucket',
+      prefix: 'a/b',
+    });
     expect(loadConfig({ ...base, STORAGE_URL: 'none' }).mirror.storage).toEqual({ kind: 'none' });
   });
 });

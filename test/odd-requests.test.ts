@@ -75,20 +75,47 @@ const request = (method: string, target: string, headers: string[] = [], body = 
     method === 'POST' || method === 'PUT' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''
   }\r\n${body}`;
 
-const WS = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+const WS = [
+  'Connection: Upgrade',
+  'Upgrade: websocket',
+  'Sec-WebSocket-Version: 13',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+];
 
 /** Odd headers, framing and request lines, each on an ordinary path. */
 const ODD: Array<[name: string, bytes: string | Buffer]> = [
   ['a header of 20 KB', request('GET', '/health', [`X-Big: ${'b'.repeat(20_000)}`])],
-  ['1,500 headers', request('GET', '/health', Array.from({ length: 1_500 }, (_, index) => `X-H${index}: ${index}`))],
+  [
+    '1,500 headers',
+    request(
+      'GET',
+      '/health',
+      Array.from({ length: 1_500 }, (_, index) => `X-H${index}: ${index}`),
+    ),
+  ],
   ['a header without a colon', request('GET', '/health', ['NoColonHere'])],
   ['a folded header', request('GET', '/health', ['X-Folded: a', ' continued'])],
   ['a NUL in a header value', request('GET', '/health', ['X-Nul: a\u0000b'])],
-  ['a non-numeric Content-Length', 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n'],
-  ['two different Content-Lengths', 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab'],
-  ['Content-Length and chunked at once', 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n'],
-  ['a malformed chunk', 'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'],
-  ['an unknown transfer coding', 'POST /graphql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n'],
+  [
+    'a non-numeric Content-Length',
+    'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n',
+  ],
+  [
+    'two different Content-Lengths',
+    'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab',
+  ],
+  [
+    'Content-Length and chunked at once',
+    'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+  ],
+  [
+    'a malformed chunk',
+    'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+  ],
+  [
+    'an unknown transfer coding',
+    'POST /graphql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n',
+  ],
   ['no Host header on HTTP/1.1', 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n'],
   ['two Host headers', 'GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n'],
   ['HTTP/1.0 without Host', 'GET /health HTTP/1.0\r\n\r\n'],
@@ -100,21 +127,53 @@ const ODD: Array<[name: string, bytes: string | Buffer]> = [
   ['a TLS ClientHello', Buffer.from('160301020001000200030300000000000000000000000000000000000000000000000000', 'hex')],
   ['CONNECT to a host', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'],
   ['CONNECT to a path', 'CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n'],
-  ['Expect: 100-continue with a body', request('POST', '/graphql', ['Expect: 100-continue', 'Content-Type: application/json'], '{}')],
+  [
+    'Expect: 100-continue with a body',
+    request('POST', '/graphql', ['Expect: 100-continue', 'Content-Type: application/json'], '{}'),
+  ],
   ['an unknown Expect', request('POST', '/graphql', ['Expect: something-else'], '{}')],
   ['a junk request id', request('GET', '/health', ['X-Request-Id: ../"\'<script>'])],
   ['malformed JSON to /graphql', request('POST', '/graphql', ['Content-Type: application/json'], '{"query": ')],
   ['a JSON array to /graphql', request('POST', '/graphql', ['Content-Type: application/json'], '[[[[[[]]]]]]')],
-  ['an odd content type to /graphql', request('POST', '/graphql', ['Content-Type: application/x-odd', 'X-GraphQL-CSRF: 1'], 'x')],
-  ['a malformed multipart body', request('POST', '/graphql', ['Content-Type: multipart/form-data; boundary=zz', 'X-GraphQL-CSRF: 1'], '--zz\r\nbroken')],
+  [
+    'an odd content type to /graphql',
+    request('POST', '/graphql', ['Content-Type: application/x-odd', 'X-GraphQL-CSRF: 1'], 'x'),
+  ],
+  [
+    'a malformed multipart body',
+    request(
+      'POST',
+      '/graphql',
+      ['Content-Type: multipart/form-data; boundary=zz', 'X-GraphQL-CSRF: 1'],
+      '--zz\r\nbroken',
+    ),
+  ],
   ['a GET without the CSRF header', request('GET', '/graphql?query=%7B__typename%7D')],
-  ['Origin: null', request('POST', '/graphql', ['Origin: null', 'Content-Type: application/json'], '{"query":"{__typename}"}')],
-  ['a bogus bearer token', request('POST', '/graphql', ['Authorization: Bearer \u0001\u0002', 'Content-Type: application/json'], '{"query":"{__typename}"}')],
+  [
+    'Origin: null',
+    request('POST', '/graphql', ['Origin: null', 'Content-Type: application/json'], '{"query":"{__typename}"}'),
+  ],
+  [
+    'a bogus bearer token',
+    request(
+      'POST',
+      '/graphql',
+      ['Authorization: Bearer \u0001\u0002', 'Content-Type: application/json'],
+      '{"query":"{__typename}"}',
+    ),
+  ],
   ['a WebSocket upgrade to //', request('GET', '//', WS)],
   ['a WebSocket upgrade to /videos/../x', request('GET', '/videos/../x', WS)],
   ['a WebSocket upgrade to an absolute URL', request('GET', 'http://evil.example/graphql', WS)],
   ['a WebSocket upgrade without a key', request('GET', '/graphql', ['Connection: Upgrade', 'Upgrade: websocket'])],
-  ['an h2c upgrade', request('GET', '/', ['Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA'])],
+  [
+    'an h2c upgrade',
+    request('GET', '/', [
+      'Connection: Upgrade, HTTP2-Settings',
+      'Upgrade: h2c',
+      'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA',
+    ]),
+  ],
 ];
 
 describe('odd requests to a gateway process', () => {
@@ -141,7 +200,9 @@ describe('odd requests to a gateway process', () => {
   it('answers GET // (which used to end the process) and GET /videos/../x (which was never answered)', async () => {
     const slashes = await rawRequest(port, request('GET', '//'), { withinMs: ANSWER_WITHIN_MS });
     expect(slashes.status).toBe(404);
-    expect(JSON.parse(slashes.body)).toMatchObject({ errors: [{ extensions: { code: 'NOT_FOUND', requestId: slashes.headers['x-request-id'] } }] });
+    expect(JSON.parse(slashes.body)).toMatchObject({
+      errors: [{ extensions: { code: 'NOT_FOUND', requestId: slashes.headers['x-request-id'] } }],
+    });
     const dots = await rawRequest(port, request('GET', '/videos/../x'), { withinMs: ANSWER_WITHIN_MS });
     expect(dots.status).toBe(400);
     expect(JSON.parse(dots.body)).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST' } }] });
@@ -150,7 +211,13 @@ describe('odd requests to a gateway process', () => {
 
   it('answers every one of a few hundred odd requests within a second, none with a 5xx, and stays up', async () => {
     const cases: Array<{ name: string; bytes: string | Buffer; head: boolean }> = [
-      ...TARGETS.flatMap((target) => METHODS.map((method) => ({ name: `${method} ${target.slice(0, 60)}`, bytes: request(method, target), head: method === 'HEAD' }))),
+      ...TARGETS.flatMap((target) =>
+        METHODS.map((method) => ({
+          name: `${method} ${target.slice(0, 60)}`,
+          bytes: request(method, target),
+          head: method === 'HEAD',
+        })),
+      ),
       ...ODD.map(([name, bytes]) => ({ name, bytes, head: false })),
     ];
     expect(cases.length).toBeGreaterThan(300);

@@ -14,10 +14,11 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Child, children, freePort, startChild } from './support/childGateway.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { createServerDatabase, eventually, startGateway, type TestGateway, TEST_KEY } from './support/gateway.ts';
+import { createServerDatabase, eventually, startGateway, TEST_KEY, type TestGateway } from './support/gateway.ts';
 import { terminalBody } from './support/signingAtlas.ts';
 
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status upstreamId } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status upstreamId } } }';
 type Generated = { generateVideo: { prediction: { id: string; status: string; upstreamId: string | null } } };
 
 interface Row {
@@ -47,7 +48,9 @@ describe('a gateway killed with 20 creates in flight, with PUBLIC_URL', () => {
   let sql: postgres.Sql;
 
   const rows = () =>
-    sql<Row[]>`select id, status, upstream_id, error_code, error, cost_usd::float8 as cost_usd, outputs, output_files, mirrored_at,
+    sql<
+      Row[]
+    >`select id, status, upstream_id, error_code, error, cost_usd::float8 as cost_usd, outputs, output_files, mirrored_at,
       next_poll_at, deadline_at, completed_at, version, atlas_webhook_token_hash from predictions order by created_at`;
 
   beforeEach(async () => {
@@ -87,7 +90,11 @@ describe('a gateway killed with 20 creates in flight, with PUBLIC_URL', () => {
         body: JSON.stringify({ query: GENERATE, variables: { input: { prompt: `paid job ${i}` } } }),
       }).catch((error: unknown) => error),
     );
-    await eventually(() => fake.webhookUrls.size, (n) => n === 20, 15_000);
+    await eventually(
+      () => fake.webhookUrls.size,
+      (n) => n === 20,
+      15_000,
+    );
     expect(await first.kill9()).toEqual({ code: null, signal: 'SIGKILL' });
     await Promise.all(inFlight);
     const left = await rows();
@@ -99,7 +106,8 @@ describe('a gateway killed with 20 creates in flight, with PUBLIC_URL', () => {
     // them waiting for Atlas until their deadline, instead of failing them.
     const waiting = await eventually(
       rows,
-      (all) => all.every((row) => row.status !== 'STARTING' || row.next_poll_at!.getTime() === row.deadline_at!.getTime() + 1),
+      (all) =>
+        all.every((row) => row.status !== 'STARTING' || row.next_poll_at!.getTime() === row.deadline_at!.getTime() + 1),
       30_000,
     );
     for (const row of waiting) expect(row).toMatchObject({ status: 'STARTING', upstream_id: null, error_code: null });
@@ -107,18 +115,30 @@ describe('a gateway killed with 20 creates in flight, with PUBLIC_URL', () => {
     // Atlas' signed webhooks arrive, each naming the job's id (its session_id).
     const answers = await Promise.all(
       [...fake.webhookUrls].map(([upstreamId, url]) => {
-        const body = terminalBody(upstreamId, { status: 'completed', outputs: [fake.fileUrl(`${upstreamId}.mp4`)], metrics: { predict_time: 4.2 } });
+        const body = terminalBody(upstreamId, {
+          status: 'completed',
+          outputs: [fake.fileUrl(`${upstreamId}.mp4`)],
+          metrics: { predict_time: 4.2 },
+        });
         return fake.signer.deliver(at(second.base, url), body);
       }),
     );
-    for (const answer of answers) expect({ status: answer.status, body: JSON.parse(answer.text) }).toEqual({ status: 200, body: { status: 'applied' } });
+    for (const answer of answers)
+      expect({ status: answer.status, body: JSON.parse(answer.text) }).toEqual({
+        status: 200,
+        body: { status: 'applied' },
+      });
 
     const done = await eventually(rows, (all) => all.every((row) => row.status === 'SUCCEEDED'), 30_000);
     const jobOfToken = new Map([...fake.webhookUrls].map(([upstreamId, url]) => [tokenHashOf(url), upstreamId]));
     for (const row of done) {
       // The id adopted is the one Atlas made for this very row (its token's).
       expect(row.upstream_id).toBe(jobOfToken.get(row.atlas_webhook_token_hash!));
-      expect(row).toMatchObject({ error_code: null, cost_usd: 0.14, outputs: [fake.fileUrl(`${row.upstream_id}.mp4`)] });
+      expect(row).toMatchObject({
+        error_code: null,
+        cost_usd: 0.14,
+        outputs: [fake.fileUrl(`${row.upstream_id}.mp4`)],
+      });
       expect(row.mirrored_at).not.toBeNull();
       expect(row.output_files).toHaveLength(1);
     }
@@ -127,9 +147,14 @@ describe('a gateway killed with 20 creates in flight, with PUBLIC_URL', () => {
       const reply = await fetch(`${second.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: 'query($id: ID!) { prediction(id: $id) { status videoUrl upstreamId } }', variables: { id: row.id } }),
+        body: JSON.stringify({
+          query: 'query($id: ID!) { prediction(id: $id) { status videoUrl upstreamId } }',
+          variables: { id: row.id },
+        }),
       });
-      const { data } = (await reply.json()) as { data: { prediction: { status: string; videoUrl: string; upstreamId: string } } };
+      const { data } = (await reply.json()) as {
+        data: { prediction: { status: string; videoUrl: string; upstreamId: string } };
+      };
       expect(data.prediction.videoUrl.startsWith(`${second.base}/videos/${row.id}/`)).toBe(true);
       const video = Buffer.from(await (await fetch(data.prediction.videoUrl)).arrayBuffer());
       expect(video.equals(videoOf(Number(row.upstream_id!.slice('job_'.length))))).toBe(true);
@@ -145,8 +170,11 @@ describe('jobs whose submitter is gone, with an Atlas webhook token', () => {
   let sql: postgres.Sql;
   let gw: TestGateway;
 
-  const row = async (id: string) => (await sql<Row[]>`select id, status, upstream_id, error_code, error, cost_usd::float8 as cost_usd, outputs,
-      output_files, mirrored_at, next_poll_at, deadline_at, completed_at, version, atlas_webhook_token_hash from predictions where id = ${id}`)[0]!;
+  const row = async (id: string) =>
+    (
+      await sql<Row[]>`select id, status, upstream_id, error_code, error, cost_usd::float8 as cost_usd, outputs,
+      output_files, mirrored_at, next_poll_at, deadline_at, completed_at, version, atlas_webhook_token_hash from predictions where id = ${id}`
+    )[0]!;
 
   /**
    * A job as a kill -9 mid-create leaves it: stored, STARTING, no upstream id, due now; its deadline
@@ -161,7 +189,11 @@ describe('jobs whose submitter is gone, with an Atlas webhook token', () => {
   }
   /** The poller found it orphaned and left it to wait for Atlas until its deadline. */
   const waitingForAtlas = (id: string) =>
-    eventually(() => row(id), (r) => r.status === 'STARTING' && r.next_poll_at?.getTime() === r.deadline_at!.getTime() + 1, 10_000);
+    eventually(
+      () => row(id),
+      (r) => r.status === 'STARTING' && r.next_poll_at?.getTime() === r.deadline_at!.getTime() + 1,
+      10_000,
+    );
 
   beforeAll(async () => {
     [fake, database] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
@@ -191,7 +223,11 @@ describe('jobs whose submitter is gone, with an Atlas webhook token', () => {
   it('waits for Atlas until its deadline, then fails SUBMISSION_UNKNOWN saying so, charged; a later webhook stores the id without reopening it', async () => {
     const job = await orphan(2_000);
     await waitingForAtlas(job.id);
-    const failed = await eventually(() => row(job.id), (r) => r.status === 'FAILED', 10_000);
+    const failed = await eventually(
+      () => row(job.id),
+      (r) => r.status === 'FAILED',
+      10_000,
+    );
     expect(failed).toMatchObject({ error_code: 'SUBMISSION_UNKNOWN', cost_usd: 0.14, upstream_id: null });
     expect(failed.error).toMatch(/did not report it before its deadline; it may have been created and billed/);
 
@@ -219,7 +255,11 @@ describe('jobs whose submitter is gone, with an Atlas webhook token', () => {
     fake.statusScripts.set(job.upstreamId, [wrapped({ id: job.upstreamId, ...FakeAtlas.done(job.upstreamId) })]);
     const answer = await fake.signer.deliver(job.url, terminalBody(job.upstreamId, { status: 'processing' }));
     expect(answer.status).toBe(202);
-    const done = await eventually(() => row(job.id), (r) => r.status === 'SUCCEEDED', 10_000);
+    const done = await eventually(
+      () => row(job.id),
+      (r) => r.status === 'SUCCEEDED',
+      10_000,
+    );
     expect(done).toMatchObject({ upstream_id: job.upstreamId, outputs: [`https://cdn.example/${job.upstreamId}.mp4`] });
     expect(fake.statusCalls(job.upstreamId).length).toBeGreaterThanOrEqual(1);
   });
@@ -228,8 +268,14 @@ describe('jobs whose submitter is gone, with an Atlas webhook token', () => {
     // Longer than the receiver waits for a create reply (3 s) before it adopts the delivery's id.
     fake.createDelayMs = 4_000;
     const submission = gw.request<Generated>(GENERATE, { input: { prompt: 'slow reply' } });
-    await eventually(() => fake.webhookUrls.get('job_1'), (url) => url !== undefined);
-    const answer = await fake.signer.deliver(fake.webhookUrls.get('job_1')!, terminalBody('job_1', FakeAtlas.done('job_1')));
+    await eventually(
+      () => fake.webhookUrls.get('job_1'),
+      (url) => url !== undefined,
+    );
+    const answer = await fake.signer.deliver(
+      fake.webhookUrls.get('job_1')!,
+      terminalBody('job_1', FakeAtlas.done('job_1')),
+    );
     expect(JSON.parse(answer.text)).toEqual({ status: 'applied' });
 
     const reply = await submission;

@@ -12,10 +12,18 @@ import postgres from 'postgres';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { children, startChild } from './support/childGateway.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
-import { ADMIN_URL, createServerDatabase, eventually, startGateway, type TestGateway, TEST_KEY } from './support/gateway.ts';
+import {
+  ADMIN_URL,
+  createServerDatabase,
+  eventually,
+  startGateway,
+  TEST_KEY,
+  type TestGateway,
+} from './support/gateway.ts';
 import { TcpProxy } from './support/tcpProxy.ts';
 
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
 type Generated = { generateVideo: { prediction: { id: string; status: string } } };
 
 interface Row {
@@ -35,7 +43,11 @@ describe('a database outage while jobs are being submitted', () => {
   const rows = () => sql<Row[]>`select id, status, upstream_id, error_code from predictions order by created_at`;
   const start = async (databaseUrl: string, env: Record<string, string> = {}) => {
     // Create calls take a while, and the gateway waits for them: the outage begins while they are out.
-    const gateway = await startGateway({ databaseUrl, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '5000', ...env } });
+    const gateway = await startGateway({
+      databaseUrl,
+      atlasUrl: fake.url,
+      env: { UPSTREAM_TIMEOUT_MS: '5000', ...env },
+    });
     gateways.push(gateway);
     return gateway;
   };
@@ -62,7 +74,10 @@ describe('a database outage while jobs are being submitted', () => {
       Array.from({ length: 50 }, (_, i) => gw.request<Generated>(GENERATE, { input: { prompt: `in flight ${i}` } })),
     );
     // Every job is stored and its create call is out at Atlas; then the database goes away.
-    await eventually(() => fake.creates.length, (n) => n === 50);
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 50,
+    );
     await proxy.cut();
     const cutAt = Date.now();
 
@@ -78,14 +93,20 @@ describe('a database outage while jobs are being submitted', () => {
     expect(during.errors?.[0]?.extensions?.code).toBe('DATABASE_UNAVAILABLE');
     expect(Date.now() - startedAt).toBeLessThan(3_000);
     // (A job this gateway holds in its read cache would still be answered; one it must look up cannot.)
-    const read = await gw.request('query($id: ID!) { prediction(id: $id) { id } }', { id: '00000000-0000-4000-8000-000000000000' });
+    const read = await gw.request('query($id: ID!) { prediction(id: $id) { id } }', {
+      id: '00000000-0000-4000-8000-000000000000',
+    });
     expect(read.errors?.[0]?.extensions?.code).toBe('DATABASE_UNAVAILABLE');
 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - cutAt))));
     await proxy.restore();
 
     // Every job Atlas created is recorded with its upstream id and followed to its end.
-    const done = await eventually(rows, (all) => all.length === 50 && all.every((row) => row.status === 'SUCCEEDED'), 30_000);
+    const done = await eventually(
+      rows,
+      (all) => all.length === 50 && all.every((row) => row.status === 'SUCCEEDED'),
+      30_000,
+    );
     expect(new Set(done.map((row) => row.upstream_id)).size).toBe(50);
     expect(done.map((row) => row.id).sort()).toEqual([...ids].sort());
     expect(fake.creates).toHaveLength(50);
@@ -98,7 +119,10 @@ describe('a database outage while jobs are being submitted', () => {
     await start(server.url, { UPSTREAM_TIMEOUT_MS: '300' });
     fake.createDelayMs = 1_500;
     const submission = a.request<Generated>(GENERATE, { input: { prompt: 'late id' } });
-    await eventually(() => fake.creates.length, (n) => n === 1);
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 1,
+    );
     await proxy.cut();
     const reply = await submission;
     const id = reply.data!.generateVideo.prediction.id;
@@ -112,7 +136,12 @@ describe('a database outage while jobs are being submitted', () => {
 
   it('keeps an unrecorded upstream id on disk through a kill -9, and the next process records it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hh-journal-'));
-    const env = { DATABASE_URL: proxy.url(server.url), ATLASCLOUD_BASE_URL: fake.url, DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' };
+    const env = {
+      DATABASE_URL: proxy.url(server.url),
+      ATLASCLOUD_BASE_URL: fake.url,
+      DATA_DIR: dataDir,
+      UPSTREAM_TIMEOUT_MS: '5000',
+    };
     const first = await startChild(env);
     fake.createDelayMs = 1_000;
     const submission = fetch(`${first.base}/graphql`, {
@@ -120,10 +149,16 @@ describe('a database outage while jobs are being submitted', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'survive a crash' } } }),
     });
-    await eventually(() => fake.creates.length, (n) => n === 1);
+    await eventually(
+      () => fake.creates.length,
+      (n) => n === 1,
+    );
     await proxy.cut();
     await submission;
-    await eventually(() => first.output(), (output) => output.includes('keeping it on disk'));
+    await eventually(
+      () => first.output(),
+      (output) => output.includes('keeping it on disk'),
+    );
     await first.kill9();
 
     await proxy.restore();

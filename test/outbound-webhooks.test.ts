@@ -4,28 +4,39 @@
  */
 import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { lookup } from 'node:dns/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { lookup } from 'node:dns/promises';
 import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { webhookAttempts, webhookOutbox } from '../src/db/schema.ts';
-import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
 import { type AddressRules, classify, rangeOf, refusalOf } from '../src/webhooks/outbound/addressPolicy.ts';
+import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
 import { sendWebhook } from '../src/webhooks/outbound/send.ts';
 import { isLoopbackHost, webhookUrlProblem } from '../src/webhooks/outbound/url.ts';
 import { countPredictions, post, type Reply } from './support/auth.ts';
-import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { BACKENDS, eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
 import { type Child, children, startChild } from './support/childGateway.ts';
+import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
+import {
+  BACKENDS,
+  eventually,
+  gatewayFixture,
+  openTestDatabase,
+  startGateway,
+  type TestDatabase,
+} from './support/gateway.ts';
 import { WebhookReceiver } from './support/webhookReceiver.ts';
 
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const JWT_SECRET = 'outbound-webhooks-test-secret-0123456789abcdef';
-const token = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+const token = (sub: string) =>
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
 
 /** Short timings, so retries, time-outs and giving up happen within a test. */
 const FAST_WEBHOOKS = {
@@ -42,7 +53,8 @@ const AUTH = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET };
 /** Every field the body's `data` carries, as the GraphQL Prediction type gives them. */
 const DATA_FIELDS = `id status ownerId tenantId prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
   sourceUrls mirrored mirrorError error errorCode predictTime priceUsd costUsd createdAt updatedAt completedAt deadlineAt`;
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id webhook { url events } } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id webhook { url events } } } }';
 const DELIVERIES = `query D($id: ID!) { prediction(id: $id) { status webhookDeliveries {
   messageId event attemptedAt httpStatus error durationMs delivered nextAttemptAt } } }`;
 const REDELIVER = 'mutation R($id: ID!) { redeliverWebhook(predictionId: $id) { id } }';
@@ -71,7 +83,9 @@ async function submit(url: string, credential: string | undefined, input: Record
 }
 
 async function deliveries(url: string, credential: string | undefined, id: string): Promise<Delivery[]> {
-  const reply = await post<{ prediction: { webhookDeliveries: Delivery[] } | null }>(url, credential, DELIVERIES, { id });
+  const reply = await post<{ prediction: { webhookDeliveries: Delivery[] } | null }>(url, credential, DELIVERIES, {
+    id,
+  });
   expect(reply.body.errors).toBeUndefined();
   return reply.body.data!.prediction!.webhookDeliveries;
 }
@@ -104,7 +118,10 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
   it('a finished job is POSTed once, signed (Standard Webhooks), with the prediction as GraphQL gives it', async () => {
     const submitted = Date.now();
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/done?token=abc` } });
-    const [hook] = await eventually(() => receiver.at('/done?token=abc'), (r) => r.length >= 1);
+    const [hook] = await eventually(
+      () => receiver.at('/done?token=abc'),
+      (r) => r.length >= 1,
+    );
     const latencyMs = hook!.at - submitted;
 
     expect(hook!.verifyError).toBeUndefined();
@@ -117,7 +134,12 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     expect(() => other.verify(hook!.body, hook!.headers as Record<string, string>)).toThrow();
 
     const event = bodyOf(hook!);
-    const final = await post<{ prediction: Record<string, unknown> }>(t.gw.url, alice, `query($id: ID!) { prediction(id: $id) { ${DATA_FIELDS} } }`, { id });
+    const final = await post<{ prediction: Record<string, unknown> }>(
+      t.gw.url,
+      alice,
+      `query($id: ID!) { prediction(id: $id) { ${DATA_FIELDS} } }`,
+      { id },
+    );
     expect(event.type).toBe('prediction.completed');
     expect(event.data).toEqual(final.body.data!.prediction);
     expect(event.data.status).toBe('SUCCEEDED');
@@ -126,9 +148,21 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     // The 60 s sweep did not find it: the commit's notice woke a deliverer.
     expect(latencyMs).toBeLessThan(5_000);
 
-    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    const attempts = await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 1,
+    );
     expect(attempts).toEqual([
-      { messageId: hook!.headers['webhook-id'], event: 'COMPLETED', attemptedAt: expect.any(String), httpStatus: 204, error: null, durationMs: expect.any(Number), delivered: true, nextAttemptAt: null },
+      {
+        messageId: hook!.headers['webhook-id'],
+        event: 'COMPLETED',
+        attemptedAt: expect.any(String),
+        httpStatus: 204,
+        error: null,
+        durationMs: expect.any(Number),
+        delivered: true,
+        nextAttemptAt: null,
+      },
     ]);
     // STARTED was not asked for: nothing else comes.
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -140,12 +174,23 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
   it('a cancelled job is COMPLETED too, with status CANCELED', async () => {
     t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/cancel` } });
-    await eventually(() => t.fake.statusCalls('job_1').length, (n) => n >= 1);
-    const cancelled = await post(t.gw.url, alice, 'mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', { id });
+    await eventually(
+      () => t.fake.statusCalls('job_1').length,
+      (n) => n >= 1,
+    );
+    const cancelled = await post(t.gw.url, alice, 'mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', {
+      id,
+    });
     expect(cancelled.body.errors).toBeUndefined();
-    const [hook] = await eventually(() => receiver.at('/cancel'), (r) => r.length >= 1);
+    const [hook] = await eventually(
+      () => receiver.at('/cancel'),
+      (r) => r.length >= 1,
+    );
     expect(hook!.verifyError).toBeUndefined();
-    expect(bodyOf(hook!)).toMatchObject({ type: 'prediction.completed', data: { id, status: 'CANCELED', errorCode: 'CANCELED' } });
+    expect(bodyOf(hook!)).toMatchObject({
+      type: 'prediction.completed',
+      data: { id, status: 'CANCELED', errorCode: 'CANCELED' },
+    });
   });
 
   it('STARTED and UPDATED when asked, each with the prediction at that change', async () => {
@@ -154,11 +199,21 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
       script: [
         wrapped({ id: `job_${n}`, status: 'processing' }),
         wrapped({ id: `job_${n}`, status: 'processing', metrics: { predict_time: 1.5 } }),
-        wrapped({ id: `job_${n}`, status: 'completed', outputs: ['https://cdn.example/x.mp4'], metrics: { predict_time: 4.2 } }),
+        wrapped({
+          id: `job_${n}`,
+          status: 'completed',
+          outputs: ['https://cdn.example/x.mp4'],
+          metrics: { predict_time: 4.2 },
+        }),
       ],
     });
-    const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/all`, events: ['COMPLETED', 'STARTED', 'UPDATED', 'STARTED'] } });
-    const received = await eventually(() => receiver.at('/all'), (r) => r.length >= 3);
+    const id = await submit(t.gw.url, alice, {
+      webhook: { url: `${receiver.url}/all`, events: ['COMPLETED', 'STARTED', 'UPDATED', 'STARTED'] },
+    });
+    const received = await eventually(
+      () => receiver.at('/all'),
+      (r) => r.length >= 3,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(receiver.at('/all')).toHaveLength(3);
     for (const hook of received) expect(hook.verifyError).toBeUndefined();
@@ -170,15 +225,26 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     ]);
     expect(new Set(received.map((hook) => hook.headers['webhook-id'])).size).toBe(3);
     for (const event of events) expect(event.data.id).toBe(id);
-    const stored = await post<{ prediction: { webhook: unknown } }>(t.gw.url, alice, 'query($id: ID!) { prediction(id: $id) { webhook { url events } } }', { id });
+    const stored = await post<{ prediction: { webhook: unknown } }>(
+      t.gw.url,
+      alice,
+      'query($id: ID!) { prediction(id: $id) { webhook { url events } } }',
+      { id },
+    );
     // Stored deduplicated, in a fixed order.
-    expect(stored.body.data!.prediction.webhook).toEqual({ url: `${receiver.url}/all`, events: ['STARTED', 'UPDATED', 'COMPLETED'] });
+    expect(stored.body.data!.prediction.webhook).toEqual({
+      url: `${receiver.url}/all`,
+      events: ['STARTED', 'UPDATED', 'COMPLETED'],
+    });
   });
 
   it('a failing receiver is retried with growing delays, the same webhook-id each time, and every attempt is listed', async () => {
     receiver.scripts.set('/flaky', [{ status: 500 }, { status: 503 }, { status: 500 }, { status: 200 }]);
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/flaky` } });
-    const received = await eventually(() => receiver.at('/flaky'), (r) => r.length >= 4);
+    const received = await eventually(
+      () => receiver.at('/flaky'),
+      (r) => r.length >= 4,
+    );
     for (const hook of received) expect(hook.verifyError).toBeUndefined();
     expect(new Set(received.map((hook) => hook.headers['webhook-id'])).size).toBe(1);
     expect(new Set(received.map((hook) => hook.body)).size).toBe(1);
@@ -188,14 +254,18 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     expect(gaps[1]).toBeGreaterThanOrEqual(145);
     expect(gaps[2]).toBeGreaterThanOrEqual(295);
 
-    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 4);
+    const attempts = await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 4,
+    );
     expect(attempts.map((a) => [a.httpStatus, a.error, a.delivered])).toEqual([
       [500, 'HTTP 500', false],
       [503, 'HTTP 503', false],
       [500, 'HTTP 500', false],
       [200, null, true],
     ]);
-    for (const failed of attempts.slice(0, 3)) expect(Date.parse(failed.nextAttemptAt!)).toBeGreaterThan(Date.parse(failed.attemptedAt));
+    for (const failed of attempts.slice(0, 3))
+      expect(Date.parse(failed.nextAttemptAt!)).toBeGreaterThan(Date.parse(failed.attemptedAt));
     expect(attempts[3]!.nextAttemptAt).toBeNull();
     expect(new Set(attempts.map((a) => a.messageId))).toEqual(new Set([received[0]!.headers['webhook-id']]));
   });
@@ -203,7 +273,11 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
   it('gives up once the retry window (WEBHOOK_RETRY_FOR_MS) is past', async () => {
     receiver.scripts.set('/down', [{ status: 500 }]);
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/down` } });
-    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length > 0 && d.at(-1)!.nextAttemptAt === null, 10_000);
+    const attempts = await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length > 0 && d.at(-1)!.nextAttemptAt === null,
+      10_000,
+    );
     expect(attempts.every((a) => !a.delivered)).toBe(true);
     // 100, 200, 400, 800, 1000 ms (±25 %) fit in 3 s: five or six attempts, then no more.
     expect(attempts.length).toBeGreaterThanOrEqual(4);
@@ -219,7 +293,10 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
   it('a slow receiver runs into the timeout', async () => {
     receiver.scripts.set('/slow', [{ status: 200, delayMs: 3_000 }]);
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/slow` } });
-    const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    const [attempt] = await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 1,
+    );
     expect(attempt).toMatchObject({ httpStatus: null, error: 'no answer within 500 ms', delivered: false });
     expect(attempt!.durationMs).toBeGreaterThanOrEqual(450);
     expect(attempt!.durationMs).toBeLessThan(2_000);
@@ -229,7 +306,10 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
   it('a redirect is not followed: it is a failed attempt', async () => {
     receiver.scripts.set('/moved', [{ status: 302, headers: { location: `${receiver.url}/target` } }]);
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/moved` } });
-    const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    const [attempt] = await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 1,
+    );
     expect(attempt).toMatchObject({ httpStatus: 302, delivered: false });
     expect(attempt!.error).toBe(`HTTP 302: redirects are not followed (to ${receiver.url}/target); give the final URL`);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -241,18 +321,33 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     // This machine's name resolves to a loopback address (/etc/hosts), which is what makes it a test of the resolved address.
     expect(rangeOf((await lookup(name)).address)).toBe('loopback');
     const cases = [
-      ['https://10.1.2.3/hook', /^refused to connect to 10\.1\.2\.3: a private address \(set WEBHOOK_ALLOW_PRIVATE=true/],
+      [
+        'https://10.1.2.3/hook',
+        /^refused to connect to 10\.1\.2\.3: a private address \(set WEBHOOK_ALLOW_PRIVATE=true/,
+      ],
       ['https://169.254.169.254/latest/meta-data', /^refused to connect to 169\.254\.169\.254: a linkLocal address/],
       ['https://100.64.0.1/hook', /^refused to connect to 100\.64\.0\.1: a carrierGradeNat address/],
       ['https://[fd00::1]/hook', /^refused to connect to fd00::1: a uniqueLocal address/],
       // IPv6 forms that carry an IPv4 address are judged by that address.
-      ['https://[::10.1.2.3]/hook', /^refused to connect to ::a01:203 \(IPv4-compatible form of 10\.1\.2\.3\): a private address/],
-      ['https://[64:ff9b::169.254.169.254]/latest/meta-data', /^refused to connect to 64:ff9b::a9fe:a9fe \(NAT64 form of 169\.254\.169\.254\): a linkLocal address/],
-      [`https://${name}:${new URL(receiver.url).port}/hook`, /^refused to connect to (127\.\d+\.\d+\.\d+|::1): a loopback address/],
+      [
+        'https://[::10.1.2.3]/hook',
+        /^refused to connect to ::a01:203 \(IPv4-compatible form of 10\.1\.2\.3\): a private address/,
+      ],
+      [
+        'https://[64:ff9b::169.254.169.254]/latest/meta-data',
+        /^refused to connect to 64:ff9b::a9fe:a9fe \(NAT64 form of 169\.254\.169\.254\): a linkLocal address/,
+      ],
+      [
+        `https://${name}:${new URL(receiver.url).port}/hook`,
+        /^refused to connect to (127\.\d+\.\d+\.\d+|::1): a loopback address/,
+      ],
     ] as const;
     for (const [url, error] of cases) {
       const id = await submit(t.gw.url, alice, { webhook: { url } });
-      const [attempt] = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+      const [attempt] = await eventually(
+        () => deliveries(t.gw.url, alice, id),
+        (d) => d.length >= 1,
+      );
       expect(attempt).toMatchObject({ httpStatus: null, delivered: false, error: expect.stringMatching(error) });
     }
     // Only the loopback case could have reached the receiver. (Not `received` as a whole: an earlier
@@ -262,35 +357,61 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
 
   it('redeliverWebhook sends the last event again as a new message; refused without a webhook; NOT_FOUND for another caller', async () => {
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/again` } });
-    const [first] = await eventually(() => receiver.at('/again'), (r) => r.length >= 1);
-    await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    const [first] = await eventually(
+      () => receiver.at('/again'),
+      (r) => r.length >= 1,
+    );
+    await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 1,
+    );
 
     const again = await post<{ redeliverWebhook: { id: string } }>(t.gw.url, alice, REDELIVER, { id });
     expect(again.body.errors).toBeUndefined();
     expect(again.body.data!.redeliverWebhook.id).toBe(id);
-    const [, second] = await eventually(() => receiver.at('/again'), (r) => r.length >= 2);
+    const [, second] = await eventually(
+      () => receiver.at('/again'),
+      (r) => r.length >= 2,
+    );
     expect(second!.verifyError).toBeUndefined();
     expect(second!.body).toBe(first!.body);
     expect(second!.headers['webhook-id']).not.toBe(first!.headers['webhook-id']);
-    const attempts = await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 2);
-    expect(attempts.map((a) => [a.event, a.delivered])).toEqual([['COMPLETED', true], ['COMPLETED', true]]);
+    const attempts = await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 2,
+    );
+    expect(attempts.map((a) => [a.event, a.delivered])).toEqual([
+      ['COMPLETED', true],
+      ['COMPLETED', true],
+    ]);
 
     // Someone else's job: as if it did not exist; nothing is sent.
     const stranger = await post(t.gw.url, bob, REDELIVER, { id });
     expect(stranger.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const plain = await submit(t.gw.url, alice, {});
-    expectBadInput(await post(t.gw.url, alice, REDELIVER, { id: plain }), 'predictionId', /was submitted without a webhook; there is nothing to redeliver/);
+    expectBadInput(
+      await post(t.gw.url, alice, REDELIVER, { id: plain }),
+      'predictionId',
+      /was submitted without a webhook; there is nothing to redeliver/,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(receiver.at('/again')).toHaveLength(2);
   });
 
-  it("another caller sees neither the job nor its deliveries", async () => {
+  it('another caller sees neither the job nor its deliveries', async () => {
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/mine` } });
-    await eventually(() => deliveries(t.gw.url, alice, id), (d) => d.length >= 1);
+    await eventually(
+      () => deliveries(t.gw.url, alice, id),
+      (d) => d.length >= 1,
+    );
     const asBob = await post<{ prediction: unknown }>(t.gw.url, bob, DELIVERIES, { id });
     expect(asBob.body.errors).toBeUndefined();
     expect(asBob.body.data!.prediction).toBeNull();
-    const list = await post<{ predictions: { edges: unknown[] } }>(t.gw.url, bob, '{ predictions(first: 50) { edges { node { id webhookDeliveries { messageId } } } } }');
+    const list = await post<{ predictions: { edges: unknown[] } }>(
+      t.gw.url,
+      bob,
+      '{ predictions(first: 50) { edges { node { id webhookDeliveries { messageId } } } } }',
+    );
     expect(list.body.data!.predictions.edges).toEqual([]);
   });
 
@@ -298,9 +419,14 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     const input = { prompt: 'once', idempotencyKey: 'k-1', webhook: { url: `${receiver.url}/idem` } };
     const first = await submit(t.gw.url, alice, input);
     expect(await submit(t.gw.url, alice, input)).toBe(first);
-    const changed = await post(t.gw.url, alice, GENERATE, { input: { ...input, webhook: { url: `${receiver.url}/other` } } });
+    const changed = await post(t.gw.url, alice, GENERATE, {
+      input: { ...input, webhook: { url: `${receiver.url}/other` } },
+    });
     expect(changed.body.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
-    await eventually(() => receiver.at('/idem'), (r) => r.length >= 1);
+    await eventually(
+      () => receiver.at('/idem'),
+      (r) => r.length >= 1,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receiver.received.map((hook) => hook.path)).toEqual(['/idem']);
   });
@@ -311,7 +437,11 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ url: 'not a url' }, 'input.webhook.url', /must be an absolute URL/],
       [{ url: 'ftp://example.com/hook' }, 'input.webhook.url', /must use https/],
-      [{ url: 'http://example.com/hook' }, 'input.webhook.url', /must use https \(plain http is accepted only to localhost/],
+      [
+        { url: 'http://example.com/hook' },
+        'input.webhook.url',
+        /must use https \(plain http is accepted only to localhost/,
+      ],
       [{ url: 'https://user:pass@example.com/hook' }, 'input.webhook.url', /must not contain a user name or password/],
       [{ url: long }, 'input.webhook.url', /must be at most 2048 characters/],
       [{ url: 'https://example.com/hook', events: [] }, 'input.webhook.events', /must name at least one event/],
@@ -319,7 +449,9 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     for (const [webhook, field, rule] of cases) {
       expectBadInput(await post(t.gw.url, alice, GENERATE, { input: { prompt: 'a horse', webhook } }), field, rule);
     }
-    const unknownEvent = await post(t.gw.url, alice, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://example.com', events: ['FINISHED'] } } });
+    const unknownEvent = await post(t.gw.url, alice, GENERATE, {
+      input: { prompt: 'a horse', webhook: { url: 'https://example.com', events: ['FINISHED'] } },
+    });
     expect(unknownEvent.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(await countPredictions(t.db.database.db)).toBe(0);
     expect(t.fake.creates).toHaveLength(0);
@@ -329,7 +461,9 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
 describe('webhook input on a gateway without WEBHOOK_SIGNING_SECRET', () => {
   const t = gatewayFixture('pglite');
   it('is refused, naming the field and the missing secret', async () => {
-    const reply = await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://example.com/hook' } } });
+    const reply = await post(t.gw.url, undefined, GENERATE, {
+      input: { prompt: 'a horse', webhook: { url: 'https://example.com/hook' } },
+    });
     expectBadInput(reply, 'input.webhook', /cannot be used here: this gateway has no WEBHOOK_SIGNING_SECRET/);
     expect(await countPredictions(t.db.database.db)).toBe(0);
     expect(t.fake.creates).toHaveLength(0);
@@ -341,18 +475,30 @@ describe('webhook URLs in production', () => {
   const t = gatewayFixture('pglite', { NODE_ENV: 'production', AUTH_MODE: 'none', ...FAST_WEBHOOKS });
   it('must be https and must not name this machine', async () => {
     expectBadInput(
-      await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'http://127.0.0.1:9/hook' } } }),
+      await post(t.gw.url, undefined, GENERATE, {
+        input: { prompt: 'a horse', webhook: { url: 'http://127.0.0.1:9/hook' } },
+      }),
       'input.webhook.url',
       /^must use https \(plain http is accepted only to localhost, 127\.0\.0\.1 or \[::1\], and not in production\)$/,
     );
     expectBadInput(
-      await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url: 'https://localhost:9/hook' } } }),
+      await post(t.gw.url, undefined, GENERATE, {
+        input: { prompt: 'a horse', webhook: { url: 'https://localhost:9/hook' } },
+      }),
       'input.webhook.url',
       /must not point at this machine/,
     );
     // An IPv6 form of 127.0.0.1 is this machine too.
-    for (const url of ['https://[::127.0.0.1]/hook', 'https://[::ffff:127.0.0.1]:9/hook', 'https://[2002:7f00:1::1]/hook']) {
-      expectBadInput(await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url } } }), 'input.webhook.url', /must not point at this machine/);
+    for (const url of [
+      'https://[::127.0.0.1]/hook',
+      'https://[::ffff:127.0.0.1]:9/hook',
+      'https://[2002:7f00:1::1]/hook',
+    ]) {
+      expectBadInput(
+        await post(t.gw.url, undefined, GENERATE, { input: { prompt: 'a horse', webhook: { url } } }),
+        'input.webhook.url',
+        /must not point at this machine/,
+      );
     }
     expect(await countPredictions(t.db.database.db)).toBe(0);
   });
@@ -387,10 +533,17 @@ describe('WEBHOOK_ALLOW_PRIVATE', () => {
       await db.truncate();
       fake.reset();
       const connectionsBefore = target.connections();
-      const gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { ...FAST_WEBHOOKS, WEBHOOK_ALLOW_PRIVATE: allowPrivate } });
+      const gw = await startGateway({
+        database: db.database,
+        atlasUrl: fake.url,
+        env: { ...FAST_WEBHOOKS, WEBHOOK_ALLOW_PRIVATE: allowPrivate },
+      });
       try {
         const id = await submit(gw.url, undefined, { webhook: { url: `https://${hostname()}:${target.port}/hook` } });
-        const [attempt] = await eventually(() => deliveries(gw.url, undefined, id), (d) => d.length >= 1);
+        const [attempt] = await eventually(
+          () => deliveries(gw.url, undefined, id),
+          (d) => d.length >= 1,
+        );
         expect(attempt!.delivered).toBe(false);
         if (allowPrivate === 'true') {
           // It got through to the address (the TLS handshake then failed: this server speaks no TLS).
@@ -414,7 +567,11 @@ describe('two gateway processes on one Postgres database', () => {
   let a: Child;
   let b: Child;
   beforeAll(async () => {
-    [fake, db, receiver] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres'), WebhookReceiver.start(SIGNING_SECRET)]);
+    [fake, db, receiver] = await Promise.all([
+      FakeAtlas.start(),
+      openTestDatabase('postgres'),
+      WebhookReceiver.start(SIGNING_SECRET),
+    ]);
     // Real `node src/main.ts` processes, configured by environment only. A timeout far above the
     // receiver's 40 ms, so no attempt times out on a busy machine and is (rightly) sent again.
     const start = () =>
@@ -442,10 +599,17 @@ describe('two gateway processes on one Postgres database', () => {
     const jobs = 16;
     const ids = await Promise.all(
       Array.from({ length: jobs }, (_, i) =>
-        submit(`${(i % 2 ? a : b).base}/graphql`, undefined, { prompt: `job ${i}`, webhook: { url: `${receiver.url}/both`, events: ['STARTED', 'COMPLETED'] } }),
+        submit(`${(i % 2 ? a : b).base}/graphql`, undefined, {
+          prompt: `job ${i}`,
+          webhook: { url: `${receiver.url}/both`, events: ['STARTED', 'COMPLETED'] },
+        }),
       ),
     );
-    await eventually(() => receiver.at('/both'), (r) => r.length >= 2 * jobs, 30_000);
+    await eventually(
+      () => receiver.at('/both'),
+      (r) => r.length >= 2 * jobs,
+      30_000,
+    );
     // Time for any second delivery to show up.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const received = receiver.at('/both');
@@ -459,7 +623,11 @@ describe('two gateway processes on one Postgres database', () => {
     }
     expect([...byJob.keys()].sort()).toEqual([...ids].sort());
     for (const types of byJob.values()) expect(types).toEqual(['prediction.completed', 'prediction.started']);
-    const delivered = (child: Child) => child.output().split('\n').filter((line) => line.includes('"webhook delivered"')).length;
+    const delivered = (child: Child) =>
+      child
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"webhook delivered"')).length;
     expect(delivered(a) + delivered(b)).toBe(2 * jobs);
     const attempts = await db.database.db.select().from(webhookAttempts);
     expect(attempts).toHaveLength(2 * jobs);
@@ -471,20 +639,40 @@ describe('two gateway processes on one Postgres database', () => {
     // The first request hangs; every gateway is killed meanwhile, so whichever held the message is gone.
     receiver.scripts.set('/orphan', [{ status: 200, delayMs: 120_000 }, { status: 204 }]);
     const id = await submit(`${a.base}/graphql`, undefined, { webhook: { url: `${receiver.url}/orphan` } });
-    const [first] = await eventually(() => receiver.at('/orphan'), (r) => r.length >= 1, 20_000);
+    const [first] = await eventually(
+      () => receiver.at('/orphan'),
+      (r) => r.length >= 1,
+      20_000,
+    );
     await Promise.all([a.kill9(), b.kill9()]);
-    const c = await startChild({ DATABASE_URL: db.url!, ATLASCLOUD_BASE_URL: fake.url, ...FAST_WEBHOOKS, WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_SWEEP_MS: '200' });
-    const [, second] = await eventually(() => receiver.at('/orphan'), (r) => r.length >= 2, 60_000);
+    const c = await startChild({
+      DATABASE_URL: db.url!,
+      ATLASCLOUD_BASE_URL: fake.url,
+      ...FAST_WEBHOOKS,
+      WEBHOOK_TIMEOUT_MS: '5000',
+      WEBHOOK_SWEEP_MS: '200',
+    });
+    const [, second] = await eventually(
+      () => receiver.at('/orphan'),
+      (r) => r.length >= 2,
+      60_000,
+    );
     // The same message (receivers drop the repeat by its id), freshly signed, after the lease (5 s + 15 s) ran out.
     expect(second!.verifyError).toBeUndefined();
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect(second!.body).toBe(first!.body);
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(15_000);
-    const attempts = await eventually(() => db.database.db.select().from(webhookAttempts).where(eq(webhookAttempts.predictionId, id)), (rows) => rows.length >= 1);
+    const attempts = await eventually(
+      () => db.database.db.select().from(webhookAttempts).where(eq(webhookAttempts.predictionId, id)),
+      (rows) => rows.length >= 1,
+    );
     // The killed process recorded nothing; the one attempt on record is the one that got through.
     expect(attempts.map((attempt) => [attempt.httpStatus, attempt.delivered])).toEqual([[204, true]]);
     // The log line follows the attempt's row; under load it may reach the pipe a moment later.
-    await eventually(() => c.output(), (output) => output.includes('"webhook delivered"'));
+    await eventually(
+      () => c.output(),
+      (output) => output.includes('"webhook delivered"'),
+    );
   }, 120_000);
 });
 
@@ -493,7 +681,11 @@ const groups = (ipv4: string) => {
   const [a, b, c, d] = ipv4.split('.').map(Number) as [number, number, number, number];
   return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 };
-const inverted = (ipv4: string) => ipv4.split('.').map((octet) => 255 - Number(octet)).join('.');
+const inverted = (ipv4: string) =>
+  ipv4
+    .split('.')
+    .map((octet) => 255 - Number(octet))
+    .join('.');
 /** The public half of a Teredo address whose other half is under test. */
 const TEREDO_OTHER = '8.8.4.4';
 
@@ -519,7 +711,9 @@ const CARRIED: Array<[string, string]> = [
 const STRICT: AddressRules = { allowPrivate: false, allowLoopback: false };
 
 describe('address policy: an IPv6 form that carries an IPv4 address is judged by that address', () => {
-  const table = Object.entries(CARRYING_FORMS).flatMap(([form, write]) => CARRIED.map(([ipv4, range]) => [form, ipv4, range, write(ipv4)] as const));
+  const table = Object.entries(CARRYING_FORMS).flatMap(([form, write]) =>
+    CARRIED.map(([ipv4, range]) => [form, ipv4, range, write(ipv4)] as const),
+  );
   it.each(table)('%s of %s: %s (%s)', (form, ipv4, range, address) => {
     if (range === 'unicast') {
       expect(classify(address).range).toBe('unicast');
@@ -539,7 +733,9 @@ describe('address policy: an IPv6 form that carries an IPv4 address is judged by
     const both = `2001:0:${groups('10.0.0.1')}:0:8000:${groups(inverted('127.0.0.1'))}`;
     expect(classify(both)).toEqual({ range: 'private', carried: { ipv4: '10.0.0.1', form: 'Teredo server' } });
     // With loopback allowed, the private half still refuses it.
-    expect(refusalOf(both, { allowPrivate: false, allowLoopback: true })).toMatch(/Teredo server form of 10\.0\.0\.1\): a private address/);
+    expect(refusalOf(both, { allowPrivate: false, allowLoopback: true })).toMatch(
+      /Teredo server form of 10\.0\.0\.1\): a private address/,
+    );
   });
 
   it.each([
@@ -563,11 +759,17 @@ describe('address policy: an IPv6 form that carries an IPv4 address is judged by
   });
 
   it('a URL host written as any IPv6 form of a loopback address is a loopback host (refused at submission in production)', () => {
-    const loopbackHosts = Object.values(CARRYING_FORMS).map((write) => new URL(`https://[${write('127.0.0.1')}]/hook`).hostname);
-    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', ...loopbackHosts]) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ['example.com', '10.0.0.1', '[::ffff:10.0.0.1]', '[2606:4700:4700::1111]', '[::]']) expect(isLoopbackHost(host), host).toBe(false);
+    const loopbackHosts = Object.values(CARRYING_FORMS).map(
+      (write) => new URL(`https://[${write('127.0.0.1')}]/hook`).hostname,
+    );
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', ...loopbackHosts])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['example.com', '10.0.0.1', '[::ffff:10.0.0.1]', '[2606:4700:4700::1111]', '[::]'])
+      expect(isLoopbackHost(host), host).toBe(false);
     for (const host of loopbackHosts) {
-      expect(webhookUrlProblem(`https://${host}/hook`, { allowLoopback: false })).toBe('must not point at this machine (a loopback address)');
+      expect(webhookUrlProblem(`https://${host}/hook`, { allowLoopback: false })).toBe(
+        'must not point at this machine (a loopback address)',
+      );
     }
   });
 });
@@ -596,15 +798,31 @@ describe('delivery to an IPv6 form that carries a non-public IPv4 address', () =
 
   // Plain http: an https request opens its socket without the 'net.client.socket' notice. The address check is the same.
   const send = (host: string, allowPrivate: boolean) =>
-    sendWebhook({ url: `http://${host}:${target.port}/hook`, body: '{}', headers: {}, timeoutMs: 2_000, allowPrivate, allowLoopback: false });
+    sendWebhook({
+      url: `http://${host}:${target.port}/hook`,
+      body: '{}',
+      headers: {},
+      timeoutMs: 2_000,
+      allowPrivate,
+      allowLoopback: false,
+    });
   const toTarget = (attempts: string[]) => attempts.filter((attempt) => attempt.endsWith(`:${target.port}`));
 
   it('is refused before any connection is tried', async () => {
     const cases = [
       ['[::127.0.0.1]', /^refused to connect to ::7f00:1 \(IPv4-compatible form of 127\.0\.0\.1\): a loopback address/],
-      ['[::ffff:127.0.0.1]', /^refused to connect to ::ffff:7f00:1 \(IPv4-mapped form of 127\.0\.0\.1\): a loopback address/],
-      ['[::ffff:0:10.1.2.3]', /^refused to connect to ::ffff:0:a01:203 \(IPv4-translated form of 10\.1\.2\.3\): a private address/],
-      ['[2002:a9fe:a9fe::1]', /^refused to connect to 2002:a9fe:a9fe::1 \(6to4 form of 169\.254\.169\.254\): a linkLocal address/],
+      [
+        '[::ffff:127.0.0.1]',
+        /^refused to connect to ::ffff:7f00:1 \(IPv4-mapped form of 127\.0\.0\.1\): a loopback address/,
+      ],
+      [
+        '[::ffff:0:10.1.2.3]',
+        /^refused to connect to ::ffff:0:a01:203 \(IPv4-translated form of 10\.1\.2\.3\): a private address/,
+      ],
+      [
+        '[2002:a9fe:a9fe::1]',
+        /^refused to connect to 2002:a9fe:a9fe::1 \(6to4 form of 169\.254\.169\.254\): a linkLocal address/,
+      ],
     ] as const;
     for (const [host, error] of cases) {
       const { result, attempts } = await connectionAttemptsDuring(() => send(host, false));
@@ -619,14 +837,19 @@ describe('delivery to an IPv6 form that carries a non-public IPv4 address', () =
     expect(result.delivered).toBe(false);
     expect(result.error).not.toMatch(/refused to connect/);
     expect(toTarget(attempts)).toEqual([`::ffff:7f00:1:${target.port}`]);
-    await eventually(() => target.connections(), (n) => n === 1);
+    await eventually(
+      () => target.connections(),
+      (n) => n === 1,
+    );
   });
 });
 
 describe('retry schedule', () => {
   it('doubles from WEBHOOK_RETRY_BASE_MS up to WEBHOOK_RETRY_MAX_MS, with ±25 % jitter', () => {
     const defaults = { retryBaseMs: 5_000, retryMaxMs: 3_600_000 };
-    expect([1, 2, 3, 4, 10, 11, 30].map((n) => retryDelayMs(n, defaults, () => 0.5))).toEqual([5_000, 10_000, 20_000, 40_000, 2_560_000, 3_600_000, 3_600_000]);
+    expect([1, 2, 3, 4, 10, 11, 30].map((n) => retryDelayMs(n, defaults, () => 0.5))).toEqual([
+      5_000, 10_000, 20_000, 40_000, 2_560_000, 3_600_000, 3_600_000,
+    ]);
     expect(retryDelayMs(1, defaults, () => 0)).toBe(3_750);
     expect(retryDelayMs(1, defaults, () => 0.999999)).toBe(6_250);
   });
@@ -634,7 +857,13 @@ describe('retry schedule', () => {
 
 describe('WEBHOOK_SIGNING_SECRET', () => {
   it('must be whsec_ and 24 to 64 bytes of base64; the message names the variable, never the value', () => {
-    for (const bad of ['secret', 'whsec_', `whsec_${randomBytes(16).toString('base64')}`, `whsec_${randomBytes(80).toString('base64')}`, 'whsec_not base64!']) {
+    for (const bad of [
+      'secret',
+      'whsec_',
+      `whsec_${randomBytes(16).toString('base64')}`,
+      `whsec_${randomBytes(80).toString('base64')}`,
+      'whsec_not base64!',
+    ]) {
       let error: unknown;
       try {
         loadConfig({ WEBHOOK_SIGNING_SECRET: bad });
@@ -642,7 +871,9 @@ describe('WEBHOOK_SIGNING_SECRET', () => {
         error = thrown;
       }
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toMatch(/WEBHOOK_SIGNING_SECRET: must be whsec_ followed by 24 to 64 random bytes/);
+      expect((error as Error).message).toMatch(
+        /WEBHOOK_SIGNING_SECRET: must be whsec_ followed by 24 to 64 random bytes/,
+      );
       if (bad.length > 10) expect((error as Error).message).not.toContain(bad);
     }
     expect(loadConfig({ WEBHOOK_SIGNING_SECRET: SIGNING_SECRET }).webhooks.signingSecret).toBe(SIGNING_SECRET);

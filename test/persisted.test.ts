@@ -1,17 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { createVideoClient, GenerateVideoDocument, PredictionUpdatedDocument, requestBody } from '../src/client/index.ts';
+import {
+  createVideoClient,
+  GenerateVideoDocument,
+  PredictionUpdatedDocument,
+  requestBody,
+} from '../src/client/index.ts';
 import { gatewayFixture } from './support/gateway.ts';
 
 describe('PERSISTED_OPERATIONS=only', () => {
   const t = gatewayFixture('pglite', { PERSISTED_OPERATIONS: 'only' });
 
   const post = (body: unknown, accept = 'application/json') =>
-    fetch(t.gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) });
+    fetch(t.gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept },
+      body: JSON.stringify(body),
+    });
 
   it('runs manifest documents over HTTP and SSE through the typed client', async () => {
     const client = createVideoClient({ url: t.gw.url, persisted: true });
     const updates: string[] = [];
-    const done = await client.generateAndWait({ prompt: 'persisted horse' }, { onUpdate: (p) => updates.push(p.status) });
+    const done = await client.generateAndWait(
+      { prompt: 'persisted horse' },
+      { onUpdate: (p) => updates.push(p.status) },
+    );
     expect(done.status).toBe('SUCCEEDED');
     expect(updates.at(0)).toBe('PROCESSING');
     expect(updates.at(-1)).toBe('SUCCEEDED');
@@ -26,7 +38,11 @@ describe('PERSISTED_OPERATIONS=only', () => {
     expect(viaPost.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
     expect(viaPost.data).toBeUndefined();
 
-    const viaGet = await (await fetch(`${t.gw.url}?query=${encodeURIComponent(query)}`, { headers: { accept: 'application/json', 'x-graphql-csrf': '1' } })).json();
+    const viaGet = await (
+      await fetch(`${t.gw.url}?query=${encodeURIComponent(query)}`, {
+        headers: { accept: 'application/json', 'x-graphql-csrf': '1' },
+      })
+    ).json();
     expect(viaGet.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
 
     // A subscription document written by hand, over SSE, is refused the same way.
@@ -37,7 +53,9 @@ describe('PERSISTED_OPERATIONS=only', () => {
   });
 
   it('refuses a hash that is not in the manifest, and a full document sent alongside a known hash', async () => {
-    const unknown = await (await post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'sha256:00' } } })).json();
+    const unknown = await (
+      await post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'sha256:00' } } })
+    ).json();
     expect(unknown.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
 
     const smuggled = {

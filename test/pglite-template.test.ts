@@ -20,7 +20,8 @@ beforeEach(() => {
 afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
 async function systemIdentifier(client: PGlite): Promise<string> {
-  return (await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id;
+  return (await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!
+    .id;
 }
 
 /** The template's own identifier, which every copy of it shares. */
@@ -52,14 +53,18 @@ describe('a new PGlite data folder', () => {
     const [a, b] = [join(folder, 'a'), join(folder, 'b')];
     expect(await using(a, systemIdentifier)).toBe(templateId);
     // Migrated, and empty.
-    expect(await using(a, async (client) => (await client.query('select count(*)::int as n from predictions')).rows)).toEqual([{ n: 0 }]);
+    expect(
+      await using(a, async (client) => (await client.query('select count(*)::int as n from predictions')).rows),
+    ).toEqual([{ n: 0 }]);
     // A folder that already has other things in it (the gateway's lock file, say) is a new one too.
     mkdirSync(b);
     writeFileSync(join(b, 'gateway.pid'), '1');
     expect(await using(b, systemIdentifier)).toBe(templateId);
 
     await using(a, (client) => client.exec('create table horses (name text); insert into horses values ($$Silver$$);'));
-    expect(await using(a, async (client) => (await client.query('select name from horses')).rows)).toEqual([{ name: 'Silver' }]);
+    expect(await using(a, async (client) => (await client.query('select name from horses')).rows)).toEqual([
+      { name: 'Silver' },
+    ]);
     await expect(using(b, (client) => client.query('select name from horses'))).rejects.toThrow(/horses/);
   }, 60_000);
 
@@ -70,7 +75,10 @@ describe('a new PGlite data folder', () => {
       return systemIdentifier(client);
     });
     await makeTemplate(migrationsFolder, cache);
-    const reopened = await using(data, async (client) => ({ id: await systemIdentifier(client), rows: (await client.query('select name from horses')).rows }));
+    const reopened = await using(data, async (client) => ({
+      id: await systemIdentifier(client),
+      rows: (await client.query('select name from horses')).rows,
+    }));
     expect(reopened).toEqual({ id: own, rows: [{ name: 'Silver' }] });
   }, 60_000);
 
@@ -81,7 +89,9 @@ describe('a new PGlite data folder', () => {
     writeFileSync(join(data, 'postgresql.conf'), 'half a copy');
     // A copy (not an initdb over the leftovers), and a working one.
     expect(await using(data, systemIdentifier)).toBe(await templateIdentifier());
-    expect(await using(data, async (client) => (await client.query('select count(*)::int as n from predictions')).rows)).toEqual([{ n: 0 }]);
+    expect(
+      await using(data, async (client) => (await client.query('select count(*)::int as n from predictions')).rows),
+    ).toEqual([{ n: 0 }]);
   }, 60_000);
 
   it('is not copied from a template made for other migrations', async () => {

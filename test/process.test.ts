@@ -5,9 +5,9 @@
  */
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { createVideoClient } from '../src/client/index.ts';
 import { type Child, children, startChild } from './support/childGateway.ts';
+import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { createServerDatabase, eventually, TEST_KEY } from './support/gateway.ts';
 
 interface GraphQLReply<T> {
@@ -16,7 +16,11 @@ interface GraphQLReply<T> {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: replies are read loosely, field by field, in the assertions
-async function gql<T = any>(child: Child, query: string, variables?: Record<string, unknown>): Promise<GraphQLReply<T>> {
+async function gql<T = any>(
+  child: Child,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GraphQLReply<T>> {
   const response = await fetch(`${child.base}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -123,7 +127,12 @@ describe('the gateway as a process', () => {
 
     const statusCallsBefore = fake.statusCalls('job_1').length;
     fake.statusScripts.set('job_1', [
-      wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/job_1.mp4'], metrics: { predict_time: 4.2 } }),
+      wrapped({
+        id: 'job_1',
+        status: 'completed',
+        outputs: ['https://cdn.example/job_1.mp4'],
+        metrics: { predict_time: 4.2 },
+      }),
     ]);
 
     const second = await start();
@@ -237,15 +246,24 @@ describe('the gateway as a process', () => {
     const watching = (async () => {
       for await (const update of client.watchPrediction(id)) statuses.push(update.status);
     })();
-    await eventually(() => statuses.length, (n) => n >= 1, 10_000);
+    await eventually(
+      () => statuses.length,
+      (n) => n >= 1,
+      10_000,
+    );
 
     first.proc.kill('SIGTERM');
     expect(await first.exited).toEqual({ code: 0, signal: null });
     const second = await start({ PORT: new URL(first.base).port });
-    fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/deployed.mp4'] })]);
+    fake.statusScripts.set('job_1', [
+      wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/deployed.mp4'] }),
+    ]);
 
     // graphql-sse reconnects with backoff, the new gateway sends the current state, then the end.
-    await Promise.race([watching, new Promise((_, reject) => setTimeout(() => reject(new Error('client never finished')), 40_000).unref())]);
+    await Promise.race([
+      watching,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('client never finished')), 40_000).unref()),
+    ]);
     expect(statuses[0]).toBe('PROCESSING');
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     expect(fake.creates).toHaveLength(1);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/childGateway.ts';
-import { copies, execForm, healthcheck, last, readDockerfile, ROOT } from './support/deploy.ts';
+import { copies, execForm, healthcheck, last, ROOT, readDockerfile } from './support/deploy.ts';
 
 const runtime = readDockerfile().at(-1)!;
 const cmd = execForm(last(runtime, 'CMD')!);
@@ -19,7 +19,9 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
-const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { dev?: boolean }>;
+};
 
 /** Variables an outer `npm run`/`npx` sets that describe *this* repo and must not leak into npm in the temp folder. */
 const LEAKY_ENV = /^(npm_package_|npm_lifecycle_|npm_command$|npm_config_local_prefix$|INIT_CWD$)/;
@@ -30,17 +32,30 @@ interface Run {
   ms: number;
 }
 
-function run(file: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Run> {
+function run(
+  file: string,
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<Run> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !LEAKY_ENV.test(key)));
   const started = Date.now();
   return new Promise((resolve) => {
     execFile(
       file,
       args,
-      { cwd: options.cwd, env: { ...env, ...options.env }, timeout: options.timeoutMs ?? 150_000, maxBuffer: 32 * 1024 * 1024 },
+      {
+        cwd: options.cwd,
+        env: { ...env, ...options.env },
+        timeout: options.timeoutMs ?? 150_000,
+        maxBuffer: 32 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, output: `${stdout}\n${stderr}${error && code === -1 ? `\n${error.message}` : ''}`, ms: Date.now() - started });
+        resolve({
+          code,
+          output: `${stdout}\n${stderr}${error && code === -1 ? `\n${error.message}` : ''}`,
+          ms: Date.now() - started,
+        });
       },
     );
   });
@@ -78,7 +93,9 @@ beforeAll(async () => {
   ]);
   expect(buildRun.code, buildRun.output).toBe(0);
   expect(installRun.code, installRun.output).toBe(0);
-  console.log(`npm run build ${(buildRun.ms / 1000).toFixed(1)} s, npm ci --omit=dev ${(installRun.ms / 1000).toFixed(1)} s (in parallel)`);
+  console.log(
+    `npm run build ${(buildRun.ms / 1000).toFixed(1)} s, npm ci --omit=dev ${(installRun.ms / 1000).toFixed(1)} s (in parallel)`,
+  );
 }, 240_000);
 
 afterAll(() => rmSync(app, { recursive: true, force: true }));
@@ -92,7 +109,9 @@ describe('npm run build', () => {
   it('puts every file a compiled module reads beside itself where the module looks for it', () => {
     const read: string[] = [];
     for (const file of filesUnder(join(app, 'dist')).filter((file) => file.endsWith('.js'))) {
-      for (const [, path] of readFileSync(file, 'utf8').matchAll(/new URL\(['"`](\.{1,2}\/[^'"`$]+)['"`], import\.meta\.url\)/g)) {
+      for (const [, path] of readFileSync(file, 'utf8').matchAll(
+        /new URL\(['"`](\.{1,2}\/[^'"`$]+)['"`], import\.meta\.url\)/g,
+      )) {
         // Source files are for running from src/ (the demo's esbuild fallback), never reached in a build.
         if (/\.tsx?$/.test(path!)) continue;
         const target = resolve(dirname(file), path!);
@@ -100,14 +119,23 @@ describe('npm run build', () => {
         expect(existsSync(target), `${relative(app, file)} reads ${path}`).toBe(true);
       }
     }
-    expect(read.sort()).toEqual(['client/generated/persisted-documents.json', 'db/migrations', 'demo/demo.js', 'simulator/sample.mp4']);
-    expect(readdirSync(join(app, 'dist/db/migrations')).sort()).toEqual(readdirSync(join(ROOT, 'src/db/migrations')).sort());
+    expect(read.sort()).toEqual([
+      'client/generated/persisted-documents.json',
+      'db/migrations',
+      'demo/demo.js',
+      'simulator/sample.mp4',
+    ]);
+    expect(readdirSync(join(app, 'dist/db/migrations')).sort()).toEqual(
+      readdirSync(join(ROOT, 'src/db/migrations')).sort(),
+    );
   });
 
   it('imports nothing but Node and the runtime dependencies', () => {
     const builtins = new Set(builtinModules);
     const packages = new Set<string>();
-    for (const file of filesUnder(join(app, 'dist')).filter((file) => file.endsWith('.js') && !file.endsWith('demo/demo.js'))) {
+    for (const file of filesUnder(join(app, 'dist')).filter(
+      (file) => file.endsWith('.js') && !file.endsWith('demo/demo.js'),
+    )) {
       const text = readFileSync(file, 'utf8');
       const specifiers = [
         ...text.matchAll(/^\s*(?:import|export)\s[^;]*?\bfrom\s*['"]([^'"]+)['"]/gm), // static, side-effect-free or re-export
@@ -116,7 +144,12 @@ describe('npm run build', () => {
       ].map((match) => match[1]!);
       for (const specifier of specifiers.filter((specifier) => !specifier.startsWith('.'))) {
         if (specifier.startsWith('node:') || builtins.has(specifier)) continue;
-        packages.add(specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/'));
+        packages.add(
+          specifier
+            .split('/')
+            .slice(0, specifier.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
       }
     }
     expect(packages.size).toBeGreaterThan(10);
@@ -131,7 +164,9 @@ describe('npm ci --omit=dev', () => {
   });
 
   it('installs no development tooling', () => {
-    const devOnly = Object.keys(pkg.devDependencies).filter((name) => lock.packages[`node_modules/${name}`]?.dev === true);
+    const devOnly = Object.keys(pkg.devDependencies).filter(
+      (name) => lock.packages[`node_modules/${name}`]?.dev === true,
+    );
     expect(devOnly).toContain('typescript');
     expect(devOnly.filter((name) => existsSync(join(app, 'node_modules', name)))).toEqual([]);
   });
@@ -149,7 +184,15 @@ describe('node dist/main.js, as the image runs it', () => {
     gateway = spawn(process.execPath, cmd.slice(1), {
       cwd: app,
       // The built-in simulator: no key, not production. Port 0: the gateway logs the one it got.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', SIMULATOR_JOB_MS: '500', POLL_INTERVAL_MS: '100' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? tmpdir(),
+        NODE_ENV: 'development',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        SIMULATOR_JOB_MS: '500',
+        POLL_INTERVAL_MS: '100',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     gateway.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -173,13 +216,15 @@ describe('node dist/main.js, as the image runs it', () => {
     if (gateway?.exitCode === null) gateway.kill('SIGKILL');
   });
 
-  it('answers /health, and the image\'s HEALTHCHECK passes against it (and fails where nothing listens)', async () => {
+  it("answers /health, and the image's HEALTHCHECK passes against it (and fails where nothing listens)", async () => {
     expect((await fetch(`${base}/health`)).status).toBe(200);
     const check = healthcheck(last(runtime, 'HEALTHCHECK')!).command;
     expect(check[0]).toBe('node');
     const port = new URL(base).port;
     expect((await run(process.execPath, check.slice(1), { cwd: app, env: { PORT: port } })).code).toBe(0);
-    expect((await run(process.execPath, check.slice(1), { cwd: app, env: { PORT: String(await freePort()) } })).code).not.toBe(0);
+    expect(
+      (await run(process.execPath, check.slice(1), { cwd: app, env: { PORT: String(await freePort()) } })).code,
+    ).not.toBe(0);
   });
 
   it('keeps its data where .env says', () => {
@@ -196,7 +241,9 @@ describe('node dist/main.js, as the image runs it', () => {
       // biome-ignore lint/suspicious/noExplicitAny: replies are read loosely, field by field, in the assertions
       return (await response.json()) as { data?: any; errors?: unknown[] };
     };
-    const created = await gql('mutation { generateVideo(input: { prompt: "A white horse on a beach" }) { prediction { id status } } }');
+    const created = await gql(
+      'mutation { generateVideo(input: { prompt: "A white horse on a beach" }) { prediction { id status } } }',
+    );
     expect(created.errors).toBeUndefined();
     const id = created.data.generateVideo.prediction.id as string;
     let prediction: { status: string; videoUrl: string | null } | undefined;
@@ -208,7 +255,9 @@ describe('node dist/main.js, as the image runs it', () => {
     expect(prediction?.status, output).toBe('SUCCEEDED');
     const video = await fetch(prediction!.videoUrl!);
     expect(video.status).toBe(200);
-    expect(Buffer.from(await video.arrayBuffer()).equals(readFileSync(join(ROOT, 'src/simulator/sample.mp4')))).toBe(true);
+    expect(Buffer.from(await video.arrayBuffer()).equals(readFileSync(join(ROOT, 'src/simulator/sample.mp4')))).toBe(
+      true,
+    );
   });
 
   it('serves the demo page with the bundle made by the build, not one bundled at run time', async () => {

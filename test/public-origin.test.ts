@@ -4,16 +4,17 @@
  * (what Apollo Client's GraphQLWsLink speaks). A Host passed on by a proxy is that origin on all three;
  * forwarded headers, which nothing here vouches for, change it on none.
  */
-import { request as httpRequest } from 'node:http';
+
 import { mkdtempSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionResult } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { publicOrigin } from '../src/publicOrigin.ts';
 import WebSocket from 'ws';
+import { publicOrigin } from '../src/publicOrigin.ts';
 import { post } from './support/auth.ts';
 import { generatedChunk } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture } from './support/gateway.ts';
@@ -48,13 +49,22 @@ async function all<T>(results: AsyncIterable<unknown>): Promise<ExecutionResult<
 }
 
 /** One operation over graphql-ws, on a socket whose handshake carries `headers` (Host too, unlike fetch). */
-async function overWebSocket<T>(gatewayUrl: string, operation: Operation, headers: Record<string, string> = {}): Promise<ExecutionResult<T>[]> {
+async function overWebSocket<T>(
+  gatewayUrl: string,
+  operation: Operation,
+  headers: Record<string, string> = {},
+): Promise<ExecutionResult<T>[]> {
   class WithHeaders extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {
       super(address, protocols, { headers });
     }
   }
-  const client = createWsClient({ url: gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WithHeaders, retryAttempts: 0, lazy: true });
+  const client = createWsClient({
+    url: gatewayUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WithHeaders,
+    retryAttempts: 0,
+    lazy: true,
+  });
   try {
     return await all<T>(client.iterate(operation));
   } finally {
@@ -63,7 +73,11 @@ async function overWebSocket<T>(gatewayUrl: string, operation: Operation, header
 }
 
 /** One operation over GraphQL over SSE with graphql-sse's client (a connection of its own). */
-async function overSse<T>(gatewayUrl: string, operation: Operation, headers: Record<string, string> = {}): Promise<ExecutionResult<T>[]> {
+async function overSse<T>(
+  gatewayUrl: string,
+  operation: Operation,
+  headers: Record<string, string> = {},
+): Promise<ExecutionResult<T>[]> {
   const client = createSseClient({ url: gatewayUrl, singleConnection: false, retryAttempts: 0, headers });
   try {
     return await all<T>(client.iterate(operation));
@@ -76,19 +90,32 @@ async function overSse<T>(gatewayUrl: string, operation: Operation, headers: Rec
  * A GraphQL POST through node:http, which sends the Host header it is given (fetch sends its own):
  * as JSON, or as an SSE stream whose `next` events are returned.
  */
-function rawPost<T>(gatewayUrl: string, operation: Operation, headers: Record<string, string>, accept: 'application/json' | 'text/event-stream'): Promise<ExecutionResult<T>[]> {
+function rawPost<T>(
+  gatewayUrl: string,
+  operation: Operation,
+  headers: Record<string, string>,
+  accept: 'application/json' | 'text/event-stream',
+): Promise<ExecutionResult<T>[]> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(gatewayUrl, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept } }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        if (accept === 'application/json') return resolve([JSON.parse(text) as ExecutionResult<T>]);
-        const events = text.split('\n\n').filter((event) => event.startsWith('event: next\n'));
-        resolve(events.map((event) => JSON.parse(event.slice(event.indexOf('data: ') + 'data: '.length)) as ExecutionResult<T>));
-      });
-    });
+    const request = httpRequest(
+      gatewayUrl,
+      { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept } },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          if (accept === 'application/json') return resolve([JSON.parse(text) as ExecutionResult<T>]);
+          const events = text.split('\n\n').filter((event) => event.startsWith('event: next\n'));
+          resolve(
+            events.map(
+              (event) => JSON.parse(event.slice(event.indexOf('data: ') + 'data: '.length)) as ExecutionResult<T>,
+            ),
+          );
+        });
+      },
+    );
     request.on('error', reject);
     request.end(JSON.stringify(operation));
   });
@@ -131,13 +158,24 @@ describe('video links over POST, SSE and graphql-ws', () => {
       wsSubscription: videoUrlOf(await overWebSocket<Watched>(f.gw.url, watch, SPOOFED_FORWARDING)),
     };
     // The signature's expiry may tick between reads; the place it points at may not.
-    const places = Object.fromEntries(Object.entries(links).map(([transport, link]) => [transport, link && `${new URL(link).origin}${new URL(link).pathname}`]));
+    const places = Object.fromEntries(
+      Object.entries(links).map(([transport, link]) => [
+        transport,
+        link && `${new URL(link).origin}${new URL(link).pathname}`,
+      ]),
+    );
     const expected = `${connectedTo}/videos/${id}/0.mp4`;
-    expect(places).toEqual({ post: expected, sseQuery: expected, sseSubscription: expected, wsQuery: expected, wsSubscription: expected });
+    expect(places).toEqual({
+      post: expected,
+      sseQuery: expected,
+      sseSubscription: expected,
+      wsQuery: expected,
+      wsSubscription: expected,
+    });
     expect((await fetch(links.wsQuery)).status).toBe(200);
   });
 
-  it("take the Host a proxy passes on, on all three; forwarded headers change none", async () => {
+  it('take the Host a proxy passes on, on all three; forwarded headers change none', async () => {
     const headers = { host: 'videos.example:8443', ...SPOOFED_FORWARDING };
     const read = { query: READ, variables: { id } };
     const watch = { query: WATCH, variables: { id } };
@@ -148,9 +186,17 @@ describe('video links over POST, SSE and graphql-ws', () => {
       wsQuery: videoUrlOf(await overWebSocket<Read>(f.gw.url, read, headers)),
       wsSubscription: videoUrlOf(await overWebSocket<Watched>(f.gw.url, watch, headers)),
     };
-    const origins = Object.fromEntries(Object.entries(links).map(([transport, link]) => [transport, new URL(link).origin]));
+    const origins = Object.fromEntries(
+      Object.entries(links).map(([transport, link]) => [transport, new URL(link).origin]),
+    );
     const expected = 'http://videos.example:8443';
-    expect(origins).toEqual({ post: expected, sseQuery: expected, sseSubscription: expected, wsQuery: expected, wsSubscription: expected });
+    expect(origins).toEqual({
+      post: expected,
+      sseQuery: expected,
+      sseSubscription: expected,
+      wsQuery: expected,
+      wsSubscription: expected,
+    });
   });
 });
 
@@ -164,7 +210,12 @@ describe('publicOrigin', () => {
     ['a TLS socket', { host: 'videos.example' }, { ...socket, encrypted: true }, 'https://videos.example'],
     ['no Host (HTTP/1.0): the address it came in on', {}, socket, 'http://10.0.0.5:4000'],
     ['no Host, over IPv6', {}, { localAddress: '::1', localPort: 4000 }, 'http://[::1]:4000'],
-    ['a Host with a path or user in it: ignored', { host: 'evil.example/@videos.example' }, socket, 'http://10.0.0.5:4000'],
+    [
+      'a Host with a path or user in it: ignored',
+      { host: 'evil.example/@videos.example' },
+      socket,
+      'http://10.0.0.5:4000',
+    ],
     ['a Host with a user in it: ignored', { host: 'user@videos.example' }, socket, 'http://10.0.0.5:4000'],
     ['a port out of range: ignored', { host: 'videos.example:99999' }, socket, 'http://10.0.0.5:4000'],
   ])('%s', (_case, headers, from, expected) => {

@@ -25,8 +25,9 @@
  * @testing-library/react (and with it react-dom, which checks for a DOM when it is imported) is
  * imported only after the DOM is in place.
  */
-import { createElement, type ReactNode } from 'react';
+
 import { Window } from 'happy-dom';
+import { createElement, type ReactNode } from 'react';
 import type { Client } from 'urql';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -38,11 +39,11 @@ import {
 } from '../src/client/index.ts';
 import {
   createGatewayClient,
+  useGenerateVideo,
   usePrediction,
   usePredictionUpdates,
   useRecentPredictions,
   useVideoGeneration,
-  useGenerateVideo,
   VideoGatewayProvider,
 } from '../src/react/index.tsx';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
@@ -53,7 +54,8 @@ const installed: string[] = [];
 for (const key of Object.getOwnPropertyNames(dom)) {
   if (key in globalThis || ['self', 'top', 'parent', 'frames'].includes(key)) continue;
   const value = (dom as unknown as Record<string, unknown>)[key];
-  const bound = typeof value === 'function' && !/^[A-Z]/.test(key) ? (value as (...args: unknown[]) => unknown).bind(dom) : value;
+  const bound =
+    typeof value === 'function' && !/^[A-Z]/.test(key) ? (value as (...args: unknown[]) => unknown).bind(dom) : value;
   Object.defineProperty(globalThis, key, { configurable: true, writable: true, value: key === 'window' ? dom : bound });
   installed.push(key);
 }
@@ -140,7 +142,12 @@ describe('useVideoGeneration', () => {
     const { result } = renderHook(
       () => {
         const generation = useVideoGeneration();
-        seen.push({ status: generation.status, running: generation.running, done: generation.done, elapsedMs: generation.elapsedMs });
+        seen.push({
+          status: generation.status,
+          running: generation.running,
+          done: generation.done,
+          elapsedMs: generation.elapsedMs,
+        });
         return generation;
       },
       { wrapper: wrapperFor(client) },
@@ -156,13 +163,20 @@ describe('useVideoGeneration', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(result.current.status).toBe('PROCESSING');
     expect(result.current.running).toBe(true);
-    expect(result.current.prediction).toMatchObject({ id, duration: 3, prompt: 'a horse in the snow', upstreamId: 'job_1' });
+    expect(result.current.prediction).toMatchObject({
+      id,
+      duration: 3,
+      prompt: 'a horse in the snow',
+      upstreamId: 'job_1',
+    });
     expect(fake.creates).toHaveLength(1);
     expect(fake.creates[0]!.body).toMatchObject({ prompt: 'a horse in the snow', duration: 3 });
 
     // The clock ticks every 250 ms while the job runs: wait for at least two ticks, still PROCESSING.
     const firstElapsed = result.current.elapsedMs;
-    await waitFor(() => expect(result.current.elapsedMs).toBeGreaterThanOrEqual(firstElapsed + 450), { timeout: 5_000 });
+    await waitFor(() => expect(result.current.elapsedMs).toBeGreaterThanOrEqual(firstElapsed + 450), {
+      timeout: 5_000,
+    });
     expect(result.current.status).toBe('PROCESSING');
     expect(result.current.running).toBe(true);
     expect(fake.statusCalls('job_1').length).toBeGreaterThanOrEqual(2);
@@ -185,7 +199,9 @@ describe('useVideoGeneration', () => {
     expect(transitions(seen.map((s) => s.status))).toEqual([undefined, 'PROCESSING', 'SUCCEEDED']);
     const processing = seen.filter((s) => s.status === 'PROCESSING');
     expect(processing.every((s) => s.running && !s.done)).toBe(true);
-    expect(seen.filter((s) => s.status === 'SUCCEEDED').every((s) => !s.running && s.done && s.elapsedMs === span)).toBe(true);
+    expect(
+      seen.filter((s) => s.status === 'SUCCEEDED').every((s) => !s.running && s.done && s.elapsedMs === span),
+    ).toBe(true);
     const ticks = processing.map((s) => s.elapsedMs);
     expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
   });
@@ -241,7 +257,10 @@ describe('useGenerateVideo and double clicks', () => {
 
     let clicks: { prediction?: { id: string } }[] = [];
     await act(async () => {
-      clicks = await Promise.all([result.current[1]({ prompt: 'one click' }), result.current[1]({ prompt: 'one click' })]);
+      clicks = await Promise.all([
+        result.current[1]({ prompt: 'one click' }),
+        result.current[1]({ prompt: 'one click' }),
+      ]);
     });
     expect(clicks[0]!.prediction?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(clicks[1]!.prediction?.id).toBe(clicks[0]!.prediction?.id);
@@ -259,7 +278,10 @@ describe('useGenerateVideo and double clicks', () => {
 describe('usePrediction', () => {
   it('returns the stored prediction', async () => {
     const { id } = await seed('a stored horse');
-    const finished = await eventually(() => stored(id), (p) => p?.status === 'SUCCEEDED');
+    const finished = await eventually(
+      () => stored(id),
+      (p) => p?.status === 'SUCCEEDED',
+    );
     const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
     const { result } = renderHook(() => usePrediction(id), { wrapper: wrapperFor(client) });
 
@@ -276,7 +298,11 @@ describe('usePrediction', () => {
     const { result } = renderHook(
       () => {
         const state = usePrediction(UNKNOWN_ID);
-        seen.push({ fetching: state.fetching, hasPrediction: state.prediction !== undefined, hasError: state.error !== undefined });
+        seen.push({
+          fetching: state.fetching,
+          hasPrediction: state.prediction !== undefined,
+          hasError: state.error !== undefined,
+        });
         return state;
       },
       { wrapper: wrapperFor(client) },
@@ -360,7 +386,9 @@ describe('useRecentPredictions', () => {
     for (let i = 2; i <= 6; i++) ids.push((await seed(`horse number ${i}`)).id);
     act(() => result.current.recent.refetch());
     await waitFor(() => expect(listed()).toEqual([...ids].reverse().slice(0, 5)));
-    expect(result.current.recent.predictions.map((p) => p.prompt)).toEqual([6, 5, 4, 3, 2].map((n) => `horse number ${n}`));
+    expect(result.current.recent.predictions.map((p) => p.prompt)).toEqual(
+      [6, 5, 4, 3, 2].map((n) => `horse number ${n}`),
+    );
 
     const seventh = await generate('horse number 7');
     await waitFor(() => expect(listed()).toEqual([seventh, ...[...ids].reverse().slice(0, 4)]));
@@ -410,7 +438,9 @@ describe('with PERSISTED_OPERATIONS=only', () => {
     // A refetch by hash reads the job back.
     act(() => result.current.recent.refetch());
     await waitFor(() =>
-      expect(result.current.recent.predictions.map((p) => [p.id, p.status])).toEqual([[submitted?.prediction?.id, 'SUCCEEDED']]),
+      expect(result.current.recent.predictions.map((p) => [p.id, p.status])).toEqual([
+        [submitted?.prediction?.id, 'SUCCEEDED'],
+      ]),
     );
 
     // Every request named a manifest hash and carried no document; each kind of operation went out.

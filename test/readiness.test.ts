@@ -42,7 +42,11 @@ describe('/health and /ready', () => {
     // Alive all the same: nothing to restart.
     expect((await probe('/health')).status).toBe(200);
     await proxy.restore();
-    await eventually(() => probe('/ready'), (r) => r.status === 200, 15_000);
+    await eventually(
+      () => probe('/ready'),
+      (r) => r.status === 200,
+      15_000,
+    );
   });
 
   it('names a background loop that stops completing cycles while the database still answers, and is ready once it runs again', async () => {
@@ -60,19 +64,32 @@ describe('/health and /ready', () => {
     try {
       await holding;
       // Both loops that claim predictions stop; each is named once past its own threshold.
-      const stuck = await eventually(() => probe('/ready'), (r) => r.status === 503 && /poller.*copier/.test(r.body.reason ?? ''), 30_000);
-      expect(stuck.body.reason).toMatch(/^background loops: poller: no cycle completed in \d+ s; copier: no cycle completed in \d+ s$/);
+      const stuck = await eventually(
+        () => probe('/ready'),
+        (r) => r.status === 503 && /poller.*copier/.test(r.body.reason ?? ''),
+        30_000,
+      );
+      expect(stuck.body.reason).toMatch(
+        /^background loops: poller: no cycle completed in \d+ s; copier: no cycle completed in \d+ s$/,
+      );
     } finally {
       release();
       await transaction;
       await admin.end({ timeout: 1 });
     }
-    await eventually(() => probe('/ready'), (r) => r.status === 200, 15_000);
+    await eventually(
+      () => probe('/ready'),
+      (r) => r.status === 200,
+      15_000,
+    );
   });
 
   it('turns not ready (draining) first when shutting down', async () => {
     gw.gateway.readiness.drain();
-    expect(await probe('/ready')).toEqual({ status: 503, body: { status: 'not ready', reason: 'draining: the gateway is shutting down' } });
+    expect(await probe('/ready')).toEqual({
+      status: 503,
+      body: { status: 'not ready', reason: 'draining: the gateway is shutting down' },
+    });
     // close() does it before anything else, too.
     const other = await startGateway({ databaseUrl: server.url, atlasUrl: fake.url });
     expect(await other.gateway.readiness.notReady()).toBeUndefined();

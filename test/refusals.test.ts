@@ -5,7 +5,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeAtlas } from './support/fakeAtlas.ts';
-import { BACKENDS, gatewayFixture, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import {
+  BACKENDS,
+  gatewayFixture,
+  openTestDatabase,
+  startGateway,
+  type TestDatabase,
+  type TestGateway,
+} from './support/gateway.ts';
 
 const GENERATE = `mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id prompt } } }`;
 const COUNT = '{ predictions(first: 100) { edges { cursor } } }';
@@ -17,7 +24,10 @@ describe.each(BACKENDS)('prompt text on %s', (backend) => {
     await t.db.truncate();
   });
 
-  async function expectRefusedUntouched(result: { data?: unknown; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }, rule: RegExp) {
+  async function expectRefusedUntouched(
+    result: { data?: unknown; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] },
+    rule: RegExp,
+  ) {
     expect(result.data ?? null).toBeNull();
     const error = result.errors![0]!;
     expect(error.extensions?.code).toBe('BAD_USER_INPUT');
@@ -30,7 +40,10 @@ describe.each(BACKENDS)('prompt text on %s', (backend) => {
   }
 
   it('refuses a NUL character as BAD_USER_INPUT naming the field and the rule', async () => {
-    await expectRefusedUntouched(await t.gw.request(GENERATE, { input: { prompt: 'a horse\u0000 on a beach' } }), /NUL character/);
+    await expectRefusedUntouched(
+      await t.gw.request(GENERATE, { input: { prompt: 'a horse\u0000 on a beach' } }),
+      /NUL character/,
+    );
   });
 
   it('refuses a NUL character written in the document itself', async () => {
@@ -47,7 +60,9 @@ describe.each(BACKENDS)('prompt text on %s', (backend) => {
 
   it('stores exactly what it sends for a prompt with astral characters', async () => {
     const prompt = 'a horse 🐎 under the northern lights 🌌';
-    const result = await t.gw.request<{ generateVideo: { prediction: { prompt: string } } }>(GENERATE, { input: { prompt } });
+    const result = await t.gw.request<{ generateVideo: { prediction: { prompt: string } } }>(GENERATE, {
+      input: { prompt },
+    });
     expect(result.errors).toBeUndefined();
     expect(result.data!.generateVideo.prediction.prompt).toBe(prompt);
     expect((t.fake.creates[0]!.body as { prompt: string }).prompt).toBe(prompt);
@@ -56,8 +71,10 @@ describe.each(BACKENDS)('prompt text on %s', (backend) => {
 
 describe('documents over the query limits', () => {
   const t = gatewayFixture('pglite');
-  const nested = (levels: number, inner: string) => `${'... on Prediction { '.repeat(levels)}${inner}${' }'.repeat(levels)}`;
-  const fields = 'id status prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl error errorCode predictTime createdAt updatedAt completedAt';
+  const nested = (levels: number, inner: string) =>
+    `${'... on Prediction { '.repeat(levels)}${inner}${' }'.repeat(levels)}`;
+  const fields =
+    'id status prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl error errorCode predictTime createdAt updatedAt completedAt';
 
   it.each([
     ['tokens', `{ ${'__typename '.repeat(1001)}}`],
@@ -76,7 +93,9 @@ describe('documents over the query limits', () => {
   });
 
   it('runs a document just inside the limits', async () => {
-    const result = await t.gw.request(`{ ${Array.from({ length: 15 }, (_, i) => `p${i}: prediction(id: "x") { id }`).join(' ')} }`);
+    const result = await t.gw.request(
+      `{ ${Array.from({ length: 15 }, (_, i) => `p${i}: prediction(id: "x") { id }`).join(' ')} }`,
+    );
     expect(result.errors).toBeUndefined();
   });
 });

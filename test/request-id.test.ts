@@ -35,19 +35,32 @@ describe('request ids', () => {
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
-    return { requestId: response.headers.get('x-request-id'), reply: (await response.json()) as Reply, status: response.status };
+    return {
+      requestId: response.headers.get('x-request-id'),
+      reply: (await response.json()) as Reply,
+      status: response.status,
+    };
   }
 
   it('keeps a given id: echoed, on every log line of the request, and in the error extensions', async () => {
     t.fake.createReplies.push({ ...httpError(400, 'prompt refused'), headers: { 'x-request-id': 'atlas-req-77' } });
     const given = 'checkout-42:retry.1_a-b';
-    const { requestId, reply } = await post({ query: GENERATE, variables: { input: { prompt: 'a refused horse' } } }, { 'x-request-id': given });
+    const { requestId, reply } = await post(
+      { query: GENERATE, variables: { input: { prompt: 'a refused horse' } } },
+      { 'x-request-id': given },
+    );
     expect(requestId).toBe(given);
     expect(reply.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED', requestId: given });
 
     // The lines this request caused: Atlas' refusal (with Atlas' own request id) and the failed submission.
-    expect(lines().find((line) => line.msg === 'atlas call refused')).toMatchObject({ requestId: given, upstreamRequestId: 'atlas-req-77' });
-    expect(lines().find((line) => line.msg === 'prediction submission failed')).toMatchObject({ requestId: given, upstreamRequestId: 'atlas-req-77' });
+    expect(lines().find((line) => line.msg === 'atlas call refused')).toMatchObject({
+      requestId: given,
+      upstreamRequestId: 'atlas-req-77',
+    });
+    expect(lines().find((line) => line.msg === 'prediction submission failed')).toMatchObject({
+      requestId: given,
+      upstreamRequestId: 'atlas-req-77',
+    });
     // Each line names each key once: the gateway's id and Atlas' never share a field.
     for (const line of t.gw.logs) expect(line.match(/"requestId":/g)?.length ?? 0, line).toBeLessThanOrEqual(1);
     // Every line written while serving it carries the id (the lines of the request are all there is here).
@@ -87,31 +100,36 @@ describe('request ids', () => {
     ['a bare LF', 'x-request-id: abc\n{"level":"error","msg":"forged"}'],
     ['a folded line', 'x-request-id: abc\r\n {"msg":"forged"}'],
     ['a bare CR', 'x-request-id: abc\r{"msg":"forged"}'],
-  ])('never lets a raw newline through (%s): Node refuses the request before the gateway sees it', async (_what, header) => {
-    // fetch will not send such a header, so write the bytes an attacker would.
-    const port = Number(new URL(t.gw.url).port);
-    const body = JSON.stringify({ query: '{ nope }' });
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () =>
-        socket.write(
-          `POST /graphql HTTP/1.1\r\nHost: gateway\r\n${header}\r\ncontent-type: application/json\r\n` +
-            `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        ),
-      );
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk.toString()));
-      socket.on('end', () => resolve(text));
-      socket.on('error', reject);
-    });
-    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
-    expect(t.gw.logs.join('\n')).not.toContain('forged');
-  });
+  ])(
+    'never lets a raw newline through (%s): Node refuses the request before the gateway sees it',
+    async (_what, header) => {
+      // fetch will not send such a header, so write the bytes an attacker would.
+      const port = Number(new URL(t.gw.url).port);
+      const body = JSON.stringify({ query: '{ nope }' });
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            `POST /graphql HTTP/1.1\r\nHost: gateway\r\n${header}\r\ncontent-type: application/json\r\n` +
+              `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+          ),
+        );
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(t.gw.logs.join('\n')).not.toContain('forged');
+    },
+  );
 
   it('stamps a subscription over SSE: the header, and the id in its error', async () => {
     const response = await fetch(t.gw.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'sse-1' },
-      body: JSON.stringify({ query: 'subscription { predictionUpdated(id: "00000000-0000-4000-8000-000000000000") { status } }' }),
+      body: JSON.stringify({
+        query: 'subscription { predictionUpdated(id: "00000000-0000-4000-8000-000000000000") { status } }',
+      }),
     });
     expect(response.headers.get('x-request-id')).toBe('sse-1');
     const text = await response.text();

@@ -7,7 +7,8 @@ import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
 import { createServerDatabase, eventually, startGateway } from './support/gateway.ts';
 
 type Stored = { prediction: { status: string; videoUrl: string | null } | null };
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
 const PREDICTION = 'query P($id: ID!) { prediction(id: $id) { status videoUrl } }';
 
 /** Restart on the same data, in process (test/process.test.ts does the same with kill -9 on Postgres). */
@@ -44,12 +45,17 @@ describe.each(['pglite', 'postgres'] as const)('a gateway restarted mid-job on %
     expect(status).toBe('PROCESSING');
     // Stop while a status call is in flight: the poller holds the row's lease at that moment.
     fake.statusScripts.set('job_1', [{ hang: true }]);
-    await eventually(() => fake.inFlight.get('job_1') ?? 0, (n) => n === 1);
+    await eventually(
+      () => fake.inFlight.get('job_1') ?? 0,
+      (n) => n === 1,
+    );
     await first.close();
     await firstDb.close();
 
     // While the gateway is down, the job finishes upstream.
-    fake.statusScripts.set('job_1', [wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/restarted.mp4'] })]);
+    fake.statusScripts.set('job_1', [
+      wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/restarted.mp4'] }),
+    ]);
 
     const secondDb = await open();
     const second = await startGateway({ database: secondDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '400' } });

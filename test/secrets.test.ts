@@ -76,7 +76,10 @@ describe('the API key never leaves through an upstream field', () => {
     return result.data?.prediction ?? null;
   }
   async function finished(id: string) {
-    return eventually(() => stored(id), (p) => p !== null && p.status !== 'PROCESSING' && p.status !== 'STARTING');
+    return eventually(
+      () => stored(id),
+      (p) => p !== null && p.status !== 'PROCESSING' && p.status !== 'STARTING',
+    );
   }
 
   /** Nothing the gateway said, logged or stored carries the key; `expectLogs` guards against checking an empty log. */
@@ -119,9 +122,15 @@ describe('the API key never leaves through an upstream field', () => {
     expect(refused.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED' });
     expect(refused.errors![0]!.extensions).not.toHaveProperty('upstreamRequestId');
 
-    t.fake.createReplies.push({ ...wrapped({ id: 'job_ok', status: 'starting' }), headers: { 'x-request-id': SPELLINGS.upper } });
+    t.fake.createReplies.push({
+      ...wrapped({ id: 'job_ok', status: 'starting' }),
+      headers: { 'x-request-id': SPELLINGS.upper },
+    });
     t.fake.statusScripts.set('job_ok', [
-      { ...wrapped({ id: 'job_ok', status: 'completed', outputs: ['https://cdn.example/ok.mp4'] }), headers: { 'x-request-id': TEST_KEY } },
+      {
+        ...wrapped({ id: 'job_ok', status: 'completed', outputs: ['https://cdn.example/ok.mp4'] }),
+        headers: { 'x-request-id': TEST_KEY },
+      },
     ]);
     const accepted = await generate('an accepted create with the key in its request id');
     expect(accepted.errors).toBeUndefined();
@@ -132,7 +141,10 @@ describe('the API key never leaves through an upstream field', () => {
   it('keeps a request id that does not carry the key, for support', async () => {
     t.fake.createReplies.push({ ...httpError(400, 'bad request'), headers: { 'x-request-id': 'req-0a1b2c' } });
     const refused = await generate('a refused create');
-    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_REJECTED', upstreamRequestId: 'req-0a1b2c' });
+    expect(refused.errors![0]!.extensions).toMatchObject({
+      code: 'UPSTREAM_REJECTED',
+      upstreamRequestId: 'req-0a1b2c',
+    });
   });
 
   it('drops every output URL that carries the key, in any spelling, and keeps the clean one', async () => {
@@ -142,18 +154,26 @@ describe('the API key never leaves through an upstream field', () => {
     ]);
     t.fake.newJob = (n) => ({
       id: `job_${n}`,
-      script: [wrapped({ id: `job_${n}`, status: 'completed', outputs: [...tainted, 'https://cdn.example/clean.mp4'] })],
+      script: [
+        wrapped({ id: `job_${n}`, status: 'completed', outputs: [...tainted, 'https://cdn.example/clean.mp4'] }),
+      ],
     });
     const { data } = await generate('outputs echoing the key');
     const job = await finished(data!.generateVideo.prediction.id);
-    expect(job).toMatchObject({ status: 'SUCCEEDED', outputs: ['https://cdn.example/clean.mp4'], videoUrl: 'https://cdn.example/clean.mp4' });
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED',
+      outputs: ['https://cdn.example/clean.mp4'],
+      videoUrl: 'https://cdn.example/clean.mp4',
+    });
     await expectNoKeyAnywhere();
   });
 
   it('fails a job whose only output carries the key as NO_OUTPUT, rather than hand the key out', async () => {
     t.fake.newJob = (n) => ({
       id: `job_${n}`,
-      script: [wrapped({ id: `job_${n}`, status: 'completed', output: `https://${SPELLINGS.lower}.cdn.example/v.mp4` })],
+      script: [
+        wrapped({ id: `job_${n}`, status: 'completed', output: `https://${SPELLINGS.lower}.cdn.example/v.mp4` }),
+      ],
     });
     const { data } = await generate('a single output echoing the key');
     const job = await finished(data!.generateVideo.prediction.id);
@@ -166,7 +186,11 @@ describe('the API key never leaves through an upstream field', () => {
       id: `job_${n}`,
       script: [
         wrapped({ id: `job_${n}`, status: `processing ${SPELLINGS.upper}` }),
-        wrapped({ id: `job_${n}`, status: 'failed', error: `key ${SPELLINGS.plain} or ${SPELLINGS.partlyEncoded} refused` }),
+        wrapped({
+          id: `job_${n}`,
+          status: 'failed',
+          error: `key ${SPELLINGS.plain} or ${SPELLINGS.partlyEncoded} refused`,
+        }),
       ],
     });
     const { data } = await generate('error text echoing the key');

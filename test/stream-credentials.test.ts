@@ -11,9 +11,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApiKey } from '../src/auth/apiKeys.ts';
 import { CredentialWatch } from '../src/auth/credentialWatch.ts';
+import type { Db } from '../src/db/database.ts';
 import { activeApiKeyIds } from '../src/db/queries/activeApiKeyIds.ts';
 import { revokeApiKey } from '../src/db/queries/apiKeys.ts';
-import type { Db } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { authHeaders, post } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
@@ -28,14 +28,19 @@ type Updated = { predictionUpdated: { id: string; status: string } };
 
 /** A JWT for `sub` that expires at `exp` (Unix seconds). */
 const jwt = (sub: string, exp: number) =>
-  new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(exp).sign(new TextEncoder().encode(SECRET));
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(new TextEncoder().encode(SECRET));
 
 /** Jobs stay PROCESSING upstream until `release()`; then they succeed. */
 function holdJobs(fake: FakeAtlas): () => void {
   fake.newJob = (n) => ({ id: `held_${n}`, script: [wrapped({ id: `held_${n}`, status: 'processing' })] });
   return () => {
     for (const id of fake.statusScripts.keys()) {
-      if (id.startsWith('held_')) fake.statusScripts.set(id, [wrapped({ id, status: 'completed', outputs: [`https://cdn.example/${id}.mp4`] })]);
+      if (id.startsWith('held_'))
+        fake.statusScripts.set(id, [wrapped({ id, status: 'completed', outputs: [`https://cdn.example/${id}.mp4`] })]);
     }
     fake.newJob = FakeAtlas.defaultJob;
   };
@@ -62,21 +67,34 @@ function follow(stream: AsyncIterable<unknown>): Followed {
 }
 
 function overSse(gw: TestGateway, credential: string, id: string): { followed: Followed; close(): void } {
-  const client = createSseClient({ url: gw.url, singleConnection: false, retryAttempts: 0, headers: authHeaders(credential) });
+  const client = createSseClient({
+    url: gw.url,
+    singleConnection: false,
+    retryAttempts: 0,
+    headers: authHeaders(credential),
+  });
   return { followed: follow(client.iterate({ query: UPDATES, variables: { id } })), close: () => client.dispose() };
 }
 
-function overWebSocket(gw: TestGateway, credential: string, id: string): { followed: Followed; close(): Promise<void> } {
+function overWebSocket(
+  gw: TestGateway,
+  credential: string,
+  id: string,
+): { followed: Followed; close(): Promise<void> } {
   const client: Client = createWsClient({
     url: gw.url.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
     connectionParams: { token: credential },
     retryAttempts: 0,
   });
-  return { followed: follow(client.iterate({ query: UPDATES, variables: { id } })), close: async () => void (await client.dispose()) };
+  return {
+    followed: follow(client.iterate({ query: UPDATES, variables: { id } })),
+    close: async () => void (await client.dispose()),
+  };
 }
 
-const statuses = (followed: Followed) => followed.events.map((event) => event.data?.predictionUpdated.status ?? 'errors');
+const statuses = (followed: Followed) =>
+  followed.events.map((event) => event.data?.predictionUpdated.status ?? 'errors');
 const hasStarted = (followed: Followed) => () => followed.events.length > 0;
 
 async function submit(gw: TestGateway, credential: string, prompt: string): Promise<string> {
@@ -96,7 +114,12 @@ function expectSseEndedWith(followed: Followed, reason: string) {
   expect(seen.slice(0, -1).every((status) => UNFINISHED.test(status))).toBe(true);
   expect(seen.at(-1)).toBe('errors');
   expect(followed.events.at(-1)).toEqual({
-    errors: [{ message: `Not authenticated: ${reason}`, extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } }],
+    errors: [
+      {
+        message: `Not authenticated: ${reason}`,
+        extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) },
+      },
+    ],
   });
 }
 
@@ -202,27 +225,43 @@ describe('CredentialWatch', () => {
       queries.push([...ids].sort());
       return activeApiKeyIds(db, ids);
     };
-    const watch = new CredentialWatch({ db: t.db.database.db, log: createLogger('silent'), recheckMs: 20, readActiveKeyIds: counted });
+    const watch = new CredentialWatch({
+      db: t.db.database.db,
+      log: createLogger('silent'),
+      recheckMs: 20,
+      readActiveKeyIds: counted,
+    });
     try {
       const lapsed: string[] = [];
-      const unwatchBusy = Array.from({ length: 10_000 }, () => watch.watch({ kind: 'apikey', keyId: busy.row.id }, (reason) => lapsed.push(reason)));
+      const unwatchBusy = Array.from({ length: 10_000 }, () =>
+        watch.watch({ kind: 'apikey', keyId: busy.row.id }, (reason) => lapsed.push(reason)),
+      );
       watch.watch({ kind: 'apikey', keyId: quiet.row.id }, (reason) => lapsed.push(`quiet: ${reason}`));
       expect(watch.watchedKeys).toBe(2);
 
-      await eventually(() => queries.length, (n) => n >= 3);
+      await eventually(
+        () => queries.length,
+        (n) => n >= 3,
+      );
       // One query a period, for both keys at once.
       expect(new Set(queries.map((ids) => ids.join()))).toEqual(new Set([[busy.row.id, quiet.row.id].sort().join()]));
       expect(lapsed).toEqual([]);
 
       await revokeApiKey(t.db.database.db, busy.row.id, new Date());
-      await eventually(() => lapsed.length, (n) => n >= 10_000);
+      await eventually(
+        () => lapsed.length,
+        (n) => n >= 10_000,
+      );
       expect(new Set(lapsed)).toEqual(new Set(['the API key has been revoked']));
       expect(watch.watchedKeys).toBe(1);
 
       // Told once: a stream that stops watching afterwards changes nothing.
       for (const unwatch of unwatchBusy) unwatch();
       const seen = queries.length;
-      await eventually(() => queries.length, (n) => n >= seen + 2);
+      await eventually(
+        () => queries.length,
+        (n) => n >= seen + 2,
+      );
       expect(queries.at(-1)).toEqual([quiet.row.id]);
       expect(lapsed).toHaveLength(10_000);
     } finally {
@@ -234,11 +273,16 @@ describe('CredentialWatch', () => {
     const watch = new CredentialWatch({ db: t.db.database.db, log: createLogger('silent') });
     const told: string[] = [];
     const expiresAt = new Date(Date.now() + 300);
-    watch.watch({ kind: 'jwt', expiresAt }, (reason) => told.push(`${reason} at or after exp: ${Date.now() >= expiresAt.getTime()}`));
+    watch.watch({ kind: 'jwt', expiresAt }, (reason) =>
+      told.push(`${reason} at or after exp: ${Date.now() >= expiresAt.getTime()}`),
+    );
     watch.watch({ kind: 'none' }, (reason) => told.push(`anonymous: ${reason}`));
     const stopped = watch.watch({ kind: 'jwt', expiresAt }, (reason) => told.push(`unwatched: ${reason}`));
     stopped();
-    await eventually(() => told.length, (n) => n >= 1);
+    await eventually(
+      () => told.length,
+      (n) => n >= 1,
+    );
     expect(told).toEqual(['the token has expired at or after exp: true']);
     watch.stop();
   });

@@ -15,7 +15,11 @@ const GENERATE = 'mutation { generateVideo(input: { prompt: "a horse" }) { predi
 const PREDICTION = `query One($id: ID!) { prediction(id: $id) { id status videoUrl error errorCode } }`;
 
 /** A well-formed reply padded with whitespace to `padBytes`: valid JSON, so only its size is wrong. */
-const padded = (data: unknown, padBytes: number, extra: Partial<Extract<FakeReply, { padBytes: number }>> = {}): FakeReply => ({
+const padded = (
+  data: unknown,
+  padBytes: number,
+  extra: Partial<Extract<FakeReply, { padBytes: number }>> = {},
+): FakeReply => ({
   status: 200,
   json: { code: 200, message: 'success', data },
   padBytes,
@@ -34,8 +38,11 @@ describe('upstream replies, through the gateway', () => {
   type Generated = { generateVideo: { prediction: { id: string; status: string; upstreamId: string | null } } };
   const generate = () => t.gw.request<Generated>(GENERATE);
   const stored = async (id: string) =>
-    (await t.gw.request<{ prediction: { status: string; videoUrl: string | null; error: string | null; errorCode: string | null } }>(PREDICTION, { id }))
-      .data!.prediction;
+    (
+      await t.gw.request<{
+        prediction: { status: string; videoUrl: string | null; error: string | null; errorCode: string | null };
+      }>(PREDICTION, { id })
+    ).data!.prediction;
 
   /** The fake's record of the one padded reply: it was cut off, far short of its size. */
   async function expectCutOff(index = 0) {
@@ -54,7 +61,10 @@ describe('upstream replies, through the gateway', () => {
     const error = result.errors![0]!;
     expect(error.extensions?.code).toBe('SUBMISSION_UNKNOWN');
     expect(error.message).toMatch(/not read.*may have been created and billed/);
-    expect(await stored(error.extensions!.predictionId as string)).toMatchObject({ status: 'FAILED', errorCode: 'SUBMISSION_UNKNOWN' });
+    expect(await stored(error.extensions!.predictionId as string)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'SUBMISSION_UNKNOWN',
+    });
     await expectCutOff();
     expect(t.fake.creates).toHaveLength(1);
     expect(t.gw.logs.some((line) => line.includes('atlas reply too large, not read'))).toBe(true);
@@ -84,16 +94,25 @@ describe('upstream replies, through the gateway', () => {
       ],
     });
     const { data } = await generate();
-    const job = await eventually(() => stored(data!.generateVideo.prediction.id), (p) => p.status === 'SUCCEEDED');
+    const job = await eventually(
+      () => stored(data!.generateVideo.prediction.id),
+      (p) => p.status === 'SUCCEEDED',
+    );
     expect(job.videoUrl).toBe('https://cdn.example/job_1.mp4');
     await expectCutOff();
   });
 
   it('stores an error text with NUL in it (as U+FFFD) and ends the job as upstream said', async () => {
-    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'failed', error: 'bad\u0000input' })] });
+    t.fake.newJob = (n) => ({
+      id: `job_${n}`,
+      script: [wrapped({ id: `job_${n}`, status: 'failed', error: 'bad\u0000input' })],
+    });
     const { data } = await generate();
     const id = data!.generateVideo.prediction.id;
-    const job = await eventually(() => stored(id), (p) => p.status !== 'PROCESSING');
+    const job = await eventually(
+      () => stored(id),
+      (p) => p.status !== 'PROCESSING',
+    );
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'UPSTREAM_FAILED', error: 'bad\ufffdinput' });
   });
 
@@ -117,7 +136,13 @@ describe('a huge status reply, at the client', () => {
   });
 
   it('fails the call as UPSTREAM_UNAVAILABLE, a transient failure, and cuts the connection', async () => {
-    const client = new AtlasClient({ baseUrl: fake.url, apiKey: TEST_KEY, timeoutMs: 5_000, retries: 0, log: createLogger('silent') });
+    const client = new AtlasClient({
+      baseUrl: fake.url,
+      apiKey: TEST_KEY,
+      timeoutMs: 5_000,
+      retries: 0,
+      log: createLogger('silent'),
+    });
     fake.statusScripts.set('big', [padded({ id: 'big', status: 'processing' }, HUGE)]);
     const error = await client.getPrediction('big').then(
       () => undefined,

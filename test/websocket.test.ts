@@ -21,12 +21,22 @@ import { metric } from './support/metrics.ts';
 
 const SECRET = 'websocket-tests-hs256-secret-0123456789';
 const sign = (sub: string, expiresIn = '1h') =>
-  new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(SECRET));
+  new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(SECRET));
 
-const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId status } } }';
+const GENERATE =
+  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id ownerId status } } }';
 const UPDATES = 'subscription W($id: ID!) { predictionUpdated(id: $id) { id status videoUrl } }';
 
-type Payload = { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown>; operationName?: string };
+type Payload = {
+  query: string;
+  variables?: Record<string, unknown>;
+  extensions?: Record<string, unknown>;
+  operationName?: string;
+};
 type Generated = { generateVideo: { prediction: { id: string; ownerId: string; status: string } } };
 type Updated = { predictionUpdated: { id: string; status: string; videoUrl: string | null } };
 interface FormattedError {
@@ -45,7 +55,10 @@ function wsClient(httpUrl: string, connectionParams?: Record<string, unknown>, l
 }
 
 /** Everything one operation gave: its results until complete, or what it failed with (error payload or close event). */
-async function run<T = Record<string, unknown>>(client: Client, payload: Payload): Promise<{ results: ExecutionResult<T>[]; failure?: unknown }> {
+async function run<T = Record<string, unknown>>(
+  client: Client,
+  payload: Payload,
+): Promise<{ results: ExecutionResult<T>[]; failure?: unknown }> {
   const results: ExecutionResult<T>[] = [];
   try {
     for await (const result of client.iterate(payload)) results.push(result as ExecutionResult<T>);
@@ -56,8 +69,10 @@ async function run<T = Record<string, unknown>>(client: Client, payload: Payload
 }
 
 /** The code of the error an operation failed with (graphql-ws sends an `error` message for refusals before execution). */
-const codeOf = (failure: unknown) => (Array.isArray(failure) ? (failure as FormattedError[])[0]?.extensions?.code : undefined);
-const closeCodeOf = (failure: unknown) => (failure && typeof failure === 'object' && 'code' in failure ? failure.code : undefined);
+const codeOf = (failure: unknown) =>
+  Array.isArray(failure) ? (failure as FormattedError[])[0]?.extensions?.code : undefined;
+const closeCodeOf = (failure: unknown) =>
+  failure && typeof failure === 'object' && 'code' in failure ? failure.code : undefined;
 
 /** A raw socket on the graphql-transport-ws subprotocol, for what the client library does not show. */
 function rawSocket(httpUrl: string, headers: Record<string, string> = {}): WebSocket {
@@ -79,13 +94,17 @@ function holdJobs(fake: FakeAtlas): (videoUrl: string) => void {
   fake.newJob = (n) => ({ id: `held_${n}`, script: [wrapped({ id: `held_${n}`, status: 'processing' })] });
   return (videoUrl) => {
     for (const id of fake.statusScripts.keys()) {
-      if (id.startsWith('held_')) fake.statusScripts.set(id, [wrapped({ id, status: 'completed', outputs: [videoUrl] })]);
+      if (id.startsWith('held_'))
+        fake.statusScripts.set(id, [wrapped({ id, status: 'completed', outputs: [videoUrl] })]);
     }
     fake.newJob = FakeAtlas.defaultJob;
   };
 }
 
-const closed = (socket: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+const closed = (socket: WebSocket) =>
+  new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
 
 describe('graphql-ws on PGlite, callers by JWT', () => {
   const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt,apikey', AUTH_JWT_SECRET: SECRET, INTROSPECTION: 'false' });
@@ -103,7 +122,10 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
   it('submits over the socket and follows the job live to SUCCEEDED on the same socket', async () => {
     const release = holdJobs(t.fake);
     const alice = await as('alice');
-    const submitted = await run<Generated>(alice, { query: GENERATE, variables: { input: { prompt: 'A horse over WebSocket', duration: 5 } } });
+    const submitted = await run<Generated>(alice, {
+      query: GENERATE,
+      variables: { input: { prompt: 'A horse over WebSocket', duration: 5 } },
+    });
     expect(submitted.failure).toBeUndefined();
     const prediction = submitted.results[0]!.data!.generateVideo.prediction;
     expect(prediction.ownerId).toBe('alice');
@@ -124,7 +146,10 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
         },
       );
     });
-    await eventually(() => statuses.length, (n) => n >= 1);
+    await eventually(
+      () => statuses.length,
+      (n) => n >= 1,
+    );
     expect(statuses).toEqual(['PROCESSING']);
     release('https://cdn.example/over-ws.mp4');
     await done;
@@ -134,12 +159,16 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
 
   it('takes the credential as { token } too; the caller is who the token says', async () => {
     const bob = await as('bob', 'token');
-    const { results } = await run<{ viewer: { id: string; authenticatedBy: string } }>(bob, { query: '{ viewer { id authenticatedBy } }' });
+    const { results } = await run<{ viewer: { id: string; authenticatedBy: string } }>(bob, {
+      query: '{ viewer { id authenticatedBy } }',
+    });
     expect(results[0]!.data!.viewer).toEqual({ id: 'bob', authenticatedBy: 'JWT' });
   });
 
   it("answers NOT_FOUND for someone else's prediction, exactly as over SSE", async () => {
-    const created = await post<Generated>(t.gw.url, await sign('carol'), GENERATE, { input: { prompt: "carol's horse" } });
+    const created = await post<Generated>(t.gw.url, await sign('carol'), GENERATE, {
+      input: { prompt: "carol's horse" },
+    });
     const id = created.body.data!.generateVideo.prediction.id;
 
     const overWs = await run(await as('dave'), { query: UPDATES, variables: { id } });
@@ -158,18 +187,30 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
 
   it('counts and times its operations in /metrics by name, type and outcome, as over HTTP', async () => {
     const registry = t.gw.gateway.metrics.registry;
-    const count = async (name: string, labels: Record<string, string>) => metric(await registry.metrics(), name, labels) ?? 0;
+    const count = async (name: string, labels: Record<string, string>) =>
+      metric(await registry.metrics(), name, labels) ?? 0;
     const labelsOf = {
       ok: { operation: 'WsMe', type: 'query', outcome: 'ok' },
       notFound: { operation: 'W', type: 'subscription', outcome: 'NOT_FOUND' },
       refused: { operation: 'WsDeep', type: 'query', outcome: 'QUERY_TOO_COMPLEX' },
     };
     const before = Object.fromEntries(
-      await Promise.all(Object.entries(labelsOf).map(async ([key, labels]) => [key, await count('gateway_graphql_operations_total', labels)] as const)),
+      await Promise.all(
+        Object.entries(labelsOf).map(
+          async ([key, labels]) => [key, await count('gateway_graphql_operations_total', labels)] as const,
+        ),
+      ),
     );
     const erin = await as('erin');
-    expect((await run(erin, { query: 'query WsMe { viewer { id } }' })).results[0]!.data).toEqual({ viewer: { id: 'erin' } });
-    expect(codeOf((await run(erin, { query: UPDATES, variables: { id: '00000000-0000-4000-8000-000000000000' } })).results[0]?.errors)).toBe('NOT_FOUND');
+    expect((await run(erin, { query: 'query WsMe { viewer { id } }' })).results[0]!.data).toEqual({
+      viewer: { id: 'erin' },
+    });
+    expect(
+      codeOf(
+        (await run(erin, { query: UPDATES, variables: { id: '00000000-0000-4000-8000-000000000000' } })).results[0]
+          ?.errors,
+      ),
+    ).toBe('NOT_FOUND');
     const aliased = `query WsDeep { ${Array.from({ length: 16 }, (_, i) => `p${i}: prediction(id: "x") { id }`).join(' ')} }`;
     expect(codeOf((await run(erin, { query: aliased })).failure)).toBe('QUERY_TOO_COMPLEX');
 
@@ -192,7 +233,10 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     const after = await run(client, { query: GENERATE, variables: { input: { prompt: 'after revocation' } } });
     expect(after.results).toEqual([]);
     expect(after.failure).toEqual([
-      { message: 'Not authenticated: the API key is unknown or revoked', extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } },
+      {
+        message: 'Not authenticated: the API key is unknown or revoked',
+        extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) },
+      },
     ]);
     expect(t.fake.creates.some((create) => JSON.stringify(create.body).includes('after revocation'))).toBe(false);
     expect(connections).toBe(1); // one socket throughout: refused at the operation, not at a reconnect
@@ -210,7 +254,10 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     ];
     for (const params of refused) {
       const client = wsClient(t.gw.url, params);
-      const { results, failure } = await run(client, { query: GENERATE, variables: { input: { prompt: 'must never run' } } });
+      const { results, failure } = await run(client, {
+        query: GENERATE,
+        variables: { input: { prompt: 'must never run' } },
+      });
       await client.dispose();
       expect(results, JSON.stringify(params)).toEqual([]);
       expect(closeCodeOf(failure), JSON.stringify(params)).toBe(4403);
@@ -229,14 +276,20 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     ] as const) {
       const tooMuch = await run(frank, { query });
       expect(tooMuch.results).toEqual([]);
-      expect((tooMuch.failure as FormattedError[])[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit, requestId: expect.any(String) });
+      expect((tooMuch.failure as FormattedError[])[0]?.extensions).toEqual({
+        code: 'QUERY_TOO_COMPLEX',
+        limit,
+        requestId: expect.any(String),
+      });
     }
 
     const introspection = await run(frank, { query: '{ __schema { types { name } } }' });
     expect(codeOf(introspection.failure)).toBe('INTROSPECTION_DISABLED');
 
     const badVariable = await run(frank, { query: GENERATE, variables: { input: { prompt: 'x', duration: 2.5 } } });
-    expect(badVariable.results[0]?.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', issues: [{ field: 'input.duration' }] } });
+    expect(badVariable.results[0]?.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT', issues: [{ field: 'input.duration' }] },
+    });
 
     const badRule = await run(frank, { query: GENERATE, variables: { input: { prompt: 'x', duration: 99 } } });
     expect(badRule.results[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -247,17 +300,24 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
       const overSse = await sseRaw(t.gw.url, await sign('frank'), { query: UPDATES, variables });
       const sseEvent = overSse.text.split('\n').find((line) => line.startsWith('data: {'));
       // The same but for each request's own id.
-      const requestIds = (results: ReadonlyArray<{ errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }>) =>
-        results.flatMap((result) => result.errors ?? []).map((error) => {
-          const id = error.extensions?.requestId;
-          delete error.extensions?.requestId;
-          return id;
-        });
+      const requestIds = (
+        results: ReadonlyArray<{ errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }>,
+      ) =>
+        results
+          .flatMap((result) => result.errors ?? [])
+          .map((error) => {
+            const id = error.extensions?.requestId;
+            delete error.extensions?.requestId;
+            return id;
+          });
       const overSseResults = [JSON.parse(sseEvent!.slice('data: '.length))];
       expect(requestIds(overWs.results)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
       expect(requestIds(overSseResults)).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
       expect(overWs.results).toEqual(overSseResults);
-      expect(overWs.results[0]?.errors?.[0], JSON.stringify(variables)).toMatchObject({ message: /^id /, extensions: { code: 'BAD_USER_INPUT', issues: [{ field: 'id' }] } });
+      expect(overWs.results[0]?.errors?.[0], JSON.stringify(variables)).toMatchObject({
+        message: /^id /,
+        extensions: { code: 'BAD_USER_INPUT', issues: [{ field: 'id' }] },
+      });
     }
 
     const syntax = await run(frank, { query: '{ viewer { id ' });
@@ -268,7 +328,12 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
   it('serves Apollo Client through GraphQLWsLink with connectionParams, a subscription to its end', async () => {
     const token = await sign('gina');
     const wsLink = new GraphQLWsLink(
-      createClient({ url: wsUrl(t.gw.url), webSocketImpl: WebSocket, connectionParams: () => ({ authorization: `Bearer ${token}` }), retryAttempts: 0 }),
+      createClient({
+        url: wsUrl(t.gw.url),
+        webSocketImpl: WebSocket,
+        connectionParams: () => ({ authorization: `Bearer ${token}` }),
+        retryAttempts: 0,
+      }),
     );
     const apollo = new ApolloClient({ link: ApolloLink.from([wsLink]), cache: new InMemoryCache() });
     const release = holdJobs(t.fake);
@@ -291,7 +356,10 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
           complete: resolve,
         });
       });
-      await eventually(() => statuses.length, (n) => n >= 1);
+      await eventually(
+        () => statuses.length,
+        (n) => n >= 1,
+      );
       expect(statuses).toEqual(['PROCESSING']);
       release('https://cdn.example/apollo.mp4');
       await done;
@@ -316,7 +384,12 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
       for (let i = 0; i < WS_MAX_OPERATIONS_PER_SOCKET; i++) {
         firsts.push(
           new Promise<void>((resolve, reject) => {
-            stops.push(hank.subscribe({ query: UPDATES, variables: { id } }, { next: () => resolve(), error: reject, complete: () => {} }));
+            stops.push(
+              hank.subscribe(
+                { query: UPDATES, variables: { id } },
+                { next: () => resolve(), error: reject, complete: () => {} },
+              ),
+            );
           }),
         );
       }
@@ -344,7 +417,9 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     expect(await handshake(noOrigin)).toBe('open');
     noOrigin.close();
     expect(await handshake(rawSocket(t.gw.url, { origin: 'https://evil.example' }))).toBe(403);
-    expect(await handshake(new WebSocket(wsUrl(t.gw.url).replace('/graphql', '/elsewhere'), 'graphql-transport-ws'))).toBe(404);
+    expect(
+      await handshake(new WebSocket(wsUrl(t.gw.url).replace('/graphql', '/elsewhere'), 'graphql-transport-ws')),
+    ).toBe(404);
   });
 
   it(`closes a socket that sends a message over ${WS_MAX_PAYLOAD_BYTES} bytes (1009), and one that never says connection_init (4408)`, async () => {
@@ -388,12 +463,18 @@ describe('graphql-ws with PERSISTED_OPERATIONS=only', () => {
       expect(results, query).toEqual([]);
       expect(codeOf(failure), query).toBe('PERSISTED_QUERY_ONLY');
     }
-    const unknown = await run(client, { query: '', extensions: { persistedQuery: { version: 1, sha256Hash: 'sha256:00' } } });
+    const unknown = await run(client, {
+      query: '',
+      extensions: { persistedQuery: { version: 1, sha256Hash: 'sha256:00' } },
+    });
     expect(codeOf(unknown.failure)).toBe('PERSISTED_QUERY_NOT_FOUND');
     const noHash = await run(client, { query: '' });
     expect(codeOf(noHash.failure)).toBe('PERSISTED_QUERY_ONLY');
     // A known hash does not carry a document of the caller's choosing along.
-    const smuggled = { ...requestBody(GenerateVideoDocument, { input: { prompt: 'x' } }, true), query: '{ predictions(first: 1) { edges { node { id } } } }' };
+    const smuggled = {
+      ...requestBody(GenerateVideoDocument, { input: { prompt: 'x' } }, true),
+      query: '{ predictions(first: 1) { edges { node { id } } } }',
+    };
     expect(codeOf((await run(client, smuggled)).failure)).toBe('PERSISTED_QUERY_ONLY');
     expect(t.fake.creates).toHaveLength(0);
   });
@@ -407,7 +488,10 @@ describe('graphql-ws with PERSISTED_OPERATIONS=only', () => {
   });
 
   it('runs the manifest documents by hash: submit, then follow to SUCCEEDED', async () => {
-    const submitted = await run<Generated>(client, requestBody(GenerateVideoDocument, { input: { prompt: 'persisted over ws' } }, true));
+    const submitted = await run<Generated>(
+      client,
+      requestBody(GenerateVideoDocument, { input: { prompt: 'persisted over ws' } }, true),
+    );
     expect(submitted.failure).toBeUndefined();
     const id = submitted.results[0]!.data!.generateVideo.prediction.id;
     const { results, failure } = await run<Updated>(client, requestBody(PredictionUpdatedDocument, { id }, true));
@@ -443,7 +527,10 @@ describe('graphql-ws on the Postgres server', () => {
       on: { closed: (event) => closes.push((event as { code: number }).code) },
     });
     try {
-      const submitted = await run<Generated>(client, { query: GENERATE, variables: { input: { prompt: 'A horse across a deploy' } } });
+      const submitted = await run<Generated>(client, {
+        query: GENERATE,
+        variables: { input: { prompt: 'A horse across a deploy' } },
+      });
       const id = submitted.results[0]!.data!.generateVideo.prediction.id;
       const statuses: string[] = [];
       const done = new Promise<void>((resolve, reject) => {
@@ -452,7 +539,10 @@ describe('graphql-ws on the Postgres server', () => {
           { next: (result) => statuses.push(result.data!.predictionUpdated.status), error: reject, complete: resolve },
         );
       });
-      await eventually(() => statuses.length, (n) => n >= 1);
+      await eventually(
+        () => statuses.length,
+        (n) => n >= 1,
+      );
 
       current = second.url;
       const started = Date.now();
@@ -461,7 +551,10 @@ describe('graphql-ws on the Postgres server', () => {
       const shutdownMs = Date.now() - started;
       expect(closes).toContain(1001);
       // Resumed on the second gateway: it sends the current state first.
-      await eventually(() => statuses.length, (n) => n >= 2);
+      await eventually(
+        () => statuses.length,
+        (n) => n >= 2,
+      );
 
       release('https://cdn.example/deployed.mp4');
       await done;

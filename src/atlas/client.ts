@@ -4,8 +4,8 @@ import type { UpstreamCall } from '../observability/metrics.ts';
 import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
 import { toUpstreamBody, type VideoRequest } from './happyhorse.ts';
-import { MAX_REPLY_BYTES } from './replyBody.ts';
 import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';
+import { MAX_REPLY_BYTES } from './replyBody.ts';
 import { Transport, TransportError } from './transport.ts';
 import { requestIdFrom, sanitizeReply } from './untrusted.ts';
 
@@ -76,17 +76,31 @@ export class AtlasClient {
    * Submit one job. Billable, so it is sent once: an unknown outcome is reported, never retried.
    * `log`: the caller's request logger, so these lines carry its request id.
    */
-  async createVideo(request: VideoRequest, { log = this.#options.log, webhookUrl }: { log?: Logger; webhookUrl?: string } = {}): Promise<CreatedPrediction> {
+  async createVideo(
+    request: VideoRequest,
+    { log = this.#options.log, webhookUrl }: { log?: Logger; webhookUrl?: string } = {},
+  ): Promise<CreatedPrediction> {
     let reply: Reply;
     try {
       const { outputExpirationHours: hours } = this.#options;
-      const headers: Record<string, string> = hours === undefined ? {} : { 'x-atlascloud-object-expiration-hours': String(hours) };
-      reply = await this.#send('POST', '/api/v1/model/generateVideo', undefined, log, toUpstreamBody(request, webhookUrl), headers);
+      const headers: Record<string, string> =
+        hours === undefined ? {} : { 'x-atlascloud-object-expiration-hours': String(hours) };
+      reply = await this.#send(
+        'POST',
+        '/api/v1/model/generateVideo',
+        undefined,
+        log,
+        toUpstreamBody(request, webhookUrl),
+        headers,
+      );
     } catch (error) {
       if (error instanceof AtlasError) throw error;
       const code = networkErrorCode(error);
       if (code && NOT_SENT.has(code)) {
-        throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${code}); nothing was submitted`);
+        throw new AtlasError(
+          'UPSTREAM_UNAVAILABLE',
+          `Atlas Cloud could not be reached (${code}); nothing was submitted`,
+        );
       }
       throw new AtlasError(
         'SUBMISSION_UNKNOWN',
@@ -129,7 +143,12 @@ export class AtlasClient {
       } catch (error) {
         if (signal?.aborted || !(error instanceof AtlasError) || !error.transient || attempt >= retries) throw error;
         const delay = Math.random() * Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** attempt);
-        log.debug('atlas status call failed, retrying', { upstreamId: id, attempt, code: error.code, delayMs: Math.round(delay) });
+        log.debug('atlas status call failed, retrying', {
+          upstreamId: id,
+          attempt,
+          code: error.code,
+          delayMs: Math.round(delay),
+        });
         await sleep(delay, undefined, { signal });
       }
     }
@@ -141,8 +160,12 @@ export class AtlasClient {
       reply = await this.#send('GET', `/api/v1/model/prediction/${encodeURIComponent(id)}`, signal, this.#options.log);
     } catch (error) {
       if (signal?.aborted || error instanceof AtlasError) throw error;
-      if (isTimeout(error)) throw new AtlasError('UPSTREAM_TIMEOUT', 'Atlas Cloud did not answer a status call in time');
-      throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`);
+      if (isTimeout(error))
+        throw new AtlasError('UPSTREAM_TIMEOUT', 'Atlas Cloud did not answer a status call in time');
+      throw new AtlasError(
+        'UPSTREAM_UNAVAILABLE',
+        `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`,
+      );
     }
     this.#ensureOk(reply, 'status', this.#options.log);
     const prediction = parsePredictionReply(reply.body);
@@ -167,7 +190,8 @@ export class AtlasClient {
   ): Promise<Reply> {
     const started = performance.now();
     const endpoint = method === 'POST' ? 'create' : 'status';
-    const observe = (status: UpstreamCall['status']) => this.#options.onCall?.({ endpoint, status, seconds: (performance.now() - started) / 1000 });
+    const observe = (status: UpstreamCall['status']) =>
+      this.#options.onCall?.({ endpoint, status, seconds: (performance.now() - started) / 1000 });
     try {
       const reply = await this.#exchange(method, path, signal, log, body, extraHeaders);
       observe(reply.status);
@@ -187,7 +211,11 @@ export class AtlasClient {
     extraHeaders: Record<string, string>,
   ): Promise<Reply> {
     const { apiKey, timeoutMs } = this.#options;
-    const { status, requestId: header, text } = await this.#transport.request({
+    const {
+      status,
+      requestId: header,
+      text,
+    } = await this.#transport.request({
       method,
       path,
       headers: {
@@ -213,7 +241,11 @@ export class AtlasClient {
     const keyInHeader = header !== null && this.#redactor.exposes(header);
     if (redacted > 0 || keyInHeader) {
       // Atlas echoing our key back is worth an operator's attention (and maybe a new key).
-      log.warn('atlas reply carried the API key; redacted', { ...context, strings: redacted, upstreamRequestIdDropped: keyInHeader });
+      log.warn('atlas reply carried the API key; redacted', {
+        ...context,
+        strings: redacted,
+        upstreamRequestIdDropped: keyInHeader,
+      });
     }
     return { status, requestId, body: json, tooLarge: text === undefined };
   }
@@ -221,15 +253,22 @@ export class AtlasClient {
   #ensureOk(reply: Reply, call: 'create' | 'status', log: Logger): void {
     if (reply.status >= 200 && reply.status < 300) return;
     const said = parseErrorMessage(reply.body);
-    const what = reply.status >= 300 && reply.status < 400 ? 'redirected the call (not followed)' : `answered HTTP ${reply.status}`;
+    const what =
+      reply.status >= 300 && reply.status < 400
+        ? 'redirected the call (not followed)'
+        : `answered HTTP ${reply.status}`;
     const code = codeForHttpStatus(reply.status, call);
     const billing = code === 'SUBMISSION_UNKNOWN' ? '; the job may have been created and billed' : '';
-    const error = new AtlasError(
-      code,
-      `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}${billing}`,
-      { httpStatus: reply.status, requestId: reply.requestId },
-    );
-    log.warn('atlas call refused', { call, httpStatus: reply.status, upstreamRequestId: reply.requestId, code: error.code });
+    const error = new AtlasError(code, `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}${billing}`, {
+      httpStatus: reply.status,
+      requestId: reply.requestId,
+    });
+    log.warn('atlas call refused', {
+      call,
+      httpStatus: reply.status,
+      upstreamRequestId: reply.requestId,
+      code: error.code,
+    });
     throw error;
   }
 }

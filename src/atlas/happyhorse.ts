@@ -29,7 +29,10 @@ export const rules = {
     .refine((prompt) => !prompt.includes('\u0000'), 'must not contain the NUL character (U+0000)')
     // Stored, a lone surrogate becomes U+FFFD, but it would be sent upstream as is: refused, so
     // what is stored is exactly what is billed.
-    .refine((prompt) => !LONE_SURROGATE.test(prompt), 'must not contain unpaired surrogates (U+D800 to U+DFFF): it is not valid Unicode'),
+    .refine(
+      (prompt) => !LONE_SURROGATE.test(prompt),
+      'must not contain unpaired surrogates (U+D800 to U+DFFF): it is not valid Unicode',
+    ),
   duration: z
     .number()
     .int('must be whole seconds')

@@ -29,7 +29,10 @@ const PredictionData = z.looseObject({
   metrics: z.looseObject({ predict_time: z.number().nullish() }).nullish(),
   completed_at: z.string().nullish(),
 });
-const PredictionReply = z.union([z.looseObject({ data: PredictionData }).transform((reply) => reply.data), PredictionData]);
+const PredictionReply = z.union([
+  z.looseObject({ data: PredictionData }).transform((reply) => reply.data),
+  PredictionData,
+]);
 
 const ErrorReply = z.looseObject({
   message: z.string().optional(),

@@ -37,7 +37,10 @@ export class TransportError extends Error {
     readonly code: string | undefined,
     options?: { cause?: unknown },
   ) {
-    super(kind === 'network' ? `network error${code ? ` (${code})` : ''}` : kind === 'timeout' ? 'timed out' : 'aborted', options);
+    super(
+      kind === 'network' ? `network error${code ? ` (${code})` : ''}` : kind === 'timeout' ? 'timed out' : 'aborted',
+      options,
+    );
     this.name = 'TransportError';
   }
 }
@@ -77,33 +80,40 @@ export class Transport {
         settled();
         reject(new TransportError(why ?? 'network', why ? undefined : errorCode(error), { cause: error }));
       };
-      const headers = call.body === undefined ? call.headers : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
-      const request = this.#client.request(url, { method: call.method, headers, agent: call.pooled ? this.#pool : false }, (response) => {
-        const reply = (text: string | undefined) => {
-          settled();
-          resolve({ status: response.statusCode ?? 0, requestId: single(response.headers['x-request-id']), text });
-        };
-        const declared = Number(response.headers['content-length'] ?? Number.NaN);
-        if (declared > call.maxBytes) {
-          // Not read: closing the socket keeps the rest from crossing the network. Settled first, as
-          // destroying emits 'aborted' at once.
-          reply(undefined);
-          return void response.destroy();
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.byteLength;
-          if (size > call.maxBytes) {
+      const headers =
+        call.body === undefined
+          ? call.headers
+          : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
+      const request = this.#client.request(
+        url,
+        { method: call.method, headers, agent: call.pooled ? this.#pool : false },
+        (response) => {
+          const reply = (text: string | undefined) => {
+            settled();
+            resolve({ status: response.statusCode ?? 0, requestId: single(response.headers['x-request-id']), text });
+          };
+          const declared = Number(response.headers['content-length'] ?? Number.NaN);
+          if (declared > call.maxBytes) {
+            // Not read: closing the socket keeps the rest from crossing the network. Settled first, as
+            // destroying emits 'aborted' at once.
             reply(undefined);
-            response.destroy();
-          } else chunks.push(chunk);
-        });
-        response.on('error', fail);
-        response.on('aborted', () => fail(new Error('the reply was cut off')));
-        // As fetch's text() would: UTF-8, a byte-order mark dropped, bad bytes as U+FFFD.
-        response.on('end', () => reply(new TextDecoder().decode(Buffer.concat(chunks, size))));
-      });
+            return void response.destroy();
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.byteLength;
+            if (size > call.maxBytes) {
+              reply(undefined);
+              response.destroy();
+            } else chunks.push(chunk);
+          });
+          response.on('error', fail);
+          response.on('aborted', () => fail(new Error('the reply was cut off')));
+          // As fetch's text() would: UTF-8, a byte-order mark dropped, bad bytes as U+FFFD.
+          response.on('end', () => reply(new TextDecoder().decode(Buffer.concat(chunks, size))));
+        },
+      );
       request.on('error', fail);
       if (call.signal?.aborted) stop('aborted');
       request.end(call.body);

@@ -13,10 +13,18 @@ export type Authenticate = (authorization: string | null, log?: Logger) => Promi
  * Who a request is, from its Authorization header, by the methods AUTH_MODE allows. A credential
  * that is given is always checked, even where anonymous callers are allowed too.
  */
-export function createAuthenticator({ auth, limits }: Pick<Config, 'auth' | 'limits'>, db: Db, log: Logger): Authenticate {
+export function createAuthenticator(
+  { auth, limits }: Pick<Config, 'auth' | 'limits'>,
+  db: Db,
+  log: Logger,
+): Authenticate {
   const allows = (method: 'none' | 'jwt' | 'apikey') => auth.methods.includes(method);
   const verifyJwt = auth.jwt ? createJwtVerifier(auth.jwt) : undefined;
-  const callerLimits = { activeJobs: limits.activeJobs, jobsPerMinute: limits.jobsPerMinute, dailySpendUsd: limits.dailySpendUsd };
+  const callerLimits = {
+    activeJobs: limits.activeJobs,
+    jobsPerMinute: limits.jobsPerMinute,
+    dailySpendUsd: limits.dailySpendUsd,
+  };
 
   return async (authorization, requestLog = log) => {
     // With `none` alone, every request is the one anonymous caller, whatever it carries (a proxy's own token, say).
@@ -33,7 +41,9 @@ export function createAuthenticator({ auth, limits }: Pick<Config, 'auth' | 'lim
       const key = await lookUpApiKey(db, token);
       if (!key) throw new Unauthenticated('the API key is unknown or revoked');
       const now = new Date();
-      void touchApiKey(db, key.id, now).catch((error: unknown) => requestLog.warn('noting an API key use failed', { keyId: key.id, error }));
+      void touchApiKey(db, key.id, now).catch((error: unknown) =>
+        requestLog.warn('noting an API key use failed', { keyId: key.id, error }),
+      );
       return {
         id: `key:${key.id}`,
         tenantId: key.tenantId,

@@ -42,7 +42,12 @@ export class CredentialWatch {
   /** The last recheck failed (logged once until one succeeds again). */
   #failing = false;
 
-  constructor({ db, log, recheckMs = CREDENTIAL_RECHECK_MS, readActiveKeyIds = activeApiKeyIds }: CredentialWatchOptions) {
+  constructor({
+    db,
+    log,
+    recheckMs = CREDENTIAL_RECHECK_MS,
+    readActiveKeyIds = activeApiKeyIds,
+  }: CredentialWatchOptions) {
     this.#db = db;
     this.#log = log;
     this.#recheckMs = recheckMs;
@@ -101,7 +106,8 @@ export class CredentialWatch {
     try {
       const active = new Set<string>();
       for (let start = 0; start < ids.length; start += KEY_IDS_PER_QUERY) {
-        for (const id of await this.#readActiveKeyIds(this.#db, ids.slice(start, start + KEY_IDS_PER_QUERY))) active.add(id);
+        for (const id of await this.#readActiveKeyIds(this.#db, ids.slice(start, start + KEY_IDS_PER_QUERY)))
+          active.add(id);
       }
       if (this.#failing) this.#log.info('re-checking the API keys of open streams works again');
       this.#failing = false;
@@ -114,7 +120,10 @@ export class CredentialWatch {
       }
     } catch (error) {
       // Streams go on while the database is away (they get no updates then anyway); the next period decides.
-      if (!this.#failing) this.#log.warn('re-checking the API keys of open streams failed; they stay open until a check succeeds', { error });
+      if (!this.#failing)
+        this.#log.warn('re-checking the API keys of open streams failed; they stay open until a check succeeds', {
+          error,
+        });
       this.#failing = true;
     } finally {
       this.#rechecking = false;

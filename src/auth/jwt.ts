@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { Unauthenticated } from './principal.ts';
 
 export interface JwtOptions {
@@ -23,7 +23,19 @@ export interface VerifiedUser {
 }
 
 /** What identity providers sign with; `none` and HMAC are never accepted from a JWKS. */
-const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+const ASYMMETRIC = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
 
 /**
  * Verifies bearer JWTs with jose: against the provider's JWKS (cached; fetched again when a token
@@ -31,7 +43,10 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  */
 export function createJwtVerifier(options: JwtOptions): (token: string) => Promise<VerifiedUser> {
   const key: Uint8Array | JWTVerifyGetKey = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: options.jwksCooldownMs ?? 30_000 })
+    ? createRemoteJWKSet(new URL(options.jwksUrl), {
+        timeoutDuration: 5_000,
+        cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      })
     : new TextEncoder().encode(options.secret);
   const algorithms = options.jwksUrl ? ASYMMETRIC : ['HS256'];
 
@@ -50,12 +65,14 @@ export function createJwtVerifier(options: JwtOptions): (token: string) => Promi
     }
     // jose checks that `sub` is there, not what it is: an object would become the owner "[object Object]".
     const subject: unknown = payload.sub;
-    if (typeof subject !== 'string' || subject === '') throw new Unauthenticated("the token's sub claim is not accepted");
+    if (typeof subject !== 'string' || subject === '')
+      throw new Unauthenticated("the token's sub claim is not accepted");
     // jose has read `exp` (and `iat`, if any) as numbers. A future `iat` does not stretch the limit.
     const expiresAtS = payload.exp!;
     const nowS = Date.now() / 1000;
     const issuedAtS = Math.min(payload.iat ?? nowS, nowS);
-    if (expiresAtS - issuedAtS > options.maxAgeSeconds) throw new Unauthenticated('the token lives longer than this gateway accepts');
+    if (expiresAtS - issuedAtS > options.maxAgeSeconds)
+      throw new Unauthenticated('the token lives longer than this gateway accepts');
     return {
       subject,
       expiresAt: new Date(expiresAtS * 1000),
@@ -72,7 +89,8 @@ function reasonFor(error: unknown): string {
   if (error instanceof errors.JOSEAlgNotAllowed) return "the token's algorithm is not accepted";
   if (error instanceof errors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
   if (error instanceof errors.JWKSNoMatchingKey) return 'the token was signed with an unknown key';
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return "the identity provider's keys could not be read";
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid)
+    return "the identity provider's keys could not be read";
   return 'the token is malformed or not accepted';
 }
 

@@ -72,7 +72,13 @@ export async function leasedWrite<T>(write: () => Promise<T>, options: LeasedWri
 export class Claims {
   #unsettled: Promise<void> | undefined;
 
-  constructor(private readonly options: { stopping?: AbortSignal; clock?: () => number; onHandBackFailed: (error: unknown) => void }) {}
+  constructor(
+    private readonly options: {
+      stopping?: AbortSignal;
+      clock?: () => number;
+      onHandBackFailed: (error: unknown) => void;
+    },
+  ) {}
 
   async take<T>(lease: Date, claim: () => Promise<T>, handBack: () => Promise<unknown>): Promise<T> {
     await this.#unsettled;

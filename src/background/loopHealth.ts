@@ -49,7 +49,8 @@ export class LoopHealth {
     const stuck: string[] = [];
     for (const [name, { intervalMs, completedAt }] of this.#loops) {
       const staleAfter = Math.max(MIN_STALE_MS, INTERVALS_BEFORE_STALE * intervalMs);
-      if (now - completedAt > staleAfter) stuck.push(`${name}: no cycle completed in ${Math.round((now - completedAt) / 1000)} s`);
+      if (now - completedAt > staleAfter)
+        stuck.push(`${name}: no cycle completed in ${Math.round((now - completedAt) / 1000)} s`);
     }
     return stuck;
   }

@@ -20,14 +20,21 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-const count = (flag: string) => z.coerce.number({ error: `${flag} must be a number` }).int(`${flag} must be a whole number`).min(0, `${flag} must be 0 or more`);
+const count = (flag: string) =>
+  z.coerce
+    .number({ error: `${flag} must be a number` })
+    .int(`${flag} must be a whole number`)
+    .min(0, `${flag} must be 0 or more`);
 const CreateOptions = z.object({
   name: z.string({ error: '--name is required' }).trim().min(1, '--name must not be empty').max(200),
   tenant: z.string().trim().min(1, '--tenant must not be empty').optional(),
   admin: z.boolean().default(false),
   'active-jobs': count('--active-jobs').optional(),
   'jobs-per-minute': count('--jobs-per-minute').optional(),
-  'daily-spend-usd': z.coerce.number({ error: '--daily-spend-usd must be a number' }).min(0, '--daily-spend-usd must be 0 or more').optional(),
+  'daily-spend-usd': z.coerce
+    .number({ error: '--daily-spend-usd must be a number' })
+    .min(0, '--daily-spend-usd must be 0 or more')
+    .optional(),
 });
 
 function parse(argv: string[]) {
@@ -73,7 +80,8 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError((error as Error).message);
   }
   const { command, args, values } = parsed;
-  if (command !== 'create' && command !== 'list' && command !== 'revoke') throw new UsageError(command ? `unknown command: ${command}` : 'no command');
+  if (command !== 'create' && command !== 'list' && command !== 'revoke')
+    throw new UsageError(command ? `unknown command: ${command}` : 'no command');
   if (command === 'revoke' && args.length !== 1) throw new UsageError('revoke takes one key id');
   const options = command === 'create' ? CreateOptions.safeParse(values) : undefined;
   if (options && !options.success) throw new UsageError(options.error.issues.map((issue) => issue.message).join('; '));
@@ -88,16 +96,23 @@ async function main(argv: string[]): Promise<void> {
         name: o.name,
         tenantId: o.tenant ?? null,
         admin: o.admin,
-        limits: { activeJobs: o['active-jobs'], jobsPerMinute: o['jobs-per-minute'], dailySpendUsd: o['daily-spend-usd'] },
+        limits: {
+          activeJobs: o['active-jobs'],
+          jobsPerMinute: o['jobs-per-minute'],
+          dailySpendUsd: o['daily-spend-usd'],
+        },
       });
       console.log(describe(row));
       console.log(`\n${key}\n`);
-      console.error('This is the only time the key is shown: only its hash is stored. Send it as "Authorization: Bearer <key>".');
+      console.error(
+        'This is the only time the key is shown: only its hash is stored. Send it as "Authorization: Bearer <key>".',
+      );
     } else if (command === 'list') {
       for (const key of await listApiKeys(database.db)) console.log(describe(key));
     } else {
       const id = args[0]!;
-      if (!/^[0-9a-f-]{36}$/i.test(id) || !(await revokeApiKey(database.db, id, new Date()))) throw new UsageError(`no key has the id ${id}`);
+      if (!/^[0-9a-f-]{36}$/i.test(id) || !(await revokeApiKey(database.db, id, new Date())))
+        throw new UsageError(`no key has the id ${id}`);
       console.log(`revoked ${id}`);
     }
   } finally {

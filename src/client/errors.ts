@@ -17,7 +17,12 @@ export class VideoClientError extends Error {
 
   constructor(
     message: string,
-    options: { code: string; errors?: readonly GraphQLFormattedError[]; cause?: unknown; prediction?: PredictionFieldsFragment },
+    options: {
+      code: string;
+      errors?: readonly GraphQLFormattedError[];
+      cause?: unknown;
+      prediction?: PredictionFieldsFragment;
+    },
   ) {
     super(message, { cause: options.cause });
     this.code = options.code;

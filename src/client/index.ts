@@ -13,20 +13,20 @@ import { VideoClientError } from './errors.ts';
 import type {
   GenerateVideoInput,
   PredictionFieldsFragment,
+  PredictionStatus,
   PredictionsQuery,
   PredictionsQueryVariables,
-  PredictionStatus,
   ViewerQuery,
 } from './generated/graphql.ts';
 
-export { VideoClientError } from './errors.ts';
 export * from './documents.ts';
+export { VideoClientError } from './errors.ts';
 export type {
   AspectRatio,
   GenerateVideoInput,
+  PredictionStatus,
   PredictionsQuery,
   PredictionsQueryVariables,
-  PredictionStatus,
   Resolution,
   ViewerQuery,
 } from './generated/graphql.ts';
@@ -129,7 +129,8 @@ export function sseFetch(fetchFn: typeof fetch): typeof fetch {
     if (response.ok || response.status >= 500) return response;
     const type = response.headers.get('content-type') ?? '';
     // Yoga sends the refusal as an event stream (next: { errors }, complete) with the 4xx status.
-    if (type.includes('text/event-stream')) return new Response(response.body, { status: 200, headers: response.headers });
+    if (type.includes('text/event-stream'))
+      return new Response(response.body, { status: 200, headers: response.headers });
     if (!type.includes('json')) return response;
     const text = await response.text();
     let errors: unknown;
@@ -138,7 +139,8 @@ export function sseFetch(fetchFn: typeof fetch): typeof fetch {
     } catch {
       errors = undefined;
     }
-    if (!Array.isArray(errors) || errors.length === 0) return new Response(text, { status: response.status, headers: response.headers });
+    if (!Array.isArray(errors) || errors.length === 0)
+      return new Response(text, { status: response.status, headers: response.headers });
     return new Response(`event: next\ndata: ${JSON.stringify({ errors })}\n\nevent: complete\ndata:\n\n`, {
       status: 200,
       headers: { 'content-type': 'text/event-stream' },
@@ -147,7 +149,14 @@ export function sseFetch(fetchFn: typeof fetch): typeof fetch {
 }
 
 /** Answers worth sending the same submission again for: it was not admitted, or its answer was lost. */
-const RETRYABLE = new Set(['NETWORK_ERROR', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE', 'HTTP_502', 'HTTP_503', 'HTTP_504']);
+const RETRYABLE = new Set([
+  'NETWORK_ERROR',
+  'SHUTTING_DOWN',
+  'DATABASE_UNAVAILABLE',
+  'HTTP_502',
+  'HTTP_503',
+  'HTTP_504',
+]);
 const SUBMIT_RETRY_DELAYS_MS = [250, 1_000];
 
 export function createVideoClient(options: VideoClientOptions): VideoClient {
@@ -167,24 +176,40 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     try {
       response = await fetchFn(options.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(await headers()) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(await headers()),
+        },
         body: JSON.stringify(requestBody(document, variables, persisted)),
       });
     } catch (cause) {
-      throw new VideoClientError(`The gateway could not be reached: ${(cause as Error).message}`, { code: 'NETWORK_ERROR', cause });
+      throw new VideoClientError(`The gateway could not be reached: ${(cause as Error).message}`, {
+        code: 'NETWORK_ERROR',
+        cause,
+      });
     }
     let result: { data?: Result | null; errors?: GraphQLFormattedError[] };
     try {
       result = await response.json();
     } catch (cause) {
-      throw new VideoClientError(`The gateway answered HTTP ${response.status} without a GraphQL result`, { code: `HTTP_${response.status}`, cause });
+      throw new VideoClientError(`The gateway answered HTTP ${response.status} without a GraphQL result`, {
+        code: `HTTP_${response.status}`,
+        cause,
+      });
     }
     if (result.errors?.length) throw VideoClientError.fromGraphQL(result.errors);
-    if (!result.data) throw new VideoClientError(`The gateway answered HTTP ${response.status} without data`, { code: `HTTP_${response.status}` });
+    if (!result.data)
+      throw new VideoClientError(`The gateway answered HTTP ${response.status} without data`, {
+        code: `HTTP_${response.status}`,
+      });
     return result.data;
   }
 
-  async function* watchPrediction(id: string, { signal, progress = false }: WatchOptions = {}): AsyncGenerator<Prediction> {
+  async function* watchPrediction(
+    id: string,
+    { signal, progress = false }: WatchOptions = {},
+  ): AsyncGenerator<Prediction> {
     if (signal?.aborted) return;
     const body = requestBody(PredictionUpdatedDocument, { id, progress }, persisted);
     const events = sse.iterate<{ predictionUpdated: Prediction }>(body);
@@ -192,7 +217,8 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const event of events) {
-        if (event.errors?.length) throw VideoClientError.fromGraphQL(event.errors as unknown as GraphQLFormattedError[]);
+        if (event.errors?.length)
+          throw VideoClientError.fromGraphQL(event.errors as unknown as GraphQLFormattedError[]);
         const prediction = event.data?.predictionUpdated;
         if (!prediction) continue;
         yield prediction;
@@ -201,7 +227,10 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     } catch (error) {
       if (signal?.aborted) return;
       if (error instanceof VideoClientError) throw error;
-      throw new VideoClientError(`The update stream failed: ${(error as Error).message}`, { code: 'NETWORK_ERROR', cause: error });
+      throw new VideoClientError(`The update stream failed: ${(error as Error).message}`, {
+        code: 'NETWORK_ERROR',
+        cause: error,
+      });
     } finally {
       signal?.removeEventListener('abort', stop);
       stop();
@@ -237,7 +266,11 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
         latest = prediction;
         onUpdate?.(prediction);
       }
-      if (signal?.aborted) throw new VideoClientError('Stopped waiting: the signal was aborted', { code: 'ABORTED', cause: signal.reason });
+      if (signal?.aborted)
+        throw new VideoClientError('Stopped waiting: the signal was aborted', {
+          code: 'ABORTED',
+          cause: signal.reason,
+        });
       if (latest.status !== 'SUCCEEDED') {
         throw new VideoClientError(latest.error ?? `The prediction ended ${latest.status}`, {
           code: latest.errorCode ?? latest.status,

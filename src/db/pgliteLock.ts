@@ -17,7 +17,9 @@ export function lockDataDir(dataDir: string): () => void {
     }
     const holder = Number(readFileSync(file, 'utf8'));
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-      throw new Error(`${dataDir} is in use by process ${holder} (PGlite allows one process per folder): stop it first, or use DATABASE_URL`);
+      throw new Error(
+        `${dataDir} is in use by process ${holder} (PGlite allows one process per folder): stop it first, or use DATABASE_URL`,
+      );
     }
     rmSync(file, { force: true });
   }

@@ -1,6 +1,4 @@
 import { sql } from 'drizzle-orm';
-// biome-ignore lint/style/noRestrictedImports: the model's enums, until names are defined once below db/ (issue 16)
-import type { AspectRatio, KnownModel, Resolution } from '../atlas/happyhorse.ts';
 import {
   boolean,
   doublePrecision,
@@ -15,6 +13,8 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+// biome-ignore lint/style/noRestrictedImports: the model's enums, until names are defined once below db/ (issue 16)
+import type { AspectRatio, KnownModel, Resolution } from '../atlas/happyhorse.ts';
 
 export const predictionStatus = pgEnum('prediction_status', [
   'STARTING',

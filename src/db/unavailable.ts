@@ -35,7 +35,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 /** Codes for a connection that was open and has just been lost, as opposed to one that cannot be made. */
-const CUT_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02']);
+const CUT_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNRESET',
+  'EPIPE',
+  '57P01',
+  '57P02',
+]);
 
 /**
  * Whether an error means the connection the query went out on was cut (the server ended it, or the

@@ -27,7 +27,11 @@ export function App() {
   return (
     <main>
       <h1>HappyHorse video</h1>
-      <PromptForm busy={generation.submitting || generation.running} errors={generation.fieldErrors} onSubmit={generation.submit} />
+      <PromptForm
+        busy={generation.submitting || generation.running}
+        errors={generation.fieldErrors}
+        onSubmit={generation.submit}
+      />
       {generation.error && !Object.keys(generation.fieldErrors).length && (
         <p role="alert" className="error">
           {generation.error.message} <code>{generation.error.code}</code>
@@ -77,7 +81,11 @@ function PromptForm(props: {
       </Field>
       <div className="row">
         <Field label="Resolution" name="resolution" error={props.errors.resolution}>
-          <select id="resolution" value={resolution ?? ''} onChange={(e) => setResolution(e.target.value as typeof resolution)}>
+          <select
+            id="resolution"
+            value={resolution ?? ''}
+            onChange={(e) => setResolution(e.target.value as typeof resolution)}
+          >
             {RESOLUTIONS.map(([value, label]) => (
               <option key={value} value={value}>
                 {label}
@@ -86,7 +94,11 @@ function PromptForm(props: {
           </select>
         </Field>
         <Field label="Aspect ratio" name="aspectRatio" error={props.errors.aspectRatio}>
-          <select id="aspectRatio" value={aspectRatio ?? ''} onChange={(e) => setAspectRatio(e.target.value as typeof aspectRatio)}>
+          <select
+            id="aspectRatio"
+            value={aspectRatio ?? ''}
+            onChange={(e) => setAspectRatio(e.target.value as typeof aspectRatio)}
+          >
             {ASPECT_RATIOS.map(([value, label]) => (
               <option key={value} value={value}>
                 {label}
@@ -95,7 +107,13 @@ function PromptForm(props: {
           </select>
         </Field>
         <Field label="Duration (s)" name="duration" error={props.errors.duration}>
-          <input id="duration" type="number" inputMode="numeric" value={duration} onChange={(e) => setDuration(e.target.value)} />
+          <input
+            id="duration"
+            type="number"
+            inputMode="numeric"
+            value={duration}
+            onChange={(e) => setDuration(e.target.value)}
+          />
         </Field>
         <Field label="Seed (optional)" name="seed" error={props.errors.seed}>
           <input id="seed" type="number" inputMode="numeric" value={seed} onChange={(e) => setSeed(e.target.value)} />
@@ -108,7 +126,12 @@ function PromptForm(props: {
   );
 }
 
-function Field(props: { label: string; name: string; error: string | undefined; children: ReactElement<Record<string, unknown>> }) {
+function Field(props: {
+  label: string;
+  name: string;
+  error: string | undefined;
+  children: ReactElement<Record<string, unknown>>;
+}) {
   const described = props.error ? { 'aria-invalid': true, 'aria-describedby': `${props.name}-error` } : {};
   return (
     <div className={`field${props.error ? ' invalid' : ''}`}>
@@ -153,7 +176,16 @@ function Progress(props: {
         </button>
       )}
       {prediction.status === 'SUCCEEDED' && prediction.videoUrl && (
-        <video src={prediction.videoUrl} controls autoPlay muted loop playsInline width={640} aria-label={prediction.prompt} />
+        <video
+          src={prediction.videoUrl}
+          controls
+          autoPlay
+          muted
+          loop
+          playsInline
+          width={640}
+          aria-label={prediction.prompt}
+        />
       )}
       {prediction.error && (
         <p className="error">

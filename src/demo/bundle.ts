@@ -21,4 +21,3 @@ export async function bundleDemo(): Promise<string> {
   });
   return result.outputFiles[0]!.text;
 }
-

@@ -4,7 +4,10 @@ import { App } from './App.tsx';
 
 const root = document.getElementById('root')!;
 createRoot(root).render(
-  <VideoGatewayProvider url={new URL('/graphql', window.location.href).toString()} persisted={root.dataset.persisted === 'true'}>
+  <VideoGatewayProvider
+    url={new URL('/graphql', window.location.href).toString()}
+    persisted={root.dataset.persisted === 'true'}
+  >
     <App />
   </VideoGatewayProvider>,
 );

@@ -39,7 +39,10 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
  * throws or rejects with is logged with the request's id and answered 500. A stalled client is cut by
  * the timeouts (408), as is a CONNECT (405), which Node would otherwise drop without a word.
  */
-export function createHttpServer(routes: readonly Route[], { log, timeouts }: { log: Logger; timeouts: HttpTimeouts }): Server {
+export function createHttpServer(
+  routes: readonly Route[],
+  { log, timeouts }: { log: Logger; timeouts: HttpTimeouts },
+): Server {
   const server = createServer(
     {
       headersTimeout: timeouts.headersTimeoutMs,
@@ -50,7 +53,13 @@ export function createHttpServer(routes: readonly Route[], { log, timeouts }: { 
   );
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => {}); // the client's side of a refusal; nothing to tell it
-    rawReply(socket, 405, 'Method Not Allowed', { allow: 'GET, HEAD, POST, OPTIONS' }, errorBody('CONNECT is not served here', 'METHOD_NOT_ALLOWED'));
+    rawReply(
+      socket,
+      405,
+      'Method Not Allowed',
+      { allow: 'GET, HEAD, POST, OPTIONS' },
+      errorBody('CONNECT is not served here', 'METHOD_NOT_ALLOWED'),
+    );
   });
   return server;
 
@@ -62,7 +71,13 @@ export function createHttpServer(routes: readonly Route[], { log, timeouts }: { 
       res.setHeader(REQUEST_ID_HEADER, requestId);
       const path = requestPath(req.url);
       if (path === undefined) {
-        return answerError(res, 400, 'BAD_REQUEST', 'The request target must be a plain path such as /graphql: no dot segments, absolute URLs or characters that need escaping', requestId);
+        return answerError(
+          res,
+          400,
+          'BAD_REQUEST',
+          'The request target must be a plain path such as /graphql: no dot segments, absolute URLs or characters that need escaping',
+          requestId,
+        );
       }
       const request: RouteRequest = {
         req,
@@ -103,15 +118,30 @@ export function errorBody(message: string, code: string, requestId?: string): st
   return JSON.stringify({ errors: [{ message, extensions: { code, ...(requestId ? { requestId } : {}) } }] });
 }
 
-export function answerError(res: ServerResponse, status: number, code: string, message: string, requestId: string): void {
+export function answerError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  requestId: string,
+): void {
   const body = errorBody(message, code, requestId);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(body);
 }
 
 /** A whole HTTP/1.1 answer written on a socket Node has handed over (CONNECT); the connection closes after it. */
 function rawReply(socket: Duplex, status: number, reason: string, headers: Record<string, string>, body: string): void {
-  const lines = Object.entries({ ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+  const lines = Object.entries({
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  })
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   socket.end(`HTTP/1.1 ${status} ${reason}\r\n${lines}\r\n${body}`);

@@ -21,16 +21,30 @@ const isPermanentStatus = (status: number) => status >= 400 && status < 500 && !
  * (declared or actual) it stops and fails permanently. Memory stays flat whatever the size; `signal`
  * bounds the whole copy (MIRROR_TIMEOUT_MS) and ends it when the lease is lost or the gateway stops.
  */
-export async function copyOutput(
-  { storage, predictionId, n, url, maxBytes, signal }: { storage: VideoStorage; predictionId: string; n: number; url: string; maxBytes: number; signal: AbortSignal },
-): Promise<StoredOutputFile> {
+export async function copyOutput({
+  storage,
+  predictionId,
+  n,
+  url,
+  maxBytes,
+  signal,
+}: {
+  storage: VideoStorage;
+  predictionId: string;
+  n: number;
+  url: string;
+  maxBytes: number;
+  signal: AbortSignal;
+}): Promise<StoredOutputFile> {
   const what = `output ${n + 1}`;
   let response: Response;
   try {
     // The source is Atlas' CDN; no credential of ours goes with it, so redirects may be followed.
     response = await fetch(url, { signal, redirect: 'follow' });
   } catch (error) {
-    throw signal.aborted ? error : new CopyFailed(`${what}: the source could not be reached (${causeOf(error)})`, false);
+    throw signal.aborted
+      ? error
+      : new CopyFailed(`${what}: the source could not be reached (${causeOf(error)})`, false);
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel().catch(() => {});

@@ -1,5 +1,4 @@
 import { Claims, LOOP_QUERY_DEADLINE_MS, leasedWrite, retryClaimInMs } from '../background/leasedWrite.ts';
-import { withTimeout } from '../observability/timeout.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedMirror, claimMirrors, releaseMirrorLease } from '../db/queries/claimMirrors.ts';
@@ -9,6 +8,7 @@ import { recordMirrorFailure } from '../db/queries/recordMirrorFailure.ts';
 import type { StoredOutputFile } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
+import { withTimeout } from '../observability/timeout.ts';
 import type { VideoStorage } from '../storage/storage.ts';
 import { CopyFailed, copyOutput } from './copy.ts';
 
@@ -61,7 +61,8 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
   const loop = options.health?.register('copier', options.tickMs);
   const claims = new Claims({
     stopping: stopping.signal,
-    onHandBackFailed: (error) => log.error('handing back an unanswered copy claim failed; its copies wait out their lease', { error }),
+    onHandBackFailed: (error) =>
+      log.error('handing back an unanswered copy claim failed; its copies wait out their lease', { error }),
   });
 
   function schedule(delayMs: number): void {
@@ -99,7 +100,9 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     loop?.completed();
     for (const job of claimed) {
       const copy = mirror(job)
-        .catch((error: unknown) => log.error('copying outputs failed unexpectedly', { predictionId: job.job.id, error }))
+        .catch((error: unknown) =>
+          log.error('copying outputs failed unexpectedly', { predictionId: job.job.id, error }),
+        )
         .finally(() => {
           running.delete(copy);
           // A slot is free: look for more at once rather than at the next tick.
@@ -115,18 +118,21 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     leasedWrite(write, {
       leaseUntil: lease,
       stopping: stopping.signal,
-      onRetry: (error, attempt) => log.warn('writing a copy\'s outcome failed; retrying while the lease lasts', { predictionId, attempt, error }),
+      onRetry: (error, attempt) =>
+        log.warn("writing a copy's outcome failed; retrying while the lease lasts", { predictionId, attempt, error }),
     }).then(({ result }) => result);
 
   async function mirror(claimed: ClaimedMirror): Promise<void> {
     const { job } = claimed;
     let lease = claimed.lease;
     if (!storage) {
-      const written = await writeUnderLease(job.id, lease, () => recordMirrorFailure(db, job.id, lease, {
-        error: 'This gateway keeps no copies (STORAGE_URL=none); the links are Atlas Cloud\'s and expire there',
-        release: true,
-        retryAt: null,
-      }));
+      const written = await writeUnderLease(job.id, lease, () =>
+        recordMirrorFailure(db, job.id, lease, {
+          error: "This gateway keeps no copies (STORAGE_URL=none); the links are Atlas Cloud's and expire there",
+          release: true,
+          retryAt: null,
+        }),
+      );
       if (written?.released) options.jobs?.finished(written.row);
       return;
     }
@@ -135,19 +141,22 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     // One renewal at a time, each with the lease the last one wrote: a slow one must not be overtaken
     // by the next (its stale lease would fail the fence), nor by the final write (see settle).
     let renewing: Promise<void> | undefined;
-    const heartbeat = setInterval(() => {
-      if (renewing) return;
-      const until = new Date(Date.now() + options.leaseMs);
-      renewing = withTimeout(extendMirrorLease(db, job.id, lease, until), LOOP_QUERY_DEADLINE_MS)
-        .then(
-          (held) => {
-            if (held) lease = until;
-            else lost.abort(new LeaseLost());
-          },
-          (error: unknown) => log.warn('renewing a copy lease failed', { predictionId: job.id, error }),
-        )
-        .finally(() => (renewing = undefined));
-    }, Math.max(50, options.leaseMs / 3));
+    const heartbeat = setInterval(
+      () => {
+        if (renewing) return;
+        const until = new Date(Date.now() + options.leaseMs);
+        renewing = withTimeout(extendMirrorLease(db, job.id, lease, until), LOOP_QUERY_DEADLINE_MS)
+          .then(
+            (held) => {
+              if (held) lease = until;
+              else lost.abort(new LeaseLost());
+            },
+            (error: unknown) => log.warn('renewing a copy lease failed', { predictionId: job.id, error }),
+          )
+          .finally(() => (renewing = undefined));
+      },
+      Math.max(50, options.leaseMs / 3),
+    );
     /** Stop renewing, and let a renewal under way land, so `lease` is the one in the row. */
     const settle = async () => {
       clearInterval(heartbeat);
@@ -166,10 +175,17 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const { row, released } = written;
       if (released) options.jobs?.finished(row);
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
-      log.info('outputs copied', { predictionId: job.id, files: files.length, bytes, ms: Date.now() - started, status: row.status });
+      log.info('outputs copied', {
+        predictionId: job.id,
+        files: files.length,
+        bytes,
+        ms: Date.now() - started,
+        status: row.status,
+      });
     } catch (error) {
       await settle();
-      if (lost.signal.aborted) return log.warn('copy lease lost mid-copy; another gateway has the copy', { predictionId: job.id });
+      if (lost.signal.aborted)
+        return log.warn('copy lease lost mid-copy; another gateway has the copy', { predictionId: job.id });
       if (stopping.signal.aborted) {
         // Hand it back due now, so another gateway need not wait out the lease.
         await extendMirrorLease(db, job.id, lease, new Date()).catch(() => {});
@@ -184,12 +200,22 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const attempts = job.mirrorAttempts + 1;
       const givesUp = failure.permanent || attempts >= MAX_ATTEMPTS;
       const waited = Date.now() - (job.sourceReadyAt?.getTime() ?? 0);
-      const retryAt = givesUp ? null : new Date(Date.now() + Math.min(MAX_RETRY_MS, options.retryBaseMs * 2 ** (attempts - 1)));
+      const retryAt = givesUp
+        ? null
+        : new Date(Date.now() + Math.min(MAX_RETRY_MS, options.retryBaseMs * 2 ** (attempts - 1)));
       const message = `${failure.message}${givesUp ? (failure.permanent ? '; not retried' : `; gave up after ${attempts} attempts`) : `; retrying (attempt ${attempts})`}`;
       const release = givesUp || waited >= options.holdMs;
-      const written = await writeUnderLease(job.id, lease, () => recordMirrorFailure(db, job.id, lease, { error: message, release, retryAt }));
+      const written = await writeUnderLease(job.id, lease, () =>
+        recordMirrorFailure(db, job.id, lease, { error: message, release, retryAt }),
+      );
       if (written?.released) options.jobs?.finished(written.row);
-      log.warn('copying outputs failed', { predictionId: job.id, attempts, permanent: failure.permanent, retryAt, error: failure.message });
+      log.warn('copying outputs failed', {
+        predictionId: job.id,
+        attempts,
+        permanent: failure.permanent,
+        retryAt,
+        error: failure.message,
+      });
     }
   }
 

@@ -1,9 +1,9 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, type ExecutionResult } from 'graphql';
+import { performance } from 'node:perf_hooks';
+import { type ExecutionResult, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { isTerminal } from '../predictions/status.ts';
@@ -244,7 +244,10 @@ export class GatewayMetrics implements JobMetrics {
    * validation, which are cached per document anyway.
    */
   #operationsPlugin(): Plugin {
-    const operations = new WeakMap<Request, { name: string | undefined; type: string | undefined; startedAt: number }>();
+    const operations = new WeakMap<
+      Request,
+      { name: string | undefined; type: string | undefined; startedAt: number }
+    >();
     return {
       onRequest({ request }) {
         operations.set(request, { name: undefined, type: undefined, startedAt: performance.now() });
@@ -270,7 +273,12 @@ export class GatewayMetrics implements JobMetrics {
         const operation = operations.get(request);
         const seconds = operation ? (performance.now() - operation.startedAt) / 1000 : 0;
         for (const each of Array.isArray(result) ? result : [result]) {
-          this.operationAnswered({ name: operation?.name, type: operation?.type, errors: isExecutionResult(each) ? each.errors : undefined, seconds });
+          this.operationAnswered({
+            name: operation?.name,
+            type: operation?.type,
+            errors: isExecutionResult(each) ? each.errors : undefined,
+            seconds,
+          });
         }
       },
     };
@@ -308,7 +316,11 @@ export function metricsRoute(metrics: GatewayMetrics, token: string | undefined,
       const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
       // Digests of equal length, so the comparison takes the same time whatever was sent.
       if (!given || !timingSafeEqual(digest(given), expected)) {
-        res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="metrics"', 'cache-control': 'no-store' });
+        res.writeHead(401, {
+          'content-type': 'text/plain',
+          'www-authenticate': 'Bearer realm="metrics"',
+          'cache-control': 'no-store',
+        });
         res.end('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
         return true;
       }

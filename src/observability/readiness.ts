@@ -120,7 +120,9 @@ export class Readiness {
     if (Date.now() - watched.probedAt >= DATA_DIR_PROBE_EVERY_MS) {
       watched.probedAt = Date.now();
       // A hung disk (a stuck network mount) must not hang /ready with it.
-      watched.problem = withTimeout(dataDirProblem(watched.dir), DATABASE_TIMEOUT_MS).catch(() => `DATA_DIR (${watched.dir}) did not answer a write in ${DATABASE_TIMEOUT_MS} ms`);
+      watched.problem = withTimeout(dataDirProblem(watched.dir), DATABASE_TIMEOUT_MS).catch(
+        () => `DATA_DIR (${watched.dir}) did not answer a write in ${DATABASE_TIMEOUT_MS} ms`,
+      );
     }
     const problem = await watched.problem;
     if (problem) log.warn('readiness: DATA_DIR cannot be written', { problem });

@@ -29,7 +29,10 @@ export interface AdmissionRequest {
   /** The row to store, but for who owns it and the idempotency columns. */
   values: Omit<NewPredictionRow, 'ownerId' | 'tenantId' | 'idempotencyKey' | 'requestHash'>;
   /** Everything the caller asked for: a key reused with any of it different is refused. */
-  request: VideoRequest & { timeoutSeconds?: number | null | undefined; webhook?: { url: string; events: string[] } | undefined };
+  request: VideoRequest & {
+    timeoutSeconds?: number | null | undefined;
+    webhook?: { url: string; events: string[] } | undefined;
+  };
   idempotencyKey?: string | null | undefined;
 }
 
@@ -56,42 +59,44 @@ export function admit(
 
   // With a gateway-wide budget every admission takes the global lock, so they queue as one here too.
   const queue = deps.dailySpendUsdTotal === undefined ? JSON.stringify([principal.id, principal.tenantId]) : '*';
-  return oneAtATime(queue, () => deps.db.transaction(async (tx) => {
-    await lockCallerSubmissions(tx, principal);
-    if (idempotencyKey) {
-      const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
-      if (earlier && now.getTime() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
-        if (earlier.requestHash !== requestHash) {
-          throw new Refused(
-            'IDEMPOTENCY_KEY_REUSED',
-            'idempotencyKey was already used for a different request in the last 24 hours; use a new key for a new request',
-            { predictionId: earlier.id },
-          );
+  return oneAtATime(queue, () =>
+    deps.db.transaction(async (tx) => {
+      await lockCallerSubmissions(tx, principal);
+      if (idempotencyKey) {
+        const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
+        if (earlier && now.getTime() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
+          if (earlier.requestHash !== requestHash) {
+            throw new Refused(
+              'IDEMPOTENCY_KEY_REUSED',
+              'idempotencyKey was already used for a different request in the last 24 hours; use a new key for a new request',
+              { predictionId: earlier.id },
+            );
+          }
+          return { row: earlier, repeated: true };
         }
-        return { row: earlier, repeated: true };
+        if (earlier) await releaseIdempotencyKey(tx, earlier.id);
       }
-      if (earlier) await releaseIdempotencyKey(tx, earlier.id);
-    }
 
-    await checkCallerLimits(tx, principal, price, now);
-    const total = deps.dailySpendUsdTotal;
-    if (total !== undefined) {
-      await lockAllSubmissions(tx);
-      const spent = await spentSince(tx, startOfUtcDay(now));
-      if (spent + price > total + 1e-9) {
-        throw budgetExceeded('LIMIT_DAILY_SPEND_USD_TOTAL', 'the whole gateway', total, spent, price);
+      await checkCallerLimits(tx, principal, price, now);
+      const total = deps.dailySpendUsdTotal;
+      if (total !== undefined) {
+        await lockAllSubmissions(tx);
+        const spent = await spentSince(tx, startOfUtcDay(now));
+        if (spent + price > total + 1e-9) {
+          throw budgetExceeded('LIMIT_DAILY_SPEND_USD_TOTAL', 'the whole gateway', total, spent, price);
+        }
       }
-    }
 
-    const row = await insertPrediction(tx, {
-      ...values,
-      ownerId: principal.id,
-      tenantId: principal.tenantId,
-      idempotencyKey: idempotencyKey ?? null,
-      requestHash,
-    });
-    return { row, repeated: false };
-  }));
+      const row = await insertPrediction(tx, {
+        ...values,
+        ownerId: principal.id,
+        tenantId: principal.tenantId,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash,
+      });
+      return { row, repeated: false };
+    }),
+  );
 }
 
 async function checkCallerLimits(tx: Db, principal: Principal, price: number, now: Date): Promise<void> {
@@ -121,7 +126,8 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
   }
   if (dailySpendUsd !== undefined) {
     const spent = await spentSince(tx, startOfUtcDay(now), principal);
-    if (spent + price > dailySpendUsd + 1e-9) throw budgetExceeded('LIMIT_DAILY_SPEND_USD', 'you', dailySpendUsd, spent, price);
+    if (spent + price > dailySpendUsd + 1e-9)
+      throw budgetExceeded('LIMIT_DAILY_SPEND_USD', 'you', dailySpendUsd, spent, price);
   }
 }
 

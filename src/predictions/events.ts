@@ -48,7 +48,9 @@ export class PredictionEvents {
       () => {
         // Notices sent while the connection was down are gone: re-read everything watched.
         this.onReconnect?.();
-        this.log.warn('notification connection restored; refreshing watched predictions', { watched: this.#watchers.size });
+        this.log.warn('notification connection restored; refreshing watched predictions', {
+          watched: this.#watchers.size,
+        });
         this.cache?.clear();
         for (const id of this.#watchers.keys()) void this.#refresh(id);
       },

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
-import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import { AtlasError } from '../atlas/errors.ts';
 import type { VideoRequest } from '../atlas/happyhorse.ts';
+import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
-import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
-import { webhookUrlProblem } from '../webhooks/outbound/url.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
+import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
+import { webhookUrlProblem } from '../webhooks/outbound/url.ts';
 import { admit } from './admission.ts';
 import { type Prices, priceOf } from './pricing.ts';
 import type { SubmissionRecorder } from './recorder.ts';
@@ -129,9 +129,15 @@ export async function generateVideo(
 }
 
 /** The webhook as it will be stored (events deduplicated, in a fixed order), or WebhookRefused. */
-function checkWebhook(deps: GenerateDeps, { url, events }: WebhookRequest): { url: string; events: WebhookEventKind[] } {
+function checkWebhook(
+  deps: GenerateDeps,
+  { url, events }: WebhookRequest,
+): { url: string; events: WebhookEventKind[] } {
   if (!deps.webhooks.enabled) {
-    throw new WebhookRefused('input.webhook', 'cannot be used here: this gateway has no WEBHOOK_SIGNING_SECRET to sign deliveries with');
+    throw new WebhookRefused(
+      'input.webhook',
+      'cannot be used here: this gateway has no WEBHOOK_SIGNING_SECRET to sign deliveries with',
+    );
   }
   const problem = webhookUrlProblem(url, { allowLoopback: deps.webhooks.allowLoopback });
   if (problem) throw new WebhookRefused('input.webhook.url', problem);
@@ -139,7 +145,12 @@ function checkWebhook(deps: GenerateDeps, { url, events }: WebhookRequest): { ur
   return { url, events: (['STARTED', 'UPDATED', 'COMPLETED'] as const).filter((kind) => asked.includes(kind)) };
 }
 
-async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoRequest, webhookUrl: string | undefined): Promise<PredictionRow> {
+async function submit(
+  deps: GenerateDeps,
+  stored: PredictionRow,
+  request: VideoRequest,
+  webhookUrl: string | undefined,
+): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
 
   let created: CreatedPrediction;
@@ -149,7 +160,10 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
     const failure =
       error instanceof AtlasError
         ? error
-        : new AtlasError('SUBMISSION_UNKNOWN', 'The submission failed in an unexpected way; the job may have been created and billed');
+        : new AtlasError(
+            'SUBMISSION_UNKNOWN',
+            'The submission failed in an unexpected way; the job may have been created and billed',
+          );
     if (!(error instanceof AtlasError)) log.error('unexpected submission error', { predictionId: stored.id, error });
     const failed = await updatePrediction(db, stored.id, {
       status: 'FAILED',
@@ -160,12 +174,20 @@ async function submit(deps: GenerateDeps, stored: PredictionRow, request: VideoR
       nextPollAt: null,
     });
     if (failed) deps.jobs?.finished(failed);
-    log.warn('prediction submission failed', { predictionId: stored.id, code: failure.code, upstreamRequestId: failure.details.requestId });
+    log.warn('prediction submission failed', {
+      predictionId: stored.id,
+      code: failure.code,
+      upstreamRequestId: failure.details.requestId,
+    });
     throw new SubmissionFailed(failed ?? stored, failure);
   }
 
   const { prediction, requestId } = created;
-  log.info('prediction submitted', { predictionId: stored.id, upstreamId: prediction.id, upstreamRequestId: requestId });
+  log.info('prediction submitted', {
+    predictionId: stored.id,
+    upstreamId: prediction.id,
+    upstreamRequestId: requestId,
+  });
   // The job exists and is paid for upstream: its id is stored now, or kept (on disk) until it can be.
   // With a webhook on its way, polling is only the safety net: the first poll (and each after) comes
   // much later, but never past the deadline (one millisecond after it, so that poll ends the job).

@@ -33,18 +33,29 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
         ...common,
         ...finished,
         status: 'FAILED',
-        errorCode: upstream.errorCode ? (ERROR_CODES[upstream.errorCode] ?? `UPSTREAM_${upstream.errorCode}`) : 'UPSTREAM_FAILED',
+        errorCode: upstream.errorCode
+          ? (ERROR_CODES[upstream.errorCode] ?? `UPSTREAM_${upstream.errorCode}`)
+          : 'UPSTREAM_FAILED',
         error: upstream.error ?? 'Atlas Cloud reported the job failed',
       };
     case 'timed_out':
-      return { ...common, ...finished, status: 'FAILED', errorCode: 'UPSTREAM_TIMED_OUT', error: upstream.error ?? 'Atlas Cloud gave up on the job' };
+      return {
+        ...common,
+        ...finished,
+        status: 'FAILED',
+        errorCode: 'UPSTREAM_TIMED_OUT',
+        error: upstream.error ?? 'Atlas Cloud gave up on the job',
+      };
     case 'canceled':
       return { ...common, ...finished, status: 'CANCELED', error: upstream.error };
   }
 }
 
 /** Whether applying `change` would show clients anything new (the raw upstream word is not shown). */
-export function isVisibleChange(row: Pick<PredictionRow, 'status' | 'predictTime' | 'outputs'>, change: PredictionChange): boolean {
+export function isVisibleChange(
+  row: Pick<PredictionRow, 'status' | 'predictTime' | 'outputs'>,
+  change: PredictionChange,
+): boolean {
   return (
     (change.status !== undefined && change.status !== row.status) ||
     (change.predictTime !== undefined && change.predictTime !== row.predictTime) ||

@@ -4,7 +4,12 @@ import type { AtlasClient } from '../atlas/client.ts';
 import { Claims, leasedWrite } from '../background/leasedWrite.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
-import { type ClaimedPrediction, claimDuePredictions, type PolledRow, releasePollLease } from '../db/queries/claimDuePredictions.ts';
+import {
+  type ClaimedPrediction,
+  claimDuePredictions,
+  type PolledRow,
+  releasePollLease,
+} from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { Logger } from '../log.ts';
@@ -88,7 +93,8 @@ export function startPoller(options: PollerOptions): Poller {
   const claims = new Claims({
     stopping: stopping.signal,
     clock,
-    onHandBackFailed: (error) => log.error('handing back an unanswered claim failed; its rows wait out their lease', { error }),
+    onHandBackFailed: (error) =>
+      log.error('handing back an unanswered claim failed; its rows wait out their lease', { error }),
   });
   let stopped: Promise<void> | undefined;
   /** Claimed and not yet started, soonest due first. */
@@ -131,7 +137,9 @@ export function startPoller(options: PollerOptions): Poller {
     claimMs += (clock() - now - claimMs) / 4;
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
-    queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+    queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort(
+      (a, b) => a.dueAt.getTime() - b.dueAt.getTime(),
+    );
     startDue();
   }
 
@@ -210,7 +218,11 @@ export function startPoller(options: PollerOptions): Poller {
    * a retry it may instead have been this write's own first attempt, applied without an answer.
    */
   function leaseLost(predictionId: string, write: string, retried = false): void {
-    if (retried) log.debug('a retried poll write found its fence moved (applied before, or the lease passed on)', { predictionId, write });
+    if (retried)
+      log.debug('a retried poll write found its fence moved (applied before, or the lease passed on)', {
+        predictionId,
+        write,
+      });
     else log.warn('poll lease lost; the write was dropped', { predictionId, write });
   }
 
@@ -247,7 +259,11 @@ export function startPoller(options: PollerOptions): Poller {
         try {
           // Each attempt leaves out the rows whose lease has run out: those are another poller's to claim.
           const live = () => batch.filter((poll) => poll.lease.getTime() > clock());
-          const { result, retried } = await writeUnderLease(lastLease, () => reschedulePolls(db, live()), 'rescheduling polls');
+          const { result, retried } = await writeUnderLease(
+            lastLease,
+            () => reschedulePolls(db, live()),
+            'rescheduling polls',
+          );
           const done = new Set(result);
           for (const poll of batch) if (!done.has(poll.id)) leaseLost(poll.id, 'reschedule', retried);
         } catch (error) {
@@ -270,7 +286,8 @@ export function startPoller(options: PollerOptions): Poller {
     new Date(Math.max(dueAt.getTime() + intervalMs, startedAt.getTime() + intervalMs - intervalMs / 10, clock()));
 
   /** Jobs with a webhook are polled less often, but never past their deadline, so they still time out on time. */
-  const intervalOf = (row: PolledRow) => (row.hasAtlasWebhook ? (options.webhookPollIntervalMs ?? pollIntervalMs) : pollIntervalMs);
+  const intervalOf = (row: PolledRow) =>
+    row.hasAtlasWebhook ? (options.webhookPollIntervalMs ?? pollIntervalMs) : pollIntervalMs;
   const nextPollOf = (row: PolledRow, dueAt: Date, startedAt: Date) => {
     const next = nextPollAt(dueAt, startedAt, intervalOf(row));
     if (!row.hasAtlasWebhook) return next;
@@ -290,7 +307,8 @@ export function startPoller(options: PollerOptions): Poller {
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
       const orphan = orphanedSubmission(row, deadlineOf(row), clock());
-      if ('waitUntil' in orphan) return reschedule(claimed, { nextPollAt: orphan.waitUntil, pollFailures: row.pollFailures });
+      if ('waitUntil' in orphan)
+        return reschedule(claimed, { nextPollAt: orphan.waitUntil, pollFailures: row.pollFailures });
       await finish(claimed, orphan.failure);
       return;
     }
@@ -335,7 +353,8 @@ export function startPoller(options: PollerOptions): Poller {
     );
     if (!finished) {
       // A webhook delivery finished it while this poll was under way: not a lost lease, just second.
-      if (row.hasAtlasWebhook) return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
+      if (row.hasAtlasWebhook)
+        return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
       return leaseLost(row.id, 'finish', retried);
     }
     options.jobs?.finished(finished);
@@ -351,9 +370,18 @@ export function startPoller(options: PollerOptions): Poller {
   function timeOut(claimed: ClaimedPrediction, lastError?: unknown): Promise<void> {
     const { row } = claimed;
     const allowedMs = deadlineOf(row).getTime() - row.createdAt.getTime();
-    const within = allowedMs >= 120_000 ? `${Math.round(allowedMs / 60_000)} minutes` : allowedMs >= 1_000 ? `${Math.round(allowedMs / 1000)} s` : `${allowedMs} ms`;
+    const within =
+      allowedMs >= 120_000
+        ? `${Math.round(allowedMs / 60_000)} minutes`
+        : allowedMs >= 1_000
+          ? `${Math.round(allowedMs / 1000)} s`
+          : `${allowedMs} ms`;
     const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
-    return finish(claimed, { status: 'FAILED', errorCode: 'TIMED_OUT', error: `The job did not finish within ${within}${why}` });
+    return finish(claimed, {
+      status: 'FAILED',
+      errorCode: 'TIMED_OUT',
+      error: `The job did not finish within ${within}${why}`,
+    });
   }
 
   claimIn(0);

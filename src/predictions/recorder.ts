@@ -1,7 +1,6 @@
 import type { CreatedPrediction } from '../atlas/client.ts';
-import { LOOP_QUERY_DEADLINE_MS } from '../background/leasedWrite.ts';
-import { withTimeout } from '../observability/timeout.ts';
 import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.ts';
+import { LOOP_QUERY_DEADLINE_MS } from '../background/leasedWrite.ts';
 import type { Db } from '../db/database.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
 import { recordLateUpstreamId } from '../db/queries/recordUpstreamId.ts';
@@ -9,6 +8,7 @@ import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
+import { withTimeout } from '../observability/timeout.ts';
 import { changeFromUpstream } from './observe.ts';
 import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
 
@@ -38,7 +38,13 @@ export class SubmissionRecorder {
   #stopped = false;
 
   constructor(
-    private readonly deps: { db: Db; log: Logger; journal: SubmissionJournal; pollIntervalMs: number; jobs?: JobMetrics },
+    private readonly deps: {
+      db: Db;
+      log: Logger;
+      journal: SubmissionJournal;
+      pollIntervalMs: number;
+      jobs?: JobMetrics;
+    },
   ) {}
 
   /**
@@ -57,8 +63,13 @@ export class SubmissionRecorder {
 
   /** Take over what an earlier process on this host could not record. */
   resume(): void {
-    for (const entry of this.deps.journal.list((file, error) => this.deps.log.error('unreadable journal entry', { file, error }))) {
-      this.deps.log.warn('recording a submission left by an earlier process', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+    for (const entry of this.deps.journal.list((file, error) =>
+      this.deps.log.error('unreadable journal entry', { file, error }),
+    )) {
+      this.deps.log.warn('recording a submission left by an earlier process', {
+        predictionId: entry.predictionId,
+        upstreamId: entry.upstreamId,
+      });
       this.#pending.set(entry.predictionId, entry);
     }
     if (this.#pending.size) this.#schedule(0);
@@ -114,17 +125,23 @@ export class SubmissionRecorder {
       this.deps.journal.save(entry);
     } catch (error) {
       if (!this.#memoryOnly.has(entry.predictionId)) {
-        this.deps.log.error('the submission journal could not be written; the upstream id is kept in memory and retried', {
-          predictionId: entry.predictionId,
-          upstreamId: entry.upstreamId,
-          error,
-        });
+        this.deps.log.error(
+          'the submission journal could not be written; the upstream id is kept in memory and retried',
+          {
+            predictionId: entry.predictionId,
+            upstreamId: entry.upstreamId,
+            error,
+          },
+        );
       }
       this.#memoryOnly.add(entry.predictionId);
       return false;
     }
     if (this.#memoryOnly.delete(entry.predictionId)) {
-      this.deps.log.info('an unrecorded submission is kept on disk now', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+      this.deps.log.info('an unrecorded submission is kept on disk now', {
+        predictionId: entry.predictionId,
+        upstreamId: entry.upstreamId,
+      });
     }
     return true;
   }
@@ -135,7 +152,10 @@ export class SubmissionRecorder {
       this.deps.journal.remove(predictionId);
     } catch (error) {
       if (!this.#leftOnDisk.has(predictionId)) {
-        this.deps.log.error('a recorded submission could not be removed from the journal; retrying', { predictionId, error });
+        this.deps.log.error('a recorded submission could not be removed from the journal; retrying', {
+          predictionId,
+          error,
+        });
       }
       this.#leftOnDisk.add(predictionId);
       return;
@@ -144,7 +164,11 @@ export class SubmissionRecorder {
   }
 
   /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
-  async #write(entry: UnrecordedSubmission, upstream?: UpstreamPrediction, firstPollAt?: Date): Promise<PredictionRow | undefined> {
+  async #write(
+    entry: UnrecordedSubmission,
+    upstream?: UpstreamPrediction,
+    firstPollAt?: Date,
+  ): Promise<PredictionRow | undefined> {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
     const nextPollAt = firstPollAt ?? new Date(now.getTime() + this.deps.pollIntervalMs);
@@ -165,7 +189,10 @@ export class SubmissionRecorder {
     // Stored already: Atlas' webhook for the job named it first (see adoptUpstreamId).
     const current = await findPrediction(this.deps.db, entry.predictionId);
     if (current?.upstreamId === entry.upstreamId) return current;
-    this.deps.log.error('a submission could not be matched to its row', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+    this.deps.log.error('a submission could not be matched to its row', {
+      predictionId: entry.predictionId,
+      upstreamId: entry.upstreamId,
+    });
     return row;
   }
 
@@ -197,14 +224,21 @@ export class SubmissionRecorder {
         await withTimeout(this.#write(entry), LOOP_QUERY_DEADLINE_MS);
       } catch (error) {
         this.#delay = Math.min(RETRY_MAX_MS, this.#delay * 2);
-        this.deps.log.warn('recording a submission failed again', { predictionId: entry.predictionId, retryInMs: this.#delay, error });
+        this.deps.log.warn('recording a submission failed again', {
+          predictionId: entry.predictionId,
+          retryInMs: this.#delay,
+          error,
+        });
         this.#schedule(this.#delay);
         return;
       }
       this.#pending.delete(entry.predictionId);
       // One the journal never took has no file to remove.
       if (!this.#memoryOnly.delete(entry.predictionId)) this.#removeFromJournal(entry.predictionId);
-      this.deps.log.info('submission recorded after a database failure', { predictionId: entry.predictionId, upstreamId: entry.upstreamId });
+      this.deps.log.info('submission recorded after a database failure', {
+        predictionId: entry.predictionId,
+        upstreamId: entry.upstreamId,
+      });
     }
     this.#delay = RETRY_MIN_MS;
     // Stored, but their files would not go away: tried again now and then, until they do.

@@ -1,20 +1,20 @@
 import type { Principal } from '../auth/principal.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
-import { canSee } from '../db/queries/visibility.ts';
-import type { PredictionCache } from './cache.ts';
 import { type ListPredictionsOptions, listPredictions } from '../db/queries/listPredictions.ts';
-import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
-import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
 import { listWebhookAttempts } from '../db/queries/listWebhookAttempts.ts';
 import { requeueLastWebhook } from '../db/queries/requeueLastWebhook.ts';
+import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
+import { updatePrediction } from '../db/queries/updatePrediction.ts';
+import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
+import { canSee } from '../db/queries/visibility.ts';
 import type { PredictionRow, WebhookAttemptRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { startOfUtcDay } from './admission.ts';
+import type { PredictionCache } from './cache.ts';
 import type { PredictionEvents } from './events.ts';
 import { type GenerateDeps, generateVideo, type Submission } from './generate.ts';
 import { type Progress, ProgressEstimator } from './progress.ts';
 import { isTerminal } from './status.ts';
-import { updatePrediction } from '../db/queries/updatePrediction.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -54,7 +54,8 @@ export class PredictionService {
     const cancelled = await updatePrediction(this.deps.db, row.id, {
       status: 'CANCELED',
       errorCode: 'CANCELED',
-      error: 'Cancelled at the caller\'s request. Atlas Cloud has no cancel, so the job may still run and be billed there.',
+      error:
+        "Cancelled at the caller's request. Atlas Cloud has no cancel, so the job may still run and be billed there.",
       completedAt: new Date(),
       nextPollAt: null,
     });
@@ -69,7 +70,11 @@ export class PredictionService {
   }
 
   /** `log`: the request's logger, so what the submission logs carries its request id. */
-  generate(principal: Principal, request: Submission, { log = this.deps.log }: { log?: Logger } = {}): Promise<PredictionRow> {
+  generate(
+    principal: Principal,
+    request: Submission,
+    { log = this.deps.log }: { log?: Logger } = {},
+  ): Promise<PredictionRow> {
     if (this.#closing) return Promise.reject(new ShuttingDown('The gateway is shutting down; submit again shortly'));
     // What this process wrote is fresher than anything it cached, before any notice arrives.
     const submission = generateVideo({ ...this.deps, log }, principal, request).then((row) => {
@@ -131,7 +136,10 @@ export class PredictionService {
   async redeliverWebhook(principal: Principal, id: string): Promise<PredictionRow | undefined> {
     const row = await this.find(principal, id);
     if (!row) return undefined;
-    if (!row.webhookUrl) throw new NothingToRedeliver(`Prediction ${row.id} was submitted without a webhook; there is nothing to redeliver`);
+    if (!row.webhookUrl)
+      throw new NothingToRedeliver(
+        `Prediction ${row.id} was submitted without a webhook; there is nothing to redeliver`,
+      );
     const queued = await requeueLastWebhook(this.deps.db, row.id);
     if (!queued) {
       throw new NothingToRedeliver(

@@ -2,9 +2,9 @@ import { persistedExchange } from '@urql/exchange-persisted';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
-  cacheExchange,
   Client,
   type CombinedError,
+  cacheExchange,
   fetchExchange,
   Provider,
   subscriptionExchange,
@@ -19,11 +19,11 @@ import {
   GenerateVideoDocument,
   type GenerateVideoInput,
   isFinished,
+  newIdempotencyKey,
   type Prediction,
   PredictionDocument,
   PredictionsDocument,
   PredictionUpdatedDocument,
-  newIdempotencyKey,
   sseFetch,
   type Token,
   VideoClientError,
@@ -51,7 +51,13 @@ const CSRF_HEADERS = { 'x-graphql-csrf': '1' };
  * through the graphql-sse client. urql was chosen because it takes any transport for subscriptions
  * through one small exchange, has persisted operations as a maintained exchange, and is light.
  */
-export function createGatewayClient({ url, headers, token, persisted = false, fetch: fetchFn }: GatewayClientOptions): Client {
+export function createGatewayClient({
+  url,
+  headers,
+  token,
+  persisted = false,
+  fetch: fetchFn,
+}: GatewayClientOptions): Client {
   const headersOf = () => ({ ...CSRF_HEADERS, ...(typeof headers === 'function' ? headers() : (headers ?? {})) });
   const sse = createSseClient({
     url,
@@ -107,14 +113,19 @@ export function VideoGatewayProvider(
   const persisted = 'persisted' in props ? props.persisted : undefined;
   const token = 'token' in props ? props.token : undefined;
   const given = 'client' in props ? props.client : undefined;
-  const client = useMemo(() => given ?? createGatewayClient({ url: url!, persisted, token }), [given, url, persisted, token]);
+  const client = useMemo(
+    () => given ?? createGatewayClient({ url: url!, persisted, token }),
+    [given, url, persisted, token],
+  );
   return <Provider value={client}>{props.children}</Provider>;
 }
 
 /** urql's error as the package's typed error, with the GraphQL `extensions.code`. */
 export function toVideoClientError(error: CombinedError): VideoClientError {
   if (error.graphQLErrors.length > 0) {
-    return VideoClientError.fromGraphQL(error.graphQLErrors.map((e) => ({ message: e.message, extensions: e.extensions })));
+    return VideoClientError.fromGraphQL(
+      error.graphQLErrors.map((e) => ({ message: e.message, extensions: e.extensions })),
+    );
   }
   return new VideoClientError(error.message, { code: 'NETWORK_ERROR', cause: error.networkError });
 }
@@ -191,7 +202,11 @@ export function usePrediction(id: string | undefined) {
  * state comes again every few seconds while the job runs, so `estimatedProgress` moves.
  */
 export function usePredictionUpdates(id: string | undefined, { progress = false }: { progress?: boolean } = {}) {
-  const [result] = useSubscription({ query: PredictionUpdatedDocument, variables: { id: id ?? '', progress }, pause: !id });
+  const [result] = useSubscription({
+    query: PredictionUpdatedDocument,
+    variables: { id: id ?? '', progress },
+    pause: !id,
+  });
   const prediction = result.data?.predictionUpdated;
   return {
     prediction,
@@ -201,7 +216,10 @@ export function usePredictionUpdates(id: string | undefined, { progress = false 
 }
 
 /** Cancel a job: it ends CANCELED at once (Atlas has no cancel, so it may still run and be billed there). */
-export function useCancelPrediction(): [{ fetching: boolean; error: VideoClientError | undefined }, (id: string) => Promise<Prediction | undefined>] {
+export function useCancelPrediction(): [
+  { fetching: boolean; error: VideoClientError | undefined },
+  (id: string) => Promise<Prediction | undefined>,
+] {
   const [state, run] = useMutation(CancelPredictionDocument);
   const cancel = useCallback(async (id: string) => (await run({ id }, PREDICTION_TYPES)).data?.cancelPrediction, [run]);
   return [{ fetching: state.fetching, error: state.error ? toVideoClientError(state.error) : undefined }, cancel];

@@ -1,17 +1,17 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
-import type { OutputFileView } from '../storage/index.ts';
-import { GraphQLError } from 'graphql';
 import { Refused } from '../predictions/admission.ts';
 import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
+import type { OutputFileView } from '../storage/index.ts';
 import { builder } from './builder.ts';
+import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
 import { withProgressTicks } from './progressTicks.ts';
 import { WebhookInput, webhookInputRules } from './webhookInput.ts';
-import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
 
 export const Resolution = builder.enumType('Resolution', {
   values: {
@@ -39,7 +39,8 @@ const OutputFile = builder.objectRef<OutputFileView>('OutputFile').implement({
   description: "One output video: the gateway's copy once mirrored, else Atlas Cloud's link.",
   fields: (t) => ({
     url: t.exposeString('url', {
-      description: "Plays in a <video src> as is (byte ranges supported). The gateway's copies are signed links that expire at expiresAt: read the prediction again for a fresh one.",
+      description:
+        "Plays in a <video src> as is (byte ranges supported). The gateway's copies are signed links that expire at expiresAt: read the prediction again for a fresh one.",
     }),
     contentType: t.exposeString('contentType', { nullable: true, description: 'Known once copied, e.g. video/mp4.' }),
     sizeBytes: t.float({ nullable: true, description: 'Known once copied.', resolve: (file) => file.sizeBytes }),
@@ -56,7 +57,9 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
   fields: (t) => ({
     id: t.exposeID('id'),
     status: t.expose('status', { type: PredictionStatus }),
-    ownerId: t.exposeString('ownerId', { description: 'Who submitted it: a JWT subject, key:<API key id>, or anonymous.' }),
+    ownerId: t.exposeString('ownerId', {
+      description: 'Who submitted it: a JWT subject, key:<API key id>, or anonymous.',
+    }),
     tenantId: t.exposeString('tenantId', { nullable: true }),
     prompt: t.exposeString('prompt'),
     model: t.exposeString('model'),
@@ -80,14 +83,18 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
       description: 'The outputs with their type, size and link expiry.',
       resolve: (p, _args, { videos }) => videos.links.files(p, videos.origin),
     }),
-    sourceUrls: t.exposeStringList('sourceUrls', { description: "Atlas Cloud's own links to the outputs; they expire there (at most 14 days)." }),
+    sourceUrls: t.exposeStringList('sourceUrls', {
+      description: "Atlas Cloud's own links to the outputs; they expire there (at most 14 days).",
+    }),
     mirrored: t.boolean({
-      description: "The outputs are copied into the gateway's storage: outputs and videoUrl point at the copies, which do not expire.",
+      description:
+        "The outputs are copied into the gateway's storage: outputs and videoUrl point at the copies, which do not expire.",
       resolve: (p) => p.mirroredAt !== null,
     }),
     mirrorError: t.exposeString('mirrorError', {
       nullable: true,
-      description: "Why the last copy failed (outputs then keep Atlas' links, and the copy is retried unless it says otherwise); null once copied.",
+      description:
+        "Why the last copy failed (outputs then keep Atlas' links, and the copy is retried unless it says otherwise); null once copied.",
     }),
     error: t.exposeString('error', { nullable: true }),
     errorCode: t.exposeString('errorCode', {
@@ -96,7 +103,9 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
         'Why it failed: CONTENT_POLICY, TIMED_OUT, SUBMISSION_UNKNOWN (may have been billed), NO_OUTPUT, UPSTREAM_*, or an upstream error code.',
     }),
     predictTime: t.exposeFloat('predictTime', { nullable: true, description: 'Upstream compute time in seconds.' }),
-    priceUsd: t.exposeFloat('priceUsd', { description: 'What the job costs if charged, from the configured prices at submission.' }),
+    priceUsd: t.exposeFloat('priceUsd', {
+      description: 'What the job costs if charged, from the configured prices at submission.',
+    }),
     costUsd: t.exposeFloat('costUsd', {
       nullable: true,
       description:
@@ -127,7 +136,7 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
       resolve: async (p, _args, { predictions }) => (await predictions.progress(p)).estimatedCompletionAt,
     }),
     progressIsEstimate: t.boolean({
-      description: 'True: the progress fields are the gateway\'s estimate, not reported by the model.',
+      description: "True: the progress fields are the gateway's estimate, not reported by the model.",
       resolve: () => true,
     }),
   }),
@@ -142,13 +151,18 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
     model: t.string({ defaultValue: DEFAULTS.model }),
     timeoutSeconds: t.int({
-      description: 'End the job FAILED with TIMED_OUT if it has not finished after this many seconds (30 to 3600), instead of the gateway default.',
+      description:
+        'End the job FAILED with TIMED_OUT if it has not finished after this many seconds (30 to 3600), instead of the gateway default.',
     }),
     idempotencyKey: t.string({
       description:
         'Your key for this submission (1 to 255 characters): a repeat with the same key within 24 hours returns the same prediction instead of a second paid job; the same key with a different request is refused (IDEMPOTENCY_KEY_REUSED).',
     }),
-    webhook: t.field({ type: WebhookInput, description: "Tell your backend of this job's changes: signed, retried POSTs. Needs WEBHOOK_SIGNING_SECRET on the gateway." }),
+    webhook: t.field({
+      type: WebhookInput,
+      description:
+        "Tell your backend of this job's changes: signed, retried POSTs. Needs WEBHOOK_SIGNING_SECRET on the gateway.",
+    }),
   }),
 });
 
@@ -189,25 +203,30 @@ builder.mutationField('generateVideo', (t) =>
     args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
     resolve: async (_root, { input }, { predictions, principal, log }) => {
       try {
-        const prediction = await predictions.generate(principal, {
-          request: {
-            prompt: input.prompt,
-            model: input.model ?? DEFAULTS.model,
-            resolution: input.resolution ?? DEFAULTS.resolution,
-            aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
-            duration: input.duration ?? DEFAULTS.duration,
-            seed: input.seed,
+        const prediction = await predictions.generate(
+          principal,
+          {
+            request: {
+              prompt: input.prompt,
+              model: input.model ?? DEFAULTS.model,
+              resolution: input.resolution ?? DEFAULTS.resolution,
+              aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
+              duration: input.duration ?? DEFAULTS.duration,
+              seed: input.seed,
+            },
+            idempotencyKey: input.idempotencyKey,
+            timeoutSeconds: input.timeoutSeconds,
+            webhook: input.webhook,
           },
-          idempotencyKey: input.idempotencyKey,
-          timeoutSeconds: input.timeoutSeconds,
-          webhook: input.webhook,
-        }, { log });
+          { log },
+        );
         return { prediction };
       } catch (error) {
         if (error instanceof Refused) throw refusedError(error);
         if (error instanceof SubmissionFailed) throw submissionError(error);
         if (error instanceof WebhookRefused) throw badUserInput(error.field, error.rule);
-        if (error instanceof ShuttingDown) throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
+        if (error instanceof ShuttingDown)
+          throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
         throw error;
       }
     },
@@ -220,42 +239,47 @@ builder.queryField('prediction', (t) =>
     nullable: true,
     description: "The stored state of one prediction; null for an unknown id (and for someone else's).",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { predictions, principal }) => predictions.find(principal, String(id)).then((row) => row ?? null),
+    resolve: (_root, { id }, { predictions, principal }) =>
+      predictions.find(principal, String(id)).then((row) => row ?? null),
   }),
 );
 
 const MAX_PAGE = 100;
 
 builder.queryField('predictions', (t) =>
-  t.connection({
-    type: Prediction,
-    description: `The predictions the caller may see (their own; a tenant's for its admin; all for a global admin), newest first, ${MAX_PAGE} at most per page.`,
-    args: { status: t.arg({ type: [PredictionStatus], description: 'Only these statuses.' }) },
-    resolve: (_root, args, { predictions, principal }) => {
-      for (const name of ['first', 'last'] as const) {
-        const size = args[name];
-        if (size != null && (size < 0 || size > MAX_PAGE)) throw badUserInput(name, `must be from 0 to ${MAX_PAGE}`);
-      }
-      return resolveCursorConnection(
-        { args, toCursor: encodeCursor, defaultSize: 20, maxSize: MAX_PAGE },
-        ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
-          predictions.list(principal, {
-            statuses: args.status ?? undefined,
-            olderThan: after === undefined ? undefined : decodeCursor(after, 'after'),
-            newerThan: before === undefined ? undefined : decodeCursor(before, 'before'),
-            oldestFirst: inverted,
-            limit,
-          }),
-      );
+  t.connection(
+    {
+      type: Prediction,
+      description: `The predictions the caller may see (their own; a tenant's for its admin; all for a global admin), newest first, ${MAX_PAGE} at most per page.`,
+      args: { status: t.arg({ type: [PredictionStatus], description: 'Only these statuses.' }) },
+      resolve: (_root, args, { predictions, principal }) => {
+        for (const name of ['first', 'last'] as const) {
+          const size = args[name];
+          if (size != null && (size < 0 || size > MAX_PAGE)) throw badUserInput(name, `must be from 0 to ${MAX_PAGE}`);
+        }
+        return resolveCursorConnection(
+          { args, toCursor: encodeCursor, defaultSize: 20, maxSize: MAX_PAGE },
+          ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+            predictions.list(principal, {
+              statuses: args.status ?? undefined,
+              olderThan: after === undefined ? undefined : decodeCursor(after, 'after'),
+              newerThan: before === undefined ? undefined : decodeCursor(before, 'before'),
+              oldestFirst: inverted,
+              limit,
+            }),
+        );
+      },
     },
-  }, { name: 'PredictionConnection' }, { name: 'PredictionEdge' }),
+    { name: 'PredictionConnection' },
+    { name: 'PredictionEdge' },
+  ),
 );
 
 builder.mutationField('cancelPrediction', (t) =>
   t.field({
     type: Prediction,
     description:
-      "End an unfinished job as CANCELED at once: polling stops, subscribers get the final state. Atlas Cloud has no cancel, so the job may still run and be billed there (it is charged as such). A finished job is returned unchanged.",
+      'End an unfinished job as CANCELED at once: polling stops, subscribers get the final state. Atlas Cloud has no cancel, so the job may still run and be billed there (it is charged as such). A finished job is returned unchanged.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, { predictions, principal }) => {
       const row = await predictions.cancel(principal, String(id));
@@ -296,6 +320,7 @@ function encodeCursor(row: PredictionRow): string {
 function decodeCursor(cursor: string, arg: string): PredictionPosition {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || !isPredictionId(id) || Number.isNaN(createdAt.getTime())) throw badUserInput(arg, 'is not a cursor from this connection');
+  if (!id || !isPredictionId(id) || Number.isNaN(createdAt.getTime()))
+    throw badUserInput(arg, 'is not a cursor from this connection');
   return { createdAt, id };
 }

@@ -6,7 +6,10 @@ import { isTerminal } from '../predictions/status.ts';
  * The updates as they come, and between them the latest state again every `everyMs` while the job
  * runs: its progress fields are derived when read, so each repeat shows the bar further along.
  */
-export function withProgressTicks(updates: AsyncIterable<PredictionRow>, everyMs: number): AsyncIterable<PredictionRow> {
+export function withProgressTicks(
+  updates: AsyncIterable<PredictionRow>,
+  everyMs: number,
+): AsyncIterable<PredictionRow> {
   return new Repeater<PredictionRow>(async (push, stop) => {
     const source = updates[Symbol.asyncIterator]();
     let latest: PredictionRow | undefined;

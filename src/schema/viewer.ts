@@ -13,8 +13,16 @@ const AuthMethod = builder.enumType('AuthMethod', {
 const Limits = builder.objectRef<Principal['limits']>('Limits').implement({
   description: 'Limits on the caller; null means unlimited.',
   fields: (t) => ({
-    activeJobs: t.int({ nullable: true, description: 'Unfinished jobs at once.', resolve: (l) => l.activeJobs ?? null }),
-    jobsPerMinute: t.int({ nullable: true, description: 'Submissions in any 60 seconds.', resolve: (l) => l.jobsPerMinute ?? null }),
+    activeJobs: t.int({
+      nullable: true,
+      description: 'Unfinished jobs at once.',
+      resolve: (l) => l.activeJobs ?? null,
+    }),
+    jobsPerMinute: t.int({
+      nullable: true,
+      description: 'Submissions in any 60 seconds.',
+      resolve: (l) => l.jobsPerMinute ?? null,
+    }),
     dailySpendUsd: t.float({
       nullable: true,
       description: 'Spend per UTC day: what finished jobs were charged plus the price of unfinished ones.',
@@ -34,7 +42,10 @@ const ViewerActivity = builder.objectRef<Activity>('ViewerActivity').implement({
   fields: (t) => ({
     activeJobs: t.exposeInt('activeJobs'),
     jobsLastMinute: t.exposeInt('jobsLastMinute'),
-    spentTodayUsd: t.float({ description: 'Charged plus reserved, this UTC day.', resolve: (a) => roundUsd(a.spentTodayUsd) }),
+    spentTodayUsd: t.float({
+      description: 'Charged plus reserved, this UTC day.',
+      resolve: (a) => roundUsd(a.spentTodayUsd),
+    }),
   }),
 });
 
@@ -54,7 +65,11 @@ const Viewer = builder.objectRef<Principal>('Viewer').implement({
 });
 
 builder.queryField('viewer', (t) =>
-  t.field({ type: Viewer, description: 'Who is calling, their limits and where they stand.', resolve: (_root, _args, { principal }) => principal }),
+  t.field({
+    type: Viewer,
+    description: 'Who is calling, their limits and where they stand.',
+    resolve: (_root, _args, { principal }) => principal,
+  }),
 );
 
 interface StatusUsage {
@@ -91,7 +106,10 @@ const UsageType = builder.objectRef<Usage>('Usage').implement({
       resolve: (u) => u.byStatus.find((s) => s.status === 'SUCCEEDED')?.seconds ?? 0,
     }),
     costUsd: t.float({ description: 'What finished jobs were charged.', resolve: (u) => roundUsd(u.costUsd) }),
-    reservedUsd: t.float({ description: 'The price of jobs still unfinished.', resolve: (u) => roundUsd(u.reservedUsd) }),
+    reservedUsd: t.float({
+      description: 'The price of jobs still unfinished.',
+      resolve: (u) => roundUsd(u.reservedUsd),
+    }),
   }),
 });
 
@@ -113,7 +131,8 @@ builder.queryField('usage', (t) =>
       if (everyone && !principal.admin) throw forbidden('usage(everyone: true) is for admins');
       const rows = await predictions.usage(principal, { from, to }, everyone ?? false);
       const usage = groupByUser(rows);
-      if (!everyone && usage.length === 0) usage.push({ userId: principal.id, tenantId: principal.tenantId, byStatus: [], costUsd: 0, reservedUsd: 0 });
+      if (!everyone && usage.length === 0)
+        usage.push({ userId: principal.id, tenantId: principal.tenantId, byStatus: [], costUsd: 0, reservedUsd: 0 });
       return usage;
     },
   }),
@@ -123,7 +142,13 @@ function groupByUser(rows: UsageRow[]): Usage[] {
   const users = new Map<string, Usage>();
   for (const row of rows) {
     const key = JSON.stringify([row.ownerId, row.tenantId]);
-    const usage = users.get(key) ?? { userId: row.ownerId, tenantId: row.tenantId, byStatus: [], costUsd: 0, reservedUsd: 0 };
+    const usage = users.get(key) ?? {
+      userId: row.ownerId,
+      tenantId: row.tenantId,
+      byStatus: [],
+      costUsd: 0,
+      reservedUsd: 0,
+    };
     usage.byStatus.push({ status: row.status, jobs: row.jobs, seconds: row.seconds });
     usage.costUsd += row.costUsd;
     usage.reservedUsd += row.reservedUsd;

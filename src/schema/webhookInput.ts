@@ -4,13 +4,14 @@ import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from '../webhooks/outbound/
 import { builder } from './builder.ts';
 
 export const WebhookEvent = builder.enumType('WebhookEvent', {
-  description: 'What a webhook reports: STARTED (Atlas took the job), UPDATED (any other change while it runs), COMPLETED (any final state).',
+  description:
+    'What a webhook reports: STARTED (Atlas took the job), UPDATED (any other change while it runs), COMPLETED (any final state).',
   values: WEBHOOK_EVENT_KINDS,
 });
 
 export const WebhookInput = builder.inputType('WebhookInput', {
   description:
-    'Your backend, told of this job\'s changes by signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), retried for 24 hours.',
+    "Your backend, told of this job's changes by signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), retried for 24 hours.",
   fields: (t) => ({
     url: t.string({
       required: true,
@@ -29,5 +30,8 @@ export const webhookInputRules = z.object({
     const problem = webhookUrlProblem(url, { allowLoopback: true });
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
-  events: z.array(z.enum(WEBHOOK_EVENT_KINDS)).min(1, 'must name at least one event (leave it out for COMPLETED only)').nullish(),
+  events: z
+    .array(z.enum(WEBHOOK_EVENT_KINDS))
+    .min(1, 'must name at least one event (leave it out for COMPLETED only)')
+    .nullish(),
 });

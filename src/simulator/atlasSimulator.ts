@@ -22,11 +22,20 @@ const video = readFileSync(new URL('./sample.mp4', import.meta.url));
 const CreateBody = z.looseObject({
   model: z.string(),
   prompt: z.string().trim().min(1),
-  webhook_url: z.url({ protocol: /^https?$/ }).max(1024).optional(),
+  webhook_url: z
+    .url({ protocol: /^https?$/ })
+    .max(1024)
+    .optional(),
 });
 const ID = /^sim_([0-9a-z]+)_[0-9a-f]{8}(_f)?$/;
 
-export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; port?: number }): Promise<AtlasSimulator> {
+export async function startAtlasSimulator({
+  jobMs,
+  port = 0,
+}: {
+  jobMs: number;
+  port?: number;
+}): Promise<AtlasSimulator> {
   const signing = generateKeyPairSync('ed25519');
   const kid = `sim_${randomBytes(4).toString('hex')}`;
   const jwks = { keys: [{ ...signing.publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' }] };
@@ -36,47 +45,60 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
   /** The job's state at `at`: running words, or its end (with the video's URL on `host`). */
   function stateOf(id: string, startedAt: number, fails: boolean, videoHost: string, at = Date.now()) {
     const elapsed = at - startedAt;
-    const base = { id, created_at: new Date(startedAt).toISOString(), outputs: [] as string[], error: null as string | null };
+    const base = {
+      id,
+      created_at: new Date(startedAt).toISOString(),
+      outputs: [] as string[],
+      error: null as string | null,
+    };
     if (elapsed < jobMs / 5) return { ...base, status: 'queued' };
     if (elapsed < jobMs) return { ...base, status: 'processing' };
-    const done = { ...base, completed_at: new Date(startedAt + jobMs).toISOString(), metrics: { predict_time: Math.round(jobMs * 0.8) / 1000 } };
-    if (fails) return { ...done, status: 'failed', error: 'The prompt was flagged by content moderation', error_code: 1039 };
+    const done = {
+      ...base,
+      completed_at: new Date(startedAt + jobMs).toISOString(),
+      metrics: { predict_time: Math.round(jobMs * 0.8) / 1000 },
+    };
+    if (fails)
+      return { ...done, status: 'failed', error: 'The prompt was flagged by content moderation', error_code: 1039 };
     return { ...done, status: 'completed', outputs: [`http://${videoHost}/files/${id}.mp4`] };
   }
 
   /** One signed POST at the job's end, as Atlas does; no retries (nor does Atlas document any). */
   function scheduleWebhook(url: string, id: string, startedAt: number, fails: boolean) {
-    const timer = setTimeout(() => {
-      webhookTimers.delete(timer);
-      // At the job's end, whatever the clock says: a timer may fire a millisecond before Date.now() reaches it.
-      const payload = stateOf(id, startedAt, fails, host, Math.max(Date.now(), startedAt + jobMs));
-      const body = JSON.stringify({
-        event_type: 'video.task.terminal',
-        session_id: id,
-        status: fails ? 'ERROR' : 'OK',
-        payload,
-        error: payload.error,
-      });
-      const timestamp = String(Math.floor(Date.now() / 1000));
-      const signature = sign(null, Buffer.from(`${timestamp}.${body}`), signing.privateKey).toString('base64url');
-      fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-atlascloud-webhook-signature-ed25519': signature,
-          'x-atlascloud-webhook-key-id': kid,
-          'x-atlascloud-webhook-timestamp': timestamp,
-          'x-atlascloud-webhook-id': `whd_${randomUUID()}`,
-          'x-atlascloud-webhook-event': 'video.task.terminal',
-        },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(10_000),
-      }).then(
-        (response) => response.body?.cancel(),
-        () => {}, // lost, as webhooks sometimes are: the gateway's polling finds the end anyway
-      );
-    }, Math.max(0, startedAt + jobMs - Date.now()));
+    const timer = setTimeout(
+      () => {
+        webhookTimers.delete(timer);
+        // At the job's end, whatever the clock says: a timer may fire a millisecond before Date.now() reaches it.
+        const payload = stateOf(id, startedAt, fails, host, Math.max(Date.now(), startedAt + jobMs));
+        const body = JSON.stringify({
+          event_type: 'video.task.terminal',
+          session_id: id,
+          status: fails ? 'ERROR' : 'OK',
+          payload,
+          error: payload.error,
+        });
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const signature = sign(null, Buffer.from(`${timestamp}.${body}`), signing.privateKey).toString('base64url');
+        fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-atlascloud-webhook-signature-ed25519': signature,
+            'x-atlascloud-webhook-key-id': kid,
+            'x-atlascloud-webhook-timestamp': timestamp,
+            'x-atlascloud-webhook-id': `whd_${randomUUID()}`,
+            'x-atlascloud-webhook-event': 'video.task.terminal',
+          },
+          body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(10_000),
+        }).then(
+          (response) => response.body?.cancel(),
+          () => {}, // lost, as webhooks sometimes are: the gateway's polling finds the end anyway
+        );
+      },
+      Math.max(0, startedAt + jobMs - Date.now()),
+    );
     webhookTimers.add(timer);
   }
 
@@ -89,7 +111,8 @@ export async function startAtlasSimulator({ jobMs, port = 0 }: { jobMs: number; 
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
     if (req.method === 'GET' && path.startsWith('/files/')) return serveVideo(req, res);
     if (req.method === 'GET' && path === '/api/v1/webhooks/jwks.json') return reply(res, 200, jwks);
-    if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) return reply(res, 401, { code: 401, message: 'Unauthorized' });
+    if (!/^Bearer \S+/.test(req.headers.authorization ?? ''))
+      return reply(res, 401, { code: 401, message: 'Unauthorized' });
 
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
       const body = CreateBody.safeParse(await readJson(req));
@@ -144,7 +167,11 @@ function serveVideo(req: IncomingMessage, res: ServerResponse) {
     res.writeHead(416, { 'content-range': `bytes */${video.length}` });
     return res.end();
   }
-  res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${video.length}`, 'content-length': end - start + 1 });
+  res.writeHead(206, {
+    ...headers,
+    'content-range': `bytes ${start}-${end}/${video.length}`,
+    'content-length': end - start + 1,
+  });
   res.end(video.subarray(start, end + 1));
 }
 

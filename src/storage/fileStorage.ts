@@ -58,11 +58,26 @@ export class FileStorage implements VideoStorage {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (!url.pathname.startsWith('/videos/')) return false;
     const match = VIDEO_PATH.exec(url.pathname);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'Method Not Allowed', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return plain(res, 405, 'Method Not Allowed', { allow: 'GET, HEAD' });
     if (!match) return plain(res, 404, 'Not Found');
-    const verdict = this.signer.verify(url.pathname, url.searchParams.get('expires'), url.searchParams.get('signature'));
-    if (verdict !== 'valid') return plain(res, 403, verdict === 'expired' ? 'This link has expired; read the prediction again for a fresh one' : 'Forbidden');
-    const stream = send(req, `${match[1]}/${match[2]}.mp4`, { root: this.dir, cacheControl: false, index: false, dotfiles: 'deny' });
+    const verdict = this.signer.verify(
+      url.pathname,
+      url.searchParams.get('expires'),
+      url.searchParams.get('signature'),
+    );
+    if (verdict !== 'valid')
+      return plain(
+        res,
+        403,
+        verdict === 'expired' ? 'This link has expired; read the prediction again for a fresh one' : 'Forbidden',
+      );
+    const stream = send(req, `${match[1]}/${match[2]}.mp4`, {
+      root: this.dir,
+      cacheControl: false,
+      index: false,
+      dotfiles: 'deny',
+    });
     stream.on('headers', (response: ServerResponse) => {
       // The link is the credential: no shared cache keeps it, and the page may use it across origins.
       response.setHeader('cache-control', 'private, max-age=3600');
@@ -71,7 +86,18 @@ export class FileStorage implements VideoStorage {
     // send's errors carry the status to answer (404, 416 with its Content-Range, 412 …).
     stream.on('error', (error: { status?: number; headers?: Record<string, string> }) => {
       const status = typeof error.status === 'number' && error.status >= 400 && error.status < 600 ? error.status : 500;
-      plain(res, status, status === 404 ? 'Not Found' : status === 416 ? 'Range Not Satisfiable' : status < 500 ? 'Bad Request' : 'Internal Server Error', error.headers ?? {});
+      plain(
+        res,
+        status,
+        status === 404
+          ? 'Not Found'
+          : status === 416
+            ? 'Range Not Satisfiable'
+            : status < 500
+              ? 'Bad Request'
+              : 'Internal Server Error',
+        error.headers ?? {},
+      );
     });
     stream.pipe(res);
     return true;

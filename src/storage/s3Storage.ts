@@ -1,7 +1,7 @@
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { Readable } from 'node:stream';
 import type { S3Settings } from '../config.ts';
 import type { VideoStorage } from './storage.ts';
 
@@ -37,7 +37,11 @@ export class S3Storage implements VideoStorage {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
-  async put(key: string, body: Readable, { contentType, signal }: { contentType: string; signal: AbortSignal }): Promise<void> {
+  async put(
+    key: string,
+    body: Readable,
+    { contentType, signal }: { contentType: string; signal: AbortSignal },
+  ): Promise<void> {
     const upload = new Upload({
       client: this.#client,
       params: { Bucket: this.bucket, Key: this.#key(key), Body: body, ContentType: contentType },
@@ -65,7 +69,10 @@ export class S3Storage implements VideoStorage {
     // Signed as of the start of the hour, so links read within the hour are the same string.
     const signingDate = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
     const expiresIn = Math.max(1, Math.round((expiresAt.getTime() - signingDate.getTime()) / 1000));
-    return getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }), { expiresIn, signingDate });
+    return getSignedUrl(this.#client, new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }), {
+      expiresIn,
+      signingDate,
+    });
   }
 
   destroy(): void {

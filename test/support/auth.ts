@@ -45,7 +45,8 @@ export function signToken(key: SigningKey, claims: JWTPayload, options: TokenOpt
   return jwt.sign(key.privateKey);
 }
 
-export const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+export const b64url = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 /** An `alg: none` token, written by hand as an attacker would: no signature at all. */
 export function unsignedToken(header: Record<string, unknown>, claims: JWTPayload): string {
@@ -111,7 +112,11 @@ export async function post<T = Record<string, unknown>>(
   const body = typeof query === 'string' ? { query, variables } : query;
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...authHeaders(credential) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...authHeaders(credential),
+    },
     body: JSON.stringify(body),
   });
   return { status: response.status, headers: response.headers, body: await response.json() };
@@ -128,7 +133,11 @@ export async function get<T = Record<string, unknown>>(
   const params = new URLSearchParams({ query });
   if (variables) params.set('variables', JSON.stringify(variables));
   const response = await fetch(`${url}?${params}`, {
-    headers: { accept: 'application/graphql-response+json, application/json', ...(csrf ? { 'x-graphql-csrf': '1' } : {}), ...authHeaders(credential) },
+    headers: {
+      accept: 'application/graphql-response+json, application/json',
+      ...(csrf ? { 'x-graphql-csrf': '1' } : {}),
+      ...authHeaders(credential),
+    },
   });
   const text = await response.text();
   let body: Reply<T>['body'] | undefined;
@@ -165,7 +174,11 @@ export async function subscribeAll<T = Record<string, unknown>>(
 }
 
 /** A raw SSE request, for what graphql-sse's client does not show (status, headers). */
-export async function sseRaw(url: string, credential: string | undefined, body: object): Promise<{ status: number; text: string; headers: Headers }> {
+export async function sseRaw(
+  url: string,
+  credential: string | undefined,
+  body: object,
+): Promise<{ status: number; text: string; headers: Headers }> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...authHeaders(credential) },
@@ -184,7 +197,8 @@ export async function countPredictions(db: Db): Promise<number> {
  * entry a row, each prefixed with its table: for checks that a secret is stored nowhere.
  */
 export async function dumpDatabase(db: Db): Promise<{ tables: string[]; rows: string[] }> {
-  const rowsOf = (result: unknown) => (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<string, string>[];
+  const rowsOf = (result: unknown) =>
+    (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<string, string>[];
   const tables = rowsOf(
     await db.execute(
       sql`select table_schema as schema, table_name as name from information_schema.tables
@@ -194,7 +208,9 @@ export async function dumpDatabase(db: Db): Promise<{ tables: string[]; rows: st
   const rows: string[] = [];
   for (const table of tables) {
     const [schema, name] = table.split('.') as [string, string];
-    const result = await db.execute(sql`select row_to_json(t)::text as row from ${sql.identifier(schema)}.${sql.identifier(name)} t`);
+    const result = await db.execute(
+      sql`select row_to_json(t)::text as row from ${sql.identifier(schema)}.${sql.identifier(name)} t`,
+    );
     for (const row of rowsOf(result)) rows.push(`${table}: ${row.row}`);
   }
   return { tables, rows };

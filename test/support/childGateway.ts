@@ -44,7 +44,10 @@ function isRunning(proc: ChildProcess): boolean {
   return proc.exitCode === null && proc.signalCode === null;
 }
 
-export async function startChild(env: Record<string, string>, { startupTimeoutMs = STARTUP_TIMEOUT_MS } = {}): Promise<Child> {
+export async function startChild(
+  env: Record<string, string>,
+  { startupTimeoutMs = STARTUP_TIMEOUT_MS } = {},
+): Promise<Child> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,

@@ -6,7 +6,11 @@ import net from 'node:net';
 import postgres from 'postgres';
 
 const [url, scenario] = process.argv.slice(2);
-const outcome = (query) => query.then((rows) => rows[0]?.n ?? 'resolved', (error) => error.code ?? error.message);
+const outcome = (query) =>
+  query.then(
+    (rows) => rows[0]?.n ?? 'resolved',
+    (error) => error.code ?? error.message,
+  );
 
 const scenarios = {
   /**
@@ -49,7 +53,10 @@ const scenarios = {
       // postgres.js takes a connected socket from this option; keeping it lets us destroy it.
       socket: ({ host, port }) =>
         new Promise((resolve, reject) => {
-          socket = net.connect(port[0], host[0]).once('connect', () => resolve(socket)).once('error', reject);
+          socket = net
+            .connect(port[0], host[0])
+            .once('connect', () => resolve(socket))
+            .once('error', reject);
         }),
     });
     await sql`select 1`;

@@ -56,7 +56,9 @@ export function readDockerfile(): Stage[] {
 }
 
 export function all(stage: Stage, keyword: string): string[] {
-  return stage.instructions.filter((instruction) => instruction.keyword === keyword).map((instruction) => instruction.args);
+  return stage.instructions
+    .filter((instruction) => instruction.keyword === keyword)
+    .map((instruction) => instruction.args);
 }
 
 /** The last instruction of a kind (the one Docker uses, for CMD, USER, HEALTHCHECK). */
@@ -67,7 +69,8 @@ export function last(stage: Stage, keyword: string): string | undefined {
 /** The exec (JSON array) form; throws on the shell form, which would put a shell between Docker's signals and Node. */
 export function execForm(args: string): string[] {
   const parsed: unknown = JSON.parse(args);
-  if (!Array.isArray(parsed) || !parsed.every((part) => typeof part === 'string')) throw new Error(`not an exec form: ${args}`);
+  if (!Array.isArray(parsed) || !parsed.every((part) => typeof part === 'string'))
+    throw new Error(`not an exec form: ${args}`);
   return parsed;
 }
 
@@ -105,7 +108,9 @@ export function copies(stage: Stage): Copy[] {
 export function healthcheck(args: string): { options: Record<string, string>; command: string[] } {
   const match = /^((?:--[a-z-]+=\S+\s+)*)CMD\s+(\[.*\])$/s.exec(args.trim());
   if (!match) throw new Error(`HEALTHCHECK not in the form --options CMD [exec form]: ${args}`);
-  const options = Object.fromEntries([...match[1]!.matchAll(/--([a-z-]+)=(\S+)/g)].map((option) => [option[1]!, option[2]!]));
+  const options = Object.fromEntries(
+    [...match[1]!.matchAll(/--([a-z-]+)=(\S+)/g)].map((option) => [option[1]!, option[2]!]),
+  );
   return { options, command: execForm(match[2]!) };
 }
 
@@ -153,19 +158,25 @@ export function readCompose(): ComposeFile {
  * shell and .env (`vars`); any other form is refused, so a test cannot silently misread one.
  */
 export function interpolate(value: string, vars: Record<string, string | undefined>): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}|\$[A-Za-z_]/g, (match, name?: string, fallback?: string) => {
-    if (match === '$$') return '$';
-    if (!name) throw new Error(`an interpolation these tests do not understand: ${match}`);
-    const set = vars[name];
-    if (fallback !== undefined) return set ? set : fallback;
-    return set ?? '';
-  });
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}|\$[A-Za-z_]/g,
+    (match, name?: string, fallback?: string) => {
+      if (match === '$$') return '$';
+      if (!name) throw new Error(`an interpolation these tests do not understand: ${match}`);
+      const set = vars[name];
+      if (fallback !== undefined) return set ? set : fallback;
+      return set ?? '';
+    },
+  );
 }
 
 /** A service's environment as the container gets it, interpolated against `vars`. */
 export function serviceEnv(service: ComposeService, vars: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(service.environment ?? {}).map(([name, value]) => [name, interpolate(value === null ? '' : String(value), vars)]),
+    Object.entries(service.environment ?? {}).map(([name, value]) => [
+      name,
+      interpolate(value === null ? '' : String(value), vars),
+    ]),
   );
 }
 

@@ -32,10 +32,16 @@ export interface RecordedRequest {
 }
 
 /** Atlas' usual envelope. */
-export const wrapped = (data: unknown, status = 200): FakeReply => ({ status, json: { code: status, message: 'success', data } });
+export const wrapped = (data: unknown, status = 200): FakeReply => ({
+  status,
+  json: { code: status, message: 'success', data },
+});
 /** The bare shape some docs show. */
 export const bare = (data: unknown): FakeReply => ({ status: 200, json: data });
-export const httpError = (status: number, message = `error ${status}`): FakeReply => ({ status, json: { code: status, message } });
+export const httpError = (status: number, message = `error ${status}`): FakeReply => ({
+  status,
+  json: { code: status, message },
+});
 
 /**
  * An output file the fake serves at `/files/<name>`: given bytes, or `generatedBytes` of a fixed
@@ -91,7 +97,9 @@ export class FakeAtlas {
    * then finishes with `terminal` (status calls see that from then on) and, if its create call
    * carried a webhook_url and `sendWebhooks` is on, gets one signed delivery, as Atlas does.
    */
-  timedJobs: { runMs: number; terminal?: (id: string) => Record<string, unknown>; terminalReplyDelayMs?: () => number } | undefined;
+  timedJobs:
+    | { runMs: number; terminal?: (id: string) => Record<string, unknown>; terminalReplyDelayMs?: () => number }
+    | undefined;
   sendWebhooks = true;
   /** The webhook_url each job was created with. */
   readonly webhookUrls = new Map<string, string>();
@@ -110,7 +118,12 @@ export class FakeAtlas {
       id: `job_${n}`,
       script: [
         wrapped({ id: `job_${n}`, status: 'processing' }),
-        wrapped({ id: `job_${n}`, status: 'completed', outputs: [`https://cdn.example/job_${n}.mp4`], metrics: { predict_time: 4.2 } }),
+        wrapped({
+          id: `job_${n}`,
+          status: 'completed',
+          outputs: [`https://cdn.example/job_${n}.mp4`],
+          metrics: { predict_time: 4.2 },
+        }),
       ],
     };
   }
@@ -145,7 +158,12 @@ export class FakeAtlas {
         id: `job_${n}`,
         script: [
           wrapped({ id: `job_${n}`, status: 'processing' }),
-          wrapped({ id: `job_${n}`, status: 'completed', outputs: [this.fileUrl(name)], metrics: { predict_time: 4.2 } }),
+          wrapped({
+            id: `job_${n}`,
+            status: 'completed',
+            outputs: [this.fileUrl(name)],
+            metrics: { predict_time: 4.2 },
+          }),
         ],
       };
     };
@@ -174,7 +192,9 @@ export class FakeAtlas {
   }
 
   statusCalls(id?: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === 'GET' && (id ? r.path.endsWith(`/${id}`) : r.path.includes('/prediction/')));
+    return this.requests.filter(
+      (r) => r.method === 'GET' && (id ? r.path.endsWith(`/${id}`) : r.path.includes('/prediction/')),
+    );
   }
 
   reset(): void {
@@ -208,7 +228,13 @@ export class FakeAtlas {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '/';
-    if (this.record) this.requests.push({ method: req.method ?? '', path, headers: req.headers, body: text ? safeJson(text) : undefined });
+    if (this.record)
+      this.requests.push({
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body: text ? safeJson(text) : undefined,
+      });
 
     if (req.method === 'GET' && path === '/api/v1/webhooks/jwks.json') {
       this.signer.jwksFetches++;
@@ -239,7 +265,11 @@ export class FakeAtlas {
     if (status) {
       const id = decodeURIComponent(status[1]!);
       const script = this.statusScripts.get(id);
-      const reply = script ? (script.length > 1 ? script.shift()! : script[0]!) : httpError(404, 'prediction not found');
+      const reply = script
+        ? script.length > 1
+          ? script.shift()!
+          : script[0]!
+        : httpError(404, 'prediction not found');
       const now = (this.inFlight.get(id) ?? 0) + 1;
       this.inFlight.set(id, now);
       this.maxInFlight.set(id, Math.max(now, this.maxInFlight.get(id) ?? 0));

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
-import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll } from 'vitest';
 import postgres from 'postgres';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
@@ -91,7 +91,10 @@ export interface TestGateway {
   /** A query or mutation through yoga.fetch. */
   request<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult<T>>;
   /** Every event of a subscription over SSE on the real socket, until it completes. */
-  subscribe<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): AsyncIterable<ExecutionResult<T>>;
+  subscribe<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): AsyncIterable<ExecutionResult<T>>;
   close(): Promise<void>;
 }
 
@@ -176,12 +179,17 @@ export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise
 }
 
 /** Poll a condition (for state that changes in the background) until it holds or time runs out. */
-export async function eventually<T>(read: () => Promise<T> | T, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  read: () => Promise<T> | T,
+  ok: (value: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

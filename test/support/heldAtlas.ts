@@ -26,7 +26,9 @@ export class HeldAtlas implements Pick<AtlasClient, 'getPrediction'> {
   }
 
   fail(upstreamId: string): void {
-    this.call(upstreamId).reject(new AtlasError('UPSTREAM_UNAVAILABLE', 'Atlas Cloud answered HTTP 503 to the status call'));
+    this.call(upstreamId).reject(
+      new AtlasError('UPSTREAM_UNAVAILABLE', 'Atlas Cloud answered HTTP 503 to the status call'),
+    );
   }
 
   private call(upstreamId: string) {

@@ -10,8 +10,17 @@ import type { Reply } from './auth.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const KEY = /^hhk_[A-Za-z0-9_-]{43}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const VIEWER = '{ viewer { id tenantId admin authenticatedBy limits { activeJobs jobsPerMinute dailySpendUsd } } }';
-export type ViewerReply = { viewer: { id: string; tenantId: string | null; admin: boolean; authenticatedBy: string; limits: Record<string, number | null> } };
+export const VIEWER =
+  '{ viewer { id tenantId admin authenticatedBy limits { activeJobs jobsPerMinute dailySpendUsd } } }';
+export type ViewerReply = {
+  viewer: {
+    id: string;
+    tenantId: string | null;
+    admin: boolean;
+    authenticatedBy: string;
+    limits: Record<string, number | null>;
+  };
+};
 /** Child processes start slowly on a busy two-core machine. */
 export const SLOW = 120_000;
 
@@ -28,7 +37,13 @@ export function keys(args: string[], env: { DATABASE_URL: string } | { DATA_DIR:
   return new Promise((resolve, reject) => {
     const child = spawn('npm', ['run', 'keys', '--', ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? tmpdir(),
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

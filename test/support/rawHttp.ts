@@ -16,7 +16,11 @@ export interface RawResponse {
  * answers skipped, a 101 taken as final). Rejects, saying what did arrive, when the connection ends
  * first or when none is complete within `withinMs`. `head`: the request was a HEAD (no body follows).
  */
-export function rawRequest(port: number, bytes: string | Buffer, { withinMs, head = false }: { withinMs: number; head?: boolean }): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  bytes: string | Buffer,
+  { withinMs, head = false }: { withinMs: number; head?: boolean },
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let received = Buffer.alloc(0);
@@ -25,7 +29,8 @@ export function rawRequest(port: number, bytes: string | Buffer, { withinMs, hea
       clearTimeout(timer);
       socket.destroy();
       if ('response' in outcome) resolve(outcome.response);
-      else reject(new Error(`${outcome.error}; received: ${JSON.stringify(received.toString('latin1').slice(0, 300))}`));
+      else
+        reject(new Error(`${outcome.error}; received: ${JSON.stringify(received.toString('latin1').slice(0, 300))}`));
     };
     const timer = setTimeout(() => finish({ error: `no complete response within ${withinMs} ms` }), withinMs);
     const look = () => {

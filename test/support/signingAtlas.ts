@@ -35,7 +35,10 @@ export interface DeliveryAttempt {
   answeredAt?: number;
 }
 
-export function newSigningKey(kid = `k_${randomUUID().slice(0, 8)}`, alg: 'EdDSA' | 'Ed25519' | undefined = 'EdDSA'): SigningKey {
+export function newSigningKey(
+  kid = `k_${randomUUID().slice(0, 8)}`,
+  alg: 'EdDSA' | 'Ed25519' | undefined = 'EdDSA',
+): SigningKey {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid, use: 'sig', ...(alg ? { alg } : {}) };
   return { kid, privateKey, jwk };
@@ -71,7 +74,15 @@ export class AtlasWebhookSigner {
   }
 
   /** A new key signs from now on; the old ones stay published unless `dropOld`. `kid` reuses an id (a key replaced under it). */
-  rotate({ dropOld = false, alg, kid }: { dropOld?: boolean; alg?: 'EdDSA' | 'Ed25519'; kid?: string } = {}): SigningKey {
+  rotate({
+    dropOld = false,
+    alg,
+    kid,
+  }: {
+    dropOld?: boolean;
+    alg?: 'EdDSA' | 'Ed25519';
+    kid?: string;
+  } = {}): SigningKey {
     this.current = newSigningKey(kid, alg);
     if (dropOld) this.published.length = 0;
     this.published.push(this.current);
@@ -82,7 +93,11 @@ export class AtlasWebhookSigner {
   headers(body: string | Buffer, options: SignOptions = {}): Record<string, string> {
     const key = options.key ?? this.current;
     const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-    const signature = sign(null, Buffer.concat([Buffer.from(`${timestamp}.`), Buffer.from(body)]), key.privateKey).toString('base64url');
+    const signature = sign(
+      null,
+      Buffer.concat([Buffer.from(`${timestamp}.`), Buffer.from(body)]),
+      key.privateKey,
+    ).toString('base64url');
     return {
       'content-type': 'application/json',
       'x-atlascloud-webhook-signature-ed25519': signature,
@@ -106,7 +121,12 @@ export class AtlasWebhookSigner {
     const attempt: DeliveryAttempt = { url, sessionId, deliveryId, sentAt: Date.now(), status: 'pending' };
     this.attempts.push(attempt);
     try {
-      const response = await fetch(url, { method: 'POST', headers, body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes), signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes),
+        signal: AbortSignal.timeout(10_000),
+      });
       const text = await response.text();
       attempt.status = response.status;
       attempt.answeredAt = Date.now();

@@ -29,14 +29,25 @@ export function readDelivery(rawBody: string, redactor: SecretRedactor): ReadDel
   }
   const { value, redacted } = sanitizeReply(json, redactor);
   const parsed = DeliveryBody.safeParse(value);
-  if (!parsed.success) return { ok: false, reason: `the body is not a webhook delivery: ${parsed.error.issues[0]?.path.join('.') || 'body'} ${parsed.error.issues[0]?.message ?? ''}`.trim() };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason:
+        `the body is not a webhook delivery: ${parsed.error.issues[0]?.path.join('.') || 'body'} ${parsed.error.issues[0]?.message ?? ''}`.trim(),
+    };
   const body = parsed.data;
-  if (body.payload?.id && body.payload.id !== body.session_id) return { ok: false, reason: 'payload.id and session_id differ' };
+  if (body.payload?.id && body.payload.id !== body.session_id)
+    return { ok: false, reason: 'payload.id and session_id differ' };
   const { outputs, error: payloadError } = (body.payload ?? {}) as { outputs?: unknown; error?: unknown };
   // The payload's own word decides, as in a status reply. Without one, ERROR means failed, and OK is
   // taken as done only when it carries outputs (an OK with nothing to show is left to the poller).
   const status =
-    body.payload?.status ?? (body.status === 'ERROR' ? 'failed' : body.status === 'OK' && Array.isArray(outputs) && outputs.length > 0 ? 'completed' : undefined);
+    body.payload?.status ??
+    (body.status === 'ERROR'
+      ? 'failed'
+      : body.status === 'OK' && Array.isArray(outputs) && outputs.length > 0
+        ? 'completed'
+        : undefined);
   const prediction = parsePredictionReply({
     ...body.payload,
     id: body.session_id,

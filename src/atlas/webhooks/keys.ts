@@ -30,14 +30,21 @@ export class AtlasWebhookKeys {
     try {
       await this.#jwks.reload();
     } catch (error) {
-      return { ok: false, reason: `${first.reason}; fetching the JWKS again failed: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        ok: false,
+        reason: `${first.reason}; fetching the JWKS again failed: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
     const second = await this.#check(keyId, message, signature);
     return second.ok ? second : { ok: false, reason: `${second.reason} (also after fetching the JWKS again)` };
   }
 
   /** One check against the set as cached; `keyFound` says whether the JWKS had a key under this id. */
-  async #check(keyId: string, message: Uint8Array<ArrayBuffer>, signature: string): Promise<{ ok: true } | { ok: false; reason: string; keyFound: boolean }> {
+  async #check(
+    keyId: string,
+    message: Uint8Array<ArrayBuffer>,
+    signature: string,
+  ): Promise<{ ok: true } | { ok: false; reason: string; keyFound: boolean }> {
     let key: CryptoKey;
     try {
       key = await this.#key(keyId);
@@ -56,7 +63,11 @@ export class AtlasWebhookKeys {
         ? { ok: true }
         : { ok: false, reason: 'bad signature', keyFound: true };
     } catch (error) {
-      return { ok: false, reason: `the signature could not be checked: ${error instanceof Error ? error.message : String(error)}`, keyFound: true };
+      return {
+        ok: false,
+        reason: `the signature could not be checked: ${error instanceof Error ? error.message : String(error)}`,
+        keyFound: true,
+      };
     }
   }
 
@@ -66,7 +77,8 @@ export class AtlasWebhookKeys {
    * jose fetch the set again (outside the cooldown), after which the spelling is looked up once more.
    */
   async #key(kid: string): Promise<CryptoKey> {
-    const spelling = () => (this.#jwks.jwks()?.keys.find((jwk) => jwk.kid === kid)?.alg === 'EdDSA' ? 'EdDSA' : 'Ed25519');
+    const spelling = () =>
+      this.#jwks.jwks()?.keys.find((jwk) => jwk.kid === kid)?.alg === 'EdDSA' ? 'EdDSA' : 'Ed25519';
     const first = spelling();
     try {
       return await this.#jwks({ alg: first, kid });

@@ -8,8 +8,8 @@ import { findByAtlasWebhookToken } from '../../db/queries/findByAtlasWebhookToke
 import { pruneAtlasWebhookDeliveries } from '../../db/queries/pruneAtlasWebhookDeliveries.ts';
 import { recordAtlasWebhookDelivery } from '../../db/queries/recordAtlasWebhookDelivery.ts';
 import { updatePrediction } from '../../db/queries/updatePrediction.ts';
-import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 import type { PredictionRow } from '../../db/schema.ts';
+import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 import type { Logger } from '../../log.ts';
 import type { JobMetrics } from '../../observability/metrics.ts';
 import { changeFromUpstream } from '../../predictions/observe.ts';
@@ -78,7 +78,9 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
   const { db, log, keys, redactor, clock = Date.now } = options;
   let lastPrune = 0;
 
-  async function receive(req: IncomingMessage): Promise<{ status: 200 | 202; outcome: string; predictionId: string; deliveryId: string }> {
+  async function receive(
+    req: IncomingMessage,
+  ): Promise<{ status: 200 | 202; outcome: string; predictionId: string; deliveryId: string }> {
     if (req.method !== 'POST') throw new Refused(405, `method ${req.method ?? '?'}`);
     // Tokens are base64url, which needs no escaping: anything else simply matches no job.
     const token = new URL(req.url ?? '/', 'http://gateway').pathname.slice(ATLAS_WEBHOOK_PATH.length);
@@ -96,9 +98,11 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     if (!signature) throw new Refused(401, `no ${ATLAS_WEBHOOK_HEADERS.signature} header`);
     if (!keyId) throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.keyId} header`);
     if (!deliveryId) throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.deliveryId} header`);
-    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.timestamp} header (Unix seconds)`);
+    if (!timestamp || !/^\d{1,12}$/.test(timestamp))
+      throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.timestamp} header (Unix seconds)`);
     const skewS = Math.abs(clock() / 1000 - Number(timestamp));
-    if (skewS > ATLAS_WEBHOOK_TOLERANCE_S) throw new Refused(401, `timestamp ${Math.round(skewS)} s away from now (at most ${ATLAS_WEBHOOK_TOLERANCE_S} s)`);
+    if (skewS > ATLAS_WEBHOOK_TOLERANCE_S)
+      throw new Refused(401, `timestamp ${Math.round(skewS)} s away from now (at most ${ATLAS_WEBHOOK_TOLERANCE_S} s)`);
 
     const signed = Buffer.concat([Buffer.from(`${timestamp}.`, 'utf8'), rawBody]);
     const check = await keys.verify(keyId, signed, signature);
@@ -108,18 +112,23 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     const tokenHash = hashAtlasWebhookToken(token);
     let job = tokenHash ? await findByAtlasWebhookToken(db, tokenHash) : undefined;
     if (!job) throw new Refused(401, 'the token belongs to no job');
-    for (const startedAt = clock(); !job.upstreamId && job.status === 'STARTING' && clock() - startedAt < UPSTREAM_ID_WAIT_MS; ) {
+    for (
+      const startedAt = clock();
+      !job.upstreamId && job.status === 'STARTING' && clock() - startedAt < UPSTREAM_ID_WAIT_MS;
+    ) {
       await sleep(50);
       job = (await findByAtlasWebhookToken(db, tokenHash!)) ?? job;
     }
     const delivery = readDelivery(rawBody.toString('utf8'), redactor);
     if (!delivery.ok) throw new Refused(400, delivery.reason);
-    if (delivery.redacted > 0) log.warn('atlas webhook carried the API key; redacted', { predictionId: job.id, strings: delivery.redacted });
+    if (delivery.redacted > 0)
+      log.warn('atlas webhook carried the API key; redacted', { predictionId: job.id, strings: delivery.redacted });
     // No id stored: the process submitting it died before it could store Atlas' reply (a kill -9
     // mid-create). Atlas signed this for the job's own token, so its session_id (read and checked
     // like a create reply's id) is that job's id.
     const adopting = !job.upstreamId;
-    if (!adopting && delivery.sessionId !== job.upstreamId) throw new Refused(401, `session_id is not this job's (prediction ${job.id})`);
+    if (!adopting && delivery.sessionId !== job.upstreamId)
+      throw new Refused(401, `session_id is not this job's (prediction ${job.id})`);
 
     const now = new Date(clock());
     const change = changeFromUpstream(delivery.prediction, now);
@@ -128,9 +137,14 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     let ended: PredictionRow | undefined;
     let adopted: Awaited<ReturnType<typeof adoptUpstreamId>>;
     const outcome = await db.transaction(async (tx) => {
-      if (!(await recordAtlasWebhookDelivery(tx, { deliveryId, predictionId: job.id, bodySha256, receivedAt: now }))) return 'duplicate';
+      if (!(await recordAtlasWebhookDelivery(tx, { deliveryId, predictionId: job.id, bodySha256, receivedAt: now })))
+        return 'duplicate';
       if (adopting) {
-        adopted = await adoptUpstreamId(tx, job.id, { upstreamId: delivery.sessionId, upstreamStatus: change.upstreamStatus ?? null, now });
+        adopted = await adoptUpstreamId(tx, job.id, {
+          upstreamId: delivery.sessionId,
+          upstreamStatus: change.upstreamStatus ?? null,
+          now,
+        });
         // Stored meanwhile (by its submitter, late): rolled back, and Atlas' retry is matched against it.
         if (!adopted) throw new Refused(409, `the job's upstream id was stored meanwhile (prediction ${job.id})`);
         // Ended already (SUBMISSION_UNKNOWN at its deadline, say): it keeps its end, see README.
@@ -158,7 +172,13 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     // Counted once committed, as the poller counts what it ends.
     if (ended) options.jobs?.finished(ended);
     if (outcome === 'applied') {
-      log.info('prediction finished', { predictionId: job.id, status: change.status, errorCode: change.errorCode, via: 'atlas webhook', deliveryId });
+      log.info('prediction finished', {
+        predictionId: job.id,
+        status: change.status,
+        errorCode: change.errorCode,
+        via: 'atlas webhook',
+        deliveryId,
+      });
     }
     void prune();
     return { status: outcome === 'not terminal' ? 202 : 200, outcome, predictionId: job.id, deliveryId };
@@ -206,7 +226,8 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
 /** The body as bytes, or Refused(413) past the cap: at once by Content-Length, else at the first chunk over it. */
 async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > MAX_ATLAS_WEBHOOK_BYTES) throw new Refused(413, `body of ${declared} bytes (at most ${MAX_ATLAS_WEBHOOK_BYTES})`);
+  if (declared > MAX_ATLAS_WEBHOOK_BYTES)
+    throw new Refused(413, `body of ${declared} bytes (at most ${MAX_ATLAS_WEBHOOK_BYTES})`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

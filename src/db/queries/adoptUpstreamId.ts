@@ -19,7 +19,12 @@ export async function adoptUpstreamId(
     .update(predictions)
     .set({ upstreamId, upstreamStatus, updatedAt: now, version: sql`${predictions.version} + 1` })
     .where(and(eq(predictions.id, id), isNull(predictions.upstreamId)))
-    .returning({ id: predictions.id, status: predictions.status, errorCode: predictions.errorCode, version: predictions.version });
+    .returning({
+      id: predictions.id,
+      status: predictions.status,
+      errorCode: predictions.errorCode,
+      version: predictions.version,
+    });
   if (adopted) await notifyPredictionChanged(db, { id: adopted.id, version: adopted.version });
   return adopted;
 }

@@ -15,7 +15,9 @@ const polled = {
   /** A webhook is on its way for this job, so it is polled only as a safety net (less often). */
   hasAtlasWebhook: sql<boolean>`${predictions.atlasWebhookTokenHash} is not null`.mapWith(Boolean),
 };
-export type PolledRow = Pick<PredictionRow, Exclude<keyof typeof polled, 'hasAtlasWebhook'>> & { hasAtlasWebhook: boolean };
+export type PolledRow = Pick<PredictionRow, Exclude<keyof typeof polled, 'hasAtlasWebhook'>> & {
+  hasAtlasWebhook: boolean;
+};
 
 export interface ClaimedPrediction {
   row: PolledRow;
@@ -53,10 +55,12 @@ export async function claimDuePredictions(
     .from(due)
     .where(eq(predictions.id, due.id))
     .returning({ row: polled, dueAt: due.dueAt });
-  return claimed
-    // dueAt is never null here (the claim takes rows with a next poll); the type cannot know that.
-    .map(({ row, dueAt }) => ({ row, dueAt: dueAt ?? leaseUntil, lease: leaseUntil }))
-    .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+  return (
+    claimed
+      // dueAt is never null here (the claim takes rows with a next poll); the type cannot know that.
+      .map(({ row, dueAt }) => ({ row, dueAt: dueAt ?? leaseUntil, lease: leaseUntil }))
+      .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime())
+  );
 }
 
 /**

@@ -22,11 +22,20 @@ export interface ClaimedMirror {
  * claiming at once never take the same one). A gateway that dies mid-copy lets its lease run out,
  * and another one starts the copy again.
  */
-export async function claimMirrors(db: Db, { limit, now, leaseUntil }: { limit: number; now: Date; leaseUntil: Date }): Promise<ClaimedMirror[]> {
+export async function claimMirrors(
+  db: Db,
+  { limit, now, leaseUntil }: { limit: number; now: Date; leaseUntil: Date },
+): Promise<ClaimedMirror[]> {
   const due = db
     .select({ id: predictions.id })
     .from(predictions)
-    .where(and(isNotNull(predictions.mirrorNextAt), lte(predictions.mirrorNextAt, now), inArray(predictions.status, ['PROCESSING', 'SUCCEEDED'])))
+    .where(
+      and(
+        isNotNull(predictions.mirrorNextAt),
+        lte(predictions.mirrorNextAt, now),
+        inArray(predictions.status, ['PROCESSING', 'SUCCEEDED']),
+      ),
+    )
     .orderBy(asc(predictions.mirrorNextAt))
     .limit(limit)
     .for('update', { skipLocked: true })

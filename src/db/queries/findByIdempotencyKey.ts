@@ -4,7 +4,11 @@ import { type PredictionRow, predictions } from '../schema.ts';
 import { ownedBy, type Viewer } from './visibility.ts';
 
 /** Keys belong to one caller: the same subject in another tenant has keys of its own. */
-export async function findByIdempotencyKey(db: Db, caller: Pick<Viewer, 'id' | 'tenantId'>, key: string): Promise<PredictionRow | undefined> {
+export async function findByIdempotencyKey(
+  db: Db,
+  caller: Pick<Viewer, 'id' | 'tenantId'>,
+  key: string,
+): Promise<PredictionRow | undefined> {
   const [row] = await db
     .select()
     .from(predictions)

@@ -9,7 +9,11 @@ const prepared = new WeakMap<Db, { execute(values: { id: string }): Promise<Pred
 export async function findPrediction(db: Db, id: string): Promise<PredictionRow | undefined> {
   let query = prepared.get(db);
   if (!query) {
-    query = db.select().from(predictions).where(eq(predictions.id, sql.placeholder('id'))).prepare('find_prediction');
+    query = db
+      .select()
+      .from(predictions)
+      .where(eq(predictions.id, sql.placeholder('id')))
+      .prepare('find_prediction');
     prepared.set(db, query);
   }
   const [row] = await query.execute({ id });

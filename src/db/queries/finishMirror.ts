@@ -2,8 +2,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
-import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type PredictionRow, predictions, type StoredOutputFile } from '../schema.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 
 /** A job waiting for its copy becomes SUCCEEDED (and is charged) now; one already released keeps its end. */
 export const released = {
@@ -24,8 +24,19 @@ export interface MirrorWrite {
  * one transaction. Fenced by the copy lease; undefined when another gateway has the copy (or the job
  * was cancelled meanwhile), and then nothing is written.
  */
-export function finishMirror(db: Db, id: string, lease: Date, files: StoredOutputFile[]): Promise<MirrorWrite | undefined> {
-  return writeMirror(db, id, lease, { ...released, outputFiles: files, mirroredAt: new Date(), mirrorError: null, mirrorNextAt: null });
+export function finishMirror(
+  db: Db,
+  id: string,
+  lease: Date,
+  files: StoredOutputFile[],
+): Promise<MirrorWrite | undefined> {
+  return writeMirror(db, id, lease, {
+    ...released,
+    outputFiles: files,
+    mirroredAt: new Date(),
+    mirrorError: null,
+    mirrorNextAt: null,
+  });
 }
 
 /**
@@ -41,11 +52,21 @@ export async function writeMirror(
 ): Promise<MirrorWrite | undefined> {
   return db.transaction(async (tx) => {
     // Locked as it was: whether this write is what ends the job.
-    const [before] = await tx.select({ status: predictions.status }).from(predictions).where(eq(predictions.id, id)).for('update');
+    const [before] = await tx
+      .select({ status: predictions.status })
+      .from(predictions)
+      .where(eq(predictions.id, id))
+      .for('update');
     const [row] = await tx
       .update(predictions)
       .set({ ...set, updatedAt: new Date(), version: sql`${predictions.version} + 1` })
-      .where(and(eq(predictions.id, id), eq(predictions.mirrorNextAt, lease), inArray(predictions.status, ['PROCESSING', 'SUCCEEDED'])))
+      .where(
+        and(
+          eq(predictions.id, id),
+          eq(predictions.mirrorNextAt, lease),
+          inArray(predictions.status, ['PROCESSING', 'SUCCEEDED']),
+        ),
+      )
       .returning();
     if (!row) return undefined;
     await notifyPredictionChanged(tx, { id: row.id, version: row.version });

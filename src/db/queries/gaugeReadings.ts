@@ -25,7 +25,11 @@ export interface PollIntervals {
  * partial index of due rows, not the table. Connections in use come from pg_stat_activity, as postgres.js exposes no pool
  * state (porsager/postgres#443); without an `applicationName` (PGlite) that part is skipped.
  */
-export async function readGauges(db: Db, applicationName: string | undefined, intervals: PollIntervals): Promise<GaugeReadings> {
+export async function readGauges(
+  db: Db,
+  applicationName: string | undefined,
+  intervals: PollIntervals,
+): Promise<GaugeReadings> {
   const inUse = applicationName
     ? sql`(select count(*) from pg_stat_activity
             where application_name = ${applicationName} and state <> 'idle' and pid <> pg_backend_pid())::int`
@@ -43,7 +47,11 @@ export async function readGauges(db: Db, applicationName: string | undefined, in
            ${inUse} as in_use
       from predictions
      where next_poll_at is not null and status in ('STARTING', 'PROCESSING')`);
-  const row = (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as { unfinished: number; in_use: number | null; overdue: number };
+  const row = (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as {
+    unfinished: number;
+    in_use: number | null;
+    overdue: number;
+  };
   return {
     unfinishedJobs: Number(row.unfinished),
     connectionsInUse: row.in_use === null ? undefined : Number(row.in_use),

@@ -10,7 +10,12 @@ import { atlasWebhookDeliveries } from '../schema.ts';
  */
 export async function recordAtlasWebhookDelivery(
   db: Db,
-  { deliveryId, predictionId, bodySha256, receivedAt }: { deliveryId: string; predictionId: string; bodySha256: string; receivedAt: Date },
+  {
+    deliveryId,
+    predictionId,
+    bodySha256,
+    receivedAt,
+  }: { deliveryId: string; predictionId: string; bodySha256: string; receivedAt: Date },
 ): Promise<boolean> {
   const inserted = await db
     .insert(atlasWebhookDeliveries)

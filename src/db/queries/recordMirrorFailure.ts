@@ -14,7 +14,8 @@ export async function recordMirrorFailure(
   { error, release, retryAt }: { error: string; release: boolean; retryAt: Date | null },
 ): Promise<MirrorWrite | undefined> {
   const waiting = sql`${predictions.status} = 'PROCESSING'`;
-  const ifReleased = <T>(value: T, otherwise: unknown) => (release ? sql`case when ${waiting} then ${value} else ${otherwise} end` : sql`${otherwise}`);
+  const ifReleased = <T>(value: T, otherwise: unknown) =>
+    release ? sql`case when ${waiting} then ${value} else ${otherwise} end` : sql`${otherwise}`;
   return writeMirror(db, id, lease, {
     status: ifReleased(released.status, predictions.status),
     outputs: ifReleased(released.outputs, predictions.outputs),

@@ -1,8 +1,8 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
-import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 
 /**
  * Store the upstream id of a job whose row was already ended without one (taken as lost while its
@@ -13,10 +13,19 @@ import { type PredictionRow, predictions } from '../schema.ts';
 export async function recordLateUpstreamId(
   db: Db,
   id: string,
-  { upstreamId, requestId, now, nextPollAt }: { upstreamId: string; requestId: string | null; now: Date; nextPollAt: Date },
+  {
+    upstreamId,
+    requestId,
+    now,
+    nextPollAt,
+  }: { upstreamId: string; requestId: string | null; now: Date; nextPollAt: Date },
 ): Promise<PredictionRow | undefined> {
   return db.transaction(async (tx) => {
-    const unknown = and(eq(predictions.id, id), isNull(predictions.upstreamId), eq(predictions.errorCode, 'SUBMISSION_UNKNOWN'));
+    const unknown = and(
+      eq(predictions.id, id),
+      isNull(predictions.upstreamId),
+      eq(predictions.errorCode, 'SUBMISSION_UNKNOWN'),
+    );
     const [revived] = await tx
       .update(predictions)
       .set({

@@ -29,17 +29,17 @@ export async function recordWebhookAttempt(
     await tx
       .insert(webhookAttempts)
       .values({
-      id: attempt.id,
-      messageId: message.id,
-      predictionId: message.predictionId,
-      event: message.event,
-      attemptedAt: attempt.attemptedAt,
-      httpStatus: attempt.httpStatus,
-      error: attempt.error,
-      durationMs: attempt.durationMs,
-      delivered: attempt.delivered,
-      nextAttemptAt: attempt.nextAttemptAt,
-    })
+        id: attempt.id,
+        messageId: message.id,
+        predictionId: message.predictionId,
+        event: message.event,
+        attemptedAt: attempt.attemptedAt,
+        httpStatus: attempt.httpStatus,
+        error: attempt.error,
+        durationMs: attempt.durationMs,
+        delivered: attempt.delivered,
+        nextAttemptAt: attempt.nextAttemptAt,
+      })
       .onConflictDoNothing();
     const moved = await tx
       .update(webhookOutbox)
@@ -56,7 +56,10 @@ export async function recordWebhookAttempt(
 }
 
 /** Give a claimed message back, due now, without an attempt (the deliverer is stopping). Fenced like the above. */
-export async function releaseWebhook(db: Db, { message, lease }: { message: Pick<WebhookOutboxRow, 'id'>; lease: Date }): Promise<void> {
+export async function releaseWebhook(
+  db: Db,
+  { message, lease }: { message: Pick<WebhookOutboxRow, 'id'>; lease: Date },
+): Promise<void> {
   await db
     .update(webhookOutbox)
     .set({ nextAttemptAt: new Date() })

@@ -9,7 +9,11 @@ import { notifyWebhookQueued } from './enqueueWebhook.ts';
  * new webhook-id, so a receiver that drops repeats by id takes it) with retries of its own.
  * Undefined when the prediction has had no event yet.
  */
-export async function requeueLastWebhook(db: Db, predictionId: string, now = new Date()): Promise<WebhookOutboxRow | undefined> {
+export async function requeueLastWebhook(
+  db: Db,
+  predictionId: string,
+  now = new Date(),
+): Promise<WebhookOutboxRow | undefined> {
   return db.transaction(async (tx) => {
     const [last] = await tx
       .select()
@@ -20,7 +24,15 @@ export async function requeueLastWebhook(db: Db, predictionId: string, now = new
     if (!last) return undefined;
     const [queued] = await tx
       .insert(webhookOutbox)
-      .values({ id: randomUUID(), predictionId, event: last.event, url: last.url, body: last.body, createdAt: now, nextAttemptAt: now })
+      .values({
+        id: randomUUID(),
+        predictionId,
+        event: last.event,
+        url: last.url,
+        body: last.body,
+        createdAt: now,
+        nextAttemptAt: now,
+      })
       .returning();
     await notifyWebhookQueued(tx);
     return queued;

@@ -8,8 +8,14 @@ import { gatewaySecrets } from '../schema.ts';
  * by whichever process asks first; the others read that one.
  */
 export async function sharedSecret(db: Db, name: string): Promise<string> {
-  await db.insert(gatewaySecrets).values({ name, value: randomBytes(32).toString('base64url') }).onConflictDoNothing();
-  const [row] = await db.select({ value: gatewaySecrets.value }).from(gatewaySecrets).where(eq(gatewaySecrets.name, name));
+  await db
+    .insert(gatewaySecrets)
+    .values({ name, value: randomBytes(32).toString('base64url') })
+    .onConflictDoNothing();
+  const [row] = await db
+    .select({ value: gatewaySecrets.value })
+    .from(gatewaySecrets)
+    .where(eq(gatewaySecrets.name, name));
   if (!row) throw new Error(`the shared secret ${name} could not be stored`);
   return row.value;
 }

@@ -12,7 +12,10 @@ const spent = sql<number>`coalesce(sum(coalesce(${predictions.costUsd}, ${predic
 export async function spentSince(db: Db, since: Date, caller?: Caller): Promise<number> {
   const conditions: SQL[] = [gte(predictions.createdAt, since)];
   if (caller !== undefined) conditions.push(ownedBy(caller));
-  const [row] = await db.select({ usd: spent }).from(predictions).where(and(...conditions));
+  const [row] = await db
+    .select({ usd: spent })
+    .from(predictions)
+    .where(and(...conditions));
   return row?.usd ?? 0;
 }
 

@@ -8,10 +8,17 @@ import { predictions } from '../schema.ts';
  */
 export async function typicalWallTime(
   db: Db,
-  { resolution, minSeconds, maxSeconds, recent }: { resolution: string; minSeconds: number; maxSeconds: number; recent: number },
+  {
+    resolution,
+    minSeconds,
+    maxSeconds,
+    recent,
+  }: { resolution: string; minSeconds: number; maxSeconds: number; recent: number },
 ): Promise<{ medianMs: number | null; samples: number }> {
   const last = db
-    .select({ ms: sql<number>`extract(epoch from ${predictions.completedAt} - ${predictions.createdAt}) * 1000`.as('ms') })
+    .select({
+      ms: sql<number>`extract(epoch from ${predictions.completedAt} - ${predictions.createdAt}) * 1000`.as('ms'),
+    })
     .from(predictions)
     .where(
       and(
@@ -26,7 +33,9 @@ export async function typicalWallTime(
     .as('last');
   const [row] = await db
     .select({
-      medianMs: sql<number | null>`percentile_cont(0.5) within group (order by ${last.ms})`.mapWith((v) => (v === null ? null : Number(v))),
+      medianMs: sql<number | null>`percentile_cont(0.5) within group (order by ${last.ms})`.mapWith((v) =>
+        v === null ? null : Number(v),
+      ),
       samples: sql<number>`count(*)`.mapWith(Number),
     })
     .from(last);

@@ -1,14 +1,14 @@
 import { and, eq, getColumns, inArray, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../database.ts';
 // biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { isCharged } from '../../predictions/pricing.ts';
 // biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { isTerminal } from '../../predictions/status.ts';
 // biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
 import { eventOfChange } from '../../webhooks/outbound/event.ts';
+import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
-import { enqueueWebhook } from './enqueueWebhook.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
+import { enqueueWebhook } from './enqueueWebhook.ts';
 
 export type PredictionChange = Partial<
   Pick<
@@ -53,11 +53,21 @@ export async function updatePrediction(
     let write: Write = change;
     let holdForCopy = false;
     if (change.status === 'SUCCEEDED') {
-      const [target] = await tx.select({ mirrorOutputs: predictions.mirrorOutputs }).from(predictions).where(eq(predictions.id, id));
+      const [target] = await tx
+        .select({ mirrorOutputs: predictions.mirrorOutputs })
+        .from(predictions)
+        .where(eq(predictions.id, id));
       holdForCopy = target?.mirrorOutputs === true;
       const { status: _succeeded, completedAt: _completed, outputs, ...rest } = change;
       write = holdForCopy
-        ? { ...rest, status: 'PROCESSING', sourceUrls: outputs ?? [], sourceReadyAt: new Date(), mirrorNextAt: new Date(), nextPollAt: null }
+        ? {
+            ...rest,
+            status: 'PROCESSING',
+            sourceUrls: outputs ?? [],
+            sourceReadyAt: new Date(),
+            mirrorNextAt: new Date(),
+            nextPollAt: null,
+          }
         : { ...change, sourceUrls: outputs ?? [] };
     } else if (change.status && isTerminal(change.status)) {
       // A job that ends otherwise while its copy waits (cancelled) has nothing left to copy.

@@ -20,7 +20,12 @@ export interface UsageRow {
  * Jobs created in [from, to), per owner and status, among the rows the viewer may see (or only
  * the viewer's own with `ownOnly`).
  */
-export function usageByOwnerAndStatus(db: Db, range: { from: Date; to: Date }, viewer: Viewer, ownOnly: boolean): Promise<UsageRow[]> {
+export function usageByOwnerAndStatus(
+  db: Db,
+  range: { from: Date; to: Date },
+  viewer: Viewer,
+  ownOnly: boolean,
+): Promise<UsageRow[]> {
   const own: SQL | undefined = visibleTo(ownOnly ? { ...viewer, admin: false } : viewer);
   return db
     .select({
@@ -30,7 +35,10 @@ export function usageByOwnerAndStatus(db: Db, range: { from: Date; to: Date }, v
       jobs: count(),
       seconds: sql<number>`coalesce(sum(${predictions.duration}), 0)`.mapWith(Number),
       costUsd: sql<number>`coalesce(sum(${predictions.costUsd}), 0)`.mapWith(Number),
-      reservedUsd: sql<number>`coalesce(sum(${predictions.priceUsd}) filter (where ${predictions.costUsd} is null), 0)`.mapWith(Number),
+      reservedUsd:
+        sql<number>`coalesce(sum(${predictions.priceUsd}) filter (where ${predictions.costUsd} is null), 0)`.mapWith(
+          Number,
+        ),
     })
     .from(predictions)
     .where(and(gte(predictions.createdAt, range.from), lt(predictions.createdAt, range.to), own))

@@ -46,7 +46,11 @@ export function classify(address: string): AddressClass {
   if (carried) {
     const judged = carried.map(({ ipv4, form }) => ({ range: ipv4.range(), carried: { ipv4: ipv4.toString(), form } }));
     // Teredo carries two addresses: the worst decides (a refused range before loopback before public).
-    return judged.find((c) => c.range !== 'unicast' && c.range !== 'loopback') ?? judged.find((c) => c.range === 'loopback') ?? judged[0]!;
+    return (
+      judged.find((c) => c.range !== 'unicast' && c.range !== 'loopback') ??
+      judged.find((c) => c.range === 'loopback') ??
+      judged[0]!
+    );
   }
   // Public IPv6 addresses are all in 2000::/3; ipaddr.js calls the unassigned rest (::/8 …) 'unicast' too.
   if (own === 'unicast' && (ipv6.parts[0]! & 0xe000) !== 0x2000) return { range: 'reserved' };

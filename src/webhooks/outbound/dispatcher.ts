@@ -47,7 +47,11 @@ const STOP_GRACE_MS = 2_000;
  * The delay before attempt n+1 after n failed ones: retryBaseMs doubling, capped at retryMaxMs, then
  * ±25 % jitter so receivers coming back up are not hit by every message at once.
  */
-export function retryDelayMs(failedAttempts: number, { retryBaseMs, retryMaxMs }: Pick<DispatcherOptions, 'retryBaseMs' | 'retryMaxMs'>, random = Math.random): number {
+export function retryDelayMs(
+  failedAttempts: number,
+  { retryBaseMs, retryMaxMs }: Pick<DispatcherOptions, 'retryBaseMs' | 'retryMaxMs'>,
+  random = Math.random,
+): number {
   const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failedAttempts - 1, 30));
   return Math.round(delay * (0.75 + random() / 2));
 }
@@ -68,7 +72,8 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   let retryAt = Number.POSITIVE_INFINITY;
   const loop = options.health?.register('webhook dispatcher', options.sweepMs);
   const claims = new Claims({
-    onHandBackFailed: (error) => log.error('handing back an unanswered webhook claim failed; its messages wait out their lease', { error }),
+    onHandBackFailed: (error) =>
+      log.error('handing back an unanswered webhook claim failed; its messages wait out their lease', { error }),
   });
 
   function wake(): void {
@@ -171,13 +176,30 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     };
     const { result: held } = await leasedWrite(() => recordWebhookAttempt(database.db, claimed, attempt), {
       leaseUntil: claimed.lease,
-      onRetry: (error, n) => log.warn('recording a webhook attempt failed; retrying while the lease lasts', { messageId, attempt: n, error }),
+      onRetry: (error, n) =>
+        log.warn('recording a webhook attempt failed; retrying while the lease lasts', {
+          messageId,
+          attempt: n,
+          error,
+        }),
     });
-    const fields = { messageId, predictionId: message.predictionId, event: message.event, host: new URL(message.url).host, attempt: failures };
+    const fields = {
+      messageId,
+      predictionId: message.predictionId,
+      event: message.event,
+      host: new URL(message.url).host,
+      attempt: failures,
+    };
     if (!held) log.warn('webhook lease lost; another deliverer has the message', fields);
     if (result.delivered) log.info('webhook delivered', { ...fields, status: result.status, durationMs });
     else if (gaveUp) log.warn('webhook given up', { ...fields, status: result.status, error: result.error });
-    else log.info('webhook attempt failed; will retry', { ...fields, status: result.status, error: result.error, nextAttemptAt });
+    else
+      log.info('webhook attempt failed; will retry', {
+        ...fields,
+        status: result.status,
+        error: result.error,
+        nextAttemptAt,
+      });
     if (held && nextAttemptAt) retryIn(nextAttemptAt.getTime());
   }
 
@@ -186,14 +208,21 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     if (stopped || retryAt <= at) return;
     clearTimeout(retryTimer);
     retryAt = at;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      retryAt = Number.POSITIVE_INFINITY;
-      wake();
-    }, Math.max(0, at - Date.now()));
+    retryTimer = setTimeout(
+      () => {
+        retryTimer = undefined;
+        retryAt = Number.POSITIVE_INFINITY;
+        wake();
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
-  const unlisten = await database.listen(WEBHOOK_CHANNEL, () => wake(), () => wake());
+  const unlisten = await database.listen(
+    WEBHOOK_CHANNEL,
+    () => wake(),
+    () => wake(),
+  );
   const sweep = setInterval(wake, options.sweepMs);
   wake();
 

@@ -33,7 +33,10 @@ const MAX_ERROR_LENGTH = 500;
  */
 export async function sendWebhook(options: SendOptions): Promise<SendResult> {
   const url = new URL(options.url);
-  const rules: AddressRules = { allowPrivate: options.allowPrivate, allowLoopback: options.allowLoopback && isLoopbackHost(url.hostname) };
+  const rules: AddressRules = {
+    allowPrivate: options.allowPrivate,
+    allowLoopback: options.allowLoopback && isLoopbackHost(url.hostname),
+  };
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const deadline = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   try {
@@ -43,7 +46,10 @@ export async function sendWebhook(options: SendOptions): Promise<SendResult> {
     if (status >= 200 && status < 300) return { status, error: null, delivered: true };
     if (status >= 300 && status < 400) {
       const location = response.headers.location;
-      return failure(status, `HTTP ${status}: redirects are not followed${location ? ` (to ${location})` : ''}; give the final URL`);
+      return failure(
+        status,
+        `HTTP ${status}: redirects are not followed${location ? ` (to ${location})` : ''}; give the final URL`,
+      );
     }
     return failure(status, `HTTP ${status}`);
   } catch (error) {
@@ -59,7 +65,9 @@ function failure(status: number | null, error: string): SendResult {
 }
 
 function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  return new Promise((_resolve, reject) =>
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+  );
 }
 
 /** The status line and headers are all we need: the body is not read, and the connection is closed. */

@@ -28,10 +28,14 @@ export function webhookUrlProblem(value: string, { allowLoopback }: { allowLoopb
   } catch {
     return 'must be an absolute URL, like https://api.example.com/hooks/video';
   }
-  if (url.username || url.password) return 'must not contain a user name or password; put a token in the path or query instead';
+  if (url.username || url.password)
+    return 'must not contain a user name or password; put a token in the path or query instead';
   const loopback = isLoopbackHost(url.hostname);
   // One message for both cases: schema validation runs it without knowing NODE_ENV.
-  if ((url.protocol === 'http:' && !(allowLoopback && loopback)) || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+  if (
+    (url.protocol === 'http:' && !(allowLoopback && loopback)) ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:')
+  ) {
     return 'must use https (plain http is accepted only to localhost, 127.0.0.1 or [::1], and not in production)';
   }
   if (!allowLoopback && loopback) return 'must not point at this machine (a loopback address)';
