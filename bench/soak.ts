@@ -279,7 +279,29 @@ await withResources(async (defer) => {
   const probesWhileAway = probes.filter((p) => p.at >= awayFrom && p.at <= backAt).length;
   const lateSubscribers = subscribers.map((s) => (s.terminalAt ?? Number.POSITIVE_INFINITY) - backAt);
 
+  // How long after Atlas finished each job the gateways recorded it: for jobs that ended during the kill
+  // loop (counted from the end), and for those that ended while the database was away (from its return).
+  const completed = new Map(
+    (await sql<{ id: string; completed_at: Date | null }[]>`select id, completed_at from predictions`).map((row) => [
+      row.id,
+      row.completed_at?.getTime() ?? Number.POSITIVE_INFINITY,
+    ]),
+  );
+  const recorded = jobs.map(({ id }) => {
+    const finishedUpstream = fake.finishedAt.get(upstreamIds.get(id)!) ?? Number.POSITIVE_INFINITY;
+    const at = completed.get(id) ?? Number.POSITIVE_INFINITY;
+    return { finishedUpstream, at, late: at - Math.max(finishedUpstream, finishedUpstream >= awayFrom ? backAt : 0) };
+  });
+  const duringKills = recorded.filter((job) => job.finishedUpstream < killLoopEnd).map((job) => job.late);
+  const duringOutage = recorded.filter((job) => job.finishedUpstream >= awayFrom).map((job) => job.late);
+  const worst = (values: number[]) => (values.length ? `${(Math.max(...values) / 1000).toFixed(2)} s` : 'none');
+
   const checks: Array<[string, boolean, string]> = [
+    [
+      'under the kill loop, every job recorded within 10 s of Atlas finishing it',
+      duringKills.every((late) => late <= SETTLE_MS),
+      `${duringKills.length} jobs; the slowest ${worst(duringKills)} after Atlas finished it (${worst(recorded.filter((job) => job.finishedUpstream >= awayFrom).map((job) => job.at - backAt))} after the database returned, for the ${duringOutage.length} that finished while it was away)`,
+    ],
     [
       `every job SUCCEEDED within ${SETTLE_MS / 1000} s of the database returning`,
       allSucceededAt !== undefined && allSucceededAt - backAt <= SETTLE_MS,

@@ -37,7 +37,7 @@ describe.each(['pglite', 'postgres'] as const)('a gateway restarted mid-job on %
   it('picks the unfinished job up again and finishes it, without submitting it twice', async () => {
     fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
     const firstDb = await open();
-    const first = await startGateway({ database: firstDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '400' } });
+    const first = await startGateway({ database: firstDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '1500' } });
     const created = await first.request<{ generateVideo: { prediction: { id: string; status: string } } }>(GENERATE, {
       input: { prompt: 'survives a restart' },
     });
@@ -58,9 +58,9 @@ describe.each(['pglite', 'postgres'] as const)('a gateway restarted mid-job on %
     ]);
 
     const secondDb = await open();
-    const second = await startGateway({ database: secondDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '400' } });
+    const second = await startGateway({ database: secondDb, atlasUrl: fake.url, env: { UPSTREAM_TIMEOUT_MS: '1500' } });
     try {
-      // Well inside the lease (about 7 s here): only a lease handed back on stop lets it finish this soon.
+      // Well inside the lease (about 9.5 s here): only a lease handed back on stop lets it finish this soon.
       const done = await eventually(
         () => second.request<Stored>(PREDICTION, { id }),
         (result) => result.data?.prediction?.status === 'SUCCEEDED',
