@@ -93,6 +93,8 @@ export interface Gateway {
   dispatcher: Dispatcher | undefined;
   events: PredictionEvents;
   readiness: Readiness;
+  /** The background loops' health: /ready reads it, and tests wait on their cycles. */
+  loops: LoopHealth;
   /** This gateway's metrics, in a registry of its own; served at /metrics. */
   metrics: GatewayMetrics;
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
@@ -362,6 +364,7 @@ export async function createGateway(
     dispatcher,
     events,
     readiness,
+    loops,
     metrics,
     simulator,
     async listen(port = config.port, host = config.host) {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { bare, httpError, wrapped } from './support/fakeAtlas.ts';
-import { BACKENDS, collect, eventually, gatewayFixture, TEST_KEY } from './support/gateway.ts';
+import { afterCycles, BACKENDS, collect, eventually, gatewayFixture, TEST_KEY } from './support/gateway.ts';
 
 const FIELDS = `id status prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
   error errorCode predictTime createdAt updatedAt completedAt`;
@@ -94,7 +94,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(Date.parse(final!.completedAt as string)).toBeGreaterThanOrEqual(Date.parse(final!.createdAt as string));
     // Polling stopped at the terminal state.
     const calls = t.fake.statusCalls('job_1').length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await afterCycles(t.gw.gateway, 'poller', 10);
     expect(t.fake.statusCalls('job_1').length).toBe(calls);
     expect(t.fake.creates).toHaveLength(1);
   });
@@ -237,7 +237,8 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     const job = await stored(error.extensions!.predictionId as string);
     expect(job).toMatchObject({ status: 'FAILED', errorCode: 'SUBMISSION_UNKNOWN' });
     expect(job!.error).toMatch(/billed/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Never sent again: the poller passes over it, cycle after cycle.
+    await afterCycles(t.gw.gateway, 'poller', 10);
     expect(t.fake.creates).toHaveLength(1);
   });
 
@@ -309,7 +310,7 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
     expect(events.at(-1)!.data!.predictionUpdated).toMatchObject({ status: 'FAILED', errorCode: 'TIMED_OUT' });
     const polls = t.fake.statusCalls(`stuck_1`).length;
     expect(polls).toBeGreaterThan(1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await afterCycles(t.gw.gateway, 'poller', 10);
     expect(t.fake.statusCalls('stuck_1').length).toBe(polls);
   });
 

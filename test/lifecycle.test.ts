@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { priorMs } from '../src/predictions/progress.ts';
 import { wrapped } from './support/fakeAtlas.ts';
-import { eventually, gatewayFixture } from './support/gateway.ts';
+import { afterCycles, eventually, gatewayFixture } from './support/gateway.ts';
 
 const FIELDS =
   'id status error errorCode costUsd priceUsd createdAt completedAt deadlineAt elapsedMs estimatedProgress estimatedCompletionAt progressIsEstimate';
@@ -88,9 +88,9 @@ describe('cancel, deadlines and progress', () => {
     expect(await events).toEqual(['PROCESSING', 'CANCELED']);
 
     // A poll already claimed (or in flight) when it was cancelled may still run once; then none (every 40 ms before).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await afterCycles(t.gw.gateway, 'poller', 3);
     const calls = t.fake.statusCalls('job_1').length;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await afterCycles(t.gw.gateway, 'poller', 10);
     expect(t.fake.statusCalls('job_1').length).toBe(calls);
     expect(await read(job.id)).toMatchObject({ status: 'CANCELED' });
   });

@@ -25,22 +25,28 @@ export interface Loop {
  * intervals: the process may answer requests while its jobs are not being followed.
  */
 export class LoopHealth {
-  readonly #loops = new Map<string, { intervalMs: number; completedAt: number }>();
+  readonly #loops = new Map<string, { intervalMs: number; completedAt: number; cycles: number }>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
   /** `intervalMs`: how often the loop runs a cycle when all is well. */
   register(name: string, intervalMs: number): Loop {
-    const loop = { intervalMs, completedAt: this.clock() };
+    const loop = { intervalMs, completedAt: this.clock(), cycles: 0 };
     this.#loops.set(name, loop);
     return {
       completed: () => {
         loop.completedAt = this.clock();
+        loop.cycles++;
       },
       failed: (error) => {
         if (isDatabaseUnavailable(error)) loop.completedAt = this.clock();
       },
     };
+  }
+
+  /** Cycles the named loop has completed so far (0 for a loop not running here). */
+  cycles(name: string): number {
+    return this.#loops.get(name)?.cycles ?? 0;
   }
 
   /** Each stuck loop, as "name: no cycle completed in N s". */

@@ -178,6 +178,26 @@ export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise
   return seen;
 }
 
+/**
+ * Wait until a background loop of `gateway` has completed `cycles` more cycles (each a claim that
+ * reached the database). What a test that shows "nothing more happens" waits on: a loop that ran
+ * several times and did nothing proves it on a busy machine as on a quiet one, where a fixed sleep
+ * proves it only on a quiet one.
+ */
+export async function afterCycles(
+  gateway: Gateway,
+  loop: 'poller' | 'copier' | 'webhook dispatcher',
+  cycles: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const target = gateway.loops.cycles(loop) + cycles;
+  await eventually(
+    () => gateway.loops.cycles(loop),
+    (done) => done >= target,
+    timeoutMs,
+  );
+}
+
 /** Poll a condition (for state that changes in the background) until it holds or time runs out. */
 export async function eventually<T>(
   read: () => Promise<T> | T,
