@@ -110,12 +110,22 @@ describe('a new PGlite data folder', () => {
     }
   }, 60_000);
 
-  it('runs initdb where there is no template, and memory:// always does', async () => {
-    const ids = [await using(join(folder, 'data'), systemIdentifier)];
+  it('runs initdb where there is no template, in memory too; with one, a memory:// database is loaded from it', async () => {
+    const initdb = [await using(join(folder, 'data'), systemIdentifier), await using('memory://', systemIdentifier)];
     expect(existsSync(templateDir(migrationsFolder, cache))).toBe(false);
     await makeTemplate(migrationsFolder, cache);
-    ids.push(await using('memory://', systemIdentifier));
-    ids.push(await templateIdentifier());
-    expect(new Set(ids).size).toBe(3);
+    const templateId = await templateIdentifier();
+    expect(new Set([...initdb, templateId]).size).toBe(3);
+    // Loaded from the template's tar file: the same cluster, migrated and empty, and each one its own.
+    expect(await using('memory://', systemIdentifier)).toBe(templateId);
+    const first = await createPglite('memory://', migrationsFolder, cache);
+    const second = await createPglite('memory://', migrationsFolder, cache);
+    try {
+      expect((await first.query('select count(*)::int as n from predictions')).rows).toEqual([{ n: 0 }]);
+      await first.query('create table scratch (n int)');
+      expect((await second.query(`select to_regclass('scratch')::text as t`)).rows).toEqual([{ t: null }]);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
   }, 60_000);
 });

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -14,6 +24,9 @@ import { migrate } from 'drizzle-orm/pglite/migrator';
  * build tools keep theirs). Nothing but the migrations has
  * written to it: no gateway's secret or job is in it. It is only a shortcut: without one that matches
  * (a migration added since the install, say), PGlite runs initdb as ever.
+ *
+ * `memory://` databases (the tests make dozens) load the same cluster from one tar file beside it
+ * (PGlite's loadDataDir): 0.3 to 0.5 s where initdb in memory took 2 s, and 12 s on a loaded machine.
  */
 const PGLITE_DIR = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), '..');
 const CACHE_DIR = join(PGLITE_DIR, '..', '..', '.cache', 'happyhorse-gateway');
@@ -39,10 +52,19 @@ export function templateDir(migrationsFolder: string, cacheDir = CACHE_DIR): str
   return join(cacheDir, `pglite-${pgliteVersion()}-${migrationsDigest(migrationsFolder)}`);
 }
 
-/** PGlite on `dataDir`; a new folder (not `memory://`) starts as a copy of the matching template when there is one. */
+/** The template as one tar file (PGlite's dumpDataDir), for `memory://` databases. */
+const dumpOf = (template: string) => `${template}.tar`;
+
+/** PGlite on `dataDir`; a new folder, or `memory://`, starts as a copy of the matching template when there is one. */
 export async function createPglite(dataDir: string, migrationsFolder: string, cacheDir = CACHE_DIR): Promise<PGlite> {
+  if (dataDir.startsWith('memory://')) {
+    const dump = dumpOf(templateDir(migrationsFolder, cacheDir));
+    return existsSync(dump)
+      ? PGlite.create(dataDir, { loadDataDir: new Blob([readFileSync(dump)]) })
+      : PGlite.create(dataDir);
+  }
   // Only a new folder looks for a template: every other start skips hashing the migrations.
-  const isNew = !dataDir.startsWith('memory://') && !existsSync(join(dataDir, MARKER));
+  const isNew = !existsSync(join(dataDir, MARKER));
   const marker = isNew ? join(templateDir(migrationsFolder, cacheDir), MARKER) : undefined;
   if (marker && existsSync(marker)) {
     // Synchronously: about 0.1 s for its thousand files, where fs.promises.cp took 0.4 to 0.9 s.
@@ -52,10 +74,17 @@ export async function createPglite(dataDir: string, migrationsFolder: string, ca
   return PGlite.create(dataDir);
 }
 
-/** Makes the template unless it exists: a cluster made by initdb, migrated, and closed cleanly. */
+/**
+ * Makes the template unless it exists: a cluster made by initdb, migrated, and closed cleanly; and its
+ * tar file for `memory://` databases.
+ */
 export async function makeTemplate(migrationsFolder: string, cacheDir = CACHE_DIR): Promise<'made' | 'present'> {
   const template = templateDir(migrationsFolder, cacheDir);
-  if (existsSync(join(template, MARKER))) return 'present';
+  if (existsSync(join(template, MARKER))) {
+    if (existsSync(dumpOf(template))) return 'present';
+    await writeDump(template);
+    return 'made';
+  }
   // Made aside and renamed into place: whole or not at all, even with two installs at once.
   const partial = `${template}.${process.pid}.partial`;
   try {
@@ -68,8 +97,23 @@ export async function makeTemplate(migrationsFolder: string, cacheDir = CACHE_DI
     }
     rmSync(template, { recursive: true, force: true });
     renameSync(partial, template);
+    await writeDump(template);
     return 'made';
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }
+}
+
+/** The template's tar file, written aside and renamed into place like the template itself. */
+async function writeDump(template: string): Promise<void> {
+  const client = await PGlite.create(template);
+  let dump: Blob;
+  try {
+    dump = await client.dumpDataDir('none');
+  } finally {
+    await client.close();
+  }
+  const partial = `${dumpOf(template)}.${process.pid}.partial`;
+  writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+  renameSync(partial, dumpOf(template));
 }
