@@ -67,6 +67,9 @@ export function createJwtVerifier(options: JwtOptions): (token: string) => Promi
     const subject: unknown = payload.sub;
     if (typeof subject !== 'string' || subject === '')
       throw new Unauthenticated("the token's sub claim is not accepted");
+    // Owners share one namespace: a token must not pass for the anonymous caller or an API key's owner.
+    if (subject === 'anonymous' || subject.startsWith('key:'))
+      throw new Unauthenticated("the token's sub claim is not accepted");
     // jose has read `exp` (and `iat`, if any) as numbers. A future `iat` does not stretch the limit.
     const expiresAtS = payload.exp!;
     const nowS = Date.now() / 1000;
