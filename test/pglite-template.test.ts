@@ -66,7 +66,7 @@ describe('a new PGlite data folder', () => {
       { name: 'Silver' },
     ]);
     await expect(using(b, (client) => client.query('select name from horses'))).rejects.toThrow(/horses/);
-  }, 60_000);
+  }, 120_000);
 
   it('is never made over an existing database', async () => {
     const data = join(folder, 'data');
@@ -80,7 +80,7 @@ describe('a new PGlite data folder', () => {
       rows: (await client.query('select name from horses')).rows,
     }));
     expect(reopened).toEqual({ id: own, rows: [{ name: 'Silver' }] });
-  }, 60_000);
+  }, 120_000);
 
   it('is copied again when an earlier copy was cut short (no PG_VERSION yet)', async () => {
     await makeTemplate(migrationsFolder, cache);
@@ -92,7 +92,7 @@ describe('a new PGlite data folder', () => {
     expect(
       await using(data, async (client) => (await client.query('select count(*)::int as n from predictions')).rows),
     ).toEqual([{ n: 0 }]);
-  }, 60_000);
+  }, 120_000);
 
   it('is not copied from a template made for other migrations', async () => {
     await makeTemplate(migrationsFolder, cache);
@@ -108,7 +108,7 @@ describe('a new PGlite data folder', () => {
     } finally {
       await client.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('runs initdb where there is no template, in memory too; with one, a memory:// database is loaded from it', async () => {
     const initdb = [await using(join(folder, 'data'), systemIdentifier), await using('memory://', systemIdentifier)];
@@ -127,5 +127,5 @@ describe('a new PGlite data folder', () => {
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
-  }, 60_000);
+  }, 120_000);
 });

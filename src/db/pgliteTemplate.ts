@@ -82,7 +82,12 @@ export async function makeTemplate(migrationsFolder: string, cacheDir = CACHE_DI
   const template = templateDir(migrationsFolder, cacheDir);
   if (existsSync(join(template, MARKER))) {
     if (existsSync(dumpOf(template))) return 'present';
-    await writeDump(template);
+    const client = await PGlite.create(template);
+    try {
+      await writeDump(client, template);
+    } finally {
+      await client.close();
+    }
     return 'made';
   }
   // Made aside and renamed into place: whole or not at all, even with two installs at once.
@@ -92,27 +97,21 @@ export async function makeTemplate(migrationsFolder: string, cacheDir = CACHE_DI
     const client = await PGlite.create(partial);
     try {
       await migrate(drizzle({ client }), { migrationsFolder });
+      await writeDump(client, template);
     } finally {
       await client.close();
     }
     rmSync(template, { recursive: true, force: true });
     renameSync(partial, template);
-    await writeDump(template);
     return 'made';
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }
 }
 
-/** The template's tar file, written aside and renamed into place like the template itself. */
-async function writeDump(template: string): Promise<void> {
-  const client = await PGlite.create(template);
-  let dump: Blob;
-  try {
-    dump = await client.dumpDataDir('none');
-  } finally {
-    await client.close();
-  }
+/** The cluster `client` has open, as the template's tar file: written aside and renamed into place. */
+async function writeDump(client: PGlite, template: string): Promise<void> {
+  const dump = await client.dumpDataDir('none');
   const partial = `${dumpOf(template)}.${process.pid}.partial`;
   writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
   renameSync(partial, dumpOf(template));
