@@ -89,7 +89,19 @@ export class Transitions {
   readonly #outcomes: Outcome[] = [];
 
   /** The transaction, for the caller's other writes that must commit with these changes. */
-  constructor(readonly tx: Db) {}
+  private constructor(readonly tx: Db) {}
+
+  /** See withTransitions. */
+  static async run<T>(db: Db, reporting: EndReporting, work: (transitions: Transitions) => Promise<T>): Promise<T> {
+    let transitions: Transitions | undefined;
+    const result = await db.transaction((tx) => {
+      transitions = new Transitions(tx);
+      return work(transitions);
+    });
+    // Committed: only now is an end real (always set here; the check is for the type).
+    if (transitions) transitions.#report(reporting);
+    return result;
+  }
 
   /**
    * Apply a change to an unfinished prediction and announce it. A finished prediction never changes
@@ -175,7 +187,7 @@ export class Transitions {
   }
 
   /** Count and log what the committed transaction did: each end once, and each success held for its copy. */
-  report({ log, jobs }: EndReporting): void {
+  #report({ log, jobs }: EndReporting): void {
     for (const { transition, source, held } of this.#outcomes) {
       const { row, ended } = transition;
       if (ended) {
@@ -240,13 +252,7 @@ export async function withTransitions<T>(
   reporting: EndReporting,
   work: (transitions: Transitions) => Promise<T>,
 ): Promise<T> {
-  let transitions: Transitions | undefined;
-  const result = await db.transaction((tx) => {
-    transitions = new Transitions(tx);
-    return work(transitions);
-  });
-  transitions?.report(reporting);
-  return result;
+  return Transitions.run(db, reporting, work);
 }
 
 /** Transitions.apply in a transaction of its own. */
