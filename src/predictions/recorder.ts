@@ -192,7 +192,7 @@ export class SubmissionRecorder {
         transitions.recordLateUpstreamId(entry.predictionId, { ...entry, now, nextPollAt: now }),
       ));
     if (row?.upstreamId === entry.upstreamId) return row;
-    // Stored already: Atlas' webhook for the job named it first (see adoptUpstreamId).
+    // Stored already: Atlas' webhook for the job named it first (see Transitions.adoptUpstreamId).
     const current = await findPrediction(this.deps.db, entry.predictionId);
     if (current?.upstreamId === entry.upstreamId) return current;
     this.deps.log.error('a submission could not be matched to its row', {
