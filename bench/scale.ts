@@ -17,9 +17,9 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/atlas/happyhorse.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { type NewPredictionRow, predictions } from '../src/db/schema.ts';
+import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/vocabulary.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase } from '../test/support/gateway.ts';
 import { type Poll, type PollerRun, READY, RESULT_MARK, type WorkerArgs } from './pollWorker.ts';
@@ -160,11 +160,9 @@ async function seed(database: Database, upstreamIds: string[]): Promise<void> {
 
 /** Job n (upstream id scale_n) is due at t0 + n × stepMs, in whole milliseconds. */
 async function schedule(database: Database, t0: number, stepMs: number): Promise<void> {
-  await database.db
-    .update(predictions)
-    .set({
-      nextPollAt: sql`${new Date(t0).toISOString()}::timestamptz + floor(substr(${predictions.upstreamId}, 7)::int * ${stepMs}::float8) * interval '1 millisecond'`,
-    });
+  await database.db.update(predictions).set({
+    nextPollAt: sql`${new Date(t0).toISOString()}::timestamptz + floor(substr(${predictions.upstreamId}, 7)::int * ${stepMs}::float8) * interval '1 millisecond'`,
+  });
 }
 
 interface Worker {

@@ -215,7 +215,11 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
       ['sub an array', { sub: ['alice'] as unknown as string, exp: now + HOUR }, /sub claim is not accepted/],
       // Owner ids the gateway gives others: the anonymous caller, an API key's owner.
       ['sub the anonymous caller', { sub: 'anonymous', exp: now + HOUR }, /sub claim is not accepted/],
-      ['sub an API key owner', { sub: 'key:0d7c0b5e-9d3a-4c4e-8f51-2a7f3f0e6b1d', exp: now + HOUR }, /sub claim is not accepted/],
+      [
+        'sub an API key owner',
+        { sub: 'key:0d7c0b5e-9d3a-4c4e-8f51-2a7f3f0e6b1d', exp: now + HOUR },
+        /sub claim is not accepted/,
+      ],
     ];
     for (const [name, claims, reason] of refused) {
       const credential = await signed(claims);

@@ -3,10 +3,10 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { insertPrediction } from '../src/db/queries/insertPrediction.ts';
-import { updatePrediction } from '../src/db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
 import { PredictionEvents } from '../src/predictions/events.ts';
+import { applyChange } from '../src/predictions/transitions.ts';
 import { eventually, openTestDatabase, type TestDatabase } from './support/gateway.ts';
 
 const row = (id: string) => ({
@@ -49,11 +49,13 @@ describe('prediction events', () => {
     await new Promise((resolve) => setTimeout(resolve, 100)); // the watch's own catch-up read is done
 
     // The change commits while no notice can arrive.
-    await updatePrediction(db.database.db, id, {
-      status: 'SUCCEEDED',
-      outputs: ['https://cdn.example/x.mp4'],
-      nextPollAt: null,
-    });
+    await applyChange(
+      db.database.db,
+      { log: createLogger('silent') },
+      id,
+      { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
+      { source: { via: 'poll' } },
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(seen.map((r) => r.status)).toEqual(['PROCESSING']);
 
@@ -85,7 +87,13 @@ describe('prediction events', () => {
         ),
       (result) => (result as unknown as { n: number }[])[0]?.n === 1,
     );
-    await updatePrediction(db.database.db, id, { status: 'FAILED', errorCode: 'X', nextPollAt: null });
+    await applyChange(
+      db.database.db,
+      { log: createLogger('silent') },
+      id,
+      { status: 'FAILED', errorCode: 'X', nextPollAt: null },
+      { source: { via: 'poll' } },
+    );
     await done;
     expect(seen.map((r) => r.status)).toEqual(['PROCESSING', 'FAILED']);
     await events.stop();

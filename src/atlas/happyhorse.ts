@@ -1,14 +1,11 @@
 import { z } from 'zod';
-
-/** Models this gateway knows how to call; anything else is refused before it is stored or billed. */
-export const HAPPYHORSE_TEXT_TO_VIDEO = 'alibaba/happyhorse-1.0/text-to-video';
-export const KNOWN_MODELS = [HAPPYHORSE_TEXT_TO_VIDEO] as const;
-export type KnownModel = (typeof KNOWN_MODELS)[number];
-
-export const RESOLUTIONS = ['720P', '1080P'] as const;
-export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:3', '3:4'] as const;
-export type Resolution = (typeof RESOLUTIONS)[number];
-export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+import {
+  type AspectRatio,
+  HAPPYHORSE_TEXT_TO_VIDEO,
+  KNOWN_MODELS,
+  type KnownModel,
+  type Resolution,
+} from '../vocabulary.ts';
 
 export const MAX_PROMPT_LENGTH = 2500;
 export const MIN_DURATION = 3;

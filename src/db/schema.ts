@@ -13,16 +13,9 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-// biome-ignore lint/style/noRestrictedImports: the model's enums, until names are defined once below db/ (issue 16)
-import type { AspectRatio, KnownModel, Resolution } from '../atlas/happyhorse.ts';
+import { type AspectRatio, type KnownModel, PREDICTION_STATUSES, type Resolution } from '../vocabulary.ts';
 
-export const predictionStatus = pgEnum('prediction_status', [
-  'STARTING',
-  'PROCESSING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELED',
-]);
+export const predictionStatus = pgEnum('prediction_status', PREDICTION_STATUSES);
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 /** Money in US dollars, exact to a millionth. */
@@ -233,4 +226,3 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 export type PredictionRow = typeof predictions.$inferSelect;
 export type NewPredictionRow = typeof predictions.$inferInsert;
-export type PredictionStatus = (typeof predictionStatus.enumValues)[number];

@@ -3,12 +3,11 @@ import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedMirror, claimMirrors, releaseMirrorLease } from '../db/queries/claimMirrors.ts';
 import { extendMirrorLease } from '../db/queries/extendMirrorLease.ts';
-import { finishMirror } from '../db/queries/finishMirror.ts';
-import { recordMirrorFailure } from '../db/queries/recordMirrorFailure.ts';
 import type { StoredOutputFile } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
+import { type EndReporting, finishCopy, recordCopyFailure } from '../predictions/transitions.ts';
 import type { VideoStorage } from '../storage/storage.ts';
 import { CopyFailed, copyOutput } from './copy.ts';
 
@@ -59,6 +58,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
   let timer: NodeJS.Timeout | undefined;
   let claiming: Promise<void> | undefined;
   const loop = options.health?.register('copier', options.tickMs);
+  const reporting: EndReporting = { log, jobs: options.jobs };
   const claims = new Claims({
     stopping: stopping.signal,
     onHandBackFailed: (error) =>
@@ -126,14 +126,13 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     const { job } = claimed;
     let lease = claimed.lease;
     if (!storage) {
-      const written = await writeUnderLease(job.id, lease, () =>
-        recordMirrorFailure(db, job.id, lease, {
+      await writeUnderLease(job.id, lease, () =>
+        recordCopyFailure(db, reporting, job.id, lease, {
           error: "This gateway keeps no copies (STORAGE_URL=none); the links are Atlas Cloud's and expire there",
           release: true,
           retryAt: null,
         }),
       );
-      if (written?.released) options.jobs?.finished(written.row);
       return;
     }
     const lost = new AbortController();
@@ -170,10 +169,9 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       }
       await settle();
       if (lost.signal.aborted) throw lost.signal.reason;
-      const written = await writeUnderLease(job.id, lease, () => finishMirror(db, job.id, lease, files));
+      const written = await writeUnderLease(job.id, lease, () => finishCopy(db, reporting, job.id, lease, files));
       if (!written) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
-      const { row, released } = written;
-      if (released) options.jobs?.finished(row);
+      const { row } = written;
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
       log.info('outputs copied', {
         predictionId: job.id,
@@ -205,10 +203,9 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
         : new Date(Date.now() + Math.min(MAX_RETRY_MS, options.retryBaseMs * 2 ** (attempts - 1)));
       const message = `${failure.message}${givesUp ? (failure.permanent ? '; not retried' : `; gave up after ${attempts} attempts`) : `; retrying (attempt ${attempts})`}`;
       const release = givesUp || waited >= options.holdMs;
-      const written = await writeUnderLease(job.id, lease, () =>
-        recordMirrorFailure(db, job.id, lease, { error: message, release, retryAt }),
+      await writeUnderLease(job.id, lease, () =>
+        recordCopyFailure(db, reporting, job.id, lease, { error: message, release, retryAt }),
       );
-      if (written?.released) options.jobs?.finished(written.row);
       log.warn('copying outputs failed', {
         predictionId: job.id,
         attempts,

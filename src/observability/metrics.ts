@@ -6,7 +6,7 @@ import type { Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
-import { isTerminal } from '../predictions/status.ts';
+import { isTerminal } from '../vocabulary.ts';
 import { withTimeout } from './timeout.ts';
 
 /** One upstream call as the Atlas client saw it. `status`: the HTTP status, or why there was none. */

@@ -4,8 +4,8 @@ import { PREDICTION_CHANNEL, PredictionNotice } from '../db/notify.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import { isTerminal } from '../vocabulary.ts';
 import type { PredictionCache } from './cache.ts';
-import { isTerminal } from './status.ts';
 
 interface Watcher {
   /** The version this watcher has sent last. */

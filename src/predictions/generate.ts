@@ -5,7 +5,6 @@ import type { VideoRequest } from '../atlas/happyhorse.ts';
 import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
-import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
@@ -14,6 +13,7 @@ import { webhookUrlProblem } from '../webhooks/outbound/url.ts';
 import { admit } from './admission.ts';
 import { type Prices, priceOf } from './pricing.ts';
 import type { SubmissionRecorder } from './recorder.ts';
+import { applyChange } from './transitions.ts';
 
 export interface GenerateDeps {
   db: Db;
@@ -165,21 +165,26 @@ async function submit(
             'The submission failed in an unexpected way; the job may have been created and billed',
           );
     if (!(error instanceof AtlasError)) log.error('unexpected submission error', { predictionId: stored.id, error });
-    const failed = await updatePrediction(db, stored.id, {
-      status: 'FAILED',
-      errorCode: failure.code,
-      error: failure.message,
-      upstreamRequestId: failure.details.requestId ?? null,
-      completedAt: new Date(),
-      nextPollAt: null,
-    });
-    if (failed) deps.jobs?.finished(failed);
+    const failed = await applyChange(
+      db,
+      { log, jobs: deps.jobs },
+      stored.id,
+      {
+        status: 'FAILED',
+        errorCode: failure.code,
+        error: failure.message,
+        upstreamRequestId: failure.details.requestId ?? null,
+        completedAt: new Date(),
+        nextPollAt: null,
+      },
+      { source: { via: 'submission' } },
+    );
     log.warn('prediction submission failed', {
       predictionId: stored.id,
       code: failure.code,
       upstreamRequestId: failure.details.requestId,
     });
-    throw new SubmissionFailed(failed ?? stored, failure);
+    throw new SubmissionFailed(failed?.row ?? stored, failure);
   }
 
   const { prediction, requestId } = created;

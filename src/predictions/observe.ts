@@ -1,6 +1,6 @@
 import type { UpstreamPrediction } from '../atlas/replies.ts';
-import type { PredictionChange } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import type { PredictionChange } from './transitions.ts';
 
 /** Atlas' numeric error codes that mean something to our users. */
 const ERROR_CODES: Record<string, string> = { '1039': 'CONTENT_POLICY' };

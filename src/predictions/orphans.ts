@@ -1,5 +1,5 @@
 import type { PolledRow } from '../db/queries/claimDuePredictions.ts';
-import type { PredictionChange } from '../db/queries/updatePrediction.ts';
+import type { PredictionChange } from './transitions.ts';
 
 /**
  * What the poller does with a stored job that has no upstream id and whose submitter is gone (killed

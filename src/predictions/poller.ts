@@ -11,12 +11,12 @@ import {
   releasePollLease,
 } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
-import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
+import { isTerminal } from '../vocabulary.ts';
 import { changeFromUpstream, isVisibleChange } from './observe.ts';
 import { orphanedSubmission } from './orphans.ts';
-import { isTerminal } from './status.ts';
+import { applyChange, type EndReporting, type PredictionChange } from './transitions.ts';
 
 export interface PollerOptions {
   db: Db;
@@ -68,6 +68,8 @@ const CLAIM_AHEAD_MS = 1_000;
  */
 const MAX_WAIT_MS = 4_000;
 
+const POLL = { via: 'poll' } as const;
+
 const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(min, n));
 
 /**
@@ -86,6 +88,7 @@ export function startPoller(options: PollerOptions): Poller {
   // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
   const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
   const loop = options.health?.register('poller', tick);
+  const reporting: EndReporting = { log, jobs: options.jobs };
 
   const stopping = new AbortController();
   // Every status call in flight listens on it, up to POLL_CONCURRENCY at once: not a leak.
@@ -335,7 +338,8 @@ export function startPoller(options: PollerOptions): Poller {
     if (isVisibleChange(row, change)) {
       const { result: updated, retried } = await writeUnderLease(
         lease,
-        () => updatePrediction(db, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease }),
+        () =>
+          applyChange(db, reporting, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease, source: POLL }),
         'writing a change',
       );
       if (!updated) leaseLost(row.id, 'change', retried);
@@ -348,7 +352,7 @@ export function startPoller(options: PollerOptions): Poller {
     const completedAt = new Date(clock());
     const { result: finished, retried } = await writeUnderLease(
       lease,
-      () => updatePrediction(db, row.id, { completedAt, ...change, nextPollAt: null }, { lease }),
+      () => applyChange(db, reporting, row.id, { completedAt, ...change, nextPollAt: null }, { lease, source: POLL }),
       'finishing a job',
     );
     if (!finished) {
@@ -357,8 +361,6 @@ export function startPoller(options: PollerOptions): Poller {
         return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
       return leaseLost(row.id, 'finish', retried);
     }
-    options.jobs?.finished(finished);
-    log.info('prediction finished', { predictionId: row.id, status: finished.status, errorCode: change.errorCode });
   }
 
   /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.ts';
 import { typicalWallTime } from '../db/queries/typicalWallTime.ts';
 import type { PredictionRow } from '../db/schema.ts';
-import { isTerminal } from './status.ts';
+import { isTerminal } from '../vocabulary.ts';
 
 /** Jobs are compared with jobs of the same resolution and a similar length. */
 const BUCKETS = [

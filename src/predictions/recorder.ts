@@ -3,14 +3,13 @@ import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.
 import { LOOP_QUERY_DEADLINE_MS } from '../background/leasedWrite.ts';
 import type { Db } from '../db/database.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
-import { recordLateUpstreamId } from '../db/queries/recordUpstreamId.ts';
-import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import { changeFromUpstream } from './observe.ts';
 import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
+import { applyChange, withTransitions } from './transitions.ts';
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5_000;
@@ -172,21 +171,28 @@ export class SubmissionRecorder {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
     const nextPollAt = firstPollAt ?? new Date(now.getTime() + this.deps.pollIntervalMs);
-    const updated = await updatePrediction(this.deps.db, entry.predictionId, {
-      nextPollAt,
-      // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
-      ...(upstream ? changeFromUpstream(upstream, now) : { status: 'PROCESSING' }),
-      upstreamId: entry.upstreamId,
-      upstreamRequestId: entry.requestId,
-    });
     // A create reply can already say the job ended.
-    if (updated) this.deps.jobs?.finished(updated);
+    const updated = await applyChange(
+      this.deps.db,
+      this.deps,
+      entry.predictionId,
+      {
+        nextPollAt,
+        // Any running word, "starting" included, reads as PROCESSING: the job exists upstream now.
+        ...(upstream ? changeFromUpstream(upstream, now) : { status: 'PROCESSING' }),
+        upstreamId: entry.upstreamId,
+        upstreamRequestId: entry.requestId,
+      },
+      { source: { via: 'create reply' } },
+    );
     const row =
-      updated ??
+      updated?.row ??
       // Ended meanwhile (taken for lost while the database was away): store the id anyway and reconcile.
-      (await recordLateUpstreamId(this.deps.db, entry.predictionId, { ...entry, now, nextPollAt: now }));
+      (await withTransitions(this.deps.db, this.deps, (transitions) =>
+        transitions.recordLateUpstreamId(entry.predictionId, { ...entry, now, nextPollAt: now }),
+      ));
     if (row?.upstreamId === entry.upstreamId) return row;
-    // Stored already: Atlas' webhook for the job named it first (see adoptUpstreamId).
+    // Stored already: Atlas' webhook for the job named it first (see Transitions.adoptUpstreamId).
     const current = await findPrediction(this.deps.db, entry.predictionId);
     if (current?.upstreamId === entry.upstreamId) return current;
     this.deps.log.error('a submission could not be matched to its row', {

@@ -4,17 +4,17 @@ import { type ListPredictionsOptions, listPredictions } from '../db/queries/list
 import { listWebhookAttempts } from '../db/queries/listWebhookAttempts.ts';
 import { requeueLastWebhook } from '../db/queries/requeueLastWebhook.ts';
 import { countActive, countSubmissionsSince, spentSince } from '../db/queries/spending.ts';
-import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
 import { canSee } from '../db/queries/visibility.ts';
 import type { PredictionRow, WebhookAttemptRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
+import { isTerminal } from '../vocabulary.ts';
 import { startOfUtcDay } from './admission.ts';
 import type { PredictionCache } from './cache.ts';
 import type { PredictionEvents } from './events.ts';
 import { type GenerateDeps, generateVideo, type Submission } from './generate.ts';
 import { type Progress, ProgressEstimator } from './progress.ts';
-import { isTerminal } from './status.ts';
+import { applyChange } from './transitions.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -51,18 +51,23 @@ export class PredictionService {
   async cancel(principal: Principal, id: string): Promise<PredictionRow | undefined> {
     const row = await this.find(principal, id);
     if (!row || isTerminal(row.status)) return row;
-    const cancelled = await updatePrediction(this.deps.db, row.id, {
-      status: 'CANCELED',
-      errorCode: 'CANCELED',
-      error:
-        "Cancelled at the caller's request. Atlas Cloud has no cancel, so the job may still run and be billed there.",
-      completedAt: new Date(),
-      nextPollAt: null,
-    });
+    const cancelled = await applyChange(
+      this.deps.db,
+      this.deps,
+      row.id,
+      {
+        status: 'CANCELED',
+        errorCode: 'CANCELED',
+        error:
+          "Cancelled at the caller's request. Atlas Cloud has no cancel, so the job may still run and be billed there.",
+        completedAt: new Date(),
+        nextPollAt: null,
+      },
+      { source: { via: 'cancel' } },
+    );
     if (cancelled) {
-      this.deps.jobs?.finished(cancelled);
-      this.deps.cache.offer(cancelled);
-      return cancelled;
+      this.deps.cache.offer(cancelled.row);
+      return cancelled.row;
     }
     // Finished by a poll in the meantime: that end stands.
     this.deps.cache.announce(row.id, row.version + 1);

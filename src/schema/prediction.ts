@@ -1,13 +1,20 @@
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
-import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse.ts';
+import { DEFAULTS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import { Refused } from '../predictions/admission.ts';
 import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
 import type { OutputFileView } from '../storage/index.ts';
+import {
+  ASPECT_RATIOS,
+  PREDICTION_STATUSES,
+  RESOLUTIONS,
+  TERMINAL_STATUSES,
+  UNFINISHED_STATUSES,
+} from '../vocabulary.ts';
 import { builder } from './builder.ts';
 import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
 import { withProgressTicks } from './progressTicks.ts';
@@ -30,9 +37,13 @@ export const AspectRatio = builder.enumType('AspectRatio', {
   } as const,
 });
 
+/** "A", "A and B", "A, B and C". */
+const inWords = (words: readonly string[]) =>
+  words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : (words[0] ?? '');
+
 export const PredictionStatus = builder.enumType('PredictionStatus', {
-  description: 'STARTING and PROCESSING are unfinished; SUCCEEDED, FAILED and CANCELED are final.',
-  values: ['STARTING', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED'] as const,
+  description: `${inWords(UNFINISHED_STATUSES)} are unfinished; ${inWords(TERMINAL_STATUSES)} are final.`,
+  values: PREDICTION_STATUSES,
 });
 
 const OutputFile = builder.objectRef<OutputFileView>('OutputFile').implement({

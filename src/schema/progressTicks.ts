@@ -1,6 +1,6 @@
 import { Repeater } from 'graphql-yoga';
 import type { PredictionRow } from '../db/schema.ts';
-import { isTerminal } from '../predictions/status.ts';
+import { isTerminal } from '../vocabulary.ts';
 
 /**
  * The updates as they come, and between them the latest state again every `everyMs` while the job

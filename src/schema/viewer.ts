@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import type { UsageRow } from '../db/queries/usage.ts';
-import type { PredictionStatus as Status } from '../db/schema.ts';
 import { roundUsd } from '../predictions/pricing.ts';
+import type { PredictionStatus as Status } from '../vocabulary.ts';
 import { builder } from './builder.ts';
 import { badUserInput, forbidden } from './errors.ts';
 import { PredictionStatus } from './prediction.ts';

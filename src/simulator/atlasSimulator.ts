@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { KNOWN_MODELS } from '../atlas/happyhorse.ts';
+import { KNOWN_MODELS } from '../vocabulary.ts';
 
 /**
  * A stand-in for Atlas Cloud on loopback, speaking its protocol, so the real client code runs when no

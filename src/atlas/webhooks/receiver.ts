@@ -3,18 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ATLAS_WEBHOOK_PATH } from '../../config.ts';
 import type { Db } from '../../db/database.ts';
-import { adoptUpstreamId } from '../../db/queries/adoptUpstreamId.ts';
 import { findByAtlasWebhookToken } from '../../db/queries/findByAtlasWebhookToken.ts';
 import { pruneAtlasWebhookDeliveries } from '../../db/queries/pruneAtlasWebhookDeliveries.ts';
 import { recordAtlasWebhookDelivery } from '../../db/queries/recordAtlasWebhookDelivery.ts';
-import { updatePrediction } from '../../db/queries/updatePrediction.ts';
-import type { PredictionRow } from '../../db/schema.ts';
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 import type { Logger } from '../../log.ts';
 import type { JobMetrics } from '../../observability/metrics.ts';
 import { changeFromUpstream } from '../../predictions/observe.ts';
-import { isTerminal } from '../../predictions/status.ts';
+import { type Transitions, withTransitions } from '../../predictions/transitions.ts';
 import type { SecretRedactor } from '../../redact.ts';
+import { isTerminal } from '../../vocabulary.ts';
 import { requestIdFrom } from '../untrusted.ts';
 import { readDelivery } from './delivery.ts';
 import type { AtlasWebhookKeys } from './keys.ts';
@@ -69,7 +67,7 @@ class Refused extends Error {
  * signature over `<timestamp>.<raw body>` with the key the JWKS has for the key id, then the token
  * (it names the job) and the body's session id (it must be that job's upstream id; a job with none,
  * whose submitter died mid-create, adopts it). Only then is the
- * body parsed as a prediction and applied exactly as a poll result would be (updatePrediction: a
+ * body parsed as a prediction and applied exactly as a poll result would be (Transitions.apply: a
  * version bump and NOTIFY, a no-op on a finished job), in one transaction with the note of its
  * delivery id and its body's hash, so a repeat, on any gateway, changes nothing: the same id, or the
  * same signed body replayed under a new id (ids are not signed). Anything refused is logged with why.
@@ -134,13 +132,14 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     const change = changeFromUpstream(delivery.prediction, now);
     // The same body for the same job is applied once, whatever delivery id it comes under (the id is not signed).
     const bodySha256 = createHash('sha256').update(rawBody).digest('hex');
-    let ended: PredictionRow | undefined;
-    let adopted: Awaited<ReturnType<typeof adoptUpstreamId>>;
-    const outcome = await db.transaction(async (tx) => {
-      if (!(await recordAtlasWebhookDelivery(tx, { deliveryId, predictionId: job.id, bodySha256, receivedAt: now })))
-        return 'duplicate';
+    const source = { via: 'atlas webhook', deliveryId } as const;
+    let adopted: Awaited<ReturnType<Transitions['adoptUpstreamId']>>;
+    // The job it ends is counted and logged once this commits, as the poller's are.
+    const outcome = await withTransitions(db, { log, jobs: options.jobs }, async (transitions) => {
+      const received = { deliveryId, predictionId: job.id, bodySha256, receivedAt: now };
+      if (!(await recordAtlasWebhookDelivery(transitions.tx, received))) return 'duplicate';
       if (adopting) {
-        adopted = await adoptUpstreamId(tx, job.id, {
+        adopted = await transitions.adoptUpstreamId(job.id, {
           upstreamId: delivery.sessionId,
           upstreamStatus: change.upstreamStatus ?? null,
           now,
@@ -151,13 +150,12 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
         if (isTerminal(adopted.status)) return 'already finished';
         // Still running upstream: from now on it is polled like any job with an id.
         if (!change.status || !isTerminal(change.status)) {
-          await updatePrediction(tx, job.id, { ...change, nextPollAt: now });
+          await transitions.apply(job.id, { ...change, nextPollAt: now }, { source });
           return 'not terminal';
         }
       }
       if (!change.status || !isTerminal(change.status)) return 'not terminal';
-      const finished = await updatePrediction(tx, job.id, { ...change, nextPollAt: null });
-      if (finished) ended = finished;
+      const finished = await transitions.apply(job.id, { ...change, nextPollAt: null }, { source });
       return finished ? 'applied' : 'already finished';
     });
     if (adopted) {
@@ -167,17 +165,6 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
         upstreamId: delivery.sessionId,
         // An end other than this webhook's stays (not reopened): then Atlas' job is reachable only by this id.
         ...(isTerminal(adopted.status) ? { keptStatus: adopted.status, keptErrorCode: adopted.errorCode } : {}),
-      });
-    }
-    // Counted once committed, as the poller counts what it ends.
-    if (ended) options.jobs?.finished(ended);
-    if (outcome === 'applied') {
-      log.info('prediction finished', {
-        predictionId: job.id,
-        status: change.status,
-        errorCode: change.errorCode,
-        via: 'atlas webhook',
-        deliveryId,
       });
     }
     void prune();

@@ -1,6 +1,10 @@
 import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import type { PredictionStatus } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
+
+/** A copy is made while the job waits for it (PROCESSING), or after it was released with Atlas' links (SUCCEEDED). */
+export const COPYABLE_STATUSES = ['PROCESSING', 'SUCCEEDED'] as const satisfies readonly PredictionStatus[];
 
 const claimedColumns = {
   id: predictions.id,
@@ -33,7 +37,7 @@ export async function claimMirrors(
       and(
         isNotNull(predictions.mirrorNextAt),
         lte(predictions.mirrorNextAt, now),
-        inArray(predictions.status, ['PROCESSING', 'SUCCEEDED']),
+        inArray(predictions.status, COPYABLE_STATUSES),
       ),
     )
     .orderBy(asc(predictions.mirrorNextAt))

@@ -1,28 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-// biome-ignore lint/style/noRestrictedImports: business rules in db/, until the state machine moves to predictions/ (issue 16)
-import { eventBody, wantsEvent } from '../../webhooks/outbound/event.ts';
 import type { Db } from '../database.ts';
-import { type PredictionRow, type WebhookEventKind, webhookOutbox } from '../schema.ts';
+import { type WebhookEventKind, webhookOutbox } from '../schema.ts';
 
 /** Deliverers LISTEN here; a notice (empty: they claim whatever is due) comes only on commit. */
 export const WEBHOOK_CHANNEL = 'webhook_outbox';
 
+/** One message for a caller's webhook, its body fixed now (see webhooks/outbound/event.ts). */
+export interface WebhookMessage {
+  predictionId: string;
+  event: WebhookEventKind;
+  url: string;
+  /** The exact JSON every attempt signs and sends. */
+  body: string;
+  /** When the change it reports happened: the message is due from then. */
+  at: Date;
+}
+
 /**
- * Queue the webhook message for a change, if the prediction's caller asked for this event. Call it in
- * the transaction that makes the change: the message exists exactly when the change does. A prediction
- * without a webhook costs nothing here (no statement).
+ * Queue a webhook message. Call it in the transaction that makes the change it reports: the message
+ * exists exactly when the change does.
  */
-export async function enqueueWebhook(tx: Db, row: PredictionRow, kind: WebhookEventKind): Promise<void> {
-  if (!row.webhookUrl || !wantsEvent(row, kind)) return;
+export async function enqueueWebhook(tx: Db, { predictionId, event, url, body, at }: WebhookMessage): Promise<void> {
   await tx.insert(webhookOutbox).values({
     id: randomUUID(),
-    predictionId: row.id,
-    event: kind,
-    url: row.webhookUrl,
-    body: eventBody(kind, row),
-    createdAt: row.updatedAt,
-    nextAttemptAt: row.updatedAt,
+    predictionId,
+    event,
+    url,
+    body,
+    createdAt: at,
+    nextAttemptAt: at,
   });
   await notifyWebhookQueued(tx);
 }

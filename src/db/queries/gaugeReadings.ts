@@ -1,5 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
+import { UNFINISHED_STATUSES } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
+import { predictions } from '../schema.ts';
 
 export interface GaugeReadings {
   /** STARTING or PROCESSING jobs in the whole database. */
@@ -46,7 +48,7 @@ export async function readGauges(
              filter (where upstream_id is not null), 0)::float8 as overdue,
            ${inUse} as in_use
       from predictions
-     where next_poll_at is not null and status in ('STARTING', 'PROCESSING')`);
+     where next_poll_at is not null and ${inArray(predictions.status, UNFINISHED_STATUSES)}`);
   const row = (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as {
     unfinished: number;
     in_use: number | null;

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
+import type { PredictionStatus } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
-import { type PredictionRow, type PredictionStatus, predictions } from '../schema.ts';
+import { type PredictionRow, predictions } from '../schema.ts';
 import { type Viewer, visibleTo } from './visibility.ts';
 
 /** A position in the newest-first order: (createdAt, id) is unique where createdAt alone is not. */

@@ -1,4 +1,5 @@
 import { and, count, desc, gt, gte, inArray, type SQL, sql } from 'drizzle-orm';
+import { UNFINISHED_STATUSES } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
 import { predictions } from '../schema.ts';
 import { ownedBy, type Viewer } from './visibility.ts';
@@ -23,7 +24,7 @@ export async function countActive(db: Db, caller: Caller): Promise<number> {
   const [row] = await db
     .select({ n: count() })
     .from(predictions)
-    .where(and(ownedBy(caller), inArray(predictions.status, ['STARTING', 'PROCESSING'])));
+    .where(and(ownedBy(caller), inArray(predictions.status, UNFINISHED_STATUSES)));
   return row?.n ?? 0;
 }
 

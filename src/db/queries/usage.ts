@@ -1,6 +1,7 @@
 import { and, count, gte, lt, type SQL, sql } from 'drizzle-orm';
+import type { PredictionStatus } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
-import { type PredictionStatus, predictions } from '../schema.ts';
+import { predictions } from '../schema.ts';
 import { type Viewer, visibleTo } from './visibility.ts';
 
 export interface UsageRow {

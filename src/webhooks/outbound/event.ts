@@ -1,5 +1,5 @@
-import type { PredictionRow, PredictionStatus, WebhookEventKind } from '../../db/schema.ts';
-import { isTerminal } from '../../predictions/status.ts';
+import type { WebhookMessage } from '../../db/queries/enqueueWebhook.ts';
+import type { PredictionRow, WebhookEventKind } from '../../db/schema.ts';
 
 /** The `type` of each event in the body, after the Standard Webhooks convention `<resource>.<event>`. */
 export const EVENT_TYPES: Record<WebhookEventKind, string> = {
@@ -10,16 +10,6 @@ export const EVENT_TYPES: Record<WebhookEventKind, string> = {
 
 /** What a caller is told when they ask for no events in particular. */
 export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventKind[] = ['COMPLETED'];
-
-/**
- * Which event a visible change is: any final state is COMPLETED; STARTING to PROCESSING (Atlas took
- * the job) is STARTED; every other visible change of a running job is UPDATED.
- */
-export function eventOfChange(previous: PredictionStatus, next: PredictionStatus): WebhookEventKind {
-  if (isTerminal(next)) return 'COMPLETED';
-  if (previous === 'STARTING' && next === 'PROCESSING') return 'STARTED';
-  return 'UPDATED';
-}
 
 /** GraphQL's enum names for the stored upstream spellings (see src/schema/prediction.ts). */
 const RESOLUTION_NAMES: Record<PredictionRow['resolution'], string> = { '720P': 'RES_720P', '1080P': 'RES_1080P' };
@@ -80,4 +70,10 @@ export function eventBody(kind: WebhookEventKind, row: PredictionRow): string {
 /** Whether this prediction's caller asked to hear of this event. */
 export function wantsEvent(row: Pick<PredictionRow, 'webhookUrl' | 'webhookEvents'>, kind: WebhookEventKind): boolean {
   return row.webhookUrl !== null && (row.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS).includes(kind);
+}
+
+/** The outbox message for this event of the row as it now is; undefined when its caller did not ask for it. */
+export function webhookMessage(row: PredictionRow, kind: WebhookEventKind): WebhookMessage | undefined {
+  if (!row.webhookUrl || !wantsEvent(row, kind)) return undefined;
+  return { predictionId: row.id, event: kind, url: row.webhookUrl, body: eventBody(kind, row), at: row.updatedAt };
 }

@@ -1,16 +1,15 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
-import { notifyPredictionChanged } from '../notify.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
 /**
  * Store the upstream id Atlas' signed webhook names for a job that has none: its submitter died
  * between the create call and storing the reply. Only where no id is stored, so a known id is never
  * replaced; the status is left as it is (the receiver applies the delivery next, or leaves a job
- * that already ended as it ended). Announced to subscribers, as the id is visible. Undefined when
- * the row has an id already (or is gone).
+ * that already ended as it ended). The id is visible: the caller announces the change in the same
+ * transaction (see predictions/transitions.ts). Undefined when the row has an id already (or is gone).
  */
-export async function adoptUpstreamId(
+export async function storeAdoptedUpstreamId(
   db: Db,
   id: string,
   { upstreamId, upstreamStatus, now }: { upstreamId: string; upstreamStatus: string | null; now: Date },
@@ -25,6 +24,5 @@ export async function adoptUpstreamId(
       errorCode: predictions.errorCode,
       version: predictions.version,
     });
-  if (adopted) await notifyPredictionChanged(db, { id: adopted.id, version: adopted.version });
   return adopted;
 }

@@ -1,0 +1,18 @@
+import type { Db } from '../database.ts';
+import { notifyPredictionChanged } from '../notify.ts';
+import type { PredictionRow } from '../schema.ts';
+import { enqueueWebhook, type WebhookMessage } from './enqueueWebhook.ts';
+
+/**
+ * Announce a visible change, in the transaction that makes it: a notice for subscribers (delivered on
+ * commit) and, when the caller's webhook is to hear of it, its outbox message. Every write path that
+ * changes a prediction after it was stored ends with this.
+ */
+export async function announcePredictionChange(
+  tx: Db,
+  row: Pick<PredictionRow, 'id' | 'version'>,
+  webhook?: WebhookMessage | undefined,
+): Promise<void> {
+  await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+  if (webhook) await enqueueWebhook(tx, webhook);
+}
