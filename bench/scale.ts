@@ -160,11 +160,9 @@ async function seed(database: Database, upstreamIds: string[]): Promise<void> {
 
 /** Job n (upstream id scale_n) is due at t0 + n × stepMs, in whole milliseconds. */
 async function schedule(database: Database, t0: number, stepMs: number): Promise<void> {
-  await database.db
-    .update(predictions)
-    .set({
-      nextPollAt: sql`${new Date(t0).toISOString()}::timestamptz + floor(substr(${predictions.upstreamId}, 7)::int * ${stepMs}::float8) * interval '1 millisecond'`,
-    });
+  await database.db.update(predictions).set({
+    nextPollAt: sql`${new Date(t0).toISOString()}::timestamptz + floor(substr(${predictions.upstreamId}, 7)::int * ${stepMs}::float8) * interval '1 millisecond'`,
+  });
 }
 
 interface Worker {
