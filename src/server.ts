@@ -67,7 +67,7 @@ function startAtlasWebhooks(
   atlas: AtlasClient,
   database: Database,
   log: Logger,
-  jobs: JobMetrics,
+  metrics: JobMetrics,
 ) {
   // By default the keys come from the upstream itself (the simulator's own, when it stands in).
   const jwksUrl = settings.jwksUrl ?? `${atlas.baseUrl}/api/v1/webhooks/jwks.json`;
@@ -77,7 +77,7 @@ function startAtlasWebhooks(
     jwksUrl,
     webhookPollIntervalMs: settings.pollIntervalMs,
   });
-  return atlasWebhookReceiver({ db: database.db, log, keys, redactor: atlas.redactor, jobs });
+  return atlasWebhookReceiver({ db: database.db, log, keys, redactor: atlas.redactor, metrics });
 }
 
 /** The header browsers cannot send cross-site without a CORS preflight; required on non-JSON requests. */
@@ -161,7 +161,7 @@ export async function createGateway(
     log,
     journal: new SubmissionJournal(journalDir(config.dataDir)),
     pollIntervalMs: config.pollIntervalMs,
-    jobs: metrics,
+    metrics,
   });
   recorder.resume();
   const deps = {
@@ -174,7 +174,7 @@ export async function createGateway(
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
     recorder,
     predictionTimeoutMs: config.predictionTimeoutMs,
-    jobs: metrics,
+    metrics,
     atlasWebhooks: config.atlasWebhooks,
     mirrorOutputs: config.mirror.storage.kind !== 'none',
     webhooks: { enabled: config.webhooks.signingSecret !== undefined, allowLoopback: config.webhooks.allowLoopback },
@@ -208,7 +208,7 @@ export async function createGateway(
     leaseMs: config.mirror.leaseMs,
     concurrency: config.mirror.concurrency,
     retryBaseMs: config.pollIntervalMs,
-    jobs: metrics,
+    metrics,
     // Often enough that a finished job waits little for its copy to start; without storage, only
     // jobs held by a gateway configured otherwise are released, so rarely.
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,

@@ -30,7 +30,7 @@ export interface MirrorWorkerOptions {
   /** How often to look for due copies. */
   tickMs: number;
   /** Jobs ended here (released to SUCCEEDED), for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
   /** Where the copier reports each completed claim, for /ready. */
   health?: LoopHealth;
 }
@@ -133,7 +133,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
           retryAt: null,
         }),
       );
-      if (written?.released) options.jobs?.finished(written.row);
+      if (written?.released) options.metrics?.finished(written.row);
       return;
     }
     const lost = new AbortController();
@@ -173,7 +173,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const written = await writeUnderLease(job.id, lease, () => finishMirror(db, job.id, lease, files));
       if (!written) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
       const { row, released } = written;
-      if (released) options.jobs?.finished(row);
+      if (released) options.metrics?.finished(row);
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
       log.info('outputs copied', {
         predictionId: job.id,
@@ -208,7 +208,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const written = await writeUnderLease(job.id, lease, () =>
         recordMirrorFailure(db, job.id, lease, { error: message, release, retryAt }),
       );
-      if (written?.released) options.jobs?.finished(written.row);
+      if (written?.released) options.metrics?.finished(written.row);
       log.warn('copying outputs failed', {
         predictionId: job.id,
         attempts,

@@ -29,7 +29,7 @@ export interface GenerateDeps {
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
   /** Jobs stored and ended here, for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
   /** Set with PUBLIC_URL: each job asks Atlas for a signed webhook, and is polled only every `pollIntervalMs`. */
   atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
   /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
@@ -118,7 +118,7 @@ export async function generateVideo(
   });
   if (admitted.repeated) return admitted.row;
   const stored = admitted.row;
-  deps.jobs?.submitted();
+  deps.metrics?.submitted();
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
@@ -173,7 +173,7 @@ async function submit(
       completedAt: new Date(),
       nextPollAt: null,
     });
-    if (failed) deps.jobs?.finished(failed);
+    if (failed) deps.metrics?.finished(failed);
     log.warn('prediction submission failed', {
       predictionId: stored.id,
       code: failure.code,

@@ -14,9 +14,9 @@ import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.t
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
-import { changeFromUpstream, isVisibleChange } from './observe.ts';
 import { orphanedSubmission } from './orphans.ts';
 import { isTerminal } from './status.ts';
+import { changeFromUpstream, isVisibleChange } from './upstreamChange.ts';
 
 export interface PollerOptions {
   db: Db;
@@ -35,7 +35,7 @@ export interface PollerOptions {
   /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
   onPoll?: (poll: PollStart) => void;
   /** Jobs this poller ends, for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
   /** Where the poller reports each completed claim, for /ready. */
   health?: LoopHealth;
   /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
@@ -357,7 +357,7 @@ export function startPoller(options: PollerOptions): Poller {
         return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
       return leaseLost(row.id, 'finish', retried);
     }
-    options.jobs?.finished(finished);
+    options.metrics?.finished(finished);
     log.info('prediction finished', { predictionId: row.id, status: finished.status, errorCode: change.errorCode });
   }
 

@@ -9,8 +9,8 @@ import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
-import { changeFromUpstream } from './observe.ts';
 import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
+import { changeFromUpstream } from './upstreamChange.ts';
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5_000;
@@ -43,7 +43,7 @@ export class SubmissionRecorder {
       log: Logger;
       journal: SubmissionJournal;
       pollIntervalMs: number;
-      jobs?: JobMetrics;
+      metrics?: JobMetrics;
     },
   ) {}
 
@@ -180,7 +180,7 @@ export class SubmissionRecorder {
       upstreamRequestId: entry.requestId,
     });
     // A create reply can already say the job ended.
-    if (updated) this.deps.jobs?.finished(updated);
+    if (updated) this.deps.metrics?.finished(updated);
     const row =
       updated ??
       // Ended meanwhile (taken for lost while the database was away): store the id anyway and reconcile.

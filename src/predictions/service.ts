@@ -60,7 +60,7 @@ export class PredictionService {
       nextPollAt: null,
     });
     if (cancelled) {
-      this.deps.jobs?.finished(cancelled);
+      this.deps.metrics?.finished(cancelled);
       this.deps.cache.offer(cancelled);
       return cancelled;
     }

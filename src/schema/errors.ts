@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
-import type { Refused } from '../predictions/admission.ts';
+import type { AdmissionRefused } from '../predictions/admission.ts';
 import type { SubmissionFailed } from '../predictions/generate.ts';
 
 /** Input that breaks a rule: one message naming each field and its rule, and the same as data. */
@@ -47,6 +47,6 @@ export function forbidden(message: string): GraphQLError {
 }
 
 /** A limit or an idempotency key refused the submission; nothing was stored or sent. */
-export function refusedError(refusal: Refused): GraphQLError {
+export function refusedError(refusal: AdmissionRefused): GraphQLError {
   return new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.details } });
 }

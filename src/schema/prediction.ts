@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
-import { Refused } from '../predictions/admission.ts';
+import { AdmissionRefused } from '../predictions/admission.ts';
 import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
 import type { OutputFileView } from '../storage/index.ts';
@@ -222,7 +222,7 @@ builder.mutationField('generateVideo', (t) =>
         );
         return { prediction };
       } catch (error) {
-        if (error instanceof Refused) throw refusedError(error);
+        if (error instanceof AdmissionRefused) throw refusedError(error);
         if (error instanceof SubmissionFailed) throw submissionError(error);
         if (error instanceof WebhookRefused) throw badUserInput(error.field, error.rule);
         if (error instanceof ShuttingDown)
