@@ -17,6 +17,7 @@ import { type Database, openDatabase } from './db/database.ts';
 import { readGauges } from './db/queries/gaugeReadings.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import { demoPage } from './demo/page.ts';
+import { ERROR_CODES, ErrorCode } from './errorCodes.ts';
 import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody, withoutParserDetails } from './graphqlBody.ts';
 import { createHttpServer, type Route } from './http/routes.ts';
 import type { Logger } from './log.ts';
@@ -288,7 +289,10 @@ export async function createGateway(
       maskError: scopes.maskError((error, message, isDev) =>
         isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
           ? new GraphQLError('The database cannot be reached right now; try again shortly', {
-              extensions: { code: 'DATABASE_UNAVAILABLE', http: { status: 503 } },
+              extensions: {
+                code: ErrorCode.DATABASE_UNAVAILABLE,
+                http: { status: ERROR_CODES.DATABASE_UNAVAILABLE.httpStatus },
+              },
             })
           : maskError(error, message, isDev),
       ),

@@ -7,6 +7,7 @@ import { insertPrediction } from '../db/queries/insertPrediction.ts';
 import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSubmissions.ts';
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import { oneAtATime } from './oneAtATime.ts';
 import { roundUsd } from './pricing.ts';
 
@@ -17,7 +18,10 @@ const MINUTE_MS = 60_000;
 /** A submission refused before anything was stored or sent; `code` and `details` go to the client. */
 export class AdmissionRefused extends Error {
   constructor(
-    readonly code: 'TOO_MANY_ACTIVE_JOBS' | 'RATE_LIMITED' | 'BUDGET_EXCEEDED' | 'IDEMPOTENCY_KEY_REUSED',
+    readonly code: Extract<
+      ErrorCode,
+      'TOO_MANY_ACTIVE_JOBS' | 'RATE_LIMITED' | 'BUDGET_EXCEEDED' | 'IDEMPOTENCY_KEY_REUSED'
+    >,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -67,7 +71,7 @@ export function admit(
         if (earlier && now.getTime() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
           if (earlier.requestHash !== requestHash) {
             throw new AdmissionRefused(
-              'IDEMPOTENCY_KEY_REUSED',
+              ErrorCode.IDEMPOTENCY_KEY_REUSED,
               'idempotencyKey was already used for a different request in the last 24 hours; use a new key for a new request',
               { predictionId: earlier.id },
             );
@@ -105,7 +109,7 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
     const active = await countActive(tx, principal);
     if (active >= activeJobs) {
       throw new AdmissionRefused(
-        'TOO_MANY_ACTIVE_JOBS',
+        ErrorCode.TOO_MANY_ACTIVE_JOBS,
         `LIMIT_ACTIVE_JOBS: at most ${activeJobs} unfinished jobs per caller, and ${active} are unfinished; submit again when one finishes`,
         { limit: activeJobs, active },
       );
@@ -118,7 +122,7 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
       // Room comes back when the oldest of the last `limit` submissions leaves the window.
       const retryAfterMs = oldestCounted ? Math.max(1, oldestCounted.getTime() + MINUTE_MS - now.getTime()) : MINUTE_MS;
       throw new AdmissionRefused(
-        'RATE_LIMITED',
+        ErrorCode.RATE_LIMITED,
         `LIMIT_JOBS_PER_MINUTE: at most ${jobsPerMinute} submissions a minute per caller; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
         { limit: jobsPerMinute, retryAfterMs },
       );
@@ -134,7 +138,7 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
 function budgetExceeded(limitName: string, who: string, limit: number, spent: number, price: number): AdmissionRefused {
   const usd = (value: number) => `$${value.toFixed(2)}`;
   return new AdmissionRefused(
-    'BUDGET_EXCEEDED',
+    ErrorCode.BUDGET_EXCEEDED,
     `${limitName}: this job (${usd(price)}) would take what ${who} spent today (UTC) past ${usd(limit)}; ${usd(spent)} is spent or reserved`,
     { limitName, limit, spentUsd: roundUsd(spent), priceUsd: price },
   );

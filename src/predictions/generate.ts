@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
@@ -161,7 +162,7 @@ async function submit(
       error instanceof AtlasError
         ? error
         : new AtlasError(
-            'SUBMISSION_UNKNOWN',
+            ErrorCode.SUBMISSION_UNKNOWN,
             'The submission failed in an unexpected way; the job may have been created and billed',
           );
     if (!(error instanceof AtlasError)) log.error('unexpected submission error', { predictionId: stored.id, error });

@@ -1,5 +1,6 @@
 import type { PolledRow } from '../db/queries/claimDuePredictions.ts';
 import type { PredictionChange } from '../db/queries/updatePrediction.ts';
+import { ErrorCode } from '../errorCodes.ts';
 
 /**
  * What the poller does with a stored job that has no upstream id and whose submitter is gone (killed
@@ -19,7 +20,7 @@ export function orphanedSubmission(
   return {
     failure: {
       status: 'FAILED',
-      errorCode: 'SUBMISSION_UNKNOWN',
+      errorCode: ErrorCode.SUBMISSION_UNKNOWN,
       error: row.hasAtlasWebhook
         ? 'The gateway stopped while submitting this job, and Atlas Cloud did not report it before its deadline; it may have been created and billed upstream'
         : 'The gateway stopped while submitting this job; it may have been created and billed upstream',

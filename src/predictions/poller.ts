@@ -12,6 +12,7 @@ import {
 } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import { type PredictionChange, updatePrediction } from '../db/queries/updatePrediction.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { orphanedSubmission } from './orphans.ts';
@@ -379,7 +380,7 @@ export function startPoller(options: PollerOptions): Poller {
     const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
     return finish(claimed, {
       status: 'FAILED',
-      errorCode: 'TIMED_OUT',
+      errorCode: ErrorCode.TIMED_OUT,
       error: `The job did not finish within ${within}${why}`,
     });
   }

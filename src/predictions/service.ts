@@ -8,6 +8,7 @@ import { updatePrediction } from '../db/queries/updatePrediction.ts';
 import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
 import { canSee } from '../db/queries/visibility.ts';
 import type { PredictionRow, WebhookAttemptRow } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import { startOfUtcDay } from './admission.ts';
 import type { PredictionCache } from './cache.ts';
@@ -53,7 +54,7 @@ export class PredictionService {
     if (!row || isTerminal(row.status)) return row;
     const cancelled = await updatePrediction(this.deps.db, row.id, {
       status: 'CANCELED',
-      errorCode: 'CANCELED',
+      errorCode: ErrorCode.CANCELED,
       error:
         "Cancelled at the caller's request. Atlas Cloud has no cancel, so the job may still run and be billed there.",
       completedAt: new Date(),

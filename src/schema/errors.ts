@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
+import { ERROR_CODES, ErrorCode } from '../errorCodes.ts';
 import type { AdmissionRefused } from '../predictions/admission.ts';
 import type { SubmissionFailed } from '../predictions/generate.ts';
 
@@ -10,18 +11,18 @@ export function invalidInput(result: StandardSchemaV1.FailureResult): GraphQLErr
     message: issue.message,
   }));
   return new GraphQLError(issues.map((issue) => `${issue.field || 'input'} ${issue.message}`).join('; '), {
-    extensions: { code: 'BAD_USER_INPUT', issues },
+    extensions: { code: ErrorCode.BAD_USER_INPUT, issues },
   });
 }
 
 export function badUserInput(field: string, message: string): GraphQLError {
   return new GraphQLError(`${field} ${message}`, {
-    extensions: { code: 'BAD_USER_INPUT', issues: [{ field, message }] },
+    extensions: { code: ErrorCode.BAD_USER_INPUT, issues: [{ field, message }] },
   });
 }
 
 export function notFound(what: string): GraphQLError {
-  return new GraphQLError(`${what} was not found`, { extensions: { code: 'NOT_FOUND' } });
+  return new GraphQLError(`${what} was not found`, { extensions: { code: ErrorCode.NOT_FOUND } });
 }
 
 /** The job is stored as FAILED; the error says why, and where to find the job. */
@@ -38,12 +39,15 @@ export function submissionError(failure: SubmissionFailed): GraphQLError {
 /** A credential was required or given and does not hold: refused before any operation runs. */
 export function unauthenticated(reason: string): GraphQLError {
   return new GraphQLError(`Not authenticated: ${reason}`, {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+    extensions: {
+      code: ErrorCode.UNAUTHENTICATED,
+      http: { status: ERROR_CODES.UNAUTHENTICATED.httpStatus, headers: { 'www-authenticate': 'Bearer' } },
+    },
   });
 }
 
 export function forbidden(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
+  return new GraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
 }
 
 /** A limit or an idempotency key refused the submission; nothing was stored or sent. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ASPECT_RATIOS, DEFAULTS, RESOLUTIONS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import { AdmissionRefused } from '../predictions/admission.ts';
 import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
@@ -226,7 +227,7 @@ builder.mutationField('generateVideo', (t) =>
         if (error instanceof SubmissionFailed) throw submissionError(error);
         if (error instanceof WebhookRefused) throw badUserInput(error.field, error.rule);
         if (error instanceof ShuttingDown)
-          throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
+          throw new GraphQLError(error.message, { extensions: { code: ErrorCode.SHUTTING_DOWN } });
         throw error;
       }
     },

@@ -1,4 +1,5 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { ErrorCode } from '../../errorCodes.ts';
 import type { Db } from '../database.ts';
 import { notifyPredictionChanged } from '../notify.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
@@ -24,7 +25,7 @@ export async function recordLateUpstreamId(
     const unknown = and(
       eq(predictions.id, id),
       isNull(predictions.upstreamId),
-      eq(predictions.errorCode, 'SUBMISSION_UNKNOWN'),
+      eq(predictions.errorCode, ErrorCode.SUBMISSION_UNKNOWN),
     );
     const [revived] = await tx
       .update(predictions)
