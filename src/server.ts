@@ -9,7 +9,6 @@ import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { CredentialWatch } from './auth/credentialWatch.ts';
-import { Unauthenticated } from './auth/principal.ts';
 import { LoopHealth } from './background/loopHealth.ts';
 import { ATLAS_WEBHOOK_PATH, type Config } from './config.ts';
 import { journalDir } from './dataDir.ts';
@@ -36,7 +35,7 @@ import { publicOrigin } from './publicOrigin.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import type { GatewayContext } from './schema/builder.ts';
 import { endStreamsWhenCredentialsLapse } from './schema/credentialLapse.ts';
-import { unauthenticated } from './schema/errors.ts';
+import { expectedGraphQLError } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
@@ -219,13 +218,25 @@ export async function createGateway(
   const scopes = new RequestScopes(log);
   // Yoga logs an unexpected (masked) error as the error itself. Those of a request are logged by
   // RequestScopes with its id; any other is passed as a field, so the log has its stack and causes.
+  const maskUnexpected = scopes.maskError((error, message, isDev) =>
+    isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
+      ? new GraphQLError('The database cannot be reached right now; try again shortly', {
+          extensions: {
+            code: ErrorCode.DATABASE_UNAVAILABLE,
+            http: { status: ERROR_CODES.DATABASE_UNAVAILABLE.httpStatus },
+          },
+        })
+      : maskError(error, message, isDev),
+  );
   const yogaLog =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (...args: unknown[]) => {
       const [first, ...rest] = args;
       const details = rest.length > 0 ? { details: rest } : {};
       if (first instanceof Error) {
-        if (!scopes.loggedWithRequest(first)) log[level]('request failed unexpectedly', { error: first, ...details });
+        // Yoga logs each error maskError replaced: the expected ones (a refusal, a 401) are not failures.
+        if (!scopes.loggedWithRequest(first) && !expectedGraphQLError(first))
+          log[level]('request failed unexpectedly', { error: first, ...details });
       } else log[level](String(first), details);
     };
   const predictions = new PredictionService({ ...deps, events, cache });
@@ -247,18 +258,14 @@ export async function createGateway(
     // Every transport (POST, GET, SSE) builds its context here, before any operation runs.
     context: async ({ request, requestId, origin }) => {
       const scope = scopes.of(request, { requestId });
-      try {
-        return {
-          predictions,
-          principal: await authenticate(request.headers.get('authorization'), scope.log),
-          ...scope,
-          // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.
-          videos: { links, origin: origin ?? new URL(request.url).origin },
-        };
-      } catch (error) {
-        if (error instanceof Unauthenticated) throw unauthenticated(error.message);
-        throw error;
-      }
+      // A credential that does not hold throws Unauthenticated: maskError makes it a 401 (schema/errors.ts).
+      return {
+        predictions,
+        principal: await authenticate(request.headers.get('authorization'), scope.log),
+        ...scope,
+        // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.
+        videos: { links, origin: origin ?? new URL(request.url).origin },
+      };
     },
     // No CORS_ORIGINS: no CORS headers at all, so browsers allow the page's own origin only. An
     // origin not on the list gets none either (Yoga would name the one allowed origin to anyone).
@@ -282,20 +289,12 @@ export async function createGateway(
     landingPage: false,
     // The same cap as the Node server's own read of JSON bodies (graphqlBody.ts), for the other kinds.
     maxRequestBodySize: MAX_GRAPHQL_BODY_BYTES,
-    // Details of unexpected errors go to the log, never to clients; a database that cannot be reached
-    // is said plainly, as it is worth a retry.
+    // The domain's errors become the GraphQL errors they mean (schema/errors.ts). Details of unexpected
+    // errors go to the log, never to clients; a database that cannot be reached is said plainly (and
+    // logged), as it is worth a retry.
     maskedErrors: {
       isDev: false,
-      maskError: scopes.maskError((error, message, isDev) =>
-        isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
-          ? new GraphQLError('The database cannot be reached right now; try again shortly', {
-              extensions: {
-                code: ErrorCode.DATABASE_UNAVAILABLE,
-                http: { status: ERROR_CODES.DATABASE_UNAVAILABLE.httpStatus },
-              },
-            })
-          : maskError(error, message, isDev),
-      ),
+      maskError: (error, message, isDev) => expectedGraphQLError(error) ?? maskUnexpected(error, message, isDev),
     },
     // Yoga's debug lines ("Parsing request …", several per request) cannot say which request they
     // are about, so they are dropped: every line written while serving a request carries its id.
