@@ -15,13 +15,18 @@ import { roundUsd } from './pricing.ts';
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 const MINUTE_MS = 60_000;
 
+/** The codes a limit or an idempotency key refuses a submission with. */
+const ADMISSION_REFUSALS = [
+  ErrorCode.TOO_MANY_ACTIVE_JOBS,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.BUDGET_EXCEEDED,
+  ErrorCode.IDEMPOTENCY_KEY_REUSED,
+] as const;
+
 /** A submission refused before anything was stored or sent; `code` and `details` go to the client. */
 export class AdmissionRefused extends Error {
   constructor(
-    readonly code: Extract<
-      ErrorCode,
-      'TOO_MANY_ACTIVE_JOBS' | 'RATE_LIMITED' | 'BUDGET_EXCEEDED' | 'IDEMPOTENCY_KEY_REUSED'
-    >,
+    readonly code: (typeof ADMISSION_REFUSALS)[number],
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
