@@ -216,8 +216,8 @@ export async function createGateway(
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
 
   const scopes = new RequestScopes(log);
-  // Yoga logs an unexpected (masked) error as the error itself. Those of a request are logged by
-  // RequestScopes with its id; any other is passed as a field, so the log has its stack and causes.
+  // An error no mapping expected: masked (logged with its request's id), or a database that cannot
+  // be reached, said plainly as it is worth a retry.
   const maskUnexpected = scopes.maskError((error, message, isDev) =>
     isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
       ? new GraphQLError('The database cannot be reached right now; try again shortly', {
@@ -228,6 +228,8 @@ export async function createGateway(
         })
       : maskError(error, message, isDev),
   );
+  // Yoga logs an unexpected (masked) error as the error itself. Those of a request are logged by
+  // RequestScopes with its id; any other is passed as a field, so the log has its stack and causes.
   const yogaLog =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (...args: unknown[]) => {
