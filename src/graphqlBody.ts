@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { ERROR_CODES, ErrorCode } from './errorCodes.ts';
 import { errorBody } from './http/routes.ts';
 
 /** The largest GraphQL request body taken: a query with its variables is a few KiB; 1 MiB is ample. */
@@ -102,10 +103,10 @@ function parsedObject(text: string): object | undefined {
 function tooLarge(req: IncomingMessage, res: ServerResponse, requestId: string): false {
   const body = errorBody(
     `Request body too large: at most ${MAX_GRAPHQL_BODY_BYTES} bytes`,
-    'REQUEST_ENTITY_TOO_LARGE',
+    ErrorCode.REQUEST_ENTITY_TOO_LARGE,
     requestId,
   );
-  res.writeHead(413, {
+  res.writeHead(ERROR_CODES.REQUEST_ENTITY_TOO_LARGE.httpStatus, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     connection: 'close',

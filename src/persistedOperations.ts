@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
+import { ErrorCode } from './errorCodes.ts';
 
 /** The manifest codegen writes next to the typed client: hash -> document. */
 const manifest = z
@@ -11,22 +12,22 @@ const manifest = z
 const refusals = {
   persistedQueryOnly: {
     message: 'This gateway runs only persisted operations: send the hash of a document from its manifest',
-    extensions: { code: 'PERSISTED_QUERY_ONLY' },
+    extensions: { code: ErrorCode.PERSISTED_QUERY_ONLY },
   },
   notFound: {
     message: 'No persisted operation has this hash',
-    extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+    extensions: { code: ErrorCode.PERSISTED_QUERY_NOT_FOUND },
   },
   keyNotFound: {
     message: 'This gateway runs only persisted operations: the request names no document hash',
-    extensions: { code: 'PERSISTED_QUERY_ONLY' },
+    extensions: { code: ErrorCode.PERSISTED_QUERY_ONLY },
   },
 } as const;
 
 /** A request with neither a document nor a hash, where documents are welcome: it is simply malformed. */
 const noQuery = {
   message: 'The request carries neither a query nor the hash of a persisted document',
-  extensions: { code: 'BAD_REQUEST' },
+  extensions: { code: ErrorCode.BAD_REQUEST },
 } as const;
 
 /** The plugin's errors in each mode, made once. */

@@ -1,6 +1,7 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError, getNamedType, isIntrospectionType, type ValidationContext, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ErrorCode } from './errorCodes.ts';
 
 /** Which of graphql-armor's limits a document broke; sent as `extensions.limit`. */
 export type QueryLimit = 'tokens' | 'directives' | 'aliases' | 'cost' | 'depth';
@@ -17,7 +18,7 @@ export function queryLimits(): Plugin {
     (limit: QueryLimit) =>
     (_context: ValidationContext | null, error: GraphQLError): never => {
       throw new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
-        extensions: { code: 'QUERY_TOO_COMPLEX', limit },
+        extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, limit },
       });
     };
   return EnvelopArmorPlugin({
@@ -40,7 +41,7 @@ const noIntrospection: ValidationRule = (context) => ({
       context.reportError(
         new GraphQLError(`Introspection is turned off on this gateway ("${node.name.value}" is not allowed)`, {
           nodes: node,
-          extensions: { code: 'INTROSPECTION_DISABLED' },
+          extensions: { code: ErrorCode.INTROSPECTION_DISABLED },
         }),
       );
       return false; // once per field asked for, not again for everything under it

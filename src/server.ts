@@ -9,7 +9,6 @@ import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
 import { CredentialWatch } from './auth/credentialWatch.ts';
-import { Unauthenticated } from './auth/principal.ts';
 import { LoopHealth } from './background/loopHealth.ts';
 import { ATLAS_WEBHOOK_PATH, type Config } from './config.ts';
 import { journalDir } from './dataDir.ts';
@@ -17,6 +16,7 @@ import { type Database, openDatabase } from './db/database.ts';
 import { readGauges } from './db/queries/gaugeReadings.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import { demoPage } from './demo/page.ts';
+import { ERROR_CODES, ErrorCode } from './errorCodes.ts';
 import { isGraphQLJsonPost, MAX_GRAPHQL_BODY_BYTES, readGraphQLJsonBody, withoutParserDetails } from './graphqlBody.ts';
 import { createHttpServer, type Route } from './http/routes.ts';
 import type { Logger } from './log.ts';
@@ -35,7 +35,7 @@ import { publicOrigin } from './publicOrigin.ts';
 import { disableIntrospection, queryLimits } from './queryLimits.ts';
 import type { GatewayContext } from './schema/builder.ts';
 import { endStreamsWhenCredentialsLapse } from './schema/credentialLapse.ts';
-import { unauthenticated } from './schema/errors.ts';
+import { expectedGraphQLError } from './schema/errors.ts';
 import { schema } from './schema/index.ts';
 import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
@@ -67,7 +67,7 @@ function startAtlasWebhooks(
   atlas: AtlasClient,
   database: Database,
   log: Logger,
-  jobs: JobMetrics,
+  metrics: JobMetrics,
 ) {
   // By default the keys come from the upstream itself (the simulator's own, when it stands in).
   const jwksUrl = settings.jwksUrl ?? `${atlas.baseUrl}/api/v1/webhooks/jwks.json`;
@@ -77,7 +77,7 @@ function startAtlasWebhooks(
     jwksUrl,
     webhookPollIntervalMs: settings.pollIntervalMs,
   });
-  return atlasWebhookReceiver({ db: database.db, log, keys, redactor: atlas.redactor, jobs });
+  return atlasWebhookReceiver({ db: database.db, log, keys, redactor: atlas.redactor, metrics });
 }
 
 /** The header browsers cannot send cross-site without a CORS preflight; required on non-JSON requests. */
@@ -163,7 +163,7 @@ export async function createGateway(
     log,
     journal: new SubmissionJournal(journalDir(config.dataDir)),
     pollIntervalMs: config.pollIntervalMs,
-    jobs: metrics,
+    metrics,
   });
   recorder.resume();
   const deps = {
@@ -176,7 +176,7 @@ export async function createGateway(
     dailySpendUsdTotal: config.limits.dailySpendUsdTotal,
     recorder,
     predictionTimeoutMs: config.predictionTimeoutMs,
-    jobs: metrics,
+    metrics,
     atlasWebhooks: config.atlasWebhooks,
     mirrorOutputs: config.mirror.storage.kind !== 'none',
     webhooks: { enabled: config.webhooks.signingSecret !== undefined, allowLoopback: config.webhooks.allowLoopback },
@@ -210,7 +210,7 @@ export async function createGateway(
     leaseMs: config.mirror.leaseMs,
     concurrency: config.mirror.concurrency,
     retryBaseMs: config.pollIntervalMs,
-    jobs: metrics,
+    metrics,
     // Often enough that a finished job waits little for its copy to start; without storage, only
     // jobs held by a gateway configured otherwise are released, so rarely.
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
@@ -218,6 +218,18 @@ export async function createGateway(
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
 
   const scopes = new RequestScopes(log);
+  // An error no mapping expected: masked (logged with its request's id), or a database that cannot
+  // be reached, said plainly as it is worth a retry.
+  const maskUnexpected = scopes.maskError((error, message, isDev) =>
+    isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
+      ? new GraphQLError('The database cannot be reached right now; try again shortly', {
+          extensions: {
+            code: ErrorCode.DATABASE_UNAVAILABLE,
+            http: { status: ERROR_CODES.DATABASE_UNAVAILABLE.httpStatus },
+          },
+        })
+      : maskError(error, message, isDev),
+  );
   // Yoga logs an unexpected (masked) error as the error itself. Those of a request are logged by
   // RequestScopes with its id; any other is passed as a field, so the log has its stack and causes.
   const yogaLog =
@@ -226,7 +238,9 @@ export async function createGateway(
       const [first, ...rest] = args;
       const details = rest.length > 0 ? { details: rest } : {};
       if (first instanceof Error) {
-        if (!scopes.loggedWithRequest(first)) log[level]('request failed unexpectedly', { error: first, ...details });
+        // Yoga logs each error maskError replaced: the expected ones (a refusal, a 401) are not failures.
+        if (!scopes.loggedWithRequest(first) && !expectedGraphQLError(first))
+          log[level]('request failed unexpectedly', { error: first, ...details });
       } else log[level](String(first), details);
     };
   const predictions = new PredictionService({ ...deps, events, cache });
@@ -248,18 +262,14 @@ export async function createGateway(
     // Every transport (POST, GET, SSE) builds its context here, before any operation runs.
     context: async ({ request, requestId, origin }) => {
       const scope = scopes.of(request, { requestId });
-      try {
-        return {
-          predictions,
-          principal: await authenticate(request.headers.get('authorization'), scope.log),
-          ...scope,
-          // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.
-          videos: { links, origin: origin ?? new URL(request.url).origin },
-        };
-      } catch (error) {
-        if (error instanceof Unauthenticated) throw unauthenticated(error.message);
-        throw error;
-      }
+      // A credential that does not hold throws Unauthenticated: maskError makes it a 401 (schema/errors.ts).
+      return {
+        predictions,
+        principal: await authenticate(request.headers.get('authorization'), scope.log),
+        ...scope,
+        // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.
+        videos: { links, origin: origin ?? new URL(request.url).origin },
+      };
     },
     // No CORS_ORIGINS: no CORS headers at all, so browsers allow the page's own origin only. An
     // origin not on the list gets none either (Yoga would name the one allowed origin to anyone).
@@ -283,17 +293,12 @@ export async function createGateway(
     landingPage: false,
     // The same cap as the Node server's own read of JSON bodies (graphqlBody.ts), for the other kinds.
     maxRequestBodySize: MAX_GRAPHQL_BODY_BYTES,
-    // Details of unexpected errors go to the log, never to clients; a database that cannot be reached
-    // is said plainly, as it is worth a retry.
+    // The domain's errors become the GraphQL errors they mean (schema/errors.ts). Details of unexpected
+    // errors go to the log, never to clients; a database that cannot be reached is said plainly (and
+    // logged), as it is worth a retry.
     maskedErrors: {
       isDev: false,
-      maskError: scopes.maskError((error, message, isDev) =>
-        isDatabaseUnavailable(error instanceof GraphQLError ? (error.originalError ?? error) : error)
-          ? new GraphQLError('The database cannot be reached right now; try again shortly', {
-              extensions: { code: 'DATABASE_UNAVAILABLE', http: { status: 503 } },
-            })
-          : maskError(error, message, isDev),
-      ),
+      maskError: (error, message, isDev) => expectedGraphQLError(error) ?? maskUnexpected(error, message, isDev),
     },
     // Yoga's debug lines ("Parsing request …", several per request) cannot say which request they
     // are about, so they are dropped: every line written while serving a request carries its id.

@@ -19,6 +19,7 @@ import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import type { Authenticate } from './auth/authenticate.ts';
 import { Unauthenticated } from './auth/principal.ts';
+import { ErrorCode } from './errorCodes.ts';
 import { requestPath } from './http/requestTarget.ts';
 import type { Logger } from './log.ts';
 import type { GatewayMetrics } from './observability/metrics.ts';
@@ -160,7 +161,7 @@ export function serveGraphQLOverWebSocket({
 
   const unexpected = (error: unknown): GraphQLError[] => {
     log.error('websocket operation failed unexpectedly', { error });
-    return [new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+    return [new GraphQLError('Unexpected error.', { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })];
   };
 
   /** Counts an operation at its first result: a subscription's first event, or its errors. */
@@ -237,7 +238,7 @@ export function serveGraphQLOverWebSocket({
           if (Object.keys(ctx.subscriptions).length > WS_MAX_OPERATIONS_PER_SOCKET) {
             return [
               new GraphQLError(`At most ${WS_MAX_OPERATIONS_PER_SOCKET} operations may run at once on one WebSocket`, {
-                extensions: { code: 'TOO_MANY_OPERATIONS', limit: WS_MAX_OPERATIONS_PER_SOCKET },
+                extensions: { code: ErrorCode.TOO_MANY_OPERATIONS, limit: WS_MAX_OPERATIONS_PER_SOCKET },
               }),
             ];
           }

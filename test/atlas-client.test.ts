@@ -6,7 +6,7 @@ import { AtlasError, type AtlasErrorCode } from '../src/atlas/errors.ts';
 import type { VideoRequest } from '../src/atlas/happyhorse.ts';
 import type { UpstreamState } from '../src/atlas/replies.ts';
 import { createLogger } from '../src/log.ts';
-import { changeFromUpstream } from '../src/predictions/observe.ts';
+import { changeFromUpstream } from '../src/predictions/upstreamChange.ts';
 import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/vocabulary.ts';
 import { bare, FakeAtlas, type FakeReply, httpError, wrapped } from './support/fakeAtlas.ts';
 import { TEST_KEY } from './support/gateway.ts';

@@ -63,3 +63,46 @@ describe.each(BACKENDS)('a database failure under a query, on %s', (backend) => 
     expect(t.gw.logs.join('\n')).not.toContain(TEST_KEY);
   });
 });
+
+/**
+ * The domain's errors (schema/errors.ts maps them in Yoga's maskError) are answers, not failures: the
+ * client gets their code and where they happened, and no error line is written.
+ */
+describe.each(BACKENDS)('an expected error, on %s', (backend) => {
+  const t = gatewayFixture(backend, { AUTH_MODE: 'none,apikey' });
+
+  const post = async (body: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(t.gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    const result = (await response.json()) as {
+      errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }>;
+    };
+    return { status: response.status, result };
+  };
+
+  it('is answered with its code and not logged as a failure', async () => {
+    t.gw.logs.length = 0;
+    const unknownKey = await post({ query: '{ __typename }' }, { authorization: 'Bearer hhk_unknown' });
+    expect(unknownKey.status).toBe(401);
+    expect(unknownKey.result.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+
+    const generate = (prompt: string) =>
+      post({
+        query: `mutation { generateVideo(input: { prompt: ${JSON.stringify(prompt)}, idempotencyKey: "errors-1" }) { prediction { id } } }`,
+      });
+    const first = await generate('a horse on a beach');
+    expect(first.result.errors).toBeUndefined();
+    const reused = await generate('a horse in the snow');
+    expect(reused.result.errors?.[0]).toMatchObject({
+      path: ['generateVideo'],
+      extensions: { code: 'IDEMPOTENCY_KEY_REUSED', predictionId: expect.any(String) },
+    });
+
+    const errorLines = t.gw.logs.filter((line) => (JSON.parse(line) as { level: string }).level === 'error');
+    expect(errorLines).toEqual([]);
+    expect(t.gw.logs.join('\n')).not.toContain('request failed unexpectedly');
+  });
+});

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { UpstreamCall } from '../observability/metrics.ts';
 import { SecretRedactor } from '../redact.ts';
@@ -98,19 +99,19 @@ export class AtlasClient {
       const code = networkErrorCode(error);
       if (code && NOT_SENT.has(code)) {
         throw new AtlasError(
-          'UPSTREAM_UNAVAILABLE',
+          ErrorCode.UPSTREAM_UNAVAILABLE,
           `Atlas Cloud could not be reached (${code}); nothing was submitted`,
         );
       }
       throw new AtlasError(
-        'SUBMISSION_UNKNOWN',
+        ErrorCode.SUBMISSION_UNKNOWN,
         `The submission to Atlas Cloud ${isTimeout(error) ? 'timed out' : 'was cut off'} after it was sent; the job may have been created and billed`,
       );
     }
     this.#ensureOk(reply, 'create', log);
     if (reply.tooLarge) {
       throw new AtlasError(
-        'SUBMISSION_UNKNOWN',
+        ErrorCode.SUBMISSION_UNKNOWN,
         `Atlas Cloud answered the submission with ${TOO_LARGE}; the job may have been created and billed`,
         { httpStatus: reply.status, requestId: reply.requestId },
       );
@@ -118,7 +119,7 @@ export class AtlasClient {
     const prediction = parsePredictionReply(reply.body);
     if (!prediction) {
       throw new AtlasError(
-        'SUBMISSION_UNKNOWN',
+        ErrorCode.SUBMISSION_UNKNOWN,
         'Atlas Cloud accepted the submission but its reply could not be read; the job may have been created and billed',
         { httpStatus: reply.status, requestId: reply.requestId },
       );
@@ -161,9 +162,9 @@ export class AtlasClient {
     } catch (error) {
       if (signal?.aborted || error instanceof AtlasError) throw error;
       if (isTimeout(error))
-        throw new AtlasError('UPSTREAM_TIMEOUT', 'Atlas Cloud did not answer a status call in time');
+        throw new AtlasError(ErrorCode.UPSTREAM_TIMEOUT, 'Atlas Cloud did not answer a status call in time');
       throw new AtlasError(
-        'UPSTREAM_UNAVAILABLE',
+        ErrorCode.UPSTREAM_UNAVAILABLE,
         `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`,
       );
     }
@@ -172,7 +173,7 @@ export class AtlasClient {
     if (!prediction) {
       // Too large or unreadable: transient either way, so the call is retried and the job polled again.
       const what = reply.tooLarge ? TOO_LARGE : 'a reply that could not be read';
-      throw new AtlasError('UPSTREAM_UNAVAILABLE', `Atlas Cloud answered a status call with ${what}`, {
+      throw new AtlasError(ErrorCode.UPSTREAM_UNAVAILABLE, `Atlas Cloud answered a status call with ${what}`, {
         httpStatus: reply.status,
         requestId: reply.requestId,
       });
@@ -258,7 +259,7 @@ export class AtlasClient {
         ? 'redirected the call (not followed)'
         : `answered HTTP ${reply.status}`;
     const code = codeForHttpStatus(reply.status, call);
-    const billing = code === 'SUBMISSION_UNKNOWN' ? '; the job may have been created and billed' : '';
+    const billing = code === ErrorCode.SUBMISSION_UNKNOWN ? '; the job may have been created and billed' : '';
     const error = new AtlasError(code, `Atlas Cloud ${what} to the ${call} call${said ? `: ${said}` : ''}${billing}`, {
       httpStatus: reply.status,
       requestId: reply.requestId,

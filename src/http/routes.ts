@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observability/requestId.ts';
 import { requestPath } from './requestTarget.ts';
@@ -58,7 +59,7 @@ export function createHttpServer(
       405,
       'Method Not Allowed',
       { allow: 'GET, HEAD, POST, OPTIONS' },
-      errorBody('CONNECT is not served here', 'METHOD_NOT_ALLOWED'),
+      errorBody('CONNECT is not served here', ErrorCode.METHOD_NOT_ALLOWED),
     );
   });
   return server;
@@ -74,7 +75,7 @@ export function createHttpServer(
         return answerError(
           res,
           400,
-          'BAD_REQUEST',
+          ErrorCode.BAD_REQUEST,
           'The request target must be a plain path such as /graphql: no dot segments, absolute URLs or characters that need escaping',
           requestId,
         );
@@ -89,7 +90,7 @@ export function createHttpServer(
         },
       };
       for (const route of routes) if (await route(request)) return;
-      answerError(res, 404, 'NOT_FOUND', 'Nothing is served at this path', requestId);
+      answerError(res, 404, ErrorCode.NOT_FOUND, 'Nothing is served at this path', requestId);
     } catch (error) {
       failed(req, res, error, requestId, logOfRequest());
     }
@@ -106,7 +107,7 @@ function failed(req: IncomingMessage, res: ServerResponse, error: unknown, reque
   }
   log.error('request failed unexpectedly', { error, ...request });
   try {
-    answerError(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.', requestId);
+    answerError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Unexpected error.', requestId);
   } catch (writeError) {
     log.warn('the 500 answer could not be written', { error: writeError });
     res.destroy();

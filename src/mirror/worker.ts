@@ -29,7 +29,7 @@ export interface MirrorWorkerOptions {
   /** How often to look for due copies. */
   tickMs: number;
   /** Jobs ended here (released to SUCCEEDED), for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
   /** Where the copier reports each completed claim, for /ready. */
   health?: LoopHealth;
 }
@@ -58,7 +58,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
   let timer: NodeJS.Timeout | undefined;
   let claiming: Promise<void> | undefined;
   const loop = options.health?.register('copier', options.tickMs);
-  const reporting: EndReporting = { log, jobs: options.jobs };
+  const reporting: EndReporting = { log, metrics: options.metrics };
   const claims = new Claims({
     stopping: stopping.signal,
     onHandBackFailed: (error) =>

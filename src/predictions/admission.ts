@@ -7,6 +7,7 @@ import { insertPrediction } from '../db/queries/insertPrediction.ts';
 import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSubmissions.ts';
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import { oneAtATime } from './oneAtATime.ts';
 import { roundUsd } from './pricing.ts';
 
@@ -14,10 +15,18 @@ import { roundUsd } from './pricing.ts';
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 const MINUTE_MS = 60_000;
 
+/** The codes a limit or an idempotency key refuses a submission with. */
+const ADMISSION_REFUSALS = [
+  ErrorCode.TOO_MANY_ACTIVE_JOBS,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.BUDGET_EXCEEDED,
+  ErrorCode.IDEMPOTENCY_KEY_REUSED,
+] as const;
+
 /** A submission refused before anything was stored or sent; `code` and `details` go to the client. */
-export class Refused extends Error {
+export class AdmissionRefused extends Error {
   constructor(
-    readonly code: 'TOO_MANY_ACTIVE_JOBS' | 'RATE_LIMITED' | 'BUDGET_EXCEEDED' | 'IDEMPOTENCY_KEY_REUSED',
+    readonly code: (typeof ADMISSION_REFUSALS)[number],
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -66,8 +75,8 @@ export function admit(
         const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
         if (earlier && now.getTime() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
           if (earlier.requestHash !== requestHash) {
-            throw new Refused(
-              'IDEMPOTENCY_KEY_REUSED',
+            throw new AdmissionRefused(
+              ErrorCode.IDEMPOTENCY_KEY_REUSED,
               'idempotencyKey was already used for a different request in the last 24 hours; use a new key for a new request',
               { predictionId: earlier.id },
             );
@@ -104,8 +113,8 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
   if (activeJobs !== undefined) {
     const active = await countActive(tx, principal);
     if (active >= activeJobs) {
-      throw new Refused(
-        'TOO_MANY_ACTIVE_JOBS',
+      throw new AdmissionRefused(
+        ErrorCode.TOO_MANY_ACTIVE_JOBS,
         `LIMIT_ACTIVE_JOBS: at most ${activeJobs} unfinished jobs per caller, and ${active} are unfinished; submit again when one finishes`,
         { limit: activeJobs, active },
       );
@@ -117,8 +126,8 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
     if (jobsPerMinute === 0 || oldestCounted) {
       // Room comes back when the oldest of the last `limit` submissions leaves the window.
       const retryAfterMs = oldestCounted ? Math.max(1, oldestCounted.getTime() + MINUTE_MS - now.getTime()) : MINUTE_MS;
-      throw new Refused(
-        'RATE_LIMITED',
+      throw new AdmissionRefused(
+        ErrorCode.RATE_LIMITED,
         `LIMIT_JOBS_PER_MINUTE: at most ${jobsPerMinute} submissions a minute per caller; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
         { limit: jobsPerMinute, retryAfterMs },
       );
@@ -131,10 +140,10 @@ async function checkCallerLimits(tx: Db, principal: Principal, price: number, no
   }
 }
 
-function budgetExceeded(limitName: string, who: string, limit: number, spent: number, price: number): Refused {
+function budgetExceeded(limitName: string, who: string, limit: number, spent: number, price: number): AdmissionRefused {
   const usd = (value: number) => `$${value.toFixed(2)}`;
-  return new Refused(
-    'BUDGET_EXCEEDED',
+  return new AdmissionRefused(
+    ErrorCode.BUDGET_EXCEEDED,
     `${limitName}: this job (${usd(price)}) would take what ${who} spent today (UTC) past ${usd(limit)}; ${usd(spent)} is spent or reserved`,
     { limitName, limit, spentUsd: roundUsd(spent), priceUsd: price },
   );

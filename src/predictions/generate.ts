@@ -6,6 +6,7 @@ import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
@@ -29,7 +30,7 @@ export interface GenerateDeps {
   /** LIMIT_DAILY_SPEND_USD_TOTAL: the gateway-wide budget; undefined means none. */
   dailySpendUsdTotal: number | undefined;
   /** Jobs stored and ended here, for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
   /** Set with PUBLIC_URL: each job asks Atlas for a signed webhook, and is polled only every `pollIntervalMs`. */
   atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
   /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
@@ -118,7 +119,7 @@ export async function generateVideo(
   });
   if (admitted.repeated) return admitted.row;
   const stored = admitted.row;
-  deps.jobs?.submitted();
+  deps.metrics?.submitted();
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
@@ -161,13 +162,13 @@ async function submit(
       error instanceof AtlasError
         ? error
         : new AtlasError(
-            'SUBMISSION_UNKNOWN',
+            ErrorCode.SUBMISSION_UNKNOWN,
             'The submission failed in an unexpected way; the job may have been created and billed',
           );
     if (!(error instanceof AtlasError)) log.error('unexpected submission error', { predictionId: stored.id, error });
     const failed = await applyChange(
       db,
-      { log, jobs: deps.jobs },
+      { log, metrics: deps.metrics },
       stored.id,
       {
         status: 'FAILED',

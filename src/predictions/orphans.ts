@@ -1,4 +1,5 @@
 import type { PolledRow } from '../db/queries/claimDuePredictions.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { PredictionChange } from './transitions.ts';
 
 /**
@@ -19,7 +20,7 @@ export function orphanedSubmission(
   return {
     failure: {
       status: 'FAILED',
-      errorCode: 'SUBMISSION_UNKNOWN',
+      errorCode: ErrorCode.SUBMISSION_UNKNOWN,
       error: row.hasAtlasWebhook
         ? 'The gateway stopped while submitting this job, and Atlas Cloud did not report it before its deadline; it may have been created and billed upstream'
         : 'The gateway stopped while submitting this job; it may have been created and billed upstream',

@@ -11,12 +11,13 @@ import {
   releasePollLease,
 } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { isTerminal } from '../vocabulary.ts';
-import { changeFromUpstream, isVisibleChange } from './observe.ts';
 import { orphanedSubmission } from './orphans.ts';
 import { applyChange, type EndReporting, type PredictionChange } from './transitions.ts';
+import { changeFromUpstream, isVisibleChange } from './upstreamChange.ts';
 
 export interface PollerOptions {
   db: Db;
@@ -35,7 +36,7 @@ export interface PollerOptions {
   /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
   onPoll?: (poll: PollStart) => void;
   /** Jobs this poller ends, for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
   /** Where the poller reports each completed claim, for /ready. */
   health?: LoopHealth;
   /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
@@ -88,7 +89,7 @@ export function startPoller(options: PollerOptions): Poller {
   // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
   const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
   const loop = options.health?.register('poller', tick);
-  const reporting: EndReporting = { log, jobs: options.jobs };
+  const reporting: EndReporting = { log, metrics: options.metrics };
 
   const stopping = new AbortController();
   // Every status call in flight listens on it, up to POLL_CONCURRENCY at once: not a leak.
@@ -381,7 +382,7 @@ export function startPoller(options: PollerOptions): Poller {
     const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
     return finish(claimed, {
       status: 'FAILED',
-      errorCode: 'TIMED_OUT',
+      errorCode: ErrorCode.TIMED_OUT,
       error: `The job did not finish within ${within}${why}`,
     });
   }

@@ -1,5 +1,6 @@
 import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Config } from '../config.ts';
+import { ErrorCode } from '../errorCodes.ts';
 
 export type Prices = Config['prices'];
 
@@ -18,7 +19,7 @@ export function isCharged(status: string, errorCode: string | null | undefined):
   return (
     status === 'SUCCEEDED' ||
     status === 'CANCELED' ||
-    (status === 'FAILED' && (errorCode === 'SUBMISSION_UNKNOWN' || errorCode === 'TIMED_OUT'))
+    (status === 'FAILED' && (errorCode === ErrorCode.SUBMISSION_UNKNOWN || errorCode === ErrorCode.TIMED_OUT))
   );
 }
 

@@ -7,9 +7,9 @@ import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
-import { changeFromUpstream } from './observe.ts';
 import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
 import { applyChange, withTransitions } from './transitions.ts';
+import { changeFromUpstream } from './upstreamChange.ts';
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5_000;
@@ -42,7 +42,7 @@ export class SubmissionRecorder {
       log: Logger;
       journal: SubmissionJournal;
       pollIntervalMs: number;
-      jobs?: JobMetrics;
+      metrics?: JobMetrics;
     },
   ) {}
 

@@ -7,6 +7,7 @@ import { countActive, countSubmissionsSince, spentSince } from '../db/queries/sp
 import { type UsageRow, usageByOwnerAndStatus } from '../db/queries/usage.ts';
 import { canSee } from '../db/queries/visibility.ts';
 import type { PredictionRow, WebhookAttemptRow } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import { isTerminal } from '../vocabulary.ts';
 import { startOfUtcDay } from './admission.ts';
@@ -57,7 +58,7 @@ export class PredictionService {
       row.id,
       {
         status: 'CANCELED',
-        errorCode: 'CANCELED',
+        errorCode: ErrorCode.CANCELED,
         error:
           "Cancelled at the caller's request. Atlas Cloud has no cancel, so the job may still run and be billed there.",
         completedAt: new Date(),

@@ -46,10 +46,10 @@ export interface Transition {
   ended: boolean;
 }
 
-/** Who hears of a job's end, once: the metrics (`jobs`) and the log. */
+/** Who hears of a job's end, once: the metrics and the log. */
 export interface EndReporting {
   log: Logger;
-  jobs?: JobMetrics | undefined;
+  metrics?: JobMetrics | undefined;
 }
 
 /** Where a change came from, as the log line of the end it makes names it. */
@@ -187,11 +187,11 @@ export class Transitions {
   }
 
   /** Count and log what the committed transaction did: each end once, and each success held for its copy. */
-  #report({ log, jobs }: EndReporting): void {
+  #report({ log, metrics }: EndReporting): void {
     for (const { transition, source, held } of this.#outcomes) {
       const { row, ended } = transition;
       if (ended) {
-        jobs?.finished(row);
+        metrics?.finished(row);
         log.info('prediction finished', {
           predictionId: row.id,
           status: row.status,

@@ -2,6 +2,7 @@ import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin, Repeater } from 'graphql-yoga';
 import type { CredentialWatch } from '../auth/credentialWatch.ts';
 import type { HeldCredential } from '../auth/principal.ts';
+import { ErrorCode } from '../errorCodes.ts';
 import type { GatewayContext } from './builder.ts';
 
 /**
@@ -10,7 +11,7 @@ import type { GatewayContext } from './builder.ts';
  */
 export class CredentialLapsed extends GraphQLError {
   constructor(reason: string) {
-    super(`Not authenticated: ${reason}`, { extensions: { code: 'UNAUTHENTICATED' } });
+    super(`Not authenticated: ${reason}`, { extensions: { code: ErrorCode.UNAUTHENTICATED } });
   }
 }
 

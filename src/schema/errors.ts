@@ -1,7 +1,41 @@
 import type { StandardSchemaV1 } from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
-import type { Refused } from '../predictions/admission.ts';
-import type { SubmissionFailed } from '../predictions/generate.ts';
+import { Unauthenticated } from '../auth/principal.ts';
+import { ERROR_CODES, ErrorCode } from '../errorCodes.ts';
+import { AdmissionRefused } from '../predictions/admission.ts';
+import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
+import { NothingToRedeliver, ShuttingDown } from '../predictions/service.ts';
+
+/**
+ * The one mapping from the domain's errors to what GraphQL clients see, used by Yoga's maskError
+ * (server.ts): resolvers and the context throw the domain's errors and catch none of them. An error
+ * that is none of these is not expected: undefined here, then masked and logged in full.
+ */
+export function expectedGraphQLError(error: unknown): GraphQLError | undefined {
+  // graphql-js hands maskError the error a resolver threw wrapped in one that says where it happened.
+  const located = error instanceof GraphQLError ? error : undefined;
+  const meant = graphqlErrorFor(located ? located.originalError : error);
+  if (!meant || !located) return meant;
+  return new GraphQLError(meant.message, {
+    nodes: located.nodes,
+    source: located.source,
+    positions: located.positions,
+    path: located.path,
+    extensions: meant.extensions,
+  });
+}
+
+function graphqlErrorFor(error: unknown): GraphQLError | undefined {
+  if (error instanceof AdmissionRefused) return refusedError(error);
+  if (error instanceof SubmissionFailed) return submissionError(error);
+  if (error instanceof WebhookRefused) return badUserInput(error.field, error.rule);
+  // Only redeliverWebhook can find nothing to redeliver; its argument is predictionId.
+  if (error instanceof NothingToRedeliver) return badUserInput('predictionId', error.message);
+  if (error instanceof ShuttingDown)
+    return new GraphQLError(error.message, { extensions: { code: ErrorCode.SHUTTING_DOWN } });
+  if (error instanceof Unauthenticated) return unauthenticated(error.message);
+  return undefined;
+}
 
 /** Input that breaks a rule: one message naming each field and its rule, and the same as data. */
 export function invalidInput(result: StandardSchemaV1.FailureResult): GraphQLError {
@@ -10,22 +44,22 @@ export function invalidInput(result: StandardSchemaV1.FailureResult): GraphQLErr
     message: issue.message,
   }));
   return new GraphQLError(issues.map((issue) => `${issue.field || 'input'} ${issue.message}`).join('; '), {
-    extensions: { code: 'BAD_USER_INPUT', issues },
+    extensions: { code: ErrorCode.BAD_USER_INPUT, issues },
   });
 }
 
 export function badUserInput(field: string, message: string): GraphQLError {
   return new GraphQLError(`${field} ${message}`, {
-    extensions: { code: 'BAD_USER_INPUT', issues: [{ field, message }] },
+    extensions: { code: ErrorCode.BAD_USER_INPUT, issues: [{ field, message }] },
   });
 }
 
 export function notFound(what: string): GraphQLError {
-  return new GraphQLError(`${what} was not found`, { extensions: { code: 'NOT_FOUND' } });
+  return new GraphQLError(`${what} was not found`, { extensions: { code: ErrorCode.NOT_FOUND } });
 }
 
 /** The job is stored as FAILED; the error says why, and where to find the job. */
-export function submissionError(failure: SubmissionFailed): GraphQLError {
+function submissionError(failure: SubmissionFailed): GraphQLError {
   return new GraphQLError(failure.message, {
     extensions: {
       code: failure.cause.code,
@@ -38,15 +72,18 @@ export function submissionError(failure: SubmissionFailed): GraphQLError {
 /** A credential was required or given and does not hold: refused before any operation runs. */
 export function unauthenticated(reason: string): GraphQLError {
   return new GraphQLError(`Not authenticated: ${reason}`, {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } },
+    extensions: {
+      code: ErrorCode.UNAUTHENTICATED,
+      http: { status: ERROR_CODES.UNAUTHENTICATED.httpStatus, headers: { 'www-authenticate': 'Bearer' } },
+    },
   });
 }
 
 export function forbidden(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
+  return new GraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
 }
 
 /** A limit or an idempotency key refused the submission; nothing was stored or sent. */
-export function refusedError(refusal: Refused): GraphQLError {
+function refusedError(refusal: AdmissionRefused): GraphQLError {
   return new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.details } });
 }

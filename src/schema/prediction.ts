@@ -1,12 +1,9 @@
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
-import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import { DEFAULTS, rules } from '../atlas/happyhorse.ts';
 import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
-import { Refused } from '../predictions/admission.ts';
-import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
-import { isPredictionId, ShuttingDown } from '../predictions/service.ts';
+import { isPredictionId } from '../predictions/service.ts';
 import type { OutputFileView } from '../storage/index.ts';
 import {
   ASPECT_RATIOS,
@@ -16,7 +13,7 @@ import {
   UNFINISHED_STATUSES,
 } from '../vocabulary.ts';
 import { builder } from './builder.ts';
-import { badUserInput, notFound, refusedError, submissionError } from './errors.ts';
+import { badUserInput, notFound } from './errors.ts';
 import { withProgressTicks } from './progressTicks.ts';
 import { WebhookInput, webhookInputRules } from './webhookInput.ts';
 
@@ -212,34 +209,26 @@ builder.mutationField('generateVideo', (t) =>
     description:
       'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
     args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
+    // Refusals, upstream errors and shutting down are mapped to GraphQL errors in one place (schema/errors.ts).
     resolve: async (_root, { input }, { predictions, principal, log }) => {
-      try {
-        const prediction = await predictions.generate(
-          principal,
-          {
-            request: {
-              prompt: input.prompt,
-              model: input.model ?? DEFAULTS.model,
-              resolution: input.resolution ?? DEFAULTS.resolution,
-              aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
-              duration: input.duration ?? DEFAULTS.duration,
-              seed: input.seed,
-            },
-            idempotencyKey: input.idempotencyKey,
-            timeoutSeconds: input.timeoutSeconds,
-            webhook: input.webhook,
+      const prediction = await predictions.generate(
+        principal,
+        {
+          request: {
+            prompt: input.prompt,
+            model: input.model ?? DEFAULTS.model,
+            resolution: input.resolution ?? DEFAULTS.resolution,
+            aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
+            duration: input.duration ?? DEFAULTS.duration,
+            seed: input.seed,
           },
-          { log },
-        );
-        return { prediction };
-      } catch (error) {
-        if (error instanceof Refused) throw refusedError(error);
-        if (error instanceof SubmissionFailed) throw submissionError(error);
-        if (error instanceof WebhookRefused) throw badUserInput(error.field, error.rule);
-        if (error instanceof ShuttingDown)
-          throw new GraphQLError(error.message, { extensions: { code: 'SHUTTING_DOWN' } });
-        throw error;
-      }
+          idempotencyKey: input.idempotencyKey,
+          timeoutSeconds: input.timeoutSeconds,
+          webhook: input.webhook,
+        },
+        { log },
+      );
+      return { prediction };
     },
   }),
 );

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ErrorCode } from '../errorCodes.ts';
 
 // graphql-js words variable coercion errors like:
 //   Variable "$input" got invalid value 2.5 at "input.duration"; Int cannot represent non-integer value: 2.5
@@ -33,13 +34,14 @@ export function useVariableErrorsAsBadInput(): Plugin {
 
 function asBadUserInput(error: GraphQLError): GraphQLError {
   // Ours already name the field; Yoga marks some of graphql-js' own BAD_USER_INPUT without naming it.
-  if (error.extensions.issues || (error.extensions.code && error.extensions.code !== 'BAD_USER_INPUT')) return error;
+  if (error.extensions.issues || (error.extensions.code && error.extensions.code !== ErrorCode.BAD_USER_INPUT))
+    return error;
   const missingVariable = MISSING_VARIABLE.exec(error.message);
   if (missingVariable) {
     const field = missingVariable[1]!;
     return new GraphQLError(`${field} is required`, {
       nodes: error.nodes,
-      extensions: { code: 'BAD_USER_INPUT', issues: [{ field, message: 'is required' }] },
+      extensions: { code: ErrorCode.BAD_USER_INPUT, issues: [{ field, message: 'is required' }] },
     });
   }
   const match = INVALID_VARIABLE.exec(error.message);
@@ -50,6 +52,6 @@ function asBadUserInput(error: GraphQLError): GraphQLError {
   const message = missing ? 'is required' : reason;
   return new GraphQLError(`${field} ${message}`, {
     nodes: error.nodes,
-    extensions: { code: 'BAD_USER_INPUT', issues: [{ field, message }] },
+    extensions: { code: ErrorCode.BAD_USER_INPUT, issues: [{ field, message }] },
   });
 }

@@ -1,7 +1,6 @@
 import type { WebhookAttemptRow } from '../db/schema.ts';
-import { NothingToRedeliver } from '../predictions/service.ts';
 import { builder } from './builder.ts';
-import { badUserInput, notFound } from './errors.ts';
+import { notFound } from './errors.ts';
 import { Prediction } from './prediction.ts';
 import { WebhookEvent } from './webhookInput.ts';
 
@@ -66,14 +65,9 @@ builder.mutationField('redeliverWebhook', (t) =>
       "Send the job's last webhook event again, as a new message (a new webhook-id) with retries of its own. Refused (BAD_USER_INPUT) when the job has no webhook or no event yet.",
     args: { predictionId: t.arg.id({ required: true }) },
     resolve: async (_root, { predictionId }, { predictions, principal }) => {
-      try {
-        const row = await predictions.redeliverWebhook(principal, String(predictionId));
-        if (!row) throw notFound(`Prediction ${predictionId}`);
-        return row;
-      } catch (error) {
-        if (error instanceof NothingToRedeliver) throw badUserInput('predictionId', error.message);
-        throw error;
-      }
+      const row = await predictions.redeliverWebhook(principal, String(predictionId));
+      if (!row) throw notFound(`Prediction ${predictionId}`);
+      return row;
     },
   }),
 );

@@ -9,8 +9,8 @@ import { recordAtlasWebhookDelivery } from '../../db/queries/recordAtlasWebhookD
 import { isDatabaseUnavailable } from '../../db/unavailable.ts';
 import type { Logger } from '../../log.ts';
 import type { JobMetrics } from '../../observability/metrics.ts';
-import { changeFromUpstream } from '../../predictions/observe.ts';
 import { type Transitions, withTransitions } from '../../predictions/transitions.ts';
+import { changeFromUpstream } from '../../predictions/upstreamChange.ts';
 import type { SecretRedactor } from '../../redact.ts';
 import { isTerminal } from '../../vocabulary.ts';
 import { requestIdFrom } from '../untrusted.ts';
@@ -48,11 +48,11 @@ export interface AtlasWebhookReceiverOptions {
   /** Epoch milliseconds. */
   clock?: () => number;
   /** Jobs ended here, for metrics. */
-  jobs?: JobMetrics;
+  metrics?: JobMetrics;
 }
 
 /** Why a delivery was not applied; `status` is the HTTP answer. */
-class Refused extends Error {
+class DeliveryRefused extends Error {
   constructor(
     readonly status: 400 | 401 | 405 | 409 | 413 | 503,
     readonly reason: string,
@@ -79,7 +79,7 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
   async function receive(
     req: IncomingMessage,
   ): Promise<{ status: 200 | 202; outcome: string; predictionId: string; deliveryId: string }> {
-    if (req.method !== 'POST') throw new Refused(405, `method ${req.method ?? '?'}`);
+    if (req.method !== 'POST') throw new DeliveryRefused(405, `method ${req.method ?? '?'}`);
     // Tokens are base64url, which needs no escaping: anything else simply matches no job.
     const token = new URL(req.url ?? '/', 'http://gateway').pathname.slice(ATLAS_WEBHOOK_PATH.length);
     const rawBody = await readRawBody(req);
@@ -93,23 +93,26 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     const deliveryId = requestIdFrom(header(ATLAS_WEBHOOK_HEADERS.deliveryId) ?? null, redactor);
     const timestamp = header(ATLAS_WEBHOOK_HEADERS.timestamp);
     const signature = header(ATLAS_WEBHOOK_HEADERS.signature);
-    if (!signature) throw new Refused(401, `no ${ATLAS_WEBHOOK_HEADERS.signature} header`);
-    if (!keyId) throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.keyId} header`);
-    if (!deliveryId) throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.deliveryId} header`);
+    if (!signature) throw new DeliveryRefused(401, `no ${ATLAS_WEBHOOK_HEADERS.signature} header`);
+    if (!keyId) throw new DeliveryRefused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.keyId} header`);
+    if (!deliveryId) throw new DeliveryRefused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.deliveryId} header`);
     if (!timestamp || !/^\d{1,12}$/.test(timestamp))
-      throw new Refused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.timestamp} header (Unix seconds)`);
+      throw new DeliveryRefused(401, `no usable ${ATLAS_WEBHOOK_HEADERS.timestamp} header (Unix seconds)`);
     const skewS = Math.abs(clock() / 1000 - Number(timestamp));
     if (skewS > ATLAS_WEBHOOK_TOLERANCE_S)
-      throw new Refused(401, `timestamp ${Math.round(skewS)} s away from now (at most ${ATLAS_WEBHOOK_TOLERANCE_S} s)`);
+      throw new DeliveryRefused(
+        401,
+        `timestamp ${Math.round(skewS)} s away from now (at most ${ATLAS_WEBHOOK_TOLERANCE_S} s)`,
+      );
 
     const signed = Buffer.concat([Buffer.from(`${timestamp}.`, 'utf8'), rawBody]);
     const check = await keys.verify(keyId, signed, signature);
-    if (!check.ok) throw new Refused(401, `${check.reason} (key id ${keyId})`);
+    if (!check.ok) throw new DeliveryRefused(401, `${check.reason} (key id ${keyId})`);
 
     // Verified: Atlas sent this body for some job. Which one is the token's to say, and the body must agree.
     const tokenHash = hashAtlasWebhookToken(token);
     let job = tokenHash ? await findByAtlasWebhookToken(db, tokenHash) : undefined;
-    if (!job) throw new Refused(401, 'the token belongs to no job');
+    if (!job) throw new DeliveryRefused(401, 'the token belongs to no job');
     for (
       const startedAt = clock();
       !job.upstreamId && job.status === 'STARTING' && clock() - startedAt < UPSTREAM_ID_WAIT_MS;
@@ -118,7 +121,7 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
       job = (await findByAtlasWebhookToken(db, tokenHash!)) ?? job;
     }
     const delivery = readDelivery(rawBody.toString('utf8'), redactor);
-    if (!delivery.ok) throw new Refused(400, delivery.reason);
+    if (!delivery.ok) throw new DeliveryRefused(400, delivery.reason);
     if (delivery.redacted > 0)
       log.warn('atlas webhook carried the API key; redacted', { predictionId: job.id, strings: delivery.redacted });
     // No id stored: the process submitting it died before it could store Atlas' reply (a kill -9
@@ -126,7 +129,7 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     // like a create reply's id) is that job's id.
     const adopting = !job.upstreamId;
     if (!adopting && delivery.sessionId !== job.upstreamId)
-      throw new Refused(401, `session_id is not this job's (prediction ${job.id})`);
+      throw new DeliveryRefused(401, `session_id is not this job's (prediction ${job.id})`);
 
     const now = new Date(clock());
     const change = changeFromUpstream(delivery.prediction, now);
@@ -135,7 +138,7 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
     const source = { via: 'atlas webhook', deliveryId } as const;
     let adopted: Awaited<ReturnType<Transitions['adoptUpstreamId']>>;
     // The job it ends is counted and logged once this commits, as the poller's are.
-    const outcome = await withTransitions(db, { log, jobs: options.jobs }, async (transitions) => {
+    const outcome = await withTransitions(db, { log, metrics: options.metrics }, async (transitions) => {
       const received = { deliveryId, predictionId: job.id, bodySha256, receivedAt: now };
       if (!(await recordAtlasWebhookDelivery(transitions.tx, received))) return 'duplicate';
       if (adopting) {
@@ -145,7 +148,8 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
           now,
         });
         // Stored meanwhile (by its submitter, late): rolled back, and Atlas' retry is matched against it.
-        if (!adopted) throw new Refused(409, `the job's upstream id was stored meanwhile (prediction ${job.id})`);
+        if (!adopted)
+          throw new DeliveryRefused(409, `the job's upstream id was stored meanwhile (prediction ${job.id})`);
         // Ended already (SUBMISSION_UNKNOWN at its deadline, say): it keeps its end, see README.
         if (isTerminal(adopted.status)) return 'already finished';
         // Still running upstream: from now on it is polled like any job with an id.
@@ -188,10 +192,10 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
       send(res, status, { status: outcome });
     } catch (error) {
       const refused =
-        error instanceof Refused
+        error instanceof DeliveryRefused
           ? error
           : isDatabaseUnavailable(error)
-            ? new Refused(503, 'the database cannot be reached')
+            ? new DeliveryRefused(503, 'the database cannot be reached')
             : undefined;
       if (!refused) {
         log.error('atlas webhook failed unexpectedly', { error });
@@ -210,16 +214,16 @@ export function atlasWebhookReceiver(options: AtlasWebhookReceiverOptions) {
   };
 }
 
-/** The body as bytes, or Refused(413) past the cap: at once by Content-Length, else at the first chunk over it. */
+/** The body as bytes, or DeliveryRefused(413) past the cap: at once by Content-Length, else at the first chunk over it. */
 async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > MAX_ATLAS_WEBHOOK_BYTES)
-    throw new Refused(413, `body of ${declared} bytes (at most ${MAX_ATLAS_WEBHOOK_BYTES})`);
+    throw new DeliveryRefused(413, `body of ${declared} bytes (at most ${MAX_ATLAS_WEBHOOK_BYTES})`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_ATLAS_WEBHOOK_BYTES) throw new Refused(413, `body over ${MAX_ATLAS_WEBHOOK_BYTES} bytes`);
+    if (size > MAX_ATLAS_WEBHOOK_BYTES) throw new DeliveryRefused(413, `body over ${MAX_ATLAS_WEBHOOK_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, size);

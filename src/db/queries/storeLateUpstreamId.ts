@@ -1,5 +1,6 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../database.ts';
+import { ErrorCode } from '../../errorCodes.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
 /**
@@ -22,7 +23,7 @@ export async function storeLateUpstreamId(
   const unknown = and(
     eq(predictions.id, id),
     isNull(predictions.upstreamId),
-    eq(predictions.errorCode, 'SUBMISSION_UNKNOWN'),
+    eq(predictions.errorCode, ErrorCode.SUBMISSION_UNKNOWN),
   );
   const [revived] = await tx
     .update(predictions)

@@ -1,9 +1,10 @@
 import type { UpstreamPrediction } from '../atlas/replies.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import { ErrorCode, upstreamErrorCode } from '../errorCodes.ts';
 import type { PredictionChange } from './transitions.ts';
 
-/** Atlas' numeric error codes that mean something to our users. */
-const ERROR_CODES: Record<string, string> = { '1039': 'CONTENT_POLICY' };
+/** Atlas' numeric error codes that mean something to our users; others are passed on as UPSTREAM_<code>. */
+const CODES_OF_ATLAS_CODES: Readonly<Record<string, ErrorCode>> = { '1039': ErrorCode.CONTENT_POLICY };
 
 /**
  * What an upstream reading means for our row. Running words (and unknown ones) keep the job
@@ -22,7 +23,7 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
           ...common,
           ...finished,
           status: 'FAILED',
-          errorCode: 'NO_OUTPUT',
+          errorCode: ErrorCode.NO_OUTPUT,
           // "Usable": URLs that are not http(s), or that carried our key, were dropped on reading.
           error: 'Atlas Cloud reported the job done but gave no usable video URL',
         };
@@ -34,8 +35,8 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
         ...finished,
         status: 'FAILED',
         errorCode: upstream.errorCode
-          ? (ERROR_CODES[upstream.errorCode] ?? `UPSTREAM_${upstream.errorCode}`)
-          : 'UPSTREAM_FAILED',
+          ? (CODES_OF_ATLAS_CODES[upstream.errorCode] ?? upstreamErrorCode(upstream.errorCode))
+          : ErrorCode.UPSTREAM_FAILED,
         error: upstream.error ?? 'Atlas Cloud reported the job failed',
       };
     case 'timed_out':
@@ -43,7 +44,7 @@ export function changeFromUpstream(upstream: UpstreamPrediction, now: Date): Pre
         ...common,
         ...finished,
         status: 'FAILED',
-        errorCode: 'UPSTREAM_TIMED_OUT',
+        errorCode: ErrorCode.UPSTREAM_TIMED_OUT,
         error: upstream.error ?? 'Atlas Cloud gave up on the job',
       };
     case 'canceled':
