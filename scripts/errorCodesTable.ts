@@ -17,7 +17,9 @@ export function errorCodesTable(): string {
   return [
     line(['code', 'HTTP', 'in', 'when']),
     line(['---', '---', '---', '---']),
-    ...entries.map(([code, entry]) => line([`\`${code}\``, entry.httpStatus?.toString() ?? '', entry.seenIn, entry.meaning])),
+    ...entries.map(([code, entry]) =>
+      line([`\`${code}\``, entry.httpStatus?.toString() ?? '', entry.seenIn, entry.meaning]),
+    ),
   ].join('\n');
 }
 

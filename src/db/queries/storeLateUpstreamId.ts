@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../database.ts';
 import { ErrorCode } from '../../errorCodes.ts';
+import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 
 /**
