@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { type ExecutionResult, GraphQLError } from 'graphql';
+import type { ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { ERROR_CODES, ErrorCode } from './errorCodes.ts';
 import { errorBody } from './http/routes.ts';
+import { withExtensions } from './schema/copyError.ts';
 
 /** The largest GraphQL request body taken: a query with its variables is a few KiB; 1 MiB is ample. */
 export const MAX_GRAPHQL_BODY_BYTES = 1024 * 1024;
@@ -153,12 +154,5 @@ export function withoutParserDetails(): Plugin {
 function withoutOriginalError(error: GraphQLError): GraphQLError {
   if (error.extensions?.originalError === undefined) return error;
   const { originalError: _parserError, ...extensions } = error.extensions;
-  return new GraphQLError(error.message, {
-    nodes: error.nodes,
-    source: error.source,
-    positions: error.positions,
-    path: error.path,
-    originalError: error.originalError,
-    extensions,
-  });
+  return withExtensions(error, extensions);
 }

@@ -20,18 +20,23 @@ const CONNECTION_CODES = new Set([
   '25006',
 ]);
 
+/** Whether an error, or anything in its cause chain (AggregateErrors included), carries a code that `matches`. */
+function hasCode(error: unknown, matches: (code: string) => boolean): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && matches(code)) return true;
+    if (current instanceof AggregateError && current.errors.some((inner) => hasCode(inner, matches))) return true;
+  }
+  return false;
+}
+
 /**
  * Whether an error (or anything in its cause chain) means the database could not be reached, as
  * opposed to a query that is wrong: the first is worth retrying, the second is a bug.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code;
-    // SQLSTATE class 08: connection exception.
-    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
-    if (current instanceof AggregateError && current.errors.some(isDatabaseUnavailable)) return true;
-  }
-  return false;
+  // SQLSTATE class 08: connection exception.
+  return hasCode(error, (code) => CONNECTION_CODES.has(code) || code.startsWith('08'));
 }
 
 /** Codes for a connection that was open and has just been lost, as opposed to one that cannot be made. */
@@ -51,9 +56,5 @@ const CUT_CODES = new Set([
  * new one would work.
  */
 export function isConnectionCut(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && CUT_CODES.has(code)) return true;
-  }
-  return false;
+  return hasCode(error, (code) => CUT_CODES.has(code));
 }

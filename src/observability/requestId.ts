@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 import type { Logger } from '../log.ts';
+import { withExtensions } from '../schema/copyError.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -98,15 +99,7 @@ export class RequestScopes {
     const errors = result.errors.map((error) => {
       const original = this.#unexpected.get(error);
       if (original !== undefined) scope.log.error('request failed unexpectedly', { error: original });
-      // A copy: Yoga caches validation errors per document, so the same object may answer other requests.
-      return new GraphQLError(error.message, {
-        nodes: error.nodes,
-        source: error.source,
-        positions: error.positions,
-        path: error.path,
-        originalError: error.originalError,
-        extensions: { ...error.extensions, requestId: scope.requestId },
-      });
+      return withExtensions(error, { ...error.extensions, requestId: scope.requestId });
     });
     return { ...result, errors };
   }

@@ -6,7 +6,7 @@ import { storeAdoptedUpstreamId } from '../db/queries/storeAdoptedUpstreamId.ts'
 import { storeLateUpstreamId } from '../db/queries/storeLateUpstreamId.ts';
 import { type CopyWrite, updateUnderCopyLease } from '../db/queries/updateUnderCopyLease.ts';
 import { type UnfinishedWrite, updateUnfinishedPrediction } from '../db/queries/updateUnfinishedPrediction.ts';
-import type { NewPredictionRow, PredictionRow, StoredOutputFile, WebhookEventKind } from '../db/schema.ts';
+import type { PredictionRow, StoredOutputFile, WebhookEventKind } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { isTerminal, type PredictionStatus } from '../vocabulary.ts';
@@ -22,23 +22,11 @@ import { isCharged } from './pricing.ts';
  * caller's webhook message), and each end is counted and logged once, after the commit.
  */
 
-/** What an upstream reading, a cancel or a failed submission asks to change. */
-export type PredictionChange = Partial<
-  Pick<
-    NewPredictionRow,
-    | 'status'
-    | 'upstreamId'
-    | 'upstreamStatus'
-    | 'upstreamRequestId'
-    | 'outputs'
-    | 'error'
-    | 'errorCode'
-    | 'predictTime'
-    | 'completedAt'
-    | 'nextPollAt'
-    | 'pollFailures'
-  >
->;
+/**
+ * What an upstream reading, a cancel or a failed submission asks to change: the columns of an
+ * unfinished prediction's write, less those only the rules here set (copy hold, cost).
+ */
+export type PredictionChange = Omit<UnfinishedWrite, 'sourceUrls' | 'sourceReadyAt' | 'mirrorNextAt' | 'charged'>;
 
 /** What a write did: the row as it is now, and whether this write is what ended the job. */
 export interface Transition {

@@ -1,7 +1,8 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../database.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 import { COPYABLE_STATUSES } from './claimMirrors.ts';
+import { visibleChange } from './visibleChange.ts';
 
 /** The columns a copy's outcome may write (the rules are the domain's: predictions/transitions.ts). */
 export type CopyWrite = Partial<
@@ -35,12 +36,7 @@ export async function updateUnderCopyLease(
 ): Promise<PredictionRow | undefined> {
   const [row] = await tx
     .update(predictions)
-    .set({
-      ...write,
-      ...(charged === undefined ? {} : { costUsd: charged ? sql`${predictions.priceUsd}` : 0 }),
-      updatedAt: new Date(),
-      version: sql`${predictions.version} + 1`,
-    })
+    .set(visibleChange(write, charged))
     .where(
       and(eq(predictions.id, id), eq(predictions.mirrorNextAt, lease), inArray(predictions.status, COPYABLE_STATUSES)),
     )

@@ -1,7 +1,8 @@
-import { and, eq, getColumns, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, getColumns, inArray, isNull } from 'drizzle-orm';
 import { type PredictionStatus, UNFINISHED_STATUSES } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
+import { visibleChange } from './visibleChange.ts';
 
 /** The columns a change to an unfinished prediction may write (the rules are the domain's: predictions/transitions.ts). */
 export type UnfinishedWrite = Partial<
@@ -61,12 +62,7 @@ export async function updateUnfinishedPrediction(
     .as('before');
   const [updated] = await tx
     .update(predictions)
-    .set({
-      ...write,
-      ...(charged === undefined ? {} : { costUsd: charged ? sql`${predictions.priceUsd}` : 0 }),
-      updatedAt: new Date(),
-      version: sql`${predictions.version} + 1`,
-    })
+    .set(visibleChange(write, charged))
     .from(before)
     .where(eq(predictions.id, before.id))
     .returning({ row: getColumns(predictions), previousStatus: before.status });
