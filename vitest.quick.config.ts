@@ -13,6 +13,7 @@ export default defineConfig({
     // Replaces the base list (mergeConfig would add to it).
     include: [
       'test/loop-health.test.ts',
+      'test/leased-write.test.ts',
       'test/config.test.ts',
       'test/log.test.ts',
       'test/events.test.ts',
