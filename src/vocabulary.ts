@@ -27,8 +27,25 @@ export const HAPPYHORSE_TEXT_TO_VIDEO = 'alibaba/happyhorse-1.0/text-to-video';
 export const KNOWN_MODELS = [HAPPYHORSE_TEXT_TO_VIDEO] as const;
 export type KnownModel = (typeof KNOWN_MODELS)[number];
 
-/** In upstream spelling, as stored; the GraphQL enums name them RES_720P, RATIO_16_9 and so on. */
-export const RESOLUTIONS = ['720P', '1080P'] as const;
-export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:3', '3:4'] as const;
-export type Resolution = (typeof RESOLUTIONS)[number];
-export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+/**
+ * Resolutions and aspect ratios in upstream spelling, as stored, each under the name the GraphQL enum
+ * gives it (a GraphQL name cannot start with a digit or hold a colon). The lists and types below are
+ * derived from these maps, so a value cannot be added without its name.
+ */
+export const RESOLUTION_ENUM = { RES_720P: '720P', RES_1080P: '1080P' } as const;
+export const ASPECT_RATIO_ENUM = {
+  RATIO_16_9: '16:9',
+  RATIO_9_16: '9:16',
+  RATIO_1_1: '1:1',
+  RATIO_4_3: '4:3',
+  RATIO_3_4: '3:4',
+} as const;
+export type Resolution = (typeof RESOLUTION_ENUM)[keyof typeof RESOLUTION_ENUM];
+export type AspectRatio = (typeof ASPECT_RATIO_ENUM)[keyof typeof ASPECT_RATIO_ENUM];
+export const RESOLUTIONS = valuesOf(RESOLUTION_ENUM);
+export const ASPECT_RATIOS = valuesOf(ASPECT_RATIO_ENUM);
+
+/** A name → value map's values, in order, typed as the non-empty list zod's and drizzle's enums take. */
+function valuesOf<Value extends string>(map: Readonly<Record<string, Value>>): readonly [Value, ...Value[]] {
+  return Object.values(map) as [Value, ...Value[]];
+}

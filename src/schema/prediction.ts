@@ -6,8 +6,10 @@ import type { PredictionRow } from '../db/schema.ts';
 import { isPredictionId } from '../predictions/service.ts';
 import type { OutputFileView } from '../storage/index.ts';
 import {
+  ASPECT_RATIO_ENUM,
   ASPECT_RATIOS,
   PREDICTION_STATUSES,
+  RESOLUTION_ENUM,
   RESOLUTIONS,
   TERMINAL_STATUSES,
   UNFINISHED_STATUSES,
@@ -17,22 +19,16 @@ import { badUserInput, notFound } from './errors.ts';
 import { withProgressTicks } from './progressTicks.ts';
 import { WebhookInput, webhookInputRules } from './webhookInput.ts';
 
-export const Resolution = builder.enumType('Resolution', {
-  values: {
-    RES_720P: { value: '720P' },
-    RES_1080P: { value: '1080P' },
-  } as const,
-});
+export const Resolution = builder.enumType('Resolution', { values: enumValues(RESOLUTION_ENUM) });
 
-export const AspectRatio = builder.enumType('AspectRatio', {
-  values: {
-    RATIO_16_9: { value: '16:9' },
-    RATIO_9_16: { value: '9:16' },
-    RATIO_1_1: { value: '1:1' },
-    RATIO_4_3: { value: '4:3' },
-    RATIO_3_4: { value: '3:4' },
-  } as const,
-});
+export const AspectRatio = builder.enumType('AspectRatio', { values: enumValues(ASPECT_RATIO_ENUM) });
+
+/** A name → value map (vocabulary.ts) in the form Pothos takes an enum's values. */
+function enumValues<const Names extends Record<string, string>>(names: Names) {
+  return Object.fromEntries(Object.entries(names).map(([name, value]) => [name, { value }])) as {
+    [Name in keyof Names]: { value: Names[Name] };
+  };
+}
 
 /** "A", "A and B", "A, B and C". */
 const inWords = (words: readonly string[]) =>
