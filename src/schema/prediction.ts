@@ -1,43 +1,11 @@
+/** The Prediction type (a stored video job) and the queries that read it. */
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
-import { z } from 'zod';
-import { DEFAULTS, rules } from '../atlas/happyhorse.ts';
-import type { PredictionPosition } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
-import { isPredictionId } from '../predictions/service.ts';
 import type { OutputFileView } from '../storage/index.ts';
-import {
-  ASPECT_RATIO_ENUM,
-  ASPECT_RATIOS,
-  PREDICTION_STATUSES,
-  RESOLUTION_ENUM,
-  RESOLUTIONS,
-  TERMINAL_STATUSES,
-  UNFINISHED_STATUSES,
-} from '../vocabulary.ts';
 import { builder } from './builder.ts';
-import { badUserInput, notFound } from './errors.ts';
-import { withProgressTicks } from './progressTicks.ts';
-import { WebhookInput, webhookInputRules } from './webhookInput.ts';
-
-export const Resolution = builder.enumType('Resolution', { values: enumValues(RESOLUTION_ENUM) });
-
-export const AspectRatio = builder.enumType('AspectRatio', { values: enumValues(ASPECT_RATIO_ENUM) });
-
-/** A name → value map (vocabulary.ts) in the form Pothos takes an enum's values. */
-function enumValues<const Names extends Record<string, string>>(names: Names) {
-  return Object.fromEntries(Object.entries(names).map(([name, value]) => [name, { value }])) as {
-    [Name in keyof Names]: { value: Names[Name] };
-  };
-}
-
-/** "A", "A and B", "A, B and C". */
-const inWords = (words: readonly string[]) =>
-  words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : (words[0] ?? '');
-
-export const PredictionStatus = builder.enumType('PredictionStatus', {
-  description: `${inWords(UNFINISHED_STATUSES)} are unfinished; ${inWords(TERMINAL_STATUSES)} are final.`,
-  values: PREDICTION_STATUSES,
-});
+import { decodeCursor, encodeCursor } from './cursors.ts';
+import { AspectRatio, PredictionStatus, Resolution } from './enums.ts';
+import { badUserInput } from './errors.ts';
 
 const OutputFile = builder.objectRef<OutputFileView>('OutputFile').implement({
   description: "One output video: the gateway's copy once mirrored, else Atlas Cloud's link.",
@@ -146,89 +114,6 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
   }),
 });
 
-const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
-  fields: (t) => ({
-    prompt: t.string({ required: true, description: 'What to film: 1 to 2500 characters after trimming.' }),
-    resolution: t.field({ type: Resolution, defaultValue: DEFAULTS.resolution }),
-    aspectRatio: t.field({ type: AspectRatio, defaultValue: DEFAULTS.aspectRatio }),
-    duration: t.int({ defaultValue: DEFAULTS.duration, description: 'Whole seconds, 3 to 15.' }),
-    seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
-    model: t.string({ defaultValue: DEFAULTS.model }),
-    timeoutSeconds: t.int({
-      description:
-        'End the job FAILED with TIMED_OUT if it has not finished after this many seconds (30 to 3600), instead of the gateway default.',
-    }),
-    idempotencyKey: t.string({
-      description:
-        'Your key for this submission (1 to 255 characters): a repeat with the same key within 24 hours returns the same prediction instead of a second paid job; the same key with a different request is refused (IDEMPOTENCY_KEY_REUSED).',
-    }),
-    webhook: t.field({
-      type: WebhookInput,
-      description:
-        "Tell your backend of this job's changes: signed, retried POSTs. Needs WEBHOOK_SIGNING_SECRET on the gateway.",
-    }),
-  }),
-});
-
-/** The model's rules over the whole input, so every broken rule is reported at once. */
-const GenerateVideoArgs = z.object({
-  input: z.object({
-    prompt: rules.prompt,
-    resolution: z.enum(RESOLUTIONS).nullish(),
-    aspectRatio: z.enum(ASPECT_RATIOS).nullish(),
-    duration: rules.duration.nullish(),
-    seed: rules.seed.nullish(),
-    model: rules.model.nullish(),
-    timeoutSeconds: z
-      .number()
-      .int('must be whole seconds')
-      .min(30, 'must be from 30 to 3600 seconds')
-      .max(3600, 'must be from 30 to 3600 seconds')
-      .nullish(),
-    idempotencyKey: z
-      .string()
-      .min(1, 'must be 1 to 255 characters')
-      .max(255, 'must be 1 to 255 characters')
-      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
-      .nullish(),
-    webhook: webhookInputRules.nullish(),
-  }),
-});
-
-const GenerateVideoPayload = builder.objectRef<{ prediction: PredictionRow }>('GenerateVideoPayload').implement({
-  fields: (t) => ({ prediction: t.expose('prediction', { type: Prediction }) }),
-});
-
-builder.mutationField('generateVideo', (t) =>
-  t.field({
-    type: GenerateVideoPayload,
-    description:
-      'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
-    args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
-    // Refusals, upstream errors and shutting down are mapped to GraphQL errors in one place (schema/errors.ts).
-    resolve: async (_root, { input }, { predictions, principal, log }) => {
-      const prediction = await predictions.generate(
-        principal,
-        {
-          request: {
-            prompt: input.prompt,
-            model: input.model ?? DEFAULTS.model,
-            resolution: input.resolution ?? DEFAULTS.resolution,
-            aspectRatio: input.aspectRatio ?? DEFAULTS.aspectRatio,
-            duration: input.duration ?? DEFAULTS.duration,
-            seed: input.seed,
-          },
-          idempotencyKey: input.idempotencyKey,
-          timeoutSeconds: input.timeoutSeconds,
-          webhook: input.webhook,
-        },
-        { log },
-      );
-      return { prediction };
-    },
-  }),
-);
-
 builder.queryField('prediction', (t) =>
   t.field({
     type: Prediction,
@@ -270,53 +155,3 @@ builder.queryField('predictions', (t) =>
     { name: 'PredictionEdge' },
   ),
 );
-
-builder.mutationField('cancelPrediction', (t) =>
-  t.field({
-    type: Prediction,
-    description:
-      'End an unfinished job as CANCELED at once: polling stops, subscribers get the final state. Atlas Cloud has no cancel, so the job may still run and be billed there (it is charged as such). A finished job is returned unchanged.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, { predictions, principal }) => {
-      const row = await predictions.cancel(principal, String(id));
-      if (!row) throw notFound(`Prediction ${id}`);
-      return row;
-    },
-  }),
-);
-
-/** How often a `progress: true` subscription repeats the state of a running job, for a progress bar. */
-export const PROGRESS_EVERY_MS = 2_000;
-
-builder.subscriptionField('predictionUpdated', (t) =>
-  t.field({
-    type: Prediction,
-    description: 'The current state at once, then every change; completes after SUCCEEDED, FAILED or CANCELED.',
-    args: {
-      id: t.arg.id({ required: true }),
-      progress: t.arg.boolean({
-        defaultValue: false,
-        description: `Also repeat the state every ${PROGRESS_EVERY_MS / 1000} s while the job runs, so estimatedProgress moves.`,
-      }),
-    },
-    subscribe: async (_root, { id, progress }, { predictions, principal }) => {
-      const current = await predictions.find(principal, String(id));
-      if (!current) throw notFound(`Prediction ${id}`);
-      const updates = predictions.watch(current);
-      return progress ? withProgressTicks(updates, PROGRESS_EVERY_MS) : updates;
-    },
-    resolve: (prediction) => prediction,
-  }),
-);
-
-function encodeCursor(row: PredictionRow): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string, arg: string): PredictionPosition {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !isPredictionId(id) || Number.isNaN(createdAt.getTime()))
-    throw badUserInput(arg, 'is not a cursor from this connection');
-  return { createdAt, id };
-}

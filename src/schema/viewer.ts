@@ -3,8 +3,8 @@ import type { UsageRow } from '../db/queries/usage.ts';
 import { roundUsd } from '../predictions/pricing.ts';
 import type { PredictionStatus as Status } from '../vocabulary.ts';
 import { builder } from './builder.ts';
+import { PredictionStatus } from './enums.ts';
 import { badUserInput, forbidden } from './errors.ts';
-import { PredictionStatus } from './prediction.ts';
 
 const AuthMethod = builder.enumType('AuthMethod', {
   values: { NONE: { value: 'none' }, JWT: { value: 'jwt' }, API_KEY: { value: 'apikey' } } as const,
