@@ -1,0 +1,62 @@
+/**
+ * Which route serves what, in the order they are tried (routes.ts runs them behind its guard):
+ *
+ *   /graphql            GraphQL over HTTP and SSE (Yoga); graphql-ws shares the path (websocket.ts)
+ *   /webhooks/atlas/    Atlas' signed deliveries, with PUBLIC_URL
+ *   /videos/            the gateway's copies of the outputs, with file storage
+ *   /health, /ready     readiness.ts
+ *   /metrics            metrics.ts
+ *   /, /demo.js         the demo page
+ */
+import { ATLAS_WEBHOOK_PATH, type Config } from '../config.ts';
+import { demoPage } from '../demo/page.ts';
+import { isGraphQLJsonPost, readGraphQLJsonBody } from '../graphqlBody.ts';
+import type { GraphQLServer } from '../graphqlServer.ts';
+import type { Logger } from '../log.ts';
+import { metricsRoute } from '../observability/metrics.ts';
+import type { RequestServerContext } from '../observability/requestId.ts';
+import { publicOrigin } from '../publicOrigin.ts';
+import type { GatewayServices } from '../services.ts';
+import { FileStorage } from '../storage/fileStorage.ts';
+import type { Route } from './routes.ts';
+
+export function gatewayRoutes(
+  config: Config,
+  log: Logger,
+  yoga: GraphQLServer,
+  { receiveAtlasWebhook, storage, readiness, metrics }: GatewayServices,
+): Route[] {
+  const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
+  const serveMetrics = metricsRoute(metrics, config.metricsToken, log);
+  return [
+    // GraphQL first: the hot path does not wait on the other routes.
+    graphQLRoute(yoga),
+    async ({ req, res, path }) => {
+      if (!receiveAtlasWebhook || !path.startsWith(ATLAS_WEBHOOK_PATH)) return false;
+      await receiveAtlasWebhook(req, res);
+      return true;
+    },
+    ({ req, res, path }) => path.startsWith('/videos/') && storage instanceof FileStorage && storage.serve(req, res),
+    ({ req, res, log }) => readiness.serve(req, res, log),
+    ({ req, res, log }) => serveMetrics(req, res, log),
+    ({ req, res }) => demo(req, res),
+  ];
+}
+
+/** The GraphQL endpoint and below; a JSON POST's body is read here, up to its cap (graphqlBody.ts). */
+function graphQLRoute(yoga: GraphQLServer): Route {
+  return async ({ req, res, path, requestId }) => {
+    if (path !== yoga.graphqlEndpoint && !path.startsWith(`${yoga.graphqlEndpoint}/`)) return false;
+    const context: RequestServerContext = { requestId, origin: publicOrigin(req) };
+    if (isGraphQLJsonPost(req)) {
+      try {
+        if (!(await readGraphQLJsonBody(req, res, requestId))) return true; // refused (413), answered there
+      } catch (error) {
+        if (req.destroyed) return true; // the client went away mid-body: nobody to answer
+        throw error;
+      }
+    }
+    await yoga(req, res, context);
+    return true;
+  };
+}
