@@ -26,6 +26,7 @@ export default defineConfig({
       'test/secrets.test.ts',
       'test/upstream-replies.test.ts',
       'test/client.test.ts',
+      'test/webhook-payload.test.ts',
     ],
   },
 });

@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { webhookAttempts, webhookOutbox } from '../src/db/schema.ts';
 import { type AddressRules, classify, rangeOf, refusalOf } from '../src/webhooks/outbound/addressPolicy.ts';
 import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
+import { PREDICTION_DATA_FIELDS } from '../src/webhooks/outbound/event.ts';
 import { sendWebhook } from '../src/webhooks/outbound/send.ts';
 import { isLoopbackHost, webhookUrlProblem } from '../src/webhooks/outbound/url.ts';
 import { countPredictions, post, type Reply } from './support/auth.ts';
@@ -50,9 +51,8 @@ const FAST_WEBHOOKS = {
 };
 const AUTH = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET };
 
-/** Every field the body's `data` carries, as the GraphQL Prediction type gives them. */
-const DATA_FIELDS = `id status ownerId tenantId prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
-  sourceUrls mirrored mirrorError error errorCode predictTime priceUsd costUsd createdAt updatedAt completedAt deadlineAt`;
+/** Every field the body's `data` carries, asked of the GraphQL Prediction type. */
+const DATA_FIELDS = PREDICTION_DATA_FIELDS.join(' ');
 const GENERATE =
   'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id webhook { url events } } } }';
 const DELIVERIES = `query D($id: ID!) { prediction(id: $id) { status webhookDeliveries {

@@ -1,5 +1,6 @@
 import type { WebhookMessage } from '../../db/queries/enqueueWebhook.ts';
 import type { PredictionRow, WebhookEventKind } from '../../db/schema.ts';
+import { ASPECT_RATIO_ENUM, RESOLUTION_ENUM } from '../../vocabulary.ts';
 
 /** The `type` of each event in the body, after the Standard Webhooks convention `<resource>.<event>`. */
 export const EVENT_TYPES: Record<WebhookEventKind, string> = {
@@ -11,24 +12,54 @@ export const EVENT_TYPES: Record<WebhookEventKind, string> = {
 /** What a caller is told when they ask for no events in particular. */
 export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventKind[] = ['COMPLETED'];
 
-/** GraphQL's enum names for the stored upstream spellings (see src/schema/prediction.ts). */
-const RESOLUTION_NAMES: Record<PredictionRow['resolution'], string> = { '720P': 'RES_720P', '1080P': 'RES_1080P' };
-const ASPECT_RATIO_NAMES: Record<PredictionRow['aspectRatio'], string> = {
-  '16:9': 'RATIO_16_9',
-  '9:16': 'RATIO_9_16',
-  '1:1': 'RATIO_1_1',
-  '4:3': 'RATIO_4_3',
-  '3:4': 'RATIO_3_4',
-};
+/** A GraphQL enum's name for each stored value, from the one map the schema's enum is built from. */
+const namesOf = <Name extends string, Value extends string>(map: Readonly<Record<Name, Value>>) =>
+  Object.fromEntries(Object.entries(map).map(([name, value]) => [value, name])) as Record<Value, Name>;
+const RESOLUTION_NAMES = namesOf(RESOLUTION_ENUM);
+const ASPECT_RATIO_NAMES = namesOf(ASPECT_RATIO_ENUM);
 
 /**
- * The prediction as the GraphQL `Prediction` type serialises its stored fields (the same names, enum
- * names and ISO dates), so a receiver can reuse the types it generated from the schema. The derived
+ * The fields of the GraphQL `Prediction` type an event's `data` carries, under the same names. The
  * progress fields and the webhook fields themselves are left out: they describe the moment of reading,
- * not the change.
+ * not the change. test/webhook-payload.test.ts holds this list against the schema, so a field added to
+ * `Prediction` is either sent here or named there as left out.
+ */
+export const PREDICTION_DATA_FIELDS = [
+  'id',
+  'status',
+  'ownerId',
+  'tenantId',
+  'prompt',
+  'model',
+  'resolution',
+  'aspectRatio',
+  'duration',
+  'seed',
+  'upstreamId',
+  'outputs',
+  'videoUrl',
+  'sourceUrls',
+  'mirrored',
+  'mirrorError',
+  'error',
+  'errorCode',
+  'predictTime',
+  'priceUsd',
+  'costUsd',
+  'createdAt',
+  'updatedAt',
+  'completedAt',
+  'deadlineAt',
+] as const;
+export type PredictionDataField = (typeof PREDICTION_DATA_FIELDS)[number];
+
+/**
+ * The prediction as the GraphQL `Prediction` type serialises these fields (enum names, ISO dates), so a
+ * receiver can reuse the types it generated from the schema.
  */
 export function predictionData(row: PredictionRow) {
   const iso = (at: Date | null) => (at ? at.toISOString() : null);
+  // `satisfies` below: a field sent but not listed, or listed but not sent, fails to compile.
   return {
     id: row.id,
     status: row.status,
@@ -57,7 +88,7 @@ export function predictionData(row: PredictionRow) {
     updatedAt: iso(row.updatedAt),
     completedAt: iso(row.completedAt),
     deadlineAt: iso(row.deadlineAt),
-  };
+  } satisfies Record<PredictionDataField, unknown>;
 }
 
 export type PredictionData = ReturnType<typeof predictionData>;
