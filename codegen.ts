@@ -1,6 +1,6 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-/** Typed documents and the persisted-documents manifest, from the printed schema and the client package's operations. */
+/** Typed documents and the persisted-documents manifest, from the printed schema and packages/client's operations. */
 const config: CodegenConfig = {
   schema: 'schema/schema.graphql',
   documents: ['packages/client/src/client/documents.ts'],

@@ -20,7 +20,8 @@ const out = resolve(process.argv[2] ?? join(root, 'dist'));
  */
 const RUNTIME_FILES = [
   ['src/db/migrations', 'db/migrations'], // database.ts
-  ['packages/client/src/client/generated/persisted-documents.json', 'persisted-documents.json'], // persistedOperations.ts
+  // persistedOperations.ts
+  ['packages/client/src/client/generated/persisted-documents.json', 'persisted-documents.json'],
   ['src/simulator/sample.mp4', 'simulator/sample.mp4'], // atlasSimulator.ts
 ] as const;
 
