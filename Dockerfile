@@ -13,6 +13,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.server.json ./
 COPY scripts scripts
 COPY src src
+# The demo page bundles the client package's hooks; the gateway's build copies its persisted-documents manifest.
+COPY packages/client/src packages/client/src
 RUN npm run build
 
 # --- runtime: production dependencies (patched the same way) and the build output, nothing else.

@@ -1,12 +1,12 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-/** Typed documents and the persisted-documents manifest, from the printed schema and the client's operations. */
+/** Typed documents and the persisted-documents manifest, from the printed schema and packages/client's operations. */
 const config: CodegenConfig = {
   schema: 'schema/schema.graphql',
-  documents: ['src/client/documents.ts'],
+  documents: ['packages/client/src/client/documents.ts'],
   ignoreNoDocuments: false,
   generates: {
-    'src/client/generated/': {
+    'packages/client/src/client/generated/': {
       preset: 'client',
       presetConfig: {
         fragmentMasking: false,

@@ -14,17 +14,21 @@ import { bundleDemo } from '../src/demo/bundle.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = resolve(process.argv[2] ?? join(root, 'dist'));
 
-/** Read at run time through `new URL('./…', import.meta.url)`, so they must sit where src/ has them. */
+/**
+ * Read at run time through `new URL('./…', import.meta.url)`, so they must sit beside the compiled
+ * module that reads them: from (relative to the repository) -> to (relative to the output).
+ */
 const RUNTIME_FILES = [
-  'db/migrations', // database.ts
-  'client/generated/persisted-documents.json', // persistedOperations.ts
-  'simulator/sample.mp4', // atlasSimulator.ts
-];
+  ['src/db/migrations', 'db/migrations'], // database.ts
+  // persistedOperations.ts
+  ['packages/client/src/client/generated/persisted-documents.json', 'persisted-documents.json'],
+  ['src/simulator/sample.mp4', 'simulator/sample.mp4'], // atlasSimulator.ts
+] as const;
 
 rmSync(out, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.server.json'), '--outDir', out], { stdio: 'inherit' });
-for (const path of RUNTIME_FILES) cpSync(join(root, 'src', path), join(out, path), { recursive: true });
+for (const [from, to] of RUNTIME_FILES) cpSync(join(root, from), join(out, to), { recursive: true });
 const demo = join(out, 'demo/demo.js'); // demo/page.ts serves it
 mkdirSync(dirname(demo), { recursive: true });
 writeFileSync(demo, await bundleDemo());

@@ -11,8 +11,8 @@ import {
   PredictionsDocument,
   VideoClientError,
   ViewerDocument,
-} from '../src/client/index.ts';
-import { createGatewayClient, toVideoClientError } from '../src/react/index.tsx';
+} from '../packages/client/src/client/index.ts';
+import { createGatewayClient, toVideoClientError } from '../packages/client/src/react/index.tsx';
 import {
   b64url,
   countPredictions,

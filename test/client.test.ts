@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createVideoClient, type Prediction, VideoClientError } from '../src/client/index.ts';
+import { createVideoClient, type Prediction, VideoClientError } from '../packages/client/src/client/index.ts';
 import { bare, wrapped } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture } from './support/gateway.ts';
 

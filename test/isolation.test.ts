@@ -11,7 +11,7 @@ import {
   PredictionsDocument,
   PredictionUpdatedDocument,
   requestBody,
-} from '../src/client/index.ts';
+} from '../packages/client/src/client/index.ts';
 import { get, post, type Reply, subscribeAll } from './support/auth.ts';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';

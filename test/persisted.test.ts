@@ -4,7 +4,7 @@ import {
   GenerateVideoDocument,
   PredictionUpdatedDocument,
   requestBody,
-} from '../src/client/index.ts';
+} from '../packages/client/src/client/index.ts';
 import { gatewayFixture } from './support/gateway.ts';
 
 describe('PERSISTED_OPERATIONS=only', () => {

@@ -5,7 +5,7 @@
  */
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createVideoClient } from '../src/client/index.ts';
+import { createVideoClient } from '../packages/client/src/client/index.ts';
 import { type Child, children, startChild } from './support/childGateway.ts';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { createServerDatabase, eventually, TEST_KEY } from './support/gateway.ts';

@@ -1,5 +1,5 @@
 /**
- * The React hooks (src/react) against a live gateway: in-process, on a real socket, PGlite, and the
+ * The React hooks (packages/client/src/react) against a live gateway: in-process, on a real socket, PGlite, and the
  * fake Atlas over real HTTP. Hooks are rendered with @testing-library/react into a happy-dom document.
  *
  * Why this file does not ask for Vitest's happy-dom environment (the per-file environment docblock;
@@ -36,7 +36,7 @@ import {
   PredictionsDocument,
   PredictionUpdatedDocument,
   type VideoClientError,
-} from '../src/client/index.ts';
+} from '../packages/client/src/client/index.ts';
 import {
   createGatewayClient,
   useGenerateVideo,
@@ -45,7 +45,7 @@ import {
   useRecentPredictions,
   useVideoGeneration,
   VideoGatewayProvider,
-} from '../src/react/index.tsx';
+} from '../packages/client/src/react/index.tsx';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import { eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
 

@@ -1,6 +1,6 @@
 import { cloneElement, type FormEvent, type ReactElement, useEffect, useState } from 'react';
-import type { GenerateVideoInput, Prediction } from '../react/index.tsx';
-import { useRecentPredictions, useVideoGeneration } from '../react/index.tsx';
+import type { GenerateVideoInput, Prediction } from '../../packages/client/src/react/index.tsx';
+import { useRecentPredictions, useVideoGeneration } from '../../packages/client/src/react/index.tsx';
 
 const RESOLUTIONS = [
   ['RES_720P', '720p'],

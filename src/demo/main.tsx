@@ -1,5 +1,5 @@
 import { createRoot } from 'react-dom/client';
-import { VideoGatewayProvider } from '../react/index.tsx';
+import { VideoGatewayProvider } from '../../packages/client/src/react/index.tsx';
 import { App } from './App.tsx';
 
 const root = document.getElementById('root')!;
