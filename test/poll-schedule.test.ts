@@ -12,6 +12,7 @@ import {
   type PollSettings,
 } from '../src/predictions/pollSchedule.ts';
 import { decideReply } from '../src/predictions/replyDecision.ts';
+import type { PredictionChange } from '../src/predictions/transitions.ts';
 
 const settings: PollSettings = { pollIntervalMs: 1_000, webhookPollIntervalMs: 30_000, predictionTimeoutMs: 600_000 };
 const createdAt = new Date('2026-01-01T00:00:00Z');
@@ -122,7 +123,7 @@ describe('what a status reply means', () => {
   });
 
   it('finishes a job Atlas says has ended, even past its deadline', () => {
-    const change = { status: 'SUCCEEDED', outputs: ['https://x/1.mp4'] } as const;
+    const change: PredictionChange = { status: 'SUCCEEDED', outputs: ['https://x/1.mp4'] };
     expect(decide({ deadlineAt: at(5_000) }, { change })).toEqual({ kind: 'finish', change });
   });
 
