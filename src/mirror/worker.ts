@@ -1,4 +1,10 @@
-import { Claims, LOOP_QUERY_DEADLINE_MS, leasedWrite, retryClaimInMs } from '../background/leasedWrite.ts';
+import {
+  Claims,
+  LOOP_QUERY_DEADLINE_MS,
+  leasedWrite,
+  logLeaseLost,
+  retryClaimInMs,
+} from '../background/leasedWrite.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import { SingleFlight } from '../background/singleFlight.ts';
 import type { Db } from '../db/database.ts';
@@ -173,12 +179,16 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       const { result: written, retried } = await writeUnderLease(job.id, lease, () =>
         finishCopy(db, reporting, job.id, lease, files),
       );
-      // After a retry, the fence may have moved under this write's own first attempt, applied without an answer.
-      if (!written && retried)
-        return log.debug('a retried copy write found its fence moved (applied before, or the lease passed on)', {
-          predictionId: job.id,
-        });
-      if (!written) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
+      if (!written)
+        return logLeaseLost(
+          log,
+          retried,
+          {
+            lost: 'copy lease lost; another gateway has the copy',
+            retried: 'a retried copy write found its fence moved (applied before, or the lease passed on)',
+          },
+          { predictionId: job.id },
+        );
       const { row } = written;
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
       log.info('outputs copied', {

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { AtlasClient } from '../atlas/client.ts';
-import { Claims, leasedWrite, type Written } from '../background/leasedWrite.ts';
+import { Claims, leasedWrite, logLeaseLost, type Written } from '../background/leasedWrite.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import { SingleFlight } from '../background/singleFlight.ts';
 import type { Db } from '../db/database.ts';
@@ -301,13 +301,16 @@ export function startPoller(options: PollerOptions): Poller {
    * A write made with the lease changed nothing: another poller has the row now, so it is theirs. After
    * a retry it may instead have been this write's own first attempt, applied without an answer.
    */
-  function leaseLost(predictionId: string, write: string, retried = false): void {
-    if (retried)
-      log.debug('a retried poll write found its fence moved (applied before, or the lease passed on)', {
-        predictionId,
-        write,
-      });
-    else log.warn('poll lease lost; the write was dropped', { predictionId, write });
+  function leaseLost(predictionId: string, write: string, retried: boolean): void {
+    logLeaseLost(
+      log,
+      retried,
+      {
+        lost: 'poll lease lost; the write was dropped',
+        retried: 'a retried poll write found its fence moved (applied before, or the lease passed on)',
+      },
+      { predictionId, write },
+    );
   }
 
   claimIn(0);

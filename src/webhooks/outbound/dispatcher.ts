@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { Claims, leasedWrite, retryClaimInMs } from '../../background/leasedWrite.ts';
+import { Claims, leasedWrite, logLeaseLost, retryClaimInMs } from '../../background/leasedWrite.ts';
 import type { LoopHealth } from '../../background/loopHealth.ts';
 import { SingleFlight } from '../../background/singleFlight.ts';
 import type { Database } from '../../db/database.ts';
@@ -178,13 +178,16 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       host: new URL(message.url).host,
       attempt: failures,
     };
-    // After a retry, the fence may have moved under this write's own first attempt, applied without an answer.
-    if (!held && retried)
-      log.debug(
-        'a retried webhook attempt record found its fence moved (applied before, or the lease passed on)',
+    if (!held)
+      logLeaseLost(
+        log,
+        retried,
+        {
+          lost: 'webhook lease lost; another deliverer has the message',
+          retried: 'a retried webhook attempt record found its fence moved (applied before, or the lease passed on)',
+        },
         fields,
       );
-    else if (!held) log.warn('webhook lease lost; another deliverer has the message', fields);
     if (result.delivered) log.info('webhook delivered', { ...fields, status: result.status, durationMs });
     else if (gaveUp) log.warn('webhook given up', { ...fields, status: result.status, error: result.error });
     else
