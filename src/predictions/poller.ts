@@ -103,7 +103,8 @@ export function startPoller(options: PollerOptions): Poller {
   /** The last claim took all it asked for: more rows are due, so claim again as the queue drains. */
   let backlog = false;
   const claiming = new SingleFlight(async () => {
-    // A tick from when this claim started, not ended: the next one covers what this one did not.
+    // A tick from when this claim started, not ended: the next one covers what this one did not (and,
+    // if this one takes longer than a tick, follows it at once).
     claimIn(tick);
     try {
       await claim();
