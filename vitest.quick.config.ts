@@ -14,6 +14,8 @@ export default defineConfig({
     include: [
       'test/loop-health.test.ts',
       'test/leased-write.test.ts',
+      'test/single-flight.test.ts',
+      'test/poll-schedule.test.ts',
       'test/config.test.ts',
       'test/log.test.ts',
       'test/events.test.ts',

@@ -1,6 +1,7 @@
 /** The two mechanisms that keep a database blip from holding leased rows back (src/background/leasedWrite.ts). */
 import { describe, expect, it } from 'vitest';
-import { Claims, leasedWrite } from '../src/background/leasedWrite.ts';
+import { Claims, leasedWrite, logLeaseLost } from '../src/background/leasedWrite.ts';
+import { createLogger } from '../src/log.ts';
 
 const cut = () => Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
 
@@ -53,5 +54,54 @@ describe('Claims', () => {
     expect(answered).toEqual(['row']);
     await new Promise((resolve) => setImmediate(resolve));
     expect(handedBack).toEqual(['failed']);
+  });
+});
+
+describe('logLeaseLost', () => {
+  /** A fenced write of one row: it lands only while the row still carries `lease`, and moves the fence. */
+  const fencedRow = (lease: string) => {
+    let fence = lease;
+    return (next: string) => {
+      if (fence !== lease) return false;
+      fence = next;
+      return true;
+    };
+  };
+  const messages = { lost: 'lease lost', retried: 'a retried write found its fence moved' };
+
+  function logged() {
+    const lines: Array<{ level: string; msg: string }> = [];
+    const log = createLogger('debug', (line) => lines.push(JSON.parse(line) as { level: string; msg: string }));
+    return { log, lines: () => lines.map(({ level, msg }) => ({ level, msg })) };
+  }
+
+  it('only at debug level when the retry found the first attempt, applied without an answer', async () => {
+    const write = fencedRow('lease-1');
+    let attempts = 0;
+    const { result, retried } = await leasedWrite(
+      async () => {
+        attempts++;
+        const applied = write('done');
+        if (attempts === 1) throw cut(); // committed, then the connection was cut before the answer
+        return applied;
+      },
+      { leaseUntil: new Date(Date.now() + 60_000) },
+    );
+    expect(result).toBe(false);
+    const { log, lines } = logged();
+    logLeaseLost(log, retried, messages, {});
+    expect(lines()).toEqual([{ level: 'debug', msg: 'a retried write found its fence moved' }]);
+  });
+
+  it('as a warning when the first answer says another worker has the lease', async () => {
+    const write = fencedRow('lease-1');
+    write('another worker');
+    const { result, retried } = await leasedWrite(async () => write('done'), {
+      leaseUntil: new Date(Date.now() + 60_000),
+    });
+    expect(result).toBe(false);
+    const { log, lines } = logged();
+    logLeaseLost(log, retried, messages, {});
+    expect(lines()).toEqual([{ level: 'warn', msg: 'lease lost' }]);
   });
 });

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { LogFields, Logger } from '../log.ts';
 import { withTimeout } from '../observability/timeout.ts';
 
 /**
@@ -56,6 +57,21 @@ export async function leasedWrite<T>(write: () => Promise<T>, options: LeasedWri
       await sleep(delay);
     }
   }
+}
+
+/**
+ * Log a fenced write that changed nothing. Its lease has usually passed to another worker: a warning.
+ * After a retry (Written.retried) the fence may instead have moved under the write's own first
+ * attempt, applied without an answer: nothing was lost, so only at debug level.
+ */
+export function logLeaseLost(
+  log: Pick<Logger, 'warn' | 'debug'>,
+  retried: boolean,
+  messages: { lost: string; retried: string },
+  fields: LogFields,
+): void {
+  if (retried) log.debug(messages.retried, fields);
+  else log.warn(messages.lost, fields);
 }
 
 /**

@@ -1,5 +1,12 @@
-import { Claims, LOOP_QUERY_DEADLINE_MS, leasedWrite, retryClaimInMs } from '../background/leasedWrite.ts';
+import {
+  Claims,
+  LOOP_QUERY_DEADLINE_MS,
+  leasedWrite,
+  logLeaseLost,
+  retryClaimInMs,
+} from '../background/leasedWrite.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
+import { SingleFlight } from '../background/singleFlight.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedMirror, claimMirrors, releaseMirrorLease } from '../db/queries/claimMirrors.ts';
 import { extendMirrorLease } from '../db/queries/extendMirrorLease.ts';
@@ -56,7 +63,6 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
   const stopping = new AbortController();
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
-  let claiming: Promise<void> | undefined;
   const loop = options.health?.register('copier', options.tickMs);
   const reporting: EndReporting = { log, metrics: options.metrics };
   const claims = new Claims({
@@ -65,15 +71,16 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       log.error('handing back an unanswered copy claim failed; its copies wait out their lease', { error }),
   });
 
+  const claiming = new SingleFlight(async () => {
+    const claimed = await claim();
+    schedule(claimed ? options.tickMs : retryClaimInMs());
+  });
+
+  /** Claim in `delayMs` (instead of when set before); one claim at a time, a second follows the first. */
   function schedule(delayMs: number): void {
     if (stopping.signal.aborted) return;
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      claiming = claim().then((claimed) => {
-        claiming = undefined;
-        schedule(claimed ? options.tickMs : retryClaimInMs());
-      });
-    }, delayMs);
+    timer = setTimeout(() => claiming.run(), delayMs);
   }
 
   /** False when the claim failed. */
@@ -120,7 +127,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       stopping: stopping.signal,
       onRetry: (error, attempt) =>
         log.warn("writing a copy's outcome failed; retrying while the lease lasts", { predictionId, attempt, error }),
-    }).then(({ result }) => result);
+    });
 
   async function mirror(claimed: ClaimedMirror): Promise<void> {
     const { job } = claimed;
@@ -169,8 +176,19 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       }
       await settle();
       if (lost.signal.aborted) throw lost.signal.reason;
-      const written = await writeUnderLease(job.id, lease, () => finishCopy(db, reporting, job.id, lease, files));
-      if (!written) return log.warn('copy lease lost; another gateway has the copy', { predictionId: job.id });
+      const { result: written, retried } = await writeUnderLease(job.id, lease, () =>
+        finishCopy(db, reporting, job.id, lease, files),
+      );
+      if (!written)
+        return logLeaseLost(
+          log,
+          retried,
+          {
+            lost: 'copy lease lost; another gateway has the copy',
+            retried: 'a retried copy write found its fence moved (applied before, or the lease passed on)',
+          },
+          { predictionId: job.id },
+        );
       const { row } = written;
       const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
       log.info('outputs copied', {
@@ -222,7 +240,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     async stop() {
       stopping.abort();
       clearTimeout(timer);
-      await claiming;
+      await claiming.stop();
       clearTimeout(timer);
       await Promise.allSettled(running);
     },

@@ -1,23 +1,26 @@
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AtlasClient } from '../atlas/client.ts';
-import { Claims, leasedWrite } from '../background/leasedWrite.ts';
+import { Claims, leasedWrite, logLeaseLost, type Written } from '../background/leasedWrite.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
+import { SingleFlight } from '../background/singleFlight.ts';
 import type { Db } from '../db/database.ts';
-import {
-  type ClaimedPrediction,
-  claimDuePredictions,
-  type PolledRow,
-  releasePollLease,
-} from '../db/queries/claimDuePredictions.ts';
+import { type ClaimedPrediction, claimDuePredictions, releasePollLease } from '../db/queries/claimDuePredictions.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
-import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
-import { isTerminal } from '../vocabulary.ts';
 import { orphanedSubmission } from './orphans.ts';
+import {
+  ClaimSizer,
+  claimTickMs,
+  deadlineOf,
+  MAX_WAIT_MS,
+  type PollSettings,
+  rescheduleBatchDelayMs,
+} from './pollSchedule.ts';
+import { decideReply, type Reply } from './replyDecision.ts';
+import { RescheduleBatch } from './rescheduleBatch.ts';
 import { applyChange, type EndReporting, type PredictionChange } from './transitions.ts';
-import { changeFromUpstream, isVisibleChange } from './upstreamChange.ts';
+import { changeFromUpstream } from './upstreamChange.ts';
 
 export interface PollerOptions {
   db: Db;
@@ -54,24 +57,9 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-/** The longest wait between polls after failed status calls. */
-export const POLL_MAX_BACKOFF_MS = 60_000;
-/** The most rows one claim takes, and one process holds claimed before polling them. */
-const MAX_CLAIMED = 1_000;
-/**
- * Under a backlog, hold about this much work claimed (or two claims' worth, when the database is slow),
- * so as not to hoard rows another gateway could poll sooner.
- */
-const CLAIM_AHEAD_MS = 1_000;
-/**
- * A claimed row that waited this long for a free slot is handed back unpolled: its lease (a status
- * call's worst case plus 5 s, see server.ts) must still outlast the call.
- */
-const MAX_WAIT_MS = 4_000;
+export { POLL_MAX_BACKOFF_MS } from './pollSchedule.ts';
 
 const POLL = { via: 'poll' } as const;
-
-const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(min, n));
 
 /**
  * Follows every unfinished prediction upstream. Each gateway process runs one; rows are shared out
@@ -84,10 +72,9 @@ const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(mi
  * in batches, one statement each. Every write is fenced by the lease its claim wrote.
  */
 export function startPoller(options: PollerOptions): Poller {
-  const { db, atlas, log, pollIntervalMs, concurrency, clock = Date.now } = options;
-  const tick = clamp(pollIntervalMs / 4, 5, 250);
-  // Reschedules wait this long to share a statement; the rows stay leased meanwhile.
-  const batchDelay = clamp(pollIntervalMs / 20, 1, 50);
+  const { db, atlas, log, concurrency, clock = Date.now } = options;
+  const settings: PollSettings = options;
+  const tick = claimTickMs(options.pollIntervalMs);
   const loop = options.health?.register('poller', tick);
   const reporting: EndReporting = { log, metrics: options.metrics };
 
@@ -100,45 +87,51 @@ export function startPoller(options: PollerOptions): Poller {
     onHandBackFailed: (error) =>
       log.error('handing back an unanswered claim failed; its rows wait out their lease', { error }),
   });
+  const sizer = new ClaimSizer(concurrency, tick);
+  const reschedules = new RescheduleBatch({
+    delayMs: rescheduleBatchDelayMs(options.pollIntervalMs),
+    clock,
+    write: (lease, stillLeased) =>
+      writeUnderLease(lease, () => reschedulePolls(db, stillLeased()), 'rescheduling polls'),
+    onLeaseLost: (predictionId, retried) => leaseLost(predictionId, 'reschedule', retried),
+    onFailed: (count, error) => log.error('rescheduling polls failed', { count, error }),
+  });
   let stopped: Promise<void> | undefined;
   /** Claimed and not yet started, soonest due first. */
   let queue: Array<ClaimedPrediction & { claimedAt: number }> = [];
   const running = new Set<Promise<void>>();
   /** The last claim took all it asked for: more rows are due, so claim again as the queue drains. */
   let backlog = false;
-  let claiming: Promise<void> | undefined;
-  let claimAgain = false;
+  const claiming = new SingleFlight(async () => {
+    // A tick from when this claim started, not ended: the next one covers what this one did not (and,
+    // if this one takes longer than a tick, follows it at once).
+    claimIn(tick);
+    try {
+      await claim();
+    } catch (error) {
+      if (stopping.signal.aborted) return;
+      log.error('claiming due predictions failed', { error });
+      loop?.failed(error);
+    }
+  });
+  /** One timer each for the next claim and the next start, set for the soonest asked. */
   let claimTimer: NodeJS.Timeout | undefined;
   let claimAt = Number.POSITIVE_INFINITY;
   let startTimer: NodeJS.Timeout | undefined;
   let startAt = Number.POSITIVE_INFINITY;
-  const pending: Reschedule[] = [];
-  let flushing: Promise<void> | undefined;
-  /** Moving average of status call time, to size claims under a backlog. */
-  let callMs = 50;
-  /** Moving average of claim time: a busy database must not make claims late. */
-  let claimMs = tick / 4;
-
-  /** How many rows to hold claimed: what the slots can poll in CLAIM_AHEAD_MS, or until the claim after next returns. */
-  const claimCapacity = () => {
-    const aheadMs = clamp(2 * (tick + claimMs), CLAIM_AHEAD_MS, MAX_WAIT_MS / 2);
-    return clamp(Math.round((concurrency * aheadMs) / callMs), 2 * concurrency, MAX_CLAIMED);
-  };
 
   async function claim(): Promise<void> {
-    const room = claimCapacity() - queue.length;
+    const room = sizer.capacity() - queue.length;
     if (room <= 0) return loop?.completed();
     const now = clock();
-    // Well inside MAX_WAIT_MS, which counts from the claim.
-    const lookahead = Math.min(tick + 2 * claimMs, MAX_WAIT_MS / 4);
     const lease = new Date(now + options.leaseMs);
     const rows = await claims.take(
       lease,
-      () => claimDuePredictions(db, { limit: room, dueBy: new Date(now + lookahead), leaseUntil: lease }),
+      () => claimDuePredictions(db, { limit: room, dueBy: new Date(now + sizer.lookaheadMs()), leaseUntil: lease }),
       () => releasePollLease(db, lease),
     );
     loop?.completed();
-    claimMs += (clock() - now - claimMs) / 4;
+    sizer.recordClaim(clock() - now);
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
     queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort(
@@ -156,23 +149,8 @@ export function startPoller(options: PollerOptions): Poller {
     claimTimer = setTimeout(() => {
       claimTimer = undefined;
       claimAt = Number.POSITIVE_INFINITY;
-      if (claiming) {
-        claimAgain = true; // one claim at a time: this one follows as soon as the running one ends
-        return;
-      }
-      const started = clock();
-      claiming = claim()
-        .catch((error: unknown) => {
-          if (stopping.signal.aborted) return;
-          log.error('claiming due predictions failed', { error });
-          loop?.failed(error);
-        })
-        .finally(() => {
-          claiming = undefined;
-          // A tick from when this claim started, not ended: the next one covers what this one did not.
-          claimIn(claimAgain ? 0 : Math.max(0, started + tick - clock()));
-          claimAgain = false;
-        });
+      // One claim at a time: while one runs, this one follows as soon as it ends.
+      claiming.run();
     }, delayMs);
   }
 
@@ -185,7 +163,7 @@ export function startPoller(options: PollerOptions): Poller {
       if (now - claimed.claimedAt > MAX_WAIT_MS) handBack(claimed);
       else start(claimed);
     }
-    if (backlog && queue.length <= claimCapacity() / 2) claimIn(0);
+    if (backlog && queue.length <= sizer.capacity() / 2) claimIn(0);
     // With every slot busy, a poll ending calls this again.
     if (queue.length > 0 && running.size < concurrency) startAtTime(queue[0]!.dueAt.getTime());
   }
@@ -217,92 +195,9 @@ export function startPoller(options: PollerOptions): Poller {
     running.add(poll);
   }
 
-  /**
-   * A write made with the lease changed nothing: another poller has the row now, so it is theirs. After
-   * a retry it may instead have been this write's own first attempt, applied without an answer.
-   */
-  function leaseLost(predictionId: string, write: string, retried = false): void {
-    if (retried)
-      log.debug('a retried poll write found its fence moved (applied before, or the lease passed on)', {
-        predictionId,
-        write,
-      });
-    else log.warn('poll lease lost; the write was dropped', { predictionId, write });
-  }
-
-  /** A fenced write under this lease, retried until the database answers or the lease runs out. */
-  const writeUnderLease = <T>(lease: Date, write: () => Promise<T>, what: string) =>
-    leasedWrite(write, {
-      leaseUntil: lease,
-      stopping: stopping.signal,
-      clock,
-      onRetry: (error, attempt) => log.warn(`${what} failed; retrying while the lease lasts`, { attempt, error }),
-    });
-
-  /** Queue a fenced reschedule; batches of them go out in one statement (flush). */
-  function reschedule({ row, lease }: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): void {
-    pending.push({ id: row.id, lease, ...poll });
-    flushing ??= flush();
-  }
-
-  /**
-   * Give a claimed row back for whoever claims next, due when it was due, and one millisecond later:
-   * the value it had when claimed may have been the lease of a gateway that lost it, and that
-   * gateway's late writes must keep failing their fence.
-   */
-  function handBack(claimed: ClaimedPrediction): void {
-    reschedule(claimed, { nextPollAt: new Date(claimed.dueAt.getTime() + 1), pollFailures: claimed.row.pollFailures });
-  }
-
-  async function flush(): Promise<void> {
-    try {
-      await sleep(batchDelay);
-      while (pending.length > 0) {
-        const batch = pending.splice(0, MAX_CLAIMED);
-        const lastLease = new Date(Math.max(...batch.map((poll) => poll.lease.getTime())));
-        try {
-          // Each attempt leaves out the rows whose lease has run out: those are another poller's to claim.
-          const live = () => batch.filter((poll) => poll.lease.getTime() > clock());
-          const { result, retried } = await writeUnderLease(
-            lastLease,
-            () => reschedulePolls(db, live()),
-            'rescheduling polls',
-          );
-          const done = new Set(result);
-          for (const poll of batch) if (!done.has(poll.id)) leaseLost(poll.id, 'reschedule', retried);
-        } catch (error) {
-          // The database stayed away as long as the leases: the rows are due again for whoever claims them.
-          log.error('rescheduling polls failed', { count: batch.length, error });
-        }
-      }
-    } finally {
-      flushing = undefined;
-    }
-  }
-
-  /**
-   * From when the poll was due, not from when its reply came, so the interval holds. A poll that
-   * started late moves the next one later by what it was late beyond a tenth of the interval: jobs
-   * all due at once (after an outage) spread out over the interval instead of staying in a bunch
-   * that is polled late every time. Never in the past.
-   */
-  const nextPollAt = (dueAt: Date, startedAt: Date, intervalMs: number) =>
-    new Date(Math.max(dueAt.getTime() + intervalMs, startedAt.getTime() + intervalMs - intervalMs / 10, clock()));
-
-  /** Jobs with a webhook are polled less often, but never past their deadline, so they still time out on time. */
-  const intervalOf = (row: PolledRow) =>
-    row.hasAtlasWebhook ? (options.webhookPollIntervalMs ?? pollIntervalMs) : pollIntervalMs;
-  const nextPollOf = (row: PolledRow, dueAt: Date, startedAt: Date) => {
-    const next = nextPollAt(dueAt, startedAt, intervalOf(row));
-    if (!row.hasAtlasWebhook) return next;
-    // One millisecond past the deadline, so that poll finds the job expired.
-    return new Date(Math.max(Math.min(next.getTime(), deadlineOf(row).getTime() + 1), clock()));
-  };
-
+  /** Poll one claimed job and write what its reply means. */
   async function follow(claimed: ClaimedPrediction): Promise<void> {
-    const { row, dueAt, lease } = claimed;
-    const now = () => new Date(clock());
-    const expired = () => clock() > deadlineOf(row).getTime();
+    const { row, dueAt } = claimed;
 
     if (!row.upstreamId && options.isRecording?.(row.id)) {
       // Submitted by this process, which is still at it (or holds the id the database refused so far): not abandoned.
@@ -310,43 +205,58 @@ export function startPoller(options: PollerOptions): Poller {
     }
     if (!row.upstreamId) {
       // Stored, but the process that was submitting it is gone: it may or may not have reached Atlas.
-      const orphan = orphanedSubmission(row, deadlineOf(row), clock());
+      const orphan = orphanedSubmission(row, deadlineOf(row, settings), clock());
       if ('waitUntil' in orphan)
         return reschedule(claimed, { nextPollAt: orphan.waitUntil, pollFailures: row.pollFailures });
-      await finish(claimed, orphan.failure);
-      return;
+      return finish(claimed, orphan.failure);
     }
 
-    let change: PredictionChange;
-    const startedAt = now();
+    let reply: Reply;
+    const startedAt = new Date(clock());
     options.onPoll?.({ predictionId: row.id, dueAt, startedAt });
     try {
-      change = changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), now());
-      callMs += (clock() - startedAt.getTime() - callMs) / 10;
+      reply = {
+        change: changeFromUpstream(await atlas.getPrediction(row.upstreamId, stopping.signal), new Date(clock())),
+      };
+      sizer.recordCall(clock() - startedAt.getTime());
     } catch (error) {
       // Stopping: hand the row back now rather than let another gateway wait out the lease.
       if (stopping.signal.aborted) return handBack(claimed);
-      if (expired()) return timeOut(claimed, error);
-      const failures = row.pollFailures + 1;
-      const delay = Math.min(POLL_MAX_BACKOFF_MS, intervalOf(row) * 2 ** Math.min(failures, 10));
-      log.warn('status call failed', { predictionId: row.id, upstreamId: row.upstreamId, failures, error });
-      return reschedule(claimed, { nextPollAt: new Date(clock() + delay), pollFailures: failures });
+      reply = { error };
     }
 
-    if (change.status && isTerminal(change.status)) return finish(claimed, change);
-    if (expired()) return timeOut(claimed);
-    const next = nextPollOf(row, dueAt, startedAt);
-    if (isVisibleChange(row, change)) {
-      const { result: updated, retried } = await writeUnderLease(
-        lease,
-        () =>
-          applyChange(db, reporting, row.id, { ...change, nextPollAt: next, pollFailures: 0 }, { lease, source: POLL }),
-        'writing a change',
-      );
-      if (!updated) leaseLost(row.id, 'change', retried);
-    } else {
-      reschedule(claimed, { nextPollAt: next, pollFailures: 0, upstreamStatus: change.upstreamStatus ?? undefined });
+    const decision = decideReply(claimed, reply, startedAt, clock(), settings);
+    switch (decision.kind) {
+      case 'finish':
+      case 'timeOut':
+        return finish(claimed, decision.change);
+      case 'retry':
+        log.warn('status call failed', {
+          predictionId: row.id,
+          upstreamId: row.upstreamId,
+          failures: decision.pollFailures,
+          error: 'error' in reply ? reply.error : undefined,
+        });
+        return reschedule(claimed, { nextPollAt: decision.nextPollAt, pollFailures: decision.pollFailures });
+      case 'keepPolling':
+        return reschedule(claimed, {
+          nextPollAt: decision.nextPollAt,
+          pollFailures: 0,
+          upstreamStatus: decision.upstreamStatus,
+        });
+      case 'write':
+        return write(claimed, { ...decision.change, nextPollAt: decision.nextPollAt, pollFailures: 0 });
     }
+  }
+
+  /** Write a change clients see, under the claim's lease. */
+  async function write({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
+    const { result: updated, retried } = await writeUnderLease(
+      lease,
+      () => applyChange(db, reporting, row.id, change, { lease, source: POLL }),
+      'writing a change',
+    );
+    if (!updated) leaseLost(row.id, 'change', retried);
   }
 
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
@@ -364,27 +274,44 @@ export function startPoller(options: PollerOptions): Poller {
     }
   }
 
-  /** `lastError`: the status call that failed last, so a revoked key does not read as a slow job. */
-  /** The caller's timeoutSeconds, else PREDICTION_TIMEOUT_MS (rows from before deadlines were stored). */
-  function deadlineOf(row: PolledRow): Date {
-    return row.deadlineAt ?? new Date(row.createdAt.getTime() + options.predictionTimeoutMs);
+  /** Queue a fenced reschedule; batches of them go out in one statement. */
+  function reschedule({ row, lease }: ClaimedPrediction, poll: Omit<Reschedule, 'id' | 'lease'>): void {
+    reschedules.add({ id: row.id, lease, ...poll });
   }
 
-  function timeOut(claimed: ClaimedPrediction, lastError?: unknown): Promise<void> {
-    const { row } = claimed;
-    const allowedMs = deadlineOf(row).getTime() - row.createdAt.getTime();
-    const within =
-      allowedMs >= 120_000
-        ? `${Math.round(allowedMs / 60_000)} minutes`
-        : allowedMs >= 1_000
-          ? `${Math.round(allowedMs / 1000)} s`
-          : `${allowedMs} ms`;
-    const why = lastError instanceof Error ? `; the last status call failed: ${lastError.message}` : '';
-    return finish(claimed, {
-      status: 'FAILED',
-      errorCode: ErrorCode.TIMED_OUT,
-      error: `The job did not finish within ${within}${why}`,
+  /**
+   * Give a claimed row back for whoever claims next, due when it was due, and one millisecond later:
+   * the value it had when claimed may have been the lease of a gateway that lost it, and that
+   * gateway's late writes must keep failing their fence.
+   */
+  function handBack(claimed: ClaimedPrediction): void {
+    reschedule(claimed, { nextPollAt: new Date(claimed.dueAt.getTime() + 1), pollFailures: claimed.row.pollFailures });
+  }
+
+  /** A fenced write under this lease, retried until the database answers or the lease runs out. */
+  function writeUnderLease<T>(lease: Date, write: () => Promise<T>, what: string): Promise<Written<T>> {
+    return leasedWrite(write, {
+      leaseUntil: lease,
+      stopping: stopping.signal,
+      clock,
+      onRetry: (error, attempt) => log.warn(`${what} failed; retrying while the lease lasts`, { attempt, error }),
     });
+  }
+
+  /**
+   * A write made with the lease changed nothing: another poller has the row now, so it is theirs. After
+   * a retry it may instead have been this write's own first attempt, applied without an answer.
+   */
+  function leaseLost(predictionId: string, write: string, retried: boolean): void {
+    logLeaseLost(
+      log,
+      retried,
+      {
+        lost: 'poll lease lost; the write was dropped',
+        retried: 'a retried poll write found its fence moved (applied before, or the lease passed on)',
+      },
+      { predictionId, write },
+    );
   }
 
   claimIn(0);
@@ -395,13 +322,13 @@ export function startPoller(options: PollerOptions): Poller {
         stopping.abort();
         clearTimeout(claimTimer);
         clearTimeout(startTimer);
-        await claiming;
+        await claiming.stop();
         // Calls under way are aborted and hand their rows back; so do the rows not yet started.
         const unstarted = queue;
         queue = [];
         for (const claimed of unstarted) handBack(claimed);
         await Promise.allSettled(running);
-        while (flushing) await flushing;
+        await reschedules.drained();
       })();
       return stopped;
     },

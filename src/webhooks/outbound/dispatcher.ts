@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { Claims, leasedWrite, retryClaimInMs } from '../../background/leasedWrite.ts';
+import { Claims, leasedWrite, logLeaseLost, retryClaimInMs } from '../../background/leasedWrite.ts';
 import type { LoopHealth } from '../../background/loopHealth.ts';
+import { SingleFlight } from '../../background/singleFlight.ts';
 import type { Database } from '../../db/database.ts';
 import { type ClaimedWebhook, claimDueWebhooks, releaseWebhookLease } from '../../db/queries/claimDueWebhooks.ts';
 import { WEBHOOK_CHANNEL } from '../../db/queries/enqueueWebhook.ts';
@@ -66,8 +67,6 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   const signer = new Webhook(options.signingSecret);
   const running = new Map<string, { done: Promise<void>; abort: AbortController }>();
   let stopped = false;
-  let claiming: Promise<void> | undefined;
-  let claimAgain = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let retryAt = Number.POSITIVE_INFINITY;
   const loop = options.health?.register('webhook dispatcher', options.sweepMs);
@@ -75,29 +74,18 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     onHandBackFailed: (error) =>
       log.error('handing back an unanswered webhook claim failed; its messages wait out their lease', { error }),
   });
+  const claiming = new SingleFlight(() =>
+    claim().catch((error: unknown) => {
+      if (stopped) return;
+      log.error('claiming webhook deliveries failed', { error });
+      loop?.failed(error);
+      // Soon, rather than at the next notice or sweep: messages may be due now.
+      retryIn(Date.now() + retryClaimInMs());
+    }),
+  );
 
-  function wake(): void {
-    if (stopped) return;
-    if (claiming) {
-      claimAgain = true;
-      return;
-    }
-    claiming = claim()
-      .catch((error: unknown) => {
-        if (stopped) return;
-        log.error('claiming webhook deliveries failed', { error });
-        loop?.failed(error);
-        // Soon, rather than at the next notice or sweep: messages may be due now.
-        retryIn(Date.now() + retryClaimInMs());
-      })
-      .finally(() => {
-        claiming = undefined;
-        if (claimAgain) {
-          claimAgain = false;
-          wake();
-        }
-      });
-  }
+  /** Claim due messages now, or right after the claim under way. */
+  const wake = () => claiming.run();
 
   async function claim(): Promise<void> {
     const room = concurrency - running.size;
@@ -111,8 +99,8 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     );
     loop?.completed();
     for (const message of claimed) start(message);
-    // A full claim may have left more behind.
-    if (claimed.length === room) claimAgain = true;
+    // A full claim may have left more behind: claim again once this one ends.
+    if (claimed.length === room) wake();
   }
 
   function start(claimed: ClaimedWebhook): void {
@@ -174,7 +162,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       nextAttemptAt,
       gaveUp,
     };
-    const { result: held } = await leasedWrite(() => recordWebhookAttempt(database.db, claimed, attempt), {
+    const { result: held, retried } = await leasedWrite(() => recordWebhookAttempt(database.db, claimed, attempt), {
       leaseUntil: claimed.lease,
       onRetry: (error, n) =>
         log.warn('recording a webhook attempt failed; retrying while the lease lasts', {
@@ -190,7 +178,16 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       host: new URL(message.url).host,
       attempt: failures,
     };
-    if (!held) log.warn('webhook lease lost; another deliverer has the message', fields);
+    if (!held)
+      logLeaseLost(
+        log,
+        retried,
+        {
+          lost: 'webhook lease lost; another deliverer has the message',
+          retried: 'a retried webhook attempt record found its fence moved (applied before, or the lease passed on)',
+        },
+        fields,
+      );
     if (result.delivered) log.info('webhook delivered', { ...fields, status: result.status, durationMs });
     else if (gaveUp) log.warn('webhook given up', { ...fields, status: result.status, error: result.error });
     else
@@ -230,10 +227,11 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     async stop() {
       if (stopped) return;
       stopped = true;
+      const claimEnded = claiming.stop();
       clearInterval(sweep);
       clearTimeout(retryTimer);
       await unlisten().catch(() => {});
-      await claiming;
+      await claimEnded;
       const inFlight = [...running.values()];
       const grace = new Promise<void>((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
       await Promise.race([Promise.allSettled(inFlight.map((delivery) => delivery.done)), grace]);

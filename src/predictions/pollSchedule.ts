@@ -1,0 +1,110 @@
+import type { PolledRow } from '../db/queries/claimDuePredictions.ts';
+
+/**
+ * When the poller polls, and how much it claims: arithmetic only, no timers and no database, so each
+ * rule can be read (and tested) on its own. poller.ts does the waiting and the I/O.
+ */
+
+/** The longest wait between polls after failed status calls. */
+export const POLL_MAX_BACKOFF_MS = 60_000;
+/** The most rows one claim takes, and one process holds claimed before polling them. */
+export const MAX_CLAIMED = 1_000;
+/**
+ * Under a backlog, hold about this much work claimed (or two claims' worth, when the database is slow),
+ * so as not to hoard rows another gateway could poll sooner.
+ */
+const CLAIM_AHEAD_MS = 1_000;
+/**
+ * A claimed row that waited this long for a free slot is handed back unpolled: its lease (a status
+ * call's worst case plus 5 s, see server.ts) must still outlast the call.
+ */
+export const MAX_WAIT_MS = 4_000;
+
+export const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(min, n));
+
+export interface PollSettings {
+  pollIntervalMs: number;
+  /** WEBHOOK_POLL_INTERVAL_MS: the interval for jobs that have an Atlas webhook; pollIntervalMs when unset. */
+  webhookPollIntervalMs?: number | undefined;
+  /** The deadline of rows stored before deadlines were (they have none of their own). */
+  predictionTimeoutMs: number;
+}
+
+/** How often claims start: a quarter of the interval, within 5–250 ms. */
+export const claimTickMs = (pollIntervalMs: number) => clamp(pollIntervalMs / 4, 5, 250);
+
+/** How long reschedules wait to share a statement (the rows stay leased meanwhile). */
+export const rescheduleBatchDelayMs = (pollIntervalMs: number) => clamp(pollIntervalMs / 20, 1, 50);
+
+/** The caller's timeoutSeconds, else PREDICTION_TIMEOUT_MS (rows from before deadlines were stored). */
+export function deadlineOf(row: Pick<PolledRow, 'deadlineAt' | 'createdAt'>, settings: PollSettings): Date {
+  return row.deadlineAt ?? new Date(row.createdAt.getTime() + settings.predictionTimeoutMs);
+}
+
+/** Jobs with a webhook are polled less often (the webhook is the fast path; polling the safety net). */
+export const intervalOf = (row: Pick<PolledRow, 'hasAtlasWebhook'>, settings: PollSettings) =>
+  row.hasAtlasWebhook ? (settings.webhookPollIntervalMs ?? settings.pollIntervalMs) : settings.pollIntervalMs;
+
+/**
+ * From when the poll was due, not from when its reply came, so the interval holds. A poll that
+ * started late moves the next one later by what it was late beyond a tenth of the interval: jobs
+ * all due at once (after an outage) spread out over the interval instead of staying in a bunch
+ * that is polled late every time. Never in the past.
+ */
+export const nextPollAt = (dueAt: Date, startedAt: Date, intervalMs: number, now: number) =>
+  new Date(Math.max(dueAt.getTime() + intervalMs, startedAt.getTime() + intervalMs - intervalMs / 10, now));
+
+/** The next poll of a job that answered; a job with a webhook is still polled at its deadline, so it times out on time. */
+export function nextPollOf(
+  row: Pick<PolledRow, 'hasAtlasWebhook' | 'deadlineAt' | 'createdAt'>,
+  dueAt: Date,
+  startedAt: Date,
+  settings: PollSettings,
+  now: number,
+): Date {
+  const next = nextPollAt(dueAt, startedAt, intervalOf(row, settings), now);
+  if (!row.hasAtlasWebhook) return next;
+  // One millisecond past the deadline, so that poll finds the job expired.
+  return new Date(Math.max(Math.min(next.getTime(), deadlineOf(row, settings).getTime() + 1), now));
+}
+
+/** The wait after `failures` failed status calls in a row: the interval doubling, capped at POLL_MAX_BACKOFF_MS. */
+export const backoffMs = (failures: number, intervalMs: number) =>
+  Math.min(POLL_MAX_BACKOFF_MS, intervalMs * 2 ** Math.min(failures, 10));
+
+/**
+ * How much one process claims, from moving averages of how long status calls and claims take: enough
+ * to keep every slot busy, without hoarding rows another gateway could poll sooner.
+ */
+export class ClaimSizer {
+  /** Moving average of status call time, to size claims under a backlog. */
+  #callMs = 50;
+  /** Moving average of claim time: a busy database must not make claims late. */
+  #claimMs: number;
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly tickMs: number,
+  ) {
+    this.#claimMs = tickMs / 4;
+  }
+
+  recordCall(ms: number): void {
+    this.#callMs += (ms - this.#callMs) / 10;
+  }
+
+  recordClaim(ms: number): void {
+    this.#claimMs += (ms - this.#claimMs) / 4;
+  }
+
+  /** How many rows to hold claimed: what the slots can poll in CLAIM_AHEAD_MS, or until the claim after next returns. */
+  capacity(): number {
+    const aheadMs = clamp(2 * (this.tickMs + this.#claimMs), CLAIM_AHEAD_MS, MAX_WAIT_MS / 2);
+    return clamp(Math.round((this.concurrency * aheadMs) / this.#callMs), 2 * this.concurrency, MAX_CLAIMED);
+  }
+
+  /** How far ahead a claim takes rows: until the next claim will have returned, well inside MAX_WAIT_MS. */
+  lookaheadMs(): number {
+    return Math.min(this.tickMs + 2 * this.#claimMs, MAX_WAIT_MS / 4);
+  }
+}
