@@ -41,6 +41,7 @@ import { useVariableErrorsAsBadInput } from './schema/variableErrors.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
 import { FileStorage } from './storage/fileStorage.ts';
 import { OutputLinks, openVideoStorage } from './storage/index.ts';
+import { startUploads } from './uploads/index.ts';
 import { type Dispatcher, startWebhookDispatcher } from './webhooks/outbound/dispatcher.ts';
 import { serveGraphQLOverWebSocket } from './websocket.ts';
 
@@ -216,6 +217,7 @@ export async function createGateway(
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
+  const uploads = await startUploads({ config, db: database.db, videoStorage: storage, log, health: loops });
 
   const scopes = new RequestScopes(log);
   // An error no mapping expected: masked (logged with its request's id), or a database that cannot
@@ -265,6 +267,7 @@ export async function createGateway(
       // A credential that does not hold throws Unauthenticated: maskError makes it a 401 (schema/errors.ts).
       return {
         predictions,
+        uploads: uploads.service,
         principal: await authenticate(request.headers.get('authorization'), scope.log),
         ...scope,
         // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.
@@ -344,6 +347,7 @@ export async function createGateway(
       return true;
     },
     ({ req, res, path }) => path.startsWith('/videos/') && storage instanceof FileStorage && storage.serve(req, res),
+    uploads.route,
     ({ req, res, log }) => readiness.serve(req, res, log),
     ({ req, res, log }) => serveMetrics(req, res, log),
     ({ req, res }) => demo(req, res),
@@ -404,6 +408,7 @@ export async function createGateway(
       // Messages not yet delivered stay in the outbox for any other gateway, or the next one.
       await dispatcher?.stop();
       await mirror.stop();
+      await uploads.stop();
       atlas.close();
       // What is still unrecorded stays in the journal on disk for the next process.
       recorder.stop();

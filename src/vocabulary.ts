@@ -32,3 +32,17 @@ export const RESOLUTIONS = ['720P', '1080P'] as const;
 export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:3', '3:4'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+
+/** An upload's status: PENDING until its bytes are sent and checked, then READY or REJECTED (for good). */
+export const UPLOAD_STATUSES = ['PENDING', 'READY', 'REJECTED'] as const;
+export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
+
+/** What an upload may be, by its declared type: the media the HappyHorse family takes. */
+export const UPLOAD_CONTENT_TYPES = {
+  'image/jpeg': 'image',
+  'image/png': 'image',
+  'image/webp': 'image',
+  'video/mp4': 'video',
+  'video/quicktime': 'video',
+} as const;
+export type UploadContentType = keyof typeof UPLOAD_CONTENT_TYPES;
