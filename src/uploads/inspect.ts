@@ -7,6 +7,8 @@ import { UPLOAD_CONTENT_TYPES, type UploadContentType } from '../vocabulary.ts';
  */
 export const HEAD_BYTES = 512 * 1024;
 
+const MIN_IMAGE_HEADER_BYTES = 32;
+
 /** What the checks found: the upload is READY (with an image's pixels) or REJECTED for the named rule. */
 export type Verdict =
   | { status: 'READY'; width: number | null; height: number | null }
@@ -148,6 +150,8 @@ export class UploadInspector {
       this.#typeChecked = true;
     }
     if (UPLOAD_CONTENT_TYPES[contentType] !== 'image' || this.#pixels) return;
+    // A PNG's or WEBP's size is within its first 30 bytes; read from fewer, it would be garbage.
+    if (head.length < MIN_IMAGE_HEADER_BYTES && !complete) return;
     this.#pixels = imagePixels(head);
     if (this.#pixels) {
       this.#head = [];
