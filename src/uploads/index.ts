@@ -41,7 +41,14 @@ export async function startUploads(options: {
   });
   const sweeper = startUploadSweeper({ db, storage, log, intervalMs: config.uploads.sweepMs, health: options.health });
   const route: Route =
-    storage.kind === 'file' ? uploadRoute({ db, files: storage.files, corsOrigins: config.corsOrigins }) : () => false;
+    storage.kind === 'file'
+      ? uploadRoute({
+          db,
+          files: storage.files,
+          corsOrigins: config.corsOrigins,
+          requestTimeoutMs: config.http.requestTimeoutMs,
+        })
+      : () => false;
   return { service, route, stop: () => sweeper.stop() };
 }
 

@@ -17,7 +17,13 @@ import { isUploadId, UPLOAD_PATH_PREFIX } from './service.ts';
  * READY (200) or REJECTED (422, naming the rule; nothing is kept); a second PUT is refused (409). A
  * client that goes away mid-body leaves the upload PENDING, to be sent again.
  */
-export function uploadRoute(deps: { db: Db; files: FileStorage; corsOrigins: string[] | undefined }): Route {
+export function uploadRoute(deps: {
+  db: Db;
+  files: FileStorage;
+  corsOrigins: string[] | undefined;
+  /** HTTP_REQUEST_TIMEOUT_MS: no PUT lasts longer, so a mark older than this is one whose process died. */
+  requestTimeoutMs: number;
+}): Route {
   const { db, files } = deps;
   return async ({ req, res, path, requestId, log }) => {
     if (!path.startsWith(UPLOAD_PATH_PREFIX)) return false;
@@ -56,7 +62,7 @@ export function uploadRoute(deps: { db: Db; files: FileStorage; corsOrigins: str
       return true;
     }
 
-    const upload = await beginReceiving(db, id);
+    const upload = await beginReceiving(db, id, new Date(Date.now() - deps.requestTimeoutMs - 5_000));
     if (!upload) {
       const current = await findUpload(db, id);
       if (!current) answerError(res, 404, ErrorCode.NOT_FOUND, 'This upload no longer exists', requestId);
