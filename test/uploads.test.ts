@@ -6,6 +6,7 @@
  * by completeUpload with a range GET.
  */
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +193,34 @@ for (const backend of BACKENDS) {
         'byteSize: declared 2000 bytes, but more than that bytes were sent',
       );
       for (const id of [declaredMore.id, short.id, long.id]) expect(existsSync(stored(id))).toBe(false);
+    });
+
+    it('rejects an image whose header does not give its size', async () => {
+      const alice = as('alice');
+      const bytes = Buffer.concat([png(300, 300).subarray(0, 8), Buffer.alloc(200)]);
+      const upload = await alice.created('image/png', bytes.length);
+      expect((await put(upload, bytes)).status).toBe(422);
+      expect((await alice.read(upload.id))!.rejectionReason).toMatch(/^dimensions: /);
+    });
+
+    it('lets a PUT cut by the client mid-body be sent again', async () => {
+      const alice = as('cutter');
+      const bytes = SAMPLE_MP4;
+      const upload = await alice.created('video/mp4', bytes.length);
+      const target = new URL(upload.uploadUrl!);
+      await new Promise<void>((resolve) => {
+        const request = httpRequest(target, {
+          method: 'PUT',
+          headers: { 'content-type': 'video/mp4', 'content-length': bytes.length },
+        });
+        request.on('error', () => resolve());
+        request.write(bytes.subarray(0, 20_000), () => setTimeout(() => request.destroy(), 200));
+      });
+      await eventually(
+        () => put(upload, bytes),
+        (sent) => sent.status !== 409,
+      ).then((sent) => expect(sent.body).toMatchObject({ status: 'READY' }));
+      expect(readFileSync(stored(upload.id)).equals(bytes)).toBe(true);
     });
 
     it('refuses a second PUT, a PUT with a bad or moved signature, and a PUT after expiry', async () => {
