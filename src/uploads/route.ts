@@ -66,16 +66,19 @@ export function uploadRoute(deps: {
     if (!upload) {
       const current = await findUpload(db, id);
       if (!current) answerError(res, 404, ErrorCode.NOT_FOUND, 'This upload no longer exists', requestId);
-      else if (current.status === 'PENDING' && !current.receivingAt)
+      else if (current.status === 'PENDING' && current.expiresAt.getTime() <= Date.now())
         answerError(res, 403, ErrorCode.FORBIDDEN, 'This upload has expired', requestId);
-      else
+      else {
+        // PENDING: another PUT has it (or let it go a moment ago: this one may be tried again).
+        const state = current.status === 'PENDING' ? 'being received by another PUT' : current.status;
         answerError(
           res,
           409,
           ErrorCode.UPLOAD_ALREADY_SENT,
-          `This upload's bytes were already sent (it is ${current.receivingAt && current.status === 'PENDING' ? 'being received' : current.status}); create another upload to send other bytes`,
+          `This upload's bytes were already sent (it is ${state}); create another upload to send other bytes`,
           requestId,
         );
+      }
       return true;
     }
 
