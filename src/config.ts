@@ -175,6 +175,14 @@ const Env = z.object({
   WEBHOOK_RETRY_FOR_MS: ms(24 * 3_600_000),
   WEBHOOK_CONCURRENCY: int(1, 256, 8),
   WEBHOOK_SWEEP_MS: ms(5_000),
+  UPLOAD_MAX_VIDEO_BYTES: int(1, 2 ** 31 - 1, 100 * 1024 * 1024),
+  // At least a day, so the daily byte limit still sees (and counts) every upload of the day.
+  UPLOAD_RETENTION_HOURS: int(24, 24 * 30, 24),
+  UPLOAD_SWEEP_MS: ms(60_000),
+  LIMIT_UPLOAD_BYTES_PER_DAY: z.preprocess(
+    blankAsUnset,
+    z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  ),
 });
 
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
@@ -382,6 +390,13 @@ export function loadConfig(env: Record<string, string | undefined>) {
       concurrency: e.MIRROR_CONCURRENCY,
     },
     videoUrls: { secret: e.VIDEO_URL_SECRET, ttlSeconds: e.VIDEO_URL_TTL_SECONDS, baseUrl: e.VIDEO_BASE_URL },
+    /** Staged uploads (createUpload, then one PUT): caps, the per-caller daily bytes, how long they are kept. */
+    uploads: {
+      maxVideoBytes: e.UPLOAD_MAX_VIDEO_BYTES,
+      bytesPerDay: e.LIMIT_UPLOAD_BYTES_PER_DAY,
+      retentionHours: e.UPLOAD_RETENTION_HOURS,
+      sweepMs: e.UPLOAD_SWEEP_MS,
+    },
     /** Outbound webhooks to callers' backends; callers may ask for one only when a signing secret is set. */
     webhooks: {
       signingSecret: e.WEBHOOK_SIGNING_SECRET,

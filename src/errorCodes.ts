@@ -42,12 +42,13 @@ export const ERROR_CODES = defineCodes({
   },
   FORBIDDEN: {
     seenIn: 'error',
-    meaning: 'an admin-only request (`usage(everyone: true)`) from someone who is not',
+    meaning:
+      'an admin-only request (`usage(everyone: true)`) from someone who is not; HTTP 403 for an upload link whose signature is missing, wrong or expired',
   },
   NOT_FOUND: {
     seenIn: 'error',
     meaning:
-      "`predictionUpdated`, `cancelPrediction` or `redeliverWebhook` on an unknown id, or on someone else's (`prediction` answers `null` instead); HTTP 404 for a path nothing is served at",
+      "`predictionUpdated`, `cancelPrediction`, `redeliverWebhook` or `completeUpload` on an unknown id, or on someone else's (`prediction` and `upload` answer `null` instead); HTTP 404 for a path nothing is served at",
   },
   METHOD_NOT_ALLOWED: {
     seenIn: 'error',
@@ -94,6 +95,22 @@ export const ERROR_CODES = defineCodes({
     seenIn: 'error',
     meaning:
       "the job would pass `LIMIT_DAILY_SPEND_USD` (yours) or `LIMIT_DAILY_SPEND_USD_TOTAL` (the gateway's); `extensions.limitName`, `limit`, `spentUsd`, `priceUsd`",
+  },
+  UPLOAD_LIMIT_EXCEEDED: {
+    seenIn: 'error',
+    meaning:
+      'the upload would pass `LIMIT_UPLOAD_BYTES_PER_DAY` (declared bytes of your uploads created today, UTC); `extensions.limit`, `usedBytes`, `byteSize`. Nothing was stored.',
+  },
+  UPLOAD_ALREADY_SENT: {
+    seenIn: 'error',
+    httpStatus: 409,
+    meaning: "a second `PUT` to an upload's link: its bytes were already sent (or are being sent)",
+  },
+  UPLOAD_REJECTED: {
+    seenIn: 'error',
+    httpStatus: 422,
+    meaning:
+      "the `PUT` of an upload's bytes broke a rule (size, type, image header); the upload is `REJECTED` with the same `rejectionReason`, and nothing is kept",
   },
   IDEMPOTENCY_KEY_REUSED: {
     seenIn: 'error',

@@ -46,7 +46,7 @@ query Recent {
 export function createGraphQLServer(
   config: Config,
   log: Logger,
-  { predictions, authenticate, links, credentials, metrics }: GatewayServices,
+  { predictions, uploads, authenticate, links, credentials, metrics }: GatewayServices,
 ): GraphQLServer {
   const scopes = new RequestScopes(log);
   const maskUnexpected = maskUnexpectedErrors(scopes);
@@ -58,6 +58,7 @@ export function createGraphQLServer(
       // A credential that does not hold throws Unauthenticated: maskError makes it a 401 (schema/errors.ts).
       return {
         predictions,
+        uploads: uploads.service,
         principal: await authenticate(request.headers.get('authorization'), scope.log),
         ...scope,
         // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.

@@ -26,6 +26,7 @@ import { SubmissionJournal } from './predictions/submissionJournal.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
 import { OutputLinks, openVideoStorage } from './storage/index.ts';
 import type { VideoStorage } from './storage/storage.ts';
+import { startUploads, type Uploads } from './uploads/index.ts';
 import { type Dispatcher, startWebhookDispatcher } from './webhooks/outbound/dispatcher.ts';
 
 export interface GatewayServices {
@@ -40,6 +41,8 @@ export interface GatewayServices {
   recorder: SubmissionRecorder;
   /** What the GraphQL operations call. */
   predictions: PredictionService;
+  /** Media callers upload for the models that start from it: the service, its PUT route and its sweeper. */
+  uploads: Uploads;
   /** Every background loop reports its completed cycles here; /ready names one that stopped. */
   loops: LoopHealth;
   poller: Poller;
@@ -148,6 +151,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
+  const uploads = await startUploads({ config, db: database.db, videoStorage: storage, log, health: loops });
   const predictions = new PredictionService({ ...deps, events, cache });
   // Without a signing secret no webhook is accepted, so there is nothing to deliver.
   const { signingSecret, ...webhookOptions } = config.webhooks;
@@ -173,6 +177,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
     events,
     recorder,
     predictions,
+    uploads,
     loops,
     poller,
     mirror,

@@ -22,8 +22,19 @@ export interface Running {
 }
 
 export async function shutDown({ services, server, webSocket, drainMs, ownsDatabase, log }: Running): Promise<void> {
-  const { readiness, predictions, events, credentials, poller, dispatcher, mirror, atlas, recorder, simulator } =
-    services;
+  const {
+    readiness,
+    predictions,
+    events,
+    credentials,
+    poller,
+    dispatcher,
+    mirror,
+    uploads,
+    atlas,
+    recorder,
+    simulator,
+  } = services;
   // First of all, tell the load balancer to send no more traffic here.
   readiness.drain();
   webSocket.refuseNew();
@@ -45,6 +56,7 @@ export async function shutDown({ services, server, webSocket, drainMs, ownsDatab
   // Messages not yet delivered stay in the outbox for any other gateway, or the next one.
   await dispatcher?.stop();
   await mirror.stop();
+  await uploads.stop();
   atlas.close();
   // What is still unrecorded stays in the journal on disk for the next process.
   recorder.stop();

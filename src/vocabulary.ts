@@ -49,3 +49,17 @@ export const ASPECT_RATIOS = valuesOf(ASPECT_RATIO_ENUM);
 function valuesOf<Value extends string>(map: Readonly<Record<string, Value>>): readonly [Value, ...Value[]] {
   return Object.values(map) as [Value, ...Value[]];
 }
+
+/** An upload's status: PENDING until its bytes are sent and checked, then READY or REJECTED (for good). */
+export const UPLOAD_STATUSES = ['PENDING', 'READY', 'REJECTED'] as const;
+export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
+
+/** What an upload may be, by its declared type: the media the HappyHorse family takes. */
+export const UPLOAD_CONTENT_TYPES = {
+  'image/jpeg': 'image',
+  'image/png': 'image',
+  'image/webp': 'image',
+  'video/mp4': 'video',
+  'video/quicktime': 'video',
+} as const;
+export type UploadContentType = keyof typeof UPLOAD_CONTENT_TYPES;

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   doublePrecision,
   index,
@@ -13,7 +14,14 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { type AspectRatio, type KnownModel, PREDICTION_STATUSES, type Resolution } from '../vocabulary.ts';
+import {
+  type AspectRatio,
+  type KnownModel,
+  PREDICTION_STATUSES,
+  type Resolution,
+  type UploadContentType,
+  type UploadStatus,
+} from '../vocabulary.ts';
 
 export const predictionStatus = pgEnum('prediction_status', PREDICTION_STATUSES);
 
@@ -218,6 +226,47 @@ export const webhookAttempts = pgTable(
   },
   (t) => [index('webhook_attempts_prediction_idx').on(t.predictionId, t.attemptedAt)],
 );
+
+/**
+ * Media a caller sent through the gateway (createUpload, then one PUT of the bytes), for jobs to use.
+ * Owned like predictions (owner within tenant); the bytes are in storage under `storageKey`. Swept
+ * after `expiresAt` unless a job used it (`usedAt`).
+ */
+export const uploads = pgTable(
+  'uploads',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: text('owner_id').notNull(),
+    tenantId: text('tenant_id'),
+    /** As declared, and checked against the bytes: image/jpeg, image/png, image/webp, video/mp4, video/quicktime. */
+    contentType: text('content_type').$type<UploadContentType>().notNull(),
+    /** As declared; the bytes sent must be exactly this many. Counts against the caller's daily bytes. */
+    byteSize: bigint('byte_size', { mode: 'number' }).notNull(),
+    filename: text('filename'),
+    status: text('status').$type<UploadStatus>().notNull().default('PENDING'),
+    /** Why it was REJECTED, naming the rule. */
+    rejectionReason: text('rejection_reason'),
+    /** Pixels, from an image's header (as displayed: EXIF rotations swap them); null for videos. */
+    width: integer('width'),
+    height: integer('height'),
+    storageKey: text('storage_key').notNull(),
+    /** When a PUT of the bytes began: set once, so a second PUT is refused; cleared if the client went away mid-body. */
+    receivingAt: at('receiving_at'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    expiresAt: at('expires_at').notNull(),
+    /** Set when a job uses it: from then on it is kept (the job's media) rather than swept. */
+    usedAt: at('used_at'),
+    /** The URL Atlas' uploadMedia gave for these bytes, once sent there, so they are sent once. */
+    atlasDownloadUrl: text('atlas_download_url'),
+  },
+  (t) => [
+    index('uploads_owner_created_idx').on(t.ownerId, t.tenantId, t.createdAt),
+    index('uploads_expiry_idx').on(t.expiresAt).where(sql`${t.usedAt} is null`),
+  ],
+);
+
+export type UploadRow = typeof uploads.$inferSelect;
+export type NewUploadRow = typeof uploads.$inferInsert;
 
 export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;
 export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;

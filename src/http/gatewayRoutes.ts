@@ -24,7 +24,7 @@ export function gatewayRoutes(
   config: Config,
   log: Logger,
   yoga: GraphQLServer,
-  { receiveAtlasWebhook, storage, readiness, metrics }: GatewayServices,
+  { receiveAtlasWebhook, storage, uploads, readiness, metrics }: GatewayServices,
 ): Route[] {
   const demo = demoPage({ persisted: config.persistedOperations === 'only', log });
   const serveMetrics = metricsRoute(metrics, config.metricsToken, log);
@@ -37,6 +37,7 @@ export function gatewayRoutes(
       return true;
     },
     ({ req, res, path }) => path.startsWith('/videos/') && storage instanceof FileStorage && storage.serve(req, res),
+    uploads.route,
     ({ req, res, log }) => readiness.serve(req, res, log),
     ({ req, res, log }) => serveMetrics(req, res, log),
     ({ req, res }) => demo(req, res),

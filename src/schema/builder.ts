@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Logger } from '../log.ts';
 import type { PredictionService } from '../predictions/service.ts';
 import type { OutputLinks } from '../storage/index.ts';
+import type { UploadService } from '../uploads/service.ts';
 import { invalidInput } from './errors.ts';
 
 export interface GatewayContext {
@@ -15,6 +16,8 @@ export interface GatewayContext {
   requestId: string;
   /** Writes `requestId` on every line: what resolvers (and what they call) log with. */
   log: Logger;
+  /** Staged uploads: create, check, find. */
+  uploads: UploadService;
   /** Links to outputs (signed, expiring, for the gateway's copies), built for the address the caller used. */
   videos: { links: OutputLinks; origin: string };
 }

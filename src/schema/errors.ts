@@ -5,6 +5,7 @@ import { ERROR_CODES, ErrorCode } from '../errorCodes.ts';
 import { AdmissionRefused } from '../predictions/admission.ts';
 import { SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { NothingToRedeliver, ShuttingDown } from '../predictions/service.ts';
+import { UploadInputRefused, UploadLimitExceeded } from '../uploads/service.ts';
 
 /**
  * The one mapping from the domain's errors to what GraphQL clients see, used by Yoga's maskError
@@ -29,6 +30,9 @@ function graphqlErrorFor(error: unknown): GraphQLError | undefined {
   if (error instanceof AdmissionRefused) return refusedError(error);
   if (error instanceof SubmissionFailed) return submissionError(error);
   if (error instanceof WebhookRefused) return badUserInput(error.field, error.rule);
+  if (error instanceof UploadInputRefused) return badUserInput(error.field, error.rule);
+  if (error instanceof UploadLimitExceeded)
+    return new GraphQLError(error.message, { extensions: { code: error.code, ...error.details } });
   // Only redeliverWebhook can find nothing to redeliver; its argument is predictionId.
   if (error instanceof NothingToRedeliver) return badUserInput('predictionId', error.message);
   if (error instanceof ShuttingDown)

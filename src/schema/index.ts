@@ -9,5 +9,6 @@ import './cancelPrediction.ts';
 import './predictionUpdated.ts';
 import './viewer.ts';
 import './webhooks.ts';
+import './upload.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

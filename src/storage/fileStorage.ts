@@ -22,7 +22,8 @@ export class FileStorage implements VideoStorage {
 
   constructor(
     readonly dir: string,
-    private readonly signer: UrlSigner,
+    /** Also signs and checks the upload links (uploads/route.ts). */
+    readonly signer: UrlSigner,
   ) {}
 
   async put(key: string, body: Readable, { signal }: { contentType: string; signal: AbortSignal }): Promise<void> {
@@ -44,6 +45,11 @@ export class FileStorage implements VideoStorage {
       await rm(partial, { force: true });
       throw error;
     }
+  }
+
+  /** Nothing left under the key; a key already gone is fine. */
+  async delete(key: string): Promise<void> {
+    await rm(join(this.dir, key), { force: true });
   }
 
   async link(key: string, expiresAt: Date, origin: string): Promise<string> {

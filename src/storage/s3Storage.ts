@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { S3Settings } from '../config.ts';
@@ -73,6 +73,53 @@ export class S3Storage implements VideoStorage {
       expiresIn,
       signingDate,
     });
+  }
+
+  /**
+   * A URL that PUTs the object once, until `expiresAt`, with the headers it must carry (signed with it):
+   * the type, and `If-None-Match: *` so a second PUT does not replace what was checked (stores without
+   * conditional writes ignore it).
+   */
+  async presignPut(
+    key: string,
+    contentType: string,
+    expiresAt: Date,
+  ): Promise<{ url: string; headers: Record<string, string> }> {
+    const expiresIn = Math.max(1, Math.round((expiresAt.getTime() - Date.now()) / 1000));
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: this.#key(key),
+      ContentType: contentType,
+      IfNoneMatch: '*',
+    });
+    const url = await getSignedUrl(this.#client, command, {
+      expiresIn,
+      signableHeaders: new Set(['content-type', 'if-none-match']),
+    });
+    return { url, headers: { 'content-type': contentType, 'if-none-match': '*' } };
+  }
+
+  /** The object's first `bytes` (all of it, if smaller) and its whole length; undefined if there is none. */
+  async readHead(key: string, bytes: number): Promise<{ head: Uint8Array; totalBytes: number } | undefined> {
+    try {
+      const reply = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Range: `bytes=0-${bytes - 1}` }),
+      );
+      const head = (await reply.Body?.transformToByteArray()) ?? new Uint8Array();
+      // `bytes 0-N/TOTAL` for a range; a store that ignores ranges sends the whole object.
+      const total = /\/(\d+)$/.exec(reply.ContentRange ?? '')?.[1];
+      return { head: head.subarray(0, bytes), totalBytes: total !== undefined ? Number(total) : head.byteLength };
+    } catch (error) {
+      if (error instanceof NoSuchKey) return undefined;
+      // An empty object has no byte 0: a range of it is unsatisfiable.
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416)
+        return { head: new Uint8Array(), totalBytes: 0 };
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }));
   }
 
   destroy(): void {

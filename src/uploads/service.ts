@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { Principal } from '../auth/principal.ts';
+import type { Db } from '../db/database.ts';
+import { findUpload, ownsUpload } from '../db/queries/findUpload.ts';
+import { insertUpload } from '../db/queries/insertUpload.ts';
+import { markUploadUsed } from '../db/queries/markUploadUsed.ts';
+import { settleUpload } from '../db/queries/settleUpload.ts';
+import { lockCallerUploads, uploadBytesSince } from '../db/queries/uploadBytesSince.ts';
+import type { UploadRow } from '../db/schema.ts';
+import { ErrorCode } from '../errorCodes.ts';
+import type { Logger } from '../log.ts';
+import { startOfUtcDay } from '../predictions/admission.ts';
+import type { FileStorage } from '../storage/fileStorage.ts';
+import type { S3Storage } from '../storage/s3Storage.ts';
+import { UPLOAD_CONTENT_TYPES, type UploadContentType } from '../vocabulary.ts';
+import { HEAD_BYTES, inspectStored } from './inspect.ts';
+
+/** The most an image may be: the HappyHorse models' limit for each image. */
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Where uploads are kept: the gateway's own folder (the client PUTs to the gateway, which checks the
+ * bytes as they pass) or an S3 bucket (the client PUTs to a presigned URL, and the object is checked
+ * when the upload is completed).
+ */
+export type UploadStorage = { kind: 'file'; files: FileStorage } | { kind: 's3'; s3: S3Storage };
+
+export interface UploadSettings {
+  maxVideoBytes: number;
+  /** Per caller per UTC day, declared bytes of every upload created; undefined: unlimited. */
+  bytesPerDay: number | undefined;
+  retentionHours: number;
+  /** VIDEO_BASE_URL: the gateway's public address for the links it signs, when the request's own is not it. */
+  baseUrl: string | undefined;
+}
+
+export interface UploadRequest {
+  contentType: UploadContentType;
+  byteSize: number;
+  filename?: string | null | undefined;
+}
+
+/** Where and how the client sends the bytes: one PUT to `url` with `headers`. */
+export interface UploadTarget {
+  url: string;
+  headers: { name: string; value: string }[];
+}
+
+/** createUpload input that breaks a rule only the gateway's configuration knows. */
+export class UploadInputRefused extends Error {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
+    super(`${field} ${rule}`);
+  }
+}
+
+/** The caller's daily upload bytes would be passed; nothing was stored. */
+export class UploadLimitExceeded extends Error {
+  readonly code = ErrorCode.UPLOAD_LIMIT_EXCEEDED;
+  constructor(
+    message: string,
+    readonly details: { limit: number; usedBytes: number; byteSize: number },
+  ) {
+    super(message);
+  }
+}
+
+/** Staged uploads: created by a caller, sent with one PUT, checked, then used by that caller's jobs. */
+export class UploadService {
+  constructor(private readonly deps: { db: Db; storage: UploadStorage; settings: UploadSettings; log: Logger }) {}
+
+  get storage(): UploadStorage {
+    return this.deps.storage;
+  }
+
+  /**
+   * A new PENDING upload, if its declared size is within the limits: the per-type cap, then the
+   * caller's daily bytes, checked and taken under the caller's advisory lock so racing calls (on any
+   * gateway process) cannot together pass it.
+   */
+  async create(principal: Principal, request: UploadRequest, now = new Date()): Promise<UploadRow> {
+    const { settings, db } = this.deps;
+    const kind = UPLOAD_CONTENT_TYPES[request.contentType];
+    const cap = kind === 'image' ? MAX_IMAGE_BYTES : settings.maxVideoBytes;
+    if (request.byteSize > cap) {
+      throw new UploadInputRefused(
+        'input.byteSize',
+        `must be at most ${cap} bytes for ${kind === 'image' ? 'an image' : 'a video (UPLOAD_MAX_VIDEO_BYTES)'}`,
+      );
+    }
+    const id = randomUUID();
+    const values = {
+      id,
+      ownerId: principal.id,
+      tenantId: principal.tenantId,
+      contentType: request.contentType,
+      byteSize: request.byteSize,
+      filename: request.filename ?? null,
+      storageKey: `uploads/${id}`,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + settings.retentionHours * 3_600_000),
+    };
+    const limit = settings.bytesPerDay;
+    if (limit === undefined) return insertUpload(db, values);
+    return db.transaction(async (tx) => {
+      await lockCallerUploads(tx, principal);
+      const usedBytes = await uploadBytesSince(tx, principal, startOfUtcDay(now));
+      if (usedBytes + request.byteSize > limit) {
+        throw new UploadLimitExceeded(
+          `LIMIT_UPLOAD_BYTES_PER_DAY: this upload (${request.byteSize} bytes) would take what you uploaded today (UTC) past ${limit} bytes; ${usedBytes} are used`,
+          { limit, usedBytes, byteSize: request.byteSize },
+        );
+      }
+      return insertUpload(tx, values);
+    });
+  }
+
+  /** The caller's own upload with this id; undefined for an unknown id and for anyone else's. */
+  async find(principal: Principal, id: string): Promise<UploadRow | undefined> {
+    if (!isUploadId(id)) return undefined;
+    const row = await findUpload(this.deps.db, id);
+    return row && ownsUpload(principal, row) ? row : undefined;
+  }
+
+  /**
+   * The upload with its bytes checked, if they have been sent. With file storage the PUT itself
+   * settled it, so this reads it; with S3 a PENDING upload's object is read (its length, and its
+   * first bytes with a range GET) and checked now. Undefined as `find`.
+   */
+  async complete(principal: Principal, id: string): Promise<UploadRow | undefined> {
+    const row = await this.find(principal, id);
+    if (row?.status !== 'PENDING' || this.deps.storage.kind !== 's3') return row;
+    const { s3 } = this.deps.storage;
+    const stored = await s3.readHead(row.storageKey, HEAD_BYTES);
+    if (!stored) return row; // nothing sent yet
+    const verdict = inspectStored(row, stored.head, stored.totalBytes);
+    if (verdict.status === 'REJECTED') await s3.delete(row.storageKey);
+    const settled = await settleUpload(this.deps.db, row.id, verdict);
+    this.deps.log.info('upload checked', {
+      uploadId: row.id,
+      status: settled?.status,
+      reason: settled?.rejectionReason,
+    });
+    return settled;
+  }
+
+  /**
+   * For the jobs that take media: the caller's upload, completed, if it can be used now. Undefined
+   * when it is not the caller's; otherwise the rule that keeps it from use, or the row, now marked used.
+   */
+  async use(principal: Principal, id: string): Promise<UploadRow | { unusable: string } | undefined> {
+    const row = await this.complete(principal, id);
+    if (!row) return undefined;
+    if (row.status === 'PENDING') return { unusable: 'has not been sent yet (PUT its bytes to uploadUrl first)' };
+    if (row.status === 'REJECTED') return { unusable: `was rejected: ${row.rejectionReason}` };
+    if (!(await markUploadUsed(this.deps.db, row.id))) return { unusable: 'has expired' };
+    return row;
+  }
+
+  /** Where to PUT the bytes, while the upload waits for them; null once they were sent or it expired. */
+  async target(row: UploadRow, requestOrigin: string): Promise<UploadTarget | null> {
+    if (row.status !== 'PENDING' || row.receivingAt || row.expiresAt.getTime() <= Date.now()) return null;
+    const { storage, settings } = this.deps;
+    const headers = (record: Record<string, string>) =>
+      Object.entries(record).map(([name, value]) => ({ name, value }));
+    if (storage.kind === 's3') {
+      const { url, headers: signed } = await storage.s3.presignPut(row.storageKey, row.contentType, row.expiresAt);
+      return { url, headers: headers(signed) };
+    }
+    const origin = (settings.baseUrl ?? requestOrigin).replace(/\/+$/, '');
+    return {
+      url: `${origin}${storage.files.signer.sign(uploadPath(row.id), row.expiresAt)}`,
+      headers: headers({ 'content-type': row.contentType }),
+    };
+  }
+}
+
+export const UPLOAD_PATH_PREFIX = '/uploads/';
+export const uploadPath = (id: string) => `${UPLOAD_PATH_PREFIX}${id}`;
+
+export function isUploadId(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+}
