@@ -175,6 +175,7 @@ const Env = z.object({
   WEBHOOK_RETRY_FOR_MS: ms(24 * 3_600_000),
   WEBHOOK_CONCURRENCY: int(1, 256, 8),
   WEBHOOK_SWEEP_MS: ms(5_000),
+  WEBHOOK_LEASE_MARGIN_MS: ms(15_000),
 });
 
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
@@ -394,6 +395,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       retryForMs: e.WEBHOOK_RETRY_FOR_MS,
       concurrency: e.WEBHOOK_CONCURRENCY,
       sweepMs: e.WEBHOOK_SWEEP_MS,
+      leaseMarginMs: e.WEBHOOK_LEASE_MARGIN_MS,
     },
   };
 }
