@@ -198,6 +198,16 @@ export async function afterCycles(
   );
 }
 
+/**
+ * A fixed wait, only where time passing is itself the test's subject (a cooldown that must expire, an
+ * outage that must last, a clock that must stop) or where nothing observable marks the moment; the
+ * caller says which. To show that nothing more happens, wait on something that can be counted instead:
+ * `afterCycles` (a loop ran n more times) or a settled state (settledOutbox in webhookReceiver.ts).
+ */
+export function letTimePass(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Poll a condition (for state that changes in the background) until it holds or time runs out. */
 export async function eventually<T>(
   read: () => Promise<T> | T,
