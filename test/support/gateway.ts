@@ -169,6 +169,24 @@ export function gatewayFixture(backend: Backend, env?: Record<string, string>) {
   return fixture;
 }
 
+/**
+ * Two gateways on one Postgres database, each opening connections of its own from the URL as separate
+ * processes would, and a fake Atlas: started before the file's tests, torn down after.
+ */
+export function twoGatewaysFixture(env?: Record<string, string>) {
+  const fixture = {} as { fake: FakeAtlas; db: TestDatabase; a: TestGateway; b: TestGateway };
+  beforeAll(async () => {
+    [fixture.fake, fixture.db] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres')]);
+    const start = () => startGateway({ databaseUrl: fixture.db.url!, atlasUrl: fixture.fake.url, env });
+    [fixture.a, fixture.b] = await Promise.all([start(), start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([fixture.a?.close(), fixture.b?.close()]);
+    await Promise.all([fixture.fake?.close(), fixture.db?.close()]);
+  });
+  return fixture;
+}
+
 export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise<T[]> {
   const seen: T[] = [];
   for await (const event of events) {
