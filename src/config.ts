@@ -175,6 +175,7 @@ const Env = z.object({
   WEBHOOK_RETRY_FOR_MS: ms(24 * 3_600_000),
   WEBHOOK_CONCURRENCY: int(1, 256, 8),
   WEBHOOK_SWEEP_MS: ms(5_000),
+  WEBHOOK_LEASE_MARGIN_MS: ms(15_000),
   UPLOAD_MAX_VIDEO_BYTES: int(1, 2 ** 31 - 1, 100 * 1024 * 1024),
   // At least a day, so the daily byte limit still sees (and counts) every upload of the day.
   UPLOAD_RETENTION_HOURS: int(24, 24 * 30, 24),
@@ -409,6 +410,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       retryForMs: e.WEBHOOK_RETRY_FOR_MS,
       concurrency: e.WEBHOOK_CONCURRENCY,
       sweepMs: e.WEBHOOK_SWEEP_MS,
+      leaseMarginMs: e.WEBHOOK_LEASE_MARGIN_MS,
     },
   };
 }

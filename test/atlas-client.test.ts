@@ -391,7 +391,8 @@ describe('createVideo', () => {
     expect(error.code).toBe('SUBMISSION_UNKNOWN');
     expect(error.message).toMatch(/timed out/);
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS * 4);
+    // Ends at its timeout rather than hanging (a bound generous for a busy machine); sent once, not retried.
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 5_000);
     expect(fake.creates).toHaveLength(1);
   });
 

@@ -9,6 +9,7 @@ import {
   BACKENDS,
   collect,
   eventually,
+  letTimePass,
   openTestDatabase,
   startGateway,
   TEST_KEY,
@@ -332,7 +333,8 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     // Atlas rotates, dropping the old key, and spells the new one's alg the newer way.
     const old = fake.signer.current;
     fake.signer.rotate({ dropOld: true, alg: 'Ed25519' });
-    await new Promise((resolve) => setTimeout(resolve, 600)); // past the 500 ms cooldown
+    // Time is the subject: the JWKS refetch cooldown (500 ms) must be over.
+    await letTimePass(600);
     const second = await runningJob(gw, fake, db);
     expect(
       (await fake.signer.deliver(second.url, terminalBody(second.upstreamId, FakeAtlas.done(second.upstreamId))))

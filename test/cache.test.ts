@@ -4,16 +4,9 @@
  * its LISTEN connection came back.
  */
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import {
-  collect,
-  eventually,
-  openTestDatabase,
-  startGateway,
-  type TestDatabase,
-  type TestGateway,
-} from './support/gateway.ts';
+import { describe, expect, it } from 'vitest';
+import { wrapped } from './support/fakeAtlas.ts';
+import { collect, eventually, type TestGateway, twoGatewaysFixture } from './support/gateway.ts';
 
 const GENERATE =
   'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
@@ -22,102 +15,87 @@ const WATCH = 'subscription W($id: ID!) { predictionUpdated(id: $id) { status } 
 type Status = { prediction: { status: string } };
 
 describe('cached reads on two gateways sharing one Postgres database', () => {
-  let fake: FakeAtlas;
-  let db: TestDatabase;
-  let a: TestGateway;
-  let b: TestGateway;
-  beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres')]);
-    // Either may poll a job; every change reaches the other only as a notice. (Create calls get
-    // time enough on a busy machine.)
-    const env = { UPSTREAM_TIMEOUT_MS: '5000' };
-    [a, b] = await Promise.all([
-      startGateway({ databaseUrl: db.url!, atlasUrl: fake.url, env }),
-      startGateway({ databaseUrl: db.url!, atlasUrl: fake.url, env }),
-    ]);
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await Promise.all([fake?.close(), db?.close()]);
-  });
+  // Either may poll a job; every change reaches the other only as a notice. (Create calls get time
+  // enough on a busy machine.)
+  const t = twoGatewaysFixture({ UPSTREAM_TIMEOUT_MS: '5000' });
 
   const status = async (gw: TestGateway, id: string) =>
     (await gw.request<Status>(READ, { id })).data!.prediction.status;
 
   it('reads the new state on the other gateway as soon as its subscriber got it', async () => {
-    fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
-    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+    const created = await t.a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
       input: { prompt: 'cache me' },
     });
     const id = created.data!.generateVideo.prediction.id;
     // B reads (and caches) the running state, and watches.
-    expect(await status(b, id)).toBe('PROCESSING');
-    const events = collect(b.subscribe<{ predictionUpdated: { status: string } }>(WATCH, { id }));
+    expect(await status(t.b, id)).toBe('PROCESSING');
+    const events = collect(t.b.subscribe<{ predictionUpdated: { status: string } }>(WATCH, { id }));
     await eventually(
-      () => fake.statusCalls('job_1').length,
+      () => t.fake.statusCalls('job_1').length,
       (n) => n >= 1,
     );
-    fake.statusScripts.set('job_1', [
+    t.fake.statusScripts.set('job_1', [
       wrapped({ id: 'job_1', status: 'completed', outputs: ['https://cdn.example/c.mp4'] }),
     ]);
     expect((await events).at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
     // The notice that moved the subscriber dropped the cached row first.
-    expect(await status(b, id)).toBe('SUCCEEDED');
+    expect(await status(t.b, id)).toBe('SUCCEEDED');
   });
 
   it('drops a cached row on the notice of its change, with nobody watching it', async () => {
     // Done on the fifth poll (A polls every 40 ms), well after B has read and cached the running state.
-    fake.newJob = (n) => ({
+    t.fake.newJob = (n) => ({
       id: `quiet_${n}`,
       script: [
         ...Array.from({ length: 4 }, () => wrapped({ id: `quiet_${n}`, status: 'processing' })),
         wrapped({ id: `quiet_${n}`, status: 'completed', outputs: ['https://cdn.example/q.mp4'] }),
       ],
     });
-    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+    const created = await t.a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
       input: { prompt: 'read only' },
     });
     const id = created.data!.generateVideo.prediction.id;
-    expect(await status(b, id)).toBe('PROCESSING');
+    expect(await status(t.b, id)).toBe('PROCESSING');
     await eventually(
-      () => status(a, id),
+      () => status(t.a, id),
       (s) => s === 'SUCCEEDED',
     );
     await eventually(
-      () => status(b, id),
+      () => status(t.b, id),
       (s) => s === 'SUCCEEDED',
       5_000,
     );
   });
 
   it("reads its own write at once, before the write's notice comes back", async () => {
-    fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
-    const created = await b.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+    const created = await t.b.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
       input: { prompt: 'cancel me' },
     });
     const id = created.data!.generateVideo.prediction.id;
-    expect(await status(b, id)).toBe('PROCESSING');
-    await b.request('mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', { id });
-    expect(await status(b, id)).toBe('CANCELED');
+    expect(await status(t.b, id)).toBe('PROCESSING');
+    await t.b.request('mutation C($id: ID!) { cancelPrediction(id: $id) { status } }', { id });
+    expect(await status(t.b, id)).toBe('CANCELED');
   });
 
   it('forgets everything cached when its notification connection comes back, as notices were lost', async () => {
-    fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
-    const created = await a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
+    t.fake.newJob = (n) => ({ id: `job_${n}`, script: [wrapped({ id: `job_${n}`, status: 'processing' })] });
+    const created = await t.a.request<{ generateVideo: { prediction: { id: string } } }>(GENERATE, {
       input: { prompt: 'missed notice' },
     });
     const id = created.data!.generateVideo.prediction.id;
-    expect(await status(b, id)).toBe('PROCESSING');
+    expect(await status(t.b, id)).toBe('PROCESSING');
     // A change B is never told of (no notice at all), then B's LISTEN connection drops and returns.
-    await db.database.db.execute(
+    await t.db.database.db.execute(
       sql`update predictions set status = 'CANCELED', version = version + 1, next_poll_at = null where id = ${id}`,
     );
-    expect(await status(b, id)).toBe('PROCESSING'); // the cache, as designed: no notice, no news
-    await db.database.db.execute(
+    expect(await status(t.b, id)).toBe('PROCESSING'); // the cache, as designed: no notice, no news
+    await t.db.database.db.execute(
       sql`select pg_terminate_backend(pid) from pg_stat_activity where query ilike 'listen%' and datname = current_database()`,
     );
     await eventually(
-      () => status(b, id),
+      () => status(t.b, id),
       (s) => s === 'CANCELED',
       10_000,
     );

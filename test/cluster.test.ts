@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
 import {
   ADMIN_URL,
@@ -7,8 +7,7 @@ import {
   eventually,
   openTestDatabase,
   startGateway,
-  type TestDatabase,
-  type TestGateway,
+  twoGatewaysFixture,
 } from './support/gateway.ts';
 
 type Generated = { generateVideo: { prediction: { id: string } } };
@@ -16,25 +15,11 @@ const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input:
 const UPDATES = 'subscription W($id: ID!) { predictionUpdated(id: $id) { status videoUrl } }';
 
 describe('two gateways on one Postgres database', () => {
-  let fake: FakeAtlas;
-  let db: TestDatabase;
-  let a: TestGateway;
-  let b: TestGateway;
-
-  beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres')]);
-    // Each gateway opens its own connections from the URL, as separate processes would.
-    const start = () => startGateway({ databaseUrl: db.url!, atlasUrl: fake.url, env: { POLL_CONCURRENCY: '4' } });
-    [a, b] = await Promise.all([start(), start()]);
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await Promise.all([fake?.close(), db?.close()]);
-  });
+  const t = twoGatewaysFixture({ POLL_CONCURRENCY: '4' });
 
   it('shares the polling, never polls one job twice at once, and streams to subscribers on either', async () => {
     // Slow status replies, so that two pollers on one job would overlap and show up in maxInFlight.
-    fake.newJob = (n) => ({
+    t.fake.newJob = (n) => ({
       id: `job_${n}`,
       script: [
         ...Array.from({ length: 4 }, () => ({ ...wrapped({ id: `job_${n}`, status: 'processing' }), delayMs: 30 })),
@@ -44,37 +29,37 @@ describe('two gateways on one Postgres database', () => {
 
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const created = await a.request<Generated>(GENERATE, { input: { prompt: `job ${i}` } });
+      const created = await t.a.request<Generated>(GENERATE, { input: { prompt: `job ${i}` } });
       expect(created.errors).toBeUndefined();
       ids.push(created.data!.generateVideo.prediction.id);
     }
     // Subscribers on the gateway that did not create the jobs see every one finish.
     const streams = await Promise.all(
-      ids.map((id) => collect(b.subscribe<{ predictionUpdated: { status: string } }>(UPDATES, { id }))),
+      ids.map((id) => collect(t.b.subscribe<{ predictionUpdated: { status: string } }>(UPDATES, { id }))),
     );
     for (const events of streams) expect(events.at(-1)!.data!.predictionUpdated.status).toBe('SUCCEEDED');
 
-    expect(fake.creates).toHaveLength(12);
+    expect(t.fake.creates).toHaveLength(12);
     for (let n = 1; n <= 12; n++) {
-      expect(fake.maxInFlight.get(`job_${n}`)).toBe(1);
+      expect(t.fake.maxInFlight.get(`job_${n}`)).toBe(1);
       // Five scripted replies: any double polling would add calls beyond them.
-      expect(fake.statusCalls(`job_${n}`)).toHaveLength(5);
+      expect(t.fake.statusCalls(`job_${n}`)).toHaveLength(5);
     }
   });
 
   it('a change polled by one gateway reaches a subscriber on the other mid-job', async () => {
-    fake.reset();
-    fake.newJob = (n) => ({ id: `slow_${n}`, script: [wrapped({ id: `slow_${n}`, status: 'processing' })] });
-    const created = await a.request<Generated>(GENERATE, { input: { prompt: 'watch me from b' } });
+    t.fake.reset();
+    t.fake.newJob = (n) => ({ id: `slow_${n}`, script: [wrapped({ id: `slow_${n}`, status: 'processing' })] });
+    const created = await t.a.request<Generated>(GENERATE, { input: { prompt: 'watch me from b' } });
     const id = created.data!.generateVideo.prediction.id;
     const events = collect(
-      b.subscribe<{ predictionUpdated: { status: string; videoUrl: string | null } }>(UPDATES, { id }),
+      t.b.subscribe<{ predictionUpdated: { status: string; videoUrl: string | null } }>(UPDATES, { id }),
     );
     await eventually(
-      () => fake.statusCalls('slow_1').length,
+      () => t.fake.statusCalls('slow_1').length,
       (n) => n >= 2,
     );
-    fake.statusScripts.set('slow_1', [
+    t.fake.statusScripts.set('slow_1', [
       wrapped({ id: 'slow_1', status: 'succeeded', outputs: ['https://cdn.example/late.mp4'] }),
     ]);
     const seen = await events;

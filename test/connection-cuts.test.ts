@@ -6,7 +6,14 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { collect, createServerDatabase, eventually, startGateway, type TestGateway } from './support/gateway.ts';
+import {
+  collect,
+  createServerDatabase,
+  eventually,
+  letTimePass,
+  startGateway,
+  type TestGateway,
+} from './support/gateway.ts';
 
 const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }';
 const WATCH = 'subscription W($id: ID!) { predictionUpdated(id: $id) { status } }';
@@ -64,7 +71,8 @@ describe('connection cuts while jobs are polled', () => {
     );
     for (let cut = 0; cut < 10; cut++) {
       await cutEveryConnection();
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // Time is the subject: cuts spread over 2.5 s, so they land in every phase of polls and copies.
+      await letTimePass(250);
     }
     // Without the fix some rows stay leased for the whole lease (about 127 s); 15 s leaves a busy
     // machine room while being far from that. The soak (npm run soak) measures how soon.

@@ -10,31 +10,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { journalDir } from '../src/dataDir.ts';
 import { children, startChild } from './support/childGateway.ts';
-import { FakeAtlas } from './support/fakeAtlas.ts';
-import {
-  ADMIN_URL,
-  createServerDatabase,
-  eventually,
-  startGateway,
-  TEST_KEY,
-  type TestGateway,
-} from './support/gateway.ts';
-import { TcpProxy } from './support/tcpProxy.ts';
-
-const GENERATE =
-  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
-type Generated = { generateVideo: { prediction: { id: string; status: string } } };
-
-interface Row {
-  id: string;
-  status: string;
-  upstream_id: string | null;
-  error_code: string | null;
-}
+import { eventually, startGateway, TEST_KEY } from './support/gateway.ts';
+import { GENERATE, type Generated, outageFixture } from './support/outage.ts';
 
 /** A DATA_DIR two levels down a fresh folder, and ways to take it away and give it back. */
 function dataDirUnder(): { dataDir: string; breakIt(): void; restore(): void; hide(): void; unhide(): void } {
@@ -69,32 +49,11 @@ function dataDirUnder(): { dataDir: string; breakIt(): void; restore(): void; hi
 const occurrences = (text: string, needle: string) => text.split(needle).length - 1;
 
 describe('DATA_DIR', () => {
-  let fake: FakeAtlas;
-  let server: { url: string; drop(): Promise<void> };
-  let proxy: TcpProxy;
-  let sql: postgres.Sql;
-  const gateways: TestGateway[] = [];
-
-  const rows = () => sql<Row[]>`select id, status, upstream_id, error_code from predictions order by created_at`;
+  const t = outageFixture();
   const ready = async (base: string) => {
     const response = await fetch(new URL('/ready', base), { signal: AbortSignal.timeout(10_000) });
     return { status: response.status, body: (await response.json()) as { status: string; reason?: string } };
   };
-
-  beforeEach(async () => {
-    [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
-    const admin = new URL(ADMIN_URL);
-    proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
-    sql = postgres(server.url, { max: 1, onnotice: () => {} });
-  });
-
-  afterEach(async () => {
-    await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
-    await Promise.all(children.splice(0).map((child) => child.kill9()));
-    await sql.end({ timeout: 1 });
-    await proxy.close();
-    await Promise.all([fake.close(), server.drop()]);
-  });
 
   it.each([
     ['Postgres', true],
@@ -105,9 +64,9 @@ describe('DATA_DIR', () => {
       const { dataDir, breakIt } = dataDirUnder();
       breakIt();
       const env = {
-        ATLASCLOUD_BASE_URL: fake.url,
+        ATLASCLOUD_BASE_URL: t.fake.url,
         DATA_DIR: dataDir,
-        ...(withDatabaseUrl ? { DATABASE_URL: server.url } : {}),
+        ...(withDatabaseUrl ? { DATABASE_URL: t.server.url } : {}),
       };
       await expect(startChild(env)).rejects.toThrow(/exited during start-up/);
       const child = children.at(-1)!;
@@ -121,8 +80,8 @@ describe('DATA_DIR', () => {
 
   it('/ready answers 503 while DATA_DIR cannot be written, and 200 again once it can', async () => {
     const { dataDir, breakIt, restore } = dataDirUnder();
-    const gw = await startGateway({ databaseUrl: server.url, atlasUrl: fake.url, env: { DATA_DIR: dataDir } });
-    gateways.push(gw);
+    const gw = await startGateway({ databaseUrl: t.server.url, atlasUrl: t.fake.url, env: { DATA_DIR: dataDir } });
+    t.gateways.push(gw);
     expect(await ready(gw.url)).toEqual({ status: 200, body: { status: 'ready' } });
 
     breakIt();
@@ -147,15 +106,15 @@ describe('DATA_DIR', () => {
   it('survives a journal that cannot be written during a database outage, and records every job once the database is back', async () => {
     const { dataDir, breakIt } = dataDirUnder();
     const child = await startChild({
-      DATABASE_URL: proxy.url(server.url),
-      ATLASCLOUD_BASE_URL: fake.url,
+      DATABASE_URL: t.proxy.url(t.server.url),
+      ATLASCLOUD_BASE_URL: t.fake.url,
       DATA_DIR: dataDir,
       UPSTREAM_TIMEOUT_MS: '5000',
     });
     breakIt();
 
     // Ten paid jobs whose create calls are out at Atlas when the database goes away.
-    fake.createDelayMs = 1_000;
+    t.fake.createDelayMs = 1_000;
     const submissions = Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         fetch(`${child.base}/graphql`, {
@@ -166,10 +125,10 @@ describe('DATA_DIR', () => {
       ),
     );
     await eventually(
-      () => fake.creates.length,
+      () => t.fake.creates.length,
       (n) => n === 10,
     );
-    await proxy.cut();
+    await t.proxy.cut();
     const replies = await submissions;
     for (const reply of replies) expect(reply.errors).toBeUndefined();
     const ids = replies.map((reply) => reply.data!.generateVideo.prediction.id);
@@ -182,11 +141,11 @@ describe('DATA_DIR', () => {
         output.includes('recording a submission failed again'),
       15_000,
     );
-    await proxy.restore();
+    await t.proxy.restore();
 
     // Every job ends with the id Atlas gave it: none was taken for lost.
     const done = await eventually(
-      rows,
+      t.rows,
       (all) => all.length === 10 && all.every((row) => row.status === 'SUCCEEDED'),
       30_000,
     );
@@ -195,7 +154,7 @@ describe('DATA_DIR', () => {
       Array.from({ length: 10 }, (_, i) => `job_${i + 1}`).sort(),
     );
     expect(done.filter((row) => row.error_code !== null)).toEqual([]);
-    expect(fake.creates).toHaveLength(10);
+    expect(t.fake.creates).toHaveLength(10);
 
     // Still running, and still serving.
     expect(child.proc.exitCode).toBeNull();
@@ -206,18 +165,18 @@ describe('DATA_DIR', () => {
   it('names, on shutdown, the upstream ids that neither the database nor the journal took', async () => {
     const { dataDir, breakIt } = dataDirUnder();
     const gw = await startGateway({
-      databaseUrl: proxy.url(server.url),
-      atlasUrl: fake.url,
+      databaseUrl: t.proxy.url(t.server.url),
+      atlasUrl: t.fake.url,
       env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' },
     });
     breakIt();
-    fake.createDelayMs = 1_000;
+    t.fake.createDelayMs = 1_000;
     const submission = gw.request<Generated>(GENERATE, { input: { prompt: 'recorded nowhere' } });
     await eventually(
-      () => fake.creates.length,
+      () => t.fake.creates.length,
       (n) => n === 1,
     );
-    await proxy.cut();
+    await t.proxy.cut();
     const id = (await submission).data!.generateVideo.prediction.id;
     await gw.close();
     const line = gw.logs.find((entry) => entry.includes('stopping with submissions recorded nowhere'));
@@ -231,20 +190,20 @@ describe('DATA_DIR', () => {
   it('keeps going when recorded ids cannot be removed from the journal, and removes them once it can', async () => {
     const { dataDir, hide, unhide } = dataDirUnder();
     const gw = await startGateway({
-      databaseUrl: proxy.url(server.url),
-      atlasUrl: fake.url,
+      databaseUrl: t.proxy.url(t.server.url),
+      atlasUrl: t.fake.url,
       env: { DATA_DIR: dataDir, UPSTREAM_TIMEOUT_MS: '5000' },
     });
-    gateways.push(gw);
-    fake.createDelayMs = 1_000;
+    t.gateways.push(gw);
+    t.fake.createDelayMs = 1_000;
     const submissions = Promise.all(
       Array.from({ length: 3 }, (_, i) => gw.request<Generated>(GENERATE, { input: { prompt: `on disk ${i}` } })),
     );
     await eventually(
-      () => fake.creates.length,
+      () => t.fake.creates.length,
       (n) => n === 3,
     );
-    await proxy.cut();
+    await t.proxy.cut();
     await submissions;
     // On disk, as they should be; then the folder goes away before they can be removed.
     const journal = journalDir(dataDir);
@@ -253,10 +212,10 @@ describe('DATA_DIR', () => {
       (n) => n === 3,
     );
     hide();
-    await proxy.restore();
+    await t.proxy.restore();
 
     await eventually(
-      rows,
+      t.rows,
       (all) => all.length === 3 && all.every((row) => row.status === 'SUCCEEDED' && row.upstream_id !== null),
       30_000,
     );

@@ -7,7 +7,7 @@ import type { PredictionRow } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
 import { PredictionEvents } from '../src/predictions/events.ts';
 import { applyChange } from '../src/predictions/transitions.ts';
-import { eventually, openTestDatabase, type TestDatabase } from './support/gateway.ts';
+import { eventually, letTimePass, openTestDatabase, type TestDatabase } from './support/gateway.ts';
 
 const row = (id: string) => ({
   id,
@@ -46,7 +46,8 @@ describe('prediction events', () => {
     const initial = await insertPrediction(db.database.db, row(id));
     const seen: PredictionRow[] = [];
     const done = take(events.watch(initial), seen);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the watch's own catch-up read is done
+    // Nothing observable marks the watch's own catch-up read as done: give it a moment.
+    await letTimePass(100);
 
     // The change commits while no notice can arrive.
     await applyChange(
@@ -56,7 +57,8 @@ describe('prediction events', () => {
       { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
       { source: { via: 'poll' } },
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Nothing observable marks "no notice came": a moment in which a wrongly seen change would show.
+    await letTimePass(100);
     expect(seen.map((r) => r.status)).toEqual(['PROCESSING']);
 
     reconnect();

@@ -20,6 +20,7 @@ import { post, subscribeAll } from './support/auth.ts';
 import { children, startChild } from './support/childGateway.ts';
 import { FakeAtlas, type FakeFile, generatedChunk } from './support/fakeAtlas.ts';
 import {
+  afterCycles,
   BACKENDS,
   createServerDatabase,
   eventually,
@@ -27,7 +28,7 @@ import {
   startGateway,
   type TestGateway,
 } from './support/gateway.ts';
-import { WebhookReceiver } from './support/webhookReceiver.ts';
+import { settledOutbox, WebhookReceiver } from './support/webhookReceiver.ts';
 
 const JWT_SECRET = 'mirror-test-secret-of-at-least-32-characters';
 const token = (sub: string) =>
@@ -206,7 +207,8 @@ for (const backend of BACKENDS) {
           sourceUrls: [source],
           videoUrl: source,
         });
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // One message, settled: no second one can come.
+        expect((await settledOutbox(f.db.database, id)).map((message) => message.event)).toEqual(['COMPLETED']);
         expect(receiver.received).toHaveLength(1);
       } finally {
         await receiver.close();
@@ -316,7 +318,7 @@ for (const backend of BACKENDS) {
         ]);
         // Nothing kept: no file, no partial file; and not tried again.
         expect(existsSync(join(storageDir, id)) ? readdirSync(join(storageDir, id)) : []).toEqual([]);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await afterCycles(f.gw.gateway, 'copier', 3);
         expect(f.fake.fileGets.filter((get) => get.name === 'job_1.mp4')).toHaveLength(1);
       }
     });

@@ -8,77 +8,36 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { children, startChild } from './support/childGateway.ts';
-import { FakeAtlas } from './support/fakeAtlas.ts';
-import {
-  ADMIN_URL,
-  createServerDatabase,
-  eventually,
-  startGateway,
-  TEST_KEY,
-  type TestGateway,
-} from './support/gateway.ts';
-import { TcpProxy } from './support/tcpProxy.ts';
-
-const GENERATE =
-  'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }';
-type Generated = { generateVideo: { prediction: { id: string; status: string } } };
-
-interface Row {
-  id: string;
-  status: string;
-  upstream_id: string | null;
-  error_code: string | null;
-}
+import { describe, expect, it } from 'vitest';
+import { startChild } from './support/childGateway.ts';
+import { eventually, letTimePass, startGateway, TEST_KEY } from './support/gateway.ts';
+import { GENERATE, type Generated, outageFixture } from './support/outage.ts';
 
 describe('a database outage while jobs are being submitted', () => {
-  let fake: FakeAtlas;
-  let server: { url: string; drop(): Promise<void> };
-  let proxy: TcpProxy;
-  let sql: postgres.Sql;
-  const gateways: TestGateway[] = [];
-
-  const rows = () => sql<Row[]>`select id, status, upstream_id, error_code from predictions order by created_at`;
+  const t = outageFixture();
   const start = async (databaseUrl: string, env: Record<string, string> = {}) => {
     // Create calls take a while, and the gateway waits for them: the outage begins while they are out.
     const gateway = await startGateway({
       databaseUrl,
-      atlasUrl: fake.url,
+      atlasUrl: t.fake.url,
       env: { UPSTREAM_TIMEOUT_MS: '5000', ...env },
     });
-    gateways.push(gateway);
+    t.gateways.push(gateway);
     return gateway;
   };
 
-  beforeEach(async () => {
-    [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
-    const admin = new URL(ADMIN_URL);
-    proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
-    sql = postgres(server.url, { max: 1, onnotice: () => {} });
-  });
-
-  afterEach(async () => {
-    await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
-    await Promise.all(children.splice(0).map((child) => child.kill9()));
-    await sql.end({ timeout: 1 });
-    await proxy.close();
-    await Promise.all([fake.close(), server.drop()]);
-  });
-
   it('records and finishes every job Atlas created during a 10 s outage, and answers new requests DATABASE_UNAVAILABLE at once', async () => {
-    const gw = await start(proxy.url(server.url));
-    fake.createDelayMs = 1_000;
+    const gw = await start(t.proxy.url(t.server.url));
+    t.fake.createDelayMs = 1_000;
     const submissions = Promise.all(
       Array.from({ length: 50 }, (_, i) => gw.request<Generated>(GENERATE, { input: { prompt: `in flight ${i}` } })),
     );
     // Every job is stored and its create call is out at Atlas; then the database goes away.
     await eventually(
-      () => fake.creates.length,
+      () => t.fake.creates.length,
       (n) => n === 50,
     );
-    await proxy.cut();
+    await t.proxy.cut();
     const cutAt = Date.now();
 
     const replies = await submissions;
@@ -98,62 +57,63 @@ describe('a database outage while jobs are being submitted', () => {
     });
     expect(read.errors?.[0]?.extensions?.code).toBe('DATABASE_UNAVAILABLE');
 
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - cutAt))));
-    await proxy.restore();
+    // Time is the subject: the outage lasts 10 s, long past every retry's first attempts.
+    await letTimePass(Math.max(0, 10_000 - (Date.now() - cutAt)));
+    await t.proxy.restore();
 
     // Every job Atlas created is recorded with its upstream id and followed to its end.
     const done = await eventually(
-      rows,
+      t.rows,
       (all) => all.length === 50 && all.every((row) => row.status === 'SUCCEEDED'),
       30_000,
     );
     expect(new Set(done.map((row) => row.upstream_id)).size).toBe(50);
     expect(done.map((row) => row.id).sort()).toEqual([...ids].sort());
-    expect(fake.creates).toHaveLength(50);
+    expect(t.fake.creates).toHaveLength(50);
     expect(gw.logs.join('\n')).not.toContain(TEST_KEY);
   }, 60_000);
 
   it('stores an upstream id that arrives after another gateway ended the row as SUBMISSION_UNKNOWN, and follows the job', async () => {
     // A writes through the proxy; B, directly, takes A's STARTING row for lost once its lease runs out.
-    const a = await start(proxy.url(server.url), { POLL_INTERVAL_MS: '60000' });
-    await start(server.url, { UPSTREAM_TIMEOUT_MS: '300' });
-    fake.createDelayMs = 1_500;
+    const a = await start(t.proxy.url(t.server.url), { POLL_INTERVAL_MS: '60000' });
+    await start(t.server.url, { UPSTREAM_TIMEOUT_MS: '300' });
+    t.fake.createDelayMs = 1_500;
     const submission = a.request<Generated>(GENERATE, { input: { prompt: 'late id' } });
     await eventually(
-      () => fake.creates.length,
+      () => t.fake.creates.length,
       (n) => n === 1,
     );
-    await proxy.cut();
+    await t.proxy.cut();
     const reply = await submission;
     const id = reply.data!.generateVideo.prediction.id;
-    await eventually(rows, ([row]) => row?.error_code === 'SUBMISSION_UNKNOWN');
+    await eventually(t.rows, ([row]) => row?.error_code === 'SUBMISSION_UNKNOWN');
 
-    await proxy.restore();
-    const [row] = await eventually(rows, ([r]) => r?.status === 'SUCCEEDED', 20_000);
+    await t.proxy.restore();
+    const [row] = await eventually(t.rows, ([r]) => r?.status === 'SUCCEEDED', 20_000);
     expect(row).toMatchObject({ id, upstream_id: 'job_1', error_code: null });
-    expect(fake.creates).toHaveLength(1);
+    expect(t.fake.creates).toHaveLength(1);
   }, 40_000);
 
   it('keeps an unrecorded upstream id on disk through a kill -9, and the next process records it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hh-journal-'));
     const env = {
-      DATABASE_URL: proxy.url(server.url),
-      ATLASCLOUD_BASE_URL: fake.url,
+      DATABASE_URL: t.proxy.url(t.server.url),
+      ATLASCLOUD_BASE_URL: t.fake.url,
       DATA_DIR: dataDir,
       UPSTREAM_TIMEOUT_MS: '5000',
     };
     const first = await startChild(env);
-    fake.createDelayMs = 1_000;
+    t.fake.createDelayMs = 1_000;
     const submission = fetch(`${first.base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: GENERATE, variables: { input: { prompt: 'survive a crash' } } }),
     });
     await eventually(
-      () => fake.creates.length,
+      () => t.fake.creates.length,
       (n) => n === 1,
     );
-    await proxy.cut();
+    await t.proxy.cut();
     await submission;
     await eventually(
       () => first.output(),
@@ -161,11 +121,11 @@ describe('a database outage while jobs are being submitted', () => {
     );
     await first.kill9();
 
-    await proxy.restore();
-    fake.createDelayMs = 0;
+    await t.proxy.restore();
+    t.fake.createDelayMs = 0;
     await startChild(env);
-    const [row] = await eventually(rows, ([r]) => r?.status === 'SUCCEEDED', 20_000);
+    const [row] = await eventually(t.rows, ([r]) => r?.status === 'SUCCEEDED', 20_000);
     expect(row).toMatchObject({ upstream_id: 'job_1' });
-    expect(fake.creates).toHaveLength(1);
+    expect(t.fake.creates).toHaveLength(1);
   }, 60_000);
 });

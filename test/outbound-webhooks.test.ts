@@ -29,7 +29,7 @@ import {
   startGateway,
   type TestDatabase,
 } from './support/gateway.ts';
-import { WebhookReceiver } from './support/webhookReceiver.ts';
+import { settledOutbox, WebhookReceiver } from './support/webhookReceiver.ts';
 
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const JWT_SECRET = 'outbound-webhooks-test-secret-0123456789abcdef';
@@ -164,8 +164,8 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
         nextAttemptAt: null,
       },
     ]);
-    // STARTED was not asked for: nothing else comes.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // STARTED was not asked for: one message, settled, so nothing else comes.
+    expect((await settledOutbox(t.db.database, id)).map((message) => message.event)).toEqual(['COMPLETED']);
     expect(receiver.received).toHaveLength(1);
     // The secret signs; it is never written anywhere.
     expect(t.gw.logs.join('\n')).not.toContain(SIGNING_SECRET.slice('whsec_'.length));
@@ -214,7 +214,7 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
       () => receiver.at('/all'),
       (r) => r.length >= 3,
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await settledOutbox(t.db.database, id)).toHaveLength(3);
     expect(receiver.at('/all')).toHaveLength(3);
     for (const hook of received) expect(hook.verifyError).toBeUndefined();
     const events = received.map(bodyOf).sort((a, b) => a.timestamp.localeCompare(b.timestamp));
@@ -285,9 +285,9 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     const [message] = await t.db.database.db.select().from(webhookOutbox).where(eq(webhookOutbox.predictionId, id));
     expect(message!.gaveUpAt).not.toBeNull();
     expect(message!.nextAttemptAt).toBeNull();
-    const seen = receiver.at('/down').length;
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    expect(receiver.at('/down')).toHaveLength(seen);
+    // Given up and due never again (settled): every attempt on record reached the receiver, and no more will.
+    await settledOutbox(t.db.database, id);
+    expect(receiver.at('/down')).toHaveLength(attempts.length);
   });
 
   it('a slow receiver runs into the timeout', async () => {
@@ -312,7 +312,7 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     );
     expect(attempt).toMatchObject({ httpStatus: 302, delivered: false });
     expect(attempt!.error).toBe(`HTTP 302: redirects are not followed (to ${receiver.url}/target); give the final URL`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The attempt is recorded after its request returned: a followed redirect would have reached /target by now.
     expect(receiver.at('/target')).toHaveLength(0);
   });
 
@@ -394,7 +394,7 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
       'predictionId',
       /was submitted without a webhook; there is nothing to redeliver/,
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await settledOutbox(t.db.database, id)).toHaveLength(2);
     expect(receiver.at('/again')).toHaveLength(2);
   });
 
@@ -427,7 +427,7 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
       () => receiver.at('/idem'),
       (r) => r.length >= 1,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await settledOutbox(t.db.database)).toHaveLength(1);
     expect(receiver.received.map((hook) => hook.path)).toEqual(['/idem']);
   });
 
@@ -560,6 +560,12 @@ describe('WEBHOOK_ALLOW_PRIVATE', () => {
   }
 });
 
+/**
+ * The processes' lease on a claimed message: an attempt's 5 s timeout plus 3 s for its database writes
+ * (15 s in production), so a message orphaned by a killed process is sent again within the test.
+ */
+const CHILD_LEASE = { WEBHOOK_TIMEOUT_MS: '5000', WEBHOOK_LEASE_MARGIN_MS: '3000', WEBHOOK_SWEEP_MS: '200' };
+
 describe('two gateway processes on one Postgres database', () => {
   let fake: FakeAtlas;
   let db: TestDatabase;
@@ -579,8 +585,7 @@ describe('two gateway processes on one Postgres database', () => {
         DATABASE_URL: db.url!,
         ATLASCLOUD_BASE_URL: fake.url,
         ...FAST_WEBHOOKS,
-        WEBHOOK_TIMEOUT_MS: '5000',
-        WEBHOOK_SWEEP_MS: '200',
+        ...CHILD_LEASE,
         WEBHOOK_CONCURRENCY: '4',
         // Not 1 s (the helper's): a create recorded late on a busy machine would be taken for lost
         // (SUBMISSION_UNKNOWN), then found running: a true extra STARTED and COMPLETED, not a repeat.
@@ -610,8 +615,8 @@ describe('two gateway processes on one Postgres database', () => {
       (r) => r.length >= 2 * jobs,
       30_000,
     );
-    // Time for any second delivery to show up.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Every message delivered and due never again: no second delivery can follow.
+    expect(await settledOutbox(db.database)).toHaveLength(2 * jobs);
     const received = receiver.at('/both');
     expect(received).toHaveLength(2 * jobs);
     expect(new Set(received.map((hook) => hook.headers['webhook-id'])).size).toBe(2 * jobs);
@@ -649,19 +654,19 @@ describe('two gateway processes on one Postgres database', () => {
       DATABASE_URL: db.url!,
       ATLASCLOUD_BASE_URL: fake.url,
       ...FAST_WEBHOOKS,
-      WEBHOOK_TIMEOUT_MS: '5000',
-      WEBHOOK_SWEEP_MS: '200',
+      ...CHILD_LEASE,
     });
     const [, second] = await eventually(
       () => receiver.at('/orphan'),
       (r) => r.length >= 2,
       60_000,
     );
-    // The same message (receivers drop the repeat by its id), freshly signed, after the lease (5 s + 15 s) ran out.
+    // The same message (receivers drop the repeat by its id), freshly signed, after the lease (5 s + 3 s)
+    // ran out: not even when the killed attempt's own timeout (5 s) was up.
     expect(second!.verifyError).toBeUndefined();
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
     expect(second!.body).toBe(first!.body);
-    expect(second!.at - first!.at).toBeGreaterThanOrEqual(15_000);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(5_000);
     const attempts = await eventually(
       () => db.database.db.select().from(webhookAttempts).where(eq(webhookAttempts.predictionId, id)),
       (rows) => rows.length >= 1,

@@ -1,15 +1,25 @@
 /**
  * New PGlite data folders start as a copy of a template cluster instead of running initdb
  * (src/db/pgliteTemplate.ts). A copy shares the template's system identifier, which initdb makes anew
- * for every cluster: that is how these tests tell a copy from an initdb. Each test has its own cache.
+ * for every cluster: that is how these tests tell a copy from an initdb. The file makes one template
+ * (initdb and the migrations, the slow part) in a cache of its own; each test starts from an empty
+ * cache, or from a copy of that one where the template is a given rather than the subject.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrationsFolder } from '../src/db/database.ts';
 import { createPglite, makeTemplate, templateDir } from '../src/db/pgliteTemplate.ts';
+
+let shared: string;
+let firstMade: 'made' | 'present';
+beforeAll(async () => {
+  shared = mkdtempSync(join(tmpdir(), 'hh-template-shared-'));
+  firstMade = await makeTemplate(migrationsFolder, shared);
+}, 120_000);
+afterAll(() => rmSync(shared, { recursive: true, force: true }));
 
 let folder: string;
 let cache: string;
@@ -18,6 +28,14 @@ beforeEach(() => {
   cache = join(folder, 'cache');
 });
 afterEach(() => rmSync(folder, { recursive: true, force: true }));
+
+/** The file's template, as if made in this test's cache (now, for a test that needs it to appear late). */
+function copySharedTemplate() {
+  const template = templateDir(migrationsFolder, shared);
+  const target = templateDir(migrationsFolder, cache);
+  cpSync(template, target, { recursive: true });
+  cpSync(`${template}.tar`, `${target}.tar`);
+}
 
 async function systemIdentifier(client: PGlite): Promise<string> {
   return (await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!
@@ -46,7 +64,9 @@ async function using<T>(dataDir: string, read: (client: PGlite) => Promise<T>): 
 
 describe('a new PGlite data folder', () => {
   it('is a copy of the template, made once per PGlite version and set of migrations, migrated and empty, and works as a database of its own', async () => {
-    expect(await makeTemplate(migrationsFolder, cache)).toBe('made');
+    // The file's beforeAll made it in an empty cache.
+    cache = shared;
+    expect(firstMade).toBe('made');
     expect(await makeTemplate(migrationsFolder, cache)).toBe('present');
     const templateId = await templateIdentifier();
 
@@ -74,7 +94,9 @@ describe('a new PGlite data folder', () => {
       await client.exec('create table horses (name text); insert into horses values ($$Silver$$);');
       return systemIdentifier(client);
     });
-    await makeTemplate(migrationsFolder, cache);
+    // A template appears after the database was made.
+    copySharedTemplate();
+    expect(await makeTemplate(migrationsFolder, cache)).toBe('present');
     const reopened = await using(data, async (client) => ({
       id: await systemIdentifier(client),
       rows: (await client.query('select name from horses')).rows,
@@ -83,7 +105,7 @@ describe('a new PGlite data folder', () => {
   }, 120_000);
 
   it('is copied again when an earlier copy was cut short (no PG_VERSION yet)', async () => {
-    await makeTemplate(migrationsFolder, cache);
+    copySharedTemplate();
     const data = join(folder, 'data');
     mkdirSync(join(data, 'base'), { recursive: true });
     writeFileSync(join(data, 'postgresql.conf'), 'half a copy');
@@ -95,7 +117,7 @@ describe('a new PGlite data folder', () => {
   }, 120_000);
 
   it('is not copied from a template made for other migrations', async () => {
-    await makeTemplate(migrationsFolder, cache);
+    copySharedTemplate();
     const templateId = await templateIdentifier();
     const newer = join(folder, 'migrations');
     cpSync(migrationsFolder, newer, { recursive: true });
@@ -113,7 +135,7 @@ describe('a new PGlite data folder', () => {
   it('runs initdb where there is no template, in memory too; with one, a memory:// database is loaded from it', async () => {
     const initdb = [await using(join(folder, 'data'), systemIdentifier), await using('memory://', systemIdentifier)];
     expect(existsSync(templateDir(migrationsFolder, cache))).toBe(false);
-    await makeTemplate(migrationsFolder, cache);
+    copySharedTemplate();
     const templateId = await templateIdentifier();
     expect(new Set([...initdb, templateId]).size).toBe(3);
     // Loaded from the template's tar file: the same cluster, migrated and empty, and each one its own.

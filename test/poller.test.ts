@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type PredictionRow, predictions } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
 import { type Poller, type PollStart, startPoller } from '../src/predictions/poller.ts';
-import { BACKENDS, eventually, openTestDatabase, type TestDatabase } from './support/gateway.ts';
+import { BACKENDS, eventually, letTimePass, openTestDatabase, type TestDatabase } from './support/gateway.ts';
 import { HeldAtlas } from './support/heldAtlas.ts';
 
 /** Long, so every step below fits well inside the slack the schedule allows (a tenth of it). */
@@ -68,7 +68,8 @@ describe.each(BACKENDS)('poll schedule on %s', (backend) => {
 
   /** Answer the open status call after `delayMs`, and wait until the poller has written the result back. */
   async function answerLater(id: string, lease: Date, delayMs: number): Promise<PredictionRow> {
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    // Time is the subject: the answer comes this late.
+    await letTimePass(delayMs);
     atlas.answer('job_1', { status: 'processing' });
     return eventually(
       () => read(id),

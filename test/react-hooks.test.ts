@@ -47,7 +47,14 @@ import {
   VideoGatewayProvider,
 } from '../packages/client/src/react/index.tsx';
 import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
-import { eventually, openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
+import {
+  eventually,
+  letTimePass,
+  openTestDatabase,
+  startGateway,
+  type TestDatabase,
+  type TestGateway,
+} from './support/gateway.ts';
 
 const dom = new Window({ url: 'http://localhost:3000/' });
 const installed: string[] = [];
@@ -77,7 +84,6 @@ interface StoredPrediction {
   [field: string]: unknown;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const videoUrl = (upstreamId: string) => `https://cdn.example/hooks/${upstreamId}.mp4`;
 /** Consecutive duplicates dropped: the sequence of distinct values a hook went through. */
 const transitions = <T>(values: T[]) => values.filter((value, i) => i === 0 || value !== values[i - 1]);
@@ -192,7 +198,8 @@ describe('useVideoGeneration', () => {
     // Once done, elapsed is the job's own span, and it no longer grows.
     const span = Date.parse(done.prediction!.completedAt!) - Date.parse(done.prediction!.createdAt);
     expect(done.elapsedMs).toBe(span);
-    await sleep(600);
+    // Time is the subject: the hook's clock (it re-renders elapsedMs while running) must have stopped.
+    await letTimePass(600);
     expect(result.current.elapsedMs).toBe(span);
 
     // Every render, in order: nothing, then PROCESSING (running), then SUCCEEDED (done) and nothing after.

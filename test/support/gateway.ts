@@ -169,6 +169,24 @@ export function gatewayFixture(backend: Backend, env?: Record<string, string>) {
   return fixture;
 }
 
+/**
+ * Two gateways on one Postgres database, each opening connections of its own from the URL as separate
+ * processes would, and a fake Atlas: started before the file's tests, torn down after.
+ */
+export function twoGatewaysFixture(env?: Record<string, string>) {
+  const fixture = {} as { fake: FakeAtlas; db: TestDatabase; a: TestGateway; b: TestGateway };
+  beforeAll(async () => {
+    [fixture.fake, fixture.db] = await Promise.all([FakeAtlas.start(), openTestDatabase('postgres')]);
+    const start = () => startGateway({ databaseUrl: fixture.db.url!, atlasUrl: fixture.fake.url, env });
+    [fixture.a, fixture.b] = await Promise.all([start(), start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([fixture.a?.close(), fixture.b?.close()]);
+    await Promise.all([fixture.fake?.close(), fixture.db?.close()]);
+  });
+  return fixture;
+}
+
 export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise<T[]> {
   const seen: T[] = [];
   for await (const event of events) {
@@ -196,6 +214,16 @@ export async function afterCycles(
     (done) => done >= target,
     timeoutMs,
   );
+}
+
+/**
+ * A fixed wait, only where time passing is itself the test's subject (a cooldown that must expire, an
+ * outage that must last, a clock that must stop) or where nothing observable marks the moment; the
+ * caller says which. To show that nothing more happens, wait on something that can be counted instead:
+ * `afterCycles` (a loop ran n more times) or a settled state (settledOutbox in webhookReceiver.ts).
+ */
+export function letTimePass(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Poll a condition (for state that changes in the background) until it holds or time runs out. */

@@ -1,6 +1,10 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
+import type { Database } from '../../src/db/database.ts';
+import { type WebhookOutboxRow, webhookOutbox } from '../../src/db/schema.ts';
+import { eventually } from './gateway.ts';
 
 /** How the receiver answers one request to a path: a status, after a delay, with headers. */
 export interface ReceiverReply {
@@ -78,4 +82,21 @@ export class WebhookReceiver {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/**
+ * Wait until every outbox message (of one prediction, or all) is settled: delivered or given up, none
+ * due again. From then on no deliverer can send it, so "nothing more comes" is proven by the receiver's
+ * count matching these rows, with no fixed wait.
+ */
+export async function settledOutbox(database: Database, predictionId?: string): Promise<WebhookOutboxRow[]> {
+  return eventually(
+    () =>
+      database.db
+        .select()
+        .from(webhookOutbox)
+        .where(predictionId ? eq(webhookOutbox.predictionId, predictionId) : undefined),
+    (rows) => rows.length > 0 && rows.every((row) => row.nextAttemptAt === null),
+    30_000,
+  );
 }

@@ -26,6 +26,8 @@ export interface DispatcherOptions {
   concurrency: number;
   /** How often to look for due messages without a notice: retries, and messages whose lease ran out. */
   sweepMs: number;
+  /** Past the attempt's own timeout, for the database writes around it: a live deliverer never loses its lease. */
+  leaseMarginMs: number;
   /** Where the dispatcher reports each completed claim, for /ready. */
   health?: LoopHealth;
 }
@@ -34,8 +36,6 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
-/** Past the attempt's own timeout, for the database writes around it: a live deliverer never loses its lease. */
-const LEASE_MARGIN_MS = 15_000;
 /**
  * A claim also takes messages due this soon: a timer set for a retry can fire a millisecond before
  * Date.now() reaches it, and would then find nothing and leave the retry to the sweep.
@@ -91,7 +91,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     const room = concurrency - running.size;
     if (room <= 0) return loop?.completed();
     const now = Date.now();
-    const lease = new Date(now + options.timeoutMs + LEASE_MARGIN_MS);
+    const lease = new Date(now + options.timeoutMs + options.leaseMarginMs);
     const claimed = await claims.take(
       lease,
       () => claimDueWebhooks(database.db, { limit: room, now: new Date(now + DUE_SLACK_MS), leaseUntil: lease }),
