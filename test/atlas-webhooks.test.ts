@@ -94,7 +94,6 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     const id = await generate(gw, 'a horse, by webhook');
     const events = collect(gw.subscribe<Update>(UPDATES, { id }));
     const seen = await events;
-    const arrivedAt = Date.now();
     await fake.deliveriesSettled();
 
     expect(seen.map((e) => e.data!.predictionUpdated.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
@@ -102,8 +101,8 @@ describe.each(BACKENDS)('Atlas webhooks (%s)', (backend) => {
     // Polling every 40 ms would have made about 8 status calls in 300 ms; the webhook made them needless.
     expect(fake.statusCalls()).toHaveLength(0);
     const [attempt] = fake.signer.attempts;
+    // No status call at all: the end came by the delivery (how soon is bench/webhooks.ts' to measure).
     expect(attempt!.status).toBe(200);
-    expect(arrivedAt - attempt!.sentAt).toBeLessThan(1_000);
 
     // What Atlas was given: the gateway's PUBLIC_URL, a path and a 256-bit token. Only its hash is stored.
     const webhookUrl = (fake.creates[0]!.body as { webhook_url: string }).webhook_url;

@@ -142,8 +142,9 @@ describe.each(BACKENDS)('/metrics on %s', (backend) => {
       () => t.fake.statusCalls().length,
       (calls) => calls > 0,
     );
-    // Polled on time: nothing is late (the interval is 40 ms, a scrape may catch one poll a little late).
-    expect(metric(await scrape(), 'gateway_poll_overdue_seconds')).toBeLessThan(1);
+    // Polled on time: nothing is late (the interval is 40 ms; on a busy machine a poll may run a few
+    // seconds late, far from the 90 s below).
+    expect(metric(await scrape(), 'gateway_poll_overdue_seconds')).toBeLessThan(10);
     // What a process that died holding the row's lease leaves: claimed 90 s ago, the lease minutes away.
     await t.db.database.db.execute(
       sql`update predictions set polled_at = now() - interval '90 seconds', next_poll_at = now() + interval '10 minutes' where id = ${id}`,
