@@ -10,13 +10,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { sharedSecret } from '../src/db/queries/sharedSecret.ts';
 import { UrlSigner } from '../src/storage/signedUrls.ts';
-import { post, subscribeAll } from './support/auth.ts';
+import { hs256Token, post, subscribeAll } from './support/auth.ts';
 import { children, startChild } from './support/childGateway.ts';
 import { FakeAtlas, type FakeFile, generatedChunk } from './support/fakeAtlas.ts';
 import {
@@ -31,11 +30,7 @@ import {
 import { settledOutbox, WebhookReceiver } from './support/webhookReceiver.ts';
 
 const JWT_SECRET = 'mirror-test-secret-of-at-least-32-characters';
-const token = (sub: string) =>
-  new SignJWT({ sub })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+const token = (sub: string) => hs256Token(JWT_SECRET, sub);
 const WEBHOOK_SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const MAX_BYTES = 1_000_000;
 const HOLD_MS = 1_500;

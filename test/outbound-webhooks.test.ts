@@ -8,7 +8,6 @@ import { lookup } from 'node:dns/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { eq } from 'drizzle-orm';
-import { SignJWT } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
@@ -18,7 +17,7 @@ import { retryDelayMs } from '../src/webhooks/outbound/dispatcher.ts';
 import { PREDICTION_DATA_FIELDS } from '../src/webhooks/outbound/event.ts';
 import { sendWebhook } from '../src/webhooks/outbound/send.ts';
 import { isLoopbackHost, webhookUrlProblem } from '../src/webhooks/outbound/url.ts';
-import { countPredictions, post, type Reply } from './support/auth.ts';
+import { countPredictions, hs256Token, post, type Reply } from './support/auth.ts';
 import { type Child, children, startChild } from './support/childGateway.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
 import {
@@ -33,11 +32,7 @@ import { settledOutbox, WebhookReceiver } from './support/webhookReceiver.ts';
 
 const SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const JWT_SECRET = 'outbound-webhooks-test-secret-0123456789abcdef';
-const token = (sub: string) =>
-  new SignJWT({ sub })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+const token = (sub: string) => hs256Token(JWT_SECRET, sub);
 
 /** Short timings, so retries, time-outs and giving up happen within a test. */
 const FAST_WEBHOOKS = {

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { SignJWT } from 'jose';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hs256Token } from './support/auth.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
 import {
   BACKENDS,
@@ -26,11 +26,7 @@ import {
 import { jpeg, mov, png, webp } from './support/images.ts';
 
 const JWT_SECRET = 'uploads-test-secret-of-at-least-32-characters';
-const token = (sub: string) =>
-  new SignJWT({ sub })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+const token = (sub: string) => hs256Token(JWT_SECRET, sub);
 const SAMPLE_MP4 = readFileSync(fileURLToPath(new URL('../src/simulator/sample.mp4', import.meta.url)));
 const DAILY_BYTES = 200_000;
 const MAX_VIDEO_BYTES = 100_000;

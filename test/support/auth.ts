@@ -11,6 +11,14 @@ import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from '
 import type { Db } from '../../src/db/database.ts';
 import { predictions } from '../../src/db/schema.ts';
 
+/** A caller's HS256 JWT for a gateway with AUTH_MODE=jwt and this AUTH_JWT_SECRET, valid for an hour. */
+export function hs256Token(secret: string, sub: string): Promise<string> {
+  return new SignJWT({ sub })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(secret));
+}
+
 export interface SigningKey {
   kid: string;
   alg: 'RS256' | 'ES256';
