@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { dataDirProblem } from './dataDir.ts';
+import { PriceTable, priceTableProblems } from './prices.ts';
 
 const LOOPBACK = /^(localhost|127(\.\d+){3}|\[::1\])$/;
 /** Plain http only to this machine; other malformed values are z.url's to report. */
@@ -119,6 +121,8 @@ const Env = z.object({
   PRICE_PER_RUN_USD: z.preprocess(blankAsUnset, dollars.default(0.14)),
   PRICE_PER_SECOND_720P_USD: optionalDollars,
   PRICE_PER_SECOND_1080P_USD: optionalDollars,
+  PRICES: optionalText,
+  PRICES_FILE: optionalText,
   CORS_ORIGINS: optionalText,
   METRICS_TOKEN: z.preprocess(
     blankAsUnset,
@@ -305,6 +309,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
         : undefined,
     forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
   });
+  const priceTable = parsePrices(e.PRICES, e.PRICES_FILE, problems);
   if (problems.length)
     throw new ConfigError(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   return {
@@ -362,6 +367,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
     prices: {
       perRunUsd: e.PRICE_PER_RUN_USD,
       perSecondUsd: { '720P': e.PRICE_PER_SECOND_720P_USD, '1080P': e.PRICE_PER_SECOND_1080P_USD },
+      /** PRICES or PRICES_FILE, per model or mode and resolution (src/prices.ts); the two above price what it does not. */
+      table: priceTable,
     },
     /** Browser origins allowed to call; undefined means same origin only. */
     corsOrigins: origins,
@@ -413,6 +420,40 @@ export function loadConfig(env: Record<string, string | undefined>) {
       leaseMarginMs: e.WEBHOOK_LEASE_MARGIN_MS,
     },
   };
+}
+
+/** PRICES (JSON) or PRICES_FILE (a JSON file), one of them; empty when neither is set. */
+function parsePrices(inline: string | undefined, file: string | undefined, problems: string[]): PriceTable {
+  if (inline && file) {
+    problems.push('PRICES: set PRICES or PRICES_FILE, not both');
+    return {};
+  }
+  const name = file ? 'PRICES_FILE' : 'PRICES';
+  let text = inline;
+  if (file) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      problems.push(`PRICES_FILE: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return {};
+    }
+  }
+  if (text === undefined) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    problems.push(`${name}: is not JSON`);
+    return {};
+  }
+  const parsed = PriceTable.safeParse(json);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      problems.push(`${name}: ${issue.path.map(String).join('.') || 'the value'} ${issue.message}`);
+    return {};
+  }
+  for (const problem of priceTableProblems(parsed.data)) problems.push(`${name}: ${problem}`);
+  return parsed.data;
 }
 
 /**

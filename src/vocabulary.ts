@@ -22,10 +22,32 @@ export function isTerminal(status: PredictionStatus): status is TerminalStatus {
   return (TERMINAL_STATUSES as readonly PredictionStatus[]).includes(status);
 }
 
-/** Models this gateway knows how to call; anything else is refused before it is stored or billed. */
+/**
+ * What a job starts from: a prompt only, a first frame, reference images, or a video to edit. Each
+ * model (src/models/) has one. Stored in predictions.mode; the GraphQL enum has the same names.
+ */
+export const MODES = ['TEXT_TO_VIDEO', 'IMAGE_TO_VIDEO', 'REFERENCE_TO_VIDEO', 'VIDEO_EDIT'] as const;
+export type Mode = (typeof MODES)[number];
+
+/**
+ * Models this gateway knows how to call; anything else is refused before it is stored or billed.
+ * Each has one descriptor in src/models/ (which checks this list against its registry).
+ */
 export const HAPPYHORSE_TEXT_TO_VIDEO = 'alibaba/happyhorse-1.0/text-to-video';
-export const KNOWN_MODELS = [HAPPYHORSE_TEXT_TO_VIDEO] as const;
+export const HAPPYHORSE_IMAGE_TO_VIDEO = 'alibaba/happyhorse-1.0/image-to-video';
+export const HAPPYHORSE_REFERENCE_TO_VIDEO = 'alibaba/happyhorse-1.0/reference-to-video';
+export const HAPPYHORSE_VIDEO_EDIT = 'alibaba/happyhorse-1.0/video-edit';
+export const KNOWN_MODELS = [
+  HAPPYHORSE_TEXT_TO_VIDEO,
+  HAPPYHORSE_IMAGE_TO_VIDEO,
+  HAPPYHORSE_REFERENCE_TO_VIDEO,
+  HAPPYHORSE_VIDEO_EDIT,
+] as const;
 export type KnownModel = (typeof KNOWN_MODELS)[number];
+
+/** What video edit does with sound: new audio (GENERATE) or the source's (KEEP_ORIGINAL). */
+export const AUDIO_SETTINGS = ['GENERATE', 'KEEP_ORIGINAL'] as const;
+export type AudioSetting = (typeof AUDIO_SETTINGS)[number];
 
 /**
  * Resolutions and aspect ratios in upstream spelling, as stored, each under the name the GraphQL enum

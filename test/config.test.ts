@@ -281,7 +281,7 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
       dailySpendUsd: 2.5,
       dailySpendUsdTotal: 100,
     });
-    expect(config.prices).toEqual({ perRunUsd: 0.2, perSecondUsd: { '720P': undefined, '1080P': 0.05 } });
+    expect(config.prices).toEqual({ perRunUsd: 0.2, perSecondUsd: { '720P': undefined, '1080P': 0.05 }, table: {} });
     expect(
       named(configError({ LIMIT_ACTIVE_JOBS: '-1', PRICE_PER_RUN_USD: '-0.1', LIMIT_JOBS_PER_MINUTE: '1.5' })).sort(),
     ).toEqual(['LIMIT_ACTIVE_JOBS', 'LIMIT_JOBS_PER_MINUTE', 'PRICE_PER_RUN_USD']);

@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
 import type { UpstreamCall } from '../observability/metrics.ts';
+import { type UpstreamRequest, upstreamBody } from '../models/index.ts';
 import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
-import { toUpstreamBody, type VideoRequest } from './happyhorse.ts';
 import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';
 import { MAX_REPLY_BYTES } from './replyBody.ts';
 import { Transport, TransportError } from './transport.ts';
@@ -78,7 +78,7 @@ export class AtlasClient {
    * `log`: the caller's request logger, so these lines carry its request id.
    */
   async createVideo(
-    request: VideoRequest,
+    request: UpstreamRequest,
     { log = this.#options.log, webhookUrl }: { log?: Logger; webhookUrl?: string } = {},
   ): Promise<CreatedPrediction> {
     let reply: Reply;
@@ -91,7 +91,7 @@ export class AtlasClient {
         '/api/v1/model/generateVideo',
         undefined,
         log,
-        toUpstreamBody(request, webhookUrl),
+        upstreamBody(request, webhookUrl),
         headers,
       );
     } catch (error) {

@@ -16,7 +16,9 @@ import {
 } from 'drizzle-orm/pg-core';
 import {
   type AspectRatio,
+  type AudioSetting,
   type KnownModel,
+  type Mode,
   PREDICTION_STATUSES,
   type Resolution,
   type UploadContentType,
@@ -34,6 +36,17 @@ export interface StoredOutputFile {
   key: string;
   contentType: string;
   sizeBytes: number;
+}
+
+/** predictions.input: the parameters the model took and its media (src/models/descriptor.ts' ModelRequest, less the model). */
+export interface StoredInput {
+  prompt?: string | null;
+  resolution?: Resolution;
+  aspectRatio?: AspectRatio | null;
+  duration?: number | null;
+  seed?: number | null;
+  audio?: AudioSetting | null;
+  media: ({ role: string; uploadId: string } | { role: string; url: string })[];
 }
 
 /** The principal every row made before callers had identities belongs to. */
@@ -55,13 +68,26 @@ export const predictions = pgTable(
     priceUsd: usd('price_usd').notNull().default(0),
     /** What it was charged once finished (priceUsd or 0); null while unfinished. */
     costUsd: usd('cost_usd'),
-    prompt: text('prompt').notNull(),
+    /**
+     * The request's parameters are also kept as columns, for the modes that have them (null where the
+     * mode has none: image-to-video's prompt is optional, its aspect ratio follows the image; video
+     * edit's length follows its source): processes of an older release read them. `input` is the whole.
+     */
+    prompt: text('prompt'),
     model: text('model').$type<KnownModel>().notNull(),
+    /** What the job starts from (src/models/): rows from before modes are text-to-video. */
+    mode: text('mode').$type<Mode>().notNull().default('TEXT_TO_VIDEO'),
+    /**
+     * The request as the model received it, in the gateway's spelling: its parameters and its media
+     * as `{ role, uploadId }` or `{ role, url }`. Null only on rows an older release wrote after the
+     * backfill (its columns then say it all).
+     */
+    input: jsonb('input').$type<StoredInput>(),
     /** Upstream spelling: "720P" | "1080P". */
     resolution: text('resolution').$type<Resolution>().notNull(),
     /** Upstream spelling: "16:9" and so on. */
-    aspectRatio: text('aspect_ratio').$type<AspectRatio>().notNull(),
-    duration: integer('duration').notNull(),
+    aspectRatio: text('aspect_ratio').$type<AspectRatio>(),
+    duration: integer('duration'),
     seed: integer('seed'),
     upstreamId: text('upstream_id').unique(),
     /** The raw upstream status word, kept for support: our enum folds several words into one. */
@@ -116,6 +142,8 @@ export const predictions = pgTable(
     index('predictions_mirror_due_idx').on(t.mirrorNextAt).where(sql`${t.mirrorNextAt} is not null`),
     index('predictions_newest_idx').on(t.createdAt.desc(), t.id.desc()),
     index('predictions_owner_newest_idx').on(t.ownerId, t.tenantId, t.createdAt.desc(), t.id.desc()),
+    // predictions(mode:): a caller's jobs of one mode, newest first.
+    index('predictions_owner_mode_newest_idx').on(t.ownerId, t.tenantId, t.mode, t.createdAt.desc(), t.id.desc()),
     // Per caller, and a caller is a subject within a tenant.
     uniqueIndex('predictions_idempotency_idx')
       .on(t.ownerId, sql`coalesce(${t.tenantId}, '')`, t.idempotencyKey)

@@ -1,11 +1,6 @@
+/** Rules every HappyHorse model shares for the parameters it takes, one schema per field so each error names its field. */
 import { z } from 'zod';
-import {
-  type AspectRatio,
-  HAPPYHORSE_TEXT_TO_VIDEO,
-  KNOWN_MODELS,
-  type KnownModel,
-  type Resolution,
-} from '../vocabulary.ts';
+import { ASPECT_RATIOS, AUDIO_SETTINGS, RESOLUTIONS } from '../vocabulary.ts';
 
 export const MAX_PROMPT_LENGTH = 2500;
 export const MIN_DURATION = 3;
@@ -15,7 +10,6 @@ export const MAX_SEED = 2_147_483_647;
 /** Paired surrogates make one astral code point; a lone one is category Cs. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/** The model's input rules, one schema per field, so each error names its own field. */
 export const rules = {
   prompt: z
     .string()
@@ -30,6 +24,8 @@ export const rules = {
       (prompt) => !LONE_SURROGATE.test(prompt),
       'must not contain unpaired surrogates (U+D800 to U+DFFF): it is not valid Unicode',
     ),
+  resolution: z.enum(RESOLUTIONS),
+  aspectRatio: z.enum(ASPECT_RATIOS),
   duration: z
     .number()
     .int('must be whole seconds')
@@ -40,35 +36,10 @@ export const rules = {
     .int('must be a whole number')
     .min(0, `must be from 0 to ${MAX_SEED}`)
     .max(MAX_SEED, `must be from 0 to ${MAX_SEED}`),
-  model: z.enum(KNOWN_MODELS, { error: `must be one of: ${KNOWN_MODELS.join(', ')}` }),
+  audio: z.enum(AUDIO_SETTINGS),
 };
 
-/** A request that has passed the rules, in upstream spelling. */
-export interface VideoRequest {
-  model: KnownModel;
-  prompt: string;
-  resolution: Resolution;
-  aspectRatio: AspectRatio;
-  duration: number;
-  seed?: number | null;
-}
-
-export const DEFAULTS = {
-  model: HAPPYHORSE_TEXT_TO_VIDEO,
-  resolution: '720P',
-  aspectRatio: '16:9',
-  duration: 5,
-} as const satisfies Partial<VideoRequest>;
-
-/** The flat JSON body Atlas expects for this model; `webhookUrl` asks for one signed POST at the end. */
-export function toUpstreamBody(request: VideoRequest, webhookUrl?: string) {
-  return {
-    model: request.model,
-    prompt: request.prompt,
-    resolution: request.resolution,
-    aspect_ratio: request.aspectRatio,
-    duration: request.duration,
-    ...(request.seed == null ? {} : { seed: request.seed }),
-    ...(webhookUrl ? { webhook_url: webhookUrl } : {}),
-  };
+/** Before any job of its kind has finished: a fixed start-up plus time per second of video, more at 1080P. */
+export function perSecondRunMs(resolution: string, durationSeconds: number): number {
+  return resolution === '1080P' ? 60_000 + 10_000 * durationSeconds : 45_000 + 6_000 * durationSeconds;
 }
