@@ -21,6 +21,7 @@ import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { POLL_MAX_BACKOFF_MS, type Poller, startPoller } from './predictions/poller.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
+import { upstreamUploadUrl } from './predictions/mediaUrls.ts';
 import { PredictionService } from './predictions/service.ts';
 import { SubmissionJournal } from './predictions/submissionJournal.ts';
 import { type AtlasSimulator, startAtlasSimulator } from './simulator/atlasSimulator.ts';
@@ -152,7 +153,13 @@ export async function startServices(config: Config, log: Logger, database: Datab
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
   const uploads = await startUploads({ config, db: database.db, videoStorage: storage, log, health: loops });
-  const predictions = new PredictionService({ ...deps, events, cache });
+  const predictions = new PredictionService({
+    ...deps,
+    events,
+    cache,
+    uploadUrl: (upload) =>
+      upstreamUploadUrl(uploads.service, upload, config.atlasWebhooks?.publicUrl ?? config.videoUrls.baseUrl),
+  });
   // Without a signing secret no webhook is accepted, so there is nothing to deliver.
   const { signingSecret, ...webhookOptions } = config.webhooks;
   const dispatcher: Dispatcher | undefined = signingSecret

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AtlasClient, type AtlasClientOptions } from '../src/atlas/client.ts';
 import { AtlasError, type AtlasErrorCode } from '../src/atlas/errors.ts';
-import type { VideoRequest } from '../src/atlas/happyhorse.ts';
+import type { UpstreamRequest as VideoRequest } from '../src/models/index.ts';
 import type { UpstreamState } from '../src/atlas/replies.ts';
 import { createLogger } from '../src/log.ts';
 import { changeFromUpstream } from '../src/predictions/upstreamChange.ts';

@@ -14,6 +14,7 @@ const LEFT_OUT: Record<string, string> = {
   progressIsEstimate: 'progress describes the moment of reading, not the change',
   webhook: 'the webhook settings themselves',
   webhookDeliveries: 'the webhook deliveries themselves',
+  media: "an upload's link is signed and expires; a message may be read much later",
 };
 
 const prediction = schema.getType('Prediction') as GraphQLObjectType;
@@ -25,6 +26,7 @@ const row: PredictionRow = {
   tenantId: null,
   prompt: 'a horse',
   model: 'alibaba/happyhorse-1.0/text-to-video',
+  mode: 'TEXT_TO_VIDEO',
   resolution: '1080P',
   aspectRatio: '9:16',
   duration: 5,

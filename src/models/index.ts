@@ -35,8 +35,8 @@ const PARAM_NAMES: readonly ParamName[] = ['prompt', 'resolution', 'aspectRatio'
 const fieldName = (field: UpstreamField) => (typeof field === 'string' ? field : field[0]);
 
 /** The model's rules for the parameters it takes, as a GraphQL input's (optional ones may be null or absent). */
-export function paramRules(model: ModelDescriptor) {
-  const shape: Record<string, z.ZodType> = {};
+export function paramRules(model: ModelDescriptor): z.ZodObject<Partial<Record<ParamName, z.ZodType>>> {
+  const shape: Partial<Record<ParamName, z.ZodType>> = {};
   for (const name of PARAM_NAMES) {
     const rule = model.params[name];
     if (rule) shape[name] = model.required.includes(name) ? rule : rule.nullish();

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { VideoRequest } from '../atlas/happyhorse.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { findByIdempotencyKey, releaseIdempotencyKey } from '../db/queries/findByIdempotencyKey.ts';
@@ -8,6 +7,7 @@ import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSub
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
 import { ErrorCode } from '../errorCodes.ts';
+import type { ModelRequest } from '../models/index.ts';
 import { oneAtATime } from './oneAtATime.ts';
 import { roundUsd } from './pricing.ts';
 
@@ -38,7 +38,7 @@ export interface AdmissionRequest {
   /** The row to store, but for who owns it and the idempotency columns. */
   values: Omit<NewPredictionRow, 'ownerId' | 'tenantId' | 'idempotencyKey' | 'requestHash'>;
   /** Everything the caller asked for: a key reused with any of it different is refused. */
-  request: VideoRequest & {
+  request: ModelRequest & {
     timeoutSeconds?: number | null | undefined;
     webhook?: { url: string; events: string[] } | undefined;
   };

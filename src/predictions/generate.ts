@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AtlasClient, CreatedPrediction } from '../atlas/client.ts';
 import { AtlasError } from '../atlas/errors.ts';
-import type { VideoRequest } from '../atlas/happyhorse.ts';
 import { newAtlasWebhookToken } from '../atlas/webhooks/token.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
-import type { PredictionRow, WebhookEventKind } from '../db/schema.ts';
+import type { PredictionRow, StoredInput, UploadRow, WebhookEventKind } from '../db/schema.ts';
 import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
+import { type ModelRequest, modelOf, type UpstreamRequest } from '../models/index.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { DEFAULT_WEBHOOK_EVENTS } from '../webhooks/outbound/event.ts';
 import { webhookUrlProblem } from '../webhooks/outbound/url.ts';
@@ -35,6 +35,8 @@ export interface GenerateDeps {
   atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
   /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
   mirrorOutputs?: boolean;
+  /** The URL Atlas fetches an upload's bytes from (see predictions/mediaUrls.ts). */
+  uploadUrl?: ((upload: UploadRow) => Promise<string>) | undefined;
   webhooks: {
     /** A WEBHOOK_SIGNING_SECRET is set: without one, callers may not ask for webhooks. */
     enabled: boolean;
@@ -59,8 +61,18 @@ export class WebhookRefused extends Error {
   }
 }
 
+/** Media the caller may not use (not theirs, not READY, not fit for the model); each issue names its input field. Nothing was stored. */
+export class MediaRefused extends Error {
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(issues.map((issue) => `${issue.field} ${issue.message}`).join('; '));
+  }
+}
+
 export interface Submission {
-  request: VideoRequest;
+  /** Checked against its model's rules, defaults filled in; media as the caller named it. */
+  request: ModelRequest;
+  /** The uploads its media names, the caller's and usable (UploadService.use): their bytes go upstream. */
+  uploads?: ReadonlyMap<string, UploadRow> | undefined;
   /** The caller's key for this submission: a repeat within 24 hours returns the same prediction. */
   idempotencyKey?: string | null | undefined;
   /** End the job FAILED TIMED_OUT if it has not finished after this long, instead of PREDICTION_TIMEOUT_MS. */
@@ -91,9 +103,10 @@ export class SubmissionFailed extends Error {
 export async function generateVideo(
   deps: GenerateDeps,
   principal: Principal,
-  { request, idempotencyKey, timeoutSeconds, webhook: asked }: Submission,
+  { request, uploads, idempotencyKey, timeoutSeconds, webhook: asked }: Submission,
 ): Promise<PredictionRow> {
   const webhook = asked ? checkWebhook(deps, asked) : undefined;
+  const model = modelOf(request.model);
   const now = new Date();
   // Where Atlas is to call back (with PUBLIC_URL); not the caller's own webhook above.
   const atlasCallback = deps.atlasWebhooks ? newAtlasWebhookToken(deps.atlasWebhooks.publicUrl) : undefined;
@@ -103,9 +116,16 @@ export async function generateVideo(
     values: {
       id: randomUUID(),
       status: 'STARTING',
-      ...request,
+      model: model.id,
+      mode: model.mode,
+      input: storedInput(request),
+      // Kept as columns too, where the mode has them: older processes read these (see schema.ts).
+      prompt: request.prompt ?? null,
+      resolution: request.resolution,
+      aspectRatio: request.aspectRatio ?? null,
+      duration: request.duration ?? null,
       seed: request.seed ?? null,
-      priceUsd: priceOf(request, deps.prices),
+      priceUsd: priceOf(model, request, deps.prices),
       mirrorOutputs: deps.mirrorOutputs ?? false,
       // Set here, not by Postgres: millisecond precision, so list cursors (which carry milliseconds) match exactly.
       createdAt: now,
@@ -123,7 +143,7 @@ export async function generateVideo(
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
-    return await submit(deps, stored, request, atlasCallback?.url);
+    return await submit(deps, stored, request, uploads, atlasCallback?.url);
   } finally {
     done();
   }
@@ -146,17 +166,54 @@ function checkWebhook(
   return { url, events: (['STARTED', 'UPDATED', 'COMPLETED'] as const).filter((kind) => asked.includes(kind)) };
 }
 
+/** predictions.input: the request less its model (a column of its own), media as the caller named it. */
+function storedInput({ model: _model, media, ...params }: ModelRequest): StoredInput {
+  const kept = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined && value !== null));
+  return { ...kept, media: (media ?? []).map((ref) => (ref.uploadId ? { role: ref.role, uploadId: ref.uploadId } : { role: ref.role, url: ref.url! })) };
+}
+
+/**
+ * The request as Atlas takes it: each upload's media as a URL Atlas can fetch. Nothing has been
+ * submitted yet, so a failure here is an AtlasError that says so (never SUBMISSION_UNKNOWN).
+ */
+async function upstreamRequest(
+  deps: GenerateDeps,
+  request: ModelRequest,
+  uploads: ReadonlyMap<string, UploadRow> | undefined,
+): Promise<UpstreamRequest> {
+  if (!request.media?.length) return { ...request, media: undefined };
+  try {
+    const media = await Promise.all(
+      request.media.map(async (ref) => {
+        if (ref.url !== undefined) return { role: ref.role, url: ref.url };
+        const upload = uploads?.get(ref.uploadId);
+        if (!upload || !deps.uploadUrl) throw new Error(`upload ${ref.uploadId} has no URL for Atlas here`);
+        return { role: ref.role, url: await deps.uploadUrl(upload) };
+      }),
+    );
+    return { ...request, media };
+  } catch (error) {
+    if (error instanceof AtlasError && error.code !== ErrorCode.SUBMISSION_UNKNOWN) throw error;
+    deps.log.error('media could not be handed to Atlas', { error });
+    throw new AtlasError(
+      ErrorCode.UPSTREAM_UNAVAILABLE,
+      'The media could not be made available to Atlas Cloud; nothing was submitted',
+    );
+  }
+}
+
 async function submit(
   deps: GenerateDeps,
   stored: PredictionRow,
-  request: VideoRequest,
+  request: ModelRequest,
+  uploads: ReadonlyMap<string, UploadRow> | undefined,
   webhookUrl: string | undefined,
 ): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
 
   let created: CreatedPrediction;
   try {
-    created = await atlas.createVideo(request, { log, webhookUrl });
+    created = await atlas.createVideo(await upstreamRequest(deps, request, uploads), { log, webhookUrl });
   } catch (error) {
     const failure =
       error instanceof AtlasError

@@ -1,9 +1,10 @@
 import type { Db } from '../db/database.ts';
 import { typicalWallTime } from '../db/queries/typicalWallTime.ts';
 import type { PredictionRow } from '../db/schema.ts';
+import { findModel, type ModelDescriptor, textToVideo } from '../models/index.ts';
 import { isTerminal } from '../vocabulary.ts';
 
-/** Jobs are compared with jobs of the same resolution and a similar length. */
+/** Jobs are compared with jobs of the same model and resolution and a similar length (or any, for a model of unknown length). */
 const BUCKETS = [
   [1, 5],
   [6, 10],
@@ -17,12 +18,13 @@ const CACHE_MS = 60_000;
 /** Progress stays below 1 until the job is really done. */
 const MAX_UNFINISHED = 0.99;
 
-/**
- * Before any job has finished: Atlas says 1 to 5 minutes; this prior assumes a fixed start-up plus
- * time per second of video, more at 1080P.
- */
-export function priorMs(resolution: string, durationSeconds: number): number {
-  return resolution === '1080P' ? 60_000 + 10_000 * durationSeconds : 45_000 + 6_000 * durationSeconds;
+/** Before any job has finished: the model's typical run time (Atlas says 1 to 5 minutes). */
+export function priorMs(
+  resolution: string,
+  durationSeconds: number | null,
+  model: ModelDescriptor = textToVideo,
+): number {
+  return model.typicalRunMs({ resolution: resolution as '720P', duration: durationSeconds });
 }
 
 export interface Progress {
@@ -48,7 +50,7 @@ export class ProgressEstimator {
     const elapsedMs = Math.max(0, end - row.createdAt.getTime());
     if (row.status === 'SUCCEEDED') return { elapsedMs, estimatedProgress: 1, estimatedCompletionAt: null };
     if (isTerminal(row.status)) return { elapsedMs, estimatedProgress: null, estimatedCompletionAt: null };
-    const expectedMs = await this.expectedMs(row.resolution, row.duration);
+    const expectedMs = await this.expectedMs(row.resolution, row.duration, findModel(row.model) ?? textToVideo);
     return {
       elapsedMs,
       estimatedProgress: Math.min(MAX_UNFINISHED, elapsedMs / expectedMs),
@@ -58,12 +60,25 @@ export class ProgressEstimator {
   }
 
   /** The typical wall time of a job like this one: recent jobs' median, else the prior. */
-  async expectedMs(resolution: string, durationSeconds: number): Promise<number> {
-    const [min, max] = BUCKETS.find(([, upTo]) => durationSeconds <= upTo) ?? BUCKETS[BUCKETS.length - 1]!;
-    const key = `${resolution}:${min}`;
+  async expectedMs(
+    resolution: string,
+    durationSeconds: number | null,
+    model: ModelDescriptor = textToVideo,
+  ): Promise<number> {
+    const [min, max] =
+      durationSeconds === null
+        ? [null, null]
+        : (BUCKETS.find(([, upTo]) => durationSeconds <= upTo) ?? BUCKETS[BUCKETS.length - 1]!);
+    const key = `${model.id}:${resolution}:${min}`;
     let cached = this.#cache.get(key);
     if (!cached || Date.now() - cached.at >= CACHE_MS) {
-      const medianMs = typicalWallTime(this.db, { resolution, minSeconds: min, maxSeconds: max, recent: RECENT }).then(
+      const medianMs = typicalWallTime(this.db, {
+        model: model.id,
+        resolution,
+        minSeconds: min,
+        maxSeconds: max,
+        recent: RECENT,
+      }).then(
         ({ medianMs, samples }) => (samples >= MIN_SAMPLES ? medianMs : null),
         // No estimate is worth failing a read over.
         () => null,
@@ -71,6 +86,6 @@ export class ProgressEstimator {
       cached = { at: Date.now(), medianMs };
       this.#cache.set(key, cached);
     }
-    return (await cached.medianMs) ?? priorMs(resolution, durationSeconds);
+    return (await cached.medianMs) ?? priorMs(resolution, durationSeconds, model);
   }
 }

@@ -1,6 +1,8 @@
 /** The schema's enums over the shared vocabulary: a prediction's resolution, aspect ratio and status. */
 import {
   ASPECT_RATIO_ENUM,
+  AUDIO_SETTINGS,
+  MODES,
   PREDICTION_STATUSES,
   RESOLUTION_ENUM,
   TERMINAL_STATUSES,
@@ -26,4 +28,15 @@ const inWords = (words: readonly string[]) =>
 export const PredictionStatus = builder.enumType('PredictionStatus', {
   description: `${inWords(UNFINISHED_STATUSES)} are unfinished; ${inWords(TERMINAL_STATUSES)} are final.`,
   values: PREDICTION_STATUSES,
+});
+
+export const Mode = builder.enumType('Mode', {
+  description:
+    'What a job starts from: a prompt (TEXT_TO_VIDEO), a first frame (IMAGE_TO_VIDEO), reference images (REFERENCE_TO_VIDEO) or a video (VIDEO_EDIT).',
+  values: MODES,
+});
+
+export const AudioSetting = builder.enumType('AudioSetting', {
+  description: "What an edited video's sound is: GENERATE new audio, or KEEP_ORIGINAL the source's.",
+  values: AUDIO_SETTINGS,
 });

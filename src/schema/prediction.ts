@@ -4,7 +4,8 @@ import type { PredictionRow } from '../db/schema.ts';
 import type { OutputFileView } from '../storage/index.ts';
 import { builder } from './builder.ts';
 import { decodeCursor, encodeCursor } from './cursors.ts';
-import { AspectRatio, PredictionStatus, Resolution } from './enums.ts';
+import { viewableUploadUrl } from '../predictions/mediaUrls.ts';
+import { AspectRatio, Mode, PredictionStatus, Resolution } from './enums.ts';
 import { badUserInput } from './errors.ts';
 
 const OutputFile = builder.objectRef<OutputFileView>('OutputFile').implement({
@@ -24,6 +25,35 @@ const OutputFile = builder.objectRef<OutputFileView>('OutputFile').implement({
   }),
 });
 
+interface MediaView {
+  role: string;
+  uploadId: string | null;
+  callerUrl: string | null;
+}
+
+const MediaRole = builder.enumType('MediaRole', {
+  description: "What a piece of media is to the model: IMAGE (image-to-video's first frame), REFERENCE (a reference image), VIDEO (the video edited).",
+  values: { IMAGE: { value: 'image' }, REFERENCE: { value: 'reference' }, VIDEO: { value: 'video' } } as const,
+});
+
+const PredictionMedia = builder.objectRef<MediaView>('PredictionMedia').implement({
+  description: 'One image or video the job was given, in the order the model took them.',
+  fields: (t) => ({
+    role: t.field({ type: MediaRole, resolve: (media) => media.role as 'image' }),
+    url: t.string({
+      nullable: true,
+      description:
+        "Your URL as you gave it; for an upload, a signed link that expires within the hour (S3 storage); null for an upload kept in the gateway's own folder, which serves no reading link yet.",
+      resolve: async (media, _args, { uploads, principal }) => {
+        if (media.callerUrl !== null) return media.callerUrl;
+        const upload = media.uploadId ? await uploads.find(principal, media.uploadId) : undefined;
+        return upload ? viewableUploadUrl(uploads, upload) : null;
+      },
+    }),
+    uploadId: t.id({ nullable: true, description: 'The upload, when the media came from one.', resolve: (media) => media.uploadId }),
+  }),
+});
+
 export const Prediction = builder.objectRef<PredictionRow>('Prediction').implement({
   description: 'One video job, as stored by the gateway.',
   fields: (t) => ({
@@ -33,11 +63,32 @@ export const Prediction = builder.objectRef<PredictionRow>('Prediction').impleme
       description: 'Who submitted it: a JWT subject, key:<API key id>, or anonymous.',
     }),
     tenantId: t.exposeString('tenantId', { nullable: true }),
-    prompt: t.exposeString('prompt'),
+    prompt: t.exposeString('prompt', {
+      nullable: true,
+      description: 'Null for an image-to-video job given none (the prompt is optional there).',
+    }),
     model: t.exposeString('model'),
+    mode: t.expose('mode', { type: Mode }),
+    media: t.field({
+      type: [PredictionMedia],
+      description: 'The images or video the job was given (none for TEXT_TO_VIDEO).',
+      resolve: (p) =>
+        (p.input?.media ?? []).map((media) => ({
+          role: media.role,
+          uploadId: 'uploadId' in media ? media.uploadId : null,
+          callerUrl: 'url' in media ? media.url : null,
+        })),
+    }),
     resolution: t.expose('resolution', { type: Resolution }),
-    aspectRatio: t.expose('aspectRatio', { type: AspectRatio }),
-    duration: t.exposeInt('duration', { description: 'Seconds.' }),
+    aspectRatio: t.expose('aspectRatio', {
+      type: AspectRatio,
+      nullable: true,
+      description: 'Null where the media sets it (IMAGE_TO_VIDEO, VIDEO_EDIT).',
+    }),
+    duration: t.exposeInt('duration', {
+      nullable: true,
+      description: 'Seconds; null for VIDEO_EDIT, whose length follows its source.',
+    }),
     seed: t.exposeInt('seed', { nullable: true }),
     upstreamId: t.exposeString('upstreamId', { nullable: true, description: "Atlas Cloud's id for the job." }),
     outputs: t.stringList({
@@ -132,7 +183,10 @@ builder.queryField('predictions', (t) =>
     {
       type: Prediction,
       description: `The predictions the caller may see (their own; a tenant's for its admin; all for a global admin), newest first, ${MAX_PAGE} at most per page.`,
-      args: { status: t.arg({ type: [PredictionStatus], description: 'Only these statuses.' }) },
+      args: {
+        status: t.arg({ type: [PredictionStatus], description: 'Only these statuses.' }),
+        mode: t.arg({ type: [Mode], description: 'Only these modes.' }),
+      },
       resolve: (_root, args, { predictions, principal }) => {
         for (const name of ['first', 'last'] as const) {
           const size = args[name];
@@ -143,6 +197,7 @@ builder.queryField('predictions', (t) =>
           ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
             predictions.list(principal, {
               statuses: args.status ?? undefined,
+              modes: args.mode ?? undefined,
               olderThan: after === undefined ? undefined : decodeCursor(after, 'after'),
               newerThan: before === undefined ? undefined : decodeCursor(before, 'before'),
               oldestFirst: inverted,

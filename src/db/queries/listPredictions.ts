@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
-import type { PredictionStatus } from '../../vocabulary.ts';
+import type { Mode, PredictionStatus } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
 import { type PredictionRow, predictions } from '../schema.ts';
 import { type Viewer, visibleTo } from './visibility.ts';
@@ -14,6 +14,7 @@ export interface ListPredictionsOptions {
   /** Only what this caller may see. */
   viewer: Viewer;
   statuses?: readonly PredictionStatus[];
+  modes?: readonly Mode[];
   /** Only rows older than this position. */
   olderThan?: PredictionPosition;
   /** Only rows newer than this position. */
@@ -29,6 +30,10 @@ export async function listPredictions(db: Db, options: ListPredictionsOptions): 
   if (options.statuses) {
     if (options.statuses.length === 0) return [];
     conditions.push(inArray(predictions.status, [...options.statuses]));
+  }
+  if (options.modes) {
+    if (options.modes.length === 0) return [];
+    conditions.push(inArray(predictions.mode, [...options.modes]));
   }
   if (options.olderThan) {
     const p = options.olderThan;

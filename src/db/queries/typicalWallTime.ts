@@ -1,19 +1,21 @@
 import { and, between, desc, eq, isNotNull, sql } from 'drizzle-orm';
+import type { KnownModel } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
 import { predictions } from '../schema.ts';
 
 /**
- * The median wall time (created to completed) of the last `recent` jobs that succeeded at this
- * resolution with a duration in [minSeconds, maxSeconds], and how many there were.
+ * The median wall time (created to completed) of the last `recent` jobs of this model that succeeded
+ * at this resolution with a duration in [minSeconds, maxSeconds] (any, when null), and how many there were.
  */
 export async function typicalWallTime(
   db: Db,
   {
+    model,
     resolution,
     minSeconds,
     maxSeconds,
     recent,
-  }: { resolution: string; minSeconds: number; maxSeconds: number; recent: number },
+  }: { model: KnownModel; resolution: string; minSeconds: number | null; maxSeconds: number | null; recent: number },
 ): Promise<{ medianMs: number | null; samples: number }> {
   const last = db
     .select({
@@ -23,8 +25,9 @@ export async function typicalWallTime(
     .where(
       and(
         eq(predictions.status, 'SUCCEEDED'),
+        eq(predictions.model, model),
         eq(predictions.resolution, resolution as '720P'),
-        between(predictions.duration, minSeconds, maxSeconds),
+        minSeconds === null || maxSeconds === null ? undefined : between(predictions.duration, minSeconds, maxSeconds),
         isNotNull(predictions.completedAt),
       ),
     )
