@@ -3,12 +3,15 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { KNOWN_MODELS } from '../vocabulary.ts';
+import { upstreamBodyProblem, upstreamMediaUrls } from '../models/index.ts';
 
 /**
  * A stand-in for Atlas Cloud on loopback, speaking its protocol, so the real client code runs when no
  * key is set. It keeps no state: a job's id carries its start time, so it survives gateway restarts.
  * A prompt containing "[fail]" ends in a content-policy failure, for trying the failure path by hand.
+ * It serves every model in src/models/, refusing (400) a body with a field missing or one its model
+ * does not take, and fetches each media URL it is given, as Atlas would: a job whose media cannot be
+ * fetched fails.
  * A create call with a `webhook_url` gets one signed delivery at the job's end, as Atlas sends it,
  * with a key pair made at start-up and published at /api/v1/webhooks/jwks.json (so `npm start` with
  * PUBLIC_URL=http://127.0.0.1:4000 runs the whole webhook path).
@@ -21,13 +24,33 @@ export interface AtlasSimulator {
 const video = readFileSync(new URL('./sample.mp4', import.meta.url));
 const CreateBody = z.looseObject({
   model: z.string(),
-  prompt: z.string().trim().min(1),
+  prompt: z.string().trim().min(1).optional(),
   webhook_url: z
     .url({ protocol: /^https?$/ })
     .max(1024)
     .optional(),
 });
-const ID = /^sim_([0-9a-z]+)_[0-9a-f]{8}(_f)?$/;
+/** A job's id: its start, and how it ends (`_f` content policy, `_m` media that could not be fetched). */
+const ID = /^sim_([0-9a-z]+)_[0-9a-f]{8}(_f|_m)?$/;
+type Ending = 'ok' | 'policy' | 'media';
+const ENDINGS: Record<string, Ending> = { _f: 'policy', _m: 'media' };
+const MEDIA_FETCH_TIMEOUT_MS = 10_000;
+
+/** Whether every URL answers a GET with 2xx (the bytes are read and dropped), as Atlas fetches media. */
+async function mediaFetches(urls: readonly string[]): Promise<boolean> {
+  const results = await Promise.all(
+    urls.map(async (url) => {
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(MEDIA_FETCH_TIMEOUT_MS) });
+        await response.arrayBuffer();
+        return response.ok;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  return results.every(Boolean);
+}
 
 export async function startAtlasSimulator({
   jobMs,
@@ -43,7 +66,7 @@ export async function startAtlasSimulator({
   let host = '127.0.0.1';
 
   /** The job's state at `at`: running words, or its end (with the video's URL on `host`). */
-  function stateOf(id: string, startedAt: number, fails: boolean, videoHost: string, at = Date.now()) {
+  function stateOf(id: string, startedAt: number, ending: Ending, videoHost: string, at = Date.now()) {
     const elapsed = at - startedAt;
     const base = {
       id,
@@ -58,22 +81,23 @@ export async function startAtlasSimulator({
       completed_at: new Date(startedAt + jobMs).toISOString(),
       metrics: { predict_time: Math.round(jobMs * 0.8) / 1000 },
     };
-    if (fails)
+    if (ending === 'policy')
       return { ...done, status: 'failed', error: 'The prompt was flagged by content moderation', error_code: 1039 };
+    if (ending === 'media') return { ...done, status: 'failed', error: 'A media URL could not be downloaded' };
     return { ...done, status: 'completed', outputs: [`http://${videoHost}/files/${id}.mp4`] };
   }
 
   /** One signed POST at the job's end, as Atlas does; no retries (nor does Atlas document any). */
-  function scheduleWebhook(url: string, id: string, startedAt: number, fails: boolean) {
+  function scheduleWebhook(url: string, id: string, startedAt: number, ending: Ending) {
     const timer = setTimeout(
       () => {
         webhookTimers.delete(timer);
         // At the job's end, whatever the clock says: a timer may fire a millisecond before Date.now() reaches it.
-        const payload = stateOf(id, startedAt, fails, host, Math.max(Date.now(), startedAt + jobMs));
+        const payload = stateOf(id, startedAt, ending, host, Math.max(Date.now(), startedAt + jobMs));
         const body = JSON.stringify({
           event_type: 'video.task.terminal',
           session_id: id,
-          status: fails ? 'ERROR' : 'OK',
+          status: ending === 'ok' ? 'OK' : 'ERROR',
           payload,
           error: payload.error,
         });
@@ -115,15 +139,16 @@ export async function startAtlasSimulator({
       return reply(res, 401, { code: 401, message: 'Unauthorized' });
 
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
-      const body = CreateBody.safeParse(await readJson(req));
-      if (!body.success) return reply(res, 400, { code: 400, message: 'model and prompt are required' });
-      if (!(KNOWN_MODELS as readonly string[]).includes(body.data.model)) {
-        return reply(res, 400, { code: 400, message: `unknown model ${body.data.model}` });
-      }
-      const fails = body.data.prompt.includes('[fail]') ? '_f' : '';
+      const json = await readJson(req);
+      const problem = upstreamBodyProblem(json);
+      if (problem) return reply(res, 400, { code: 400, message: problem });
+      const body = CreateBody.safeParse(json);
+      if (!body.success) return reply(res, 400, { code: 400, message: 'prompt or webhook_url is malformed' });
+      const mediaOk = await mediaFetches(upstreamMediaUrls(body.data));
+      const suffix = !mediaOk ? '_m' : body.data.prompt?.includes('[fail]') ? '_f' : '';
       const startedAt = Date.now();
-      const id = `sim_${startedAt.toString(36)}_${randomBytes(4).toString('hex')}${fails}`;
-      if (body.data.webhook_url) scheduleWebhook(body.data.webhook_url, id, startedAt, fails !== '');
+      const id = `sim_${startedAt.toString(36)}_${randomBytes(4).toString('hex')}${suffix}`;
+      if (body.data.webhook_url) scheduleWebhook(body.data.webhook_url, id, startedAt, ENDINGS[suffix] ?? 'ok');
       return reply(res, 200, { code: 200, message: 'success', data: { id, status: 'starting', outputs: [] } });
     }
 
@@ -133,7 +158,7 @@ export async function startAtlasSimulator({
       const parts = ID.exec(id);
       if (!parts) return reply(res, 404, { code: 404, message: 'prediction not found' });
       const startedAt = parseInt(parts[1]!, 36);
-      const data = stateOf(id, startedAt, parts[2] !== undefined, req.headers.host ?? host);
+      const data = stateOf(id, startedAt, ENDINGS[parts[2] ?? ''] ?? 'ok', req.headers.host ?? host);
       return reply(res, 200, { code: 200, message: 'success', data });
     }
     return reply(res, 404, { code: 404, message: 'not found' });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { upstreamBodyProblem } from '../../src/models/index.ts';
 import { AtlasWebhookSigner, terminalBody } from './signingAtlas.ts';
 
 /**
@@ -101,6 +102,11 @@ export class FakeAtlas {
     | { runMs: number; terminal?: (id: string) => Record<string, unknown>; terminalReplyDelayMs?: () => number }
     | undefined;
   sendWebhooks = true;
+  /**
+   * Refuse (400, as Atlas does) a create body that misses a field its model requires, names a field
+   * the model does not take, or an unknown model: the gateway's upstream field names are checked here.
+   */
+  checkBodies = true;
   /** The webhook_url each job was created with. */
   readonly webhookUrls = new Map<string, string>();
   /** Date.now() when each job finished (see `finish`). */
@@ -210,6 +216,7 @@ export class FakeAtlas {
     this.#jobs = 0;
     this.timedJobs = undefined;
     this.sendWebhooks = true;
+    this.checkBodies = true;
     this.webhookUrls.clear();
     this.finishedAt.clear();
     for (const timer of this.#timers) clearTimeout(timer);
@@ -243,6 +250,8 @@ export class FakeAtlas {
     const file = (req.method === 'GET' || req.method === 'HEAD') && /^\/files\/([^/?]+)$/.exec(path);
     if (file) return this.#serveFile(decodeURIComponent(file[1]!), req, res);
     if (req.method === 'POST' && path === '/api/v1/model/generateVideo') {
+      const problem = this.checkBodies ? upstreamBodyProblem(safeJson(text)) : undefined;
+      if (problem) return this.#send(res, httpError(400, problem));
       const queued = this.createReplies.shift();
       if (queued) return this.#send(res, queued);
       const job = this.newJob(++this.#jobs);
