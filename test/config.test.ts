@@ -202,7 +202,11 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
       dailySpendUsd: undefined,
       dailySpendUsdTotal: undefined,
     });
-    expect(config.prices).toEqual({ perRunUsd: 0.14, perSecondUsd: { '720P': undefined, '1080P': undefined }, table: {} });
+    expect(config.prices).toEqual({
+      perRunUsd: 0.14,
+      perSecondUsd: { '720P': undefined, '1080P': undefined },
+      table: {},
+    });
     expect(config.corsOrigins).toBeUndefined();
   });
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
-import type { UpstreamCall } from '../observability/metrics.ts';
 import { type UpstreamRequest, upstreamBody } from '../models/index.ts';
+import type { UpstreamCall } from '../observability/metrics.ts';
 import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
 import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';

@@ -6,7 +6,14 @@
 import { z } from 'zod';
 import type { UploadRow } from '../db/schema.ts';
 import { KNOWN_MODELS, type KnownModel, type Mode, UPLOAD_CONTENT_TYPES } from '../vocabulary.ts';
-import type { MediaRole, ModelDescriptor, ModelParams, ParamName, UpstreamField, UpstreamRequest } from './descriptor.ts';
+import type {
+  MediaRole,
+  ModelDescriptor,
+  ModelParams,
+  ParamName,
+  UpstreamField,
+  UpstreamRequest,
+} from './descriptor.ts';
 import { imageToVideo } from './imageToVideo.ts';
 import { referenceToVideo } from './referenceToVideo.ts';
 import { textToVideo } from './textToVideo.ts';
@@ -122,7 +129,8 @@ export function upstreamMediaUrls(body: Record<string, unknown>): string[] {
 /** Why this upload cannot serve in this role (wrong kind or type, too small, wrong shape); undefined if it can. */
 export function uploadProblem(role: MediaRole, upload: Pick<UploadRow, 'contentType' | 'width' | 'height'>) {
   const kind = UPLOAD_CONTENT_TYPES[upload.contentType];
-  if (kind !== role.kind) return `must be ${role.kind === 'image' ? 'an image' : 'a video'}, and this upload is ${kind === 'image' ? 'an image' : 'a video'} (${upload.contentType})`;
+  if (kind !== role.kind)
+    return `must be ${role.kind === 'image' ? 'an image' : 'a video'}, and this upload is ${kind === 'image' ? 'an image' : 'a video'} (${upload.contentType})`;
   if (!role.contentTypes.includes(upload.contentType))
     return `must be one of ${role.contentTypes.join(', ')}, not ${upload.contentType}`;
   const limits = role.imageLimits;

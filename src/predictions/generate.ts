@@ -169,7 +169,12 @@ function checkWebhook(
 /** predictions.input: the request less its model (a column of its own), media as the caller named it. */
 function storedInput({ model: _model, media, ...params }: ModelRequest): StoredInput {
   const kept = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined && value !== null));
-  return { ...kept, media: (media ?? []).map((ref) => (ref.uploadId ? { role: ref.role, uploadId: ref.uploadId } : { role: ref.role, url: ref.url! })) };
+  return {
+    ...kept,
+    media: (media ?? []).map((ref) =>
+      ref.uploadId ? { role: ref.role, uploadId: ref.uploadId } : { role: ref.role, url: ref.url! },
+    ),
+  };
 }
 
 /**

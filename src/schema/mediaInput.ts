@@ -100,7 +100,10 @@ export async function checkMedia(
         items.flatMap((item, index) => (String(item.uploadId) === id ? [single ? field : `${field}.${index}`] : [])),
       );
       throw new MediaRefused([
-        { field: `${at[0] ?? 'input'}.uploadId`, message: used ? used.unusable : 'names no upload of yours (not found)' },
+        {
+          field: `${at[0] ?? 'input'}.uploadId`,
+          message: used ? used.unusable : 'names no upload of yours (not found)',
+        },
       ]);
     }
     found.set(id, used);

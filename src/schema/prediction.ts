@@ -1,10 +1,10 @@
 /** The Prediction type (a stored video job) and the queries that read it. */
 import { type ResolveCursorConnectionArgs, resolveCursorConnection } from '@pothos/plugin-relay';
 import type { PredictionRow } from '../db/schema.ts';
+import { viewableUploadUrl } from '../predictions/mediaUrls.ts';
 import type { OutputFileView } from '../storage/index.ts';
 import { builder } from './builder.ts';
 import { decodeCursor, encodeCursor } from './cursors.ts';
-import { viewableUploadUrl } from '../predictions/mediaUrls.ts';
 import { AspectRatio, Mode, PredictionStatus, Resolution } from './enums.ts';
 import { badUserInput } from './errors.ts';
 
@@ -32,7 +32,8 @@ interface MediaView {
 }
 
 const MediaRole = builder.enumType('MediaRole', {
-  description: "What a piece of media is to the model: IMAGE (image-to-video's first frame), REFERENCE (a reference image), VIDEO (the video edited).",
+  description:
+    "What a piece of media is to the model: IMAGE (image-to-video's first frame), REFERENCE (a reference image), VIDEO (the video edited).",
   values: { IMAGE: { value: 'image' }, REFERENCE: { value: 'reference' }, VIDEO: { value: 'video' } } as const,
 });
 
@@ -50,7 +51,11 @@ const PredictionMedia = builder.objectRef<MediaView>('PredictionMedia').implemen
         return upload ? viewableUploadUrl(uploads, upload) : null;
       },
     }),
-    uploadId: t.id({ nullable: true, description: 'The upload, when the media came from one.', resolve: (media) => media.uploadId }),
+    uploadId: t.id({
+      nullable: true,
+      description: 'The upload, when the media came from one.',
+      resolve: (media) => media.uploadId,
+    }),
   }),
 });
 
