@@ -12,13 +12,32 @@ import { findModel, MODELS } from './models/index.ts';
 import { MODES, RESOLUTIONS } from './vocabulary.ts';
 
 const usd = z.number().min(0, 'must not be negative').max(1_000_000, 'must be at most 1000000');
-export const PriceRule = z.union([z.strictObject({ perRunUsd: usd }), z.strictObject({ perSecondUsd: usd })], {
-  error: 'must be {"perRunUsd": n} or {"perSecondUsd": n}',
-});
-export type PriceRule = z.infer<typeof PriceRule>;
+export const PriceRule = z
+  .strictObject({ perRunUsd: usd.optional(), perSecondUsd: usd.optional() })
+  .refine(
+    (rule) => (rule.perRunUsd === undefined) !== (rule.perSecondUsd === undefined),
+    'must be {"perRunUsd": n} or {"perSecondUsd": n}',
+  );
+export type PriceRule = { perRunUsd: number } | { perSecondUsd: number };
 const ByResolution = z.partialRecord(z.enum(RESOLUTIONS), PriceRule);
-export const PriceTable = z.record(z.string(), z.union([PriceRule, ByResolution]));
-export type PriceTable = z.infer<typeof PriceTable>;
+export type PriceEntry = PriceRule | Partial<Record<(typeof RESOLUTIONS)[number], PriceRule>>;
+export type PriceTable = Record<string, PriceEntry>;
+
+/** An entry whose keys are all resolutions is per resolution; any other is one rule (so its errors read as a rule's). */
+const perResolution = (entry: unknown) =>
+  !!entry &&
+  typeof entry === 'object' &&
+  Object.keys(entry).length > 0 &&
+  Object.keys(entry).every((key) => (RESOLUTIONS as readonly string[]).includes(key));
+
+export const PriceTable = z.record(z.string(), z.unknown()).transform((table, ctx) => {
+  for (const [key, entry] of Object.entries(table)) {
+    const parsed = (perResolution(entry) ? ByResolution : PriceRule).safeParse(entry);
+    for (const issue of parsed.error?.issues ?? [])
+      ctx.addIssue({ code: 'custom', path: [key, ...issue.path], message: issue.message });
+  }
+  return table as PriceTable;
+});
 
 /** The key `*` prices every model that has no rule of its own. */
 export const ALL_MODELS = '*';
@@ -38,7 +57,8 @@ export function priceTableProblems(table: PriceTable): string[] {
       problems.push(`"${key}" is neither a model id, a mode (${MODES.join(', ')}) nor ${ALL_MODELS}`);
       continue;
     }
-    const rules = 'perRunUsd' in entry || 'perSecondUsd' in entry ? [entry as PriceRule] : Object.values(entry);
+    const rules: (PriceRule | undefined)[] =
+      'perRunUsd' in entry || 'perSecondUsd' in entry ? [entry as PriceRule] : Object.values(entry);
     const perSecond = rules.some((rule) => rule && 'perSecondUsd' in rule);
     const unmeasured = models.filter((model) => model.billedSeconds(model.defaults) === undefined);
     if (perSecond && unmeasured.length) {
