@@ -184,7 +184,7 @@ function Progress(props: {
           loop
           playsInline
           width={640}
-          aria-label={prediction.prompt}
+          aria-label={prediction.prompt ?? undefined}
         />
       )}
       {prediction.error && (

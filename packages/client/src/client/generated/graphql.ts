@@ -60,21 +60,21 @@ export type WebhookInput = {
   url: string;
 };
 
-export type PredictionFieldsFragment = { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean };
+export type PredictionFieldsFragment = { id: string, status: PredictionStatus, prompt: string | null, model: string, resolution: Resolution, aspectRatio: AspectRatio | null, duration: number | null, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean };
 
 export type GenerateVideoMutationVariables = Exact<{
   input: GenerateVideoInput;
 }>;
 
 
-export type GenerateVideoMutation = { generateVideo: { prediction: { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } } };
+export type GenerateVideoMutation = { generateVideo: { prediction: { id: string, status: PredictionStatus, prompt: string | null, model: string, resolution: Resolution, aspectRatio: AspectRatio | null, duration: number | null, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } } };
 
 export type PredictionQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type PredictionQuery = { prediction: { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } | null };
+export type PredictionQuery = { prediction: { id: string, status: PredictionStatus, prompt: string | null, model: string, resolution: Resolution, aspectRatio: AspectRatio | null, duration: number | null, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } | null };
 
 export type PredictionsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -83,7 +83,7 @@ export type PredictionsQueryVariables = Exact<{
 }>;
 
 
-export type PredictionsQuery = { predictions: { edges: Array<{ cursor: string, node: { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type PredictionsQuery = { predictions: { edges: Array<{ cursor: string, node: { id: string, status: PredictionStatus, prompt: string | null, model: string, resolution: Resolution, aspectRatio: AspectRatio | null, duration: number | null, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type PredictionUpdatedSubscriptionVariables = Exact<{
   id: string | number;
@@ -91,14 +91,14 @@ export type PredictionUpdatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type PredictionUpdatedSubscription = { predictionUpdated: { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } };
+export type PredictionUpdatedSubscription = { predictionUpdated: { id: string, status: PredictionStatus, prompt: string | null, model: string, resolution: Resolution, aspectRatio: AspectRatio | null, duration: number | null, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } };
 
 export type CancelPredictionMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelPredictionMutation = { cancelPrediction: { id: string, status: PredictionStatus, prompt: string, model: string, resolution: Resolution, aspectRatio: AspectRatio, duration: number, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } };
+export type CancelPredictionMutation = { cancelPrediction: { id: string, status: PredictionStatus, prompt: string | null, model: string, resolution: Resolution, aspectRatio: AspectRatio | null, duration: number | null, seed: number | null, upstreamId: string | null, outputs: Array<string>, videoUrl: string | null, error: string | null, errorCode: string | null, predictTime: number | null, priceUsd: number, costUsd: number | null, createdAt: string, updatedAt: string, completedAt: string | null, deadlineAt: string | null, elapsedMs: number, estimatedProgress: number | null, estimatedCompletionAt: string | null, progressIsEstimate: boolean } };
 
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
