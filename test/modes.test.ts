@@ -373,6 +373,15 @@ for (const backend of BACKENDS) {
         ]);
       });
 
+      it('a model of another mode', async () => {
+        expect(
+          await refused('alice', FROM_IMAGE, {
+            image: { url: 'https://cdn.example.com/a.png' },
+            model: 'alibaba/happyhorse-1.0/text-to-video',
+          }),
+        ).toEqual([{ field: 'input.model', message: `must be one of: ${I2V}` }]);
+      });
+
       it('both an upload and a URL in one MediaInput, and a prompt too long', async () => {
         const reply = await as('alice').gql<Job>(FROM_IMAGE, {
           input: { image: { uploadId: 'x', url: 'https://cdn.example.com/a.png' } },

@@ -19,7 +19,15 @@ import { referenceToVideo } from './referenceToVideo.ts';
 import { textToVideo } from './textToVideo.ts';
 import { videoEdit } from './videoEdit.ts';
 
-export type { MediaRef, MediaRole, ModelDescriptor, ModelParams, ModelRequest, UpstreamRequest } from './descriptor.ts';
+export type {
+  MediaRef,
+  MediaRole,
+  MediaRoleName,
+  ModelDescriptor,
+  ModelParams,
+  ModelRequest,
+  UpstreamRequest,
+} from './descriptor.ts';
 export { imageToVideo, referenceToVideo, textToVideo, videoEdit };
 
 export const MODELS: readonly ModelDescriptor[] = [textToVideo, imageToVideo, referenceToVideo, videoEdit];
@@ -32,6 +40,10 @@ export function modelOf(id: KnownModel): ModelDescriptor {
 }
 export function findModel(id: string): ModelDescriptor | undefined {
   return BY_ID.get(id);
+}
+/** The model a mode's mutation uses when the caller names none: the first of that mode in MODELS. */
+export function defaultModelOf(mode: Mode): ModelDescriptor {
+  return MODELS.find((model) => model.mode === mode)!;
 }
 /** The model ids of one mode, for an input's `model` field. */
 export function modelIdsOf(mode: Mode): [KnownModel, ...KnownModel[]] {

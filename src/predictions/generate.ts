@@ -61,8 +61,11 @@ export class WebhookRefused extends Error {
   }
 }
 
-/** Media the caller may not use (not theirs, not READY, not fit for the model); each issue names its input field. Nothing was stored. */
-export class MediaRefused extends Error {
+/**
+ * Input the chosen model refuses (media not the caller's, not READY, not fit for it; a parameter past
+ * its rules): each issue names its input field. Nothing was stored.
+ */
+export class FieldsRefused extends Error {
   constructor(readonly issues: { field: string; message: string }[]) {
     super(issues.map((issue) => `${issue.field} ${issue.message}`).join('; '));
   }

@@ -4,10 +4,17 @@ import { paramRules, videoEdit } from '../models/index.ts';
 import { builder } from './builder.ts';
 import { AudioSetting, Resolution } from './enums.ts';
 import { MediaInput, mediaInputRules, mediaListRules } from './mediaInput.ts';
-import { GenerateVideoPayload, submissionFields, submissionRules, submitJob } from './submission.ts';
+import {
+  GenerateVideoPayload,
+  modelField,
+  modelRule,
+  submissionFields,
+  submissionRules,
+  submitJob,
+} from './submission.ts';
 
 const model = videoEdit;
-const [source, references] = model.media;
+const [, references] = model.media;
 
 const EditVideoInput = builder.inputType('EditVideoInput', {
   fields: (t) => ({
@@ -20,6 +27,7 @@ const EditVideoInput = builder.inputType('EditVideoInput', {
     resolution: t.field({ type: Resolution, defaultValue: model.defaults.resolution }),
     audio: t.field({ type: AudioSetting, defaultValue: model.defaults.audio }),
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
+    model: modelField(t, 'VIDEO_EDIT'),
     ...submissionFields(t),
   }),
 });
@@ -28,6 +36,7 @@ const Args = z.object({
   input: paramRules(model).extend({
     video: mediaInputRules,
     referenceImages: mediaListRules(references!).nullish(),
+    model: modelRule('VIDEO_EDIT'),
     ...submissionRules,
   }),
 });
@@ -38,9 +47,9 @@ builder.mutationField('editVideo', (t) =>
     description: `Store a video edit job (${model.id}) and submit it to Atlas Cloud once; otherwise as generateVideo. Priced per run: its length follows the source.`,
     args: t.validate({ input: t.arg({ type: EditVideoInput, required: true }) }, Args),
     resolve: (_root, { input }, context) =>
-      submitJob(context, model, input, [
-        { role: source!, field: 'input.video', items: [input.video], single: true },
-        { role: references!, field: 'input.referenceImages', items: input.referenceImages ?? [], single: false },
+      submitJob(context, 'VIDEO_EDIT', input, [
+        { role: 'video', field: 'input.video', items: [input.video], single: true },
+        { role: 'reference', field: 'input.referenceImages', items: input.referenceImages ?? [], single: false },
       ]),
   }),
 );

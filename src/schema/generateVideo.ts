@@ -1,11 +1,17 @@
 /** The generateVideo mutation (text to video): its input, the rules that input must meet, and its payload. */
 import { z } from 'zod';
-import { findModel, modelIdsOf, paramRules, textToVideo } from '../models/index.ts';
+import { paramRules, textToVideo } from '../models/index.ts';
 import { builder } from './builder.ts';
 import { AspectRatio, Resolution } from './enums.ts';
-import { GenerateVideoPayload, submissionFields, submissionRules, submitJob } from './submission.ts';
+import {
+  GenerateVideoPayload,
+  modelField,
+  modelRule,
+  submissionFields,
+  submissionRules,
+  submitJob,
+} from './submission.ts';
 
-const MODELS = modelIdsOf('TEXT_TO_VIDEO');
 const { defaults } = textToVideo;
 
 const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
@@ -15,7 +21,7 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
     aspectRatio: t.field({ type: AspectRatio, defaultValue: defaults.aspectRatio }),
     duration: t.int({ defaultValue: defaults.duration, description: 'Whole seconds, 3 to 15.' }),
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
-    model: t.string({ defaultValue: textToVideo.id }),
+    model: modelField(t, 'TEXT_TO_VIDEO'),
     ...submissionFields(t),
   }),
 });
@@ -23,7 +29,7 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
 /** The model's rules over the whole input, so every broken rule is reported at once. */
 const GenerateVideoArgs = z.object({
   input: paramRules(textToVideo).extend({
-    model: z.enum(MODELS, { error: `must be one of: ${MODELS.join(', ')}` }).nullish(),
+    model: modelRule('TEXT_TO_VIDEO'),
     ...submissionRules,
   }),
 });
@@ -34,6 +40,6 @@ builder.mutationField('generateVideo', (t) =>
     description:
       'Store a job and submit it to Atlas Cloud once. Upstream refusals come back as errors whose extensions carry the code and the stored predictionId.',
     args: t.validate({ input: t.arg({ type: GenerateVideoInput, required: true }) }, GenerateVideoArgs),
-    resolve: (_root, { input }, context) => submitJob(context, findModel(input.model ?? '') ?? textToVideo, input),
+    resolve: (_root, { input }, context) => submitJob(context, 'TEXT_TO_VIDEO', input),
   }),
 );

@@ -4,10 +4,16 @@ import { imageToVideo, paramRules } from '../models/index.ts';
 import { builder } from './builder.ts';
 import { Resolution } from './enums.ts';
 import { MediaInput, mediaInputRules } from './mediaInput.ts';
-import { GenerateVideoPayload, submissionFields, submissionRules, submitJob } from './submission.ts';
+import {
+  GenerateVideoPayload,
+  modelField,
+  modelRule,
+  submissionFields,
+  submissionRules,
+  submitJob,
+} from './submission.ts';
 
 const model = imageToVideo;
-const [image] = model.media;
 
 const GenerateVideoFromImageInput = builder.inputType('GenerateVideoFromImageInput', {
   fields: (t) => ({
@@ -21,12 +27,13 @@ const GenerateVideoFromImageInput = builder.inputType('GenerateVideoFromImageInp
     resolution: t.field({ type: Resolution, defaultValue: model.defaults.resolution }),
     duration: t.int({ defaultValue: model.defaults.duration, description: 'Whole seconds, 3 to 15.' }),
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
+    model: modelField(t, 'IMAGE_TO_VIDEO'),
     ...submissionFields(t),
   }),
 });
 
 const Args = z.object({
-  input: paramRules(model).extend({ image: mediaInputRules, ...submissionRules }),
+  input: paramRules(model).extend({ image: mediaInputRules, model: modelRule('IMAGE_TO_VIDEO'), ...submissionRules }),
 });
 
 builder.mutationField('generateVideoFromImage', (t) =>
@@ -35,6 +42,8 @@ builder.mutationField('generateVideoFromImage', (t) =>
     description: `Store an image-to-video job (${model.id}) and submit it to Atlas Cloud once; otherwise as generateVideo.`,
     args: t.validate({ input: t.arg({ type: GenerateVideoFromImageInput, required: true }) }, Args),
     resolve: (_root, { input }, context) =>
-      submitJob(context, model, input, [{ role: image!, field: 'input.image', items: [input.image], single: true }]),
+      submitJob(context, 'IMAGE_TO_VIDEO', input, [
+        { role: 'image', field: 'input.image', items: [input.image], single: true },
+      ]),
   }),
 );

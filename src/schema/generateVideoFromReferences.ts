@@ -4,7 +4,14 @@ import { paramRules, referenceToVideo } from '../models/index.ts';
 import { builder } from './builder.ts';
 import { AspectRatio, Resolution } from './enums.ts';
 import { MediaInput, mediaListRules } from './mediaInput.ts';
-import { GenerateVideoPayload, submissionFields, submissionRules, submitJob } from './submission.ts';
+import {
+  GenerateVideoPayload,
+  modelField,
+  modelRule,
+  submissionFields,
+  submissionRules,
+  submitJob,
+} from './submission.ts';
 
 const model = referenceToVideo;
 const [references] = model.media;
@@ -25,12 +32,17 @@ const GenerateVideoFromReferencesInput = builder.inputType('GenerateVideoFromRef
     resolution: t.field({ type: Resolution, defaultValue: model.defaults.resolution }),
     duration: t.int({ defaultValue: model.defaults.duration, description: 'Whole seconds, 3 to 15.' }),
     seed: t.int({ description: '0 to 2147483647; the same seed gives a closer rerun.' }),
+    model: modelField(t, 'REFERENCE_TO_VIDEO'),
     ...submissionFields(t),
   }),
 });
 
 const Args = z.object({
-  input: paramRules(model).extend({ images: mediaListRules(references!), ...submissionRules }),
+  input: paramRules(model).extend({
+    images: mediaListRules(references!),
+    model: modelRule('REFERENCE_TO_VIDEO'),
+    ...submissionRules,
+  }),
 });
 
 builder.mutationField('generateVideoFromReferences', (t) =>
@@ -39,8 +51,8 @@ builder.mutationField('generateVideoFromReferences', (t) =>
     description: `Store a reference-to-video job (${model.id}) and submit it to Atlas Cloud once; otherwise as generateVideo.`,
     args: t.validate({ input: t.arg({ type: GenerateVideoFromReferencesInput, required: true }) }, Args),
     resolve: (_root, { input }, context) =>
-      submitJob(context, model, input, [
-        { role: references!, field: 'input.images', items: input.images, single: false },
+      submitJob(context, 'REFERENCE_TO_VIDEO', input, [
+        { role: 'reference', field: 'input.images', items: input.images, single: false },
       ]),
   }),
 );

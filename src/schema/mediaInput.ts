@@ -1,9 +1,9 @@
 /** MediaInput: an upload made through the gateway, or an https URL the caller hosts; and how it is checked. */
 import { z } from 'zod';
 import type { UploadRow } from '../db/schema.ts';
-import type { MediaRef, MediaRole } from '../models/index.ts';
+import type { MediaRef, MediaRole, MediaRoleName, ModelDescriptor } from '../models/index.ts';
 import { uploadProblem } from '../models/index.ts';
-import { MediaRefused } from '../predictions/generate.ts';
+import { FieldsRefused } from '../predictions/generate.ts';
 import { mediaUrlProblem } from '../predictions/mediaUrls.ts';
 import { isUploadId } from '../uploads/service.ts';
 import type { GatewayContext } from './builder.ts';
@@ -34,18 +34,17 @@ export const mediaInputRules = z
     }
   });
 
+const countRule = (role: MediaRole) =>
+  `must hold ${role.min === role.max ? `exactly ${role.min}` : `from ${role.min} to ${role.max}`} item(s)`;
+
 /** A list of media for a role, with its count rule. */
 export const mediaListRules = (role: MediaRole) => {
-  const count = role.min === role.max ? `exactly ${role.min}` : `from ${role.min} to ${role.max}`;
-  return z
-    .array(mediaInputRules)
-    .min(role.min, `must hold ${count} item(s)`)
-    .max(role.max, `must hold ${count} item(s)`);
+  return z.array(mediaInputRules).min(role.min, countRule(role)).max(role.max, countRule(role));
 };
 
 /** One input field's media, for a role: where it is in the input (`input.images`), and each item. */
 export interface GivenMedia {
-  role: MediaRole;
+  role: MediaRoleName;
   field: string;
   /** Null items are refused by GraphQL ([MediaInput!]); an absent list is no media. */
   items: readonly { uploadId?: string | number | null; url?: string | null }[];
@@ -61,12 +60,23 @@ export interface GivenMedia {
  */
 export async function checkMedia(
   { uploads, principal }: Pick<GatewayContext, 'uploads' | 'principal'>,
+  model: ModelDescriptor,
   given: readonly GivenMedia[],
 ): Promise<{ media: MediaRef[]; uploads: Map<string, UploadRow> }> {
   const issues: { field: string; message: string }[] = [];
   const media: MediaRef[] = [];
   const found = new Map<string, UploadRow>();
-  for (const { role, field, items, single } of given) {
+  for (const { role: name, field, items, single } of given) {
+    const role = model.media.find((candidate) => candidate.role === name);
+    if (!role) {
+      if (items.length) issues.push({ field, message: `is not taken by ${model.id}` });
+      continue;
+    }
+    // The schema checked the count for the mode's first model; the one chosen may take fewer or more.
+    if (items.length < role.min || items.length > role.max) {
+      issues.push({ field, message: countRule(role) });
+      continue;
+    }
     for (const [index, item] of items.entries()) {
       const at = single ? field : `${field}.${index}`;
       if (item.url != null) {
@@ -92,14 +102,14 @@ export async function checkMedia(
       }
     }
   }
-  if (issues.length) throw new MediaRefused(issues);
+  if (issues.length) throw new FieldsRefused(issues);
   for (const [id] of found) {
     const used = await uploads.use(principal, id);
     if (!used || 'unusable' in used) {
       const at = given.flatMap(({ field, items, single }) =>
         items.flatMap((item, index) => (String(item.uploadId) === id ? [single ? field : `${field}.${index}`] : [])),
       );
-      throw new MediaRefused([
+      throw new FieldsRefused([
         {
           field: `${at[0] ?? 'input'}.uploadId`,
           message: used ? used.unusable : 'names no upload of yours (not found)',

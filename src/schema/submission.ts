@@ -6,7 +6,9 @@
 import { z } from 'zod';
 import type { PredictionRow } from '../db/schema.ts';
 import type { ParamName } from '../models/descriptor.ts';
-import { type ModelDescriptor, withDefaults } from '../models/index.ts';
+import { defaultModelOf, findModel, modelIdsOf, paramRules, withDefaults } from '../models/index.ts';
+import { FieldsRefused } from '../predictions/generate.ts';
+import type { Mode } from '../vocabulary.ts';
 import type { GatewayContext } from './builder.ts';
 import { builder } from './builder.ts';
 import { checkMedia, type GivenMedia } from './mediaInput.ts';
@@ -14,6 +16,18 @@ import { Prediction } from './prediction.ts';
 import { WebhookInput, webhookInputRules } from './webhookInput.ts';
 
 type InputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
+
+/** `model`: which of the mode's models (its first by default); the schema lists them in the description. */
+export const modelField = (t: InputFieldBuilder, mode: Mode) =>
+  t.string({
+    defaultValue: defaultModelOf(mode).id,
+    description: `The model: ${modelIdsOf(mode).join(', ')}.`,
+  });
+
+export const modelRule = (mode: Mode) => {
+  const ids = modelIdsOf(mode);
+  return z.enum(ids, { error: `must be one of: ${ids.join(', ')}` }).nullish();
+};
 
 /** The fields about the submission rather than the video, the same on every job mutation. */
 export const submissionFields = (t: InputFieldBuilder) => ({
@@ -53,24 +67,37 @@ export const GenerateVideoPayload = builder
   .implement({ fields: (t) => ({ prediction: t.expose('prediction', { type: Prediction }) }) });
 
 interface SubmissionInput {
+  model?: string | null | undefined;
   timeoutSeconds?: number | null | undefined;
   idempotencyKey?: string | null | undefined;
   webhook?: { url: string; events?: readonly ('STARTED' | 'UPDATED' | 'COMPLETED')[] | null | undefined } | null;
 }
 
 /**
- * Check the media (uploads are the caller's, usable, and fit the model), then store and submit the
- * job: one path for every mode. `params` have passed the model's rules; omitted ones take its defaults.
- * Refusals, upstream errors and shutting down become GraphQL errors in one place (schema/errors.ts).
+ * Check the input against the chosen model (the mode's first unless `model` names another), and the
+ * media (uploads are the caller's, usable, and fit the model), then store and submit the job: one path
+ * for every mode. Omitted parameters take the model's defaults. Refusals, upstream errors and shutting
+ * down become GraphQL errors in one place (schema/errors.ts).
  */
 export async function submitJob(
   context: GatewayContext,
-  model: ModelDescriptor,
+  mode: Mode,
   input: SubmissionInput & Partial<Record<ParamName, unknown>>,
   given: readonly GivenMedia[] = [],
 ): Promise<{ prediction: PredictionRow }> {
   const { predictions, principal, log } = context;
-  const { media, uploads } = given.length ? await checkMedia(context, given) : { media: [], uploads: undefined };
+  const model = findModel(input.model ?? '') ?? defaultModelOf(mode);
+  // The schema held the input to the mode's first model's rules; another model may have its own.
+  const params = paramRules(model).safeParse(input);
+  if (!params.success) {
+    throw new FieldsRefused(
+      params.error.issues.map((issue) => ({
+        field: ['input', ...issue.path.map(String)].join('.'),
+        message: issue.message,
+      })),
+    );
+  }
+  const { media, uploads } = given.length ? await checkMedia(context, model, given) : { media: [], uploads: undefined };
   const prediction = await predictions.generate(
     principal,
     {

@@ -22,6 +22,7 @@ export type GenerateVideoInput = {
   duration?: number | null | undefined;
   /** Your key for this submission (1 to 255 characters): a repeat with the same key within 24 hours returns the same prediction instead of a second paid job; the same key with a different request is refused (IDEMPOTENCY_KEY_REUSED). */
   idempotencyKey?: string | null | undefined;
+  /** The model: alibaba/happyhorse-1.0/text-to-video. */
   model?: string | null | undefined;
   /** What to film: 1 to 2500 characters after trimming. */
   prompt: string;
