@@ -241,6 +241,28 @@ for (const backend of BACKENDS) {
       expect(await list([])).toEqual([]);
     });
 
+    it('takes an idempotency key and a cancel as generateVideo does: one job and one upstream call per key', async () => {
+      // Still running when it is cancelled.
+      t.fake.timedJobs = { runMs: 60_000 };
+      const alice = as('alice');
+      const image = await alice.upload('image/webp', webp(800, 800));
+      const input = { image: { uploadId: image }, prompt: 'spins', idempotencyKey: 'spin-1' };
+      const first = await alice.job(FROM_IMAGE, input);
+      const again = await alice.job(FROM_IMAGE, input);
+      expect(again.id).toBe(first.id);
+      expect(t.fake.creates).toHaveLength(1);
+      // The same key with other media is another request.
+      const other = await alice.gql<Job>(FROM_IMAGE, {
+        input: { ...input, image: { url: 'https://cdn.example.com/other.png' } },
+      });
+      expect(other.errors?.[0]?.extensions.code).toBe('IDEMPOTENCY_KEY_REUSED');
+      const cancelled = await alice.gql<{ cancelPrediction: { status: string } }>(
+        'mutation X($id: ID!) { cancelPrediction(id: $id) { status } }',
+        { id: first.id },
+      );
+      expect(cancelled.data?.cancelPrediction.status).toBe('CANCELED');
+    });
+
     it('counts the per-second price against the daily spend limit', async () => {
       const alice = as('alice');
       // 1080P at $0.24/s for 15 s is $3.60, past LIMIT_DAILY_SPEND_USD=3.

@@ -101,7 +101,7 @@ export async function submitJob(
   const prediction = await predictions.generate(
     principal,
     {
-      request: { model: model.id, ...withDefaults(model, input), ...(media.length ? { media } : {}) },
+      request: { model: model.id, ...withDefaults(model, params.data), ...(media.length ? { media } : {}) },
       uploads,
       idempotencyKey: input.idempotencyKey,
       timeoutSeconds: input.timeoutSeconds,
