@@ -44,7 +44,7 @@ const PredictionMedia = builder.objectRef<MediaView>('PredictionMedia').implemen
     url: t.string({
       nullable: true,
       description:
-        "Your URL as you gave it; for an upload, a signed link that expires within the hour (S3 storage); null for an upload kept in the gateway's own folder, which serves no reading link yet.",
+        "Your URL as you gave it; for an upload, a signed link that expires within the hour (S3 storage); null for an upload kept in the gateway's own folder, which serves no reading link yet, and for an upload that is not yours (an admin reading another caller's job).",
       resolve: async (media, _args, { uploads, principal }) => {
         if (media.callerUrl !== null) return media.callerUrl;
         const upload = media.uploadId ? await uploads.find(principal, media.uploadId) : undefined;
