@@ -9,9 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { beforeEach, describe, expect, it } from 'vitest';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
-import { BACKENDS, eventually, gatewayFixture } from './support/gateway.ts';
+import { FakeAtlas } from './support/fakeAtlas.ts';
+import {
+  BACKENDS,
+  createServerDatabase,
+  eventually,
+  gatewayFixture,
+  startGateway,
+  type TestGateway,
+} from './support/gateway.ts';
 import { jpeg, png, webp } from './support/images.ts';
 
 const JWT_SECRET = 'modes-test-secret-of-at-least-32-characters';
@@ -420,3 +429,79 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('media from S3 storage (s3rver): presigned links for Atlas and for the caller', () => {
+  const bucket = 'hh-modes';
+  let s3: S3rver;
+  let fake: FakeAtlas;
+  let gw: TestGateway;
+  let drop = async () => {};
+  beforeAll(async () => {
+    s3 = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: mkdtempSync(join(tmpdir(), 'hh-modes-s3rver-')),
+      configureBuckets: [{ name: bucket, configs: [] }],
+    });
+    const { port } = await s3.run();
+    const database = await createServerDatabase();
+    drop = database.drop;
+    fake = await FakeAtlas.start();
+    gw = await startGateway({
+      databaseUrl: database.url,
+      atlasUrl: fake.url,
+      env: {
+        AUTH_MODE: 'jwt',
+        AUTH_JWT_SECRET: JWT_SECRET,
+        STORAGE_URL: `s3://${bucket}/gateway`,
+        AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_FORCE_PATH_STYLE: 'true',
+      },
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await fake?.close();
+    await s3?.close();
+    await drop();
+  });
+
+  it('hands Atlas a presigned GET of the upload, and shows the caller one that opens it', async () => {
+    const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<Reply<T>> => {
+      const response = await fetch(gw.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${await hs256Token(JWT_SECRET, 's3-alice')}`,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as Reply<T>;
+    };
+    const bytes = png(500, 500);
+    const created = await gql<{
+      createUpload: { upload: { id: string; uploadUrl: string; headers: { name: string; value: string }[] } };
+    }>(CREATE_UPLOAD, { input: { contentType: 'image/png', byteSize: bytes.length } });
+    const { id, uploadUrl, headers } = created.data!.createUpload.upload;
+    await fetch(uploadUrl, {
+      method: 'PUT',
+      headers: Object.fromEntries(headers.map(({ name, value }) => [name, value])),
+      body: new Uint8Array(bytes),
+    }).then((response) => response.text());
+    await gql('mutation D($id: ID!) { completeUpload(id: $id) { status } }', { id });
+
+    const reply = await gql<Job>(FROM_IMAGE, { input: { image: { uploadId: id } } });
+    expect(reply.errors).toBeUndefined();
+    const { media } = reply.data!.generateVideoFromImage!.prediction;
+    const handed = (fake.creates[0]!.body as { image_url: string }).image_url;
+    for (const link of [handed, media[0]!.url!]) {
+      expect(new URL(link).pathname).toBe(`/${bucket}/gateway/uploads/${id}`);
+      const opened = await fetch(link);
+      expect(Buffer.from(await opened.arrayBuffer()).equals(bytes)).toBe(true);
+    }
+  });
+});
