@@ -78,9 +78,12 @@ export class Transport {
         clearTimeout(timer);
         call.signal?.removeEventListener('abort', onAbort);
       };
+      // A body stream that fails is why the request failed, whatever the socket says after it.
+      let sourceError: unknown;
       const fail = (error: unknown) => {
         settled();
-        reject(new TransportError(why ?? 'network', why ? undefined : errorCode(error), { cause: error }));
+        const cause = sourceError ?? error;
+        reject(new TransportError(why ?? 'network', why ? undefined : errorCode(cause), { cause }));
       };
       const { body } = call;
       const length = body === undefined ? undefined : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -119,7 +122,12 @@ export class Transport {
       if (call.signal?.aborted) stop('aborted');
       if (body === undefined || typeof body === 'string') request.end(body);
       // A source that fails (or a request that fails) ends both: the request's 'error' reports it.
-      else pipeline(body.stream, request, (error) => error && request.destroy(error));
+      else {
+        body.stream.once('error', (error) => {
+          sourceError ??= error;
+        });
+        pipeline(body.stream, request, (error) => error && request.destroy(error));
+      }
     });
   }
 
