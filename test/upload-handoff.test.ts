@@ -246,6 +246,15 @@ for (const backend of BACKENDS) {
       expect(logs.join('\n')).not.toContain(TEST_KEY);
     });
 
+    it('sends nothing when the stored bytes are gone, and says so', async () => {
+      const row = await ready(png(120, 120));
+      await files.delete(row.storageKey);
+      await expect(main.service.upstreamUrl(row)).rejects.toThrow(
+        /^the file to upload could not be opened \(ENOENT\)$/,
+      );
+      expect(fake.uploadMediaCalls).toHaveLength(0);
+    });
+
     it('times an uploadMedia call that never answers out', async () => {
       const row = await ready(png(100, 100));
       const log = createLogger('silent');
