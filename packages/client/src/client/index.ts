@@ -37,6 +37,7 @@ export type {
   ViewerQuery,
 } from './generated/graphql.ts';
 export {
+  abortedError,
   describeUpload,
   sendUpload,
   type Upload,
