@@ -100,7 +100,12 @@ export async function sendUpload(steps: UploadSteps, source: UploadSource, optio
   if (!created.uploadUrl) throw new VideoClientError('The gateway gave no uploadUrl', { code: 'UPLOAD_NOT_RECEIVED' });
   const headers = Object.fromEntries(created.headers.map(({ name, value }) => [name.toLowerCase(), value]));
   const total = input.byteSize;
-  const progress = (loaded: number) => onProgress?.({ loaded, total });
+  let reported = -1;
+  const progress = (loaded: number) => {
+    if (loaded === reported) return;
+    reported = loaded;
+    onProgress?.({ loaded, total });
+  };
 
   let sent: { status: number; text: string } | undefined;
   let failure: unknown;

@@ -309,10 +309,10 @@ export function useVideoGeneration() {
 }
 
 /** Where useUpload stands: `rejected` is the gateway refusing the bytes (error.rejectionReason says why). */
-export type UploadStatus = 'idle' | 'uploading' | 'ready' | 'rejected' | 'failed' | 'aborted';
+export type UseUploadStatus = 'idle' | 'uploading' | 'ready' | 'rejected' | 'failed' | 'aborted';
 
 export interface UploadState {
-  status: UploadStatus;
+  status: UseUploadStatus;
   /** Bytes sent so far, while uploading and after. */
   progress: UploadProgress | undefined;
   /** The READY upload: pass its id to a job. */
@@ -385,7 +385,7 @@ export function useUpload() {
           caught instanceof VideoClientError
             ? caught
             : new VideoClientError((caught as Error).message, { code: 'NETWORK_ERROR', cause: caught });
-        const status: UploadStatus =
+        const status: UseUploadStatus =
           error.code === 'UPLOAD_REJECTED' ? 'rejected' : error.code === 'ABORTED' ? 'aborted' : 'failed';
         update({ status, error });
         return { error };
