@@ -518,12 +518,9 @@ describe('useUpload', () => {
         stream.close();
       },
     });
-    let outcome: Awaited<ReturnType<typeof result.current.upload>> | undefined;
-    let running: Promise<void> = Promise.resolve();
+    let running: ReturnType<typeof result.current.upload> | undefined;
     act(() => {
-      running = result.current
-        .upload(source, { filename: 'horse.jpg', byteSize: bytes.length })
-        .then((settled) => void (outcome = settled));
+      running = result.current.upload(source, { filename: 'horse.jpg', byteSize: bytes.length });
     });
     await waitFor(() => expect(result.current.progress).toEqual({ loaded: 100, total: bytes.length }), {
       timeout: 5_000,
@@ -531,7 +528,10 @@ describe('useUpload', () => {
     expect(result.current.status).toBe('uploading');
     expect(result.current.result).toBeUndefined();
     release();
-    await act(() => running);
+    let outcome: Awaited<ReturnType<typeof result.current.upload>> | undefined;
+    await act(async () => {
+      outcome = await running;
+    });
     expect(outcome?.error).toBeUndefined();
     expect(outcome?.upload).toMatchObject({ status: 'READY', width: 640, height: 360, filename: 'horse.jpg' });
     expect(result.current.status).toBe('ready');
