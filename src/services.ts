@@ -152,13 +152,20 @@ export async function startServices(config: Config, log: Logger, database: Datab
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
-  const uploads = await startUploads({ config, db: database.db, videoStorage: storage, log, health: loops });
+  const uploads = await startUploads({
+    config,
+    db: database.db,
+    databaseKind: database.kind,
+    atlas,
+    videoStorage: storage,
+    log,
+    health: loops,
+  });
   const predictions = new PredictionService({
     ...deps,
     events,
     cache,
-    uploadUrl: (upload) =>
-      upstreamUploadUrl(uploads.service, upload, config.atlasWebhooks?.publicUrl ?? config.videoUrls.baseUrl),
+    uploadUrl: (upload, log) => upstreamUploadUrl(uploads.service, upload, log),
   });
   // Without a signing secret no webhook is accepted, so there is nothing to deliver.
   const { signingSecret, ...webhookOptions } = config.webhooks;

@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
+import { png } from './support/images.ts';
 
 /**
  * The published package (packages/client), as a stranger gets it: `npm pack` (prepack builds dist/), install the
@@ -72,17 +73,31 @@ async function ok(file: string, args: string[], options: Parameters<typeof run>[
  */
 const USAGE = `import {
   createVideoClient,
+  UploadRejectedError,
   VideoClientError,
   type AspectRatio,
   type GenerateVideoInput,
   type Prediction,
   type PredictionStatus,
   type Resolution,
+  type Upload,
 } from 'happyhorse-gateway/client';
 
 const url = process.env.GATEWAY_URL;
 if (!url) throw new Error('GATEWAY_URL is not set');
 const client = createVideoClient({ url });
+
+export function uploadTypeChecks(upload: Upload) {
+  // @ts-expect-error a path is not a source: pass the bytes, a Blob or a stream
+  void client.uploadMedia('horse.png');
+  // @ts-expect-error progress reports { loaded, total }, not a number
+  void client.uploadMedia(new Uint8Array(1), { onProgress: (loaded: number) => loaded });
+  // @ts-expect-error byteSize is a number
+  void client.uploadMedia(new Uint8Array(1), { byteSize: '1' });
+  const status: 'PENDING' | 'READY' | 'REJECTED' = upload.status;
+  const width: number | null = upload.width;
+  return [status, width];
+}
 
 export function typeChecks(prediction: Prediction) {
   // @ts-expect-error a misspelt field name instead of prompt
@@ -123,7 +138,13 @@ export function typeChecks(prediction: Prediction) {
 }
 
 const updates: Prediction[] = [];
+const image = Buffer.from('${png(64, 48).toString('base64')}', 'base64');
 try {
+  const progress: number[] = [];
+  const uploaded = await client.uploadMedia(image, { filename: 'horse.png', onProgress: (p) => progress.push(p.loaded) });
+  const rejected = await client
+    .uploadMedia(image, { contentType: 'image/jpeg' })
+    .then(() => 'READY', (error: unknown) => (error instanceof UploadRejectedError ? error.rejectionReason : String(error)));
   const done = await client.generateAndWait(
     { prompt: 'A horse galloping across a beach at sunset', resolution: 'RES_720P', aspectRatio: 'RATIO_9_16', duration: 3 },
     { onUpdate: (prediction) => updates.push(prediction) },
@@ -145,6 +166,8 @@ try {
       fetched: fetched && { id: fetched.id, status: fetched.status, videoUrl: fetched.videoUrl },
       listed: page.edges.map((edge) => edge.node.id),
       watched: watched.map((prediction) => prediction.status),
+      upload: { status: uploaded.status, width: uploaded.width, height: uploaded.height, bytes: image.length, progress },
+      rejected,
     }),
   );
 } catch (error) {
@@ -287,7 +310,7 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     expect({ code: nodenext.code, output: nodenext.stdout + nodenext.stderr }).toEqual({ code: 0, output: '' });
   }, 120_000);
 
-  it('runs compiled against a gateway on the simulator: submit, follow, fetch, list and watch', async () => {
+  it('runs compiled against a gateway on the simulator: submit, follow, fetch, list, watch and upload', async () => {
     const stdout = await ok('node', [join('out', 'usage.js')], {
       cwd: app,
       env: { GATEWAY_URL: gatewayUrl },
@@ -307,6 +330,8 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
       fetched: { id: string; status: string; videoUrl: string | null } | null;
       listed: string[];
       watched: string[];
+      upload: { status: string; width: number; height: number; bytes: number; progress: number[] };
+      rejected: string;
     };
 
     expect(result).toMatchObject({
@@ -323,6 +348,10 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     expect(result.listed).toContain(result.id);
     // A finished job: the current state once, then the stream ends.
     expect(result.watched).toEqual(['SUCCEEDED']);
+    // An upload from the compiled package: READY with its pixels, progress up to its size; a lie refused.
+    expect(result.upload).toMatchObject({ status: 'READY', width: 64, height: 48 });
+    expect(result.upload.progress.at(-1)).toBe(result.upload.bytes);
+    expect(result.rejected).toBe('contentType: declared image/jpeg, but the bytes are a PNG image (image/png)');
 
     // The video is the gateway's own copy (a signed link; the simulator's would expire), and it is a video.
     const origin = new URL(gatewayUrl).origin;

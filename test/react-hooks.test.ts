@@ -35,6 +35,7 @@ import {
   GenerateVideoDocument,
   PredictionsDocument,
   PredictionUpdatedDocument,
+  UploadRejectedError,
   type VideoClientError,
 } from '../packages/client/src/client/index.ts';
 import {
@@ -43,6 +44,7 @@ import {
   usePrediction,
   usePredictionUpdates,
   useRecentPredictions,
+  useUpload,
   useVideoGeneration,
   VideoGatewayProvider,
 } from '../packages/client/src/react/index.tsx';
@@ -55,6 +57,7 @@ import {
   type TestDatabase,
   type TestGateway,
 } from './support/gateway.ts';
+import { jpeg, png } from './support/images.ts';
 
 const dom = new Window({ url: 'http://localhost:3000/' });
 const installed: string[] = [];
@@ -488,5 +491,98 @@ describe('with PERSISTED_OPERATIONS=only', () => {
     expect(result.current.prediction).toBeUndefined();
     expect(result.current.running).toBe(false);
     expect(fake.creates).toHaveLength(0);
+  });
+});
+
+describe('useUpload', () => {
+  it('uploads with progress to READY, then reports a file whose bytes disagree with its type as rejected', async () => {
+    const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
+    const { result } = renderHook(() => useUpload(), { wrapper: wrapperFor(client) });
+    expect(result.current.status).toBe('idle');
+
+    // The first 100 bytes, then the rest once the test has seen the upload under way.
+    const bytes = jpeg(640, 360);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let sentHead = false;
+    const source = new ReadableStream<Uint8Array>({
+      async pull(stream) {
+        if (!sentHead) {
+          sentHead = true;
+          return stream.enqueue(new Uint8Array(bytes.subarray(0, 100)));
+        }
+        await held;
+        stream.enqueue(new Uint8Array(bytes.subarray(100)));
+        stream.close();
+      },
+    });
+    let running: ReturnType<typeof result.current.upload> | undefined;
+    act(() => {
+      running = result.current.upload(source, { filename: 'horse.jpg', byteSize: bytes.length });
+    });
+    await waitFor(() => expect(result.current.progress).toEqual({ loaded: 100, total: bytes.length }), {
+      timeout: 5_000,
+    });
+    expect(result.current.status).toBe('uploading');
+    expect(result.current.result).toBeUndefined();
+    release();
+    let outcome: Awaited<ReturnType<typeof result.current.upload>> | undefined;
+    await act(async () => {
+      outcome = await running;
+    });
+    expect(outcome?.error).toBeUndefined();
+    expect(outcome?.upload).toMatchObject({ status: 'READY', width: 640, height: 360, filename: 'horse.jpg' });
+    expect(result.current.status).toBe('ready');
+    expect(result.current.result?.id).toBe(outcome?.upload?.id);
+    expect(result.current.progress).toEqual({ loaded: bytes.length, total: bytes.length });
+
+    await act(async () => {
+      outcome = await result.current.upload(png(200, 200), { contentType: 'image/webp' });
+    });
+    expect(result.current.status).toBe('rejected');
+    expect(result.current.result).toBeUndefined();
+    expect(result.current.error).toBeInstanceOf(UploadRejectedError);
+    expect((result.current.error as UploadRejectedError).rejectionReason).toBe(
+      'contentType: declared image/webp, but the bytes are a PNG image (image/png)',
+    );
+  });
+
+  it('abort() stops an upload mid-PUT: aborted, and not READY', async () => {
+    const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
+    const { result } = renderHook(() => useUpload(), { wrapper: wrapperFor(client) });
+    const image = jpeg(640, 360);
+    let given = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      pull(stream) {
+        if (!given) {
+          given = true;
+          stream.enqueue(new Uint8Array(image.subarray(0, 100)));
+        }
+        return new Promise(() => {});
+      },
+    });
+    let outcome: Awaited<ReturnType<typeof result.current.upload>> | undefined;
+    await act(async () => {
+      outcome = await result.current.upload(stalled, {
+        contentType: 'image/jpeg',
+        byteSize: image.length,
+        onProgress: ({ loaded }) => loaded > 0 && result.current.abort(),
+      });
+    });
+    expect(outcome?.error?.code).toBe('ABORTED');
+    expect(result.current.status).toBe('aborted');
+    expect(result.current.progress).toEqual({ loaded: 100, total: image.length });
+  });
+
+  it('uploads by hash with PERSISTED_OPERATIONS=only (createUpload and completeUpload are in the manifest)', async () => {
+    const client = createGatewayClient({ url: persistedGw.url, persisted: true, fetch: nodeFetch });
+    const { result } = renderHook(() => useUpload(), { wrapper: wrapperFor(client) });
+    await act(async () => {
+      await result.current.upload(png(300, 200), { filename: 'persisted.png' });
+    });
+    expect(result.current.error).toBeUndefined();
+    expect(result.current.result).toMatchObject({ status: 'READY', contentType: 'image/png', width: 300 });
   });
 });

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../errorCodes.ts';
 import type { Logger } from '../log.ts';
@@ -5,7 +7,7 @@ import { type UpstreamRequest, upstreamBody } from '../models/index.ts';
 import type { UpstreamCall } from '../observability/metrics.ts';
 import { SecretRedactor } from '../redact.ts';
 import { AtlasError, codeForHttpStatus } from './errors.ts';
-import { parseErrorMessage, parsePredictionReply, type UpstreamPrediction } from './replies.ts';
+import { parseErrorMessage, parsePredictionReply, parseUploadMediaReply, type UpstreamPrediction } from './replies.ts';
 import { MAX_REPLY_BYTES } from './replyBody.ts';
 import { Transport, TransportError } from './transport.ts';
 import { requestIdFrom, sanitizeReply } from './untrusted.ts';
@@ -25,6 +27,23 @@ export interface AtlasClientOptions {
   /** Told of every call as it ends (metrics): which endpoint, its HTTP status or why none came, how long. */
   onCall?: (call: UpstreamCall) => void;
 }
+
+/** A file for uploadMedia: its bytes (opened when sent), exactly `byteSize` of them, and how to name them. */
+export interface MediaFile {
+  open(): Promise<Readable>;
+  byteSize: number;
+  contentType: string;
+  /** Letters, digits, dot, dash and underscore only: it goes into a multipart header. */
+  filename: string;
+}
+
+/** Reading the file to send failed: nothing about Atlas is known from it. */
+export class MediaSourceError extends Error {
+  override readonly name = 'MediaSourceError';
+}
+
+/** An upload may take UPSTREAM_TIMEOUT_MS plus this long per MiB sent (at least about 4 Mbit/s). */
+const UPLOAD_MS_PER_MIB = 2_000;
 
 export interface CreatedPrediction {
   prediction: UpstreamPrediction;
@@ -125,6 +144,67 @@ export class AtlasClient {
       );
     }
     return { prediction, requestId: reply.requestId };
+  }
+
+  /**
+   * Send a file to Atlas' own temporary hosting (`POST /api/v1/model/uploadMedia`, multipart field
+   * `file`, streamed) and return its `download_url`, which a job's media fields can name. Not billed,
+   * but not repeated here either: the caller remembers the URL, so each file goes once.
+   */
+  async uploadMedia(file: MediaFile, { log = this.#options.log }: { log?: Logger } = {}): Promise<string> {
+    if (!/^[\w.-]{1,100}$/.test(file.filename)) throw new Error(`uploadMedia: unsafe filename ${file.filename}`);
+    const boundary = `----happyhorse-${randomBytes(16).toString('hex')}`;
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.filename}"\r\nContent-Type: ${file.contentType}\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    let source: Readable;
+    try {
+      source = await file.open();
+    } catch (error) {
+      throw new MediaSourceError(`the file to upload could not be opened (${errorText(error)})`, { cause: error });
+    }
+    const { apiKey, timeoutMs } = this.#options;
+    let reply: Reply;
+    try {
+      const { status, requestId, text } = await this.#transport.request({
+        method: 'POST',
+        path: '/api/v1/model/uploadMedia',
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          accept: 'application/json',
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+        },
+        body: {
+          stream: Readable.from(exactly(file.byteSize, head, source, tail)),
+          length: head.length + file.byteSize + tail.length,
+        },
+        timeoutMs: timeoutMs + Math.ceil(file.byteSize / 1024 ** 2) * UPLOAD_MS_PER_MIB,
+        maxBytes: MAX_REPLY_BYTES,
+        // The body is a stream read once, and a fresh socket cannot have been closed under us.
+        pooled: false,
+      });
+      reply = this.#read('POST', status, requestId, text, log);
+    } catch (error) {
+      source.destroy();
+      if (error instanceof TransportError && error.cause instanceof MediaSourceError) throw error.cause;
+      if (isTimeout(error))
+        throw new AtlasError(ErrorCode.UPSTREAM_TIMEOUT, 'Atlas Cloud did not answer the upload of a file in time');
+      throw new AtlasError(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        `Atlas Cloud could not be reached to upload a file (${networkErrorCode(error) ?? 'network error'})`,
+      );
+    }
+    this.#ensureOk(reply, 'upload', log);
+    const url = parseUploadMediaReply(reply.body);
+    if (!url) {
+      const what = reply.tooLarge ? TOO_LARGE : 'a reply without a download_url that could be read';
+      throw new AtlasError(ErrorCode.UPSTREAM_UNAVAILABLE, `Atlas Cloud answered the upload of a file with ${what}`, {
+        httpStatus: reply.status,
+        requestId: reply.requestId,
+      });
+    }
+    return url;
   }
 
   /** The longest a status call can take, all retries and backoff included: what a poll lease must outlast. */
@@ -233,7 +313,11 @@ export class AtlasClient {
       pooled: method === 'GET',
     });
     // Redirects are never followed (the bearer key would go with them): a 3xx is refused in #ensureOk.
-    // Everything below reads upstream bytes, so it is where they are bounded and cleaned, once.
+    return this.#read(method, status, header, text, log);
+  }
+
+  /** Everything below reads upstream bytes, so it is where they are bounded and cleaned, once. */
+  #read(method: 'GET' | 'POST', status: number, header: string | null, text: string | undefined, log: Logger): Reply {
     const requestId = requestIdFrom(header, this.#redactor);
     const { value: json, redacted } = sanitizeReply(parseJson(text), this.#redactor);
     // `upstreamRequestId`: Atlas' X-Request-ID; `requestId` on a line is the gateway's own (see requestId.ts).
@@ -251,7 +335,7 @@ export class AtlasClient {
     return { status, requestId, body: json, tooLarge: text === undefined };
   }
 
-  #ensureOk(reply: Reply, call: 'create' | 'status', log: Logger): void {
+  #ensureOk(reply: Reply, call: 'create' | 'status' | 'upload', log: Logger): void {
     if (reply.status >= 200 && reply.status < 300) return;
     const said = parseErrorMessage(reply.body);
     const what =
@@ -280,6 +364,29 @@ function parseJson(text: string | undefined): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** `head`, then exactly `byteSize` bytes of `source`, then `tail`: fewer or more fails the request rather than hang it. */
+async function* exactly(byteSize: number, head: Buffer, source: Readable, tail: Buffer): AsyncGenerator<Buffer> {
+  yield head;
+  let sent = 0;
+  try {
+    for await (const chunk of source) {
+      sent += (chunk as Buffer).length;
+      if (sent > byteSize) throw new MediaSourceError(`the file to upload is longer than its ${byteSize} bytes`);
+      yield chunk as Buffer;
+    }
+  } catch (error) {
+    throw error instanceof MediaSourceError
+      ? error
+      : new MediaSourceError(`the file to upload could not be read (${errorText(error)})`, { cause: error });
+  }
+  if (sent < byteSize) throw new MediaSourceError(`the file to upload has ${sent} of its ${byteSize} bytes`);
+  yield tail;
+}
+
+function errorText(error: unknown): string {
+  return (error as { code?: string } | undefined)?.code ?? (error instanceof Error ? error.message : String(error));
 }
 
 function isTimeout(error: unknown): boolean {

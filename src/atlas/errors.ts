@@ -38,7 +38,7 @@ export class AtlasError extends Error {
   }
 }
 
-export function codeForHttpStatus(status: number, call: 'create' | 'status'): AtlasErrorCode {
+export function codeForHttpStatus(status: number, call: 'create' | 'status' | 'upload'): AtlasErrorCode {
   // A gateway in front of Atlas lost the answer: a create may well have been processed.
   if (call === 'create' && (status === 502 || status === 504)) return ErrorCode.SUBMISSION_UNKNOWN;
   if (status === 401) return ErrorCode.UPSTREAM_UNAUTHORIZED;

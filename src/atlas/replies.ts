@@ -119,3 +119,22 @@ export function parseErrorMessage(body: unknown): string | undefined {
   const e = parsed.data;
   return (e.message || e.msg || e.error || e.data?.message || e.data?.error || undefined)?.slice(0, MAX_MESSAGE_LENGTH);
 }
+
+/**
+ * uploadMedia's answer: where Atlas now hosts the file, wrapped in { code, message, data } or bare.
+ * A URL that carried the key (redacted on reading) is no URL: handed to a job, it would fetch nothing.
+ */
+const DownloadUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .refine((url) => !url.includes(REDACTED) && !url.includes('\ufffd'));
+const UploadMediaData = z.looseObject({ download_url: DownloadUrl });
+const UploadMediaReply = z.union([
+  z.looseObject({ data: UploadMediaData }).transform((reply) => reply.data.download_url),
+  UploadMediaData.transform((data) => data.download_url),
+]);
+
+export function parseUploadMediaReply(body: unknown): string | undefined {
+  const parsed = UploadMediaReply.safeParse(body);
+  return parsed.success ? parsed.data : undefined;
+}

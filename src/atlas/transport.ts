@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { pipeline, type Readable } from 'node:stream';
 
 /**
  * HTTP to Atlas on Node's own client rather than `fetch`: a status call through fetch cost about
@@ -21,7 +22,8 @@ export interface HttpCall {
   method: 'GET' | 'POST';
   path: string;
   headers: Record<string, string>;
-  body?: string;
+  /** Text, or a stream of exactly `length` bytes (sent as it is read, never held whole: uploadMedia). */
+  body?: string | { stream: Readable; length: number };
   /** Connect to last byte. */
   timeoutMs: number;
   signal?: AbortSignal;
@@ -76,14 +78,16 @@ export class Transport {
         clearTimeout(timer);
         call.signal?.removeEventListener('abort', onAbort);
       };
+      // A body stream that fails is why the request failed, whatever the socket says after it.
+      let sourceError: unknown;
       const fail = (error: unknown) => {
         settled();
-        reject(new TransportError(why ?? 'network', why ? undefined : errorCode(error), { cause: error }));
+        const cause = sourceError ?? error;
+        reject(new TransportError(why ?? 'network', why ? undefined : errorCode(cause), { cause }));
       };
-      const headers =
-        call.body === undefined
-          ? call.headers
-          : { ...call.headers, 'content-length': String(Buffer.byteLength(call.body)) };
+      const { body } = call;
+      const length = body === undefined ? undefined : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      const headers = length === undefined ? call.headers : { ...call.headers, 'content-length': String(length) };
       const request = this.#client.request(
         url,
         { method: call.method, headers, agent: call.pooled ? this.#pool : false },
@@ -116,7 +120,14 @@ export class Transport {
       );
       request.on('error', fail);
       if (call.signal?.aborted) stop('aborted');
-      request.end(call.body);
+      if (body === undefined || typeof body === 'string') request.end(body);
+      // A source that fails (or a request that fails) ends both: the request's 'error' reports it.
+      else {
+        body.stream.once('error', (error) => {
+          sourceError ??= error;
+        });
+        pipeline(body.stream, request, (error) => error && request.destroy(error));
+      }
     });
   }
 

@@ -35,8 +35,8 @@ export interface GenerateDeps {
   atlasWebhooks?: { publicUrl: string; pollIntervalMs: number } | undefined;
   /** Copy each job's outputs into the gateway's storage before it is SUCCEEDED (STORAGE_URL is not none). */
   mirrorOutputs?: boolean;
-  /** The URL Atlas fetches an upload's bytes from (see predictions/mediaUrls.ts). */
-  uploadUrl?: ((upload: UploadRow) => Promise<string>) | undefined;
+  /** The URL Atlas fetches an upload's bytes from (the upload hand-off; see predictions/mediaUrls.ts). */
+  uploadUrl?: ((upload: UploadRow, log: Logger) => Promise<string>) | undefined;
   webhooks: {
     /** A WEBHOOK_SIGNING_SECRET is set: without one, callers may not ask for webhooks. */
     enabled: boolean;
@@ -196,7 +196,7 @@ async function upstreamRequest(
         if (ref.url !== undefined) return { role: ref.role, url: ref.url };
         const upload = uploads?.get(ref.uploadId);
         if (!upload || !deps.uploadUrl) throw new Error(`upload ${ref.uploadId} has no URL for Atlas here`);
-        return { role: ref.role, url: await deps.uploadUrl(upload) };
+        return { role: ref.role, url: await deps.uploadUrl(upload, deps.log) };
       }),
     );
     return { ...request, media };

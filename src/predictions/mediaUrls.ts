@@ -4,39 +4,27 @@
  */
 import { isIP } from 'node:net';
 import type { UploadRow } from '../db/schema.ts';
+import type { Logger } from '../log.ts';
 import { linkExpiry } from '../storage/signedUrls.ts';
-import { type UploadService, uploadPath } from '../uploads/service.ts';
+import type { UploadService } from '../uploads/service.ts';
 import { classify } from '../webhooks/outbound/addressPolicy.ts';
 
-/** How long the link handed to Atlas works: it fetches at the job's start, which may queue a while. */
-const UPSTREAM_LINK_HOURS = 6;
 export const MAX_MEDIA_URL_LENGTH = 2048;
 
 /**
- * The URL Atlas fetches for an upload. The hand-off (branch h-handoff: UploadService.upstreamUrl, a
- * signed GET under PUBLIC_URL or Atlas' uploadMedia download_url) replaces the body of this function
- * with `return uploads.upstreamUrl(upload)`. Until then: a presigned GET with S3, and with file
- * storage the signed `/uploads/<id>` link under PUBLIC_URL (or VIDEO_BASE_URL) that route will serve.
+ * The URL Atlas fetches for an upload: the upload hand-off's (a signed link under PUBLIC_URL, a
+ * presigned S3 GET, or Atlas' uploadMedia download_url, sent once per upload).
  */
-export async function upstreamUploadUrl(
-  uploads: UploadService,
-  upload: UploadRow,
-  publicUrl: string | undefined,
-): Promise<string> {
-  const expiresAt = new Date(Date.now() + UPSTREAM_LINK_HOURS * 3_600_000);
-  const { storage } = uploads;
-  if (storage.kind === 's3') return storage.s3.link(upload.storageKey, expiresAt);
-  if (!publicUrl) throw new Error('an upload needs PUBLIC_URL (or VIDEO_BASE_URL) for Atlas to fetch it from');
-  return `${publicUrl.replace(/\/+$/, '')}${storage.files.signer.sign(uploadPath(upload.id), expiresAt)}`;
+export function upstreamUploadUrl(uploads: UploadService, upload: UploadRow, log?: Logger): Promise<string> {
+  return uploads.upstreamUrl(upload, log ? { log } : {});
 }
 
 /**
- * A link the caller may open to see an upload a job used: a presigned GET with S3. With file storage
- * the gateway serves no GET of uploads yet (the hand-off adds one), so null.
+ * A link the caller may open to see an upload a job used, for `ttlSeconds` at least (rounded up to the
+ * hour, so reads within the hour give the same string).
  */
-export async function viewableUploadUrl(uploads: UploadService, upload: UploadRow, ttlSeconds = 3600) {
-  const { storage } = uploads;
-  return storage.kind === 's3' ? storage.s3.link(upload.storageKey, linkExpiry(ttlSeconds)) : null;
+export function viewableUploadUrl(uploads: UploadService, upload: UploadRow, origin: string, ttlSeconds = 3600) {
+  return uploads.readLink(upload, origin, linkExpiry(ttlSeconds));
 }
 
 /**

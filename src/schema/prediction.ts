@@ -44,11 +44,11 @@ const PredictionMedia = builder.objectRef<MediaView>('PredictionMedia').implemen
     url: t.string({
       nullable: true,
       description:
-        "Your URL as you gave it; for an upload, a signed link that expires within the hour (S3 storage); null for an upload kept in the gateway's own folder, which serves no reading link yet, and for an upload that is not yours (an admin reading another caller's job).",
-      resolve: async (media, _args, { uploads, principal }) => {
+        "Your URL as you gave it; for an upload, a signed link to its bytes that works for an hour at least (read the prediction again for a fresh one); null for an upload that is not yours (an admin reading another caller's job).",
+      resolve: async (media, _args, { uploads, principal, videos }) => {
         if (media.callerUrl !== null) return media.callerUrl;
         const upload = media.uploadId ? await uploads.find(principal, media.uploadId) : undefined;
-        return upload ? viewableUploadUrl(uploads, upload) : null;
+        return upload ? viewableUploadUrl(uploads, upload, videos.origin) : null;
       },
     }),
     uploadId: t.id({

@@ -1,9 +1,13 @@
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { upstreamBodyProblem, upstreamMediaUrls } from '../models/index.ts';
+import { multipartField } from './multipart.ts';
 
 /**
  * A stand-in for Atlas Cloud on loopback, speaking its protocol, so the real client code runs when no
@@ -15,6 +19,8 @@ import { upstreamBodyProblem, upstreamMediaUrls } from '../models/index.ts';
  * A create call with a `webhook_url` gets one signed delivery at the job's end, as Atlas sends it,
  * with a key pair made at start-up and published at /api/v1/webhooks/jwks.json (so `npm start` with
  * PUBLIC_URL=http://127.0.0.1:4000 runs the whole webhook path).
+ * uploadMedia keeps each file (in a temporary folder, gone when it stops) and serves it back at the
+ * download_url it answers, as Atlas' temporary hosting does.
  */
 export interface AtlasSimulator {
   url: string;
@@ -51,6 +57,9 @@ async function mediaFetches(urls: readonly string[]): Promise<boolean> {
   );
   return results.every(Boolean);
 }
+/** Atlas refuses bodies over 50 MB with 413. */
+const MAX_UPLOAD_BODY_BYTES = 50 * 1000 * 1000;
+const MEDIA_PATH = /^\/media\/([0-9a-f]{32})$/;
 
 export async function startAtlasSimulator({
   jobMs,
@@ -64,6 +73,9 @@ export async function startAtlasSimulator({
   const jwks = { keys: [{ ...signing.publicKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', use: 'sig' }] };
   const webhookTimers = new Set<NodeJS.Timeout>();
   let host = '127.0.0.1';
+  const mediaDir = await mkdtemp(join(tmpdir(), 'hh-simulator-media-'));
+  /** The type each uploaded file was sent with, by its name in mediaDir. */
+  const mediaTypes = new Map<string, string>();
 
   /** The job's state at `at`: running words, or its end (with the video's URL on `host`). */
   function stateOf(id: string, startedAt: number, ending: Ending, videoHost: string, at = Date.now()) {
@@ -134,6 +146,14 @@ export async function startAtlasSimulator({
   async function route(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
     if (req.method === 'GET' && path.startsWith('/files/')) return serveVideo(req, res);
+    const media = req.method === 'GET' && MEDIA_PATH.exec(path);
+    if (media) {
+      const type = mediaTypes.get(media[1]!);
+      if (!type) return reply(res, 404, { code: 404, message: 'object not found or expired' });
+      const bytes = await readFile(join(mediaDir, media[1]!));
+      res.writeHead(200, { 'content-type': type, 'content-length': bytes.length });
+      return res.end(bytes);
+    }
     if (req.method === 'GET' && path === '/api/v1/webhooks/jwks.json') return reply(res, 200, jwks);
     if (!/^Bearer \S+/.test(req.headers.authorization ?? ''))
       return reply(res, 401, { code: 401, message: 'Unauthorized' });
@@ -150,6 +170,19 @@ export async function startAtlasSimulator({
       const id = `sim_${startedAt.toString(36)}_${randomBytes(4).toString('hex')}${suffix}`;
       if (body.data.webhook_url) scheduleWebhook(body.data.webhook_url, id, startedAt, ENDINGS[suffix] ?? 'ok');
       return reply(res, 200, { code: 200, message: 'success', data: { id, status: 'starting', outputs: [] } });
+    }
+
+    if (req.method === 'POST' && path === '/api/v1/model/uploadMedia') {
+      const body = await readBody(req, MAX_UPLOAD_BODY_BYTES);
+      if (!body) return reply(res, 413, { code: 413, message: 'request body is over 50 MB' });
+      const file = multipartField(req.headers['content-type'], body, 'file');
+      if (!file || file.body.length === 0)
+        return reply(res, 400, { code: 400, message: 'multipart field "file" is required' });
+      const name = randomBytes(16).toString('hex');
+      await writeFile(join(mediaDir, name), file.body);
+      mediaTypes.set(name, file.contentType ?? 'application/octet-stream');
+      const downloadUrl = `http://${req.headers.host ?? host}/media/${name}`;
+      return reply(res, 200, { code: 200, message: 'success', data: { download_url: downloadUrl } });
     }
 
     const match = req.method === 'GET' && /^\/api\/v1\/model\/prediction\/([^/]+)$/.exec(path);
@@ -169,12 +202,14 @@ export async function startAtlasSimulator({
   host = `127.0.0.1:${bound}`;
   return {
     url: `http://127.0.0.1:${bound}`,
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         for (const timer of webhookTimers) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await rm(mediaDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -198,6 +233,19 @@ function serveVideo(req: IncomingMessage, res: ServerResponse) {
     'content-length': end - start + 1,
   });
   res.end(video.subarray(start, end + 1));
+}
+
+/** The whole body, or undefined once it passes `maxBytes` (the rest is not read). */
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

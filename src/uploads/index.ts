@@ -1,3 +1,4 @@
+import type { AtlasClient } from '../atlas/client.ts';
 import type { LoopHealth } from '../background/loopHealth.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
@@ -27,6 +28,9 @@ export interface Uploads {
 export async function startUploads(options: {
   config: Config;
   db: Db;
+  /** PGlite is one process's alone; the Postgres server may be shared by several gateways. */
+  databaseKind: 'pglite' | 'postgres';
+  atlas: Pick<AtlasClient, 'uploadMedia'>;
   videoStorage: VideoStorage | undefined;
   log: Logger;
   health: LoopHealth;
@@ -38,6 +42,13 @@ export async function startUploads(options: {
     storage,
     log,
     settings: { ...config.uploads, baseUrl: config.videoUrls.baseUrl },
+    handoff: {
+      publicUrl: config.atlasWebhooks?.publicUrl,
+      atlas: options.atlas,
+      sharedDatabase: options.databaseKind === 'postgres',
+      // Atlas fetches a job's media when it starts the job, which may queue: an hour, or the job's whole deadline.
+      linkTtlSeconds: Math.max(3_600, Math.ceil(config.predictionTimeoutMs / 1000)),
+    },
   });
   const sweeper = startUploadSweeper({ db, storage, log, intervalMs: config.uploads.sweepMs, health: options.health });
   const route: Route =

@@ -1,5 +1,6 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import send from 'send';
 import type { Db } from '../db/database.ts';
 import { findUpload } from '../db/queries/findUpload.ts';
 import { beginReceiving, stopReceiving } from '../db/queries/receiveUpload.ts';
@@ -8,7 +9,7 @@ import { ErrorCode } from '../errorCodes.ts';
 import { answerError, type Route } from '../http/routes.ts';
 import type { FileStorage } from '../storage/fileStorage.ts';
 import { UploadInspector, UploadRejected, type Verdict } from './inspect.ts';
-import { isUploadId, UPLOAD_PATH_PREFIX } from './service.ts';
+import { isUploadId, UPLOAD_PATH_PREFIX, verifyReadLink } from './service.ts';
 
 /**
  * `PUT /uploads/<id>?expires=…&signature=…`: the one PUT of an upload's bytes, with file storage. The
@@ -16,6 +17,10 @@ import { isUploadId, UPLOAD_PATH_PREFIX } from './service.ts';
  * token. The bytes are checked as they stream into storage (inspect.ts) and the upload is settled
  * READY (200) or REJECTED (422, naming the rule; nothing is kept); a second PUT is refused (409). A
  * client that goes away mid-body leaves the upload PENDING, to be sent again.
+ *
+ * `GET /uploads/<id>?expires=…&signature=…` (and HEAD): a READY upload's bytes, for Atlas to fetch
+ * with the link `UploadService.upstreamUrl` signed (PUBLIC_URL set); with its type, its length and
+ * byte ranges. A read link is signed apart from the PUT link, so neither opens the other's method.
  */
 export function uploadRoute(deps: {
   db: Db;
@@ -44,8 +49,9 @@ export function uploadRoute(deps: {
       return true;
     }
     const id = path.slice(UPLOAD_PATH_PREFIX.length);
-    if (req.method !== 'PUT') {
-      res.setHeader('allow', 'PUT, OPTIONS');
+    const reading = req.method === 'GET' || req.method === 'HEAD';
+    if (req.method !== 'PUT' && !reading) {
+      res.setHeader('allow', 'GET, HEAD, PUT, OPTIONS');
       answerError(res, 405, ErrorCode.METHOD_NOT_ALLOWED, 'An upload takes one PUT of its bytes', requestId);
       return true;
     }
@@ -54,6 +60,24 @@ export function uploadRoute(deps: {
       return true;
     }
     const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
+    if (reading) {
+      const signature = verifyReadLink(files.signer, id, query.get('expires'), query.get('signature'));
+      if (signature !== 'valid') {
+        const message =
+          signature === 'expired' ? 'This link to an upload has expired' : 'This link is not signed by the gateway';
+        answerError(res, 403, ErrorCode.FORBIDDEN, message, requestId);
+        return true;
+      }
+      const upload = await findUpload(db, id);
+      if (upload?.status !== 'READY') {
+        answerError(res, 404, ErrorCode.NOT_FOUND, 'This upload no longer exists', requestId);
+        return true;
+      }
+      serveBytes(req, res, files.dir, upload.storageKey, upload.contentType, () =>
+        answerError(res, 404, ErrorCode.NOT_FOUND, 'This upload no longer exists', requestId),
+      );
+      return true;
+    }
     const signature = files.signer.verify(path, query.get('expires'), query.get('signature'));
     if (signature !== 'valid') {
       const message =
@@ -131,6 +155,31 @@ export function uploadRoute(deps: {
     await answer(inspector.end());
     return true;
   };
+}
+
+/** The stored file, with its declared type (the file has no extension to guess one from), its length and ranges. */
+function serveBytes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  root: string,
+  key: string,
+  contentType: string,
+  gone: () => void,
+): void {
+  const stream = send(req, key, { root, cacheControl: false, index: false, dotfiles: 'deny', etag: false });
+  stream.on('headers', (response: ServerResponse) => {
+    response.setHeader('content-type', contentType);
+    // The link is the credential: no shared cache keeps it.
+    response.setHeader('cache-control', 'private, no-store');
+  });
+  stream.on('error', (error: { status?: number; headers?: Record<string, string> }) => {
+    if (res.headersSent) return void res.destroy();
+    if (error.status === 404) return gone();
+    const status = error.status === 416 ? 416 : 500;
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...(error.headers ?? {}) });
+    res.end(status === 416 ? 'Range Not Satisfiable' : 'Internal Server Error');
+  });
+  stream.pipe(res);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { upstreamBodyProblem } from '../../src/models/index.ts';
+import { multipartField } from '../../src/simulator/multipart.ts';
 import { AtlasWebhookSigner, terminalBody } from './signingAtlas.ts';
 
 /**
@@ -68,6 +69,15 @@ export function generatedChunk(offset: number, length: number): Buffer {
   return chunk;
 }
 
+/** One file uploadMedia received: the multipart part named `file`, as sent. */
+export interface ReceivedMedia {
+  filename: string | undefined;
+  contentType: string | undefined;
+  body: Buffer;
+  /** Where the fake serves it back (its download_url). */
+  url: string;
+}
+
 export class FakeAtlas {
   /** Output files by name, served at `/files/<name>`. */
   readonly files = new Map<string, FakeFile>();
@@ -75,6 +85,14 @@ export class FakeAtlas {
   readonly fileGets: Array<{ name: string; status: number; sentBytes: number; done: Promise<void> }> = [];
 
   readonly requests: RecordedRequest[] = [];
+  /** Every file uploadMedia took, in order; each is served back at its `url`. */
+  readonly media: ReceivedMedia[] = [];
+  /** Replies for the next uploadMedia calls, in order (the file is not kept); once empty, it is kept and its URL given. */
+  readonly uploadMediaReplies: FakeReply[] = [];
+  /** How long uploadMedia takes to answer once it has the whole body (widens a race between two senders). */
+  uploadMediaDelayMs = 0;
+  /** Answer uploadMedia bare (`{ download_url }`), as some docs show, rather than wrapped. */
+  uploadMediaBare = false;
   /** Replies for the next create calls, in order; once empty, `newJob` decides. */
   readonly createReplies: FakeReply[] = [];
   /** Per upstream id, replies to successive status calls; the last one repeats. */
@@ -175,6 +193,11 @@ export class FakeAtlas {
     };
   }
 
+  /** The uploadMedia calls made, answered or not. */
+  get uploadMediaCalls(): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/model/uploadMedia');
+  }
+
   get creates(): RecordedRequest[] {
     return this.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/model/generateVideo');
   }
@@ -206,6 +229,10 @@ export class FakeAtlas {
   reset(): void {
     this.requests.length = 0;
     this.createReplies.length = 0;
+    this.media.length = 0;
+    this.uploadMediaReplies.length = 0;
+    this.uploadMediaDelayMs = 0;
+    this.uploadMediaBare = false;
     this.statusScripts.clear();
     this.inFlight.clear();
     this.maxInFlight.clear();
@@ -233,15 +260,19 @@ export class FakeAtlas {
   async #handle(req: IncomingMessage, res: ServerResponse) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    const raw = Buffer.concat(chunks);
+    const text = raw.toString('utf8');
     const path = req.url ?? '/';
+    const uploadMedia = req.method === 'POST' && path === '/api/v1/model/uploadMedia';
     if (this.record)
       this.requests.push({
         method: req.method ?? '',
         path,
         headers: req.headers,
-        body: text ? safeJson(text) : undefined,
+        // A file's bytes are kept in `media`, not as text here.
+        body: uploadMedia ? { bytes: raw.length } : text ? safeJson(text) : undefined,
       });
+    if (uploadMedia) return this.#uploadMedia(req, raw, res);
 
     if (req.method === 'GET' && path === '/api/v1/webhooks/jwks.json') {
       this.signer.jwksFetches++;
@@ -286,6 +317,21 @@ export class FakeAtlas {
       return this.#send(res, reply);
     }
     return this.#send(res, httpError(404, 'not found'));
+  }
+
+  /** Keep the `file` part and give the URL it is served back at, as Atlas' temporary hosting does. */
+  async #uploadMedia(req: IncomingMessage, raw: Buffer, res: ServerResponse) {
+    if (this.uploadMediaDelayMs) await new Promise((resolve) => setTimeout(resolve, this.uploadMediaDelayMs));
+    const queued = this.uploadMediaReplies.shift();
+    if (queued) return this.#send(res, queued);
+    if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) return this.#send(res, httpError(401, 'Unauthorized'));
+    const part = multipartField(req.headers['content-type'], raw, 'file');
+    if (!part) return this.#send(res, httpError(400, 'multipart field "file" is required'));
+    const name = `media_${this.media.length + 1}_${part.filename ?? 'file'}`;
+    this.files.set(name, { body: Buffer.from(part.body), contentType: part.contentType ?? 'application/octet-stream' });
+    const url = this.fileUrl(encodeURIComponent(name));
+    this.media.push({ filename: part.filename, contentType: part.contentType, body: Buffer.from(part.body), url });
+    return this.#send(res, this.uploadMediaBare ? bare({ download_url: url }) : wrapped({ download_url: url }));
   }
 
   async #serveFile(name: string, req: IncomingMessage, res: ServerResponse) {

@@ -102,3 +102,50 @@ export const ViewerDocument = graphql(`
     }
   }
 `);
+
+export const UploadFieldsFragment = graphql(`
+  fragment UploadFields on Upload {
+    id
+    status
+    rejectionReason
+    contentType
+    byteSize
+    filename
+    width
+    height
+    uploadUrl
+    headers {
+      name
+      value
+    }
+    createdAt
+    expiresAt
+    usedAt
+  }
+`);
+
+export const CreateUploadDocument = graphql(`
+  mutation CreateUpload($input: CreateUploadInput!) {
+    createUpload(input: $input) {
+      upload {
+        ...UploadFields
+      }
+    }
+  }
+`);
+
+export const CompleteUploadDocument = graphql(`
+  mutation CompleteUpload($id: ID!) {
+    completeUpload(id: $id) {
+      ...UploadFields
+    }
+  }
+`);
+
+export const UploadDocument = graphql(`
+  query Upload($id: ID!) {
+    upload(id: $id) {
+      ...UploadFields
+    }
+  }
+`);

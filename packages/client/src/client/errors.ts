@@ -1,13 +1,15 @@
 import type { GraphQLFormattedError } from 'graphql';
-import type { PredictionFieldsFragment } from './generated/graphql.ts';
+import type { PredictionFieldsFragment, UploadFieldsFragment } from './generated/graphql.ts';
 
 /**
  * Every failure the client reports. `code` is the GraphQL `extensions.code` (BAD_USER_INPUT,
  * NOT_FOUND, INSUFFICIENT_BALANCE, SUBMISSION_UNKNOWN …), a prediction's `errorCode` once it failed,
- * or NETWORK_ERROR / HTTP_<status> when no GraphQL answer arrived.
+ * or NETWORK_ERROR / HTTP_<status> when no GraphQL answer arrived. From uploadMedia also: ABORTED (its
+ * signal), UPLOAD_REJECTED (an UploadRejectedError) and UPLOAD_NOT_RECEIVED (the PUT ended but the
+ * gateway holds no bytes).
  */
 export class VideoClientError extends Error {
-  override readonly name = 'VideoClientError';
+  override readonly name: string = 'VideoClientError';
   readonly code: string;
   readonly errors: readonly GraphQLFormattedError[];
   /** `extensions` of the first error, e.g. `predictionId` for a failed submission or `issues` for bad input. */
@@ -34,5 +36,19 @@ export class VideoClientError extends Error {
   static fromGraphQL(errors: readonly GraphQLFormattedError[]): VideoClientError {
     const code = typeof errors[0]?.extensions?.code === 'string' ? errors[0].extensions.code : 'GRAPHQL_ERROR';
     return new VideoClientError(errors.map((error) => error.message).join('; '), { code, errors });
+  }
+}
+
+/** The gateway checked an upload's bytes and refused them: `rejectionReason` names the rule (contentType, byteSize, dimensions). */
+export class UploadRejectedError extends VideoClientError {
+  override readonly name = 'UploadRejectedError';
+  readonly upload: UploadFieldsFragment;
+  readonly rejectionReason: string;
+
+  constructor(upload: UploadFieldsFragment) {
+    const reason = upload.rejectionReason ?? 'no reason given';
+    super(`Upload rejected: ${reason}`, { code: 'UPLOAD_REJECTED' });
+    this.upload = upload;
+    this.rejectionReason = reason;
   }
 }

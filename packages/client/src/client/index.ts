@@ -3,10 +3,13 @@ import { type DocumentNode, type GraphQLFormattedError, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import {
   CancelPredictionDocument,
+  CompleteUploadDocument,
+  CreateUploadDocument,
   GenerateVideoDocument,
   PredictionDocument,
   PredictionsDocument,
   PredictionUpdatedDocument,
+  UploadDocument,
   ViewerDocument,
 } from './documents.ts';
 import { VideoClientError } from './errors.ts';
@@ -18,18 +21,31 @@ import type {
   PredictionsQueryVariables,
   ViewerQuery,
 } from './generated/graphql.ts';
+import { abortedError, sendUpload, type Upload, type UploadMediaOptions, type UploadSource } from './upload.ts';
 
 export * from './documents.ts';
-export { VideoClientError } from './errors.ts';
+export { UploadRejectedError, VideoClientError } from './errors.ts';
 export type {
   AspectRatio,
+  CreateUploadInput,
   GenerateVideoInput,
   PredictionStatus,
   PredictionsQuery,
   PredictionsQueryVariables,
   Resolution,
+  UploadStatus,
   ViewerQuery,
 } from './generated/graphql.ts';
+export {
+  abortedError,
+  describeUpload,
+  sendUpload,
+  type Upload,
+  type UploadMediaOptions,
+  type UploadProgress,
+  type UploadSource,
+  type UploadSteps,
+} from './upload.ts';
 
 export type Prediction = PredictionFieldsFragment;
 export type Viewer = ViewerQuery['viewer'];
@@ -88,6 +104,15 @@ export interface VideoClient {
   watchPrediction(id: string, options?: WatchOptions): AsyncIterable<Prediction>;
   /** Submit, then follow until done. Resolves with the SUCCEEDED prediction; throws with its errorCode otherwise. */
   generateAndWait(input: GenerateVideoInput, options?: GenerateAndWaitOptions): Promise<Prediction>;
+  /**
+   * Send a file for jobs to use: createUpload, one PUT of the bytes to its uploadUrl, completeUpload.
+   * Resolves with the READY upload (pass its `id` to a job); throws an UploadRejectedError (code
+   * UPLOAD_REJECTED, with `rejectionReason`) when the gateway refuses the bytes, BAD_USER_INPUT when
+   * the content type cannot be inferred or a stream has no byteSize, ABORTED when the signal aborts.
+   */
+  uploadMedia(source: UploadSource, options?: UploadMediaOptions): Promise<Upload>;
+  /** One of your uploads, or null for an unknown id (and for someone else's). */
+  upload(id: string): Promise<Upload | null>;
   /** Close open streams. */
   dispose(): void;
 }
@@ -171,10 +196,12 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   async function execute<Result, Variables extends Record<string, unknown>>(
     document: TypedDocumentNode<Result, Variables>,
     variables: Variables,
+    signal?: AbortSignal,
   ): Promise<Result> {
     let response: Response;
     try {
       response = await fetchFn(options.url, {
+        ...(signal ? { signal } : {}),
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -184,6 +211,7 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
         body: JSON.stringify(requestBody(document, variables, persisted)),
       });
     } catch (cause) {
+      if (signal?.aborted) throw abortedError(signal);
       throw new VideoClientError(`The gateway could not be reached: ${(cause as Error).message}`, {
         code: 'NETWORK_ERROR',
         cause,
@@ -279,6 +307,18 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
       }
       return latest;
     },
+    uploadMedia: (source, uploadOptions) =>
+      sendUpload(
+        {
+          createUpload: async (input, signal) =>
+            (await execute(CreateUploadDocument, { input }, signal)).createUpload.upload,
+          completeUpload: async (id, signal) => (await execute(CompleteUploadDocument, { id }, signal)).completeUpload,
+          fetch: fetchFn,
+        },
+        source,
+        uploadOptions,
+      ),
+    upload: async (id) => (await execute(UploadDocument, { id })).upload,
     dispose: () => sse.dispose(),
   };
   return client;

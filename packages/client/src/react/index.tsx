@@ -1,3 +1,4 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { persistedExchange } from '@urql/exchange-persisted';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -8,13 +9,17 @@ import {
   fetchExchange,
   Provider,
   subscriptionExchange,
+  useClient,
   useMutation,
   useQuery,
   useSubscription,
 } from 'urql';
 import {
+  abortedError,
   authorizationHeader,
   CancelPredictionDocument,
+  CompleteUploadDocument,
+  CreateUploadDocument,
   documentHash,
   GenerateVideoDocument,
   type GenerateVideoInput,
@@ -24,13 +29,26 @@ import {
   PredictionDocument,
   PredictionsDocument,
   PredictionUpdatedDocument,
+  sendUpload,
   sseFetch,
   type Token,
+  type Upload,
+  type UploadMediaOptions,
+  type UploadProgress,
+  type UploadSource,
   VideoClientError,
 } from '../client/index.ts';
 
-export type { GenerateVideoInput, Prediction, Token } from '../client/index.ts';
-export { VideoClientError } from '../client/index.ts';
+export type {
+  GenerateVideoInput,
+  Prediction,
+  Token,
+  Upload,
+  UploadMediaOptions,
+  UploadProgress,
+  UploadSource,
+} from '../client/index.ts';
+export { UploadRejectedError, VideoClientError } from '../client/index.ts';
 
 export interface GatewayClientOptions {
   /** The gateway's GraphQL endpoint. */
@@ -288,6 +306,112 @@ export function useVideoGeneration() {
     cancel: () => (id ? cancelPrediction(id) : Promise.resolve(undefined)),
     reset: () => setId(undefined),
   };
+}
+
+/** Where useUpload stands: `rejected` is the gateway refusing the bytes (error.rejectionReason says why). */
+export type UseUploadStatus = 'idle' | 'uploading' | 'ready' | 'rejected' | 'failed' | 'aborted';
+
+export interface UploadState {
+  status: UseUploadStatus;
+  /** Bytes sent so far, while uploading and after. */
+  progress: UploadProgress | undefined;
+  /** The READY upload: pass its id to a job. */
+  result: Upload | undefined;
+  /** An UploadRejectedError when rejected; BAD_USER_INPUT, ABORTED, NETWORK_ERROR … otherwise. */
+  error: VideoClientError | undefined;
+}
+
+const IDLE: UploadState = { status: 'idle', progress: undefined, result: undefined, error: undefined };
+
+/**
+ * Send one file for jobs to use, with progress: the typed client's uploadMedia through the
+ * provider's client (its token, headers and persisted mode). `upload` resolves with the READY upload
+ * or the error (also in state); a new `upload` aborts the one still running, and `abort` stops it.
+ * In browsers the bytes go with XMLHttpRequest, whose upload events give the progress.
+ */
+export function useUpload() {
+  const client = useClient();
+  const [state, setState] = useState<UploadState>(IDLE);
+  const running = useRef<AbortController>(undefined);
+  useEffect(() => () => running.current?.abort(), []);
+
+  const upload = useCallback(
+    async (
+      source: UploadSource,
+      options: UploadMediaOptions = {},
+    ): Promise<{ upload?: Upload; error?: VideoClientError }> => {
+      running.current?.abort();
+      const controller = new AbortController();
+      running.current = controller;
+      const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+      // Only the latest upload writes state: an aborted earlier one settles quietly.
+      const update = (next: Partial<UploadState>) => {
+        if (running.current === controller) setState((previous) => ({ ...previous, ...next }));
+      };
+      update({ ...IDLE, status: 'uploading' });
+      const mutate = async <Result, Variables extends Record<string, unknown>>(
+        document: TypedDocumentNode<Result, Variables>,
+        variables: Variables,
+        stepSignal: AbortSignal | undefined,
+      ): Promise<Result> => {
+        // urql's fetch takes no signal of ours, so an abort stops the wait rather than the request.
+        const result = await untilAborted(client.mutation(document, variables).toPromise(), stepSignal);
+        if (result.error) throw toVideoClientError(result.error);
+        return result.data!;
+      };
+      try {
+        const ready = await sendUpload(
+          {
+            createUpload: async (input, stepSignal) =>
+              (await mutate(CreateUploadDocument, { input }, stepSignal)).createUpload.upload,
+            completeUpload: async (id, stepSignal) =>
+              (await mutate(CompleteUploadDocument, { id }, stepSignal)).completeUpload,
+            fetch: (input, init) => globalThis.fetch(input, init),
+          },
+          source,
+          {
+            ...options,
+            signal,
+            onProgress: (progress) => {
+              update({ progress });
+              options.onProgress?.(progress);
+            },
+          },
+        );
+        update({ status: 'ready', result: ready });
+        return { upload: ready };
+      } catch (caught) {
+        const error =
+          caught instanceof VideoClientError
+            ? caught
+            : new VideoClientError((caught as Error).message, { code: 'NETWORK_ERROR', cause: caught });
+        const status: UseUploadStatus =
+          error.code === 'UPLOAD_REJECTED' ? 'rejected' : error.code === 'ABORTED' ? 'aborted' : 'failed';
+        update({ status, error });
+        return { error };
+      } finally {
+        if (running.current === controller) running.current = undefined;
+      }
+    },
+    [client],
+  );
+  const abort = useCallback(() => running.current?.abort(), []);
+  const reset = useCallback(() => {
+    running.current?.abort();
+    running.current = undefined;
+    setState(IDLE);
+  }, []);
+  return { upload, abort, reset, ...state, uploading: state.status === 'uploading' };
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortedError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(abortedError(signal));
+    signal.addEventListener('abort', stop, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }
 
 function useNow(ticking: boolean, everyMs = 250): number {

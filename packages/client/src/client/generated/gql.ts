@@ -21,6 +21,10 @@ type Documents = {
     "\n  subscription PredictionUpdated($id: ID!, $progress: Boolean) {\n    predictionUpdated(id: $id, progress: $progress) {\n      ...PredictionFields\n    }\n  }\n": typeof types.PredictionUpdatedDocument,
     "\n  mutation CancelPrediction($id: ID!) {\n    cancelPrediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": typeof types.CancelPredictionDocument,
     "\n  query Viewer {\n    viewer {\n      id\n      tenantId\n      admin\n      authenticatedBy\n      limits {\n        activeJobs\n        jobsPerMinute\n        dailySpendUsd\n      }\n      activity {\n        activeJobs\n        jobsLastMinute\n        spentTodayUsd\n      }\n    }\n  }\n": typeof types.ViewerDocument,
+    "\n  fragment UploadFields on Upload {\n    id\n    status\n    rejectionReason\n    contentType\n    byteSize\n    filename\n    width\n    height\n    uploadUrl\n    headers {\n      name\n      value\n    }\n    createdAt\n    expiresAt\n    usedAt\n  }\n": typeof types.UploadFieldsFragmentDoc,
+    "\n  mutation CreateUpload($input: CreateUploadInput!) {\n    createUpload(input: $input) {\n      upload {\n        ...UploadFields\n      }\n    }\n  }\n": typeof types.CreateUploadDocument,
+    "\n  mutation CompleteUpload($id: ID!) {\n    completeUpload(id: $id) {\n      ...UploadFields\n    }\n  }\n": typeof types.CompleteUploadDocument,
+    "\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n": typeof types.UploadDocument,
 };
 const documents: Documents = {
     "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n  }\n": types.PredictionFieldsFragmentDoc,
@@ -30,6 +34,10 @@ const documents: Documents = {
     "\n  subscription PredictionUpdated($id: ID!, $progress: Boolean) {\n    predictionUpdated(id: $id, progress: $progress) {\n      ...PredictionFields\n    }\n  }\n": types.PredictionUpdatedDocument,
     "\n  mutation CancelPrediction($id: ID!) {\n    cancelPrediction(id: $id) {\n      ...PredictionFields\n    }\n  }\n": types.CancelPredictionDocument,
     "\n  query Viewer {\n    viewer {\n      id\n      tenantId\n      admin\n      authenticatedBy\n      limits {\n        activeJobs\n        jobsPerMinute\n        dailySpendUsd\n      }\n      activity {\n        activeJobs\n        jobsLastMinute\n        spentTodayUsd\n      }\n    }\n  }\n": types.ViewerDocument,
+    "\n  fragment UploadFields on Upload {\n    id\n    status\n    rejectionReason\n    contentType\n    byteSize\n    filename\n    width\n    height\n    uploadUrl\n    headers {\n      name\n      value\n    }\n    createdAt\n    expiresAt\n    usedAt\n  }\n": types.UploadFieldsFragmentDoc,
+    "\n  mutation CreateUpload($input: CreateUploadInput!) {\n    createUpload(input: $input) {\n      upload {\n        ...UploadFields\n      }\n    }\n  }\n": types.CreateUploadDocument,
+    "\n  mutation CompleteUpload($id: ID!) {\n    completeUpload(id: $id) {\n      ...UploadFields\n    }\n  }\n": types.CompleteUploadDocument,
+    "\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n": types.UploadDocument,
 };
 
 /**
@@ -74,6 +82,22 @@ export function graphql(source: "\n  mutation CancelPrediction($id: ID!) {\n    
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Viewer {\n    viewer {\n      id\n      tenantId\n      admin\n      authenticatedBy\n      limits {\n        activeJobs\n        jobsPerMinute\n        dailySpendUsd\n      }\n      activity {\n        activeJobs\n        jobsLastMinute\n        spentTodayUsd\n      }\n    }\n  }\n"): (typeof documents)["\n  query Viewer {\n    viewer {\n      id\n      tenantId\n      admin\n      authenticatedBy\n      limits {\n        activeJobs\n        jobsPerMinute\n        dailySpendUsd\n      }\n      activity {\n        activeJobs\n        jobsLastMinute\n        spentTodayUsd\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment UploadFields on Upload {\n    id\n    status\n    rejectionReason\n    contentType\n    byteSize\n    filename\n    width\n    height\n    uploadUrl\n    headers {\n      name\n      value\n    }\n    createdAt\n    expiresAt\n    usedAt\n  }\n"): (typeof documents)["\n  fragment UploadFields on Upload {\n    id\n    status\n    rejectionReason\n    contentType\n    byteSize\n    filename\n    width\n    height\n    uploadUrl\n    headers {\n      name\n      value\n    }\n    createdAt\n    expiresAt\n    usedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateUpload($input: CreateUploadInput!) {\n    createUpload(input: $input) {\n      upload {\n        ...UploadFields\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateUpload($input: CreateUploadInput!) {\n    createUpload(input: $input) {\n      upload {\n        ...UploadFields\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CompleteUpload($id: ID!) {\n    completeUpload(id: $id) {\n      ...UploadFields\n    }\n  }\n"): (typeof documents)["\n  mutation CompleteUpload($id: ID!) {\n    completeUpload(id: $id) {\n      ...UploadFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n"): (typeof documents)["\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
