@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
-import { FakeAtlas } from './support/fakeAtlas.ts';
+import { FakeAtlas, httpError } from './support/fakeAtlas.ts';
 import {
   BACKENDS,
   createServerDatabase,
@@ -288,6 +288,20 @@ for (const backend of BACKENDS) {
         { id: first.id },
       );
       expect(cancelled.data?.cancelPrediction.status).toBe('CANCELED');
+    });
+
+    it('stores nothing and submits nothing when an upload cannot be handed to Atlas', async () => {
+      const alice = as('alice');
+      const image = await alice.upload('image/png', png(640, 640));
+      t.fake.uploadMediaReplies.push(httpError(503), httpError(503), httpError(503));
+      const reply = await alice.gql<Job>(FROM_IMAGE, { input: { image: { uploadId: image } } });
+      expect(reply.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+      expect(await storedCount()).toBe(0);
+      expect(t.fake.creates).toHaveLength(0);
+      // Once Atlas takes it, the same upload works.
+      t.fake.uploadMediaReplies.length = 0;
+      await alice.job(FROM_IMAGE, { image: { uploadId: image } });
+      expect(t.fake.creates).toHaveLength(1);
     });
 
     it('counts the per-second price against the daily spend limit', async () => {
