@@ -37,7 +37,7 @@ const R2V = 'alibaba/happyhorse-1.0/reference-to-video';
 const EDIT = 'alibaba/happyhorse-1.0/video-edit';
 
 const FIELDS = `id status mode model prompt resolution aspectRatio duration seed priceUsd costUsd videoUrl
-  media { role url uploadId }`;
+  media { role url uploadId } createdAt estimatedCompletionAt`;
 const payload = `{ prediction { ${FIELDS} } }`;
 const FROM_IMAGE = `mutation I($input: GenerateVideoFromImageInput!) { generateVideoFromImage(input: $input) ${payload} }`;
 const FROM_REFERENCES = `mutation R($input: GenerateVideoFromReferencesInput!) { generateVideoFromReferences(input: $input) ${payload} }`;
@@ -163,6 +163,10 @@ for (const backend of BACKENDS) {
         media: [{ role: 'IMAGE', uploadId: image }],
       });
       await opensTo(started.media[0]!.url!, image, bytes);
+      // Progress before any such job finished: the descriptor's prior for 4 s at 1080P.
+      expect(Date.parse(started.estimatedCompletionAt as string) - Date.parse(started.createdAt as string)).toBe(
+        100_000,
+      );
       expect(t.fake.creates.map((create) => create.body)).toEqual([
         { model: I2V, image_url: atlasCopyOf(bytes), resolution: '1080P', duration: 4, seed: 11 },
       ]);
@@ -217,6 +221,10 @@ for (const backend of BACKENDS) {
         seed: 7,
       });
       expect(started).toMatchObject({ mode: 'VIDEO_EDIT', duration: null, aspectRatio: null, priceUsd: 0.5 });
+      // Progress before any edit has finished: the descriptor's typical run time (no length to go by).
+      expect(Date.parse(started.estimatedCompletionAt as string) - Date.parse(started.createdAt as string)).toBe(
+        105_000,
+      );
       expect(started.media.map((media) => media.role)).toEqual(['VIDEO', 'REFERENCE']);
       expect(t.fake.creates[0]!.body).toEqual({
         model: EDIT,
