@@ -89,10 +89,7 @@ function isRunning(proc: ChildProcess): boolean {
 
 export async function startChild(
   env: Record<string, string>,
-  {
-    startupTimeoutMs = STARTUP_TIMEOUT_MS,
-    via = 'bundle',
-  }: { startupTimeoutMs?: number; via?: 'bundle' | 'tsx' } = {},
+  { startupTimeoutMs = STARTUP_TIMEOUT_MS, via = 'bundle' }: { startupTimeoutMs?: number; via?: 'bundle' | 'tsx' } = {},
 ): Promise<Child> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const args = via === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [await childBundle()];
