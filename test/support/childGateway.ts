@@ -1,7 +1,7 @@
 /**
  * A gateway as a real process of its own, configured only by environment variables, on a free
  * loopback port: the gateway's source bundled into one module and run by plain Node (see
- * `childBundle`), or, where how operators start it is the subject, `node --import tsx src/main.ts`
+ * `bundled`), or, where how operators start it is the subject, `node --import tsx src/main.ts`
  * as `npm start` runs it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -20,22 +20,25 @@ const STARTUP_TIMEOUT_MS = 20_000;
 let bundle: Promise<string> | undefined;
 
 /**
- * src/main.ts and the gateway's modules as one ES module (esbuild, packages left as imports), made
- * once per content of src/ and kept in node_modules/.cache, where Node finds the packages from it.
- * A process started from it is listening in about a third of the time tsx takes (tsx compiles each
- * of the gateway's modules at start-up; seconds on a busy machine). The files modules read beside
- * themselves through `new URL('./…', import.meta.url)` are linked beside the bundle, as
- * `npm run build` copies them beside the compiled modules.
+ * The gateway's programs, src/main.ts (the server) and src/cli/keys.ts (`npm run keys`), each as one
+ * ES module (esbuild, packages left as imports), made once per content of src/ and kept in
+ * node_modules/.cache, where Node finds the packages from them. A process started from one is
+ * running in about a third of the time tsx takes (tsx compiles each of the gateway's modules at
+ * start-up: 5 to 12 s for the server on a busy machine). The files modules read beside themselves
+ * through `new URL('./…', import.meta.url)` are linked beside the bundles, as `npm run build` copies
+ * them beside the compiled modules. Returns the file for `program`.
  */
-export function childBundle(): Promise<string> {
+export async function bundled(program: 'main' | 'keys'): Promise<string> {
   bundle ??= cachedFolder(
-    'child-bundle',
+    'bundle',
     contentHash(ROOT, ['src', 'packages/client/src/client/generated/persisted-documents.json']),
     async (dir) => {
       mkdirSync(dir, { recursive: true });
       await build({
-        entryPoints: [join(ROOT, 'src/main.ts')],
-        outfile: join(dir, 'main.js'),
+        entryPoints: [join(ROOT, 'src/main.ts'), join(ROOT, 'src/cli/keys.ts')],
+        // Side by side (main.js, keys.js): the files they read resolve from one folder.
+        entryNames: '[name]',
+        outdir: dir,
         bundle: true,
         platform: 'node',
         format: 'esm',
@@ -52,8 +55,8 @@ export function childBundle(): Promise<string> {
         symlinkSync(join(ROOT, from), join(dir, to));
     },
     join(ROOT, 'node_modules/.cache'),
-  ).then(({ dir }) => join(dir, 'main.js'));
-  return bundle;
+  ).then(({ dir }) => dir);
+  return join(await bundle, `${program}.js`);
 }
 
 export interface Child {
@@ -92,7 +95,7 @@ export async function startChild(
   { startupTimeoutMs = STARTUP_TIMEOUT_MS, via = 'bundle' }: { startupTimeoutMs?: number; via?: 'bundle' | 'tsx' } = {},
 ): Promise<Child> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const args = via === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [await childBundle()];
+  const args = via === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [await bundled('main')];
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     // Only what the gateway is configured by: nothing leaks in from the test runner's environment.
