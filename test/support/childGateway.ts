@@ -71,7 +71,7 @@ export interface Child {
   kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Every child started in this test file (each file runs in a worker of its own), for secret checks and cleanup. */
+/** Every child started in this worker (its files run one after another, sharing this module), for secret checks and cleanup. */
 export const children: Child[] = [];
 
 export async function freePort(): Promise<number> {
