@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
+import { cachedFolder, contentHash } from './support/contentCache.ts';
 import { png } from './support/images.ts';
 
 /**
@@ -222,27 +223,55 @@ const TSCONFIG_CONTROL = {
 
 let root: string;
 let app: string;
-let tarball: string;
 let database: Database | undefined;
 let gateway: Gateway | undefined;
 let gatewayUrl: string;
 
-async function packAndInstall() {
-  const packDir = join(root, 'pack');
-  await mkdir(packDir);
-  await mkdir(app);
-  // prepack runs the build, so this also proves `npm pack` works from a clean dist/.
-  await ok('npm', ['pack', '--workspace', 'happyhorse-gateway', '--pack-destination', packDir], { cwd: repo });
-  const packed = (await readdir(packDir)).filter((name) => name.endsWith('.tgz'));
-  expect(packed).toHaveLength(1);
-  tarball = join(packDir, packed[0]!);
+/** What the packed tarball and its install depend on: the client's source and manifest, the schema, the lock file. */
+const PACK_INPUTS = [
+  'package-lock.json',
+  'LICENSE',
+  'schema/schema.graphql',
+  'packages/client/package.json',
+  'packages/client/tsconfig.json',
+  'packages/client/src',
+];
 
-  await writeFile(join(app, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
-  await ok(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@~5.9.3', '@types/node@^20'],
-    { cwd: app },
-  );
+async function packAndInstall() {
+  await mkdir(app);
+  // `npm pack` and the install, made once per content of their inputs (test/support/contentCache.ts):
+  // twenty seconds of builds and installs, the same for the same client. The project links to the
+  // installed node_modules, as the production test links to its install.
+  const made = await cachedFolder('consumer', contentHash(repo, PACK_INPUTS), async (dir) => {
+    const packDir = join(dir, 'pack');
+    const installDir = join(dir, 'app');
+    await mkdir(packDir, { recursive: true });
+    await mkdir(installDir);
+    // prepack runs the build, so this also proves `npm pack` works from a clean dist/.
+    await ok('npm', ['pack', '--workspace', 'happyhorse-gateway', '--pack-destination', packDir], { cwd: repo });
+    const packed = (await readdir(packDir)).filter((name) => name.endsWith('.tgz'));
+    await writeFile(
+      join(installDir, 'package.json'),
+      `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`,
+    );
+    await ok(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        join(packDir, packed[0]!),
+        'typescript@~5.9.3',
+        '@types/node@^20',
+      ],
+      { cwd: installDir },
+    );
+  });
+  const packed = (await readdir(join(made.dir, 'pack'))).filter((name) => name.endsWith('.tgz'));
+  expect(packed).toHaveLength(1);
+  await cp(join(made.dir, 'app', 'package.json'), join(app, 'package.json'));
+  await symlink(join(made.dir, 'app', 'node_modules'), join(app, 'node_modules'), 'dir');
   await writeFile(join(app, 'usage.ts'), USAGE);
   await writeFile(join(app, 'control.ts'), CONTROL);
   await writeFile(join(app, 'tsconfig.bundler.json'), JSON.stringify(TSCONFIG_BUNDLER, null, 2));
@@ -369,7 +398,8 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     const resolve = `console.log(import.meta.resolve('happyhorse-gateway/schema.graphql'))`;
     const href = (await ok('node', ['--input-type=module', '-e', resolve], { cwd: app })).trim();
     const path = fileURLToPath(href);
-    expect(path.startsWith(join(app, 'node_modules', 'happyhorse-gateway'))).toBe(true);
+    // Inside the installed package (node_modules links to the cached install: Node resolves the real path).
+    expect(path.startsWith(await realpath(join(app, 'node_modules', 'happyhorse-gateway')))).toBe(true);
     const schema = await readFile(path, 'utf8');
     expect(schema).toContain('type Prediction');
     expect(schema).toContain('input GenerateVideoInput');

@@ -15,9 +15,12 @@ import { createPglite, makeTemplate, templateDir } from '../src/db/pgliteTemplat
 
 let shared: string;
 let firstMade: 'made' | 'present';
+/** The file's template's system identifier, which every copy of it (in any test's cache) shares. */
+let templateId: string;
 beforeAll(async () => {
   shared = mkdtempSync(join(tmpdir(), 'hh-template-shared-'));
   firstMade = await makeTemplate(migrationsFolder, shared);
+  templateId = await identifierOf(templateDir(migrationsFolder, shared));
 }, 120_000);
 afterAll(() => rmSync(shared, { recursive: true, force: true }));
 
@@ -42,13 +45,13 @@ async function systemIdentifier(client: PGlite): Promise<string> {
     .id;
 }
 
-/** The template's own identifier, which every copy of it shares. */
-async function templateIdentifier(): Promise<string> {
-  const template = await PGlite.create(templateDir(migrationsFolder, cache));
+/** A cluster's identifier, read by opening it as it is (no template involved). */
+async function identifierOf(dataDir: string): Promise<string> {
+  const client = await PGlite.create(dataDir);
   try {
-    return await systemIdentifier(template);
+    return await systemIdentifier(client);
   } finally {
-    await template.close();
+    await client.close();
   }
 }
 
@@ -68,24 +71,33 @@ describe('a new PGlite data folder', () => {
     cache = shared;
     expect(firstMade).toBe('made');
     expect(await makeTemplate(migrationsFolder, cache)).toBe('present');
-    const templateId = await templateIdentifier();
 
     const [a, b] = [join(folder, 'a'), join(folder, 'b')];
-    expect(await using(a, systemIdentifier)).toBe(templateId);
-    // Migrated, and empty.
-    expect(
-      await using(a, async (client) => (await client.query('select count(*)::int as n from predictions')).rows),
-    ).toEqual([{ n: 0 }]);
+    const first = await using(a, async (client) => {
+      const id = await systemIdentifier(client);
+      const rows = (await client.query('select count(*)::int as n from predictions')).rows;
+      await client.exec('create table horses (name text); insert into horses values ($$Silver$$);');
+      return { id, rows };
+    });
+    // A copy of the template, migrated, and empty.
+    expect(first).toEqual({ id: templateId, rows: [{ n: 0 }] });
     // A folder that already has other things in it (the gateway's lock file, say) is a new one too.
     mkdirSync(b);
     writeFileSync(join(b, 'gateway.pid'), '1');
-    expect(await using(b, systemIdentifier)).toBe(templateId);
+    const other = await using(b, async (client) => ({
+      id: await systemIdentifier(client),
+      horses: await client.query('select name from horses').then(
+        () => 'present',
+        (error: Error) => error.message,
+      ),
+    }));
+    expect(other.id).toBe(templateId);
+    expect(other.horses).toMatch(/horses/);
 
-    await using(a, (client) => client.exec('create table horses (name text); insert into horses values ($$Silver$$);'));
+    // What a was given is still there when it is opened again.
     expect(await using(a, async (client) => (await client.query('select name from horses')).rows)).toEqual([
       { name: 'Silver' },
     ]);
-    await expect(using(b, (client) => client.query('select name from horses'))).rejects.toThrow(/horses/);
   }, 120_000);
 
   it('is never made over an existing database', async () => {
@@ -110,15 +122,16 @@ describe('a new PGlite data folder', () => {
     mkdirSync(join(data, 'base'), { recursive: true });
     writeFileSync(join(data, 'postgresql.conf'), 'half a copy');
     // A copy (not an initdb over the leftovers), and a working one.
-    expect(await using(data, systemIdentifier)).toBe(await templateIdentifier());
     expect(
-      await using(data, async (client) => (await client.query('select count(*)::int as n from predictions')).rows),
-    ).toEqual([{ n: 0 }]);
+      await using(data, async (client) => ({
+        id: await systemIdentifier(client),
+        rows: (await client.query('select count(*)::int as n from predictions')).rows,
+      })),
+    ).toEqual({ id: templateId, rows: [{ n: 0 }] });
   }, 120_000);
 
   it('is not copied from a template made for other migrations', async () => {
     copySharedTemplate();
-    const templateId = await templateIdentifier();
     const newer = join(folder, 'migrations');
     cpSync(migrationsFolder, newer, { recursive: true });
     mkdirSync(join(newer, '20991231000000_later'));
@@ -136,13 +149,12 @@ describe('a new PGlite data folder', () => {
     const initdb = [await using(join(folder, 'data'), systemIdentifier), await using('memory://', systemIdentifier)];
     expect(existsSync(templateDir(migrationsFolder, cache))).toBe(false);
     copySharedTemplate();
-    const templateId = await templateIdentifier();
     expect(new Set([...initdb, templateId]).size).toBe(3);
     // Loaded from the template's tar file: the same cluster, migrated and empty, and each one its own.
-    expect(await using('memory://', systemIdentifier)).toBe(templateId);
     const first = await createPglite('memory://', migrationsFolder, cache);
     const second = await createPglite('memory://', migrationsFolder, cache);
     try {
+      expect([await systemIdentifier(first), await systemIdentifier(second)]).toEqual([templateId, templateId]);
       expect((await first.query('select count(*)::int as n from predictions')).rows).toEqual([{ n: 0 }]);
       await first.query('create table scratch (n int)');
       expect((await second.query(`select to_regclass('scratch')::text as t`)).rows).toEqual([{ t: null }]);

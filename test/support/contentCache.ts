@@ -31,14 +31,16 @@ export function contentHash(root: string, paths: string[]): string {
 
 /**
  * The folder for `name` and `key`, made by `make` into a scratch folder and renamed into place only
- * when it succeeded, so an interrupted run leaves nothing that looks finished.
+ * when it succeeded, so an interrupted run leaves nothing that looks finished. In the system's temp
+ * folder unless `parent` says where.
  */
 export async function cachedFolder(
   name: string,
   key: string,
   make: (dir: string) => Promise<void>,
+  parent = tmpdir(),
 ): Promise<{ dir: string; reused: boolean }> {
-  const dir = join(tmpdir(), `hh-cache-${name}-${key}`);
+  const dir = join(parent, `hh-cache-${name}-${key}`);
   if (existsSync(dir)) return { dir, reused: true };
   const scratch = `${dir}.partial-${process.pid}`;
   rmSync(scratch, { recursive: true, force: true });

@@ -1,11 +1,15 @@
 /**
- * `npm run keys -- …` as a child process, as operators run it, with only the database settings given.
+ * The keys program as a child process, with only the database settings given: `npm run keys -- …` as
+ * operators run it, or the same program from its bundle (test/support/childGateway.ts), which starts in
+ * a fraction of the time npm and tsx take, where the command's behaviour rather than npm's script is
+ * the subject.
  */
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Reply } from './auth.ts';
+import { bundled } from './childGateway.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const KEY = /^hhk_[A-Za-z0-9_-]{43}$/;
@@ -32,10 +36,16 @@ export interface Run {
   lines: string[];
 }
 
-/** `npm run keys -- …args` with only the given database settings in its environment. */
-export function keys(args: string[], env: { DATABASE_URL: string } | { DATA_DIR: string }): Promise<Run> {
+/** `npm run keys -- …args` (or its bundle) with only the given database settings in its environment. */
+export async function keys(
+  args: string[],
+  env: { DATABASE_URL: string } | { DATA_DIR: string },
+  { via = 'bundle' }: { via?: 'npm' | 'bundle' } = {},
+): Promise<Run> {
+  const [command, commandArgs]: [string, string[]] =
+    via === 'npm' ? ['npm', ['run', 'keys', '--', ...args]] : [process.execPath, [await bundled('keys'), ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', 'keys', '--', ...args], {
+    const child = spawn(command, commandArgs, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
