@@ -141,6 +141,39 @@ describe('50 racing submissions across two gateway processes on one Postgres dat
     expect(createsOf('double click')).toBe(2);
   });
 
+  it("does not make a caller's submissions wait on each other when no limit needs counting; a limit does", async () => {
+    const free = await createApiKey(database.db, { name: 'unlimited', limits: {} });
+    const limited = await createApiKey(database.db, { name: 'limited', limits: { activeJobs: 5 } });
+    // The caller's admission lock (src/db/queries/lockSubmissions.ts), held by another session.
+    const callerLock = (row: { id: string; tenantId: string | null }) =>
+      JSON.stringify([`key:${row.id}`, row.tenantId]);
+    const holder = postgres(server.url, { max: 1, onnotice: () => {} });
+    try {
+      await holder`select pg_advisory_lock(7301, hashtext(${callerLock(free.row)})),
+                          pg_advisory_lock(7301, hashtext(${callerLock(limited.row)}))`;
+      // Nothing to count: admitted at once, with an idempotency key too (its unique index needs no lock).
+      expect(outcome(await submit(a.base, free.key, { prompt: 'not counted' }))).toMatch(/^[0-9a-f-]{36}$/);
+      const keyed = await submit(b.base, free.key, { prompt: 'not counted', idempotencyKey: 'k' });
+      expect(outcome(keyed)).toMatch(/^[0-9a-f-]{36}$/);
+      expect(outcome(await submit(a.base, free.key, { prompt: 'not counted', idempotencyKey: 'k' }))).toBe(
+        outcome(keyed),
+      );
+
+      // A limit is counted under the lock: the submission waits for it, then is admitted.
+      const waiting = submit(a.base, limited.key, { prompt: 'counted' });
+      await eventually(
+        async () =>
+          (await sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`)[0]!.n,
+        (n: number) => n >= 1,
+      );
+      expect(await rowsOf('counted')).toBe(0);
+      await holder`select pg_advisory_unlock_all()`;
+      expect(outcome(await waiting)).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await holder.end({ timeout: 1 });
+    }
+  });
+
   it('never refuses a repeat of an admitted submission for a limit the first one used up', async () => {
     const token = await key({ activeJobs: 1 });
     const first = await submit(a.base, token, { prompt: 'repeat at the limit', idempotencyKey: 'only-one' });

@@ -474,7 +474,9 @@ describe('with PERSISTED_OPERATIONS=only', () => {
       newId = (await result.current.generation[1]({ prompt: 'a listed horse' })).prediction?.id;
     });
     expect(newId).toBeDefined();
-    await waitFor(() => expect(result.current.recent.predictions.map((p) => p.id)).toEqual([newId]), { timeout: 5_000 });
+    await waitFor(() => expect(result.current.recent.predictions.map((p) => p.id)).toEqual([newId]), {
+      timeout: 5_000,
+    });
   });
 
   it('is refused with PERSISTED_QUERY_ONLY when the client sends documents', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { findByIdempotencyKey, releaseIdempotencyKey } from '../db/queries/findByIdempotencyKey.ts';
-import { insertPrediction } from '../db/queries/insertPrediction.ts';
+import { insertPrediction, insertPredictionUnlessKeyTaken } from '../db/queries/insertPrediction.ts';
 import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSubmissions.ts';
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
@@ -52,12 +52,58 @@ export interface Admission {
 }
 
 /**
- * Store a new job if the caller may have it, all in one transaction under the caller's advisory lock,
- * so that every gateway process sees the same count: a repeated idempotency key returns the earlier
- * prediction; otherwise the caller's limits and the gateway's daily budget are checked, then the row
- * is inserted. Nothing upstream happens here.
+ * Store a new job if the caller may have it. A repeated idempotency key returns the earlier prediction
+ * (or is refused when the request differs). Limits and budgets are counted in one transaction under
+ * the caller's advisory lock, so every gateway process sees the same count; with none configured
+ * there is nothing to count, and the key's unique index alone keeps twins to one row, so a caller's
+ * submissions do not wait for each other. Nothing upstream happens here.
  */
 export function admit(
+  deps: { db: Db; dailySpendUsdTotal: number | undefined },
+  principal: Principal,
+  admission: AdmissionRequest,
+): Promise<Admission> {
+  const counted = hasCallerLimits(principal) || deps.dailySpendUsdTotal !== undefined;
+  return counted ? admitCounted(deps, principal, admission) : admitUncounted(deps.db, principal, admission);
+}
+
+function hasCallerLimits({ limits }: Principal): boolean {
+  return limits.activeJobs !== undefined || limits.jobsPerMinute !== undefined || limits.dailySpendUsd !== undefined;
+}
+
+/** No lock and no queue: one insert, or with a key a read and an insert that a racing twin may win. */
+async function admitUncounted(
+  db: Db,
+  principal: Principal,
+  { values, request, idempotencyKey }: AdmissionRequest,
+): Promise<Admission> {
+  const now = values.createdAt ?? new Date();
+  const row = {
+    ...values,
+    ownerId: principal.id,
+    tenantId: principal.tenantId,
+    idempotencyKey: null,
+    requestHash: null,
+  };
+  if (!idempotencyKey) return { row: await insertPrediction(db, row), repeated: false };
+
+  const requestHash = fingerprint(request);
+  // Twice at most: a twin may store the key between our read and our insert; then the read finds it.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const earlier = await findByIdempotencyKey(db, principal, idempotencyKey);
+    if (earlier) {
+      const repeat = repeatOf(earlier, requestHash, now);
+      if (repeat) return repeat;
+      await releaseIdempotencyKey(db, earlier.id);
+    }
+    const inserted = await insertPredictionUnlessKeyTaken(db, { ...row, idempotencyKey, requestHash });
+    if (inserted) return { row: inserted, repeated: false };
+  }
+  throw new Error(`idempotency key ${JSON.stringify(idempotencyKey)} was taken and released again while admitting`);
+}
+
+/** Under the caller's lock (and the gateway's, with a gateway-wide budget): the key, then every limit. */
+function admitCounted(
   deps: { db: Db; dailySpendUsdTotal: number | undefined },
   principal: Principal,
   { values, request, idempotencyKey }: AdmissionRequest,
@@ -66,23 +112,16 @@ export function admit(
   const requestHash = idempotencyKey ? fingerprint(request) : null;
   const price = values.priceUsd ?? 0;
 
-  // With a gateway-wide budget every admission takes the global lock, so they queue as one here too.
+  // Admissions waiting for the lock queue here, in memory, rather than each holding a pool connection.
+  // With a gateway-wide budget every admission takes the global lock, so they queue as one.
   const queue = deps.dailySpendUsdTotal === undefined ? JSON.stringify([principal.id, principal.tenantId]) : '*';
   return oneAtATime(queue, () =>
     deps.db.transaction(async (tx) => {
       await lockCallerSubmissions(tx, principal);
       if (idempotencyKey) {
         const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
-        if (earlier && now.getTime() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
-          if (earlier.requestHash !== requestHash) {
-            throw new AdmissionRefused(
-              ErrorCode.IDEMPOTENCY_KEY_REUSED,
-              'idempotencyKey was already used for a different request in the last 24 hours; use a new key for a new request',
-              { predictionId: earlier.id },
-            );
-          }
-          return { row: earlier, repeated: true };
-        }
+        const repeat = earlier && repeatOf(earlier, requestHash, now);
+        if (repeat) return repeat;
         if (earlier) await releaseIdempotencyKey(tx, earlier.id);
       }
 
@@ -106,6 +145,22 @@ export function admit(
       return { row, repeated: false };
     }),
   );
+}
+
+/**
+ * The earlier prediction under this key, if the key is still within its window; refused if it was
+ * made for a different request. Undefined once the window has passed: the key is free again.
+ */
+function repeatOf(earlier: PredictionRow, requestHash: string | null, now: Date): Admission | undefined {
+  if (now.getTime() - earlier.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS) return undefined;
+  if (earlier.requestHash !== requestHash) {
+    throw new AdmissionRefused(
+      ErrorCode.IDEMPOTENCY_KEY_REUSED,
+      'idempotencyKey was already used for a different request in the last 24 hours; use a new key for a new request',
+      { predictionId: earlier.id },
+    );
+  }
+  return { row: earlier, repeated: true };
 }
 
 async function checkCallerLimits(tx: Db, principal: Principal, price: number, now: Date): Promise<void> {
