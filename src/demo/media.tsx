@@ -108,8 +108,7 @@ export function MediaPicker(props: {
 
   return (
     // A group holding the file input: dropping is a shortcut to picking, which the keyboard reaches.
-    <div
-      role="group"
+    <fieldset
       aria-label={props.label}
       className={`field drop${dragging ? ' dragging' : ''}${error ? ' invalid' : ''}`}
       onDragOver={(event) => {
@@ -161,7 +160,7 @@ export function MediaPicker(props: {
           ))}
         </ol>
       )}
-    </div>
+    </fieldset>
   );
 }
 

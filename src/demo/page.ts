@@ -30,7 +30,7 @@ th, td { text-align: left; padding: .4rem; border-bottom: 1px solid #8884; }
 .modes { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; border: 0; padding: 0; margin: 0 0 1rem; }
 .modes legend { font-weight: 600; padding: 0; margin-bottom: .25rem; }
 .mode { font-weight: 400; display: inline-flex; gap: .35rem; align-items: center; }
-.drop { border: 2px dashed #8886; border-radius: .5rem; padding: .75rem; }
+.drop { border: 2px dashed #8886; border-radius: .5rem; padding: .75rem; margin: 0; min-width: 0; }
 .drop.dragging { border-color: #1f5fbf; background: #1f5fbf11; }
 .hint { margin: 0; font-size: .9rem; opacity: .8; }
 .media-list { list-style: none; margin: .25rem 0 0; padding: 0; display: grid; gap: .5rem; }
