@@ -245,7 +245,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     await tab.setInputFiles('#image', file('notes.png', 'image/png', Buffer.from('these are not pixels\n'.repeat(20))));
     await expect
       .poll(() => tab.getByTestId('media-item').getByRole('alert').textContent())
-      .toBe('notes.png is not an image this browser can read (JPEG, PNG or WEBP): notes.png (image/png)');
+      .toBe('notes.png is not an image: its bytes are not a JPEG, PNG or WEBP this browser can read');
     await tab.getByRole('button', { name: 'Generate video' }).click();
     await expect.poll(() => tab.getByTestId('media-error').textContent()).toBe('Remove or replace notes.png first.');
     expect(await tab.getByTestId('status').count()).toBe(0);

@@ -49,7 +49,7 @@ async function checkFile(
       : { problem: `must be an MP4 or MOV video, and this is ${describe(file)}` };
   }
   const size = await imageSize(preview);
-  if (!size) return { problem: `is not an image this browser can read (JPEG, PNG or WEBP): ${describe(file)}` };
+  if (!size) return { problem: 'is not an image: its bytes are not a JPEG, PNG or WEBP this browser can read' };
   if (!accepted.includes(file.type))
     return { size, problem: `must be one of ${role.contentTypes.join(', ')}, not ${describe(file)}` };
   if (file.size > MAX_IMAGE_BYTES) return { size, problem: 'must be at most 10 MB' };
@@ -205,7 +205,11 @@ function MediaItem(props: {
   return (
     <li className={`media-item${problem ? ' invalid' : ''}`} data-testid="media-item">
       {role.kind === 'image' ? (
-        <img src={item.preview} alt={`Preview of ${name}`} />
+        size ? (
+          <img src={item.preview} alt={`Preview of ${name}`} />
+        ) : (
+          <span className="no-preview" />
+        )
       ) : (
         <video src={item.preview} muted playsInline aria-label={`Preview of ${name}`} />
       )}

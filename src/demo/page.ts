@@ -35,7 +35,7 @@ th, td { text-align: left; padding: .4rem; border-bottom: 1px solid #8884; }
 .hint { margin: 0; font-size: .9rem; opacity: .8; }
 .media-list { list-style: none; margin: .25rem 0 0; padding: 0; display: grid; gap: .5rem; }
 .media-item { display: grid; grid-template-columns: 6rem 1fr auto; gap: .75rem; align-items: center; }
-.media-item img, .media-item video { width: 6rem; height: 4.5rem; object-fit: cover; border-radius: .25rem; background: #8882; }
+.media-item img, .media-item video, .no-preview { width: 6rem; height: 4.5rem; object-fit: cover; border-radius: .25rem; background: #8882; }
 .media-detail { display: grid; gap: .15rem; min-width: 0; font-size: .9rem; }
 .media-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .media-detail progress { width: 100%; accent-color: #1d5fc4; }
