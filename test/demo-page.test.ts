@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
@@ -223,6 +223,22 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     );
     expect(filenames).toEqual(['horse.jpg', 'rider.png']);
     await tab.screenshot({ path: 'test-results/demo-page-references.png', fullPage: true });
+    expect(failures).toEqual([]);
+    await tab.close();
+  });
+
+  it('edits an uploaded MP4 to SUCCEEDED', async () => {
+    const { tab, failures } = await openIn('Edit a video');
+    const sample = readFileSync(new URL('../src/simulator/sample.mp4', import.meta.url));
+    await tab.setInputFiles('#video', file('ride.mp4', 'video/mp4', sample));
+    await expect.poll(() => tab.getByTestId('upload-status').textContent()).toBe('Uploaded');
+    await tab.getByLabel('Sound').selectOption('KEEP_ORIGINAL');
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    await expect.poll(() => tab.getByTestId('status').textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+    const latest = await gql<{ predictions: { edges: { node: { mode: string; prompt: string } }[] } }>(
+      '{ predictions(first: 1) { edges { node { mode prompt } } } }',
+    );
+    expect(latest.predictions.edges[0]!.node).toEqual({ mode: 'VIDEO_EDIT', prompt: 'Make it snow' });
     expect(failures).toEqual([]);
     await tab.close();
   });
