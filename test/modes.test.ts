@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
-import { FakeAtlas } from './support/fakeAtlas.ts';
+import { FakeAtlas, httpError } from './support/fakeAtlas.ts';
 import {
   BACKENDS,
   createServerDatabase,
@@ -37,7 +37,7 @@ const R2V = 'alibaba/happyhorse-1.0/reference-to-video';
 const EDIT = 'alibaba/happyhorse-1.0/video-edit';
 
 const FIELDS = `id status mode model prompt resolution aspectRatio duration seed priceUsd costUsd videoUrl
-  media { role url uploadId }`;
+  media { role url uploadId } createdAt estimatedCompletionAt`;
 const payload = `{ prediction { ${FIELDS} } }`;
 const FROM_IMAGE = `mutation I($input: GenerateVideoFromImageInput!) { generateVideoFromImage(input: $input) ${payload} }`;
 const FROM_REFERENCES = `mutation R($input: GenerateVideoFromReferencesInput!) { generateVideoFromReferences(input: $input) ${payload} }`;
@@ -118,8 +118,22 @@ for (const backend of BACKENDS) {
       return { gql, upload, job, read };
     }
 
-    const signedUpload = (id: string) =>
-      expect.stringMatching(new RegExp(`^${BASE_URL}/uploads/${id}\\?expires=\\d+&signature=[\\w-]+$`));
+    /**
+     * Without PUBLIC_URL the upload goes to Atlas' uploadMedia (once), and the job names its download_url:
+     * the fake's copy of exactly these bytes.
+     */
+    const atlasCopyOf = (bytes: Buffer) => {
+      const copies = t.fake.media.filter((media) => media.body.equals(bytes));
+      expect(copies).toHaveLength(1);
+      return copies[0]!.url;
+    };
+    /** Prediction.media.url for an upload: the gateway's signed read link (at VIDEO_BASE_URL), which opens its bytes. */
+    const opensTo = async (link: string, id: string, bytes: Buffer) => {
+      expect(link).toMatch(new RegExp(`^${BASE_URL}/uploads/${id}\\?`));
+      const url = new URL(link);
+      const response = await fetch(new URL(`${url.pathname}${url.search}`, t.gw.url));
+      expect(Buffer.from(await response.arrayBuffer()).equals(bytes)).toBe(true);
+    };
     const storedCount = async () => {
       const rows = await t.db.database.db.execute<{ n: number }>(sql`select count(*)::int as n from predictions`);
       return Number(
@@ -129,7 +143,8 @@ for (const backend of BACKENDS) {
 
     it('image to video from an upload: image_url is a signed link to it, priced per second, and it finishes', async () => {
       const alice = as('alice');
-      const image = await alice.upload('image/png', png(640, 360));
+      const bytes = png(640, 360);
+      const image = await alice.upload('image/png', bytes);
       const started = await alice.job(FROM_IMAGE, {
         image: { uploadId: image },
         resolution: 'RES_1080P',
@@ -145,10 +160,15 @@ for (const backend of BACKENDS) {
         duration: 4,
         seed: 11,
         priceUsd: 0.96,
-        media: [{ role: 'IMAGE', uploadId: image, url: null }],
+        media: [{ role: 'IMAGE', uploadId: image }],
       });
+      await opensTo(started.media[0]!.url!, image, bytes);
+      // Progress before any such job finished: the descriptor's prior for 4 s at 1080P.
+      expect(Date.parse(started.estimatedCompletionAt as string) - Date.parse(started.createdAt as string)).toBe(
+        100_000,
+      );
       expect(t.fake.creates.map((create) => create.body)).toEqual([
-        { model: I2V, image_url: signedUpload(image), resolution: '1080P', duration: 4, seed: 11 },
+        { model: I2V, image_url: atlasCopyOf(bytes), resolution: '1080P', duration: 4, seed: 11 },
       ]);
       const done = await eventually(
         () => alice.read(started.id),
@@ -159,7 +179,8 @@ for (const backend of BACKENDS) {
 
     it('reference to video from the caller URLs and uploads, in order, priced per run by default', async () => {
       const alice = as('alice');
-      const second = await alice.upload('image/jpeg', jpeg(400, 900));
+      const bytes = jpeg(400, 900);
+      const second = await alice.upload('image/jpeg', bytes);
       const started = await alice.job(FROM_REFERENCES, {
         images: [{ url: 'https://cdn.example.com/hero.png' }, { uploadId: second }],
         prompt: 'character1 hands character2 a lantern',
@@ -172,13 +193,13 @@ for (const backend of BACKENDS) {
         priceUsd: 0.14,
         media: [
           { role: 'REFERENCE', url: 'https://cdn.example.com/hero.png', uploadId: null },
-          { role: 'REFERENCE', url: null, uploadId: second },
+          { role: 'REFERENCE', uploadId: second },
         ],
       });
       expect(t.fake.creates[0]!.body).toEqual({
         model: R2V,
         prompt: 'character1 hands character2 a lantern',
-        reference_image_urls: ['https://cdn.example.com/hero.png', signedUpload(second)],
+        reference_image_urls: ['https://cdn.example.com/hero.png', atlasCopyOf(bytes)],
         aspect_ratio: '1:1',
         resolution: '720P',
         duration: 5,
@@ -200,10 +221,14 @@ for (const backend of BACKENDS) {
         seed: 7,
       });
       expect(started).toMatchObject({ mode: 'VIDEO_EDIT', duration: null, aspectRatio: null, priceUsd: 0.5 });
+      // Progress before any edit has finished: the descriptor's typical run time (no length to go by).
+      expect(Date.parse(started.estimatedCompletionAt as string) - Date.parse(started.createdAt as string)).toBe(
+        105_000,
+      );
       expect(started.media.map((media) => media.role)).toEqual(['VIDEO', 'REFERENCE']);
       expect(t.fake.creates[0]!.body).toEqual({
         model: EDIT,
-        video_url: signedUpload(video),
+        video_url: atlasCopyOf(SAMPLE_MP4),
         reference_image_urls: ['https://cdn.example.com/style.webp'],
         prompt: 'make it watercolour',
         resolution: '720P',
@@ -260,6 +285,7 @@ for (const backend of BACKENDS) {
       const again = await alice.job(FROM_IMAGE, input);
       expect(again.id).toBe(first.id);
       expect(t.fake.creates).toHaveLength(1);
+      expect(t.fake.media).toHaveLength(1);
       // The same key with other media is another request.
       const other = await alice.gql<Job>(FROM_IMAGE, {
         input: { ...input, image: { url: 'https://cdn.example.com/other.png' } },
@@ -270,6 +296,20 @@ for (const backend of BACKENDS) {
         { id: first.id },
       );
       expect(cancelled.data?.cancelPrediction.status).toBe('CANCELED');
+    });
+
+    it('stores nothing and submits nothing when an upload cannot be handed to Atlas', async () => {
+      const alice = as('alice');
+      const image = await alice.upload('image/png', png(640, 640));
+      t.fake.uploadMediaReplies.push(httpError(503), httpError(503), httpError(503));
+      const reply = await alice.gql<Job>(FROM_IMAGE, { input: { image: { uploadId: image } } });
+      expect(reply.errors?.[0]?.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+      expect(await storedCount()).toBe(0);
+      expect(t.fake.creates).toHaveLength(0);
+      // Once Atlas takes it, the same upload works.
+      t.fake.uploadMediaReplies.length = 0;
+      await alice.job(FROM_IMAGE, { image: { uploadId: image } });
+      expect(t.fake.creates).toHaveLength(1);
     });
 
     it('counts the per-second price against the daily spend limit', async () => {
@@ -430,7 +470,7 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe('media from S3 storage (s3rver): presigned links for Atlas and for the caller', () => {
+describe('media from S3 storage (s3rver): the caller reads it through a presigned link', () => {
   const bucket = 'hh-modes';
   let s3: S3rver;
   let fake: FakeAtlas;
@@ -470,7 +510,7 @@ describe('media from S3 storage (s3rver): presigned links for Atlas and for the 
     await drop();
   });
 
-  it('hands Atlas a presigned GET of the upload, and shows the caller one that opens it', async () => {
+  it("hands Atlas uploadMedia's copy of the object, and shows the caller a presigned GET that opens it", async () => {
     const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<Reply<T>> => {
       const response = await fetch(gw.url, {
         method: 'POST',
@@ -497,11 +537,16 @@ describe('media from S3 storage (s3rver): presigned links for Atlas and for the 
     const reply = await gql<Job>(FROM_IMAGE, { input: { image: { uploadId: id } } });
     expect(reply.errors).toBeUndefined();
     const { media } = reply.data!.generateVideoFromImage!.prediction;
-    const handed = (fake.creates[0]!.body as { image_url: string }).image_url;
-    for (const link of [handed, media[0]!.url!]) {
-      expect(new URL(link).pathname).toBe(`/${bucket}/gateway/uploads/${id}`);
-      const opened = await fetch(link);
-      expect(Buffer.from(await opened.arrayBuffer()).equals(bytes)).toBe(true);
-    }
+    expect(fake.creates[0]!.body).toEqual({
+      model: I2V,
+      image_url: fake.media[0]!.url,
+      resolution: '720P',
+      duration: 5,
+    });
+    expect(fake.media.map((copy) => copy.body.equals(bytes))).toEqual([true]);
+    const link = media[0]!.url!;
+    expect(new URL(link).pathname).toBe(`/${bucket}/gateway/uploads/${id}`);
+    const opened = await fetch(link);
+    expect(Buffer.from(await opened.arrayBuffer()).equals(bytes)).toBe(true);
   });
 });

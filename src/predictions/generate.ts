@@ -113,6 +113,9 @@ export async function generateVideo(
   const now = new Date();
   // Where Atlas is to call back (with PUBLIC_URL); not the caller's own webhook above.
   const atlasCallback = deps.atlasWebhooks ? newAtlasWebhookToken(deps.atlasWebhooks.publicUrl) : undefined;
+  // Before anything is stored: handing an upload over may take a while (uploadMedia), and must not eat
+  // into the time the stored row gives the create call before a poller takes it for abandoned.
+  const upstream = await upstreamRequest(deps, request, uploads);
   const admitted = await admit(deps, principal, {
     request: { ...request, timeoutSeconds, webhook },
     idempotencyKey,
@@ -146,7 +149,7 @@ export async function generateVideo(
   // While this runs, this process' poller must not take the row for abandoned, however slow it is.
   const done = deps.recorder.submitting(stored.id);
   try {
-    return await submit(deps, stored, request, uploads, atlasCallback?.url);
+    return await submit(deps, stored, upstream, atlasCallback?.url);
   } finally {
     done();
   }
@@ -180,9 +183,17 @@ function storedInput({ model: _model, media, ...params }: ModelRequest): StoredI
   };
 }
 
+/** An upload could not be handed to Atlas (its uploadMedia failed); nothing was stored or submitted. */
+export class MediaHandoffFailed extends Error {
+  constructor(override readonly cause: AtlasError) {
+    super(cause.message);
+  }
+}
+
 /**
- * The request as Atlas takes it: each upload's media as a URL Atlas can fetch. Nothing has been
- * submitted yet, so a failure here is an AtlasError that says so (never SUBMISSION_UNKNOWN).
+ * The request as Atlas takes it: each upload's media as a URL Atlas can fetch (the upload hand-off).
+ * Runs before the job is stored; a failure is MediaHandoffFailed, with an upstream code that is never
+ * SUBMISSION_UNKNOWN: no job was submitted.
  */
 async function upstreamRequest(
   deps: GenerateDeps,
@@ -201,11 +212,14 @@ async function upstreamRequest(
     );
     return { ...request, media };
   } catch (error) {
-    if (error instanceof AtlasError && error.code !== ErrorCode.SUBMISSION_UNKNOWN) throw error;
-    deps.log.error('media could not be handed to Atlas', { error });
-    throw new AtlasError(
-      ErrorCode.UPSTREAM_UNAVAILABLE,
-      'The media could not be made available to Atlas Cloud; nothing was submitted',
+    deps.log.warn('media could not be handed to Atlas', { error });
+    throw new MediaHandoffFailed(
+      error instanceof AtlasError && error.code !== ErrorCode.SUBMISSION_UNKNOWN
+        ? error
+        : new AtlasError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            'An upload could not be made available to Atlas Cloud; nothing was stored or submitted',
+          ),
     );
   }
 }
@@ -213,15 +227,14 @@ async function upstreamRequest(
 async function submit(
   deps: GenerateDeps,
   stored: PredictionRow,
-  request: ModelRequest,
-  uploads: ReadonlyMap<string, UploadRow> | undefined,
+  request: UpstreamRequest,
   webhookUrl: string | undefined,
 ): Promise<PredictionRow> {
   const { db, atlas, log } = deps;
 
   let created: CreatedPrediction;
   try {
-    created = await atlas.createVideo(await upstreamRequest(deps, request, uploads), { log, webhookUrl });
+    created = await atlas.createVideo(request, { log, webhookUrl });
   } catch (error) {
     const failure =
       error instanceof AtlasError

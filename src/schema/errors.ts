@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { Unauthenticated } from '../auth/principal.ts';
 import { ERROR_CODES, ErrorCode } from '../errorCodes.ts';
 import { AdmissionRefused } from '../predictions/admission.ts';
-import { FieldsRefused, SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
+import { FieldsRefused, MediaHandoffFailed, SubmissionFailed, WebhookRefused } from '../predictions/generate.ts';
 import { NothingToRedeliver, ShuttingDown } from '../predictions/service.ts';
 import { UploadInputRefused, UploadLimitExceeded } from '../uploads/service.ts';
 
@@ -29,6 +29,12 @@ export function expectedGraphQLError(error: unknown): GraphQLError | undefined {
 function graphqlErrorFor(error: unknown): GraphQLError | undefined {
   if (error instanceof AdmissionRefused) return refusedError(error);
   if (error instanceof SubmissionFailed) return submissionError(error);
+  if (error instanceof MediaHandoffFailed) {
+    const { code, details } = error.cause;
+    return new GraphQLError(error.message, {
+      extensions: { code, ...(details.requestId ? { upstreamRequestId: details.requestId } : {}) },
+    });
+  }
   if (error instanceof FieldsRefused)
     return new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT, issues: error.issues } });
   if (error instanceof WebhookRefused) return badUserInput(error.field, error.rule);
