@@ -243,10 +243,19 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     await tab.close();
   });
 
-  it('refuses a too-small image and a file that is not an image, before upload, with the reason, and makes no job', async () => {
+  it('refuses a dropped too-small image and a picked file that is not an image, before upload, with the reason, and makes no job', async () => {
     const { tab, failures } = await openIn('Image to video');
     const before = await jobCount();
-    await tab.setInputFiles('#image', file('small.png', 'image/png', png(200, 200)));
+    // Dropped on the picker, as a visitor drags it from their files.
+    const dropped = await tab.evaluateHandle(
+      ({ name, type, bytes }) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+        return transfer;
+      },
+      { name: 'small.png', type: 'image/png', bytes: [...png(200, 200)] },
+    );
+    await tab.getByTestId('image-drop').dispatchEvent('drop', { dataTransfer: dropped });
     const item = tab.getByTestId('media-item');
     await expect
       .poll(() => item.getByRole('alert').textContent())
