@@ -63,7 +63,7 @@ export const ERROR_CODES = defineCodes({
   QUERY_TOO_COMPLEX: {
     seenIn: 'error',
     meaning:
-      "the document is over one of the limits (graphql-armor's defaults); `extensions.limit` says which: `tokens` (1000), `directives` (50), `aliases` (15), `cost` (5000), `depth` (6)",
+      "the document is over one of the limits (graphql-armor's defaults, depth raised to 8); `extensions.limit` says which: `tokens` (1000), `directives` (50), `aliases` (15), `cost` (5000), `depth` (8)",
   },
   INTROSPECTION_DISABLED: {
     seenIn: 'error',

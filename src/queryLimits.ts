@@ -13,6 +13,9 @@ export type QueryLimit = 'tokens' | 'directives' | 'aliases' | 'cost' | 'depth';
  * (propagateOnRejection stays at its default, true: were a callback ever not to throw, armor
  * would still refuse the document, with its own error.)
  */
+/** Above graphql-armor's default of 6; see below. */
+export const MAX_DEPTH = 8;
+
 export function queryLimits(): Plugin {
   const refuse =
     (limit: QueryLimit) =>
@@ -26,7 +29,9 @@ export function queryLimits(): Plugin {
     maxDirectives: { onReject: [refuse('directives')] },
     maxAliases: { onReject: [refuse('aliases')] },
     costLimit: { onReject: [refuse('cost')] },
-    maxDepth: { onReject: [refuse('depth')] },
+    // graphql-armor counts each fragment as a level: the client's own Predictions query (a list of
+    // PredictionFields with media { role }) is 7 deep, so 8 leaves it one level to spare.
+    maxDepth: { n: MAX_DEPTH, onReject: [refuse('depth')] },
   });
 }
 

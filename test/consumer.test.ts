@@ -78,6 +78,7 @@ const USAGE = `import {
   VideoClientError,
   type AspectRatio,
   type GenerateVideoInput,
+  type Mode,
   type Prediction,
   type PredictionStatus,
   type Resolution,
@@ -98,6 +99,38 @@ export function uploadTypeChecks(upload: Upload) {
   const status: 'PENDING' | 'READY' | 'REJECTED' = upload.status;
   const width: number | null = upload.width;
   return [status, width];
+}
+
+export function modeTypeChecks(upload: Upload, prediction: Prediction) {
+  // @ts-expect-error image to video needs its image
+  void client.generateVideoFromImage({ prompt: 'a horse' });
+  // @ts-expect-error reference images to video needs a prompt
+  void client.generateVideoFromReferences({ images: [upload] });
+  // @ts-expect-error reference images to video needs its images
+  void client.generateVideoFromReferences({ prompt: 'character1 on a beach' });
+  // @ts-expect-error a video edit needs its video
+  void client.editVideo({ prompt: 'make it snow' });
+  // @ts-expect-error a video edit needs a prompt
+  void client.editVideo({ video: upload });
+  // @ts-expect-error the same through generate: each mode's required fields
+  void client.generate({ mode: 'IMAGE_TO_VIDEO', prompt: 'a horse' });
+  // @ts-expect-error
+  void client.generateAndWait({ mode: 'VIDEO_EDIT', prompt: 'make it snow' });
+  // @ts-expect-error media is an upload id or a URL, not both
+  void client.generateVideoFromImage({ image: { uploadId: upload.id, url: 'https://cdn.example/a.png' } });
+  // @ts-expect-error a path is not media: upload it, or give an https URL
+  void client.generateVideoFromImage({ image: 'horse.png' });
+  // @ts-expect-error audio is GENERATE or KEEP_ORIGINAL
+  void client.editVideo({ video: upload, prompt: 'make it snow', audio: 'MUTE' });
+  // Media as the Upload itself, { uploadId } or { url }: these compile.
+  void client.generateVideoFromImage({ image: upload });
+  void client.generateVideoFromReferences({ images: [upload, { url: 'https://cdn.example/b.png' }], prompt: 'character1' });
+  void client.editVideo({ video: { uploadId: upload.id }, referenceImages: [upload], prompt: 'snow', audio: 'KEEP_ORIGINAL' });
+  // Exact types: the mode both ways, and each media piece's role.
+  const mode: 'TEXT_TO_VIDEO' | 'IMAGE_TO_VIDEO' | 'REFERENCE_TO_VIDEO' | 'VIDEO_EDIT' = prediction.mode;
+  const modeBack: Mode = mode;
+  const roles: ('IMAGE' | 'REFERENCE' | 'VIDEO')[] = prediction.media.map((media) => media.role);
+  return [modeBack, roles];
 }
 
 export function typeChecks(prediction: Prediction) {
@@ -146,6 +179,8 @@ try {
   const rejected = await client
     .uploadMedia(image, { contentType: 'image/jpeg' })
     .then(() => 'READY', (error: unknown) => (error instanceof UploadRejectedError ? error.rejectionReason : String(error)));
+  const frame = await client.uploadMedia(Buffer.from('${png(320, 320).toString('base64')}', 'base64'), { filename: 'frame.png' });
+  const fromImage = await client.generateAndWait({ mode: 'IMAGE_TO_VIDEO', image: frame, duration: 3 });
   const done = await client.generateAndWait(
     { prompt: 'A horse galloping across a beach at sunset', resolution: 'RES_720P', aspectRatio: 'RATIO_9_16', duration: 3 },
     { onUpdate: (prediction) => updates.push(prediction) },
@@ -169,6 +204,7 @@ try {
       watched: watched.map((prediction) => prediction.status),
       upload: { status: uploaded.status, width: uploaded.width, height: uploaded.height, bytes: image.length, progress },
       rejected,
+      fromImage: { status: fromImage.status, mode: fromImage.mode, media: fromImage.media.map((m) => [m.role, m.uploadId === frame.id]) },
     }),
   );
 } catch (error) {
@@ -339,7 +375,7 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     expect({ code: nodenext.code, output: nodenext.stdout + nodenext.stderr }).toEqual({ code: 0, output: '' });
   }, 120_000);
 
-  it('runs compiled against a gateway on the simulator: submit, follow, fetch, list, watch and upload', async () => {
+  it('runs compiled against a gateway on the simulator: submit, follow, fetch, list, watch, upload and image to video', async () => {
     const stdout = await ok('node', [join('out', 'usage.js')], {
       cwd: app,
       env: { GATEWAY_URL: gatewayUrl },
@@ -361,6 +397,7 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
       watched: string[];
       upload: { status: string; width: number; height: number; bytes: number; progress: number[] };
       rejected: string;
+      fromImage: { status: string; mode: string; media: [string, boolean][] };
     };
 
     expect(result).toMatchObject({
@@ -380,6 +417,8 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     // An upload from the compiled package: READY with its pixels, progress up to its size; a lie refused.
     expect(result.upload).toMatchObject({ status: 'READY', width: 64, height: 48 });
     expect(result.upload.progress.at(-1)).toBe(result.upload.bytes);
+    // Image to video from the uploaded frame, passed as the Upload the package returned.
+    expect(result.fromImage).toEqual({ status: 'SUCCEEDED', mode: 'IMAGE_TO_VIDEO', media: [['IMAGE', true]] });
     expect(result.rejected).toBe('contentType: declared image/jpeg, but the bytes are a PNG image (image/png)');
 
     // The video is the gateway's own copy (a signed link; the simulator's would expire), and it is a video.

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
+import { jpeg, png } from './support/images.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
@@ -110,6 +111,173 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
       .toContain('generateVideo');
     expect(outside).toEqual([]);
     await graphiql.close();
+  });
+
+  /** GraphQL from the test itself, as the page's (anonymous) caller. */
+  async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const response = await fetch(`${origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    const result = (await response.json()) as { data: T; errors?: unknown };
+    expect(result.errors).toBeUndefined();
+    return result.data;
+  }
+  const jobCount = async () =>
+    (await gql<{ predictions: { edges: unknown[] } }>('{ predictions(first: 100) { edges { cursor } } }')).predictions
+      .edges.length;
+  const file = (name: string, mimeType: string, buffer: Buffer) => ({ name, mimeType, buffer });
+
+  /** A fresh page in one mode, failing the test on any script error. */
+  async function openIn(mode: string) {
+    const tab = await browser.newPage({ viewport: { width: 1000, height: 1200 } });
+    tab.setDefaultTimeout(10_000);
+    const failures: string[] = [];
+    tab.on('pageerror', (error) => failures.push(error.message));
+    await tab.goto(`${origin}/`);
+    await tab.getByLabel(mode, { exact: true }).check();
+    return { tab, failures };
+  }
+
+  it('image to video: picks a PNG, shows it with its pixel size, uploads it with progress, and plays the result', async () => {
+    const { tab, failures } = await openIn('Image to video');
+    const frame = png(640, 480);
+    await tab.setInputFiles('#image', file('frame.png', 'image/png', frame));
+    const item = tab.getByTestId('media-item');
+    await expect.poll(() => item.getByTestId('pixels').textContent()).toBe('640 × 480 px');
+    expect(
+      await item
+        .getByRole('img', { name: 'Preview of frame.png' })
+        .evaluate((img: HTMLImageElement) => img.naturalWidth),
+    ).toBe(640);
+    await expect.poll(() => item.getByTestId('upload-status').textContent()).toBe('Uploaded');
+    const bar = item.getByTestId('upload-progress');
+    expect(await bar.getAttribute('value')).toBe(String(frame.length));
+    expect(await bar.getAttribute('max')).toBe(String(frame.length));
+
+    await tab.getByLabel('Prompt (optional)').fill('The horse turns its head');
+    await tab.getByLabel('Duration (s)').fill('3');
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    const status = tab.getByTestId('status');
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+    const video = tab.locator('.progress video');
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.readyState), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(2);
+    await expect.poll(() => tab.getByRole('table').textContent()).toContain('Image to video');
+
+    const latest = await gql<{
+      predictions: {
+        edges: {
+          node: { mode: string; status: string; duration: number; media: { role: string; uploadId: string }[] };
+        }[];
+      };
+    }>('{ predictions(first: 1) { edges { node { mode status duration media { role uploadId } } } } }');
+    const job = latest.predictions.edges[0]!.node;
+    expect(job).toMatchObject({ mode: 'IMAGE_TO_VIDEO', status: 'SUCCEEDED', duration: 3 });
+    const upload = await gql<{ upload: { filename: string; width: number } }>(
+      'query U($id: ID!) { upload(id: $id) { filename width } }',
+      { id: job.media[0]!.uploadId },
+    );
+    expect(upload.upload).toEqual({ filename: 'frame.png', width: 640 });
+    mkdirSync('test-results', { recursive: true });
+    await tab.screenshot({ path: 'test-results/demo-page-image.png', fullPage: true });
+    expect(failures).toEqual([]);
+    await tab.close();
+  });
+
+  it('reference images: keeps them in order, reorders and removes, and sends them in that order', async () => {
+    const { tab, failures } = await openIn('Reference images to video');
+    await tab.setInputFiles('#images', [
+      file('rider.png', 'image/png', png(640, 480)),
+      file('horse.jpg', 'image/jpeg', jpeg(800, 450)),
+      file('extra.png', 'image/png', png(500, 500)),
+    ]);
+    const names = () => tab.locator('[data-testid=media-item] .media-name').allTextContents();
+    expect(await names()).toEqual(['rider.png', 'horse.jpg', 'extra.png']);
+    await tab.getByRole('button', { name: 'Remove extra.png' }).click();
+    await tab.getByRole('button', { name: 'Move horse.jpg earlier' }).click();
+    expect(await names()).toEqual(['horse.jpg', 'rider.png']);
+    const statuses = () => tab.getByTestId('upload-status').allTextContents();
+    await expect.poll(statuses).toEqual(['Uploaded', 'Uploaded']);
+
+    await tab.getByLabel('Prompt', { exact: true }).fill('character1 carries character2 across a river');
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    await expect.poll(() => tab.getByTestId('status').textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+
+    const latest = await gql<{ predictions: { edges: { node: { mode: string; media: { uploadId: string }[] } }[] } }>(
+      '{ predictions(first: 1) { edges { node { mode media { uploadId } } } } }',
+    );
+    const job = latest.predictions.edges[0]!.node;
+    expect(job.mode).toBe('REFERENCE_TO_VIDEO');
+    const filenames = await Promise.all(
+      job.media.map(
+        async ({ uploadId }) =>
+          (
+            await gql<{ upload: { filename: string } }>('query U($id: ID!) { upload(id: $id) { filename } }', {
+              id: uploadId,
+            })
+          ).upload.filename,
+      ),
+    );
+    expect(filenames).toEqual(['horse.jpg', 'rider.png']);
+    await tab.screenshot({ path: 'test-results/demo-page-references.png', fullPage: true });
+    expect(failures).toEqual([]);
+    await tab.close();
+  });
+
+  it('edits an uploaded MP4 to SUCCEEDED', async () => {
+    const { tab, failures } = await openIn('Edit a video');
+    const sample = readFileSync(new URL('../src/simulator/sample.mp4', import.meta.url));
+    await tab.setInputFiles('#video', file('ride.mp4', 'video/mp4', sample));
+    await expect.poll(() => tab.getByTestId('upload-status').textContent()).toBe('Uploaded');
+    await tab.getByLabel('Sound').selectOption('KEEP_ORIGINAL');
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    await expect.poll(() => tab.getByTestId('status').textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+    const latest = await gql<{ predictions: { edges: { node: { mode: string; prompt: string } }[] } }>(
+      '{ predictions(first: 1) { edges { node { mode prompt } } } }',
+    );
+    expect(latest.predictions.edges[0]!.node).toEqual({ mode: 'VIDEO_EDIT', prompt: 'Make it snow' });
+    expect(failures).toEqual([]);
+    await tab.close();
+  });
+
+  it('refuses a dropped too-small image and a picked file that is not an image, before upload, with the reason, and makes no job', async () => {
+    const { tab, failures } = await openIn('Image to video');
+    const before = await jobCount();
+    // Dropped on the picker, as a visitor drags it from their files.
+    const dropped = await tab.evaluateHandle(
+      ({ name, type, bytes }) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+        return transfer;
+      },
+      { name: 'small.png', type: 'image/png', bytes: [...png(200, 200)] },
+    );
+    await tab.getByTestId('image-drop').dispatchEvent('drop', { dataTransfer: dropped });
+    const item = tab.getByTestId('media-item');
+    await expect
+      .poll(() => item.getByRole('alert').textContent())
+      .toBe('small.png must be at least 300 pixels on each side, and it is 200x200');
+    await expect.poll(() => item.getByTestId('pixels').textContent()).toBe('200 × 200 px');
+    // Refused in the browser: no upload was started for it.
+    expect(await item.getByTestId('upload-progress').count()).toBe(0);
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    await expect.poll(() => tab.getByTestId('media-error').textContent()).toBe('Remove or replace small.png first.');
+
+    // Bytes that are no image, named and typed as a PNG: the browser cannot decode them.
+    await tab.setInputFiles('#image', file('notes.png', 'image/png', Buffer.from('these are not pixels\n'.repeat(20))));
+    await expect
+      .poll(() => tab.getByTestId('media-item').getByRole('alert').textContent())
+      .toBe('notes.png is not an image: its bytes are not a JPEG, PNG or WEBP this browser can read');
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    await expect.poll(() => tab.getByTestId('media-error').textContent()).toBe('Remove or replace notes.png first.');
+    expect(await tab.getByTestId('status').count()).toBe(0);
+    expect(await jobCount()).toBe(before);
+    await tab.screenshot({ path: 'test-results/demo-page-refused.png', fullPage: true });
+    expect(failures).toEqual([]);
+    await tab.close();
   });
 
   it("shows the server's validation message next to the duration field", async () => {

@@ -33,13 +33,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   documentHash,
   GenerateVideoDocument,
+  type Prediction,
   PredictionsDocument,
   PredictionUpdatedDocument,
+  type Upload,
   UploadRejectedError,
   type VideoClientError,
 } from '../packages/client/src/client/index.ts';
 import {
   createGatewayClient,
+  fieldErrors,
   useGenerateVideo,
   usePrediction,
   usePredictionUpdates,
@@ -256,6 +259,63 @@ describe('useGenerateVideo', () => {
     expect(fake.creates).toHaveLength(1);
     // The id points at the job the gateway stored as FAILED.
     expect(await stored(predictionId as string)).toMatchObject({ status: 'FAILED', errorCode: 'INSUFFICIENT_BALANCE' });
+  });
+});
+
+describe('useGenerateVideo in every mode', () => {
+  it('submits image to video with the Upload useUpload gave, then references, then an edit, each to its mutation', async () => {
+    const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
+    const { result } = renderHook(() => ({ upload: useUpload(), generation: useGenerateVideo() }), {
+      wrapper: wrapperFor(client),
+    });
+    let image: Upload | undefined;
+    await act(async () => {
+      image = (await result.current.upload.upload(png(640, 480), { filename: 'frame.png' })).upload;
+    });
+    expect(image?.status).toBe('READY');
+
+    let outcome: { prediction?: Prediction; error?: VideoClientError } = {};
+    await act(async () => {
+      outcome = await result.current.generation[1]({ mode: 'IMAGE_TO_VIDEO', image: image!, duration: 3 });
+    });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.prediction).toMatchObject({ mode: 'IMAGE_TO_VIDEO', duration: 3 });
+    expect(outcome.prediction?.media).toEqual([expect.objectContaining({ role: 'IMAGE', uploadId: image!.id })]);
+    expect(result.current.generation[0].prediction?.id).toBe(outcome.prediction?.id);
+    expect(fake.creates.at(-1)!.body).toMatchObject({ image_url: expect.any(String), duration: 3 });
+
+    await act(async () => {
+      outcome = await result.current.generation[1]({
+        mode: 'REFERENCE_TO_VIDEO',
+        images: [{ url: 'https://cdn.example.com/rider.png' }, image!],
+        prompt: 'character1 rides beside character2',
+      });
+    });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.prediction?.mode).toBe('REFERENCE_TO_VIDEO');
+    expect(outcome.prediction?.media.map((media) => media.uploadId)).toEqual([null, image!.id]);
+
+    await act(async () => {
+      outcome = await result.current.generation[1]({
+        mode: 'VIDEO_EDIT',
+        video: { url: 'https://cdn.example.com/ride.mp4' },
+        prompt: 'make it snow',
+      });
+    });
+    expect(outcome.prediction?.mode).toBe('VIDEO_EDIT');
+    expect(fake.creates).toHaveLength(3);
+
+    // A refusal names the media field, and nothing is sent.
+    await act(async () => {
+      outcome = await result.current.generation[1]({
+        mode: 'IMAGE_TO_VIDEO',
+        image: { url: 'http://cdn.example.com/a.png' },
+      });
+    });
+    expect(outcome.error?.code).toBe('BAD_USER_INPUT');
+    expect(result.current.generation[0].error?.code).toBe('BAD_USER_INPUT');
+    expect(Object.keys(fieldErrors(outcome.error))).toEqual(['image.url']);
+    expect(fake.creates).toHaveLength(3);
   });
 });
 

@@ -81,7 +81,7 @@ describe('documents over the query limits', () => {
     ['directives', `{ __typename ${'@skip(if: false) '.repeat(51)}}`],
     ['aliases', `{ ${Array.from({ length: 16 }, (_, i) => `p${i}: prediction(id: "x") { id }`).join(' ')} }`],
     ['cost', `{ predictions(first: 100) { edges { node { ${fields} } } } }`],
-    ['depth', `{ predictions(first: 1) { edges { node { ${nested(4, 'id')} } } } }`],
+    ['depth', `{ predictions(first: 1) { edges { node { ${nested(6, 'id')} } } } }`],
   ])('refuses one over the %s limit with QUERY_TOO_COMPLEX', async (limit, query) => {
     const result = await t.gw.request(query);
     expect(result.data ?? null).toBeNull();

@@ -27,6 +27,20 @@ video { max-width: 100%; height: auto; border-radius: .5rem; background: #000; }
 table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid #8884; }
 .status { font-weight: 600; font-size: .85rem; padding: .1rem .45rem; border-radius: 1rem; background: #8882; }
+.modes { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; border: 0; padding: 0; margin: 0 0 1rem; }
+.modes legend { font-weight: 600; padding: 0; margin-bottom: .25rem; }
+.mode { font-weight: 400; display: inline-flex; gap: .35rem; align-items: center; }
+.drop { border: 2px dashed #8886; border-radius: .5rem; padding: .75rem; margin: 0; min-width: 0; }
+.drop.dragging { border-color: #1f5fbf; background: #1f5fbf11; }
+.hint { margin: 0; font-size: .9rem; opacity: .8; }
+.media-list { list-style: none; margin: .25rem 0 0; padding: 0; display: grid; gap: .5rem; }
+.media-item { display: grid; grid-template-columns: 6rem 1fr auto; gap: .75rem; align-items: center; }
+.media-item img, .media-item video, .no-preview { width: 6rem; height: 4.5rem; object-fit: cover; border-radius: .25rem; background: #8882; }
+.media-detail { display: grid; gap: .15rem; min-width: 0; font-size: .9rem; }
+.media-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.media-detail progress { width: 100%; accent-color: #1d5fc4; }
+.media-actions { display: flex; gap: .25rem; }
+button.small { padding: .25rem .55rem; background: #8883; color: inherit; }
 .status-succeeded { background: #2e7d3233; } .status-failed, .status-canceled { background: #c6282833; }
 `;
 

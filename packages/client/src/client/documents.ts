@@ -28,12 +28,48 @@ export const PredictionFieldsFragment = graphql(`
     estimatedProgress
     estimatedCompletionAt
     progressIsEstimate
+    mode
+    media {
+      role
+      url
+      uploadId
+    }
   }
 `);
 
 export const GenerateVideoDocument = graphql(`
   mutation GenerateVideo($input: GenerateVideoInput!) {
     generateVideo(input: $input) {
+      prediction {
+        ...PredictionFields
+      }
+    }
+  }
+`);
+
+export const GenerateVideoFromImageDocument = graphql(`
+  mutation GenerateVideoFromImage($input: GenerateVideoFromImageInput!) {
+    generateVideoFromImage(input: $input) {
+      prediction {
+        ...PredictionFields
+      }
+    }
+  }
+`);
+
+export const GenerateVideoFromReferencesDocument = graphql(`
+  mutation GenerateVideoFromReferences($input: GenerateVideoFromReferencesInput!) {
+    generateVideoFromReferences(input: $input) {
+      prediction {
+        ...PredictionFields
+      }
+    }
+  }
+`);
+
+export const EditVideoDocument = graphql(`
+  mutation EditVideo($input: EditVideoInput!) {
+    editVideo(input: $input) {
       prediction {
         ...PredictionFields
       }
@@ -50,8 +86,8 @@ export const PredictionDocument = graphql(`
 `);
 
 export const PredictionsDocument = graphql(`
-  query Predictions($first: Int, $after: String, $status: [PredictionStatus!]) {
-    predictions(first: $first, after: $after, status: $status) {
+  query Predictions($first: Int, $after: String, $status: [PredictionStatus!], $mode: [Mode!]) {
+    predictions(first: $first, after: $after, status: $status, mode: $mode) {
       edges {
         cursor
         node {

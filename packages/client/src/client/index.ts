@@ -5,7 +5,6 @@ import {
   CancelPredictionDocument,
   CompleteUploadDocument,
   CreateUploadDocument,
-  GenerateVideoDocument,
   PredictionDocument,
   PredictionsDocument,
   PredictionUpdatedDocument,
@@ -21,14 +20,28 @@ import type {
   PredictionsQueryVariables,
   ViewerQuery,
 } from './generated/graphql.ts';
+import {
+  type ImageToVideoInput,
+  jobMutation,
+  type ReferenceToVideoInput,
+  type VideoEditInput,
+  type VideoJobInput,
+} from './modes.ts';
 import { abortedError, sendUpload, type Upload, type UploadMediaOptions, type UploadSource } from './upload.ts';
 
 export * from './documents.ts';
 export { UploadRejectedError, VideoClientError } from './errors.ts';
 export type {
   AspectRatio,
+  AudioSetting,
   CreateUploadInput,
+  EditVideoInput,
+  GenerateVideoFromImageInput,
+  GenerateVideoFromReferencesInput,
   GenerateVideoInput,
+  MediaInput,
+  MediaRole,
+  Mode,
   PredictionStatus,
   PredictionsQuery,
   PredictionsQueryVariables,
@@ -36,6 +49,15 @@ export type {
   UploadStatus,
   ViewerQuery,
 } from './generated/graphql.ts';
+export {
+  type ImageToVideoInput,
+  jobMutation,
+  type MediaReference,
+  type ReferenceToVideoInput,
+  toMediaInput,
+  type VideoEditInput,
+  type VideoJobInput,
+} from './modes.ts';
 export {
   abortedError,
   describeUpload,
@@ -92,6 +114,17 @@ export interface VideoClient {
    * lost answer with the same key, so one call never makes two paid jobs.
    */
   generateVideo(input: GenerateVideoInput): Promise<Prediction>;
+  /**
+   * Image to video: `image` is the first frame, as `{ uploadId }`, `{ url }` or the Upload uploadMedia
+   * gave. Refused, as generateVideo is, with a field-level BAD_USER_INPUT (an image too small, say).
+   */
+  generateVideoFromImage(input: ImageToVideoInput): Promise<Prediction>;
+  /** Reference images to video: 1 to 9 `images` in order, named character1, character2 … in the prompt. */
+  generateVideoFromReferences(input: ReferenceToVideoInput): Promise<Prediction>;
+  /** Edit a `video` (MP4 or MOV) as the prompt says, with up to 5 `referenceImages`. */
+  editVideo(input: VideoEditInput): Promise<Prediction>;
+  /** Any mode, told by `mode` (text-to-video without one): what the three methods above and generateVideo do. */
+  generate(input: VideoJobInput): Promise<Prediction>;
   /** The stored state, or null for an unknown id. */
   prediction(id: string): Promise<Prediction | null>;
   /** Newest first. */
@@ -102,8 +135,8 @@ export interface VideoClient {
   cancelPrediction(id: string): Promise<Prediction>;
   /** The current state, then every change, ending after SUCCEEDED, FAILED or CANCELED. */
   watchPrediction(id: string, options?: WatchOptions): AsyncIterable<Prediction>;
-  /** Submit, then follow until done. Resolves with the SUCCEEDED prediction; throws with its errorCode otherwise. */
-  generateAndWait(input: GenerateVideoInput, options?: GenerateAndWaitOptions): Promise<Prediction>;
+  /** Submit a job of any mode (see `generate`), then follow until done. Resolves with the SUCCEEDED prediction; throws with its errorCode otherwise. */
+  generateAndWait(input: VideoJobInput, options?: GenerateAndWaitOptions): Promise<Prediction>;
   /**
    * Send a file for jobs to use: createUpload, one PUT of the bytes to its uploadUrl, completeUpload.
    * Resolves with the READY upload (pass its `id` to a job); throws an UploadRejectedError (code
@@ -266,11 +299,12 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   }
 
   /** With the same idempotency key on every attempt, a retry returns the job the first attempt made. */
-  async function generateVideo(input: GenerateVideoInput): Promise<Prediction> {
+  async function generate(job: VideoJobInput): Promise<Prediction> {
+    const { document, field, input } = jobMutation(job);
     const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? newIdempotencyKey() };
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await execute(GenerateVideoDocument, { input: keyed })).generateVideo.prediction;
+        return (await execute(document, { input: keyed }))[field]!.prediction;
       } catch (error) {
         const delay = SUBMIT_RETRY_DELAYS_MS[attempt];
         if (!(error instanceof VideoClientError) || !RETRYABLE.has(error.code) || delay === undefined) throw error;
@@ -280,14 +314,18 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   }
 
   const client: VideoClient = {
-    generateVideo,
+    generate,
+    generateVideo: (input) => generate({ ...input, mode: 'TEXT_TO_VIDEO' }),
+    generateVideoFromImage: (input) => generate({ ...input, mode: 'IMAGE_TO_VIDEO' }),
+    generateVideoFromReferences: (input) => generate({ ...input, mode: 'REFERENCE_TO_VIDEO' }),
+    editVideo: (input) => generate({ ...input, mode: 'VIDEO_EDIT' }),
     prediction: async (id) => (await execute(PredictionDocument, { id })).prediction,
     predictions: async (args = {}) => (await execute(PredictionsDocument, args)).predictions,
     viewer: async () => (await execute(ViewerDocument, {})).viewer,
     cancelPrediction: async (id) => (await execute(CancelPredictionDocument, { id })).cancelPrediction,
     watchPrediction,
     async generateAndWait(input, { onUpdate, signal } = {}) {
-      let latest = await client.generateVideo(input);
+      let latest = await client.generate(input);
       onUpdate?.(latest);
       for await (const prediction of watchPrediction(latest.id, { signal })) {
         if (prediction.updatedAt === latest.updatedAt && prediction.status === latest.status) continue;

@@ -21,9 +21,9 @@ import {
   CompleteUploadDocument,
   CreateUploadDocument,
   documentHash,
-  GenerateVideoDocument,
   type GenerateVideoInput,
   isFinished,
+  jobMutation,
   newIdempotencyKey,
   type Prediction,
   PredictionDocument,
@@ -37,16 +37,23 @@ import {
   type UploadProgress,
   type UploadSource,
   VideoClientError,
+  type VideoJobInput,
 } from '../client/index.ts';
 
 export type {
   GenerateVideoInput,
+  ImageToVideoInput,
+  MediaReference,
+  Mode,
   Prediction,
+  ReferenceToVideoInput,
   Token,
   Upload,
   UploadMediaOptions,
   UploadProgress,
   UploadSource,
+  VideoEditInput,
+  VideoJobInput,
 } from '../client/index.ts';
 export { UploadRejectedError, VideoClientError } from '../client/index.ts';
 
@@ -148,8 +155,14 @@ export function toVideoClientError(error: CombinedError): VideoClientError {
   return new VideoClientError(error.message, { code: 'NETWORK_ERROR', cause: error.networkError });
 }
 
-/** For BAD_USER_INPUT: the message for each input field by name (`duration`, `prompt` …). */
-export function fieldErrors(error: VideoClientError | undefined): Partial<Record<keyof GenerateVideoInput, string>> {
+/**
+ * The message for each input field of a BAD_USER_INPUT, by its path without `input.`: `duration`,
+ * `prompt`, and for media `image.uploadId`, `images.2.uploadId`, `images` …
+ */
+export type FieldErrors = Partial<Record<keyof GenerateVideoInput | (string & {}), string>>;
+
+/** For BAD_USER_INPUT: the message for each input field by its path (see FieldErrors). */
+export function fieldErrors(error: VideoClientError | undefined): FieldErrors {
   if (error?.code !== 'BAD_USER_INPUT') return {};
   const issues = (error.extensions.issues ?? []) as { field: string; message: string }[];
   return Object.fromEntries(issues.map((issue) => [issue.field.replace(/^input\./, ''), issue.message]));
@@ -170,37 +183,45 @@ export interface GenerateVideoState {
 export const SAME_SUBMISSION_MS = 1_000;
 
 /**
- * Submit a job. `generate` resolves with the new prediction, or with the error (also in state).
- * Each submission carries an idempotencyKey (unless the input has one): fresh for a new submission,
- * the same for identical input within SAME_SUBMISSION_MS, so a double click makes one paid job.
+ * Submit a job of any mode: a GenerateVideoInput (text to video) as it is, or `{ mode: 'IMAGE_TO_VIDEO',
+ * image, … }`, `{ mode: 'REFERENCE_TO_VIDEO', images, prompt, … }`, `{ mode: 'VIDEO_EDIT', video,
+ * prompt, … }`, media as `{ uploadId }`, `{ url }` or the Upload useUpload gave. `generate` resolves
+ * with the new prediction, or with the error (also in state). Each submission carries an
+ * idempotencyKey (unless the input has one): fresh for a new submission, the same for identical input
+ * within SAME_SUBMISSION_MS, so a double click makes one paid job.
  */
 export function useGenerateVideo(): [
   GenerateVideoState,
-  (input: GenerateVideoInput) => Promise<{ prediction?: Prediction; error?: VideoClientError }>,
+  (input: VideoJobInput) => Promise<{ prediction?: Prediction; error?: VideoClientError }>,
 ] {
-  const [state, run] = useMutation(GenerateVideoDocument);
+  const client = useClient();
+  const [state, setState] = useState<GenerateVideoState>({ prediction: undefined, error: undefined, fetching: false });
   const last = useRef<{ input: string; key: string; at: number }>(undefined);
+  // Only the latest submission writes state, as urql's useMutation does.
+  const latest = useRef(0);
   const generate = useCallback(
-    async (input: GenerateVideoInput) => {
-      const fingerprint = JSON.stringify(Object.entries(input).sort(([a], [b]) => (a < b ? -1 : 1)));
+    async (job: VideoJobInput) => {
+      const { document, field, input } = jobMutation(job);
+      const fingerprint = JSON.stringify([field, Object.entries(input).sort(([a], [b]) => (a < b ? -1 : 1))]);
       const now = Date.now();
       const again = last.current && last.current.input === fingerprint && now - last.current.at < SAME_SUBMISSION_MS;
       const key = input.idempotencyKey ?? (again ? last.current!.key : newIdempotencyKey());
       last.current = { input: fingerprint, key, at: now };
-      const result = await run({ input: { ...input, idempotencyKey: key } }, PREDICTION_TYPES);
-      if (result.error) return { error: toVideoClientError(result.error) };
-      return { prediction: result.data?.generateVideo.prediction };
+      const submission = ++latest.current;
+      setState((previous) => ({ ...previous, fetching: true }));
+      const result = await client
+        .mutation(document, { input: { ...input, idempotencyKey: key } }, PREDICTION_TYPES)
+        .toPromise();
+      const outcome = result.error
+        ? { error: toVideoClientError(result.error) }
+        : { prediction: result.data?.[field]?.prediction };
+      if (submission === latest.current)
+        setState({ prediction: outcome.prediction, error: outcome.error, fetching: false });
+      return outcome;
     },
-    [run],
+    [client],
   );
-  return [
-    {
-      prediction: state.data?.generateVideo.prediction,
-      error: state.error ? toVideoClientError(state.error) : undefined,
-      fetching: state.fetching,
-    },
-    generate,
-  ];
+  return [state, generate];
 }
 
 /** The stored state of one prediction (null for an unknown id). */
@@ -277,7 +298,7 @@ export function useVideoGeneration() {
   const now = useNow(running);
 
   const submit = useCallback(
-    async (input: GenerateVideoInput) => {
+    async (input: VideoJobInput) => {
       setId(undefined);
       const result = await generate(input);
       if (result.prediction) setId(result.prediction.id);
