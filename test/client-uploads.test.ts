@@ -5,14 +5,11 @@
  * abort stops the PUT. Then S3 through s3rver behind a recording proxy on another origin: the PUT
  * carries the presigned headers and never the caller's token.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createVideoClient,
@@ -24,6 +21,7 @@ import { hs256Token } from './support/auth.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
 import { createServerDatabase, eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
+import { type S3rverHandle, s3StorageEnv, startS3rver } from './support/s3.ts';
 
 const JWT_SECRET = 'client-uploads-secret-of-at-least-32-characters';
 const SAMPLE_MP4 = readFileSync(fileURLToPath(new URL('../src/simulator/sample.mp4', import.meta.url)));
@@ -256,21 +254,15 @@ async function recordingProxy(target: { port: number }) {
 
 describe('uploadMedia with S3 storage (s3rver on another origin)', () => {
   const bucket = 'media';
-  let s3: S3rver;
+  let s3: S3rverHandle;
   let proxy: Awaited<ReturnType<typeof recordingProxy>>;
   let gw: TestGateway;
   let fake: FakeAtlas;
   let drop = async () => {};
 
   beforeAll(async () => {
-    s3 = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: mkdtempSync(join(tmpdir(), 'hh-client-s3rver-')),
-      configureBuckets: [{ name: bucket, configs: [] }],
-    });
-    const { port } = await s3.run();
+    s3 = await startS3rver(bucket);
+    const { port } = s3;
     proxy = await recordingProxy({ port });
     const database = await createServerDatabase();
     drop = database.drop;
@@ -281,12 +273,7 @@ describe('uploadMedia with S3 storage (s3rver on another origin)', () => {
       env: {
         AUTH_MODE: 'jwt',
         AUTH_JWT_SECRET: JWT_SECRET,
-        STORAGE_URL: `s3://${bucket}/gateway`,
-        AWS_ENDPOINT_URL_S3: proxy.url,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3StorageEnv(`s3://${bucket}/gateway`, proxy.url),
       },
     });
   });

@@ -10,7 +10,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { sharedSecret } from '../src/db/queries/sharedSecret.ts';
@@ -27,6 +26,7 @@ import {
   startGateway,
   type TestGateway,
 } from './support/gateway.ts';
+import { type S3rverHandle, s3StorageEnv, startS3rver } from './support/s3.ts';
 import { settledOutbox, WebhookReceiver } from './support/webhookReceiver.ts';
 
 const JWT_SECRET = 'mirror-test-secret-of-at-least-32-characters';
@@ -460,19 +460,13 @@ for (const backend of BACKENDS) {
 
 describe('S3 storage through s3rver (an S3-compatible server from npm)', () => {
   const bucket = 'videos';
-  let s3: S3rver;
+  let s3: S3rverHandle;
   let endpoint: string;
   const f = { fake: undefined as unknown as FakeAtlas, gw: undefined as unknown as TestGateway, drop: async () => {} };
 
   beforeAll(async () => {
-    s3 = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: mkdtempSync(join(tmpdir(), 'hh-s3rver-')),
-      configureBuckets: [{ name: bucket, configs: [] }],
-    });
-    const { port } = await s3.run();
+    s3 = await startS3rver(bucket);
+    const { port } = s3;
     endpoint = `http://127.0.0.1:${port}`;
     const database = await createServerDatabase();
     f.drop = database.drop;
@@ -483,12 +477,7 @@ describe('S3 storage through s3rver (an S3-compatible server from npm)', () => {
       env: {
         AUTH_MODE: 'jwt',
         AUTH_JWT_SECRET: JWT_SECRET,
-        STORAGE_URL: `s3://${bucket}/gateway/outputs`,
-        AWS_ENDPOINT_URL_S3: endpoint,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3StorageEnv(`s3://${bucket}/gateway/outputs`, endpoint),
       },
     });
   });

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
 import { FakeAtlas, httpError } from './support/fakeAtlas.ts';
@@ -22,6 +21,7 @@ import {
   type TestGateway,
 } from './support/gateway.ts';
 import { jpeg, png, webp } from './support/images.ts';
+import { type S3rverHandle, s3StorageEnv, startS3rver } from './support/s3.ts';
 
 const JWT_SECRET = 'modes-test-secret-of-at-least-32-characters';
 const SAMPLE_MP4 = readFileSync(fileURLToPath(new URL('../src/simulator/sample.mp4', import.meta.url)));
@@ -472,19 +472,13 @@ for (const backend of BACKENDS) {
 
 describe('media from S3 storage (s3rver): the caller reads it through a presigned link', () => {
   const bucket = 'hh-modes';
-  let s3: S3rver;
+  let s3: S3rverHandle;
   let fake: FakeAtlas;
   let gw: TestGateway;
   let drop = async () => {};
   beforeAll(async () => {
-    s3 = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: mkdtempSync(join(tmpdir(), 'hh-modes-s3rver-')),
-      configureBuckets: [{ name: bucket, configs: [] }],
-    });
-    const { port } = await s3.run();
+    s3 = await startS3rver(bucket);
+    const { port } = s3;
     const database = await createServerDatabase();
     drop = database.drop;
     fake = await FakeAtlas.start();
@@ -494,12 +488,7 @@ describe('media from S3 storage (s3rver): the caller reads it through a presigne
       env: {
         AUTH_MODE: 'jwt',
         AUTH_JWT_SECRET: JWT_SECRET,
-        STORAGE_URL: `s3://${bucket}/gateway`,
-        AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3StorageEnv(`s3://${bucket}/gateway`, `http://127.0.0.1:${port}`),
       },
     });
   });

@@ -10,7 +10,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AtlasClient } from '../src/atlas/client.ts';
 import { AtlasError } from '../src/atlas/errors.ts';
@@ -34,6 +33,7 @@ import {
   type TestGateway,
 } from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
+import { S3RVER_CREDENTIALS, type S3rverHandle, startS3rver } from './support/s3.ts';
 
 const SECRET = 'upload-handoff-test-secret-of-32-characters-at-least';
 const alice: Principal = {
@@ -305,24 +305,18 @@ for (const backend of BACKENDS) {
 
 describe('handing uploads to Atlas with S3 storage through s3rver', () => {
   const bucket = 'media';
-  let s3rver: S3rver;
+  let s3rver: S3rverHandle;
   let s3: S3Storage;
   let fake: FakeAtlas;
   let db: TestDatabase;
 
   beforeAll(async () => {
-    s3rver = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: mkdtempSync(join(tmpdir(), 'hh-s3rver-')),
-      configureBuckets: [{ name: bucket, configs: [] }],
-    });
-    const { port } = await s3rver.run();
+    s3rver = await startS3rver(bucket);
+    const { port } = s3rver;
     s3 = new S3Storage(bucket, 'gateway', {
       region: 'us-east-1',
       endpoint: `http://127.0.0.1:${port}`,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      credentials: S3RVER_CREDENTIALS,
       forcePathStyle: true,
     });
     [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
@@ -24,6 +23,7 @@ import {
   type TestGateway,
 } from './support/gateway.ts';
 import { jpeg, mov, png, webp } from './support/images.ts';
+import { type S3rverHandle, s3StorageEnv, startS3rver } from './support/s3.ts';
 
 const JWT_SECRET = 'uploads-test-secret-of-at-least-32-characters';
 const token = (sub: string) => hs256Token(JWT_SECRET, sub);
@@ -343,20 +343,14 @@ for (const backend of BACKENDS) {
 
 describe('uploads with S3 storage through s3rver (presigned PUT, checked by completeUpload)', () => {
   const bucket = 'media';
-  let s3: S3rver;
+  let s3: S3rverHandle;
   let gw: TestGateway;
   let fake: FakeAtlas;
   let drop = async () => {};
 
   beforeAll(async () => {
-    s3 = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: mkdtempSync(join(tmpdir(), 'hh-s3rver-')),
-      configureBuckets: [{ name: bucket, configs: [] }],
-    });
-    const { port } = await s3.run();
+    s3 = await startS3rver(bucket);
+    const { port } = s3;
     const database = await createServerDatabase();
     drop = database.drop;
     fake = await FakeAtlas.start();
@@ -366,12 +360,7 @@ describe('uploads with S3 storage through s3rver (presigned PUT, checked by comp
       env: {
         AUTH_MODE: 'jwt',
         AUTH_JWT_SECRET: JWT_SECRET,
-        STORAGE_URL: `s3://${bucket}/gateway`,
-        AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3StorageEnv(`s3://${bucket}/gateway`, `http://127.0.0.1:${port}`),
       },
     });
   });
