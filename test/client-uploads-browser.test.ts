@@ -3,18 +3,17 @@
  * events for progress, abort) that Node never takes. The typed client is bundled with esbuild and
  * run in a blank page on the gateway's origin; the gateway (PGlite, JWT auth) stores the bytes.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page, type Request } from 'playwright-core';
+import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
+import { haveBrowser, launchChromium } from './support/browser.ts';
 import { gatewayFixture } from './support/gateway.ts';
 import { png } from './support/images.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
-const haveBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
 const JWT_SECRET = 'browser-uploads-secret-of-at-least-32-characters';
 const SAMPLE_MP4 = readFileSync(fileURLToPath(new URL('../src/simulator/sample.mp4', import.meta.url)));
 
@@ -75,17 +74,7 @@ describe.skipIf(!haveBrowser)('uploadMedia in headless Chromium (XMLHttpRequest)
       target: 'es2022',
       logLevel: 'silent',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
     page.on('request', (request) => requests.push(request));

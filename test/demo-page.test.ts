@@ -1,15 +1,14 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
+import { haveBrowser, launchChromium } from './support/browser.ts';
 import { jpeg, png } from './support/images.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
-const haveBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
 
 describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-in simulator', () => {
   let database: Database;
@@ -24,17 +23,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '2500', POLL_INTERVAL_MS: '200' });
     gateway = await createGateway(config, createLogger('silent'), { database });
     origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
     page.setDefaultTimeout(10_000);
   }, 60_000);
