@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
 import { cachedFolder, contentHash } from './support/contentCache.ts';
+import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
 import { png } from './support/images.ts';
 
 /**
@@ -259,7 +259,7 @@ const TSCONFIG_CONTROL = {
 
 let root: string;
 let app: string;
-let database: Database | undefined;
+let database: TestDatabase | undefined;
 let gateway: Gateway | undefined;
 let gatewayUrl: string;
 
@@ -317,8 +317,8 @@ async function packAndInstall() {
 
 async function startSimulatedGateway() {
   const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '1500', POLL_INTERVAL_MS: '100' });
-  database = await openDatabase({ dataDir: 'memory://' });
-  gateway = await createGateway(config, createLogger('silent'), { database });
+  database = await openTestDatabase('pglite');
+  gateway = await createGateway(config, createLogger('silent'), { database: database.database });
   gatewayUrl = await gateway.listen(0, '127.0.0.1');
 }
 

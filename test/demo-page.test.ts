@@ -2,26 +2,26 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
 import { haveBrowser, launchChromium } from './support/browser.ts';
+import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
 
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
 
 describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-in simulator', () => {
-  let database: Database;
+  let database: TestDatabase;
   let gateway: Gateway;
   let origin: string;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    database = await openDatabase({ dataDir: 'memory://' });
+    database = await openTestDatabase('pglite');
     // No key: the gateway runs its simulator, exactly as `npm start` does for a newcomer.
     const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '2500', POLL_INTERVAL_MS: '200' });
-    gateway = await createGateway(config, createLogger('silent'), { database });
+    gateway = await createGateway(config, createLogger('silent'), { database: database.database });
     origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });

@@ -51,10 +51,7 @@ export interface TestDatabase {
 }
 
 export async function openTestDatabase(backend: Backend): Promise<TestDatabase> {
-  if (backend === 'pglite') {
-    const database = await openDatabase({ dataDir: 'memory://' });
-    return { backend, database, url: undefined, truncate: () => truncate(database), close: () => database.close() };
-  }
+  if (backend === 'pglite') return openPooledPglite();
   const server = await createServerDatabase();
   const database = await openDatabase({ url: server.url });
   return {
@@ -67,6 +64,83 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
       await server.drop();
     },
   };
+}
+
+/**
+ * In-memory PGlite databases a closed TestDatabase handed back, emptied, for the next file in this
+ * worker (files run one after another in a worker, sharing this module): a new one costs 1.5 to 2.5 s
+ * of CPU (the WebAssembly Postgres starting and loading the template), emptying one a few milliseconds.
+ */
+const idlePglite: Database[] = [];
+/** The migrated schema as a new database has it; one a test altered (error-logs drops a table) is not handed on. */
+let newSchema: string | undefined;
+
+async function openPooledPglite(): Promise<TestDatabase> {
+  let database = idlePglite.pop();
+  if (!database) {
+    database = await openDatabase({ dataDir: 'memory://' });
+    newSchema ??= await schemaOf(database);
+  }
+  // What the borrower still listens to when it hands the database back is stopped then, so nothing
+  // of one file's gateways hears the next file's notifications.
+  const listening = new Set<() => Promise<void>>();
+  const borrowed: Database = {
+    kind: database.kind,
+    db: database.db,
+    poolSize: database.poolSize,
+    applicationName: database.applicationName,
+    async listen(channel, onPayload, onReconnect) {
+      const stop = await database.listen(channel, onPayload, onReconnect);
+      const tracked = async () => {
+        listening.delete(tracked);
+        await stop();
+      };
+      listening.add(tracked);
+      return tracked;
+    },
+    // The borrower's gateways share it and never close it; the TestDatabase below hands it back.
+    close: async () => {},
+  };
+  let returned = false;
+  return {
+    backend: 'pglite',
+    database: borrowed,
+    url: undefined,
+    truncate: () => truncate(database),
+    async close() {
+      if (returned) return;
+      returned = true;
+      try {
+        await Promise.all([...listening].map((stop) => stop()));
+        if ((await schemaOf(database)) !== newSchema) throw new Error('schema altered');
+        await emptied(database);
+        idlePglite.push(database);
+      } catch {
+        await database.close().catch(() => {});
+      }
+    },
+  };
+}
+
+/** Every table, column, index, sequence and constraint of the gateway's schema, as one string. */
+async function schemaOf(database: Database): Promise<string> {
+  const { rows } = (await database.db.execute(sql`
+    select string_agg(item, ',' order by item) as schema from (
+      select c.relname::text || ':' || c.relkind::text as item from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'
+      union all select table_name || '.' || column_name || ':' || data_type || ':' || is_nullable from information_schema.columns where table_schema = 'public'
+      union all select conrelid::regclass::text || ':' || conname::text from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'
+    ) items`)) as unknown as { rows: { schema: string }[] };
+  return rows[0]?.schema ?? '';
+}
+
+/** Every table of the gateway's schema empty and every sequence restarted, as a new database has them; no lock left held. */
+async function emptied(database: Database) {
+  const { rows } = (await database.db.execute(
+    sql`select coalesce(string_agg(format('%I.%I', schemaname, tablename), ', '), '') as tables from pg_tables where schemaname = 'public'`,
+  )) as unknown as { rows: { tables: string }[] };
+  const tables = rows[0]?.tables;
+  if (tables) await database.db.execute(sql.raw(`truncate ${tables} restart identity cascade`));
+  await database.db.execute(sql`select pg_advisory_unlock_all()`);
 }
 
 async function truncate(database: Database) {
