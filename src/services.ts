@@ -134,6 +134,8 @@ export async function startServices(config: Config, log: Logger, database: Datab
     isRecording: (id) => recorder.isRecording(id),
     onPoll: (poll) => metrics.pollStarted(poll),
   });
+  // A new job (from this process or another) or any other change ends the poller's idle pace at once.
+  events.onAnyChange(() => poller.wake());
   const storage = await openVideoStorage(config, database.db);
   const mirror = startMirrorWorker({
     db: database.db,

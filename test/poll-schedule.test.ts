@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { PolledRow } from '../src/db/queries/claimDuePredictions.ts';
 import {
   backoffMs,
+  ClaimPace,
   ClaimSizer,
   deadlineOf,
+  idleClaimCapMs,
   MAX_CLAIMED,
   nextPollAt,
   nextPollOf,
@@ -101,6 +103,46 @@ describe('claim capacity', () => {
     for (let i = 0; i < 50; i++) sizer.recordClaim(60_000);
     // Rows claimed further ahead would wait past their lease for a slot.
     expect(sizer.lookaheadMs()).toBe(1_000);
+  });
+});
+
+describe('claim pace', () => {
+  it('spaces claims that find nothing further apart, doubling up to a poll interval (at most 750 ms)', () => {
+    const pace = new ClaimPace(10, idleClaimCapMs(40, 10));
+    const delays = [pace.delayMs];
+    for (let i = 0; i < 4; i++) {
+      pace.claimed(0, false);
+      delays.push(pace.delayMs);
+    }
+    expect(delays).toEqual([10, 20, 40, 40, 40]);
+    expect(pace.idle).toBe(true);
+    expect(idleClaimCapMs(2_000, 250)).toBe(750);
+    expect(idleClaimCapMs(10, 5)).toBe(10);
+  });
+
+  it('returns to a tick when a claim finds rows, when rows are queued or polled, or on a wake', () => {
+    const pace = new ClaimPace(250, 750);
+    const backOff = () => {
+      for (let i = 0; i < 5; i++) pace.claimed(0, false);
+      expect(pace.delayMs).toBe(750);
+    };
+    backOff();
+    pace.claimed(3, false);
+    expect([pace.delayMs, pace.idle]).toEqual([250, false]);
+    backOff();
+    pace.claimed(0, true);
+    expect(pace.delayMs).toBe(250);
+    backOff();
+    pace.wake();
+    expect([pace.delayMs, pace.idle]).toEqual([250, false]);
+  });
+
+  it('makes a claim take the rows due before the next claim returns, however far away that is', () => {
+    const sizer = new ClaimSizer(10, 250);
+    // The longest idle pace: a row due in 700 ms is taken now and started on time by a local timer.
+    const cap = idleClaimCapMs(2_000, 250);
+    expect(sizer.lookaheadMs(cap)).toBeGreaterThan(cap);
+    expect(sizer.lookaheadMs(cap)).toBeGreaterThan(sizer.lookaheadMs());
   });
 });
 

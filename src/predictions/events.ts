@@ -22,6 +22,7 @@ interface Watcher {
  */
 export class PredictionEvents {
   readonly #watchers = new Map<string, Set<Watcher>>();
+  readonly #onAnyChange: Array<() => void> = [];
   #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -87,6 +88,11 @@ export class PredictionEvents {
     });
   }
 
+  /** Call `listener` on every change announced, of any prediction (the poller wakes from idle). */
+  onAnyChange(listener: () => void): void {
+    this.#onAnyChange.push(listener);
+  }
+
   /** End every stream and stop listening. (The server cuts SSE connections first, so clients reconnect.) */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -103,6 +109,7 @@ export class PredictionEvents {
       return;
     }
     this.cache?.announce(notice.id, notice.version);
+    for (const listener of this.#onAnyChange) listener();
     const watchers = this.#watchers.get(notice.id);
     // Read the row only if some watcher has not seen this version yet.
     if (watchers && [...watchers].some((watcher) => watcher.version < notice.version)) void this.#refresh(notice.id);

@@ -33,6 +33,48 @@ export interface PollSettings {
 /** How often claims start: a quarter of the interval, within 5–250 ms. */
 export const claimTickMs = (pollIntervalMs: number) => clamp(pollIntervalMs / 4, 5, 250);
 
+/**
+ * The longest wait between claims that find nothing to do: a poll interval, within a tick and 750 ms,
+ * so the claim's lookahead (capped at MAX_WAIT_MS / 4) still reaches past the next claim.
+ */
+export const idleClaimCapMs = (pollIntervalMs: number, tickMs: number) => clamp(pollIntervalMs, tickMs, 750);
+
+/**
+ * How far apart claims start. A claim that finds nothing, with nothing queued or being polled, lets
+ * the next one wait twice as long, up to the cap: an idle gateway stops asking Postgres a hundred
+ * times a second (at a 40 ms interval) or four (at 2 s; then fewer than two). A claim that finds rows, or a change
+ * announced anywhere (a new job, say), brings it back to a tick. Each claim takes the rows due
+ * before the next one returns, so a longer wait does not make a known row late.
+ */
+export class ClaimPace {
+  #delayMs: number;
+
+  constructor(
+    private readonly tickMs: number,
+    private readonly capMs: number,
+  ) {
+    this.#delayMs = tickMs;
+  }
+
+  /** From the start of one claim to the start of the next. */
+  get delayMs(): number {
+    return this.#delayMs;
+  }
+
+  get idle(): boolean {
+    return this.#delayMs > this.tickMs;
+  }
+
+  /** What a claim found (`claimed` rows), and whether rows were queued or being polled besides. */
+  claimed(claimed: number, busy: boolean): void {
+    this.#delayMs = claimed > 0 || busy ? this.tickMs : Math.min(this.#delayMs * 2, this.capMs);
+  }
+
+  wake(): void {
+    this.#delayMs = this.tickMs;
+  }
+}
+
 /** How long reschedules wait to share a statement (the rows stay leased meanwhile). */
 export const rescheduleBatchDelayMs = (pollIntervalMs: number) => clamp(pollIntervalMs / 20, 1, 50);
 
@@ -103,8 +145,8 @@ export class ClaimSizer {
     return clamp(Math.round((this.concurrency * aheadMs) / this.#callMs), 2 * this.concurrency, MAX_CLAIMED);
   }
 
-  /** How far ahead a claim takes rows: until the next claim will have returned, well inside MAX_WAIT_MS. */
-  lookaheadMs(): number {
-    return Math.min(this.tickMs + 2 * this.#claimMs, MAX_WAIT_MS / 4);
+  /** How far ahead a claim takes rows: until the next claim (`untilNextClaimMs` away) will have returned, well inside MAX_WAIT_MS. */
+  lookaheadMs(untilNextClaimMs = this.tickMs): number {
+    return Math.min(untilNextClaimMs + 2 * this.#claimMs, MAX_WAIT_MS / 4);
   }
 }

@@ -10,9 +10,11 @@ import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { orphanedSubmission } from './orphans.ts';
 import {
+  ClaimPace,
   ClaimSizer,
   claimTickMs,
   deadlineOf,
+  idleClaimCapMs,
   MAX_WAIT_MS,
   type PollSettings,
   rescheduleBatchDelayMs,
@@ -54,6 +56,8 @@ export interface PollStart {
 }
 
 export interface Poller {
+  /** A prediction changed somewhere (a notice): an idle poller claims every tick again. */
+  wake(): void;
   stop(): Promise<void>;
 }
 
@@ -88,6 +92,7 @@ export function startPoller(options: PollerOptions): Poller {
       log.error('handing back an unanswered claim failed; its rows wait out their lease', { error }),
   });
   const sizer = new ClaimSizer(concurrency, tick);
+  const pace = new ClaimPace(tick, idleClaimCapMs(options.pollIntervalMs, tick));
   const reschedules = new RescheduleBatch({
     delayMs: rescheduleBatchDelayMs(options.pollIntervalMs),
     clock,
@@ -103,9 +108,9 @@ export function startPoller(options: PollerOptions): Poller {
   /** The last claim took all it asked for: more rows are due, so claim again as the queue drains. */
   let backlog = false;
   const claiming = new SingleFlight(async () => {
-    // A tick from when this claim started, not ended: the next one covers what this one did not (and,
-    // if this one takes longer than a tick, follows it at once).
-    claimIn(tick);
+    // A tick (or the idle pace) from when this claim started, not ended: the next one covers what this
+    // one did not (and, if this one takes longer, follows it at once).
+    claimIn(pace.delayMs);
     try {
       await claim();
     } catch (error) {
@@ -125,13 +130,16 @@ export function startPoller(options: PollerOptions): Poller {
     if (room <= 0) return loop?.completed();
     const now = clock();
     const lease = new Date(now + options.leaseMs);
+    const dueBy = new Date(now + sizer.lookaheadMs(pace.delayMs));
     const rows = await claims.take(
       lease,
-      () => claimDuePredictions(db, { limit: room, dueBy: new Date(now + sizer.lookaheadMs()), leaseUntil: lease }),
+      () => claimDuePredictions(db, { limit: room, dueBy, leaseUntil: lease }),
       () => releasePollLease(db, lease),
     );
     loop?.completed();
     sizer.recordClaim(clock() - now);
+    pace.claimed(rows.length, queue.length > 0 || running.size > 0);
+    if (!pace.idle) claimIn(tick);
     backlog = rows.length === room;
     // Sorted by due time; while stopping, stop() hands these back with the rest of the queue.
     queue = [...queue, ...rows.map((claimed) => ({ ...claimed, claimedAt: now }))].sort(
@@ -317,6 +325,11 @@ export function startPoller(options: PollerOptions): Poller {
   claimIn(0);
 
   return {
+    wake() {
+      if (!pace.idle) return;
+      pace.wake();
+      claimIn(tick);
+    },
     stop() {
       stopped ??= (async () => {
         stopping.abort();
