@@ -3,6 +3,10 @@
  * `npm start`: the gateway from the bundle of the sources as they are now (scripts/bundle.js), made
  * first if they changed since the last one, then run in this process by plain Node: no compiler at
  * run time, and signals reach the gateway directly.
+ *
+ * package.json runs it with `--max-semi-space-size=2` (MiB): V8's young generation otherwise stays at
+ * the 40-odd MiB the start-up's allocations grew it to, a sixth of an idle gateway's memory; held to
+ * a few MiB, the start takes no longer (measured: `npm run bench`, bench/startup.ts).
  */
 import module from 'node:module';
 import { join } from 'node:path';
