@@ -3,8 +3,9 @@
  * built-in simulator, no API key — timed from the command to the first 200 from GET /ready, RUNS
  * times, each on a fresh DATA_DIR. Then the gateway's resident memory (from /proc) once idle, and
  * after a few simulated jobs; and one start after the sources changed (the bundle made first, as
- * scripts/start.js does). Prints a table with median and range, and the load average before and
- * after, since a busy machine stretches every figure.
+ * scripts/start.js does); and, for comparison on the same machine at the same time, what `npm start`
+ * ran before (`node --import tsx src/main.ts`, without the semi-space flag). Prints a table with median
+ * and range, and the load average before and after, since a busy machine stretches every figure.
  *
  *   npx tsx bench/startup.ts [--runs N]
  */
@@ -31,12 +32,15 @@ interface Started {
   dataDir: string;
 }
 
-/** `npm start` in its own process group on a fresh DATA_DIR; resolves at the first 200 from /ready. */
-async function npmStart(): Promise<Started> {
+/** What `npm start` ran before it ran the bundle: tsx compiling each module at start-up. */
+const TSX: [string, string[]] = [process.execPath, ['--import', 'tsx', 'src/main.ts']];
+
+/** `npm start` (or `command`) in its own process group on a fresh DATA_DIR; resolves at the first 200 from /ready. */
+async function npmStart([command, args]: [string, string[]] = ['npm', ['start']]): Promise<Started> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hh-bench-start-'));
   const port = await freePort();
   const started = performance.now();
-  const proc = spawn('npm', ['start'], {
+  const proc = spawn(command, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -97,7 +101,7 @@ function gatewayRss(group: number): number {
       // Field 5 (after the parenthesised name) is the process group.
       const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
       if (pgrp !== group) continue;
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/start.js')) continue;
+      if (!/scripts\/start\.js|src\/main\.ts/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
       const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (rss) largest = Math.max(largest, (Number(rss[1]) * 1024) / MiB);
     } catch {
@@ -186,6 +190,18 @@ for (let run = 0; run < RUNS; run++) {
     await stop(gateway);
   }
 }
+// The old way, on the same machine at the same time: the figures to compare with.
+const tsxReady: number[] = [];
+const tsxIdle: number[] = [];
+for (let run = 0; run < Math.min(RUNS, 3); run++) {
+  const gateway = await npmStart(TSX);
+  try {
+    tsxReady.push(gateway.readyMs);
+    tsxIdle.push(await settledRss(gateway.proc.pid!));
+  } finally {
+    await stop(gateway);
+  }
+}
 // The sources changed since the last bundle: removing it has the next start make it, as an edit does.
 rmSync(join(ROOT, 'node_modules/.cache', `hh-cache-bundle-${bundleKey()}`), { recursive: true, force: true });
 const rebuilt = await npmStart();
@@ -197,6 +213,8 @@ const rows = [
   { measure: 'gateway RSS idle after start (MiB)', ...summary(idle) },
   { measure: `gateway RSS after ${JOBS} simulated jobs (MiB)`, ...summary(afterJobs) },
   { measure: 'npm start → /ready (ms), sources changed (bundle made first)', ...summary([rebuilt.readyMs]) },
+  { measure: 'for comparison: node --import tsx src/main.ts → /ready (ms)', ...summary(tsxReady) },
+  { measure: 'for comparison: its RSS idle after start (MiB)', ...summary(tsxIdle) },
 ];
 console.log('\n## npm start: start-up and memory (PGlite, simulator)\n');
 console.table(rows);

@@ -32,7 +32,7 @@ if (existsSync(join(root, 'src')) && hasEsbuild()) {
     await database.makePgliteTemplate();
   } catch (error) {
     console.warn(
-      `postinstall: the gateway was not bundled or PGlite's template not made (${/** @type {Error} */ (error).message}); npm start does it instead`,
+      `postinstall: the gateway was not bundled or PGlite's template not made (${/** @type {Error} */ (error).message}); npm start bundles it, and new databases run initdb`,
     );
   }
 }
