@@ -5,10 +5,10 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/client/package.json packages/client/
-# postinstall: patch-package fixes the database driver (see patches/README.md), then scripts/postinstall.ts
+# postinstall: patch-package fixes the database driver (see patches/README.md), then scripts/postinstall.js
 # (which, without src/, does nothing more).
 COPY patches patches
-COPY scripts/postinstall.ts scripts/
+COPY scripts/postinstall.js scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.server.json ./
 COPY scripts scripts
@@ -24,7 +24,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/client/package.json packages/client/
 COPY patches patches
-COPY scripts/postinstall.ts scripts/
+COPY scripts/postinstall.js scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist dist
 # The journal of unrecorded submissions (and PGlite without DATABASE_URL) lives in DATA_DIR: the only

@@ -19,6 +19,7 @@ const SLOWEST = [
   'outage',
   'consumer',
   'process',
+  'start',
   'limits',
   'data-dir',
   'orphan-recovery',

@@ -32,4 +32,6 @@ for (const [from, to] of RUNTIME_FILES) cpSync(join(root, from), join(out, to), 
 const demo = join(out, 'demo/demo.js'); // demo/page.ts serves it
 mkdirSync(dirname(demo), { recursive: true });
 writeFileSync(demo, await bundleDemo());
+// demo/page.ts serves the file above and never loads the bundler (esbuild, a development dependency).
+rmSync(join(out, 'demo/bundle.js'));
 console.log(`built ${out}`);

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachedFolder, contentHash } from '../scripts/contentCache.js';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
-import { cachedFolder, contentHash } from './support/contentCache.ts';
 import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
 import { png } from './support/images.ts';
 
@@ -275,7 +275,7 @@ const PACK_INPUTS = [
 
 async function packAndInstall() {
   await mkdir(app);
-  // `npm pack` and the install, made once per content of their inputs (test/support/contentCache.ts):
+  // `npm pack` and the install, made once per content of their inputs (scripts/contentCache.js):
   // twenty seconds of builds and installs, the same for the same client. The project links to the
   // installed node_modules, as the production test links to its install.
   const made = await cachedFolder('consumer', contentHash(repo, PACK_INPUTS), async (dir) => {

@@ -62,7 +62,7 @@ describe('Dockerfile', () => {
       'package.json',
       'packages/client/package.json',
       'patches',
-      'scripts/postinstall.ts',
+      'scripts/postinstall.js',
     ]);
     const fromBuild = copies(runtime).filter((copy) => copy.from !== undefined);
     expect(fromBuild).toEqual([{ from: 'build', sources: ['/app/dist'], dest: 'dist' }]);

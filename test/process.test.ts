@@ -1,7 +1,7 @@
 /**
  * The gateway as a real process, configured only by environment variables, killed with SIGKILL or
  * SIGTERM and restarted on the same database, against the scriptable fake of Atlas Cloud running in
- * this process. The SIGTERM test starts it as `npm start` does (`node --import tsx src/main.ts`); the
+ * this process. The SIGTERM test starts it as `npm start` does (`node scripts/start.js`); the
  * others from the bundled source, which starts faster (test/support/childGateway.ts).
  */
 import postgres from 'postgres';
@@ -68,7 +68,7 @@ describe('the gateway as a process', () => {
   const startedInFile: Child[] = [];
 
   const rows = () => sql<RawRow[]>`select id, status, upstream_id, upstream_status, next_poll_at from predictions`;
-  const start = async (env: Record<string, string> = {}, via: 'bundle' | 'tsx' = 'bundle') => {
+  const start = async (env: Record<string, string> = {}, via: 'bundle' | 'npm start' = 'bundle') => {
     const child = await startChild({ DATABASE_URL: database.url, ATLASCLOUD_BASE_URL: fake.url, ...env }, { via });
     startedHere.push(child);
     startedInFile.push(child);
@@ -188,8 +188,8 @@ describe('the gateway as a process', () => {
 
   it('on SIGTERM cuts open SSE subscriptions (so clients reconnect) and exits with code 0 within 5 s', async () => {
     jobsStayProcessing();
-    // As `npm start` runs it: the signal reaches the gateway through tsx's loader too.
-    const child = await start({}, 'tsx');
+    // As `npm start` runs it (scripts/start.js, which imports the bundle in its own process).
+    const child = await start({}, 'npm start');
     const created = await gql(child, GENERATE, { prompt: 'a horse under the stars' });
     const { id } = created.data.generateVideo.prediction;
 

@@ -20,8 +20,8 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachedFolder, contentHash } from '../scripts/contentCache.js';
 import { freePort } from './support/childGateway.ts';
-import { cachedFolder, contentHash } from './support/contentCache.ts';
 import { copies, execForm, healthcheck, last, ROOT, readDockerfile } from './support/deploy.ts';
 
 const runtime = readDockerfile().at(-1)!;
@@ -112,7 +112,7 @@ const app = mkdtempSync(join(tmpdir(), 'hh-prod-'));
 
 beforeAll(async () => {
   copyAsTheImageDoes(app);
-  // Each made once per content of its inputs (test/support/contentCache.ts): a minute apiece, and the
+  // Each made once per content of its inputs (scripts/contentCache.js): a minute apiece, and the
   // same for the same source. The install needs only the manifests, so both run at once.
   const [build, install] = await Promise.all([
     cachedFolder('prod-build', contentHash(ROOT, BUILD_INPUTS), async (dir) => {

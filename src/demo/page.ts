@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
-import { bundleDemo } from './bundle.ts';
 
 const STYLE = `
 :root { color-scheme: light dark; font: 16px/1.5 system-ui, sans-serif; }
@@ -71,7 +70,10 @@ export function demoPage({ persisted, log }: { persisted: boolean; log: Logger }
   let bundle: Promise<string> | undefined;
   // Written by `npm run build` next to the compiled page; absent in src/.
   const prebuilt = new URL('./demo.js', import.meta.url);
-  const build = async () => (existsSync(prebuilt) ? readFile(prebuilt, 'utf8') : bundleDemo());
+  // The bundler's module is loaded only from source: `npm run build` leaves it out of dist/, whose
+  // install has no esbuild.
+  const build = async () =>
+    existsSync(prebuilt) ? readFile(prebuilt, 'utf8') : (await import('./bundle.ts')).bundleDemo();
 
   /** Answers `/` and `/demo.js`; returns false for anything else. */
   return async function serve(req: IncomingMessage, res: ServerResponse): Promise<boolean> {

@@ -1,17 +1,16 @@
 /**
  * A gateway as a real process of its own, configured only by environment variables, on a free
  * loopback port: the gateway's source bundled into one module and run by plain Node (see
- * `bundled`), or, where how operators start it is the subject, `node --import tsx src/main.ts`
- * as `npm start` runs it.
+ * `bundled`), or, where how operators start it is the subject, `node scripts/start.js` as `npm start`
+ * runs it (which checks the bundle is current first).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { cachedFolder, contentHash } from './contentCache.ts';
+import { gatewayBundle } from '../../scripts/bundle.js';
 import { TEST_KEY } from './gateway.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -20,42 +19,13 @@ const STARTUP_TIMEOUT_MS = 20_000;
 let bundle: Promise<string> | undefined;
 
 /**
- * The gateway's programs, src/main.ts (the server) and src/cli/keys.ts (`npm run keys`), each as one
- * ES module (esbuild, packages left as imports), made once per content of src/ and kept in
- * node_modules/.cache, where Node finds the packages from them. A process started from one is
- * running in about a third of the time tsx takes (tsx compiles each of the gateway's modules at
- * start-up: 5 to 12 s for the server on a busy machine). The files modules read beside themselves
- * through `new URL('./…', import.meta.url)` are linked beside the bundles, as `npm run build` copies
- * them beside the compiled modules. Returns the file for `program`.
+ * The gateway's programs as `npm start` runs them: src/main.ts (the server) and src/cli/keys.ts
+ * (`npm run keys`) bundled into plain ES modules (scripts/bundle.js), made once per content of src/.
+ * A process started from one is running in about a third of the time tsx takes. Returns the file
+ * for `program`.
  */
 export async function bundled(program: 'main' | 'keys'): Promise<string> {
-  bundle ??= cachedFolder(
-    'bundle',
-    contentHash(ROOT, ['src', 'packages/client/src/client/generated/persisted-documents.json']),
-    async (dir) => {
-      mkdirSync(dir, { recursive: true });
-      await build({
-        entryPoints: [join(ROOT, 'src/main.ts'), join(ROOT, 'src/cli/keys.ts')],
-        // Side by side (main.js, keys.js): the files they read resolve from one folder.
-        entryNames: '[name]',
-        outdir: dir,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        packages: 'external',
-        logLevel: 'silent',
-      });
-      for (const [from, to] of [
-        ['src/db/migrations', 'migrations'], // database.ts
-        ['src/simulator/sample.mp4', 'sample.mp4'], // atlasSimulator.ts
-        ['packages/client/src/client/generated/persisted-documents.json', 'persisted-documents.json'],
-        ['src/demo/main.tsx', 'main.tsx'], // bundle.ts: the demo page's entry, bundled on request
-      ] as const)
-        symlinkSync(join(ROOT, from), join(dir, to));
-    },
-    join(ROOT, 'node_modules/.cache'),
-  ).then(({ dir }) => dir);
+  bundle ??= gatewayBundle().then(({ dir }) => dir);
   return join(await bundle, `${program}.js`);
 }
 
@@ -67,7 +37,7 @@ export interface Child {
   output(): string;
   /** Resolves once the process is gone. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL, to the whole process group (tsx's esbuild service, if any, included); resolves on exit. */
+  /** SIGKILL, to the whole process group (an esbuild service, if any, included); resolves on exit. */
   kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -92,10 +62,13 @@ function isRunning(proc: ChildProcess): boolean {
 
 export async function startChild(
   env: Record<string, string>,
-  { startupTimeoutMs = STARTUP_TIMEOUT_MS, via = 'bundle' }: { startupTimeoutMs?: number; via?: 'bundle' | 'tsx' } = {},
+  {
+    startupTimeoutMs = STARTUP_TIMEOUT_MS,
+    via = 'bundle',
+  }: { startupTimeoutMs?: number; via?: 'bundle' | 'npm start' } = {},
 ): Promise<Child> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const args = via === 'tsx' ? ['--import', 'tsx', 'src/main.ts'] : [await bundled('main')];
+  const args = via === 'npm start' ? ['scripts/start.js'] : [await bundled('main')];
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     // Only what the gateway is configured by: nothing leaks in from the test runner's environment.
@@ -114,7 +87,7 @@ export async function startChild(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so a SIGKILL also takes a helper (tsx's esbuild service) down.
+    // Its own process group, so a SIGKILL also takes a helper (an esbuild service) down.
     detached: true,
   });
   let output = '';

@@ -1,18 +1,25 @@
+// @ts-check
 /**
- * A folder made once per content of its inputs and kept in the system's temp folder: a production
- * build or an `npm ci` is the same for the same source, so a second run of a test file (on this
- * machine) reuses the first one's instead of spending a minute on it again. Any change to an input
- * makes a new folder.
+ * A folder made once per content of its inputs: the gateway's bundle for `npm start` (scripts/bundle.js),
+ * and in the tests a production build or an `npm ci`, which are the same for the same source, so a
+ * second run reuses the first one's instead of spending a minute on it again. Any change to an input
+ * makes a new folder. Plain JavaScript: `npm start` and `npm install` run it without tsx.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
-/** Every file under `paths` (files or folders), sorted, as "path\0content" into one hash. */
-export function contentHash(root: string, paths: string[]): string {
+/**
+ * Every file under `paths` (files or folders), sorted, as "path\0content" into one hash.
+ * @param {string} root
+ * @param {string[]} paths relative to `root`; missing ones are skipped
+ * @returns {string}
+ */
+export function contentHash(root, paths) {
   const hash = createHash('sha256');
-  const files: string[] = [];
+  /** @type {string[]} */
+  const files = [];
   for (const path of paths) {
     const full = join(root, path);
     if (!existsSync(full)) continue;
@@ -33,13 +40,13 @@ export function contentHash(root: string, paths: string[]): string {
  * The folder for `name` and `key`, made by `make` into a scratch folder and renamed into place only
  * when it succeeded, so an interrupted run leaves nothing that looks finished. In the system's temp
  * folder unless `parent` says where.
+ * @param {string} name
+ * @param {string} key
+ * @param {(dir: string) => Promise<void>} make
+ * @param {string} [parent]
+ * @returns {Promise<{ dir: string; reused: boolean }>}
  */
-export async function cachedFolder(
-  name: string,
-  key: string,
-  make: (dir: string) => Promise<void>,
-  parent = tmpdir(),
-): Promise<{ dir: string; reused: boolean }> {
+export async function cachedFolder(name, key, make, parent = tmpdir()) {
   const dir = join(parent, `hh-cache-${name}-${key}`);
   if (existsSync(dir)) return { dir, reused: true };
   const scratch = `${dir}.partial-${process.pid}`;
