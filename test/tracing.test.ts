@@ -161,6 +161,21 @@ describe('traces exported as OTLP/protobuf (the default protocol)', () => {
     );
     expect(carrying[0]).toMatchObject({ path: '/v1/traces', contentType: 'application/x-protobuf' });
   });
+
+  it('answers requests while the collector refuses the spans, and says so in the log', async () => {
+    t.collector.replyStatus = 400;
+    try {
+      const refusedBefore = t.collector.received.length;
+      await generate(t.gw, callerTrace().traceparent);
+      await eventually(
+        () => t.gw.logs.filter((line) => (JSON.parse(line) as { msg: string }).msg.startsWith('tracing: ')),
+        (lines) => lines.length > 0,
+      );
+      expect(t.collector.received.length).toBeGreaterThan(refusedBefore);
+    } finally {
+      t.collector.replyStatus = 200;
+    }
+  });
 });
 
 describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {

@@ -73,6 +73,8 @@ export interface ReceivedExport {
 export class OtlpCollector {
   readonly received: ReceivedExport[] = [];
   readonly spans: CollectedSpan[] = [];
+  /** What the collector answers; 400 refuses a batch for good (the exporter does not retry it). */
+  replyStatus = 200;
   url = '';
   readonly #sockets = new Set<Socket>();
   readonly #server = createServer(async (req, res) => {
@@ -81,6 +83,7 @@ export class OtlpCollector {
     const body = Buffer.concat(chunks);
     const contentType = req.headers['content-type'];
     this.received.push({ path: req.url ?? '/', contentType, body });
+    if (this.replyStatus !== 200) return void res.writeHead(this.replyStatus).end();
     if (contentType?.startsWith('application/json')) {
       for (const { resource, scopeSpans } of TraceRequest.parse(JSON.parse(body.toString('utf8'))).resourceSpans)
         for (const { spans } of scopeSpans)
