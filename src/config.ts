@@ -78,6 +78,29 @@ const AuthMode = z
       .refine((methods) => new Set(methods).size === methods.length, 'names a method twice'),
   );
 
+/**
+ * `key=value,key2=value2`, as OpenTelemetry's OTEL_EXPORTER_OTLP_HEADERS: what a hosted collector wants
+ * (an API key). Values are percent-decoded, as the specification says.
+ */
+const OtlpHeaders = z.string().transform((value, ctx) => {
+  const headers: Record<string, string> = {};
+  for (const pair of value.split(',')) {
+    if (!pair.trim()) continue;
+    const at = pair.indexOf('=');
+    const name = pair.slice(0, at).trim().toLowerCase();
+    let text: string | undefined;
+    try {
+      text = at > 0 ? decodeURIComponent(pair.slice(at + 1).trim()) : undefined;
+    } catch {}
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name) || text === undefined || /[\r\n]/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: 'must be name=value pairs separated by commas' });
+      return z.NEVER;
+    }
+    headers[name] = text;
+  }
+  return headers;
+});
+
 const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
@@ -188,6 +211,15 @@ const Env = z.object({
     blankAsUnset,
     z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   ),
+  // OpenTelemetry's own names, so a collector's usual settings carry over; tracing is off without the endpoint.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(blankAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.preprocess(
+    blankAsUnset,
+    z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  ),
+  OTEL_EXPORTER_OTLP_HEADERS: z.preprocess(blankAsUnset, OtlpHeaders.optional()),
+  OTEL_SERVICE_NAME: z.preprocess(blankAsUnset, z.string().min(1).default('happyhorse-gateway')),
+  OTEL_BSP_SCHEDULE_DELAY: int(1, 2 ** 31 - 1, 5_000),
 });
 
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
@@ -405,6 +437,18 @@ export function loadConfig(env: Record<string, string | undefined>) {
       retentionHours: e.UPLOAD_RETENTION_HOURS,
       sweepMs: e.UPLOAD_SWEEP_MS,
     },
+    /** Traces over OTLP; undefined (no SDK loaded, nothing exported) without OTEL_EXPORTER_OTLP_ENDPOINT. */
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? {
+          /** The collector's base URL; spans go to its /v1/traces. */
+          endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+          protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
+          headers: e.OTEL_EXPORTER_OTLP_HEADERS ?? {},
+          serviceName: e.OTEL_SERVICE_NAME,
+          /** How long finished spans wait to be sent in one batch. */
+          scheduleDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
+        }
+      : undefined,
     /** Outbound webhooks to callers' backends; callers may ask for one only when a signing secret is set. */
     webhooks: {
       signingSecret: e.WEBHOOK_SIGNING_SECRET,

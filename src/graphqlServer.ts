@@ -46,7 +46,7 @@ query Recent {
 export function createGraphQLServer(
   config: Config,
   log: Logger,
-  { predictions, uploads, authenticate, links, credentials, metrics }: GatewayServices,
+  { predictions, uploads, authenticate, links, credentials, metrics, tracing }: GatewayServices,
 ): GraphQLServer {
   const scopes = new RequestScopes(log);
   const maskUnexpected = maskUnexpectedErrors(scopes);
@@ -103,6 +103,8 @@ export function createGraphQLServer(
       error: yogaLog(scopes, log, 'error'),
     },
     plugins: [
+      // First: the operation's span is open while the other plugins and the resolvers run.
+      ...tracing.yogaPlugins,
       // A GET or a form post (which browsers send cross-site without asking) must carry this header.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
       queryLimits(),

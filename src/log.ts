@@ -1,3 +1,4 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, pino, stdTimeFunctions } from 'pino';
 import { REDACTED, SecretRedactor } from './redact.ts';
 
@@ -73,12 +74,23 @@ export function createLogger(
         // looks at one top-level key.
         log: (fields) => plain(fields, 0, new Set()) as Record<string, unknown>,
       },
+      // The trace a line was written in (observability/tracing.ts). Without tracing, the API's context is
+      // a no-op that has no span: one call per line, and no fields.
+      mixin: activeTrace,
       redact: { paths: REDACTED_PATHS, censor: REDACTED },
       hooks: { streamWrite: (line) => redactLine(line, redactors) },
     },
     destination,
   );
   return wrap(logger);
+}
+
+/** `trace_id` and `span_id` of the span active where the line is written, as OpenTelemetry names them in logs. */
+function activeTrace(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return isSpanContextValid(span.spanContext()) ? { trace_id: traceId, span_id: spanId } : {};
 }
 
 function wrap(logger: pino.Logger): Logger {

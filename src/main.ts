@@ -8,9 +8,13 @@ try {
   // Before the database opens: PGlite would otherwise fail on it first, less plainly.
   await checkDataDir(config.dataDir);
   // The key is redacted where upstream text is read; the logger redacts it (and the other secrets) once more, from every line.
-  const secrets = [config.atlas?.apiKey, config.metricsToken, config.webhooks.signingSecret].filter(
-    (secret): secret is string => Boolean(secret),
-  );
+  const secrets = [
+    config.atlas?.apiKey,
+    config.metricsToken,
+    config.webhooks.signingSecret,
+    // A hosted collector's API key, in OTEL_EXPORTER_OTLP_HEADERS.
+    ...Object.values(config.tracing?.headers ?? {}),
+  ].filter((secret): secret is string => Boolean(secret));
   const log = createLogger(config.logLevel, undefined, { secrets });
   if (fromFile.length > 0) log.info('read .env', { variables: fromFile });
   // The database opens (PGlite compiles its WebAssembly off the main thread) while the rest of the

@@ -17,6 +17,7 @@ import type { Logger } from './log.ts';
 import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
 import { GatewayMetrics, type JobMetrics } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
+import { startTracing, type Tracing } from './observability/tracing.ts';
 import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { upstreamUploadUrl } from './predictions/mediaUrls.ts';
@@ -59,10 +60,14 @@ export interface GatewayServices {
   readiness: Readiness;
   /** Takes Atlas' signed deliveries; undefined without PUBLIC_URL. */
   receiveAtlasWebhook: ReturnType<typeof atlasWebhookReceiver> | undefined;
+  /** Traces over OTLP; inert without OTEL_EXPORTER_OTLP_ENDPOINT. */
+  tracing: Tracing;
 }
 
 /** Builds and starts the gateway's services on an open database; src/shutdown.ts stops them. */
 export async function startServices(config: Config, log: Logger, database: Database): Promise<GatewayServices> {
+  // First, so the background loops' work started below can be traced.
+  const tracing = await startTracing(config.tracing, log);
   const { simulator, atlas: upstream } = await upstreamOf(config, log);
   const metrics = new GatewayMetrics();
   const atlas = new AtlasClient({
@@ -204,6 +209,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
     credentials,
     readiness,
     receiveAtlasWebhook,
+    tracing,
   };
 }
 

@@ -34,6 +34,7 @@ export async function shutDown({ services, server, webSocket, drainMs, ownsDatab
     atlas,
     recorder,
     simulator,
+    tracing,
   } = services;
   // First of all, tell the load balancer to send no more traffic here.
   readiness.drain();
@@ -62,5 +63,7 @@ export async function shutDown({ services, server, webSocket, drainMs, ownsDatab
   recorder.stop();
   await simulator?.close();
   if (ownsDatabase) await services.database.close();
+  // Last: the spans of everything above are sent before the process ends.
+  await tracing.close();
   log.info('gateway stopped');
 }

@@ -299,6 +299,32 @@ describe('loadConfig for callers: AUTH_MODE, limits, prices, CORS', () => {
     expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
     expect(named(configError({ CORS_ORIGINS: 'https://app.example/path' }))).toEqual(['CORS_ORIGINS']);
   });
+
+  it('traces only with OTEL_EXPORTER_OTLP_ENDPOINT, and reads the OTLP headers as name=value pairs', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing).toBeUndefined();
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=abc%3D%3D, X-Team = video',
+      }).tracing,
+    ).toEqual({
+      endpoint: 'http://collector:4318',
+      protocol: 'http/protobuf',
+      headers: { 'x-api-key': 'abc==', 'x-team': 'video' },
+      serviceName: 'happyhorse-gateway',
+      scheduleDelayMs: 5_000,
+    });
+    expect(
+      named(
+        configError({
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+          OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign',
+        }),
+      ).sort(),
+    ).toEqual(['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_PROTOCOL']);
+  });
 });
 
 describe('loadConfig never shows the key', () => {

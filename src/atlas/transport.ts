@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { childSpan, endSpan } from '../observability/tracing.ts';
 
 /**
  * HTTP to Atlas on Node's own client rather than `fetch`: a status call through fetch cost about
@@ -61,8 +63,42 @@ export class Transport {
     this.#pool = secure ? new https.Agent(options) : new http.Agent(options);
   }
 
+  /**
+   * One call. Made for a traced operation, it is a span of its own, and Atlas gets its `traceparent`
+   * (observability/tracing.ts); otherwise both are skipped.
+   */
   request(call: HttpCall): Promise<HttpReply> {
     const url = new URL(this.#base.pathname.replace(/\/+$/, '') + call.path, this.#base);
+    const span = childSpan(
+      `${call.method} ${call.path.replace(/\/prediction\/[^/?]+/, '/prediction/{id}')}`,
+      SpanKind.CLIENT,
+      {
+        'http.request.method': call.method,
+        'server.address': url.hostname,
+        'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+        'url.full': url.href,
+      },
+    );
+    if (!span) return this.#request(url, call, call.headers);
+    const headers = { ...call.headers };
+    propagation.inject(trace.setSpan(context.active(), span), headers);
+    return this.#request(url, call, headers).then(
+      (reply) => {
+        span.setAttribute('http.response.status_code', reply.status);
+        // A client span fails on any 4xx or 5xx (OpenTelemetry's HTTP conventions).
+        if (reply.status >= 400) span.setAttribute('error.type', String(reply.status));
+        endSpan(span, reply.status >= 400 ? new Error(`HTTP ${reply.status}`) : undefined);
+        return reply;
+      },
+      (error: unknown) => {
+        if (error instanceof TransportError) span.setAttribute('error.type', error.code ?? error.kind);
+        endSpan(span, error);
+        throw error;
+      },
+    );
+  }
+
+  #request(url: URL, call: HttpCall, callHeaders: Record<string, string>): Promise<HttpReply> {
     return new Promise<HttpReply>((resolve, reject) => {
       // One timer and one listener per call, both gone when it settles: cheaper than
       // AbortSignal.timeout + AbortSignal.any, which pile up on a long-lived signal under load.
@@ -87,7 +123,7 @@ export class Transport {
       };
       const { body } = call;
       const length = body === undefined ? undefined : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-      const headers = length === undefined ? call.headers : { ...call.headers, 'content-length': String(length) };
+      const headers = length === undefined ? callHeaders : { ...callHeaders, 'content-length': String(length) };
       const request = this.#client.request(
         url,
         { method: call.method, headers, agent: call.pooled ? this.#pool : false },

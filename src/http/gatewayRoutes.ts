@@ -8,6 +8,7 @@
  *   /metrics            metrics.ts
  *   /, /demo.js         the demo page
  */
+import { context, propagation } from '@opentelemetry/api';
 import { ATLAS_WEBHOOK_PATH, type Config } from '../config.ts';
 import { demoPage } from '../demo/page.ts';
 import { isGraphQLJsonPost, readGraphQLJsonBody } from '../graphqlBody.ts';
@@ -48,7 +49,7 @@ export function gatewayRoutes(
 function graphQLRoute(yoga: GraphQLServer): Route {
   return async ({ req, res, path, requestId }) => {
     if (path !== yoga.graphqlEndpoint && !path.startsWith(`${yoga.graphqlEndpoint}/`)) return false;
-    const context: RequestServerContext = { requestId, origin: publicOrigin(req) };
+    const serverContext: RequestServerContext = { requestId, origin: publicOrigin(req) };
     if (isGraphQLJsonPost(req)) {
       try {
         if (!(await readGraphQLJsonBody(req, res, requestId))) return true; // refused (413), answered there
@@ -57,7 +58,9 @@ function graphQLRoute(yoga: GraphQLServer): Route {
         throw error;
       }
     }
-    await yoga(req, res, context);
+    // A caller's `traceparent` becomes the parent of the operation's span (observability/tracing.ts);
+    // without tracing, the API's propagator is a no-op and this context is the current one.
+    await context.with(propagation.extract(context.active(), req.headers), () => yoga(req, res, serverContext));
     return true;
   };
 }
