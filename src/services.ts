@@ -8,6 +8,7 @@ import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { type Authenticate, createAuthenticator } from './auth/authenticate.ts';
 import { CredentialWatch } from './auth/credentialWatch.ts';
+import { KeyAdmin } from './auth/keyAdmin.ts';
 import { LoopHealth } from './background/loopHealth.ts';
 import type { Config } from './config.ts';
 import { journalDir } from './dataDir.ts';
@@ -54,6 +55,8 @@ export interface GatewayServices {
   storage: VideoStorage | undefined;
   links: OutputLinks;
   authenticate: Authenticate;
+  /** API keys, managed by admins over GraphQL. */
+  keys: KeyAdmin;
   /** Streams outlive the request that checked their credential: they end when it stops holding. */
   credentials: CredentialWatch;
   readiness: Readiness;
@@ -199,6 +202,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
     storage,
     links,
     authenticate,
+    keys: new KeyAdmin(database.db),
     credentials,
     readiness,
     receiveAtlasWebhook,
