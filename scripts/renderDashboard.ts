@@ -235,17 +235,17 @@ function chart(series: Series[], unit: string): string {
     })
     .join('');
   const legend = series
-    .map((s, i) => `<span><i style="background:${COLORS[i % COLORS.length]}"></i>${escape(s.name)}</span>`)
+    .map((s, i) => `<span><i style="background:${COLORS[i % COLORS.length]}"></i>${htmlText(s.name)}</span>`)
     .join('');
   return `<svg width="${width}" height="${height}">${grid}${lines}<text x="${width - 10}" y="${height - 4}" text-anchor="end">${Math.round(maxX)} s</text></svg><div class="legend">${legend || '<span>no data</span>'}</div>`;
 }
-const escape = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const htmlText = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const dashboard = (await import('../ops/grafana/gateway.json', { with: { type: 'json' } })).default as Dashboard;
 const panels = dashboard.panels
   .map((panel) => {
     const series = panel.targets.flatMap((target) => evaluate(target.expr, target.legendFormat));
-    return `<section><h2>${escape(panel.title)}</h2>${chart(series, panel.fieldConfig.defaults.unit)}</section>`;
+    return `<section><h2>${htmlText(panel.title)}</h2>${chart(series, panel.fieldConfig.defaults.unit)}</section>`;
   })
   .join('');
 const html = `<!doctype html><meta charset="utf-8"><style>
@@ -254,7 +254,7 @@ h1{font-size:15px;margin:0 0 10px}main{display:grid;grid-template-columns:1fr 1f
 section{background:#181b1f;border:1px solid #2c3235;padding:8px}h2{font-size:13px;margin:0 0 4px}
 svg text{fill:#8e8e9e;font-size:10px}.legend{display:flex;flex-wrap:wrap;gap:4px 12px}
 .legend i{display:inline-block;width:12px;height:3px;margin:0 4px 3px 0;vertical-align:middle}
-</style><h1>${escape(dashboard.title)} — one simulated minute (rendered from ops/grafana/gateway.json)</h1><main>${panels}</main>`;
+</style><h1>${htmlText(dashboard.title)} — one simulated minute (rendered from ops/grafana/gateway.json)</h1><main>${panels}</main>`;
 
 const browser = await launchChromium();
 try {
