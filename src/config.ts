@@ -222,6 +222,9 @@ const Env = z.object({
   OTEL_BSP_SCHEDULE_DELAY: int(1, 2 ** 31 - 1, 5_000),
 });
 
+/** Every environment variable the configuration reads (deploy files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(Env.shape);
+
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
 export type StorageConfig =
   | { kind: 'none' }

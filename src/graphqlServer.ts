@@ -46,7 +46,7 @@ query Recent {
 export function createGraphQLServer(
   config: Config,
   log: Logger,
-  { predictions, uploads, authenticate, links, credentials, metrics, tracing }: GatewayServices,
+  { predictions, uploads, authenticate, links, credentials, metrics, tracing, keys }: GatewayServices,
 ): GraphQLServer {
   const scopes = new RequestScopes(log);
   const maskUnexpected = maskUnexpectedErrors(scopes);
@@ -59,6 +59,7 @@ export function createGraphQLServer(
       return {
         predictions,
         uploads: uploads.service,
+        keys,
         principal: await authenticate(request.headers.get('authorization'), scope.log),
         ...scope,
         // The transports' own origin (publicOrigin.ts); yoga.fetch (tests) has only the URL.

@@ -70,13 +70,16 @@ export function createLogger(
       timestamp: stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
-        // Errors anywhere in the fields, with their stack and causes; pino's own serialiser only
-        // looks at one top-level key.
-        log: (fields) => plain(fields, 0, new Set()) as Record<string, unknown>,
+        // Errors anywhere in the fields, with their stack, code and causes; pino's own serialiser
+        // only looks at one top-level key.
+        log: (fields) => plain(withErrKey(fields), 0, new Set()) as Record<string, unknown>,
       },
       // The trace a line was written in (observability/tracing.ts). Without tracing, the API's context is
       // a no-op that has no span: one call per line, and no fields.
       mixin: activeTrace,
+      // `err` is already plain data here (above), with its cause chain: pino's serialiser would
+      // flatten the causes into its message and lose their codes (ECONNREFUSED).
+      serializers: { err: (value: unknown) => value },
       redact: { paths: REDACTED_PATHS, censor: REDACTED },
       hooks: { streamWrite: (line) => redactLine(line, redactors) },
     },
@@ -113,6 +116,16 @@ function redactLine(line: string, redactors: SecretRedactor[]): string {
   for (const redactor of redactors) text = redactor.redact(text);
   if (text !== REDACTED) return text;
   return `${JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: 'a log line was withheld: it carried the API key in a form that could not be cut out' })}\n`;
+}
+
+/**
+ * The error of a line under pino's conventional `err` key, where log tooling looks for it: call sites
+ * write `{ error }`, and an Error there is moved (a string `error`, such as a webhook's reason, stays).
+ */
+function withErrKey(fields: Record<string, unknown>): Record<string, unknown> {
+  if (!(fields.error instanceof Error) || 'err' in fields) return fields;
+  const { error, ...rest } = fields;
+  return { ...rest, err: error };
 }
 
 /** A copy of `value` in which every Error is plain data; cycles and runaway depth end in a placeholder. */

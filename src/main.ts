@@ -25,7 +25,7 @@ try {
   const gateway = await createGateway(config, log, { database, owned: true });
   const url = await gateway.listen();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => void gateway.close().then(() => process.exit(0)));
+    process.once(signal, () => void gateway.close(signal).then(() => process.exit(0)));
   }
   // For the person at the terminal; the JSON lines on stdout are for log collectors.
   console.error(`\nHappyHorse gateway: demo ${new URL('/', url)}  GraphQL ${url}`);

@@ -42,7 +42,8 @@ export interface Gateway {
   /** Set when no key was configured and the built-in simulator stands in for Atlas Cloud. */
   simulator: AtlasSimulator | undefined;
   listen(port?: number, host?: string): Promise<string>;
-  close(): Promise<void>;
+  /** `reason`: what asked for it (a signal's name), for the log. */
+  close(reason?: string): Promise<void>;
 }
 
 /** Everything the gateway runs, wired together; `close` takes it down in the right order. */
@@ -94,8 +95,9 @@ export async function createGateway(
       log.info('gateway listening', { url, database: database.kind, upstream: simulator ? 'simulator' : 'atlas' });
       return url;
     },
-    close: () =>
+    close: (reason?: string) =>
       shutDown({
+        reason,
         services,
         server,
         webSocket,

@@ -8,16 +8,19 @@ import { AtlasWebhookKeys } from './atlas/webhooks/keys.ts';
 import { atlasWebhookReceiver } from './atlas/webhooks/receiver.ts';
 import { type Authenticate, createAuthenticator } from './auth/authenticate.ts';
 import { CredentialWatch } from './auth/credentialWatch.ts';
+import { KeyAdmin } from './auth/keyAdmin.ts';
 import { LoopHealth } from './background/loopHealth.ts';
 import type { Config } from './config.ts';
 import { journalDir } from './dataDir.ts';
 import type { Database } from './db/database.ts';
 import { readGauges } from './db/queries/gaugeReadings.ts';
+import { spendingSince } from './db/queries/spending.ts';
 import type { Logger } from './log.ts';
 import { type MirrorWorker, startMirrorWorker } from './mirror/worker.ts';
 import { GatewayMetrics, type JobMetrics } from './observability/metrics.ts';
 import { Readiness } from './observability/readiness.ts';
 import { startTracing, type Tracing } from './observability/tracing.ts';
+import { startOfUtcDay } from './predictions/admission.ts';
 import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { upstreamUploadUrl } from './predictions/mediaUrls.ts';
@@ -55,6 +58,8 @@ export interface GatewayServices {
   storage: VideoStorage | undefined;
   links: OutputLinks;
   authenticate: Authenticate;
+  /** API keys, managed by admins over GraphQL. */
+  keys: KeyAdmin;
   /** Streams outlive the request that checked their credential: they end when it stops holding. */
   credentials: CredentialWatch;
   readiness: Readiness;
@@ -80,6 +85,8 @@ export async function startServices(config: Config, log: Logger, database: Datab
   });
 
   const cache = new PredictionCache();
+  // Every background loop reports here; /ready and /metrics read it.
+  const loops = new LoopHealth();
   const events = new PredictionEvents(database, log, cache, () => metrics.listenReconnected());
   await events.start();
   metrics.watch({
@@ -95,9 +102,19 @@ export async function startServices(config: Config, log: Logger, database: Datab
           maxBackoffMs: POLL_MAX_BACKOFF_MS,
         },
       );
+      // The day admission counts a daily budget over (admission.ts).
+      const { totalUsd, topCallerUsd } = await spendingSince(database.db, startOfUtcDay(new Date()));
       // PGlite is one connection, in use by the process all along.
-      return { unfinishedJobs, pollOverdueSeconds, poolInUse: connectionsInUse ?? 1 };
+      return {
+        unfinishedJobs,
+        pollOverdueSeconds,
+        poolInUse: connectionsInUse ?? 1,
+        spentTodayUsd: totalUsd,
+        topCallerSpentTodayUsd: topCallerUsd,
+      };
     },
+    loops: () => loops.ages(),
+    budgets: { totalUsd: config.limits.dailySpendUsdTotal, perCallerUsd: config.limits.dailySpendUsd },
   });
   const recorder = new SubmissionRecorder({
     db: database.db,
@@ -126,7 +143,6 @@ export async function startServices(config: Config, log: Logger, database: Datab
   const receiveAtlasWebhook = config.atlasWebhooks
     ? startAtlasWebhooks(config.atlasWebhooks, atlas, database, log, metrics)
     : undefined;
-  const loops = new LoopHealth();
   const poller = startPoller({
     ...deps,
     health: loops,
@@ -206,6 +222,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
     storage,
     links,
     authenticate,
+    keys: new KeyAdmin(database.db),
     credentials,
     readiness,
     receiveAtlasWebhook,

@@ -19,9 +19,20 @@ export interface Running {
   /** False when the caller lent the database and closes it itself. */
   ownsDatabase: boolean;
   log: Logger;
+  /** What asked for the stop (SIGTERM), for the log. */
+  reason?: string | undefined;
 }
 
-export async function shutDown({ services, server, webSocket, drainMs, ownsDatabase, log }: Running): Promise<void> {
+export async function shutDown({
+  services,
+  server,
+  webSocket,
+  drainMs,
+  ownsDatabase,
+  log,
+  reason,
+}: Running): Promise<void> {
+  const startedAt = Date.now();
   const {
     readiness,
     predictions,
@@ -36,6 +47,18 @@ export async function shutDown({ services, server, webSocket, drainMs, ownsDatab
     simulator,
     tracing,
   } = services;
+  // Said first, so an operator watching a deploy knows what the pause that follows is waiting for.
+  const submissions = predictions.submitting;
+  log.info('gateway draining', {
+    reason,
+    submissionsUnderWay: submissions,
+    openStreams: events.openStreams,
+    waitsUpToMs: drainMs,
+    waitsFor:
+      submissions > 0
+        ? 'submissions under way to be recorded; then streams are cut and background work hands back its leases'
+        : 'streams to be cut and background work to hand back its leases',
+  });
   // First of all, tell the load balancer to send no more traffic here.
   readiness.drain();
   webSocket.refuseNew();
@@ -43,6 +66,11 @@ export async function shutDown({ services, server, webSocket, drainMs, ownsDatab
   server.closeIdleConnections();
   // Submissions under way finish and are recorded: a paid job is never left half-stored.
   await predictions.drain(drainMs);
+  if (predictions.submitting > 0)
+    log.warn('stopping with submissions still under way after the drain time', {
+      submissionsUnderWay: predictions.submitting,
+      drainMs,
+    });
   // Cut the SSE streams rather than complete them: a completed stream tells a client the
   // subscription is over, a cut one makes it reconnect (to this gateway's successor) and get
   // the current state first, so a deploy loses no client.
@@ -65,5 +93,5 @@ export async function shutDown({ services, server, webSocket, drainMs, ownsDatab
   if (ownsDatabase) await services.database.close();
   // Last: the spans of everything above are sent before the process ends.
   await tracing.close();
-  log.info('gateway stopped');
+  log.info('gateway stopped', { reason, ms: Date.now() - startedAt });
 }

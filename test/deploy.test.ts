@@ -8,12 +8,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.ts';
 import {
   all,
+  composeEnv,
   copies,
   dockerIgnored,
   durationMs,
+  envFiles,
   execForm,
   healthcheck,
   last,
@@ -33,10 +35,13 @@ const compose = readCompose();
 const gateway = compose.services.gateway!;
 const postgres = compose.services.postgres!;
 
-/** The container's environment: the image's ENV, then compose's (which wins), with these shell/.env variables. */
+/** The container's environment: the image's ENV, then compose's (which wins), with `vars` in .env. */
 function containerEnv(vars: Record<string, string>): Record<string, string> {
-  return { ...stageEnv(runtime), ...serviceEnv(gateway, vars) };
+  return { ...stageEnv(runtime), ...composeEnv(gateway, vars) };
 }
+
+/** What compose fixes whatever .env says: the container's own layout (address, published port, volume). */
+const CONTAINER_LAYOUT = ['HOST', 'PORT', 'DATA_DIR'];
 
 describe('Dockerfile', () => {
   it('builds in one stage and runs, in another, what npm run start:prod runs', () => {
@@ -211,6 +216,21 @@ describe('docker-compose.yml', () => {
     expect(config.corsOrigins).toEqual(['https://app.example.com']);
     expect(config.limits.dailySpendUsd).toBe(20);
     expect(config.persistedOperations).toBe('only');
+  });
+
+  it('passes every variable of the configuration from .env to the gateway', () => {
+    // .env is read whole (not a list of names that forgets new settings), and optional, so a
+    // missing file is the gateway's own clear refusal rather than compose's.
+    expect(envFiles(gateway)).toEqual([{ path: '.env', required: false }]);
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(50);
+    const dotenv = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, `from-dotenv-${name}`]));
+    const env = containerEnv(dotenv);
+    const dropped = CONFIG_VARIABLES.filter(
+      (name) => !CONTAINER_LAYOUT.includes(name) && env[name] !== `from-dotenv-${name}`,
+    );
+    expect(dropped).toEqual([]);
+    // The layout compose fixes is what the volume, the port mapping and the health check assume.
+    expect(containerEnv(dotenv)).toMatchObject({ HOST: '0.0.0.0', PORT: '4000', DATA_DIR: '/data' });
   });
 
   it('refuses to start in production without a key, and runs the simulator with NODE_ENV=development', () => {

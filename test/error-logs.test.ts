@@ -43,16 +43,16 @@ describe.each(BACKENDS)('a database failure under a query, on %s', (backend) => 
     expect(JSON.stringify(result)).not.toMatch(/predictions/);
 
     const lines = t.gw.logs.map(
-      (line) => JSON.parse(line) as { level: string; msg: string; requestId?: string; error?: LoggedError },
+      (line) => JSON.parse(line) as { level: string; msg: string; requestId?: string; err?: LoggedError },
     );
     const failures = lines.filter(
-      (line) => line.level === 'error' && chain(line.error).some((e) => e.message?.startsWith('Failed query: select')),
+      (line) => line.level === 'error' && chain(line.err).some((e) => e.message?.startsWith('Failed query: select')),
     );
     // Logged once, by the request's logger (Yoga's own line, which cannot name the request, is not written).
     expect(failures, t.gw.logs.join('\n')).toHaveLength(1);
     const logged = failures[0]!;
     expect(logged).toMatchObject({ msg: 'request failed unexpectedly', requestId: 'db-failure-1' });
-    const links = chain(logged!.error);
+    const links = chain(logged!.err);
     // The database's own words, at the end of the chain: what an operator needs to see.
     const root = links.at(-1)!;
     expect(root.message).toMatch(/relation "predictions" does not exist/);

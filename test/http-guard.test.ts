@@ -19,7 +19,7 @@ interface LogLine {
   requestId?: string;
   method?: string;
   path?: string;
-  error?: { message: string; stack?: string };
+  err?: { message: string; stack?: string };
 }
 
 interface ErrorReply {
@@ -110,9 +110,9 @@ describe('the guard around every route', () => {
         msg: 'request failed unexpectedly',
         method: 'GET',
         path,
-        error: { message: cause },
+        err: { message: cause },
       });
-      expect(line?.error?.stack).toContain(cause);
+      expect(line?.err?.stack).toContain(cause);
     },
   );
 
@@ -124,7 +124,7 @@ describe('the guard around every route', () => {
       () => logged().find((each) => each.requestId === 'guard-midway'),
       (found) => found !== undefined,
     );
-    expect(line).toMatchObject({ level: 'error', error: { message: 'boom, midway' } });
+    expect(line).toMatchObject({ level: 'error', err: { message: 'boom, midway' } });
   });
 
   it('answers 404 when no route takes the request, and 400 for a target that is not a plain path', async () => {

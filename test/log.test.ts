@@ -9,13 +9,13 @@ function capture(options?: Parameters<typeof createLogger>[2]) {
 }
 
 describe('the logger', () => {
-  it('writes an error with its stack and every cause', () => {
+  it("writes an error under pino's err key with its stack and every cause", () => {
     const { log, parsed } = capture();
     const root = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
     log.error('it failed', {
       error: new Error('query failed', { cause: new Error('driver failed', { cause: root }) }),
     });
-    const error = parsed()[0]!.error as {
+    const error = parsed()[0]!.err as {
       message: string;
       stack: string;
       cause: { message: string; cause: { message: string; code: string; stack: string } };
@@ -27,6 +27,13 @@ describe('the logger', () => {
     expect(error.cause.cause.stack).toMatch(/\n\s+at /);
   });
 
+  it('keeps an error given as text where it was given', () => {
+    const { log, parsed } = capture();
+    log.warn('webhook given up', { error: 'HTTP 500' });
+    expect(parsed()[0]).toMatchObject({ error: 'HTTP 500' });
+    expect(parsed()[0]).not.toHaveProperty('err');
+  });
+
   it('ends a cycle of causes instead of looping, and still writes the line', () => {
     const { log, parsed } = capture();
     const a = new Error('a');
@@ -35,7 +42,7 @@ describe('the logger', () => {
     log.error('cycle', { error: a });
     expect(parsed()[0]).toMatchObject({
       msg: 'cycle',
-      error: { message: 'a', cause: { message: 'b', cause: '[cycle]' } },
+      err: { message: 'a', cause: { message: 'b', cause: '[cycle]' } },
     });
   });
 

@@ -28,6 +28,20 @@ describe('LoopHealth', () => {
     ]);
   });
 
+  it('gives /metrics what the GatewayLoopStopped alert compares: time since a cycle, past its allowance exactly when /ready names it', () => {
+    const { health, advance } = setUp();
+    const poller = health.register('poller', 250);
+    health.register('webhook dispatcher', 5_000);
+    advance(10_001);
+    expect(health.ages()).toEqual([
+      { name: 'poller', sinceCycleMs: 10_001, staleAfterMs: 10_000 },
+      { name: 'webhook dispatcher', sinceCycleMs: 10_001, staleAfterMs: 15_000 },
+    ]);
+    expect(health.stuck()).toEqual(['poller: no cycle completed in 10 s']);
+    poller.completed();
+    expect(health.ages()[0]).toEqual({ name: 'poller', sinceCycleMs: 0, staleAfterMs: 10_000 });
+  });
+
   it('counts a cycle that failed because the database is away as waiting, not stuck; any other failure as stuck', () => {
     const { health, advance } = setUp();
     const poller = health.register('poller', 250);

@@ -120,11 +120,15 @@ export class AtlasClient {
         throw new AtlasError(
           ErrorCode.UPSTREAM_UNAVAILABLE,
           `Atlas Cloud could not be reached (${code}); nothing was submitted`,
+          {},
+          { cause: error },
         );
       }
       throw new AtlasError(
         ErrorCode.SUBMISSION_UNKNOWN,
         `The submission to Atlas Cloud ${isTimeout(error) ? 'timed out' : 'was cut off'} after it was sent; the job may have been created and billed`,
+        {},
+        { cause: error },
       );
     }
     this.#ensureOk(reply, 'create', log);
@@ -189,10 +193,19 @@ export class AtlasClient {
       source.destroy();
       if (error instanceof TransportError && error.cause instanceof MediaSourceError) throw error.cause;
       if (isTimeout(error))
-        throw new AtlasError(ErrorCode.UPSTREAM_TIMEOUT, 'Atlas Cloud did not answer the upload of a file in time');
+        throw new AtlasError(
+          ErrorCode.UPSTREAM_TIMEOUT,
+          'Atlas Cloud did not answer the upload of a file in time',
+          {},
+          {
+            cause: error,
+          },
+        );
       throw new AtlasError(
         ErrorCode.UPSTREAM_UNAVAILABLE,
         `Atlas Cloud could not be reached to upload a file (${networkErrorCode(error) ?? 'network error'})`,
+        {},
+        { cause: error },
       );
     }
     this.#ensureOk(reply, 'upload', log);
@@ -242,10 +255,19 @@ export class AtlasClient {
     } catch (error) {
       if (signal?.aborted || error instanceof AtlasError) throw error;
       if (isTimeout(error))
-        throw new AtlasError(ErrorCode.UPSTREAM_TIMEOUT, 'Atlas Cloud did not answer a status call in time');
+        throw new AtlasError(
+          ErrorCode.UPSTREAM_TIMEOUT,
+          'Atlas Cloud did not answer a status call in time',
+          {},
+          {
+            cause: error,
+          },
+        );
       throw new AtlasError(
         ErrorCode.UPSTREAM_UNAVAILABLE,
         `Atlas Cloud could not be reached (${networkErrorCode(error) ?? 'network error'})`,
+        {},
+        { cause: error },
       );
     }
     this.#ensureOk(reply, 'status', this.#options.log);

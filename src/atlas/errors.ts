@@ -28,8 +28,10 @@ export class AtlasError extends Error {
     readonly code: AtlasErrorCode,
     message: string,
     readonly details: { httpStatus?: number; requestId?: string } = {},
+    /** `cause`: what went wrong underneath (a refused connection), written to the log with it. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 
   /** Worth another try for a status call (never for a create call, which could bill twice). */

@@ -49,15 +49,26 @@ export class LoopHealth {
     return this.#loops.get(name)?.cycles ?? 0;
   }
 
+  /** Each loop's time since it last completed a cycle, and how long until it counts as stuck (for /metrics). */
+  ages(): Array<{ name: string; sinceCycleMs: number; staleAfterMs: number }> {
+    const now = this.clock();
+    return [...this.#loops].map(([name, { intervalMs, completedAt }]) => ({
+      name,
+      sinceCycleMs: Math.max(0, now - completedAt),
+      staleAfterMs: staleAfter(intervalMs),
+    }));
+  }
+
   /** Each stuck loop, as "name: no cycle completed in N s". */
   stuck(): string[] {
     const now = this.clock();
     const stuck: string[] = [];
     for (const [name, { intervalMs, completedAt }] of this.#loops) {
-      const staleAfter = Math.max(MIN_STALE_MS, INTERVALS_BEFORE_STALE * intervalMs);
-      if (now - completedAt > staleAfter)
+      if (now - completedAt > staleAfter(intervalMs))
         stuck.push(`${name}: no cycle completed in ${Math.round((now - completedAt) / 1000)} s`);
     }
     return stuck;
   }
 }
+
+const staleAfter = (intervalMs: number) => Math.max(MIN_STALE_MS, INTERVALS_BEFORE_STALE * intervalMs);

@@ -1,12 +1,15 @@
 /**
- * API keys for server-to-server callers, on the gateway's database (DATABASE_URL, or PGlite in DATA_DIR).
+ * API keys for server-to-server callers, on the gateway's database (DATABASE_URL, or PGlite in DATA_DIR),
+ * or, with --url (or GATEWAY_URL), through a running gateway's admin operations: PGlite's folder has
+ * one owner, so while the gateway runs that is the way in.
  *   npm run keys -- create --name ci-bot [--tenant acme] [--admin] [--active-jobs N] [--jobs-per-minute N] [--daily-spend-usd X]
  *   npm run keys -- list
  *   npm run keys -- revoke <id>
+ *   npm run keys -- help
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { createApiKey } from '../auth/apiKeys.ts';
+import { createApiKey, type NewApiKey } from '../auth/apiKeys.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { listApiKeys, revokeApiKey } from '../db/queries/apiKeys.ts';
@@ -16,7 +19,13 @@ import { loadEnvFile } from '../envFile.ts';
 const USAGE = `usage:
   npm run keys -- create --name NAME [--tenant TENANT] [--admin] [--active-jobs N] [--jobs-per-minute N] [--daily-spend-usd USD]
   npm run keys -- list
-  npm run keys -- revoke ID`;
+  npm run keys -- revoke ID
+  npm run keys -- help
+
+Without --url, on the gateway's database (DATABASE_URL, or PGlite in DATA_DIR; PGlite's folder only
+while no gateway runs on it). With a running gateway, through its admin operations:
+  --url URL        the gateway's address, e.g. http://127.0.0.1:4000 (or GATEWAY_URL)
+  --token TOKEN    an admin's API key or JWT (or GATEWAY_ADMIN_TOKEN)`;
 
 class UsageError extends Error {}
 
@@ -48,12 +57,18 @@ function parse(argv: string[]) {
       'active-jobs': { type: 'string' },
       'jobs-per-minute': { type: 'string' },
       'daily-spend-usd': { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   return { command: positionals[0], args: positionals.slice(1), values };
 }
 
-function describe(key: ApiKeyRow): string {
+/** What a key's line shows, read from the database or from the gateway's answer alike. */
+type KeyFacts = Omit<ApiKeyRow, 'keyHash'>;
+
+function describe(key: KeyFacts): string {
   const limits = [
     key.limitActiveJobs === null ? '' : `active-jobs=${key.limitActiveJobs}`,
     key.limitJobsPerMinute === null ? '' : `jobs-per-minute=${key.limitJobsPerMinute}`,
@@ -80,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError((error as Error).message);
   }
   const { command, args, values } = parsed;
+  if (command === 'help' || values.help) return void console.log(USAGE);
   if (command !== 'create' && command !== 'list' && command !== 'revoke')
     throw new UsageError(command ? `unknown command: ${command}` : 'no command');
   if (command === 'revoke' && args.length !== 1) throw new UsageError('revoke takes one key id');
@@ -87,12 +103,12 @@ async function main(argv: string[]): Promise<void> {
   if (options && !options.success) throw new UsageError(options.error.issues.map((issue) => issue.message).join('; '));
 
   loadEnvFile();
-  const config = loadConfig(process.env);
-  const database = await openDatabase(config.database);
+  const url = values.url ?? process.env.GATEWAY_URL;
+  const keys = url ? remoteKeys(url, values.token ?? process.env.GATEWAY_ADMIN_TOKEN) : await localKeys();
   try {
     if (command === 'create') {
       const o = options!.data!;
-      const { key, row } = await createApiKey(database.db, {
+      const { key, row } = await keys.create({
         name: o.name,
         tenantId: o.tenant ?? null,
         admin: o.admin,
@@ -108,16 +124,141 @@ async function main(argv: string[]): Promise<void> {
         'This is the only time the key is shown: only its hash is stored. Send it as "Authorization: Bearer <key>".',
       );
     } else if (command === 'list') {
-      for (const key of await listApiKeys(database.db)) console.log(describe(key));
+      for (const key of await keys.list()) console.log(describe(key));
     } else {
       const id = args[0]!;
-      if (!/^[0-9a-f-]{36}$/i.test(id) || !(await revokeApiKey(database.db, id, new Date())))
-        throw new UsageError(`no key has the id ${id}`);
+      if (!/^[0-9a-f-]{36}$/i.test(id) || !(await keys.revoke(id))) throw new UsageError(`no key has the id ${id}`);
       console.log(`revoked ${id}`);
     }
   } finally {
-    await database.close();
+    await keys.close();
   }
+}
+
+/** The three commands, on the database or through a gateway. */
+interface Keys {
+  create(key: NewApiKey): Promise<{ key: string; row: KeyFacts }>;
+  list(): Promise<KeyFacts[]>;
+  /** False when there is no such key. */
+  revoke(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function localKeys(): Promise<Keys> {
+  const config = loadConfig(process.env);
+  const database = await openDatabase(config.database);
+  return {
+    create: (key) => createApiKey(database.db, key),
+    list: () => listApiKeys(database.db),
+    revoke: (id) => revokeApiKey(database.db, id, new Date()),
+    close: () => database.close(),
+  };
+}
+
+/** An admin operation refused, or the gateway not reached: said as the gateway said it. */
+class RemoteError extends Error {}
+
+const KEY_FIELDS =
+  'id name prefix tenantId admin limits { activeJobs jobsPerMinute dailySpendUsd } createdAt lastUsedAt revokedAt';
+const RemoteKey = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    tenantId: z.string().nullable(),
+    admin: z.boolean(),
+    limits: z.object({
+      activeJobs: z.number().nullable(),
+      jobsPerMinute: z.number().nullable(),
+      dailySpendUsd: z.number().nullable(),
+    }),
+    createdAt: z.coerce.date(),
+    lastUsedAt: z.coerce.date().nullable(),
+    revokedAt: z.coerce.date().nullable(),
+  })
+  .transform(
+    ({ limits, ...key }): KeyFacts => ({
+      ...key,
+      limitActiveJobs: limits.activeJobs,
+      limitJobsPerMinute: limits.jobsPerMinute,
+      limitDailySpendUsd: limits.dailySpendUsd,
+    }),
+  );
+const GraphQLReply = z.object({
+  data: z.record(z.string(), z.unknown()).nullish(),
+  errors: z
+    .array(z.object({ message: z.string(), extensions: z.object({ code: z.string() }).loose().optional() }))
+    .optional(),
+});
+
+function remoteKeys(url: string, token: string | undefined): Keys {
+  if (!token) throw new UsageError('--url needs an admin credential: --token or GATEWAY_ADMIN_TOKEN');
+  let endpoint: URL;
+  try {
+    endpoint = new URL(url);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${url}`);
+  }
+  if (!/^https?:$/.test(endpoint.protocol)) throw new UsageError('--url must be http or https');
+  if (!endpoint.pathname.endsWith('/graphql')) endpoint = new URL('graphql', `${endpoint.href.replace(/\/?$/, '/')}`);
+
+  async function call(query: string, variables: Record<string, unknown>, field: string): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new RemoteError(`the gateway at ${endpoint.href} could not be reached (${(error as Error).message})`);
+    }
+    const reply = GraphQLReply.safeParse(await response.json().catch(() => undefined));
+    if (!reply.success) throw new RemoteError(`${endpoint.href} answered ${response.status}, not GraphQL`);
+    const error = reply.data.errors?.[0];
+    if (error) {
+      if (error.extensions?.code === 'NOT_FOUND') return undefined;
+      throw new RemoteError(
+        `the gateway refused: ${error.message}${error.extensions ? ` (${error.extensions.code})` : ''}`,
+      );
+    }
+    return reply.data.data?.[field];
+  }
+
+  return {
+    async create(key) {
+      const created = z.object({ apiKey: RemoteKey, secret: z.string() }).parse(
+        await call(
+          `mutation CreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { ${KEY_FIELDS} } } }`,
+          {
+            input: {
+              name: key.name,
+              tenantId: key.tenantId,
+              admin: key.admin,
+              activeJobs: key.limits?.activeJobs,
+              jobsPerMinute: key.limits?.jobsPerMinute,
+              dailySpendUsd: key.limits?.dailySpendUsd,
+            },
+          },
+          'createApiKey',
+        ),
+      );
+      return { key: created.secret, row: created.apiKey };
+    },
+    async list() {
+      return z.array(RemoteKey).parse(await call(`query ApiKeys { apiKeys { ${KEY_FIELDS} } }`, {}, 'apiKeys'));
+    },
+    async revoke(id) {
+      const revoked = await call(
+        `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { id } }`,
+        { id },
+        'revokeApiKey',
+      );
+      return revoked !== undefined && revoked !== null;
+    },
+    close: async () => {},
+  };
 }
 
 try {
@@ -127,7 +268,7 @@ try {
     console.error(`${error.message}\n${USAGE}`);
     process.exit(2);
   }
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof RemoteError) {
     console.error(error.message);
     process.exit(1);
   }

@@ -176,6 +176,14 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       }
       await settle();
       if (lost.signal.aborted) throw lost.signal.reason;
+      // Said before the write that ends the job, which logs "prediction finished": in that order,
+      // the log reads as it happened (copied, then finished), not as if the copy went on after the end.
+      log.info('outputs copied', {
+        predictionId: job.id,
+        files: files.length,
+        bytes: files.reduce((sum, file) => sum + file.sizeBytes, 0),
+        ms: Date.now() - started,
+      });
       const { result: written, retried } = await writeUnderLease(job.id, lease, () =>
         finishCopy(db, reporting, job.id, lease, files),
       );
@@ -189,15 +197,6 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
           },
           { predictionId: job.id },
         );
-      const { row } = written;
-      const bytes = files.reduce((sum, file) => sum + file.sizeBytes, 0);
-      log.info('outputs copied', {
-        predictionId: job.id,
-        files: files.length,
-        bytes,
-        ms: Date.now() - started,
-        status: row.status,
-      });
     } catch (error) {
       await settle();
       if (lost.signal.aborted)

@@ -45,12 +45,19 @@ export interface GaugeSources {
    */
   readDatabase(): Promise<DatabaseReadings>;
   poolSize: number;
+  /** This process' background loops: how long since each completed a cycle, and when it counts as stuck. */
+  loops(): Array<{ name: string; sinceCycleMs: number; staleAfterMs: number }>;
+  /** The daily budgets configured (LIMIT_DAILY_SPEND_USD_TOTAL, LIMIT_DAILY_SPEND_USD); unset: none. */
+  budgets: { totalUsd: number | undefined; perCallerUsd: number | undefined };
 }
 
 export interface DatabaseReadings {
   unfinishedJobs: number;
   pollOverdueSeconds: number;
   poolInUse: number;
+  /** Spent or reserved on jobs created since 00:00 UTC: by everyone, and by the caller who spent most. */
+  spentTodayUsd: number;
+  topCallerSpentTodayUsd: number;
 }
 
 /** The most a scrape waits on the database before reporting its gauges as unknown (NaN). */
@@ -169,7 +176,53 @@ export class GatewayMetrics implements JobMetrics {
         this.set((await reading())?.poolInUse ?? Number.NaN);
       },
     });
+    new Gauge({
+      name: 'gateway_spend_today_usd',
+      help: 'Spent or reserved on jobs created since 00:00 UTC, by everyone (what LIMIT_DAILY_SPEND_USD_TOTAL holds), in the whole database; NaN when the database did not answer in time',
+      registers: [this.registry],
+      async collect() {
+        this.set((await reading())?.spentTodayUsd ?? Number.NaN);
+      },
+    });
+    new Gauge({
+      name: 'gateway_spend_today_top_caller_usd',
+      help: 'Spent or reserved on jobs created since 00:00 UTC by the one caller who spent most (what LIMIT_DAILY_SPEND_USD holds per caller); NaN when the database did not answer in time',
+      registers: [this.registry],
+      async collect() {
+        this.set((await reading())?.topCallerSpentTodayUsd ?? Number.NaN);
+      },
+    });
     const sources = () => this.#sources;
+    new Gauge({
+      name: 'gateway_daily_budget_usd',
+      help: 'The daily budgets configured, by scope: total (LIMIT_DAILY_SPEND_USD_TOTAL) and per_caller (LIMIT_DAILY_SPEND_USD, the default a key may override); absent when unset',
+      labelNames: ['scope'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const budgets = sources()?.budgets;
+        if (budgets?.totalUsd !== undefined) this.set({ scope: 'total' }, budgets.totalUsd);
+        if (budgets?.perCallerUsd !== undefined) this.set({ scope: 'per_caller' }, budgets.perCallerUsd);
+      },
+    });
+    new Gauge({
+      name: 'gateway_loop_seconds_since_cycle',
+      help: 'Seconds since each background loop of this process (poller, copier, webhook dispatcher, upload sweeper) last completed a cycle',
+      labelNames: ['loop'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const loop of sources()?.loops() ?? []) this.set({ loop: loop.name }, loop.sinceCycleMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'gateway_loop_stale_after_seconds',
+      help: 'How long each background loop may go without a completed cycle before /ready names it as stuck',
+      labelNames: ['loop'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const loop of sources()?.loops() ?? []) this.set({ loop: loop.name }, loop.staleAfterMs / 1000);
+      },
+    });
     new Gauge({
       name: 'gateway_db_pool_size',
       help: "This process' database connections at most (PGlite: 1)",

@@ -262,6 +262,8 @@ async function submit(
       predictionId: stored.id,
       code: failure.code,
       upstreamRequestId: failure.details.requestId,
+      // With its cause: a refused connection, a reset, a timeout, as the network said it.
+      error: failure,
     });
     throw new SubmissionFailed(failed?.row ?? stored, failure);
   }

@@ -5,9 +5,11 @@ import type { LoopHealth } from '../background/loopHealth.ts';
 import { SingleFlight } from '../background/singleFlight.ts';
 import type { Db } from '../db/database.ts';
 import { type ClaimedPrediction, claimDuePredictions, releasePollLease } from '../db/queries/claimDuePredictions.ts';
+import { findPrediction } from '../db/queries/findPrediction.ts';
 import { type Reschedule, reschedulePolls } from '../db/queries/reschedulePoll.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
+import { isTerminal } from '../vocabulary.ts';
 import { orphanedSubmission } from './orphans.ts';
 import {
   ClaimPace,
@@ -264,7 +266,7 @@ export function startPoller(options: PollerOptions): Poller {
       () => applyChange(db, reporting, row.id, change, { lease, source: POLL }),
       'writing a change',
     );
-    if (!updated) leaseLost(row.id, 'change', retried);
+    if (!updated) return notWritten(row.id, 'change', retried);
   }
 
   async function finish({ row, lease }: ClaimedPrediction, change: PredictionChange): Promise<void> {
@@ -274,12 +276,19 @@ export function startPoller(options: PollerOptions): Poller {
       () => applyChange(db, reporting, row.id, { completedAt, ...change, nextPollAt: null }, { lease, source: POLL }),
       'finishing a job',
     );
-    if (!finished) {
-      // A webhook delivery finished it while this poll was under way: not a lost lease, just second.
-      if (row.hasAtlasWebhook)
-        return log.debug('poll result dropped: the job had already ended', { predictionId: row.id });
-      return leaseLost(row.id, 'finish', retried);
-    }
+    if (!finished) return notWritten(row.id, 'finish', retried);
+  }
+
+  /**
+   * A poll's write changed nothing. Usually the job ended meanwhile (a cancel, or an Atlas webhook,
+   * while the status call was under way): this poll is just second, nothing to warn about. Otherwise
+   * another poller holds the row now.
+   */
+  async function notWritten(predictionId: string, write: string, retried: boolean): Promise<void> {
+    const now = await findPrediction(db, predictionId).catch(() => undefined);
+    if (now && isTerminal(now.status))
+      return log.debug('poll result dropped: the job had already ended', { predictionId, status: now.status });
+    leaseLost(predictionId, write, retried);
   }
 
   /** Queue a fenced reschedule; batches of them go out in one statement. */

@@ -92,6 +92,11 @@ export class PredictionService {
     return submission;
   }
 
+  /** Submissions under way in this process (what a drain waits for). */
+  get submitting(): number {
+    return this.#submitting.size;
+  }
+
   /** Refuse new submissions and wait for those under way, so none ends half-recorded. */
   async drain(timeoutMs: number): Promise<void> {
     this.#closing = true;

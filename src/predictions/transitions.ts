@@ -184,6 +184,8 @@ export class Transitions {
           predictionId: row.id,
           status: row.status,
           errorCode: row.errorCode ?? undefined,
+          // A success released with Atlas' links while its copy is still being retried says so.
+          ...(row.mirrorOutputs && row.status === 'SUCCEEDED' ? { outputsCopied: row.mirroredAt !== null } : {}),
           ...source,
         });
       } else if (held) {

@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ValidationPlugin from '@pothos/plugin-validation';
+import type { KeyAdmin } from '../auth/keyAdmin.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Logger } from '../log.ts';
 import type { PredictionService } from '../predictions/service.ts';
@@ -18,6 +19,8 @@ export interface GatewayContext {
   log: Logger;
   /** Staged uploads: create, check, find. */
   uploads: UploadService;
+  /** API keys, managed by admins. */
+  keys: KeyAdmin;
   /** Links to outputs (signed, expiring, for the gateway's copies), built for the address the caller used. */
   videos: { links: OutputLinks; origin: string };
 }

@@ -1,5 +1,6 @@
 import type { StandardSchemaV1 } from '@pothos/plugin-validation';
 import { GraphQLError } from 'graphql';
+import { KeyAdminRefused } from '../auth/keyAdmin.ts';
 import { Unauthenticated } from '../auth/principal.ts';
 import { ERROR_CODES, ErrorCode } from '../errorCodes.ts';
 import { AdmissionRefused } from '../predictions/admission.ts';
@@ -46,6 +47,7 @@ function graphqlErrorFor(error: unknown): GraphQLError | undefined {
   if (error instanceof ShuttingDown)
     return new GraphQLError(error.message, { extensions: { code: ErrorCode.SHUTTING_DOWN } });
   if (error instanceof Unauthenticated) return unauthenticated(error.message);
+  if (error instanceof KeyAdminRefused) return forbidden(error.message);
   return undefined;
 }
 

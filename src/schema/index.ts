@@ -13,5 +13,6 @@ import './predictionUpdated.ts';
 import './viewer.ts';
 import './webhooks.ts';
 import './upload.ts';
+import './apiKeys.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

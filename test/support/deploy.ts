@@ -137,6 +137,7 @@ export interface ComposeService {
   image?: string;
   build?: unknown;
   environment?: Record<string, string | number | boolean | null>;
+  env_file?: string | Array<string | { path: string; required?: boolean }>;
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition?: string }>;
@@ -178,6 +179,22 @@ export function serviceEnv(service: ComposeService, vars: Record<string, string 
       interpolate(value === null ? '' : String(value), vars),
     ]),
   );
+}
+
+/** The files a service's `env_file` names, in order, as paths relative to the compose file. */
+export function envFiles(service: ComposeService): Array<{ path: string; required: boolean }> {
+  const files = service.env_file === undefined ? [] : [service.env_file].flat();
+  return files.map((file) => (typeof file === 'string' ? { path: file, required: true } : { required: true, ...file }));
+}
+
+/**
+ * What the container gets from compose when `.env` beside the compose file holds `dotenv`: the
+ * variables of each env_file that is that `.env` (all of them, whatever their names), then
+ * `environment` (which wins), interpolated against the same variables (compose reads .env for both).
+ */
+export function composeEnv(service: ComposeService, dotenv: Record<string, string>): Record<string, string> {
+  const fromFiles = envFiles(service).some((file) => file.path.replace(/^\.\//, '') === '.env') ? dotenv : {};
+  return { ...fromFiles, ...serviceEnv(service, dotenv) };
 }
 
 /** `45s`, `1m30s`, `500ms` in milliseconds (Compose's duration format). */

@@ -36,10 +36,13 @@ export interface Run {
   lines: string[];
 }
 
-/** `npm run keys -- …args` (or its bundle) with only the given database settings in its environment. */
+/**
+ * `npm run keys -- …args` (or its bundle) with only the given settings in its environment: the
+ * database's, or a running gateway's (GATEWAY_URL, GATEWAY_ADMIN_TOKEN), or none (help).
+ */
 export async function keys(
   args: string[],
-  env: { DATABASE_URL: string } | { DATA_DIR: string },
+  env: { DATABASE_URL: string } | { DATA_DIR: string } | { GATEWAY_URL?: string; GATEWAY_ADMIN_TOKEN?: string },
   { via = 'bundle' }: { via?: 'npm' | 'bundle' } = {},
 ): Promise<Run> {
   const [command, commandArgs]: [string, string[]] =

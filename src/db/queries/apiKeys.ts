@@ -39,3 +39,9 @@ export async function touchApiKey(db: Db, id: string, now: Date): Promise<void> 
       and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - 60_000)))),
     );
 }
+
+/** One key, revoked or not; undefined if there is no such key. */
+export async function findApiKey(db: Db, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, id));
+  return row;
+}

@@ -46,3 +46,23 @@ export async function countSubmissionsSince(db: Db, caller: Caller, since: Date)
     .where(and(ownedBy(caller), gt(predictions.createdAt, since)));
   return row?.n ?? 0;
 }
+
+/**
+ * What was spent or reserved since `since`, by everyone and by the caller who spent most (for
+ * /metrics, against LIMIT_DAILY_SPEND_USD_TOTAL and LIMIT_DAILY_SPEND_USD).
+ */
+export async function spendingSince(db: Db, since: Date): Promise<{ totalUsd: number; topCallerUsd: number }> {
+  const perCaller = db
+    .select({ usd: spent.as('usd') })
+    .from(predictions)
+    .where(gte(predictions.createdAt, since))
+    .groupBy(predictions.ownerId, predictions.tenantId)
+    .as('per_caller');
+  const [row] = await db
+    .select({
+      total: sql<number>`coalesce(sum(${perCaller.usd}), 0)`.mapWith(Number),
+      top: sql<number>`coalesce(max(${perCaller.usd}), 0)`.mapWith(Number),
+    })
+    .from(perCaller);
+  return { totalUsd: row?.total ?? 0, topCallerUsd: row?.top ?? 0 };
+}
