@@ -87,10 +87,13 @@ const HEADER_NAMES = ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as
 
 /** The three Standard Webhooks headers, by lower-case name; repeated ones joined as a list is. */
 function signatureHeaders(headers: VerifyWebhookOptions['headers']): Record<string, string> {
-  const entries: [string, string | readonly string[] | undefined][] =
-    typeof (headers as Headers).get === 'function'
-      ? [...(headers as Headers).entries()]
-      : Object.entries(headers as Record<string, string | readonly string[] | undefined>);
+  const entries: [string, string | readonly string[] | undefined][] = [];
+  // forEach, not entries(): the DOM lib without DOM.Iterable (as a consumer may compile with) has only that.
+  if (typeof (headers as Headers).get === 'function')
+    (headers as Headers).forEach((value, name) => {
+      entries.push([name, value]);
+    });
+  else entries.push(...Object.entries(headers as Record<string, string | readonly string[] | undefined>));
   const found: Record<string, string> = {};
   for (const [name, value] of entries) {
     const key = name.toLowerCase();
