@@ -84,6 +84,10 @@ const USAGE = `import {
   type Resolution,
   type Upload,
 } from 'happyhorse-gateway/client';
+import { createVideoClient as fromRoot, PredictionsDocument, type TypedDocumentNode } from 'happyhorse-gateway';
+import { type PredictionWebhookEvent, verifyWebhook, WebhookVerificationError } from 'happyhorse-gateway/webhooks';
+import { parse } from 'graphql';
+import { Webhook } from 'standardwebhooks';
 
 const url = process.env.GATEWAY_URL;
 if (!url) throw new Error('GATEWAY_URL is not set');
@@ -171,6 +175,36 @@ export function typeChecks(prediction: Prediction) {
   return [misspelt, extra, res4k, wide, noPrompt, textDuration, wrongRead, statusBack, resolution, ratio, videoUrl, outputs];
 }
 
+// Documents of the consumer's own, typed as graphql-codegen types them.
+const Recent = parse('query Recent($first: Int) { predictions(first: $first) { edges { node { id prompt } } } }') as TypedDocumentNode<
+  { predictions: { edges: { node: { id: string; prompt: string | null } }[] } },
+  { first?: number | null }
+>;
+const Follow = parse('subscription Follow($id: ID!) { predictionUpdated(id: $id) { id status } }') as TypedDocumentNode<
+  { predictionUpdated: { id: string; status: PredictionStatus } },
+  { id: string }
+>;
+
+export async function documentTypeChecks(event: PredictionWebhookEvent) {
+  // @ts-expect-error first is a number
+  void client.request(Recent, { first: '1' });
+  // @ts-expect-error the package's own documents are typed the same way
+  void client.request(PredictionsDocument, { status: 'DONE' });
+  // @ts-expect-error the subscription needs its id
+  void client.subscribe(Follow, {});
+  const recent: { predictions: { edges: { node: { id: string; prompt: string | null } }[] } } = await client.request(Recent, { first: 1 });
+  for await (const data of client.subscribe(Follow, { id: 'x' })) {
+    const status: PredictionStatus = data.predictionUpdated.status;
+    // @ts-expect-error not asked for in the document
+    void data.predictionUpdated.videoUrl;
+    void status;
+  }
+  const webhookStatus: PredictionStatus = event.data.status;
+  // @ts-expect-error no such event type
+  const eventType: PredictionWebhookEvent['type'] = 'prediction.done';
+  return [recent, webhookStatus, eventType, fromRoot];
+}
+
 const updates: Prediction[] = [];
 const image = Buffer.from('${png(64, 48).toString('base64')}', 'base64');
 try {
@@ -189,6 +223,21 @@ try {
   const page = await client.predictions({ first: 5 });
   const watched: Prediction[] = [];
   for await (const prediction of client.watchPrediction(done.id)) watched.push(prediction);
+  const own = await client.request(Recent, { first: 50 });
+  const followed: string[] = [];
+  for await (const data of client.subscribe(Follow, { id: done.id })) followed.push(data.predictionUpdated.status);
+  // A delivery signed as the gateway signs one, checked by the package's verifier in plain Node.
+  const secret = 'whsec_' + Buffer.from('consumer-test-webhook-secret-0123456789').toString('base64');
+  const body = JSON.stringify({ type: 'prediction.completed', timestamp: done.updatedAt, data: { id: done.id, status: done.status } });
+  const now = new Date();
+  const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign('msg_1', now, body) };
+  const reasonFor = (changed: string) => {
+    try {
+      return verifyWebhook({ body: changed, headers, secret }).data.id;
+    } catch (error) {
+      return error instanceof WebhookVerificationError ? error.reason : String(error);
+    }
+  };
   console.log(
     JSON.stringify({
       id: done.id,
@@ -202,6 +251,10 @@ try {
       fetched: fetched && { id: fetched.id, status: fetched.status, videoUrl: fetched.videoUrl },
       listed: page.edges.map((edge) => edge.node.id),
       watched: watched.map((prediction) => prediction.status),
+      own: own.predictions.edges.some((edge) => edge.node.id === done.id && edge.node.prompt === done.prompt),
+      followed,
+      webhook: { verified: reasonFor(body), tampered: reasonFor(body.replace(done.status, 'FAILED')) },
+      sameFromRoot: fromRoot === createVideoClient,
       upload: { status: uploaded.status, width: uploaded.width, height: uploaded.height, bytes: image.length, progress },
       rejected,
       fromImage: { status: fromImage.status, mode: fromImage.mode, media: fromImage.media.map((m) => [m.role, m.uploadId === frame.id]) },
@@ -266,6 +319,7 @@ let gatewayUrl: string;
 /** What the packed tarball and its install depend on: the client's source and manifest, the schema, the lock file. */
 const PACK_INPUTS = [
   'package-lock.json',
+  'packages/client/README.md',
   'LICENSE',
   'schema/schema.graphql',
   'packages/client/package.json',
@@ -358,9 +412,31 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
       '@graphql-typed-document-node/core',
       'graphql',
       'graphql-sse',
+      'standardwebhooks',
     ]);
     expect(manifest.scripts?.postinstall).toBeUndefined();
     expect(await readdir(join(installed, 'dist', 'client'))).toContain('index.d.ts');
+    // The package's own README, written for its users, is in the tarball.
+    const readme = await readFile(join(installed, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^# happyhorse-gateway\n/);
+    for (const topic of [
+      'createVideoClient',
+      'videos.request(',
+      'videos.subscribe(',
+      'happyhorse-gateway/react',
+      'uploadMedia',
+      'VideoClientError',
+      'CORS_ORIGINS',
+      'verifyWebhook',
+    ])
+      expect(readme).toContain(topic);
+  });
+
+  it('imports the bare name (the client entry), the client and the webhooks entries from plain Node', async () => {
+    const script = `const [root, client, webhooks] = await Promise.all(['happyhorse-gateway', 'happyhorse-gateway/client', 'happyhorse-gateway/webhooks'].map((name) => import(name)));
+console.log(JSON.stringify({ same: root.createVideoClient === client.createVideoClient, verify: typeof webhooks.verifyWebhook }))`;
+    const stdout = await ok('node', ['--input-type=module', '-e', script], { cwd: app });
+    expect(JSON.parse(stdout)).toEqual({ same: true, verify: 'function' });
   });
 
   it('fails tsc on an unused @ts-expect-error (harness control)', async () => {
@@ -398,6 +474,10 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
       upload: { status: string; width: number; height: number; bytes: number; progress: number[] };
       rejected: string;
       fromImage: { status: string; mode: string; media: [string, boolean][] };
+      own: boolean;
+      followed: string[];
+      webhook: { verified: string; tampered: string };
+      sameFromRoot: boolean;
     };
 
     expect(result).toMatchObject({
@@ -419,6 +499,11 @@ describe('the packed happyhorse-gateway tarball in a fresh TypeScript project', 
     expect(result.upload.progress.at(-1)).toBe(result.upload.bytes);
     // Image to video from the uploaded frame, passed as the Upload the package returned.
     expect(result.fromImage).toEqual({ status: 'SUCCEEDED', mode: 'IMAGE_TO_VIDEO', media: [['IMAGE', true]] });
+    // request() and subscribe() with the consumer's own documents; the verifier, in plain Node.
+    expect(result.own).toBe(true);
+    expect(result.followed).toEqual(['SUCCEEDED']);
+    expect(result.webhook).toEqual({ verified: result.id, tampered: 'BAD_SIGNATURE' });
+    expect(result.sameFromRoot).toBe(true);
     expect(result.rejected).toBe('contentType: declared image/jpeg, but the bytes are a PNG image (image/png)');
 
     // The video is the gateway's own copy (a signed link; the simulator's would expire), and it is a video.

@@ -1,9 +1,13 @@
+import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import {
   createVideoClient,
   GenerateVideoDocument,
+  PredictionsDocument,
   PredictionUpdatedDocument,
   requestBody,
+  type TypedDocumentNode,
+  VideoClientError,
 } from '../packages/client/src/client/index.ts';
 import { gatewayFixture } from './support/gateway.ts';
 
@@ -78,5 +82,41 @@ describe('PERSISTED_OPERATIONS=only', () => {
     expect(JSON.parse(event!.slice('data: '.length))).toEqual({
       data: { predictionUpdated: expect.objectContaining({ id: done.id, status: 'SUCCEEDED' }) },
     });
+  });
+
+  it("request() and subscribe(): the package's documents by hash; one of your own refused, saying why", async () => {
+    const client = createVideoClient({ url: t.gw.url, persisted: true });
+    // The package's own documents carry their hash, so they run here through request() too.
+    const page = await client.request(PredictionsDocument, { first: 5 });
+    expect(page.predictions.edges.length).toBeGreaterThan(0);
+
+    type Mine = { predictions: { edges: { node: { id: string } }[] } };
+    const mine = parse('query Mine { predictions(first: 1) { edges { node { id } } } }') as TypedDocumentNode<Mine>;
+    const refused = await client.request(mine, {}).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(VideoClientError);
+    expect((refused as VideoClientError).code).toBe('PERSISTED_QUERY_ONLY');
+    expect((refused as VideoClientError).message).toContain(
+      "Mine is not one of this package's operations, and this gateway (PERSISTED_OPERATIONS=only) runs only those",
+    );
+
+    const watch = parse(
+      'subscription Watch($id: ID!) { predictionUpdated(id: $id) { id status } }',
+    ) as TypedDocumentNode<{ predictionUpdated: { id: string } }, { id: string }>;
+    const streamRefused = await (async () => {
+      for await (const _ of client.subscribe(watch, { id: page.predictions.edges[0]!.node.id })) return 'a result';
+      return 'completed';
+    })().catch((error: unknown) => error);
+    expect(streamRefused).toMatchObject({
+      code: 'PERSISTED_QUERY_ONLY',
+      message: expect.stringContaining('Watch is not'),
+    });
+    client.dispose();
+
+    // The package's document, from a client not told to send hashes: the fix is named.
+    const plain = createVideoClient({ url: t.gw.url });
+    const unhashed = await plain.request(PredictionsDocument, { first: 1 }).catch((error: unknown) => error);
+    expect((unhashed as VideoClientError).code).toBe('PERSISTED_QUERY_ONLY');
+    expect((unhashed as VideoClientError).message).toContain('create the client with `persisted: true`');
+    plain.dispose();
   });
 });

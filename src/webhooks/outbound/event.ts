@@ -86,8 +86,8 @@ export function predictionData(row: PredictionRow) {
     predictTime: row.predictTime,
     priceUsd: row.priceUsd,
     costUsd: row.costUsd,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
     completedAt: iso(row.completedAt),
     deadlineAt: iso(row.deadlineAt),
   } satisfies Record<PredictionDataField, unknown>;

@@ -1,5 +1,5 @@
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { type DocumentNode, type GraphQLFormattedError, print } from 'graphql';
+import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
+import { type DocumentNode, type GraphQLFormattedError, Kind, type OperationTypeNode, print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import {
   CancelPredictionDocument,
@@ -11,13 +11,14 @@ import {
   UploadDocument,
   ViewerDocument,
 } from './documents.ts';
-import { VideoClientError } from './errors.ts';
+import { unreachableMessage, VideoClientError } from './errors.ts';
 import type {
   GenerateVideoInput,
   PredictionFieldsFragment,
   PredictionStatus,
   PredictionsQuery,
   PredictionsQueryVariables,
+  PredictionUpdatedSubscription,
   ViewerQuery,
 } from './generated/graphql.ts';
 import {
@@ -29,6 +30,7 @@ import {
 } from './modes.ts';
 import { abortedError, sendUpload, type Upload, type UploadMediaOptions, type UploadSource } from './upload.ts';
 
+export type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
 export * from './documents.ts';
 export { UploadRejectedError, VideoClientError } from './errors.ts';
 export type {
@@ -104,6 +106,37 @@ export interface GenerateAndWaitOptions extends WatchOptions {
   onUpdate?: (prediction: Prediction) => void;
 }
 
+/**
+ * Any typed GraphQL document: what graphql-codegen's client preset (or this package) generates, or
+ * `parse(...)` cast to `TypedDocumentNode<Result, Variables>`. Result and variables are read from it.
+ */
+// `never` variables: every document's `(variables: V) => R` is assignable to it, whatever V is.
+export type AnyTypedDocument = TypedDocumentNode<unknown, never>;
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /**
+   * Send again (after 250 ms, then 1 s) when no answer came or the gateway was briefly unable to
+   * answer, as submissions are. On by default for queries; off for mutations, which could then run
+   * twice: turn it on only for one that is safe to repeat (one with an idempotencyKey, say).
+   */
+  retry?: boolean;
+}
+
+export interface SubscribeOptions {
+  /** Aborting ends the subscription quietly: the iteration ends, no error. */
+  signal?: AbortSignal;
+}
+
+export interface SubscriptionHandlers<Result> extends SubscribeOptions {
+  /** Each result, as typed by the document. */
+  next(data: Result): void;
+  /** A GraphQL error (NOT_FOUND …) or a stream that failed for good; nothing follows it. */
+  error(error: VideoClientError): void;
+  /** The gateway ended the subscription (predictionUpdated does after a terminal state). */
+  complete?(): void;
+}
+
 export const TERMINAL_STATUSES: readonly PredictionStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELED'];
 export const isFinished = (prediction: Pick<Prediction, 'status'>) => TERMINAL_STATUSES.includes(prediction.status);
 
@@ -146,6 +179,33 @@ export interface VideoClient {
   uploadMedia(source: UploadSource, options?: UploadMediaOptions): Promise<Upload>;
   /** One of your uploads, or null for an unknown id (and for someone else's). */
   upload(id: string): Promise<Upload | null>;
+  /**
+   * Run any query or mutation: the result and variables are typed by the document. Sent like the
+   * methods above (same fetch, token, headers; retried as `options.retry` says) and fails with the
+   * same VideoClientError. With `persisted`, a document that carries a codegen hash (this package's
+   * own) goes as its hash and any other as its text, which a PERSISTED_OPERATIONS=only gateway refuses
+   * with PERSISTED_QUERY_ONLY: documents of your own need an `open` gateway.
+   */
+  request<Document extends AnyTypedDocument>(
+    document: Document,
+    variables: VariablesOf<Document>,
+    options?: RequestOptions,
+  ): Promise<ResultOf<Document>>;
+  /**
+   * Run any subscription over SSE, as watchPrediction does. Without handlers: an async iterable of
+   * results that ends when the gateway completes the subscription or the signal aborts, and throws a
+   * VideoClientError on a GraphQL error. With handlers: calls them, and returns a function that stops.
+   */
+  subscribe<Document extends AnyTypedDocument>(
+    document: Document,
+    variables: VariablesOf<Document>,
+    options?: SubscribeOptions,
+  ): AsyncIterableIterator<ResultOf<Document>>;
+  subscribe<Document extends AnyTypedDocument>(
+    document: Document,
+    variables: VariablesOf<Document>,
+    handlers: SubscriptionHandlers<ResultOf<Document>>,
+  ): () => void;
   /** Close open streams. */
   dispose(): void;
 }
@@ -155,6 +215,18 @@ export function documentHash(document: DocumentNode): string {
   const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
   if (typeof hash !== 'string') throw new Error('This document has no persisted hash; was it made by this package?');
   return hash;
+}
+
+/** The hash codegen embedded in a document, if it has one (this package's documents all do). */
+function persistedHashOf(document: DocumentNode): string | undefined {
+  const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  return typeof hash === 'string' ? hash : undefined;
+}
+
+/** The kind of the document's operation (its first, as Yoga runs the only one or the one named). */
+function operationOf(document: DocumentNode): { type: OperationTypeNode | undefined; name: string } {
+  const operation = document.definitions.find((definition) => definition.kind === Kind.OPERATION_DEFINITION);
+  return { type: operation?.operation, name: operation?.name?.value ?? 'An anonymous operation' };
 }
 
 /** The body of a GraphQL request: the document itself, or only its hash in persisted mode. */
@@ -226,6 +298,23 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   });
   const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn: sseFetch(fetchFn), headers });
 
+  /** Hash-only when asked and the document has a hash; any other document goes as its text. */
+  const bodyOf = (document: DocumentNode, variables: Record<string, unknown>) =>
+    requestBody(document, variables, persisted && persistedHashOf(document) !== undefined);
+
+  /** The GraphQL errors as a VideoClientError; a persisted-only refusal says what to do about it. */
+  function graphQLError(errors: readonly GraphQLFormattedError[], document: DocumentNode): VideoClientError {
+    const error = VideoClientError.fromGraphQL(errors);
+    if (error.code !== 'PERSISTED_QUERY_ONLY' && error.code !== 'PERSISTED_QUERY_NOT_FOUND') return error;
+    const hint =
+      persistedHashOf(document) === undefined || persisted
+        ? `${operationOf(document).name} is not one of this package's operations, and this gateway ` +
+          '(PERSISTED_OPERATIONS=only) runs only those: run documents of your own against a gateway with ' +
+          'PERSISTED_OPERATIONS=open'
+        : 'this gateway runs only persisted operations: create the client with `persisted: true`';
+    return new VideoClientError(`${error.message} (${hint})`, { code: error.code, errors });
+  }
+
   async function execute<Result, Variables extends Record<string, unknown>>(
     document: TypedDocumentNode<Result, Variables>,
     variables: Variables,
@@ -241,11 +330,11 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
           accept: 'application/graphql-response+json, application/json',
           ...(await headers()),
         },
-        body: JSON.stringify(requestBody(document, variables, persisted)),
+        body: JSON.stringify(bodyOf(document, variables)),
       });
     } catch (cause) {
       if (signal?.aborted) throw abortedError(signal);
-      throw new VideoClientError(`The gateway could not be reached: ${(cause as Error).message}`, {
+      throw new VideoClientError(unreachableMessage('The request to', options.url, cause), {
         code: 'NETWORK_ERROR',
         cause,
       });
@@ -259,7 +348,7 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
         cause,
       });
     }
-    if (result.errors?.length) throw VideoClientError.fromGraphQL(result.errors);
+    if (result.errors?.length) throw graphQLError(result.errors, document);
     if (!result.data)
       throw new VideoClientError(`The gateway answered HTTP ${response.status} without data`, {
         code: `HTTP_${response.status}`,
@@ -267,34 +356,63 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     return result.data;
   }
 
-  async function* watchPrediction(
-    id: string,
-    { signal, progress = false }: WatchOptions = {},
-  ): AsyncGenerator<Prediction> {
+  /** Every result of a subscription over SSE, until the gateway completes it or the signal aborts. */
+  async function* iterate<Result>(
+    document: DocumentNode,
+    variables: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Result> {
     if (signal?.aborted) return;
-    const body = requestBody(PredictionUpdatedDocument, { id, progress }, persisted);
-    const events = sse.iterate<{ predictionUpdated: Prediction }>(body);
+    const events = sse.iterate<Result>(bodyOf(document, variables));
     const stop = () => void events.return?.(undefined);
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const event of events) {
-        if (event.errors?.length)
-          throw VideoClientError.fromGraphQL(event.errors as unknown as GraphQLFormattedError[]);
-        const prediction = event.data?.predictionUpdated;
-        if (!prediction) continue;
-        yield prediction;
-        if (isFinished(prediction)) return;
+        if (event.errors?.length) throw graphQLError(event.errors as unknown as GraphQLFormattedError[], document);
+        if (event.data) yield event.data;
       }
     } catch (error) {
       if (signal?.aborted) return;
       if (error instanceof VideoClientError) throw error;
-      throw new VideoClientError(`The update stream failed: ${(error as Error).message}`, {
-        code: 'NETWORK_ERROR',
-        cause: error,
-      });
+      // graphql-sse's NetworkError: with `response` the gateway answered (a status); without, fetch threw.
+      const answered = (error as { response?: { status?: unknown } }).response?.status !== undefined;
+      throw new VideoClientError(
+        answered
+          ? `The update stream failed: ${(error as Error).message}`
+          : unreachableMessage('The update stream to', options.url, error),
+        { code: 'NETWORK_ERROR', cause: error },
+      );
     } finally {
       signal?.removeEventListener('abort', stop);
       stop();
+    }
+  }
+
+  async function* watchPrediction(
+    id: string,
+    { signal, progress = false }: WatchOptions = {},
+  ): AsyncGenerator<Prediction> {
+    for await (const { predictionUpdated: prediction } of iterate<PredictionUpdatedSubscription>(
+      PredictionUpdatedDocument,
+      { id, progress },
+      signal,
+    )) {
+      if (!prediction) continue;
+      yield prediction;
+      if (isFinished(prediction)) return;
+    }
+  }
+
+  /** Runs `attempt` again after each delay while it fails with an answer that was lost or not admitted. */
+  async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let attempts = 0; ; attempts++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const delay = SUBMIT_RETRY_DELAYS_MS[attempts];
+        if (!(error instanceof VideoClientError) || !RETRYABLE.has(error.code) || delay === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
@@ -302,15 +420,45 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
   async function generate(job: VideoJobInput): Promise<Prediction> {
     const { document, field, input } = jobMutation(job);
     const keyed = { ...input, idempotencyKey: input.idempotencyKey ?? newIdempotencyKey() };
-    for (let attempt = 0; ; attempt++) {
+    return withRetries(async () => (await execute(document, { input: keyed }))[field]!.prediction);
+  }
+
+  function request<Document extends AnyTypedDocument>(
+    document: Document,
+    variables: VariablesOf<Document>,
+    { signal, retry }: RequestOptions = {},
+  ): Promise<ResultOf<Document>> {
+    const { type, name } = operationOf(document);
+    if (type === 'subscription')
+      return Promise.reject(
+        new VideoClientError(`${name} is a subscription: run it with subscribe()`, { code: 'BAD_USER_INPUT' }),
+      );
+    // The document's own types were checked at the call; from here it is sent as any document is.
+    const typed = document as DocumentNode as TypedDocumentNode<ResultOf<Document>, Record<string, unknown>>;
+    const once = () => execute(typed, (variables ?? {}) as Record<string, unknown>, signal);
+    return (retry ?? type === 'query') ? withRetries(once) : once();
+  }
+
+  function subscribe<Document extends AnyTypedDocument>(
+    document: Document,
+    variables: VariablesOf<Document>,
+    handlers: SubscribeOptions | SubscriptionHandlers<ResultOf<Document>> = {},
+  ): AsyncIterableIterator<ResultOf<Document>> | (() => void) {
+    const results = (signal?: AbortSignal) =>
+      iterate<ResultOf<Document>>(document, (variables ?? {}) as Record<string, unknown>, signal);
+    if (!('next' in handlers)) return results(handlers.signal);
+    // Handlers: the same iteration, stopped by the returned function (or the caller's signal).
+    const stop = new AbortController();
+    const signal = handlers.signal ? AbortSignal.any([handlers.signal, stop.signal]) : stop.signal;
+    void (async () => {
       try {
-        return (await execute(document, { input: keyed }))[field]!.prediction;
+        for await (const data of results(signal)) handlers.next(data);
+        if (!signal.aborted) handlers.complete?.();
       } catch (error) {
-        const delay = SUBMIT_RETRY_DELAYS_MS[attempt];
-        if (!(error instanceof VideoClientError) || !RETRYABLE.has(error.code) || delay === undefined) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        handlers.error(error as VideoClientError);
       }
-    }
+    })();
+    return () => stop.abort();
   }
 
   const client: VideoClient = {
@@ -324,6 +472,8 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     viewer: async () => (await execute(ViewerDocument, {})).viewer,
     cancelPrediction: async (id) => (await execute(CancelPredictionDocument, { id })).cancelPrediction,
     watchPrediction,
+    request,
+    subscribe: subscribe as VideoClient['subscribe'],
     async generateAndWait(input, { onUpdate, signal } = {}) {
       let latest = await client.generate(input);
       onUpdate?.(latest);
