@@ -423,18 +423,20 @@ describe('happyhorse, piped', () => {
 
 /** One command in a real terminal (tmux, 100 columns), its bytes as written and the screen at its end. */
 async function inTerminal(args: string[]): Promise<{ code: number; raw: string; screen: string }> {
-  const socket = `hh-cli-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const tmux = (...rest: string[]) => execFileAsync('tmux', ['-L', socket, ...rest]);
-  const rawFile = join(work, `${socket}.raw`);
-  const codeFile = join(work, `${socket}.code`);
+  const name = `tmux-${randomBytes(3).toString('hex')}`;
+  // A server of its own, its socket in the test's folder (removed with it), not in the user's tmux.
+  const socket = join(work, name);
+  const tmux = (...rest: string[]) => execFileAsync('tmux', ['-S', socket, ...rest]);
+  const rawFile = join(work, `${name}.raw`);
+  const codeFile = join(work, `${name}.code`);
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
   // The command waits for "go" until the pane's output is being recorded, and keeps the pane open
   // until "done", after its screen has been read.
   const command = [
-    `tmux -L ${socket} wait-for go`,
+    `tmux -S ${quote(socket)} wait-for go`,
     `${quote(process.execPath)} ${[cli, ...args].map(quote).join(' ')}`,
     `echo $? > ${quote(codeFile)}`,
-    `tmux -L ${socket} wait-for done`,
+    `tmux -S ${quote(socket)} wait-for done`,
   ].join('; ');
   try {
     await tmux(
