@@ -518,6 +518,16 @@ console.log(JSON.stringify({ same: root.createVideoClient === client.createVideo
     expect((await video.arrayBuffer()).byteLength).toBeGreaterThan(0);
   }, 45_000);
 
+  it('installs the happyhorse command (its bin), which runs against the gateway', async () => {
+    const bin = join(app, 'node_modules', '.bin', 'happyhorse');
+    const manifest = JSON.parse(await readFile(join(repo, 'packages', 'client', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect((await ok(bin, ['--version'], { cwd: app })).trim()).toBe(manifest.version);
+    const listed = await ok(bin, ['list', '--json', '--limit', '1'], { cwd: app, env: { HAPPYHORSE_URL: gatewayUrl } });
+    expect(JSON.parse(listed)).toMatchObject({ predictions: [{ status: 'SUCCEEDED' }] });
+  });
+
   it('serves the schema as happyhorse-gateway/schema.graphql', async () => {
     const resolve = `console.log(import.meta.resolve('happyhorse-gateway/schema.graphql'))`;
     const href = (await ok('node', ['--input-type=module', '-e', resolve], { cwd: app })).trim();
