@@ -158,4 +158,12 @@ export class PredictionService {
   watch(current: PredictionRow): AsyncIterable<PredictionRow> {
     return this.deps.events.watch(current);
   }
+
+  /**
+   * Every change of the caller's own predictions: their own even for an admin, who may see more with
+   * a query but would drown in a tenant's (or everyone's) jobs here.
+   */
+  watchOwn(principal: Principal): AsyncIterable<PredictionRow> {
+    return this.deps.events.watchOwner({ id: principal.id, tenantId: principal.tenantId });
+  }
 }
