@@ -35,8 +35,15 @@ export class PredictionService {
 
   readonly #progress: ProgressEstimator;
 
-  constructor(private readonly deps: GenerateDeps & { events: PredictionEvents; cache: PredictionCache }) {
-    this.#progress = new ProgressEstimator(deps.db);
+  constructor(
+    private readonly deps: GenerateDeps & {
+      events: PredictionEvents;
+      cache: PredictionCache;
+      /** Set when the built-in simulator stands in: its jobs' length, the estimate until some have finished. */
+      simulatedJobMs?: number | undefined;
+    },
+  ) {
+    this.#progress = new ProgressEstimator(deps.db, deps.simulatedJobMs);
   }
 
   /** Elapsed time and an estimate of the rest, from how long recent jobs like this one took. */
