@@ -5,7 +5,7 @@ import { findPrediction } from '../db/queries/findPrediction.ts';
 import { listPredictions } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
-import { isTerminal, UNFINISHED_STATUSES } from '../vocabulary.ts';
+import { isTerminal } from '../vocabulary.ts';
 import type { PredictionCache } from './cache.ts';
 
 interface Watcher {
@@ -32,7 +32,11 @@ interface OwnerWatcher {
   end(): void;
 }
 
-/** How many of an owner's jobs are sent at once (unfinished) or re-read after a lost connection (newest). */
+/**
+ * How many of an owner's newest jobs a stream begins with, and gets again after a lost LISTEN
+ * connection: one indexed read, enough for any list a page shows, and a client that reconnects its
+ * stream corrects whatever it missed meanwhile.
+ */
 const OWNER_CATCH_UP = 50;
 
 /**
@@ -78,7 +82,7 @@ export class PredictionEvents {
         for (const id of this.#watchers.keys()) void this.#refresh(id);
         for (const set of this.#owners.values()) {
           const [first] = set;
-          if (first) void this.#catchUp(first.owner, false);
+          if (first) void this.#catchUp(first.owner);
         }
       },
     );
@@ -116,8 +120,8 @@ export class PredictionEvents {
 
   /**
    * Every change of any of this owner's predictions (new ones included), each prediction's versions in
-   * order and never twice; it begins with the owner's unfinished ones as they are now, so nothing that
-   * changed just before the subscription began is missed. It does not end on its own.
+   * order and never twice; it begins with the owner's newest ones as they are now (OWNER_CATCH_UP), so
+   * nothing that changed just before the subscription began is missed. It does not end on its own.
    */
   watchOwner(owner: Owner): AsyncIterable<PredictionRow> {
     return new Repeater<PredictionRow>(async (push, stop) => {
@@ -135,7 +139,7 @@ export class PredictionEvents {
       const set = this.#owners.get(key) ?? new Set();
       set.add(watcher);
       this.#owners.set(key, set);
-      void this.#catchUp(watcher.owner, true, watcher);
+      void this.#catchUp(watcher.owner, watcher);
 
       await stop;
       set.delete(watcher);
@@ -172,12 +176,11 @@ export class PredictionEvents {
       void this.#refresh(notice.id);
   }
 
-  /** The owner's unfinished predictions (`initial`) or newest ones (after a lost connection), to its streams. */
-  async #catchUp(owner: Owner, initial: boolean, only?: OwnerWatcher): Promise<void> {
+  /** The owner's newest predictions as they are now, to one new stream (`only`) or all of the owner's. */
+  async #catchUp(owner: Owner, only?: OwnerWatcher): Promise<void> {
     try {
       const rows = await listPredictions(this.database.db, {
         viewer: { ...owner, admin: false },
-        statuses: initial ? UNFINISHED_STATUSES : undefined,
         limit: OWNER_CATCH_UP,
       });
       // Oldest first, so a list built from the stream keeps its order.

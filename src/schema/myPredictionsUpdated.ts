@@ -6,7 +6,7 @@ builder.subscriptionField('myPredictionsUpdated', (t) =>
   t.field({
     type: Prediction,
     description:
-      "The caller's own predictions as they change: first each unfinished one as it is now, then every change of any of them, new ones included (from any tab, client or gateway instance). Only the caller's own, admins included. Never completes by itself.",
+      "The caller's own predictions as they change: first the newest 50 as they are now, then every change of any of them, new ones included (from any tab, client or gateway instance). Only the caller's own, admins included. Never completes by itself.",
     subscribe: (_root, _args, { predictions, principal }) => predictions.watchOwn(principal),
     resolve: (prediction) => prediction,
   }),

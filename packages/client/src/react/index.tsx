@@ -267,7 +267,8 @@ export function useCancelPrediction(): [
 
 /**
  * Live changes of the caller's own predictions (every tab, client and gateway instance), as the latest
- * state of each by id. The gateway sends each unfinished one at once, then every change.
+ * state of each by id. The gateway sends the caller's newest 50 at once (again on each reconnect),
+ * then every change.
  */
 export function useMyPredictionUpdates({ pause = false }: { pause?: boolean } = {}) {
   const [result] = useSubscription(
