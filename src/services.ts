@@ -189,6 +189,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
     events,
     cache,
     uploadUrl: (upload, log) => upstreamUploadUrl(uploads.service, upload, log),
+    simulatedJobMs: simulator ? config.simulatorJobMs : undefined,
   });
   // Without a signing secret no webhook is accepted, so there is nothing to deliver.
   const { signingSecret, ...webhookOptions } = config.webhooks;

@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createVideoClient } from '../packages/client/src/client/index.ts';
+import { cachedFolder, contentHash } from '../scripts/contentCache.js';
 import { createApiKey } from '../src/auth/apiKeys.ts';
-import { cachedFolder, contentHash } from './support/contentCache.ts';
 import { eventually, gatewayFixture } from './support/gateway.ts';
 import { png } from './support/images.ts';
 

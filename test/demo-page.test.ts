@@ -49,6 +49,9 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     const bar = page.getByTestId('progress');
     const barEarly = Number(await bar.getAttribute('value'));
     await expect.poll(() => page.getByTestId('eta').textContent()).toContain('left (estimate)');
+    // Before any job has finished, the simulator's own job length (2.5 s), not the real model's minute.
+    const secondsLeft = Number(/about (\d+) s left/.exec((await page.getByTestId('eta').textContent()) ?? '')?.[1]);
+    expect(secondsLeft).toBeLessThanOrEqual(3);
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/demo-page-running.png', fullPage: true });
     await expect
@@ -276,5 +279,88 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     await expect.poll(() => message.textContent(), { timeout: 5_000 }).toBe('must be from 3 to 15 seconds');
     expect(await page.getByLabel('Duration (s)').getAttribute('aria-invalid')).toBe('true');
     await page.screenshot({ path: 'test-results/demo-page-invalid.png', fullPage: true });
+  });
+});
+
+describe.skipIf(!haveBrowser)('the demo page remembers: its job across a reload, and jobs of other tabs', () => {
+  let database: TestDatabase;
+  let gateway: Gateway;
+  let origin: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    database = await openTestDatabase('pglite');
+    // Jobs long enough that a reload lands while one runs.
+    const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '6000', POLL_INTERVAL_MS: '200' });
+    gateway = await createGateway(config, createLogger('silent'), { database: database.database });
+    origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+    await database?.close();
+  });
+
+  async function open(path = '/') {
+    const tab = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
+    tab.setDefaultTimeout(10_000);
+    const failures: string[] = [];
+    tab.on('pageerror', (error) => failures.push(error.message));
+    await tab.goto(`${origin}${path}`);
+    return { tab, failures };
+  }
+  const jobOf = (tab: Page) => new URL(tab.url()).searchParams.get('job');
+  const seconds = async (tab: Page) => Number.parseFloat((await tab.getByTestId('elapsed').textContent()) ?? '');
+
+  it('keeps the job in the URL: a reload mid-job shows the same job running, then its end; a later reload its end', async () => {
+    const { tab, failures } = await open();
+    await tab.getByLabel('Prompt').fill('A grey horse that survives a reload');
+    await tab.getByLabel('Duration (s)').fill('4');
+    await tab.getByRole('button', { name: 'Generate video' }).click();
+    const status = tab.getByTestId('status');
+    await expect.poll(() => status.textContent()).toBe('PROCESSING');
+    await expect.poll(() => jobOf(tab)).toMatch(/^[0-9a-f-]{36}$/);
+    const id = jobOf(tab);
+    const elapsedBefore = await seconds(tab);
+
+    await tab.reload();
+    // The same job, running: its clock goes on from its start (a new job's would start at 0).
+    await expect.poll(() => status.textContent()).toBe('PROCESSING');
+    expect(jobOf(tab)).toBe(id);
+    expect(await seconds(tab)).toBeGreaterThanOrEqual(elapsedBefore);
+    await expect.poll(() => tab.getByTestId('eta').textContent()).toContain('left (estimate)');
+    await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+    await expect.poll(() => tab.locator('.progress video').getAttribute('src')).toMatch(/\/videos\//);
+
+    // Reloaded after its end: the end, at once, and still the one job.
+    await tab.reload();
+    await expect.poll(() => status.textContent()).toBe('SUCCEEDED');
+    expect(jobOf(tab)).toBe(id);
+    const listed = await tab.getByRole('row', { name: /A grey horse that survives a reload/ }).count();
+    expect(listed).toBe(1);
+    // A new choice of mode leaves the job, and the URL with it.
+    await tab.getByLabel('Image to video', { exact: true }).check();
+    await expect.poll(() => jobOf(tab)).toBeNull();
+    expect(failures).toEqual([]);
+    await tab.close();
+  });
+
+  it("shows a job started in one tab in the other tab's Recent list, running and then at its end", async () => {
+    const [one, other] = [await open(), await open()];
+    await expect.poll(() => other.tab.getByRole('heading', { name: 'Recent' }).count()).toBe(1);
+    await one.tab.getByLabel('Prompt').fill('A bay horse seen from the other tab');
+    await one.tab.getByLabel('Duration (s)').fill('4');
+    await one.tab.getByRole('button', { name: 'Generate video' }).click();
+
+    // The other tab was neither reloaded nor used: the list changes by itself.
+    const row = other.tab.getByRole('row', { name: /A bay horse seen from the other tab/ });
+    await expect.poll(() => row.locator('.status').textContent()).toMatch(/STARTING|PROCESSING/);
+    await expect.poll(() => row.locator('.status').textContent(), { timeout: 20_000 }).toBe('SUCCEEDED');
+    mkdirSync('test-results', { recursive: true });
+    await other.tab.screenshot({ path: 'test-results/demo-page-other-tab.png', fullPage: true });
+    expect([...one.failures, ...other.failures]).toEqual([]);
+    await Promise.all([one.tab.close(), other.tab.close()]);
   });
 });

@@ -188,6 +188,39 @@ describe('cancel, deadlines and progress', () => {
     expect(succeeded.elapsedMs).toBe(Date.parse(succeeded.completedAt!) - Date.parse(succeeded.createdAt));
   });
 
+  it('learns within seconds from the jobs it has just run, though a read before them found too few', async () => {
+    // A bucket no other test reads (12 s at 720P): the first job's estimate is the prior, read and kept.
+    t.fake.timedJobs = { runMs: 6_000 };
+    const history = await Promise.all([1, 2, 3].map((n) => generate({ prompt: `history ${n}`, duration: 12 })));
+    expect(Date.parse(history[0]!.estimatedCompletionAt!) - Date.parse(history[0]!.createdAt)).toBe(
+      priorMs('720P', 12),
+    );
+    const tookMs: number[] = [];
+    for (const job of history) {
+      const done = await eventually(
+        () => read(job.id),
+        (p) => p.status === 'SUCCEEDED',
+        20_000,
+      );
+      tookMs.push(Date.parse(done.completedAt!) - Date.parse(done.createdAt));
+    }
+    const medianMs = tookMs.sort((a, b) => a - b)[1]!;
+
+    // A new job like them: its estimate becomes their median (not the prior of 60 s + 10 s a second).
+    t.fake.timedJobs = undefined;
+    jobsStayRunning();
+    const next = await generate({ prompt: 'after history', duration: 12 });
+    const learned = await eventually(
+      () => read(next.id),
+      (p) => Date.parse(p.estimatedCompletionAt!) - Date.parse(p.createdAt) < priorMs('720P', 12),
+      15_000,
+    );
+    // Stored times are finer than a millisecond: the median of the exact ones, within a millisecond or two.
+    expect(
+      Math.abs(Date.parse(learned.estimatedCompletionAt!) - Date.parse(learned.createdAt) - medianMs),
+    ).toBeLessThan(3);
+  }, 60_000);
+
   it('with predictionUpdated(progress: true) repeats the running state every 2 s, progress moving up; without it, only changes', async () => {
     jobsStayRunning();
     const job = await generate({ prompt: 'a progress bar' });

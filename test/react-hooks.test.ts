@@ -464,6 +464,25 @@ describe('useRecentPredictions', () => {
     await waitFor(() => expect(listed()).toEqual([seventh, ...[...ids].reverse().slice(0, 4)]));
     expect(result.current.recent.error).toBeUndefined();
   });
+
+  it('shows a job made by another client of the same caller, and each change of it to its end, with no refetch', async () => {
+    const older = await seed('an older horse');
+    const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
+    const { result } = renderHook(() => useRecentPredictions(3), { wrapper: wrapperFor(client) });
+    await waitFor(() => expect(result.current.predictions.map((p) => p.id)).toEqual([older.id]), { timeout: 5_000 });
+    const elsewhere = await seed('a horse from another tab');
+    await waitFor(
+      () =>
+        expect(result.current.predictions.map((p) => [p.id, p.prompt, p.status])[0]).toEqual([
+          elsewhere.id,
+          'a horse from another tab',
+          'SUCCEEDED',
+        ]),
+      { timeout: 5_000 },
+    );
+    expect(result.current.predictions.map((p) => p.id)).toEqual([elsewhere.id, older.id]);
+    expect(result.current.liveError).toBeUndefined();
+  });
 });
 
 describe('with PERSISTED_OPERATIONS=only', () => {

@@ -5,7 +5,16 @@ import type { Db } from './database.ts';
 /** One channel carries every prediction change; payloads name the row, listeners re-read it. */
 export const PREDICTION_CHANNEL = 'prediction_updated';
 
-export const PredictionNotice = z.object({ id: z.string(), version: z.number().int() });
+/**
+ * The owner rides along so a process can tell, without a read, whether anyone watching a caller's
+ * jobs (myPredictionsUpdated) cares; optional because a gateway of an older version sends none.
+ */
+export const PredictionNotice = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  ownerId: z.string().optional(),
+  tenantId: z.string().nullable().optional(),
+});
 export type PredictionNotice = z.infer<typeof PredictionNotice>;
 
 /** Queue a notice; Postgres delivers it only when the surrounding transaction commits. */

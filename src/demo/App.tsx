@@ -35,16 +35,28 @@ const AUDIO = [
   ['KEEP_ORIGINAL', 'Keep the original sound'],
 ] as const;
 
+/** The job the page follows, from its URL (`?job=<id>`): a reload, or a shared link, shows it again. */
+function jobInUrl(): string | undefined {
+  return new URLSearchParams(window.location.search).get('job') ?? undefined;
+}
+
+/** Replaced, not pushed: Back leaves the page rather than stepping through its jobs. */
+function keepJobInUrl(id: string | undefined) {
+  const url = new URL(window.location.href);
+  if ((url.searchParams.get('job') ?? undefined) === id) return;
+  if (id) url.searchParams.set('job', id);
+  else url.searchParams.delete('job');
+  window.history.replaceState(window.history.state, '', url);
+}
+
 /** The demo: every piece of it is one of the package's hooks. */
 export function App() {
-  const generation = useVideoGeneration();
+  const [jobOnLoad] = useState(jobInUrl);
+  const generation = useVideoGeneration({ id: jobOnLoad });
+  // Live: a job started or finished in another tab shows here too.
   const recent = useRecentPredictions(8);
   const [mode, setMode] = useState<DemoMode>('TEXT_TO_VIDEO');
-  const { refetch } = recent;
-  // A finished job changes the list: refresh it once then.
-  useEffect(() => {
-    if (generation.done) refetch();
-  }, [generation.done, refetch]);
+  useEffect(() => keepJobInUrl(generation.id), [generation.id]);
 
   return (
     <main>

@@ -2,6 +2,7 @@ import { Repeater } from 'graphql-yoga';
 import type { Database } from '../db/database.ts';
 import { PREDICTION_CHANNEL, PredictionNotice } from '../db/notify.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
+import { listPredictions } from '../db/queries/listPredictions.ts';
 import type { PredictionRow } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import { isTerminal } from '../vocabulary.ts';
@@ -15,6 +16,29 @@ interface Watcher {
   end(): void;
 }
 
+/** A caller as owner of predictions: the same subject in another tenant is another owner. */
+export interface Owner {
+  id: string;
+  tenantId: string | null;
+}
+
+const ownerKey = (owner: Owner) => JSON.stringify([owner.id, owner.tenantId]);
+
+interface OwnerWatcher {
+  owner: Owner;
+  /** Per prediction, the version this watcher has sent last. */
+  versions: Map<string, number>;
+  deliver(row: PredictionRow): void;
+  end(): void;
+}
+
+/**
+ * How many of an owner's newest jobs a stream begins with, and gets again after a lost LISTEN
+ * connection: one indexed read, enough for any list a page shows, and a client that reconnects its
+ * stream corrects whatever it missed meanwhile.
+ */
+const OWNER_CATCH_UP = 50;
+
 /**
  * Fans database notifications out to this process' subscribers. One LISTEN per process; a notice
  * names a prediction and the process re-reads it once for all of that prediction's watchers, so a
@@ -23,6 +47,8 @@ interface Watcher {
 export class PredictionEvents {
   readonly #watchers = new Map<string, Set<Watcher>>();
   readonly #onAnyChange: Array<() => void> = [];
+  /** Streams of all of one owner's predictions, by ownerKey. */
+  readonly #owners = new Map<string, Set<OwnerWatcher>>();
   #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -39,6 +65,7 @@ export class PredictionEvents {
   get openStreams(): number {
     let open = 0;
     for (const set of this.#watchers.values()) open += set.size;
+    for (const set of this.#owners.values()) open += set.size;
     return open;
   }
 
@@ -54,6 +81,10 @@ export class PredictionEvents {
         });
         this.cache?.clear();
         for (const id of this.#watchers.keys()) void this.#refresh(id);
+        for (const set of this.#owners.values()) {
+          const [first] = set;
+          if (first) void this.#catchUp(first.owner);
+        }
       },
     );
   }
@@ -93,10 +124,40 @@ export class PredictionEvents {
     this.#onAnyChange.push(listener);
   }
 
+  /**
+   * Every change of any of this owner's predictions (new ones included), each prediction's versions in
+   * order and never twice; it begins with the owner's newest ones as they are now (OWNER_CATCH_UP), so
+   * nothing that changed just before the subscription began is missed. It does not end on its own.
+   */
+  watchOwner(owner: Owner): AsyncIterable<PredictionRow> {
+    return new Repeater<PredictionRow>(async (push, stop) => {
+      const key = ownerKey({ id: owner.id, tenantId: owner.tenantId });
+      const watcher: OwnerWatcher = {
+        owner: { id: owner.id, tenantId: owner.tenantId },
+        versions: new Map(),
+        deliver(row) {
+          if (row.version <= (this.versions.get(row.id) ?? 0)) return;
+          this.versions.set(row.id, row.version);
+          void push(row);
+        },
+        end: () => stop(),
+      };
+      const set = this.#owners.get(key) ?? new Set();
+      set.add(watcher);
+      this.#owners.set(key, set);
+      void this.#catchUp(watcher.owner, watcher);
+
+      await stop;
+      set.delete(watcher);
+      if (set.size === 0 && this.#owners.get(key) === set) this.#owners.delete(key);
+    });
+  }
+
   /** End every stream and stop listening. (The server cuts SSE connections first, so clients reconnect.) */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const set of this.#watchers.values()) for (const watcher of set) watcher.end();
+    for (const set of this.#owners.values()) for (const watcher of set) watcher.end();
     await this.#unlisten?.().catch(() => {});
   }
 
@@ -112,7 +173,31 @@ export class PredictionEvents {
     for (const listener of this.#onAnyChange) listener();
     const watchers = this.#watchers.get(notice.id);
     // Read the row only if some watcher has not seen this version yet.
-    if (watchers && [...watchers].some((watcher) => watcher.version < notice.version)) void this.#refresh(notice.id);
+    const behind = (versions: Iterable<number>) => [...versions].some((version) => version < notice.version);
+    if (watchers && behind([...watchers].map((watcher) => watcher.version))) return void this.#refresh(notice.id);
+    if (this.#owners.size === 0) return;
+    // A notice without its owner (from an older gateway) is read to learn it.
+    if (notice.ownerId === undefined || notice.tenantId === undefined) return void this.#refresh(notice.id);
+    const owners = this.#owners.get(ownerKey({ id: notice.ownerId, tenantId: notice.tenantId }));
+    if (owners && behind([...owners].map((watcher) => watcher.versions.get(notice.id) ?? 0)))
+      void this.#refresh(notice.id);
+  }
+
+  /** The owner's newest predictions as they are now, to one new stream (`only`) or all of the owner's. */
+  async #catchUp(owner: Owner, only?: OwnerWatcher): Promise<void> {
+    try {
+      const rows = await listPredictions(this.database.db, {
+        viewer: { ...owner, admin: false },
+        limit: OWNER_CATCH_UP,
+      });
+      // Oldest first, so a list built from the stream keeps its order.
+      for (const row of rows.reverse()) {
+        this.cache?.offer(row);
+        for (const watcher of only ? [only] : (this.#owners.get(ownerKey(owner)) ?? [])) watcher.deliver(row);
+      }
+    } catch (error) {
+      if (!this.#stopped) this.log.error("reading a caller's predictions failed", { ownerId: owner.id, error });
+    }
   }
 
   async #refresh(id: string): Promise<void> {
@@ -121,6 +206,8 @@ export class PredictionEvents {
       if (!row) return;
       this.cache?.offer(row);
       for (const watcher of this.#watchers.get(id) ?? []) watcher.deliver(row);
+      for (const watcher of this.#owners.get(ownerKey({ id: row.ownerId, tenantId: row.tenantId })) ?? [])
+        watcher.deliver(row);
     } catch (error) {
       if (!this.#stopped) this.log.error('reading a watched prediction failed', { predictionId: id, error });
     }

@@ -15,6 +15,11 @@ const RECENT = 50;
 const MIN_SAMPLES = 3;
 /** Estimates are re-read from the database at most this often per bucket, per process. */
 const CACHE_MS = 60_000;
+/**
+ * While a bucket has too few jobs, each new one matters: it is re-read this soon instead, so a
+ * gateway learns within seconds of its first jobs (one indexed query per bucket per interval).
+ */
+const FEW_SAMPLES_CACHE_MS = 5_000;
 /** Progress stays below 1 until the job is really done. */
 const MAX_UNFINISHED = 0.99;
 
@@ -40,10 +45,17 @@ export interface Progress {
  * so a moving progress bar costs no upstream call and no write.
  */
 export class ProgressEstimator {
-  /** Per bucket: the median of recent jobs, or null while there are too few. */
-  readonly #cache = new Map<string, { at: number; medianMs: Promise<number | null> }>();
+  /** Per bucket: the median of recent jobs, or null while there are too few; read again after expiresAt. */
+  readonly #cache = new Map<string, { expiresAt: number; medianMs: Promise<number | null> }>();
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /**
+     * How long a job takes before any has finished, when that is known better than the model's
+     * typical time: the built-in simulator's fixed job length.
+     */
+    private readonly knownRunMs?: number,
+  ) {}
 
   async of(row: PredictionRow, now = Date.now()): Promise<Progress> {
     const end = row.completedAt?.getTime() ?? now;
@@ -71,21 +83,36 @@ export class ProgressEstimator {
         : (BUCKETS.find(([, upTo]) => durationSeconds <= upTo) ?? BUCKETS[BUCKETS.length - 1]!);
     const key = `${model.id}:${resolution}:${min}`;
     let cached = this.#cache.get(key);
-    if (!cached || Date.now() - cached.at >= CACHE_MS) {
-      const medianMs = typicalWallTime(this.db, {
+    if (!cached || Date.now() >= cached.expiresAt) {
+      // Reads meanwhile share this one query.
+      const entry: { expiresAt: number; medianMs: Promise<number | null> } = {
+        expiresAt: Number.POSITIVE_INFINITY,
+        medianMs: Promise.resolve(null),
+      };
+      const until = (trusted: boolean) => {
+        entry.expiresAt = Date.now() + (trusted ? CACHE_MS : FEW_SAMPLES_CACHE_MS);
+      };
+      entry.medianMs = typicalWallTime(this.db, {
         model: model.id,
         resolution,
         minSeconds: min,
         maxSeconds: max,
         recent: RECENT,
       }).then(
-        ({ medianMs, samples }) => (samples >= MIN_SAMPLES ? medianMs : null),
+        ({ medianMs, samples }) => {
+          const trusted = samples >= MIN_SAMPLES && medianMs !== null;
+          until(trusted);
+          return trusted ? medianMs : null;
+        },
         // No estimate is worth failing a read over.
-        () => null,
+        () => {
+          until(false);
+          return null;
+        },
       );
-      cached = { at: Date.now(), medianMs };
+      cached = entry;
       this.#cache.set(key, cached);
     }
-    return (await cached.medianMs) ?? priorMs(resolution, durationSeconds, model);
+    return (await cached.medianMs) ?? this.knownRunMs ?? priorMs(resolution, durationSeconds, model);
   }
 }

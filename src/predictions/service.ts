@@ -35,8 +35,15 @@ export class PredictionService {
 
   readonly #progress: ProgressEstimator;
 
-  constructor(private readonly deps: GenerateDeps & { events: PredictionEvents; cache: PredictionCache }) {
-    this.#progress = new ProgressEstimator(deps.db);
+  constructor(
+    private readonly deps: GenerateDeps & {
+      events: PredictionEvents;
+      cache: PredictionCache;
+      /** Set when the built-in simulator stands in: its jobs' length, the estimate until some have finished. */
+      simulatedJobMs?: number | undefined;
+    },
+  ) {
+    this.#progress = new ProgressEstimator(deps.db, deps.simulatedJobMs);
   }
 
   /** Elapsed time and an estimate of the rest, from how long recent jobs like this one took. */
@@ -162,5 +169,13 @@ export class PredictionService {
 
   watch(current: PredictionRow): AsyncIterable<PredictionRow> {
     return this.deps.events.watch(current);
+  }
+
+  /**
+   * Every change of the caller's own predictions: their own even for an admin, who may see more with
+   * a query but would drown in a tenant's (or everyone's) jobs here.
+   */
+  watchOwn(principal: Principal): AsyncIterable<PredictionRow> {
+    return this.deps.events.watchOwner({ id: principal.id, tenantId: principal.tenantId });
   }
 }

@@ -10,6 +10,7 @@ import './generateVideoFromReferences.ts';
 import './editVideo.ts';
 import './cancelPrediction.ts';
 import './predictionUpdated.ts';
+import './myPredictionsUpdated.ts';
 import './viewer.ts';
 import './webhooks.ts';
 import './upload.ts';

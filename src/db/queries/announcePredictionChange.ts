@@ -10,9 +10,9 @@ import { enqueueWebhook, type WebhookMessage } from './enqueueWebhook.ts';
  */
 export async function announcePredictionChange(
   tx: Db,
-  row: Pick<PredictionRow, 'id' | 'version'>,
+  row: Pick<PredictionRow, 'id' | 'version' | 'ownerId' | 'tenantId'>,
   webhook?: WebhookMessage | undefined,
 ): Promise<void> {
-  await notifyPredictionChanged(tx, { id: row.id, version: row.version });
+  await notifyPredictionChanged(tx, { id: row.id, version: row.version, ownerId: row.ownerId, tenantId: row.tenantId });
   if (webhook) await enqueueWebhook(tx, webhook);
 }

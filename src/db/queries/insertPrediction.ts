@@ -1,9 +1,11 @@
 import type { Db } from '../database.ts';
+import { notifyPredictionChanged } from '../notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
-/** No notice: nobody can be watching a prediction before it exists. */
+/** With a notice: the owner's other streams (myPredictionsUpdated) hear of the new job. */
 export async function insertPrediction(db: Db, values: NewPredictionRow): Promise<PredictionRow> {
   const [row] = await db.insert(predictions).values(values).returning();
+  await announceInsert(db, row!);
   return row!;
 }
 
@@ -16,5 +18,15 @@ export async function insertPredictionUnlessKeyTaken(
   values: NewPredictionRow,
 ): Promise<PredictionRow | undefined> {
   const [row] = await db.insert(predictions).values(values).onConflictDoNothing().returning();
+  if (row) await announceInsert(db, row);
   return row;
+}
+
+function announceInsert(db: Db, row: PredictionRow): Promise<void> {
+  return notifyPredictionChanged(db, {
+    id: row.id,
+    version: row.version,
+    ownerId: row.ownerId,
+    tenantId: row.tenantId,
+  });
 }

@@ -13,7 +13,7 @@ export async function storeAdoptedUpstreamId(
   db: Db,
   id: string,
   { upstreamId, upstreamStatus, now }: { upstreamId: string; upstreamStatus: string | null; now: Date },
-): Promise<Pick<PredictionRow, 'id' | 'status' | 'errorCode' | 'version'> | undefined> {
+): Promise<Pick<PredictionRow, 'id' | 'status' | 'errorCode' | 'version' | 'ownerId' | 'tenantId'> | undefined> {
   const [adopted] = await db
     .update(predictions)
     .set({ upstreamId, upstreamStatus, updatedAt: now, version: sql`${predictions.version} + 1` })
@@ -23,6 +23,8 @@ export async function storeAdoptedUpstreamId(
       status: predictions.status,
       errorCode: predictions.errorCode,
       version: predictions.version,
+      ownerId: predictions.ownerId,
+      tenantId: predictions.tenantId,
     });
   return adopted;
 }

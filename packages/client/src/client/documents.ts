@@ -185,3 +185,11 @@ export const UploadDocument = graphql(`
     }
   }
 `);
+
+export const MyPredictionsUpdatedDocument = graphql(`
+  subscription MyPredictionsUpdated {
+    myPredictionsUpdated {
+      ...PredictionFields
+    }
+  }
+`);

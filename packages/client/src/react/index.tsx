@@ -14,6 +14,7 @@ import {
   useQuery,
   useSubscription,
 } from 'urql';
+import { MyPredictionsUpdatedDocument } from '../client/documents.ts';
 import {
   abortedError,
   authorizationHeader,
@@ -264,8 +265,37 @@ export function useCancelPrediction(): [
   return [{ fetching: state.fetching, error: state.error ? toVideoClientError(state.error) : undefined }, cancel];
 }
 
-/** Recent predictions, newest first. */
-export function useRecentPredictions(first = 10) {
+/**
+ * Live changes of the caller's own predictions (every tab, client and gateway instance), as the latest
+ * state of each by id. The gateway sends the caller's newest 50 at once (again on each reconnect),
+ * then every change.
+ */
+export function useMyPredictionUpdates({ pause = false }: { pause?: boolean } = {}) {
+  const [result] = useSubscription(
+    { query: MyPredictionsUpdatedDocument, pause },
+    (latest: ReadonlyMap<string, Prediction> | undefined, data) =>
+      new Map(latest).set(data.myPredictionsUpdated.id, data.myPredictionsUpdated),
+  );
+  return {
+    latest: result.data ?? (EMPTY as ReadonlyMap<string, Prediction>),
+    error: result.error ? toVideoClientError(result.error) : undefined,
+  };
+}
+const EMPTY: ReadonlyMap<string, Prediction> = new Map();
+
+/** The fresher of two states of one prediction (updatedAt moves with every change). */
+const fresher = (a: Prediction, b: Prediction) => (Date.parse(b.updatedAt) > Date.parse(a.updatedAt) ? b : a);
+const newestFirst = (a: Prediction, b: Prediction) =>
+  Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/**
+ * The caller's recent predictions, newest first, kept current: the list is read once, then each
+ * change of the caller's own jobs (myPredictionsUpdated: one started or finished in another tab, or
+ * by another client) updates it in place, and a new job joins it, with no refetch. `live: false`
+ * reads the list only (refresh with `refetch`). An admin's list holds what they may see; only their
+ * own jobs move live.
+ */
+export function useRecentPredictions(first = 10, { live = true }: { live?: boolean } = {}) {
   const [result, reexecute] = useQuery({
     query: PredictionsDocument,
     variables: { first },
@@ -273,10 +303,26 @@ export function useRecentPredictions(first = 10) {
     context: PREDICTION_TYPES,
   });
   const refetch = useCallback(() => reexecute({ requestPolicy: 'network-only' }), [reexecute]);
+  const updates = useMyPredictionUpdates({ pause: !live });
+  const listed = result.data?.predictions.edges;
+  const predictions = useMemo(() => {
+    const byId = new Map<string, Prediction>();
+    for (const { node } of listed ?? []) byId.set(node.id, node);
+    // Before the list has come, changes alone would show a partial list: wait for it.
+    if (listed) {
+      for (const [id, change] of updates.latest) {
+        const known = byId.get(id);
+        byId.set(id, known ? fresher(known, change) : change);
+      }
+    }
+    return [...byId.values()].sort(newestFirst).slice(0, first);
+  }, [listed, updates.latest, first]);
   return {
-    predictions: result.data?.predictions.edges.map((edge) => edge.node) ?? [],
+    predictions,
     fetching: result.fetching,
     error: result.error ? toVideoClientError(result.error) : undefined,
+    /** The live stream's error (an older gateway without myPredictionsUpdated); the list still works. */
+    liveError: updates.error,
     refetch,
   };
 }
@@ -284,11 +330,13 @@ export function useRecentPredictions(first = 10) {
 /**
  * The common case in one hook: submit, then follow live until done.
  * `elapsedMs` ticks while the job runs; `fieldErrors` maps bad input to its field.
+ * `attach(id)` (or `{ id }` at first render) follows a job made earlier instead, e.g. one whose id a
+ * page kept in its URL across a reload: its live state, or its final state if it has ended.
  */
-export function useVideoGeneration() {
+export function useVideoGeneration({ id: initialId }: { id?: string | undefined } = {}) {
   const [submission, generate] = useGenerateVideo();
   const [, cancelPrediction] = useCancelPrediction();
-  const [id, setId] = useState<string>();
+  const [id, setId] = useState<string | undefined>(initialId);
   const updates = usePredictionUpdates(id, { progress: true });
   // Until the stream speaks for the new id, show what the mutation answered.
   const live = updates.prediction?.id === id ? updates.prediction : undefined;
@@ -311,6 +359,9 @@ export function useVideoGeneration() {
   const endedAt = prediction?.completedAt ? Date.parse(prediction.completedAt) : undefined;
   return {
     submit,
+    /** The job followed: the one submitted last, or attached. */
+    id,
+    attach: setId as (id: string | undefined) => void,
     prediction,
     status: prediction?.status,
     error,

@@ -28,6 +28,7 @@ type Documents = {
     "\n  mutation CreateUpload($input: CreateUploadInput!) {\n    createUpload(input: $input) {\n      upload {\n        ...UploadFields\n      }\n    }\n  }\n": typeof types.CreateUploadDocument,
     "\n  mutation CompleteUpload($id: ID!) {\n    completeUpload(id: $id) {\n      ...UploadFields\n    }\n  }\n": typeof types.CompleteUploadDocument,
     "\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n": typeof types.UploadDocument,
+    "\n  subscription MyPredictionsUpdated {\n    myPredictionsUpdated {\n      ...PredictionFields\n    }\n  }\n": typeof types.MyPredictionsUpdatedDocument,
 };
 const documents: Documents = {
     "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n    mode\n    media {\n      role\n      url\n      uploadId\n    }\n  }\n": types.PredictionFieldsFragmentDoc,
@@ -44,6 +45,7 @@ const documents: Documents = {
     "\n  mutation CreateUpload($input: CreateUploadInput!) {\n    createUpload(input: $input) {\n      upload {\n        ...UploadFields\n      }\n    }\n  }\n": types.CreateUploadDocument,
     "\n  mutation CompleteUpload($id: ID!) {\n    completeUpload(id: $id) {\n      ...UploadFields\n    }\n  }\n": types.CompleteUploadDocument,
     "\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n": types.UploadDocument,
+    "\n  subscription MyPredictionsUpdated {\n    myPredictionsUpdated {\n      ...PredictionFields\n    }\n  }\n": types.MyPredictionsUpdatedDocument,
 };
 
 /**
@@ -116,6 +118,10 @@ export function graphql(source: "\n  mutation CompleteUpload($id: ID!) {\n    co
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n"): (typeof documents)["\n  query Upload($id: ID!) {\n    upload(id: $id) {\n      ...UploadFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription MyPredictionsUpdated {\n    myPredictionsUpdated {\n      ...PredictionFields\n    }\n  }\n"): (typeof documents)["\n  subscription MyPredictionsUpdated {\n    myPredictionsUpdated {\n      ...PredictionFields\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
