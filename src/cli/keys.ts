@@ -15,6 +15,7 @@ import { openDatabase } from '../db/database.ts';
 import { listApiKeys, revokeApiKey } from '../db/queries/apiKeys.ts';
 import type { ApiKeyRow } from '../db/schema.ts';
 import { loadEnvFile } from '../envFile.ts';
+import { ErrorCode } from '../errorCodes.ts';
 
 const USAGE = `usage:
   npm run keys -- create --name NAME [--tenant TENANT] [--admin] [--active-jobs N] [--jobs-per-minute N] [--daily-spend-usd USD]
@@ -218,7 +219,7 @@ function remoteKeys(url: string, token: string | undefined): Keys {
     if (!reply.success) throw new RemoteError(`${endpoint.href} answered ${response.status}, not GraphQL`);
     const error = reply.data.errors?.[0];
     if (error) {
-      if (error.extensions?.code === 'NOT_FOUND') return undefined;
+      if (error.extensions?.code === ErrorCode.NOT_FOUND) return undefined;
       throw new RemoteError(
         `the gateway refused: ${error.message}${error.extensions ? ` (${error.extensions.code})` : ''}`,
       );
