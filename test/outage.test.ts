@@ -75,7 +75,8 @@ describe('a database outage while jobs are being submitted', () => {
 
   it('stores an upstream id that arrives after another gateway ended the row as SUBMISSION_UNKNOWN, and follows the job', async () => {
     // A writes through the proxy; B, directly, takes A's STARTING row for lost once its lease runs out.
-    const a = await start(t.proxy.url(t.server.url), { POLL_INTERVAL_MS: '60000' });
+    // Whichever gateway claims the job once its id is stored follows it: A every 2 s (B every 40 ms).
+    const a = await start(t.proxy.url(t.server.url), { POLL_INTERVAL_MS: '2000' });
     await start(t.server.url, { UPSTREAM_TIMEOUT_MS: '300' });
     t.fake.createDelayMs = 1_500;
     const submission = a.request<Generated>(GENERATE, { input: { prompt: 'late id' } });
