@@ -33,7 +33,9 @@ const JWT_SECRET = 'mirror-test-secret-of-at-least-32-characters';
 const token = (sub: string) => hs256Token(JWT_SECRET, sub);
 const WEBHOOK_SIGNING_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const MAX_BYTES = 1_000_000;
-const HOLD_MS = 1_500;
+// Long enough that a copy retried three times (backoff from 40 ms) ends inside it on a loaded machine
+// (1.5 s did not once, under the suite with two CPU-bound processes beside it).
+const HOLD_MS = 4_000;
 
 interface OutputFile {
   url: string;
