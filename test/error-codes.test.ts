@@ -20,7 +20,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('error codes', () => {
-  it("are the table in docs/errors.md, made from src/errorCodes.ts (npm run docs:errors writes it)", () => {
+  it('are the table in docs/errors.md, made from src/errorCodes.ts (npm run docs:errors writes it)', () => {
     expect(readmeTable(readFileSync(README, 'utf8'))).toBe(errorCodesTable());
   });
 

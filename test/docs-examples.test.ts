@@ -1,0 +1,140 @@
+/**
+ * The README's examples, run as a reader runs them, against a real gateway on the built-in simulator
+ * (no API key, no auth, as `npm start` makes it): each `curl` of "Try it with curl" through bash, with
+ * the answers shown beside them (`# => …`, and the SSE stream's `# data: …` lines) as the shapes the
+ * real answers must have, `…` matching anything; and the TypeScript example of "From your app", run
+ * with the client package's source. A changed answer, or an example that no longer runs, fails here.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/log.ts';
+import { createGateway, type Gateway } from '../src/server.ts';
+import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+/** The fenced block of `language` under the README heading `heading`. */
+function block(heading: string, language: string): string {
+  const section = README.split(/^## /m).find((part) => part.startsWith(heading));
+  const match = section?.match(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``));
+  if (!match) throw new Error(`README: no ${language} block under "${heading}"`);
+  return match[1]!;
+}
+
+interface Example {
+  command: string;
+  /** The answer's lines shown after it (`# => {…}` or the stream's `# data: {…}`), as JSON text. */
+  shown: string[];
+}
+
+/** Each curl command of a shell block, with the JSON the README shows it answering. */
+function curlExamples(sh: string): Example[] {
+  const examples: Example[] = [];
+  for (const line of sh.split('\n')) {
+    if (line.startsWith('curl ')) examples.push({ command: line, shown: [] });
+    else if (line.startsWith('#')) {
+      // The README's stand-in id (8c0d…) stands for whichever id the job got.
+      const answer = line.match(/^# (?:=> |data: )(\{.*\})$/)?.[1]?.replaceAll('8c0d…', '…');
+      if (answer && examples.length > 0) examples.at(-1)!.shown.push(answer);
+    } else if (line.trim() && examples.length > 0) examples.at(-1)!.command += `\n${line}`;
+  }
+  return examples;
+}
+
+/** Whether `actual` has the shape of `shown`: the same keys, the same values, `…` in a string matching anything. */
+function sameShape(actual: unknown, shown: unknown): boolean {
+  if (typeof shown === 'string' && shown.includes('…')) {
+    const pattern = shown
+      .split('…')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
+    return typeof actual === 'string' && new RegExp(`^${pattern}$`).test(actual);
+  }
+  if (Array.isArray(shown))
+    return Array.isArray(actual) && actual.length === shown.length && shown.every((s, i) => sameShape(actual[i], s));
+  if (shown && typeof shown === 'object') {
+    if (!actual || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    const keys = Object.keys(shown);
+    return (
+      keys.length === Object.keys(actual).length &&
+      keys.every((key) => sameShape((actual as Record<string, unknown>)[key], (shown as Record<string, unknown>)[key]))
+    );
+  }
+  return actual === shown;
+}
+
+let database: TestDatabase;
+let gateway: Gateway;
+let origin: string;
+
+beforeAll(async () => {
+  database = await openTestDatabase('pglite');
+  // As `npm start` configures it, with shorter simulated jobs.
+  const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '1500', POLL_INTERVAL_MS: '200' });
+  gateway = await createGateway(config, createLogger('silent'), { database: database.database });
+  origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await database?.close();
+});
+
+describe("the README's examples", () => {
+  it('"Try it with curl": every command runs, and answers as shown', { timeout: 60_000 }, async () => {
+    const examples = curlExamples(block('Try it with curl', 'sh'));
+    expect(examples.map((example) => example.command.split(' ')[0])).toEqual(['curl', 'curl', 'curl', 'curl']);
+    let id = '';
+    const answers: string[] = [];
+    for (const [index, example] of examples.entries()) {
+      const command = example.command
+        .replaceAll('localhost:4000', origin.replace('http://', ''))
+        .replaceAll('8c0d…', id);
+      const { stdout } = await run('bash', ['-c', command], { timeout: 30_000 });
+      answers.push(stdout);
+      if (index === 0)
+        id = (JSON.parse(stdout) as { data: { generateVideo: { prediction: { id: string } } } }).data.generateVideo
+          .prediction.id;
+      const streamed = stdout.includes('event: next');
+      const received = streamed
+        ? [...stdout.matchAll(/^data: (\{.*\})$/gm)].map((match) => JSON.parse(match[1]!) as unknown)
+        : [JSON.parse(stdout) as unknown];
+      // The README's gateway is on port 4000; this one is wherever it could listen.
+      for (const text of example.shown) {
+        const shown = JSON.parse(text.replaceAll('127.0.0.1:4000', origin.replace('http://', ''))) as unknown;
+        expect(
+          received.some((answer) => sameShape(answer, shown)),
+          `${stdout}\nshould hold the shape of\n${text}`,
+        ).toBe(true);
+      }
+      if (streamed) expect(stdout).toMatch(/event: complete/);
+    }
+    // The list holds the job, which the stream saw end.
+    expect(answers[3]).toContain(id);
+  });
+
+  it('"From your app": the TypeScript example runs against the gateway', { timeout: 60_000 }, async () => {
+    const source = block('From your app', 'ts')
+      .replace("'happyhorse-gateway/client'", `'${join(ROOT, 'packages/client/src/client/index.ts')}'`)
+      .replace("'http://127.0.0.1:4000/graphql'", `'${origin}/graphql'`);
+    const dir = mkdtempSync(join(tmpdir(), 'hh-readme-example-'));
+    try {
+      writeFileSync(join(dir, 'example.mts'), source);
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'example.mts')], {
+        cwd: ROOT,
+        timeout: 45_000,
+      });
+      expect(stdout.trim()).toMatch(/^SUCCEEDED http:\/\/\S+$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
