@@ -1,16 +1,10 @@
-/**
- * `.env` in the working directory: read before the configuration, by the gateway and by the keys
- * command; what the environment already holds wins. The production build reads it too
- * (test/production.test.ts).
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.ts';
 import { loadEnvFile } from '../src/envFile.ts';
-import { bundled, freePort } from './support/childGateway.ts';
+import { bundled, freePort, killCleanProcesses, spawnClean } from './support/childGateway.ts';
 
 const folders: string[] = [];
 afterAll(() => {
@@ -69,26 +63,11 @@ describe('loadEnvFile', () => {
  * from their bundle (test/support/childGateway.ts), which reads .env as the source does and starts in
  * a fraction of tsx's time.
  */
-const started: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of started)
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
-});
+afterAll(killCleanProcesses);
 
+/** The gateway's `program` from its bundle, as `npm start` and `npm run keys` run it. */
 async function start(program: 'main' | 'keys', args: string[], cwd: string, env: Record<string, string>) {
-  // Nothing from the test runner's environment but PATH and HOME: the settings come from .env and `env`.
-  const child = spawn(process.execPath, [await bundled(program), ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  started.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
+  return spawnClean(process.execPath, [await bundled(program), ...args], cwd, env);
 }
 
 async function healthy(url: string, exited: Promise<unknown>, output: () => string, timeoutMs: number): Promise<void> {

@@ -4,23 +4,21 @@
  * key. An edited source is bundled again before the gateway runs, never served from an older bundle.
  * And the production install holds no development tooling: neither tsx nor esbuild.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleKey } from '../scripts/bundle.js';
-import { freePort } from './support/childGateway.ts';
+import { freePort, killCleanProcesses, spawnClean } from './support/childGateway.ts';
 import { eventually } from './support/gateway.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
 const folders: string[] = [];
-const started: ChildProcess[] = [];
 afterAll(() => {
-  for (const child of started)
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+  killCleanProcesses();
   for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -30,21 +28,7 @@ function folder(): string {
   return dir;
 }
 
-/** `command` in its own process group, in `cwd`, with only PATH and HOME from this process' environment. */
-function run(command: string, args: string[], cwd: string, env: Record<string, string>) {
-  const child = spawn(command, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  started.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
+const run = spawnClean;
 
 /** Resolves once `url` answers 200; fails as soon as the process exits. */
 async function answers(url: string, gateway: ReturnType<typeof run>): Promise<void> {

@@ -130,3 +130,38 @@ export async function startChild(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+export interface CleanProcess {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** Started by `spawnClean` and not yet gone: `killCleanProcesses` ends them (each file's afterAll). */
+const cleanProcesses: ChildProcess[] = [];
+
+/**
+ * `command` in its own process group, in `cwd`, with nothing from the test runner's environment but
+ * PATH and HOME: its settings come from `env` (and whatever it reads itself, a .env say).
+ */
+export function spawnClean(command: string, args: string[], cwd: string, env: Record<string, string>): CleanProcess {
+  const child = spawn(command, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  cleanProcesses.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** SIGKILL to the group of every process `spawnClean` started that has not exited. */
+export function killCleanProcesses(): void {
+  for (const child of cleanProcesses.splice(0))
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+}
