@@ -13,31 +13,20 @@ import {
   type VideoClient,
   VideoClientError,
 } from '../packages/client/src/client/index.ts';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
-import { createGateway, type Gateway } from '../src/server.ts';
-import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
+import { simulatorGatewayFixture } from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
 
 const SAMPLE_MP4 = readFileSync(fileURLToPath(new URL('../src/simulator/sample.mp4', import.meta.url)));
 
-let database: TestDatabase;
-let gateway: Gateway;
 let client: VideoClient;
+// No key: the simulator, as `npm start` runs for a newcomer.
+const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '300', POLL_INTERVAL_MS: '100' });
 
-beforeAll(async () => {
-  database = await openTestDatabase('pglite');
-  // No key: the simulator, as `npm start` runs for a newcomer.
-  const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '300', POLL_INTERVAL_MS: '100' });
-  gateway = await createGateway(config, createLogger('silent'), { database: database.database });
-  client = createVideoClient({ url: await gateway.listen(0, '127.0.0.1') });
-}, 30_000);
-
-afterAll(async () => {
-  client?.dispose();
-  await gateway?.close();
-  await database?.close();
+beforeAll(() => {
+  client = createVideoClient({ url: sim.url });
 });
+
+afterAll(() => client?.dispose());
 
 async function follow(prediction: Prediction): Promise<Prediction> {
   let latest = prediction;

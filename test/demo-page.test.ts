@@ -1,28 +1,19 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
-import { createGateway, type Gateway } from '../src/server.ts';
 import { haveBrowser, launchChromium } from './support/browser.ts';
-import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
+import { simulatorGatewayFixture } from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
 
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
 
 describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-in simulator', () => {
-  let database: TestDatabase;
-  let gateway: Gateway;
-  let origin: string;
+  // No key: the gateway runs its simulator, exactly as `npm start` does for a newcomer.
+  const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '2500', POLL_INTERVAL_MS: '200' });
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    database = await openTestDatabase('pglite');
-    // No key: the gateway runs its simulator, exactly as `npm start` does for a newcomer.
-    const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '2500', POLL_INTERVAL_MS: '200' });
-    gateway = await createGateway(config, createLogger('silent'), { database: database.database });
-    origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
     page.setDefaultTimeout(10_000);
@@ -30,14 +21,12 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
 
   afterAll(async () => {
     await browser?.close();
-    await gateway?.close();
-    await database?.close();
   });
 
   it('submits a prompt, shows the status change, and plays the finished video', async () => {
     const failures: string[] = [];
     page.on('pageerror', (error) => failures.push(error.message));
-    await page.goto(`${origin}/`);
+    await page.goto(`${sim.origin}/`);
     await page.getByLabel('Prompt').fill('A chestnut horse trotting through snow');
     await page.getByLabel('Duration (s)').fill('4');
     await page.getByRole('button', { name: 'Generate video' }).click();
@@ -74,7 +63,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
       error: v.error?.code,
     }));
     // The gateway's own copy, through its signed link (the browser seeks it with range requests).
-    expect(media.src).toMatch(new RegExp(`^${origin}/videos/[0-9a-f-]{36}/0\\.mp4\\?expires=\\d+&signature=`));
+    expect(media.src).toMatch(new RegExp(`^${sim.origin}/videos/[0-9a-f-]{36}/0\\.mp4\\?expires=\\d+&signature=`));
     expect(media.width).toBeGreaterThan(0);
     expect(media.duration).toBeGreaterThan(0);
     expect(media.error).toBeUndefined();
@@ -93,10 +82,14 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     const graphiql = await browser.newPage();
     const outside: string[] = [];
     graphiql.on('request', (request) => {
-      if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:'))
+      if (
+        !request.url().startsWith(sim.origin) &&
+        !request.url().startsWith('data:') &&
+        !request.url().startsWith('blob:')
+      )
         outside.push(request.url());
     });
-    await graphiql.goto(`${origin}/graphql`);
+    await graphiql.goto(`${sim.origin}/graphql`);
     await graphiql.locator('.graphiql-container').first().waitFor();
     await expect
       .poll(() => graphiql.locator('.graphiql-query-editor').first().textContent())
@@ -107,7 +100,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
 
   /** GraphQL from the test itself, as the page's (anonymous) caller. */
   async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const response = await fetch(`${origin}/graphql`, {
+    const response = await fetch(`${sim.origin}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query, variables }),
@@ -127,7 +120,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     tab.setDefaultTimeout(10_000);
     const failures: string[] = [];
     tab.on('pageerror', (error) => failures.push(error.message));
-    await tab.goto(`${origin}/`);
+    await tab.goto(`${sim.origin}/`);
     await tab.getByLabel(mode, { exact: true }).check();
     return { tab, failures };
   }
@@ -283,24 +276,16 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
 });
 
 describe.skipIf(!haveBrowser)('the demo page remembers: its job across a reload, and jobs of other tabs', () => {
-  let database: TestDatabase;
-  let gateway: Gateway;
-  let origin: string;
+  // Jobs long enough that a reload lands while one runs.
+  const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '6000', POLL_INTERVAL_MS: '200' });
   let browser: Browser;
 
   beforeAll(async () => {
-    database = await openTestDatabase('pglite');
-    // Jobs long enough that a reload lands while one runs.
-    const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '6000', POLL_INTERVAL_MS: '200' });
-    gateway = await createGateway(config, createLogger('silent'), { database: database.database });
-    origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
     browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    await gateway?.close();
-    await database?.close();
   });
 
   async function open(path = '/') {
@@ -308,7 +293,7 @@ describe.skipIf(!haveBrowser)('the demo page remembers: its job across a reload,
     tab.setDefaultTimeout(10_000);
     const failures: string[] = [];
     tab.on('pageerror', (error) => failures.push(error.message));
-    await tab.goto(`${origin}${path}`);
+    await tab.goto(`${sim.origin}${path}`);
     return { tab, failures };
   }
   const jobOf = (tab: Page) => new URL(tab.url()).searchParams.get('job');

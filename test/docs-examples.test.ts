@@ -11,11 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.ts';
-import { createLogger } from '../src/log.ts';
-import { createGateway, type Gateway } from '../src/server.ts';
-import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
+import { describe, expect, it } from 'vitest';
+import { simulatorGatewayFixture } from './support/gateway.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -71,22 +68,8 @@ function sameShape(actual: unknown, shown: unknown): boolean {
   return actual === shown;
 }
 
-let database: TestDatabase;
-let gateway: Gateway;
-let origin: string;
-
-beforeAll(async () => {
-  database = await openTestDatabase('pglite');
-  // As `npm start` configures it, with shorter simulated jobs.
-  const config = loadConfig({ NODE_ENV: 'test', SIMULATOR_JOB_MS: '1500', POLL_INTERVAL_MS: '200' });
-  gateway = await createGateway(config, createLogger('silent'), { database: database.database });
-  origin = new URL(await gateway.listen(0, '127.0.0.1')).origin;
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.close();
-  await database?.close();
-});
+// As `npm start` runs it, with shorter simulated jobs.
+const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '1500', POLL_INTERVAL_MS: '200' });
 
 describe("the README's examples", () => {
   it('"Try it with curl": every command runs, and answers as shown', { timeout: 60_000 }, async () => {
@@ -96,7 +79,7 @@ describe("the README's examples", () => {
     const answers: string[] = [];
     for (const [index, example] of examples.entries()) {
       const command = example.command
-        .replaceAll('localhost:4000', origin.replace('http://', ''))
+        .replaceAll('localhost:4000', sim.origin.replace('http://', ''))
         .replaceAll('8c0d…', id);
       const { stdout } = await run('bash', ['-c', command], { timeout: 30_000 });
       answers.push(stdout);
@@ -109,7 +92,7 @@ describe("the README's examples", () => {
         : [JSON.parse(stdout) as unknown];
       // The README's gateway is on port 4000; this one is wherever it could listen.
       for (const text of example.shown) {
-        const shown = JSON.parse(text.replaceAll('127.0.0.1:4000', origin.replace('http://', ''))) as unknown;
+        const shown = JSON.parse(text.replaceAll('127.0.0.1:4000', sim.origin.replace('http://', ''))) as unknown;
         expect(
           received.some((answer) => sameShape(answer, shown)),
           `${stdout}\nshould hold the shape of\n${text}`,
@@ -124,7 +107,7 @@ describe("the README's examples", () => {
   it('"From your app": the TypeScript example runs against the gateway', { timeout: 60_000 }, async () => {
     const source = block('From your app', 'ts')
       .replace("'happyhorse-gateway/client'", `'${join(ROOT, 'packages/client/src/client/index.ts')}'`)
-      .replace("'http://127.0.0.1:4000/graphql'", `'${origin}/graphql'`);
+      .replace("'http://127.0.0.1:4000/graphql'", `'${sim.url}'`);
     const dir = mkdtempSync(join(tmpdir(), 'hh-readme-example-'));
     try {
       writeFileSync(join(dir, 'example.mts'), source);

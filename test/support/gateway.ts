@@ -244,6 +244,27 @@ export function gatewayFixture(backend: Backend, env?: Record<string, string>) {
 }
 
 /**
+ * A gateway with no API key, on its built-in simulator and an in-memory PGlite, as `npm start` runs for
+ * a newcomer (`env` shortens its jobs and polls): started before the file's (or describe's) tests,
+ * closed after. Read the fields inside tests: `origin` is http://127.0.0.1:PORT, `url` its /graphql.
+ */
+export function simulatorGatewayFixture(env: Record<string, string>) {
+  const fixture = {} as { gateway: Gateway; origin: string; url: string; db: TestDatabase };
+  beforeAll(async () => {
+    fixture.db = await openTestDatabase('pglite');
+    const config = loadConfig({ NODE_ENV: 'test', ...env });
+    fixture.gateway = await createGateway(config, createLogger('silent'), { database: fixture.db.database });
+    fixture.url = await fixture.gateway.listen(0, '127.0.0.1');
+    fixture.origin = new URL(fixture.url).origin;
+  }, 60_000);
+  afterAll(async () => {
+    await fixture.gateway?.close();
+    await fixture.db?.close();
+  });
+  return fixture;
+}
+
+/**
  * Two gateways on one Postgres database, each opening connections of its own from the URL as separate
  * processes would, and a fake Atlas: started before the file's tests, torn down after.
  */
