@@ -84,32 +84,26 @@ export class ProgressEstimator {
     const key = `${model.id}:${resolution}:${min}`;
     let cached = this.#cache.get(key);
     if (!cached || Date.now() >= cached.expiresAt) {
-      // Reads meanwhile share this one query.
+      // Reads meanwhile share this one query; its answer says how long to keep it.
       const entry: { expiresAt: number; medianMs: Promise<number | null> } = {
         expiresAt: Number.POSITIVE_INFINITY,
-        medianMs: Promise.resolve(null),
+        medianMs: typicalWallTime(this.db, {
+          model: model.id,
+          resolution,
+          minSeconds: min,
+          maxSeconds: max,
+          recent: RECENT,
+        })
+          .then(
+            ({ medianMs, samples }) => (samples >= MIN_SAMPLES ? medianMs : null),
+            // No estimate is worth failing a read over.
+            () => null,
+          )
+          .then((medianMs) => {
+            entry.expiresAt = Date.now() + (medianMs === null ? FEW_SAMPLES_CACHE_MS : CACHE_MS);
+            return medianMs;
+          }),
       };
-      const until = (trusted: boolean) => {
-        entry.expiresAt = Date.now() + (trusted ? CACHE_MS : FEW_SAMPLES_CACHE_MS);
-      };
-      entry.medianMs = typicalWallTime(this.db, {
-        model: model.id,
-        resolution,
-        minSeconds: min,
-        maxSeconds: max,
-        recent: RECENT,
-      }).then(
-        ({ medianMs, samples }) => {
-          const trusted = samples >= MIN_SAMPLES && medianMs !== null;
-          until(trusted);
-          return trusted ? medianMs : null;
-        },
-        // No estimate is worth failing a read over.
-        () => {
-          until(false);
-          return null;
-        },
-      );
       cached = entry;
       this.#cache.set(key, cached);
     }
