@@ -131,9 +131,11 @@ export class PredictionEvents {
    */
   watchOwner(owner: Owner): AsyncIterable<PredictionRow> {
     return new Repeater<PredictionRow>(async (push, stop) => {
-      const key = ownerKey({ id: owner.id, tenantId: owner.tenantId });
+      // Only the two fields: a caller's principal carries more, which must not key the map.
+      const own: Owner = { id: owner.id, tenantId: owner.tenantId };
+      const key = ownerKey(own);
       const watcher: OwnerWatcher = {
-        owner: { id: owner.id, tenantId: owner.tenantId },
+        owner: own,
         versions: new Map(),
         deliver(row) {
           if (row.version <= (this.versions.get(row.id) ?? 0)) return;
@@ -173,13 +175,13 @@ export class PredictionEvents {
     for (const listener of this.#onAnyChange) listener();
     const watchers = this.#watchers.get(notice.id);
     // Read the row only if some watcher has not seen this version yet.
-    const behind = (versions: Iterable<number>) => [...versions].some((version) => version < notice.version);
-    if (watchers && behind([...watchers].map((watcher) => watcher.version))) return void this.#refresh(notice.id);
+    if (watchers && [...watchers].some((watcher) => watcher.version < notice.version))
+      return void this.#refresh(notice.id);
     if (this.#owners.size === 0) return;
     // A notice without its owner (from an older gateway) is read to learn it.
     if (notice.ownerId === undefined || notice.tenantId === undefined) return void this.#refresh(notice.id);
     const owners = this.#owners.get(ownerKey({ id: notice.ownerId, tenantId: notice.tenantId }));
-    if (owners && behind([...owners].map((watcher) => watcher.versions.get(notice.id) ?? 0)))
+    if (owners && [...owners].some((watcher) => (watcher.versions.get(notice.id) ?? 0) < notice.version))
       void this.#refresh(notice.id);
   }
 
