@@ -112,4 +112,25 @@ describe('prediction events', () => {
     await done;
     expect(seen).toHaveLength(1);
   });
+
+  it('tells onAnyChange of every change announced, of predictions nobody watches (the poller wakes from idle on it)', async () => {
+    const events = new PredictionEvents(db.database, createLogger('silent'));
+    await events.start();
+    let heard = 0;
+    events.onAnyChange(() => heard++);
+    const id = '10000000-0000-4000-8000-000000000009';
+    await insertPrediction(db.database.db, row(id));
+    await applyChange(
+      db.database.db,
+      { log: createLogger('silent') },
+      id,
+      { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
+      { source: { via: 'poll' } },
+    );
+    await eventually(
+      () => heard,
+      (n) => n >= 1,
+    );
+    await events.stop();
+  });
 });
