@@ -93,15 +93,19 @@ export async function startServices(config: Config, log: Logger, database: Datab
     openStreams: () => events.openStreams,
     poolSize: database.poolSize,
     readDatabase: async () => {
-      const [{ unfinishedJobs, connectionsInUse, pollOverdueSeconds }, { totalUsd, topCallerUsd }] = await Promise.all([
-        readGauges(database.db, database.applicationName, {
+      // One after the other: the gauge counts this process' busy connections, and a second read in
+      // flight beside it would count itself.
+      const { unfinishedJobs, connectionsInUse, pollOverdueSeconds } = await readGauges(
+        database.db,
+        database.applicationName,
+        {
           pollIntervalMs: config.pollIntervalMs,
           webhookPollIntervalMs: config.atlasWebhooks?.pollIntervalMs,
           maxBackoffMs: POLL_MAX_BACKOFF_MS,
-        }),
-        // The day admission counts a daily budget over (admission.ts).
-        spendingSince(database.db, startOfUtcDay(new Date())),
-      ]);
+        },
+      );
+      // The day admission counts a daily budget over (admission.ts).
+      const { totalUsd, topCallerUsd } = await spendingSince(database.db, startOfUtcDay(new Date()));
       // PGlite is one connection, in use by the process all along.
       return {
         unfinishedJobs,

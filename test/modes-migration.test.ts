@@ -77,7 +77,9 @@ describe('the modes migration', () => {
     } finally {
       await client.close();
     }
-  });
+    // A new PGlite runs initdb (no template: the migrations start before modes), seconds of CPU;
+    // on a loaded machine well past the default 30 s.
+  }, 120_000);
 
   it('backfills mode and input on the Postgres server', async () => {
     const server = await createServerDatabase();
