@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.ts';
 import { loadEnvFile } from '../src/envFile.ts';
-import { bundled, freePort, killCleanProcesses, spawnClean } from './support/childGateway.ts';
+import { bundled, freePort, killCleanProcesses, spawnClean, TEST_NODE_FLAGS } from './support/childGateway.ts';
 
 const folders: string[] = [];
 afterAll(() => {
@@ -67,7 +67,7 @@ afterAll(killCleanProcesses);
 
 /** The gateway's `program` from its bundle, as `npm start` and `npm run keys` run it. */
 async function start(program: 'main' | 'keys', args: string[], cwd: string, env: Record<string, string>) {
-  return spawnClean(process.execPath, [await bundled(program), ...args], cwd, env);
+  return spawnClean(process.execPath, [...TEST_NODE_FLAGS, await bundled(program), ...args], cwd, env);
 }
 
 async function healthy(url: string, exited: Promise<unknown>, output: () => string, timeoutMs: number): Promise<void> {

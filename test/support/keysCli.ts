@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Reply } from './auth.ts';
-import { bundled } from './childGateway.ts';
+import { bundled, TEST_NODE_FLAGS } from './childGateway.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const KEY = /^hhk_[A-Za-z0-9_-]{43}$/;
@@ -46,7 +46,9 @@ export async function keys(
   { via = 'bundle' }: { via?: 'npm' | 'bundle' } = {},
 ): Promise<Run> {
   const [command, commandArgs]: [string, string[]] =
-    via === 'npm' ? ['npm', ['run', 'keys', '--', ...args]] : [process.execPath, [await bundled('keys'), ...args]];
+    via === 'npm'
+      ? ['npm', ['run', 'keys', '--', ...args]]
+      : [process.execPath, [...TEST_NODE_FLAGS, await bundled('keys'), ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(command, commandArgs, {
       cwd: ROOT,
