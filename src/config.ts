@@ -222,7 +222,12 @@ const Env = z.object({
   OTEL_BSP_SCHEDULE_DELAY: int(1, 2 ** 31 - 1, 5_000),
 });
 
-/** Every environment variable the configuration reads (deploy files are checked against it). */
+/** The name of an environment variable the configuration reads. */
+export type ConfigVariable = keyof typeof Env.shape;
+/**
+ * Every environment variable the configuration reads (deploy files are checked against it). Each is
+ * documented in src/configDocs.ts, which docs/configuration.md's table is made from.
+ */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(Env.shape);
 
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */
