@@ -101,7 +101,8 @@ const OtlpHeaders = z.string().transform((value, ctx) => {
   return headers;
 });
 
-const Env = z.object({
+/** The environment the gateway reads, checked; what it reads from it is loadConfig's. */
+export const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
   HOST: z.string().min(1).default('127.0.0.1'),
