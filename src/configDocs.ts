@@ -6,8 +6,10 @@
  *
  * The table's rows follow the order of the entries. Variables read together share a row: the first
  * one's entry holds the row, the others name it with `inRowOf` (and follow it in the order written).
+ * Error codes are written as ErrorCode constants, as everywhere in src/ (test/error-codes.test.ts).
  */
 import type { ConfigVariable } from './config.ts';
+import { ErrorCode } from './errorCodes.ts';
 
 /** A row of the table, by the first variable in it. */
 export interface ConfigRowDoc {
@@ -59,7 +61,7 @@ export const CONFIG_DOCS = {
   },
   PREDICTION_TIMEOUT_MS: {
     default: '`1800000` (30 min)',
-    meaning: 'a job unfinished after this ends FAILED with `TIMED_OUT`',
+    meaning: `a job unfinished after this ends FAILED with \`${ErrorCode.TIMED_OUT}\``,
   },
   UPSTREAM_TIMEOUT_MS: { default: '`30000`', meaning: 'timeout of each upstream call' },
   UPSTREAM_RETRIES: { default: '`3`', meaning: 'extra attempts for status calls (create calls are never retried)' },
@@ -71,8 +73,7 @@ export const CONFIG_DOCS = {
   GRAPHIQL: { default: 'on unless production or `only`', meaning: 'serve GraphiQL at `/graphql`' },
   INTROSPECTION: {
     default: 'on unless production',
-    meaning:
-      'answer `__schema` and `__type` (GraphiQL and codegen against a running gateway need it); off, they get `INTROSPECTION_DISABLED`. The schema ships in the client package either way',
+    meaning: `answer \`__schema\` and \`__type\` (GraphiQL and codegen against a running gateway need it); off, they get \`${ErrorCode.INTROSPECTION_DISABLED}\`. The schema ships in the client package either way`,
   },
   LOG_LEVEL: {
     default: '`info`',
