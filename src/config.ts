@@ -101,7 +101,8 @@ const OtlpHeaders = z.string().transform((value, ctx) => {
   return headers;
 });
 
-const Env = z.object({
+/** The environment the gateway reads, checked; what it reads from it is loadConfig's. */
+export const Env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -222,7 +223,12 @@ const Env = z.object({
   OTEL_BSP_SCHEDULE_DELAY: int(1, 2 ** 31 - 1, 5_000),
 });
 
-/** Every environment variable the configuration reads (deploy files are checked against it). */
+/** The name of an environment variable the configuration reads. */
+export type ConfigVariable = keyof typeof Env.shape;
+/**
+ * Every environment variable the configuration reads (deploy files are checked against it). Each is
+ * documented in src/configDocs.ts, which docs/configuration.md's table is made from.
+ */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(Env.shape);
 
 /** Where copies of the outputs go: none, a folder (the default, DATA_DIR/videos), or an S3 bucket and prefix. */

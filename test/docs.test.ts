@@ -1,13 +1,17 @@
 /**
- * The docs say what the code does: every variable the configuration reads is in the table of
- * docs/configuration.md, and the table names no variable the configuration does not read. Every link
- * from the README and docs/ to a file of this repository, or to a heading of one, resolves.
+ * The docs say what the code does: the table of docs/configuration.md is the one made from
+ * src/configDocs.ts, which documents every variable the configuration reads, once, and no other, with
+ * the defaults the schema applies. Every link from the README and docs/ to a file of this repository,
+ * or to a heading of one, resolves.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES } from '../src/config.ts';
+import type { ZodType } from 'zod';
+import { CONFIGURATION_DOC, configRows, configTable, documentedTable } from '../scripts/configTable.ts';
+import { CONFIG_VARIABLES, Env } from '../src/config.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOCS = [
@@ -31,16 +35,34 @@ function anchors(file: string): Set<string> {
 }
 
 describe('the docs', () => {
-  it('list every configuration variable in docs/configuration.md, and only those', () => {
-    const text = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
-    // A row's first cell names one variable or several (`AUTH_JWKS_URL` / `AUTH_JWT_SECRET`).
-    const firstCells = [...text.matchAll(/^\| ([^|]*`[A-Z][^|]*) \|/gm)].map((match) => match[1]!);
-    const documented = new Set(
-      firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!)),
-    );
+  it('have the configuration table that src/configDocs.ts makes (npm run docs:config writes it)', () => {
+    const written = documentedTable(readFileSync(CONFIGURATION_DOC, 'utf8'));
+    expect(written).toBeDefined();
+    expect(written).toBe(configTable());
+  });
+
+  it('document every configuration variable in the table exactly once, and only those', () => {
+    const documented = configRows().flatMap((row) => row.variables);
     expect(CONFIG_VARIABLES.length).toBeGreaterThan(50);
-    expect(CONFIG_VARIABLES.filter((name) => !documented.has(name))).toEqual([]);
-    expect([...documented].filter((name) => !CONFIG_VARIABLES.includes(name))).toEqual([]);
+    expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
+  });
+
+  it('show the defaults the schema applies', () => {
+    const differ: string[] = [];
+    for (const row of configRows()) {
+      // A shared row shows one default per variable, in their order (`5000` / `3600000`).
+      const shown = [...row.default.matchAll(/`([^`]+)`/g)].map((match) => match[1]!);
+      row.variables.forEach((variable, index) => {
+        const schema: ZodType = Env.shape[variable];
+        const applied = schema.safeParse(undefined);
+        if (!applied.success || applied.data === undefined) return; // no default: the docs say what unset does
+        // Read as the gateway reads it, so `24h` stands for 86400 seconds.
+        const read = shown[index] === undefined ? undefined : schema.safeParse(shown[index]);
+        if (!read?.success || !isDeepStrictEqual(read.data, applied.data))
+          differ.push(`${variable}: shows ${row.default}, the schema applies ${JSON.stringify(applied.data)}`);
+      });
+    }
+    expect(differ).toEqual([]);
   });
 
   it('link only to files and headings that exist', () => {
