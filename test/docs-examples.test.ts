@@ -13,60 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { simulatorGatewayFixture } from './support/gateway.ts';
+import { blockUnder, curlExamples, sameShape } from './support/markdownExamples.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
-/** The fenced block of `language` under the README heading `heading`. */
-function block(heading: string, language: string): string {
-  const section = README.split(/^## /m).find((part) => part.startsWith(heading));
-  const match = section?.match(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``));
-  if (!match) throw new Error(`README: no ${language} block under "${heading}"`);
-  return match[1]!;
-}
-
-interface Example {
-  command: string;
-  /** The answer's lines shown after it (`# => {…}` or the stream's `# data: {…}`), as JSON text. */
-  shown: string[];
-}
-
-/** Each curl command of a shell block, with the JSON the README shows it answering. */
-function curlExamples(sh: string): Example[] {
-  const examples: Example[] = [];
-  for (const line of sh.split('\n')) {
-    if (line.startsWith('curl ')) examples.push({ command: line, shown: [] });
-    else if (line.startsWith('#')) {
-      // The README's stand-in id (8c0d…) stands for whichever id the job got.
-      const answer = line.match(/^# (?:=> |data: )(\{.*\})$/)?.[1]?.replaceAll('8c0d…', '…');
-      if (answer && examples.length > 0) examples.at(-1)!.shown.push(answer);
-    } else if (line.trim() && examples.length > 0) examples.at(-1)!.command += `\n${line}`;
-  }
-  return examples;
-}
-
-/** Whether `actual` has the shape of `shown`: the same keys, the same values, `…` in a string matching anything. */
-function sameShape(actual: unknown, shown: unknown): boolean {
-  if (typeof shown === 'string' && shown.includes('…')) {
-    const pattern = shown
-      .split('…')
-      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*');
-    return typeof actual === 'string' && new RegExp(`^${pattern}$`).test(actual);
-  }
-  if (Array.isArray(shown))
-    return Array.isArray(actual) && actual.length === shown.length && shown.every((s, i) => sameShape(actual[i], s));
-  if (shown && typeof shown === 'object') {
-    if (!actual || typeof actual !== 'object' || Array.isArray(actual)) return false;
-    const keys = Object.keys(shown);
-    return (
-      keys.length === Object.keys(actual).length &&
-      keys.every((key) => sameShape((actual as Record<string, unknown>)[key], (shown as Record<string, unknown>)[key]))
-    );
-  }
-  return actual === shown;
-}
+const block = (heading: string, language: string) => blockUnder(README, heading, language);
 
 // As `npm start` runs it, with shorter simulated jobs.
 const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '1500', POLL_INTERVAL_MS: '200' });
