@@ -2,12 +2,13 @@
  * The typed client's request() and subscribe() with documents of the caller's own, typed as
  * graphql-codegen types them, against a live gateway (JWT auth, the fake Atlas): results and variables
  * typed from the document, the token sent on both transports, GraphQL errors as VideoClientError,
- * retries only where repeating is safe, a subscription followed to its terminal state, and the hint a
- * request with no HTTP status carries.
+ * retries only where repeating is safe, a subscription followed to its terminal state, the hint a
+ * request with no HTTP status carries, and a dropped stream reconnecting (a subscription's first connect
+ * with no status is in client-streams-browser.test.ts).
  */
 import { type AddressInfo, createServer } from 'node:net';
 import { parse } from 'graphql';
-import { beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   createVideoClient,
   type GenerateVideoInput,
@@ -270,6 +271,73 @@ describe('a request that gets no HTTP status', () => {
     // The fixed methods share the path.
     const viaMethod = await client.viewer().catch((e: unknown) => e);
     expect((viaMethod as VideoClientError).message).toContain('CORS_ORIGINS');
+    client.dispose();
+  });
+});
+
+/** An answer as the gateway's event stream, its events in order, then 'complete'. */
+function eventStream(events: unknown[]): Response {
+  const text = events.map((event) => `event: next\ndata: ${JSON.stringify(event)}\n\n`).join('');
+  return new Response(`${text}event: complete\ndata:\n\n`, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream' },
+  });
+}
+
+describe('a subscription whose stream dropped after it connected', () => {
+  // graphql-sse waits seconds between tries (1 s, doubling, plus up to 3 s): fake timers skip them.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps trying past the three tries a first connect gets, while fetch fails with no status, and goes on', async () => {
+    const first = { predictionUpdated: { id: 'p1', status: 'PROCESSING', videoUrl: null } };
+    const last = { predictionUpdated: { id: 'p1', status: 'SUCCEEDED', videoUrl: 'https://cdn.example/p1.mp4' } };
+    // Connected with one result, then dropped (the connection broke mid-stream).
+    let drop = () => {};
+    const connected = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`event: next\ndata: ${JSON.stringify({ data: first })}\n\n`));
+        drop = () => controller.error(new TypeError('network error'));
+      },
+    });
+    // Then four tries get no HTTP answer (the gateway restarting, say); then it is back.
+    const answers: (() => Response)[] = [
+      () => new Response(connected, { status: 200, headers: { 'content-type': 'text/event-stream' } }),
+      ...Array.from({ length: 4 }, () => () => {
+        throw new TypeError('Failed to fetch');
+      }),
+      () => eventStream([{ data: last }]),
+    ];
+    let sent = 0;
+    const client = createVideoClient({
+      url: 'http://gateway.invalid/graphql',
+      fetch: async () => {
+        const answer = answers[sent++];
+        if (!answer) throw new Error('no more answers');
+        return answer();
+      },
+    });
+    const results: unknown[] = [];
+    const done = (async () => {
+      for await (const result of client.subscribe(FollowDocument, { id: 'p1' })) {
+        results.push(result);
+        // Dropped while the client waits for the next result.
+        if (results.length === 1) setImmediate(drop);
+      }
+    })();
+    let settled = false;
+    const settle = () => {
+      settled = true;
+    };
+    done.then(settle, settle);
+    while (!settled) await vi.advanceTimersByTimeAsync(1_000);
+    await done;
+    expect(results).toEqual([first, last]);
+    expect(sent).toBe(6);
     client.dispose();
   });
 });

@@ -157,6 +157,73 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
     expect(videoUrl).toBe('https://cdn.example/over-ws.mp4');
   });
 
+  it("streams myPredictionsUpdated: each caller's own new jobs and their changes to the end, never another caller's", async () => {
+    type Change = { id: string; status: string };
+    const callers = { erin: await as('ws-mine-erin'), frank: await as('ws-mine-frank') };
+    type Caller = keyof typeof callers;
+    const generate = async (caller: Caller, prompt: string) => {
+      const { results, failure } = await run<Generated>(callers[caller], {
+        query: GENERATE,
+        variables: { input: { prompt } },
+      });
+      expect(failure).toBeUndefined();
+      return results[0]!.data!.generateVideo.prediction.id;
+    };
+    /** The caller's stream over the same socket, read as far as a test asks. */
+    const streamOf = (caller: Caller) => {
+      const events = callers[caller].iterate<{ myPredictionsUpdated: Change }>({
+        query: 'subscription Mine { myPredictionsUpdated { id status } }',
+      });
+      const seen: Change[] = [];
+      return {
+        seen,
+        events,
+        async until(ok: (change: Change) => boolean): Promise<void> {
+          for (;;) {
+            const next = await events.next();
+            if (next.done) throw new Error(`the stream ended; seen ${JSON.stringify(seen)}`);
+            const change = next.value.data?.myPredictionsUpdated;
+            if (!change) throw new Error(`stream error: ${JSON.stringify(next.value.errors)}`);
+            seen.push(change);
+            if (ok(change)) return;
+          }
+        },
+      };
+    };
+
+    // Each caller first has a job that keeps running: a stream begins with it, which shows it is live.
+    const release = holdJobs(t.fake);
+    const running = { erin: await generate('erin', 'erin running'), frank: await generate('frank', 'frank running') };
+    const stream = { erin: streamOf('erin'), frank: streamOf('frank') };
+    try {
+      await stream.erin.until((change) => change.id === running.erin);
+      await stream.frank.until((change) => change.id === running.frank);
+      // The running jobs end, and new jobs from here on run to SUCCEEDED.
+      release('https://cdn.example/mine-over-ws.mp4');
+      await stream.erin.until((change) => change.id === running.erin && change.status === 'SUCCEEDED');
+      await stream.frank.until((change) => change.id === running.frank && change.status === 'SUCCEEDED');
+
+      // One caller's job ends before the other's next begins, so by the time each stream shows its
+      // own last job ended, every change of the other's earlier jobs would have reached it too.
+      const erins = await generate('erin', 'erin finishes');
+      await stream.erin.until((change) => change.id === erins && change.status === 'SUCCEEDED');
+      const franks = await generate('frank', 'frank finishes');
+      await stream.frank.until((change) => change.id === franks && change.status === 'SUCCEEDED');
+      const erinsLast = await generate('erin', 'erin last');
+      await stream.erin.until((change) => change.id === erinsLast && change.status === 'SUCCEEDED');
+
+      // A new job, from its first state to its end.
+      const statuses = stream.erin.seen.filter((change) => change.id === erins).map((change) => change.status);
+      expect(statuses[0]).toMatch(/STARTING|PROCESSING/);
+      expect(statuses.at(-1)).toBe('SUCCEEDED');
+      const idsSeen = (caller: Caller) => [...new Set(stream[caller].seen.map((change) => change.id))].sort();
+      expect(idsSeen('erin')).toEqual([running.erin, erins, erinsLast].sort());
+      expect(idsSeen('frank')).toEqual([running.frank, franks].sort());
+    } finally {
+      await Promise.all([stream.erin.events.return?.(), stream.frank.events.return?.()]);
+    }
+  });
+
   it('takes the credential as { token } too; the caller is who the token says', async () => {
     const bob = await as('bob', 'token');
     const { results } = await run<{ viewer: { id: string; authenticatedBy: string } }>(bob, {

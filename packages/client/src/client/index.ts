@@ -195,6 +195,8 @@ export interface VideoClient {
    * Run any subscription over SSE, as watchPrediction does. Without handlers: an async iterable of
    * results that ends when the gateway completes the subscription or the signal aborts, and throws a
    * VideoClientError on a GraphQL error. With handlers: calls them, and returns a function that stops.
+   * A first connect that gets no HTTP status (CORS, say) fails with NETWORK_ERROR after three tries,
+   * as a query does; a stream that was connected and dropped reconnects for half a minute or more.
    */
   subscribe<Document extends AnyTypedDocument>(
     document: Document,
@@ -289,6 +291,12 @@ const RETRYABLE = new Set([
 ]);
 const SUBMIT_RETRY_DELAYS_MS = [250, 1_000];
 
+/** graphql-sse's own wait before connecting a dropped stream again: 1 s, doubling, plus 0.3 to 3 s. */
+async function reconnectBackoff(retries: number): Promise<void> {
+  const delay = 1_000 * 2 ** retries + 300 + Math.floor(Math.random() * 2_700);
+  await new Promise((resolve) => setTimeout(resolve, delay));
+}
+
 export function createVideoClient(options: VideoClientOptions): VideoClient {
   const fetchFn = options.fetch ?? globalThis.fetch;
   const persisted = options.persisted ?? false;
@@ -296,7 +304,9 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     ...(typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {})),
     ...(await authorizationHeader(options.token)),
   });
-  const sse = createSseClient({ url: options.url, singleConnection: false, fetchFn: sseFetch(fetchFn), headers });
+  const streamFetch = sseFetch(fetchFn);
+  /** The graphql-sse clients of open subscriptions, for dispose(). */
+  const streams = new Set<{ dispose(): void }>();
 
   /** Hash-only when asked and the document has a hash; any other document goes as its text. */
   const bodyOf = (document: DocumentNode, variables: Record<string, unknown>) =>
@@ -363,7 +373,45 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     signal?: AbortSignal,
   ): AsyncGenerator<Result> {
     if (signal?.aborted) return;
-    const events = sse.iterate<Result>(bodyOf(document, variables));
+    // A first connect that gets no HTTP status is most likely CORS (or a wrong URL): it is tried as a
+    // query is (three times in about a second), then fails with the hint, instead of graphql-sse's five
+    // backed-off retries (half a minute or more). A stream that did connect and then dropped keeps
+    // graphql-sse's retries: the gateway is there, and a restart or deploy brings it back. This state is
+    // per subscription, so each gets its own graphql-sse client (one connection each either way).
+    let connected = false;
+    let unanswered: { error: unknown } | undefined;
+    const sse = createSseClient({
+      url: options.url,
+      singleConnection: false,
+      headers,
+      fetchFn: async (input: RequestInfo | URL, init?: RequestInit) => {
+        try {
+          const response = await streamFetch(input, init);
+          unanswered = undefined;
+          return response;
+        } catch (error) {
+          unanswered = { error };
+          throw error;
+        }
+      },
+      retry: async (retries) => {
+        const delay = SUBMIT_RETRY_DELAYS_MS[retries];
+        if (connected || !unanswered) return reconnectBackoff(retries);
+        // Not a graphql-sse NetworkError, so it ends the subscription at once with this error.
+        if (delay === undefined)
+          throw new VideoClientError(unreachableMessage('The update stream to', options.url, unanswered.error), {
+            code: 'NETWORK_ERROR',
+            cause: unanswered.error,
+          });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      },
+    });
+    streams.add(sse);
+    const events = sse.iterate<Result>(bodyOf(document, variables), {
+      connected: () => {
+        connected = true;
+      },
+    });
     const stop = () => void events.return?.(undefined);
     signal?.addEventListener('abort', stop, { once: true });
     try {
@@ -385,6 +433,8 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
     } finally {
       signal?.removeEventListener('abort', stop);
       stop();
+      streams.delete(sse);
+      sse.dispose();
     }
   }
 
@@ -507,7 +557,10 @@ export function createVideoClient(options: VideoClientOptions): VideoClient {
         uploadOptions,
       ),
     upload: async (id) => (await execute(UploadDocument, { id })).upload,
-    dispose: () => sse.dispose(),
+    dispose: () => {
+      for (const stream of streams) stream.dispose();
+      streams.clear();
+    },
   };
   return client;
 }
