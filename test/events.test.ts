@@ -5,7 +5,8 @@ import type { Database } from '../src/db/database.ts';
 import { insertPrediction } from '../src/db/queries/insertPrediction.ts';
 import type { PredictionRow } from '../src/db/schema.ts';
 import { createLogger } from '../src/log.ts';
-import { PredictionEvents } from '../src/predictions/events.ts';
+import { PredictionCache } from '../src/predictions/cache.ts';
+import { DELIVERIES_PER_TURN, PredictionEvents } from '../src/predictions/events.ts';
 import { applyChange } from '../src/predictions/transitions.ts';
 import { eventually, letTimePass, openTestDatabase, type TestDatabase } from './support/gateway.ts';
 
@@ -131,6 +132,56 @@ describe('prediction events', () => {
       () => heard,
       (n) => n >= 1,
     );
+    await events.stop();
+  });
+
+  it('hands a change to many watchers a batch per turn of the event loop, and ends their streams only after all have it', async () => {
+    // Counts the rows read for watchers: each watch reads its row once more as it registers.
+    class CountingCache extends PredictionCache {
+      offers = 0;
+      override offer(row: PredictionRow): void {
+        this.offers++;
+        super.offer(row);
+      }
+    }
+    const cache = new CountingCache();
+    const events = new PredictionEvents(db.database, createLogger('silent'), cache);
+    await events.start();
+    const id = '10000000-0000-4000-8000-000000000010';
+    const initial = await insertPrediction(db.database.db, row(id));
+    const watchers = 10 * DELIVERIES_PER_TURN;
+    let succeeded = 0;
+    /** How many watchers had SUCCEEDED once the event loop turned after the first got it. */
+    let seenByNextTurn: number | undefined;
+    /** How many had it when the first stream ended. */
+    let seenWhenFirstEnded: number | undefined;
+    const streams = Array.from({ length: watchers }, async () => {
+      const statuses: string[] = [];
+      for await (const event of events.watch(initial)) {
+        statuses.push(event.status);
+        if (event.status !== 'SUCCEEDED') continue;
+        if (succeeded++ === 0) setImmediate(() => (seenByNextTurn = succeeded));
+      }
+      seenWhenFirstEnded ??= succeeded;
+      return statuses;
+    });
+    await eventually(
+      () => cache.offers,
+      (n) => n >= watchers,
+    );
+
+    await applyChange(
+      db.database.db,
+      { log: createLogger('silent') },
+      id,
+      { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
+      { source: { via: 'poll' } },
+    );
+    const statuses = await Promise.all(streams);
+    expect(statuses.every((s) => s.join() === 'PROCESSING,SUCCEEDED')).toBe(true);
+    // The first streams were written before the last were reached, not after all 1,000 executions.
+    expect(seenByNextTurn).toBeLessThan(watchers);
+    expect(seenWhenFirstEnded).toBe(watchers);
     await events.stop();
   });
 });

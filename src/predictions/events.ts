@@ -11,9 +11,20 @@ import type { PredictionCache } from './cache.ts';
 interface Watcher {
   /** The version this watcher has sent last. */
   version: number;
-  deliver(row: PredictionRow): void;
+  /** Sends a row newer than the last one sent (true), or drops it (false); it does not end the stream. */
+  offer(row: PredictionRow): boolean;
   /** Ends the stream. */
   end(): void;
+}
+
+/** Sends the row if it is newer, and ends the stream after a terminal state. */
+function deliver(watcher: Watcher, row: PredictionRow): void {
+  if (watcher.offer(row) && isTerminal(row.status)) watcher.end();
+}
+
+function someBehind(watchers: Set<Watcher> | undefined, version: number): boolean {
+  for (const watcher of watchers ?? []) if (watcher.version < version) return true;
+  return false;
 }
 
 /** A caller as owner of predictions: the same subject in another tenant is another owner. */
@@ -38,6 +49,16 @@ interface OwnerWatcher {
  * stream corrects whatever it missed meanwhile.
  */
 const OWNER_CATCH_UP = 50;
+
+/**
+ * Streams handed one change per turn of the event loop. Each push runs that subscriber's GraphQL
+ * execution and queues its write; a loop over 10,000 in one go would hold every write (and all their
+ * garbage) until the last execution, so the first subscriber would wait as long as the last. A turn
+ * in between lets this batch's writes go out first.
+ */
+export const DELIVERIES_PER_TURN = 100;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Fans database notifications out to this process' subscribers. One LISTEN per process; a notice
@@ -97,11 +118,11 @@ export class PredictionEvents {
     return new Repeater<PredictionRow>(async (push, stop) => {
       const watcher: Watcher = {
         version: 0,
-        deliver(row) {
-          if (row.version <= this.version) return;
+        offer(row) {
+          if (row.version <= this.version) return false;
           this.version = row.version;
           void push(row);
-          if (isTerminal(row.status)) stop();
+          return true;
         },
         end: () => stop(),
       };
@@ -109,9 +130,10 @@ export class PredictionEvents {
       set.add(watcher);
       this.#watchers.set(initial.id, set);
 
-      watcher.deliver(initial);
-      // Anything that changed between the caller's read and our registration is caught here.
-      void this.#refresh(initial.id);
+      deliver(watcher, initial);
+      // Anything that changed between the caller's read and our registration is caught here. Only
+      // this watcher: the others heard of any such change from its notice.
+      void this.#refresh(initial.id, watcher);
 
       await stop;
       set.delete(watcher);
@@ -173,10 +195,8 @@ export class PredictionEvents {
     }
     this.cache?.announce(notice.id, notice.version);
     for (const listener of this.#onAnyChange) listener();
-    const watchers = this.#watchers.get(notice.id);
     // Read the row only if some watcher has not seen this version yet.
-    if (watchers && [...watchers].some((watcher) => watcher.version < notice.version))
-      return void this.#refresh(notice.id);
+    if (someBehind(this.#watchers.get(notice.id), notice.version)) return void this.#refresh(notice.id);
     if (this.#owners.size === 0) return;
     // A notice without its owner (from an older gateway) is read to learn it.
     if (notice.ownerId === undefined || notice.tenantId === undefined) return void this.#refresh(notice.id);
@@ -202,14 +222,34 @@ export class PredictionEvents {
     }
   }
 
-  async #refresh(id: string): Promise<void> {
+  /** Reads the row once and hands it to its watchers (only `only`, for a new one), then to its owner's. */
+  async #refresh(id: string, only?: Watcher): Promise<void> {
     try {
       const row = await findPrediction(this.database.db, id);
       if (!row) return;
       this.cache?.offer(row);
-      for (const watcher of this.#watchers.get(id) ?? []) watcher.deliver(row);
-      for (const watcher of this.#owners.get(ownerKey({ id: row.ownerId, tenantId: row.tenantId })) ?? [])
+      if (only) return deliver(only, row);
+      // A Set's iterator sees additions and deletions made while it waits: a watcher that left is not
+      // reached, one that joined gets a row its version check may drop. A newer row delivered by a
+      // later refresh meanwhile makes this one's older row a no-op for the watchers after it.
+      let handed = 0;
+      const turnTaken = () => ++handed % DELIVERIES_PER_TURN === 0;
+      // A terminal state goes to every stream before any of them ends: ending one (the `complete`
+      // event, the response's end, the socket's close) costs about as much as its event, and ending
+      // as it goes would put that work ahead of the later subscribers' events.
+      const ending: Watcher[] = [];
+      for (const watcher of this.#watchers.get(id) ?? []) {
+        if (watcher.offer(row) && isTerminal(row.status)) ending.push(watcher);
+        if (turnTaken()) await nextTurn();
+      }
+      for (const watcher of this.#owners.get(ownerKey({ id: row.ownerId, tenantId: row.tenantId })) ?? []) {
         watcher.deliver(row);
+        if (turnTaken()) await nextTurn();
+      }
+      for (const watcher of ending) {
+        watcher.end();
+        if (turnTaken()) await nextTurn();
+      }
     } catch (error) {
       if (!this.#stopped) this.log.error('reading a watched prediction failed', { predictionId: id, error });
     }
