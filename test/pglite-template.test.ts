@@ -76,6 +76,8 @@ describe('a new PGlite data folder', () => {
     const first = await using(a, async (client) => {
       const id = await systemIdentifier(client);
       const rows = (await client.query('select count(*)::int as n from predictions')).rows;
+      // Only the database the gateway uses: initdb's template0 and template1 would triple the files to copy.
+      expect((await client.query('select datname from pg_database')).rows).toEqual([{ datname: 'postgres' }]);
       await client.exec('create table horses (name text); insert into horses values ($$Silver$$);');
       return { id, rows };
     });

@@ -47,9 +47,12 @@ function migrationsDigest(migrationsFolder: string): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** How templates are made; a change to what goes into one (below) gets a new number, so no older one is reused. */
+const TEMPLATE_FORMAT = 2;
+
 /** Where the cluster for this PGlite version and these migrations is kept. */
 export function templateDir(migrationsFolder: string, cacheDir = CACHE_DIR): string {
-  return join(cacheDir, `pglite-${pgliteVersion()}-${migrationsDigest(migrationsFolder)}`);
+  return join(cacheDir, `pglite-${pgliteVersion()}-${migrationsDigest(migrationsFolder)}-f${TEMPLATE_FORMAT}`);
 }
 
 /** The template as one tar file (PGlite's dumpDataDir), for `memory://` databases. */
@@ -105,6 +108,7 @@ export async function makeTemplate(migrationsFolder: string, cacheDir = CACHE_DI
     const client = await PGlite.create(partial);
     try {
       await migrate(drizzle({ client }), { migrationsFolder });
+      await dropTemplateDatabases(client);
       await writeDump(client, template);
     } finally {
       await client.close();
@@ -115,6 +119,18 @@ export async function makeTemplate(migrationsFolder: string, cacheDir = CACHE_DI
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }
+}
+
+/**
+ * initdb makes three databases, each about 300 files; the gateway uses `postgres` alone and never
+ * creates a database, which is all template0 and template1 are for. Without them a new data folder is
+ * 400 files to copy instead of 1,000: the copy is per file (about 0.4 s of system time on two cores,
+ * where the 16 MB of WAL cost nothing measurable).
+ */
+async function dropTemplateDatabases(client: PGlite): Promise<void> {
+  await client.exec(`update pg_database set datistemplate = false where datname in ('template0', 'template1')`);
+  await client.exec('drop database template0');
+  await client.exec('drop database template1');
 }
 
 /** The cluster `client` has open, as the template's tar file: written aside and renamed into place. */
