@@ -11,21 +11,24 @@ const require = createRequire(import.meta.url);
  * fill the workers around it.
  */
 const SLOWEST = [
-  'production',
   'mirror',
+  'demo-page',
   'outbound-webhooks',
-  'pglite-template',
-  'journey',
   'outage',
-  'consumer',
-  'process',
-  'start',
-  'limits',
+  'journey',
+  'pglite-template',
   'data-dir',
   'orphan-recovery',
+  'consumer',
+  'cli',
+  'process',
+  'lifecycle',
+  'readiness',
   'atlas-webhooks',
-  'dotenv',
-  'demo-page',
+  'start',
+  'docs-guide-examples',
+  'limits',
+  'production',
 ];
 
 /**
