@@ -13,7 +13,7 @@ import { createLogger } from '../src/log.ts';
 import { createGateway } from '../src/server.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
-import { ascending, percentile } from './support.ts';
+import { ascending, loadAverage, percentile, printTableFooter } from './support.ts';
 
 const SUBMITS = 300;
 const READS = 3_000;
@@ -126,6 +126,7 @@ async function runCase({ name, env, token: makeToken }: (typeof CASES)[number]) 
   }
 }
 
+const loadBefore = loadAverage();
 const rows = [];
 for (const each of CASES) rows.push(await runCase(each));
 
@@ -141,4 +142,5 @@ console.log(
 console.log(`| ${'-'.repeat(26)} | ${'-'.repeat(46)} | ${'-'.repeat(46)} |`);
 for (const row of rows)
   console.log(`| ${row.name.padEnd(26)} | ${fmt(row.submit, base.submit)} | ${fmt(row.read, base.read)} |`);
+printTableFooter(loadBefore);
 process.exit(0);

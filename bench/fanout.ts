@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/childGateway.ts';
 import { FakeAtlas, type FakeReply, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
-import { ascending, percentile, waitFor } from './support.ts';
+import { ascending, loadAverage, percentile, printTableFooter, waitFor } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -333,7 +333,9 @@ if (args[0] === '--clients') {
   const backends = option('--backend')
     ? [option('--backend') as 'pglite' | 'postgres']
     : (['pglite', 'postgres'] as const);
+  const loadBefore = loadAverage();
   const runs: FanOutRun[] = [];
   for (const backend of backends) runs.push(await measure(backend, subscribers));
   table(runs);
+  printTableFooter(loadBefore);
 }

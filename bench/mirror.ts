@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { type Child, startChild } from '../test/support/childGateway.ts';
 import { FakeAtlas } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase } from '../test/support/gateway.ts';
+import { loadAverage, printTableFooter } from './support.ts';
 
 const SIZE = 200 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -60,6 +61,7 @@ async function drain(response: Response): Promise<number> {
 }
 
 async function main() {
+  const loadBefore = loadAverage();
   const fake = await FakeAtlas.start();
   fake.record = false;
   const database = await createServerDatabase();
@@ -169,6 +171,7 @@ async function main() {
       `| ${row.phase} | ${mib(row.bytes)} | ${row.seconds.toFixed(2)} | ${(row.bytes / MiB / row.seconds).toFixed(1)} | ${mib(row.baseline)} | ${mib(row.peak)} | ${mib(row.peak - row.baseline)} |`,
     );
   }
+  printTableFooter(loadBefore);
 }
 
 await main();

@@ -11,7 +11,7 @@
  * `--only base` just the others.
  */
 import { spawn } from 'node:child_process';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ import {
   type ScaleSetup,
   STEADY_MS,
 } from './scale.ts';
-import { type Defer, type MemoryReading, readMemory, withResources } from './support.ts';
+import { type Defer, loadAverage, type MemoryReading, printTableFooter, readMemory, withResources } from './support.ts';
 
 const JOBS = 300;
 const CONCURRENCY = 10;
@@ -248,15 +248,14 @@ const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   ],
 ];
 
-/** The machine, with its load when the run began: other work on the box shows up in every figure. */
-function machine(loadAtStart: number): string {
+/** The machine: its load before and after the run is in the footer (printTableFooter). */
+function machine(): string {
   const cores = cpus();
   return [
     `machine: node ${process.version}`,
     `${cores.length} × ${cores[0]?.model.trim() ?? 'unknown cpu'}`,
     `${process.platform} ${process.arch}`,
     `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
-    `load average ${loadAtStart.toFixed(2)} at start`,
   ].join(', ');
 }
 
@@ -312,7 +311,7 @@ async function settle<R>(what: string, run: () => Promise<R>): Promise<R | Error
 }
 
 async function parent(only: string | undefined): Promise<void> {
-  const [loadAtStart = 0] = loadavg();
+  const loadBefore = loadAverage();
   const failures: Array<[string, Error]> = [];
   const base: Array<BackendResult | Error> = [];
   const scale: Array<ScaleResult | Error> = [];
@@ -333,7 +332,7 @@ async function parent(only: string | undefined): Promise<void> {
     }
   }
 
-  console.log(machine(loadAtStart));
+  console.log(machine());
   if (base.length) {
     printTable(BACKENDS, base, ROWS);
     BACKENDS.forEach((backend, i) => {
@@ -351,6 +350,7 @@ async function parent(only: string | undefined): Promise<void> {
       if (scale[i] instanceof Error) failures.push([SCALE_COLUMNS[setup], scale[i]]);
     });
   }
+  printTableFooter(loadBefore);
   for (const [what, error] of failures) {
     console.error(`\n${what} failed: ${error.message}`);
     process.exitCode = 1;

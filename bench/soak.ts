@@ -16,7 +16,6 @@
  * Usage: `tsx bench/soak.ts [--jobs N] [--subscribers N] [--kill-seconds N] [--outage-ms N]`.
  */
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createClient as createSseClient } from 'graphql-sse';
@@ -27,7 +26,7 @@ import { type Child, startChild } from '../test/support/childGateway.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
 import { ADMIN_URL, createServerDatabase } from '../test/support/gateway.ts';
 import { TcpProxy } from '../test/support/tcpProxy.ts';
-import { waitFor, withResources } from './support.ts';
+import { loadAverage, printTableFooter, waitFor, withResources } from './support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,11 +50,6 @@ const READY_GRACE_MS = 500;
 
 const GENERATE = 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id } } }';
 const WATCH = 'subscription W($id: ID!) { predictionUpdated(id: $id) { id status } }';
-
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
 
 interface Subscriber {
   transport: 'sse' | 'ws';
@@ -81,7 +75,7 @@ async function graphql(
 }
 
 await withResources(async (defer) => {
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   const [fake, server] = await Promise.all([FakeAtlas.start(), createServerDatabase()]);
   defer('fake Atlas', () => fake.close());
   defer('database', () => server.drop());
@@ -258,7 +252,6 @@ await withResources(async (defer) => {
   }).catch(() => {});
   probing = false;
   await prober;
-  const loadAfter = load();
 
   // What was measured.
   const statuses = await sql<
@@ -331,12 +324,10 @@ await withResources(async (defer) => {
   console.log(
     `\nsoak: ${GATEWAYS} gateways, ${JOBS} jobs, ${SUBSCRIBERS} subscribers, ${cuts} cuts 1 s apart, then ${OUTAGE_MS / 1000} s away (${new Date().toISOString().slice(0, 10)})`,
   );
-  console.log(
-    `load average before: ${loadBefore}; after: ${loadAfter}; kill loop ${((killLoopEnd - troubleStart) / 1000).toFixed(1)} s\n`,
-  );
   console.log('| check | result | measured |');
   console.log('| --- | --- | --- |');
   for (const [what, ok, measured] of checks) console.log(`| ${what} | ${ok ? 'pass' : 'FAIL'} | ${measured} |`);
+  printTableFooter(loadBefore, [`kill loop ${((killLoopEnd - troubleStart) / 1000).toFixed(1)} s`]);
   if (exited.length > 0) for (const child of exited) console.error(child.output().slice(-4_000));
   // SOAK_LOGS=/tmp/soak keeps each gateway's log lines, as /tmp/soak-<n>.log.
   if (process.env.SOAK_LOGS)

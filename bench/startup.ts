@@ -11,13 +11,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { bundleKey } from '../scripts/bundle.js';
 import { freePort } from '../test/support/childGateway.ts';
-import { ascending, waitFor } from './support.ts';
+import { ascending, loadAverage, printTableFooter, waitFor } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const runsArg = process.argv.indexOf('--runs');
@@ -173,7 +173,7 @@ const summary = (values: number[], digits = 0) => {
   return { median: fixed(median), range: `${fixed(sorted[0]!)}–${fixed(sorted.at(-1)!)}`, n: sorted.length };
 };
 
-const loadBefore = loadavg();
+const loadBefore = loadAverage();
 const ready: number[] = [];
 const idle: number[] = [];
 const afterJobs: number[] = [];
@@ -206,7 +206,6 @@ for (let run = 0; run < Math.min(RUNS, 3); run++) {
 rmSync(join(ROOT, 'node_modules/.cache', `hh-cache-bundle-${bundleKey()}`), { recursive: true, force: true });
 const rebuilt = await npmStart();
 await stop(rebuilt);
-const loadAfter = loadavg();
 
 const rows = [
   { measure: 'npm start → /ready (ms), fresh DATA_DIR', ...summary(ready) },
@@ -218,5 +217,4 @@ const rows = [
 ];
 console.log('\n## npm start: start-up and memory (PGlite, simulator)\n');
 console.table(rows);
-const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' ');
-console.log(`load average before: ${load(loadBefore)}; after: ${load(loadAfter)}`);
+printTableFooter(loadBefore);

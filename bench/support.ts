@@ -1,7 +1,66 @@
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { cachedFolder, contentHash } from '../scripts/contentCache.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The 1, 5 and 15 minute load averages, e.g. "1.52 1.20 0.98": other work on the box stretches every figure. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+}
+
+/**
+ * The line every bench prints under its table: the load averages taken before the run (`before`,
+ * from loadAverage()) and now, and when, so a figure can be read against how busy the machine was.
+ */
+export function printTableFooter(before: string, extra: readonly string[] = []): void {
+  const lines = [
+    `load average (1, 5, 15 min) before: ${before}; after: ${loadAverage()}`,
+    `measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, node ${process.version}`,
+    ...extra,
+  ];
+  console.log(`\n${lines.join('\n')}`);
+}
+
+/** What `npm run build` reads: the same list as test/production.test.ts, so a change to any makes a new build. */
+const BUILD_INPUTS = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.server.json',
+  'scripts',
+  'src',
+  'packages/client/src',
+];
+
+/**
+ * `npm run build` of the sources as they are now, made once per content (scripts/contentCache.js):
+ * the path of its main.js, as `npm run start:prod` runs it. Kept in node_modules/.cache, where Node
+ * finds the packages from it (a build in the system's temp folder would find none).
+ */
+export async function productionBuild(): Promise<{ main: string; reused: boolean }> {
+  const { dir, reused } = await cachedFolder(
+    'bench-prod-build',
+    contentHash(ROOT, BUILD_INPUTS),
+    (dir) =>
+      new Promise<void>((resolve, reject) => {
+        console.error('bench: npm run build (src/ changed since the last build)…');
+        const build = spawn('npm', ['run', 'build', '--', join(dir, 'dist')], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+        build.once('error', reject);
+        build.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build exited ${code}`))));
+      }),
+    join(ROOT, 'node_modules/.cache'),
+  );
+  return { main: join(dir, 'dist/main.js'), reused };
+}
 
 /** Nearest-rank percentile of values sorted ascending; NaN when there are none. */
 export function percentile(sorted: readonly number[], p: number): number {

@@ -8,14 +8,14 @@
  * Prints one table: status GETs per job, and the time from the job's end upstream (the webhook
  * POST going out, when on) to its subscriber receiving SUCCEEDED over SSE, p50 / p99 / max.
  */
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-sse';
 import { findPrediction } from '../src/db/queries/findPrediction.ts';
 import { freePort } from '../test/support/childGateway.ts';
 import { FakeAtlas } from '../test/support/fakeAtlas.ts';
 import { openTestDatabase, startGateway } from '../test/support/gateway.ts';
-import { ascending, percentile, withResources, withTimeout } from './support.ts';
+import { ascending, loadAverage, percentile, printTableFooter, withResources, withTimeout } from './support.ts';
 
 const JOBS = Number(process.env.BENCH_WEBHOOK_JOBS ?? 40);
 const JOB_MS = Number(process.env.BENCH_WEBHOOK_JOB_MS ?? 5_000);
@@ -109,6 +109,7 @@ async function run(webhooks: boolean): Promise<Result> {
 }
 
 const started = performance.now();
+const loadBefore = loadAverage();
 const results = [await run(false), await run(true)];
 const ms = (value: number) => `${value.toFixed(0)} ms`.padStart(9);
 console.log(
@@ -126,11 +127,6 @@ for (const r of results) {
     `| ${r.mode.padEnd(26)} | ${r.getsPerJob.toFixed(2).padStart(17)} | ${`${r.webhooksApplied} / ${JOBS}`.padStart(19)} | ${answered.padStart(26)} | ${ms(percentile(r.latencies, 50)).padStart(20)} | ${ms(percentile(r.latencies, 99))} | ${ms(r.latencies.at(-1) ?? Number.NaN)} |`,
   );
 }
-// The machine's state, to read the figures by: other work on a small shared host stretches every latency.
-console.log(`
-load average ${loadavg()
-  .map((n) => n.toFixed(1))
-  .join(' / ')} on ${cpus().length} cores.`);
-console.log(
-  `\n"end": the webhook POST leaving Atlas (on), or the job turning done upstream (off). ${((performance.now() - started) / 1000).toFixed(1)} s in all.`,
-);
+printTableFooter(loadBefore, [
+  `${cpus().length} cores; "end": the webhook POST leaving Atlas (on), or the job turning done upstream (off). ${((performance.now() - started) / 1000).toFixed(1)} s in all.`,
+]);
