@@ -338,4 +338,7 @@ if (args[0] === '--clients') {
   for (const backend of backends) runs.push(await measure(backend, subscribers));
   table(runs);
   printTableFooter(loadBefore);
+  // Something of the measured runs (a pooled socket or a timer of the subscriber processes' pipes)
+  // keeps the loop alive after the table; `npm run bench` runs the next bench only once this one ends.
+  process.exit(0);
 }
