@@ -1,9 +1,12 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-/** Typed documents and the persisted-documents manifest, from the printed schema and packages/client's operations. */
+/**
+ * Typed documents and the persisted-documents manifest, from the printed schema and packages/client's
+ * operations: the client's own, and the admin ones `npm run keys -- --url` sends.
+ */
 const config: CodegenConfig = {
   schema: 'schema/schema.graphql',
-  documents: ['packages/client/src/client/documents.ts'],
+  documents: ['packages/client/src/client/documents.ts', 'packages/client/src/client/adminDocuments.ts'],
   ignoreNoDocuments: false,
   generates: {
     'packages/client/src/client/generated/': {

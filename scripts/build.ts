@@ -20,7 +20,7 @@ const out = resolve(process.argv[2] ?? join(root, 'dist'));
  */
 const RUNTIME_FILES = [
   ['src/db/migrations', 'db/migrations'], // database.ts
-  // persistedOperations.ts
+  // persistedManifest.ts
   ['packages/client/src/client/generated/persisted-documents.json', 'persisted-documents.json'],
   ['src/simulator/sample.mp4', 'simulator/sample.mp4'], // atlasSimulator.ts
 ] as const;

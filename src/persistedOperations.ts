@@ -1,19 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import { ErrorCode } from './errorCodes.ts';
-
-/**
- * The manifest codegen writes next to the typed client (hash -> document): in the client package when
- * the gateway runs from source, beside this module once `npm run build` has copied it there (a built
- * gateway has no packages/ folder).
- */
-const builtManifest = new URL('./persisted-documents.json', import.meta.url);
-const sourceManifest = new URL('../packages/client/src/client/generated/persisted-documents.json', import.meta.url);
-const manifest = z
-  .record(z.string(), z.string())
-  .parse(JSON.parse(readFileSync(existsSync(builtManifest) ? builtManifest : sourceManifest, 'utf8')));
+import { manifest } from './persistedManifest.ts';
 
 const refusals = {
   persistedQueryOnly: {

@@ -1,10 +1,20 @@
 /**
  * API keys managed while the gateway runs: the admin operations (apiKeys, createApiKey,
  * revokeApiKey) over the real socket, refused to anyone but admins, and `npm run keys --url`
- * using them (PGlite's folder has one owner, so the CLI cannot open it then).
+ * using them (PGlite's folder has one owner, so the CLI cannot open it then), on a gateway that runs
+ * any document and on one that runs only persisted operations alike.
  */
+
+import { OperationTypeNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ApiKeysDocument,
+  CreateApiKeyDocument,
+  RevokeApiKeyDocument,
+} from '../packages/client/src/client/adminDocuments.ts';
+import { createVideoClient, documentHash } from '../packages/client/src/client/index.ts';
 import { createApiKey } from '../src/auth/apiKeys.ts';
+import { persistedOperationHash } from '../src/persistedManifest.ts';
 import { post } from './support/auth.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
 import { openTestDatabase, startGateway, type TestDatabase, type TestGateway } from './support/gateway.ts';
@@ -35,12 +45,19 @@ type ListReply = { apiKeys: Array<{ id: string; name: string; tenantId: string |
 let fake: FakeAtlas;
 let db: TestDatabase;
 let gw: TestGateway;
+/** The same database behind PERSISTED_OPERATIONS=only: hashes from the manifest and nothing else. */
+let persistedOnly: TestGateway;
 let admin: string;
 let tenantAdmin: string;
 let user: string;
 beforeAll(async () => {
   [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
   gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { AUTH_MODE: 'apikey' } });
+  persistedOnly = await startGateway({
+    database: db.database,
+    atlasUrl: fake.url,
+    env: { AUTH_MODE: 'apikey', PERSISTED_OPERATIONS: 'only' },
+  });
   const make = async (name: string, options: { admin?: boolean; tenantId?: string }) =>
     (await createApiKey(db.database.db, { name, ...options })).key;
   admin = await make('root', { admin: true });
@@ -48,7 +65,7 @@ beforeAll(async () => {
   user = await make('plain', { tenantId: 'acme' });
 });
 afterAll(async () => {
-  await gw?.close();
+  await Promise.all([gw?.close(), persistedOnly?.close()]);
   await Promise.all([fake?.close(), db?.close()]);
 });
 
@@ -120,6 +137,14 @@ describe('the admin key operations', () => {
 });
 
 describe('npm run keys with a running gateway', () => {
+  it("finds its operations' hashes in the manifest by type and name, and nothing else", () => {
+    expect(persistedOperationHash(OperationTypeNode.QUERY, 'ApiKeys')).toBe(documentHash(ApiKeysDocument));
+    expect(persistedOperationHash(OperationTypeNode.MUTATION, 'CreateApiKey')).toBe(documentHash(CreateApiKeyDocument));
+    expect(persistedOperationHash(OperationTypeNode.MUTATION, 'RevokeApiKey')).toBe(documentHash(RevokeApiKeyDocument));
+    expect(persistedOperationHash(OperationTypeNode.QUERY, 'RevokeApiKey')).toBeUndefined();
+    expect(persistedOperationHash(OperationTypeNode.QUERY, 'NoSuchOperation')).toBeUndefined();
+  });
+
   it(
     'creates a key through it that then authenticates, lists and revokes it',
     async () => {
@@ -137,6 +162,36 @@ describe('npm run keys with a running gateway', () => {
       const revoke = await keys(['revoke', made.id], remote);
       expect(revoke.code, revoke.stderr).toBe(0);
       expectRefused(await post(gw.url, made.key, VIEWER));
+    },
+    SLOW,
+  );
+
+  it(
+    'does the same through a gateway that runs only persisted operations',
+    async () => {
+      const remote = { GATEWAY_URL: persistedOnly.url, GATEWAY_ADMIN_TOKEN: admin };
+      const made = created(await keys(['create', '--name', 'persisted-cli', '--tenant', 'acme', '--admin'], remote));
+      // The new key works on that gateway, through the typed client's own persisted operations.
+      const client = createVideoClient({ url: persistedOnly.url, token: made.key, persisted: true });
+      try {
+        expect(await client.viewer()).toMatchObject({ id: `key:${made.id}`, tenantId: 'acme', admin: true });
+
+        const list = await keys(['list'], remote);
+        expect(list.code, list.stderr).toBe(0);
+        expect(list.lines.find((each) => each.startsWith(made.id))).toMatch(
+          /name="persisted-cli"\s+tenant=acme\s+admin\s+.*\bactive\b/,
+        );
+
+        const revoke = await keys(['revoke', made.id], remote);
+        expect(revoke.code, revoke.stderr).toBe(0);
+        expect(revoke.lines).toEqual([`revoked ${made.id}`]);
+        await expect(client.viewer()).rejects.toMatchObject({ name: 'VideoClientError', code: 'UNAUTHENTICATED' });
+        expectRefused(await post(gw.url, made.key, VIEWER));
+        const after = await keys(['list'], remote);
+        expect(after.lines.find((each) => each.startsWith(made.id))).toMatch(/REVOKED=/);
+      } finally {
+        client.dispose();
+      }
     },
     SLOW,
   );

@@ -1,13 +1,15 @@
 /**
  * API keys for server-to-server callers, on the gateway's database (DATABASE_URL, or PGlite in DATA_DIR),
  * or, with --url (or GATEWAY_URL), through a running gateway's admin operations: PGlite's folder has
- * one owner, so while the gateway runs that is the way in.
+ * one owner, so while the gateway runs that is the way in. They are sent as hashes from the persisted
+ * manifest, so a gateway with PERSISTED_OPERATIONS=only runs them too.
  *   npm run keys -- create --name ci-bot [--tenant acme] [--admin] [--active-jobs N] [--jobs-per-minute N] [--daily-spend-usd X]
  *   npm run keys -- list
  *   npm run keys -- revoke <id>
  *   npm run keys -- help
  */
 import { parseArgs } from 'node:util';
+import { OperationTypeNode } from 'graphql';
 import { z } from 'zod';
 import { createApiKey, type NewApiKey } from '../auth/apiKeys.ts';
 import { ConfigError, loadConfig } from '../config.ts';
@@ -16,6 +18,7 @@ import { listApiKeys, revokeApiKey } from '../db/queries/apiKeys.ts';
 import type { ApiKeyRow } from '../db/schema.ts';
 import { loadEnvFile } from '../envFile.ts';
 import { ErrorCode } from '../errorCodes.ts';
+import { persistedOperationHash } from '../persistedManifest.ts';
 
 const USAGE = `usage:
   npm run keys -- create --name NAME [--tenant TENANT] [--admin] [--active-jobs N] [--jobs-per-minute N] [--daily-spend-usd USD]
@@ -159,8 +162,7 @@ async function localKeys(): Promise<Keys> {
 /** An admin operation refused, or the gateway not reached: said as the gateway said it. */
 class RemoteError extends Error {}
 
-const KEY_FIELDS =
-  'id name prefix tenantId admin limits { activeJobs jobsPerMinute dailySpendUsd } createdAt lastUsedAt revokedAt';
+/** What ApiKeyFields (packages/client/src/client/adminDocuments.ts) selects, as `describe` needs it. */
 const RemoteKey = z
   .object({
     id: z.string(),
@@ -203,13 +205,27 @@ function remoteKeys(url: string, token: string | undefined): Keys {
   if (!/^https?:$/.test(endpoint.protocol)) throw new UsageError('--url must be http or https');
   if (!endpoint.pathname.endsWith('/graphql')) endpoint = new URL('graphql', `${endpoint.href.replace(/\/?$/, '/')}`);
 
-  async function call(query: string, variables: Record<string, unknown>, field: string): Promise<unknown> {
+  /**
+   * Runs an operation of the persisted manifest by its hash, as the typed client does in persisted
+   * mode: a gateway runs those whether PERSISTED_OPERATIONS is `open` or `only`.
+   */
+  async function call(
+    type: OperationTypeNode,
+    name: string,
+    variables: Record<string, unknown>,
+    field: string,
+  ): Promise<unknown> {
+    const sha256Hash = persistedOperationHash(type, name);
+    if (sha256Hash === undefined)
+      throw new Error(
+        `The ${type} ${name} is not in the persisted-documents manifest, so no gateway would run it: run npm run codegen`,
+      );
     let response: Response;
     try {
       response = await fetch(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query, variables }),
+        body: JSON.stringify({ query: '', variables, extensions: { persistedQuery: { version: 1, sha256Hash } } }),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
@@ -220,8 +236,13 @@ function remoteKeys(url: string, token: string | undefined): Keys {
     const error = reply.data.errors?.[0];
     if (error) {
       if (error.extensions?.code === ErrorCode.NOT_FOUND) return undefined;
+      // The gateway's manifest is another version's: this program's operation is not in it.
+      const hint =
+        error.extensions?.code === ErrorCode.PERSISTED_QUERY_NOT_FOUND
+          ? `; ${name} is not among its operations: run the keys program of the gateway's own version`
+          : '';
       throw new RemoteError(
-        `the gateway refused: ${error.message}${error.extensions ? ` (${error.extensions.code})` : ''}`,
+        `the gateway refused: ${error.message}${error.extensions ? ` (${error.extensions.code})` : ''}${hint}`,
       );
     }
     return reply.data.data?.[field];
@@ -231,7 +252,8 @@ function remoteKeys(url: string, token: string | undefined): Keys {
     async create(key) {
       const created = z.object({ apiKey: RemoteKey, secret: z.string() }).parse(
         await call(
-          `mutation CreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { ${KEY_FIELDS} } } }`,
+          OperationTypeNode.MUTATION,
+          'CreateApiKey',
           {
             input: {
               name: key.name,
@@ -248,14 +270,10 @@ function remoteKeys(url: string, token: string | undefined): Keys {
       return { key: created.secret, row: created.apiKey };
     },
     async list() {
-      return z.array(RemoteKey).parse(await call(`query ApiKeys { apiKeys { ${KEY_FIELDS} } }`, {}, 'apiKeys'));
+      return z.array(RemoteKey).parse(await call(OperationTypeNode.QUERY, 'ApiKeys', {}, 'apiKeys'));
     },
     async revoke(id) {
-      const revoked = await call(
-        `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { id } }`,
-        { id },
-        'revokeApiKey',
-      );
+      const revoked = await call(OperationTypeNode.MUTATION, 'RevokeApiKey', { id }, 'revokeApiKey');
       return revoked !== undefined && revoked !== null;
     },
     close: async () => {},

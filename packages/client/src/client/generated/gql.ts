@@ -14,6 +14,10 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    tenantId\n    admin\n    limits {\n      activeJobs\n      jobsPerMinute\n      dailySpendUsd\n    }\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n": typeof types.ApiKeyFieldsFragmentDoc,
+    "\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n": typeof types.ApiKeysDocument,
+    "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      secret\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.CreateApiKeyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      id\n    }\n  }\n": typeof types.RevokeApiKeyDocument,
     "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n    mode\n    media {\n      role\n      url\n      uploadId\n    }\n  }\n": typeof types.PredictionFieldsFragmentDoc,
     "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": typeof types.GenerateVideoDocument,
     "\n  mutation GenerateVideoFromImage($input: GenerateVideoFromImageInput!) {\n    generateVideoFromImage(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": typeof types.GenerateVideoFromImageDocument,
@@ -31,6 +35,10 @@ type Documents = {
     "\n  subscription MyPredictionsUpdated {\n    myPredictionsUpdated {\n      ...PredictionFields\n    }\n  }\n": typeof types.MyPredictionsUpdatedDocument,
 };
 const documents: Documents = {
+    "\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    tenantId\n    admin\n    limits {\n      activeJobs\n      jobsPerMinute\n      dailySpendUsd\n    }\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n": types.ApiKeyFieldsFragmentDoc,
+    "\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n": types.ApiKeysDocument,
+    "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      secret\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.CreateApiKeyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      id\n    }\n  }\n": types.RevokeApiKeyDocument,
     "\n  fragment PredictionFields on Prediction {\n    id\n    status\n    prompt\n    model\n    resolution\n    aspectRatio\n    duration\n    seed\n    upstreamId\n    outputs\n    videoUrl\n    error\n    errorCode\n    predictTime\n    priceUsd\n    costUsd\n    createdAt\n    updatedAt\n    completedAt\n    deadlineAt\n    elapsedMs\n    estimatedProgress\n    estimatedCompletionAt\n    progressIsEstimate\n    mode\n    media {\n      role\n      url\n      uploadId\n    }\n  }\n": types.PredictionFieldsFragmentDoc,
     "\n  mutation GenerateVideo($input: GenerateVideoInput!) {\n    generateVideo(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": types.GenerateVideoDocument,
     "\n  mutation GenerateVideoFromImage($input: GenerateVideoFromImageInput!) {\n    generateVideoFromImage(input: $input) {\n      prediction {\n        ...PredictionFields\n      }\n    }\n  }\n": types.GenerateVideoFromImageDocument,
@@ -62,6 +70,22 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    tenantId\n    admin\n    limits {\n      activeJobs\n      jobsPerMinute\n      dailySpendUsd\n    }\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n"): (typeof documents)["\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    tenantId\n    admin\n    limits {\n      activeJobs\n      jobsPerMinute\n      dailySpendUsd\n    }\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n"): (typeof documents)["\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      secret\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      secret\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      id\n    }\n  }\n"): (typeof documents)["\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      id\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
