@@ -61,6 +61,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Drops the server databases the workers pooled (test/support/gateway.ts) when the run ends.
+    globalSetup: ['test/support/globalSetup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Files run one after another in each worker process, sharing the modules it has loaded: a file

@@ -3,42 +3,25 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
 import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
 import postgres from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { type Database, openDatabase } from '../../src/db/database.ts';
+import { type Database, type Db, openDatabase } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
 import { createGateway, type Gateway } from '../../src/server.ts';
 import { FakeAtlas } from './fakeAtlas.ts';
+import { createServerDatabase, dropServerDatabase, SERVER_POOL_PREFIX } from './serverDatabases.ts';
+
+export { ADMIN_URL, createServerDatabase } from './serverDatabases.ts';
 
 /** A key that must never show up in a reply or a log line. */
 export const TEST_KEY = 'sk-test-7f3c9e1a5b-SECRET';
 
 export type Backend = 'pglite' | 'postgres';
 export const BACKENDS: Backend[] = ['pglite', 'postgres'];
-
-/** The Postgres server CI starts; tests make a database of their own in it. */
-export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** A new, empty database on the server, for one test file. */
-export async function createServerDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `hh_test_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 export interface TestDatabase {
   backend: Backend;
@@ -51,17 +34,53 @@ export interface TestDatabase {
 }
 
 export async function openTestDatabase(backend: Backend): Promise<TestDatabase> {
-  if (backend === 'pglite') return openPooledPglite();
-  const server = await createServerDatabase();
+  return backend === 'pglite' ? openPooledPglite() : openPooledServerDatabase();
+}
+
+/**
+ * Databases on the server a closed TestDatabase handed back, emptied, for the next file in this
+ * worker. Making one costs the server about 0.35 s of CPU (`create database` writes a copy of
+ * template1 to the WAL, then the migrations run), and the suite made dozens on two cores shared with
+ * everything else; emptying one is a truncate. Dropped when the test run ends (test/support/globalSetup.ts).
+ */
+const idleServerDatabases: { url: string; name: string }[] = [];
+/** The migrated schema as a new server database has it (compared as for PGlite, below). */
+let newServerSchema: string | undefined;
+
+const poolName = () =>
+  `${SERVER_POOL_PREFIX}${process.env.HH_TEST_RUN ?? process.pid}_${randomBytes(4).toString('hex')}`;
+
+async function openPooledServerDatabase(): Promise<TestDatabase> {
+  const reused = idleServerDatabases.pop();
+  const server = reused ?? (await createServerDatabase(poolName()));
   const database = await openDatabase({ url: server.url });
+  newServerSchema ??= await schemaOf(database.db);
+  let returned = false;
   return {
-    backend,
+    backend: 'postgres',
     database,
     url: server.url,
     truncate: () => truncate(database),
     async close() {
-      await database.close();
-      await server.drop();
+      if (returned) return;
+      returned = true;
+      await database.close().catch(() => {});
+      // One connection of its own: whatever else the file left connected (a child process, a second
+      // gateway) goes first, its LISTEN and its locks with it, so nothing of it reaches the next file.
+      const client = postgres(server.url, { max: 1, onnotice: () => {} });
+      try {
+        const db: Db = drizzle({ client });
+        await db.execute(
+          sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+        );
+        if ((await schemaOf(db)) !== newServerSchema) throw new Error('schema altered');
+        await emptied(db);
+        idleServerDatabases.push(server);
+      } catch {
+        await dropServerDatabase(server.name);
+      } finally {
+        await client.end();
+      }
     },
   };
 }
@@ -79,7 +98,7 @@ async function openPooledPglite(): Promise<TestDatabase> {
   let database = idlePglite.pop();
   if (!database) {
     database = await openDatabase({ dataDir: 'memory://' });
-    newSchema ??= await schemaOf(database);
+    newSchema ??= await schemaOf(database.db);
   }
   // What the borrower still listens to when it hands the database back is stopped then, so nothing
   // of one file's gateways hears the next file's notifications.
@@ -112,8 +131,8 @@ async function openPooledPglite(): Promise<TestDatabase> {
       returned = true;
       try {
         await Promise.all([...listening].map((stop) => stop()));
-        if ((await schemaOf(database)) !== newSchema) throw new Error('schema altered');
-        await emptied(database);
+        if ((await schemaOf(database.db)) !== newSchema) throw new Error('schema altered');
+        await emptied(database.db);
         idlePglite.push(database);
       } catch {
         await database.close().catch(() => {});
@@ -122,25 +141,34 @@ async function openPooledPglite(): Promise<TestDatabase> {
   };
 }
 
+/** A result's rows from either driver: postgres.js answers an array, PGlite an object holding `rows`. */
+function rowsOf<Row>(result: unknown): Row[] {
+  return (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
+}
+
 /** Every table, column, index, sequence and constraint of the gateway's schema, as one string. */
-async function schemaOf(database: Database): Promise<string> {
-  const { rows } = (await database.db.execute(sql`
+async function schemaOf(db: Db): Promise<string> {
+  const rows = rowsOf<{ schema: string }>(
+    await db.execute(sql`
     select string_agg(item, ',' order by item) as schema from (
       select c.relname::text || ':' || c.relkind::text as item from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'
       union all select table_name || '.' || column_name || ':' || data_type || ':' || is_nullable from information_schema.columns where table_schema = 'public'
       union all select conrelid::regclass::text || ':' || conname::text from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'
-    ) items`)) as unknown as { rows: { schema: string }[] };
+    ) items`),
+  );
   return rows[0]?.schema ?? '';
 }
 
 /** Every table of the gateway's schema empty and every sequence restarted, as a new database has them; no lock left held. */
-async function emptied(database: Database) {
-  const { rows } = (await database.db.execute(
-    sql`select coalesce(string_agg(format('%I.%I', schemaname, tablename), ', '), '') as tables from pg_tables where schemaname = 'public'`,
-  )) as unknown as { rows: { tables: string }[] };
+async function emptied(db: Db) {
+  const rows = rowsOf<{ tables: string }>(
+    await db.execute(
+      sql`select coalesce(string_agg(format('%I.%I', schemaname, tablename), ', '), '') as tables from pg_tables where schemaname = 'public'`,
+    ),
+  );
   const tables = rows[0]?.tables;
-  if (tables) await database.db.execute(sql.raw(`truncate ${tables} restart identity cascade`));
-  await database.db.execute(sql`select pg_advisory_unlock_all()`);
+  if (tables) await db.execute(sql.raw(`truncate ${tables} restart identity cascade`));
+  await db.execute(sql`select pg_advisory_unlock_all()`);
 }
 
 async function truncate(database: Database) {
