@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { cachedFolder, contentHash } from '../scripts/contentCache.js';
+import { BUILD_INPUTS } from '../test/support/buildInputs.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,17 +30,6 @@ export function printTableFooter(before: string, extra: readonly string[] = []):
   ];
   console.log(`\n${lines.join('\n')}`);
 }
-
-/** What `npm run build` reads: the same list as test/production.test.ts, so a change to any makes a new build. */
-const BUILD_INPUTS = [
-  'package.json',
-  'package-lock.json',
-  'tsconfig.json',
-  'tsconfig.server.json',
-  'scripts',
-  'src',
-  'packages/client/src',
-];
 
 /**
  * `npm run build` of the sources as they are now, made once per content (scripts/contentCache.js):

@@ -4,11 +4,9 @@
  * status ("Failed to fetch"), as a dead server would. The stream must then fail soon, naming
  * CORS_ORIGINS and a dev-server proxy, not retry for half a minute as graphql-sse would by default.
  */
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveBrowser, launchChromium } from './support/browser.ts';
+import { clientScriptForPages, haveBrowser, launchChromium } from './support/browser.ts';
 import { gatewayFixture } from './support/gateway.ts';
 
 interface StreamOutcome {
@@ -63,16 +61,7 @@ describe.skipIf(!haveBrowser)('a subscription from a page on an origin the gatew
     page.evaluate(`(${SUBSCRIBE})(${JSON.stringify({ url: t.gw.url })})`) as Promise<StreamOutcome>;
 
   beforeAll(async () => {
-    const bundled = await build({
-      entryPoints: [fileURLToPath(new URL('../packages/client/src/client/index.ts', import.meta.url))],
-      bundle: true,
-      write: false,
-      format: 'iife',
-      globalName: 'HappyHorse',
-      target: 'es2022',
-      logLevel: 'silent',
-    });
-    bundle = bundled.outputFiles[0]!.text;
+    bundle = await clientScriptForPages();
     browser = await launchChromium();
   }, 60_000);
 

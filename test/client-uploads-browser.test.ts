@@ -5,11 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
-import { haveBrowser, launchChromium } from './support/browser.ts';
+import { clientScriptForPages, haveBrowser, launchChromium } from './support/browser.ts';
 import { gatewayFixture } from './support/gateway.ts';
 import { png } from './support/images.ts';
 
@@ -65,15 +64,6 @@ describe.skipIf(!haveBrowser)('uploadMedia in headless Chromium (XMLHttpRequest)
   beforeAll(async () => {
     origin = new URL(t.gw.url).origin;
     token = await hs256Token(JWT_SECRET, 'browser-alice');
-    const bundled = await build({
-      entryPoints: [fileURLToPath(new URL('../packages/client/src/client/index.ts', import.meta.url))],
-      bundle: true,
-      write: false,
-      format: 'iife',
-      globalName: 'HappyHorse',
-      target: 'es2022',
-      logLevel: 'silent',
-    });
     browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
@@ -83,7 +73,7 @@ describe.skipIf(!haveBrowser)('uploadMedia in headless Chromium (XMLHttpRequest)
       route.fulfill({ contentType: 'text/html', body: '<!doctype html>' }),
     );
     await page.goto(`${origin}/blank`);
-    await page.addScriptTag({ content: bundled.outputFiles[0]!.text });
+    await page.addScriptTag({ content: await clientScriptForPages() });
   }, 60_000);
 
   afterAll(async () => {

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedFolder, contentHash } from '../scripts/contentCache.js';
+import { BUILD_INPUTS } from './support/buildInputs.ts';
 import { freePort } from './support/childGateway.ts';
 import { copies, execForm, healthcheck, last, ROOT, readDockerfile } from './support/deploy.ts';
 
@@ -89,17 +90,6 @@ function copyAsTheImageDoes(app: string) {
     }
   }
 }
-
-/** What `npm run build` reads (the build stage's COPY lines, and the published client's generated documents). */
-const BUILD_INPUTS = [
-  'package.json',
-  'package-lock.json',
-  'tsconfig.json',
-  'tsconfig.server.json',
-  'scripts',
-  'src',
-  'packages/client/src',
-];
 
 /** `run`, failing with its output unless it exits 0. */
 async function runOrThrow(file: string, args: string[], options: { cwd: string }): Promise<Run> {

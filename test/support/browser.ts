@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 
 /** The system Chromium (installed by .ci/run); CHROMIUM_PATH names another. */
@@ -20,4 +22,23 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+let clientBundle: Promise<string> | undefined;
+
+/**
+ * The client package's source as one script for a page (`window.HappyHorse`), as a browser app's
+ * bundler would make it; made once per worker for every browser test that loads it.
+ */
+export function clientScriptForPages(): Promise<string> {
+  clientBundle ??= build({
+    entryPoints: [fileURLToPath(new URL('../../packages/client/src/client/index.ts', import.meta.url))],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    globalName: 'HappyHorse',
+    target: 'es2022',
+    logLevel: 'silent',
+  }).then((result) => result.outputFiles[0]!.text);
+  return clientBundle;
 }
