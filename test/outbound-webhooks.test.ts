@@ -629,6 +629,13 @@ describe('two gateway processes on one Postgres database', () => {
         .output()
         .split('\n')
         .filter((line) => line.includes('"webhook delivered"')).length;
+    // Each process logs a delivery after recording it; the line reaches us through its stdout pipe,
+    // which on a busy machine can trail the database by a while.
+    await eventually(
+      () => delivered(a) + delivered(b),
+      (count) => count >= 2 * jobs,
+      10_000,
+    );
     expect(delivered(a) + delivered(b)).toBe(2 * jobs);
     const attempts = await db.database.db.select().from(webhookAttempts);
     expect(attempts).toHaveLength(2 * jobs);
