@@ -82,9 +82,16 @@ describe('connection cuts while jobs are polled', () => {
       15_000,
     );
     expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
-    // Each stream heard the end and completed (collect returns once it has).
-    for (const events of await Promise.all(followed))
-      expect(events.at(-1)?.data?.predictionUpdated.status).toBe('SUCCEEDED');
+    // Each stream heard the end and completed (collect returns once it has). Bounded, so a stream
+    // that never hears it fails here by name rather than as the test's timeout.
+    const ended = await Promise.race([
+      Promise.all(followed),
+      letTimePass(15_000).then(() => {
+        throw new Error('a subscriber did not hear its job end within 15 s of the jobs ending');
+      }),
+    ]);
+    for (const events of ended) expect(events.at(-1)?.data?.predictionUpdated.status).toBe('SUCCEEDED');
     expect(fake.creates).toHaveLength(5);
-  });
+    // Seen once at load 9 (the suite beside two spinning processes): over the default 30 s in all.
+  }, 60_000);
 });
