@@ -2,10 +2,14 @@
  * `npm run bench` (second part): what authentication and limits cost on the submit and read paths.
  * One gateway at a time on the Postgres server at 127.0.0.1:5432 (each with a fresh database), with
  * FakeAtlas answering at once: anonymous without limits (the baseline), then a JWT caller and an
- * API-key caller, each with every per-caller limit and the gateway-wide budget switched on. Prints one table.
+ * API-key caller, each with every per-caller limit and the gateway-wide budget switched on. Prints one
+ * table, with the database transactions each submission costs (pg_stat_database, less the background
+ * loops' own rate measured idle just before).
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
+import postgres from 'postgres';
 import { createApiKey } from '../src/auth/apiKeys.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -29,9 +33,12 @@ interface Timing {
   p99: number;
 }
 
+/** Calls made before measuring, to warm the caches and the JIT (they count as submits for transactions). */
+const WARMUP = 20;
+
 /** `total` calls, `CONCURRENCY` at a time; per-call latency client side. */
 async function measure(total: number, call: (n: number) => Promise<void>): Promise<Timing> {
-  for (let i = 0; i < 20; i++) await call(-1 - i);
+  for (let i = 0; i < WARMUP; i++) await call(-1 - i);
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -48,6 +55,34 @@ async function measure(total: number, call: (n: number) => Promise<void>): Promi
   const seconds = (performance.now() - started) / 1000;
   const sorted = ascending(latencies);
   return { perSecond: total / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+/**
+ * The transactions committed in the database at `url` (pg_stat_database, every session's) while `run`
+ * ran. Sessions report their counts within a second or so of going idle, hence the wait after.
+ */
+async function committedDuring<T>(
+  url: string,
+  run: () => Promise<T>,
+): Promise<{ result: T; commits: number; seconds: number }> {
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  const commits = async () => {
+    await sleep(1_500);
+    const [row] = await admin<
+      { n: string }[]
+    >`select xact_commit::text as n from pg_stat_database where datname = current_database()`;
+    return Number(row!.n);
+  };
+  try {
+    const before = await commits();
+    const started = performance.now();
+    const result = await run();
+    const seconds = (performance.now() - started) / 1000;
+    // The stats read itself is one transaction per read.
+    return { result, commits: (await commits()) - before - 1, seconds };
+  } finally {
+    await admin.end();
+  }
 }
 
 async function post(url: string, token: string | undefined, query: string, variables: Record<string, unknown>) {
@@ -111,14 +146,21 @@ async function runCase({ name, env, token: makeToken }: (typeof CASES)[number]) 
     const url = await gateway.listen(0, '127.0.0.1');
     const token = await makeToken(database);
     const ids: string[] = [];
-    const submit = await measure(SUBMITS, async (n) => {
-      const data = await post(url, token, GENERATE, { input: { prompt: `bench ${n}` } });
-      ids.push((data.generateVideo as { prediction: { id: string } }).prediction.id);
-    });
+    // The background loops' own transactions while nothing is submitted, then the submit phase's.
+    const idle = await committedDuring(server.url, () => sleep(3_000));
+    const submitted = await committedDuring(server.url, () =>
+      measure(SUBMITS, async (n) => {
+        const data = await post(url, token, GENERATE, { input: { prompt: `bench ${n}` } });
+        ids.push((data.generateVideo as { prediction: { id: string } }).prediction.id);
+      }),
+    );
+    const submit = submitted.result;
+    const transactionsPerSubmit =
+      (submitted.commits - (idle.commits / idle.seconds) * submitted.seconds) / (SUBMITS + WARMUP);
     const read = await measure(READS, async (n) => {
       await post(url, token, READ, { id: ids[Math.abs(n) % ids.length] });
     });
-    return { name, submit, read };
+    return { name, submit, read, transactionsPerSubmit };
   } finally {
     await gateway.close();
     await database.close();
@@ -137,10 +179,12 @@ console.log(
   `\nAuthentication and limits, Postgres server, ${CONCURRENCY} requests in flight (${SUBMITS} submits, ${READS} reads)\n`,
 );
 console.log(
-  `| ${'caller'.padEnd(26)} | ${'generateVideo (submit path)'.padEnd(46)} | ${'prediction(id) (read path)'.padEnd(46)} |`,
+  `| ${'caller'.padEnd(26)} | ${'generateVideo (submit path)'.padEnd(46)} | ${'transactions per submit'} | ${'prediction(id) (read path)'.padEnd(46)} |`,
 );
-console.log(`| ${'-'.repeat(26)} | ${'-'.repeat(46)} | ${'-'.repeat(46)} |`);
+console.log(`| ${'-'.repeat(26)} | ${'-'.repeat(46)} | ${'-'.repeat(23)} | ${'-'.repeat(46)} |`);
 for (const row of rows)
-  console.log(`| ${row.name.padEnd(26)} | ${fmt(row.submit, base.submit)} | ${fmt(row.read, base.read)} |`);
+  console.log(
+    `| ${row.name.padEnd(26)} | ${fmt(row.submit, base.submit)} | ${row.transactionsPerSubmit.toFixed(2).padStart(23)} | ${fmt(row.read, base.read)} |`,
+  );
 printTableFooter(loadBefore);
 process.exit(0);
