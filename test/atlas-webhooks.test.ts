@@ -455,9 +455,10 @@ describe('polling stays the safety net', () => {
     const [withHook, without] = [await row(db, hooked), await row(plainDb, polled)].map(
       (r) => fake.statusCalls(r.upstreamId!).length,
     );
-    // 1.5 s of running: up to 37 polls at 40 ms (fewer on a busy machine); with the webhook, at most one safety poll.
+    // 1.5 s of running: up to 37 polls at 40 ms (fewer on a busy machine); with the webhook, a safety
+    // poll a second: one, and a second when a busy machine (CI, cold caches) delivers the webhook late.
     expect(without).toBeGreaterThanOrEqual(5);
-    expect(withHook!).toBeLessThanOrEqual(1);
+    expect(withHook!).toBeLessThanOrEqual(2);
     expect(fake.creates.map((c) => (c.body as { webhook_url?: string }).webhook_url === undefined).sort()).toEqual([
       false,
       true,
