@@ -1,12 +1,12 @@
 /**
  * The table of configuration variables in docs/configuration.md, made from src/configDocs.ts: `npm run
- * docs:config` writes it between the two markers, `npm run docs:config -- --check` fails when the one
- * there differs (as does test/docs.test.ts).
+ * docs:config` writes it between the two markers (scripts/generatedTable.ts), `npm run docs:config --
+ * --check` fails when the one there differs (as does test/docs.test.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ConfigVariable } from '../src/config.ts';
 import { CONFIG_DOCS, type ConfigRowDoc, type ConfigVariableDoc } from '../src/configDocs.ts';
+import { type GeneratedTable, markdownTable, tableIn, writeTable } from './generatedTable.ts';
 
 export const TABLE_START = '<!-- configuration variables: made from src/configDocs.ts by `npm run docs:config` -->';
 export const TABLE_END = '<!-- end of configuration variables -->';
@@ -38,37 +38,27 @@ export function configRows(): ConfigRow[] {
   return [...rows.values()];
 }
 
-/** The table as markdown, unpadded like the rest of the docs' tables. */
+/** The table as markdown. */
 export function configTable(): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [
-    line(['variable', 'default', 'meaning']),
-    line(['---', '---', '---']),
-    ...configRows().map((row) =>
-      line([NAMES[row.names ?? 'A / B'](row.variables.map((name) => `\`${name}\``)), row.default, row.meaning]),
-    ),
-  ].join('\n');
+  return markdownTable(
+    ['variable', 'default', 'meaning'],
+    configRows().map((row) => [
+      NAMES[row.names ?? 'A / B'](row.variables.map((name) => `\`${name}\``)),
+      row.default,
+      row.meaning,
+    ]),
+  );
 }
+
+export const CONFIGURATION_TABLE: GeneratedTable = {
+  doc: CONFIGURATION_DOC,
+  start: TABLE_START,
+  end: TABLE_END,
+  make: configTable,
+  command: 'npm run docs:config',
+};
 
 /** The doc's table as it stands, between the markers; undefined without them. */
-export function documentedTable(doc: string): string | undefined {
-  const start = doc.indexOf(TABLE_START);
-  const end = doc.indexOf(TABLE_END);
-  if (start < 0 || end < start) return undefined;
-  return doc.slice(start + TABLE_START.length, end).trim();
-}
+export const documentedTable = (doc: string) => tableIn(doc, CONFIGURATION_TABLE);
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const doc = readFileSync(CONFIGURATION_DOC, 'utf8');
-  const start = doc.indexOf(TABLE_START);
-  const end = doc.indexOf(TABLE_END);
-  if (start < 0 || end < start)
-    throw new Error(`docs/configuration.md has no "${TABLE_START}" … "${TABLE_END}" to write between`);
-  const written = `${doc.slice(0, start + TABLE_START.length)}\n\n${configTable()}\n\n${doc.slice(end)}`;
-  if (process.argv.includes('--check')) {
-    if (written !== doc) {
-      console.error('docs/configuration.md: the table differs from src/configDocs.ts; run `npm run docs:config`');
-      process.exit(1);
-    }
-  } else writeFileSync(CONFIGURATION_DOC, written);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) writeTable(CONFIGURATION_TABLE);
