@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executedRows } from '../src/db/rows.ts';
 import { hs256Token } from './support/auth.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
 import {
@@ -282,7 +283,7 @@ for (const backend of BACKENDS) {
         sql`select id from uploads where owner_id = ${`${backend}-alice`} and byte_size > ${MAX_VIDEO_BYTES}`,
       );
       // postgres.js gives the rows, PGlite an object holding them.
-      expect(Array.isArray(result) ? result : (result as unknown as { rows: unknown[] }).rows).toHaveLength(0);
+      expect(executedRows(result)).toHaveLength(0);
     });
 
     it('holds LIMIT_UPLOAD_BYTES_PER_DAY under racing createUpload calls', async () => {

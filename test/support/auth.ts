@@ -9,6 +9,7 @@ import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import type { Db } from '../../src/db/database.ts';
+import { executedRows } from '../../src/db/rows.ts';
 import { predictions } from '../../src/db/schema.ts';
 
 /** A caller's HS256 JWT for a gateway with AUTH_MODE=jwt and this AUTH_JWT_SECRET, valid for an hour. */
@@ -205,9 +206,7 @@ export async function countPredictions(db: Db): Promise<number> {
  * entry a row, each prefixed with its table: for checks that a secret is stored nowhere.
  */
 export async function dumpDatabase(db: Db): Promise<{ tables: string[]; rows: string[] }> {
-  const rowsOf = (result: unknown) =>
-    (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Record<string, string>[];
-  const tables = rowsOf(
+  const tables = executedRows<Record<string, string>>(
     await db.execute(
       sql`select table_schema as schema, table_name as name from information_schema.tables
           where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2`,
@@ -219,7 +218,7 @@ export async function dumpDatabase(db: Db): Promise<{ tables: string[]; rows: st
     const result = await db.execute(
       sql`select row_to_json(t)::text as row from ${sql.identifier(schema)}.${sql.identifier(name)} t`,
     );
-    for (const row of rowsOf(result)) rows.push(`${table}: ${row.row}`);
+    for (const row of executedRows<Record<string, string>>(result)) rows.push(`${table}: ${row.row}`);
   }
   return { tables, rows };
 }

@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, type Db, openDatabase } from '../../src/db/database.ts';
+import { executedRows } from '../../src/db/rows.ts';
 import { createLogger } from '../../src/log.ts';
 import { createGateway, type Gateway } from '../../src/server.ts';
 import { FakeAtlas } from './fakeAtlas.ts';
@@ -141,14 +142,9 @@ async function openPooledPglite(): Promise<TestDatabase> {
   };
 }
 
-/** A result's rows from either driver: postgres.js answers an array, PGlite an object holding `rows`. */
-function rowsOf<Row>(result: unknown): Row[] {
-  return (Array.isArray(result) ? result : (result as { rows: Row[] }).rows) as Row[];
-}
-
 /** Every table, column, index, sequence and constraint of the gateway's schema, as one string. */
 async function schemaOf(db: Db): Promise<string> {
-  const rows = rowsOf<{ schema: string }>(
+  const rows = executedRows<{ schema: string }>(
     await db.execute(sql`
     select string_agg(item, ',' order by item) as schema from (
       select c.relname::text || ':' || c.relkind::text as item from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'
@@ -161,7 +157,7 @@ async function schemaOf(db: Db): Promise<string> {
 
 /** Every table of the gateway's schema empty and every sequence restarted, as a new database has them; no lock left held. */
 async function emptied(db: Db) {
-  const rows = rowsOf<{ tables: string }>(
+  const rows = executedRows<{ tables: string }>(
     await db.execute(
       sql`select coalesce(string_agg(format('%I.%I', schemaname, tablename), ', '), '') as tables from pg_tables where schemaname = 'public'`,
     ),

@@ -1,6 +1,7 @@
 import { inArray, sql } from 'drizzle-orm';
 import { UNFINISHED_STATUSES } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
+import { executedRows } from '../rows.ts';
 import { predictions } from '../schema.ts';
 
 export interface GaugeReadings {
@@ -49,11 +50,8 @@ export async function readGauges(
            ${inUse} as in_use
       from predictions
      where next_poll_at is not null and ${inArray(predictions.status, UNFINISHED_STATUSES)}`);
-  const row = (Array.isArray(result) ? result[0] : (result as { rows: unknown[] }).rows[0]) as {
-    unfinished: number;
-    in_use: number | null;
-    overdue: number;
-  };
+  // An aggregate: always one row.
+  const row = executedRows<{ unfinished: number; in_use: number | null; overdue: number }>(result)[0]!;
   return {
     unfinishedJobs: Number(row.unfinished),
     connectionsInUse: row.in_use === null ? undefined : Number(row.in_use),
