@@ -323,8 +323,8 @@ describe.skipIf(!haveBrowser)('the demo page remembers: its job across a reload,
     await tab.reload();
     await expect.poll(() => status.textContent()).toBe('SUCCEEDED');
     expect(jobOf(tab)).toBe(id);
-    const listed = await tab.getByRole('row', { name: /A grey horse that survives a reload/ }).count();
-    expect(listed).toBe(1);
+    // The Recent list arrives by its own stream after the reload: wait for it, then it holds the job once.
+    await expect.poll(() => tab.getByRole('row', { name: /A grey horse that survives a reload/ }).count()).toBe(1);
     // A new choice of mode leaves the job, and the URL with it.
     await tab.getByLabel('Image to video', { exact: true }).check();
     await expect.poll(() => jobOf(tab)).toBeNull();
