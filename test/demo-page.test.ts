@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBrowser, launchChromium } from './support/browser.ts';
 import { simulatorGatewayFixture } from './support/gateway.ts';
@@ -7,20 +7,32 @@ import { jpeg, png } from './support/images.ts';
 
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
 
+// One browser for the file, and one context for each block's tabs: a launch costs Chromium about 3 s of
+// CPU and a context half a second. The page keeps nothing in the browser (no storage, no cookies), so a
+// tab in a shared context starts as fresh as one in a new context.
+let launched: Promise<Browser> | undefined;
+const sharedBrowser = () => {
+  launched ??= launchChromium();
+  return launched;
+};
+afterAll(async () => {
+  await (await launched)?.close();
+});
+
 describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-in simulator', () => {
   // No key: the gateway runs its simulator, exactly as `npm start` does for a newcomer.
   const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '2500', POLL_INTERVAL_MS: '200' });
-  let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
+    context = await (await sharedBrowser()).newContext({ viewport: { width: 1000, height: 1000 } });
+    page = await context.newPage();
     page.setDefaultTimeout(10_000);
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await context?.close();
   });
 
   it('submits a prompt, shows the status change, and plays the finished video', async () => {
@@ -67,6 +79,9 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
     expect(media.width).toBeGreaterThan(0);
     expect(media.duration).toBeGreaterThan(0);
     expect(media.error).toBeUndefined();
+    // It loops (autoplay, muted) for as long as the tab is open, which is to the end of the block: decoding
+    // and compositing frames nobody looks at cost Chromium seconds of CPU.
+    await video.evaluate((v: HTMLVideoElement) => v.pause());
 
     // The recent list shows the job.
     await expect
@@ -79,7 +94,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
   });
 
   it('serves GraphiQL at /graphql from the package itself, with no request leaving the machine', async () => {
-    const graphiql = await browser.newPage();
+    const graphiql = await context.newPage();
     const outside: string[] = [];
     graphiql.on('request', (request) => {
       if (
@@ -116,7 +131,8 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
 
   /** A fresh page in one mode, failing the test on any script error. */
   async function openIn(mode: string) {
-    const tab = await browser.newPage({ viewport: { width: 1000, height: 1200 } });
+    const tab = await context.newPage();
+    await tab.setViewportSize({ width: 1000, height: 1200 });
     tab.setDefaultTimeout(10_000);
     const failures: string[] = [];
     tab.on('pageerror', (error) => failures.push(error.message));
@@ -278,18 +294,18 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
 describe.skipIf(!haveBrowser)('the demo page remembers: its job across a reload, and jobs of other tabs', () => {
   // Jobs long enough that a reload lands while one runs.
   const sim = simulatorGatewayFixture({ SIMULATOR_JOB_MS: '6000', POLL_INTERVAL_MS: '200' });
-  let browser: Browser;
+  let context: BrowserContext;
 
   beforeAll(async () => {
-    browser = await launchChromium();
+    context = await (await sharedBrowser()).newContext({ viewport: { width: 1000, height: 1000 } });
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await context?.close();
   });
 
   async function open(path = '/') {
-    const tab = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
+    const tab = await context.newPage();
     tab.setDefaultTimeout(10_000);
     const failures: string[] = [];
     tab.on('pageerror', (error) => failures.push(error.message));

@@ -5,15 +5,9 @@
 import { openAsBlob, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, relative, resolve } from 'node:path';
-import {
-  createVideoClient,
-  isFinished,
-  type MediaReference,
-  type Prediction,
-  type VideoClient,
-  VideoClientError,
-  type VideoJobInput,
-} from '../client/index.ts';
+import { VideoClientError } from '../client/errors.ts';
+import type { MediaReference, Prediction, VideoClient, VideoJobInput } from '../client/index.ts';
+import { isFinished } from '../client/status.ts';
 import { COMMAND_USAGE, type Command, type JobSpec, parseCommand, USAGE, UsageError } from './args.ts';
 import { bytes, duration, type Output, percent, plainView, silentView, terminalView, type View } from './view.ts';
 
@@ -58,6 +52,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 0;
   }
 
+  // Loaded only now: the client brings graphql, two thirds of the start-up of a command that only prints
+  // its usage or a refusal.
+  const { createVideoClient } = await import('../client/index.ts');
   const client = createVideoClient({ url: command.url, token: command.token });
   const view: View = command.json ? silentView : io.stdout.isTTY ? terminalView(io.stdout) : plainView(io.stdout);
   let prediction: Prediction | null = null;

@@ -3,7 +3,8 @@
  * the line, erase to its end) with the bar, the status and the elapsed time; elsewhere (a pipe, a CI
  * log) a plain line per status change and per tenth of progress; with --json, nothing until the end.
  */
-import { isFinished, type Prediction } from '../client/index.ts';
+import type { Prediction } from '../client/index.ts';
+import { isFinished } from '../client/status.ts';
 
 export interface Output {
   write(text: string): unknown;

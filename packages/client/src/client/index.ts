@@ -15,7 +15,6 @@ import { unreachableMessage, VideoClientError } from './errors.ts';
 import type {
   GenerateVideoInput,
   PredictionFieldsFragment,
-  PredictionStatus,
   PredictionsQuery,
   PredictionsQueryVariables,
   PredictionUpdatedSubscription,
@@ -28,6 +27,7 @@ import {
   type VideoEditInput,
   type VideoJobInput,
 } from './modes.ts';
+import { isFinished } from './status.ts';
 import { abortedError, sendUpload, type Upload, type UploadMediaOptions, type UploadSource } from './upload.ts';
 
 export type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
@@ -137,8 +137,7 @@ export interface SubscriptionHandlers<Result> extends SubscribeOptions {
   complete?(): void;
 }
 
-export const TERMINAL_STATUSES: readonly PredictionStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELED'];
-export const isFinished = (prediction: Pick<Prediction, 'status'>) => TERMINAL_STATUSES.includes(prediction.status);
+export { isFinished, TERMINAL_STATUSES } from './status.ts';
 
 export interface VideoClient {
   /**
