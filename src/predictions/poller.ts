@@ -42,12 +42,23 @@ export interface PollerOptions {
   isRecording?: (id: string) => boolean;
   /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
   onPoll?: (poll: PollStart) => void;
+  /** Called as each claim returns: rows asked for, rows taken, and its round trip, for the bench. */
+  onClaim?: (claim: ClaimTaken) => void;
   /** Jobs this poller ends, for metrics. */
   metrics?: JobMetrics;
   /** Where the poller reports each completed claim, for /ready. */
   health?: LoopHealth;
   /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
   clock?: () => number;
+}
+
+export interface ClaimTaken {
+  /** Rows the claim asked for, and took. */
+  asked: number;
+  claimed: number;
+  /** Of those, already due when the claim returned (so late before they were queued). */
+  overdue: number;
+  ms: number;
 }
 
 export interface PollStart {
@@ -140,6 +151,11 @@ export function startPoller(options: PollerOptions): Poller {
     );
     loop?.completed();
     sizer.recordClaim(clock() - now);
+    if (options.onClaim) {
+      const returned = clock();
+      const overdue = rows.filter((claimed) => claimed.dueAt.getTime() < returned).length;
+      options.onClaim({ asked: room, claimed: rows.length, overdue, ms: returned - now });
+    }
     pace.claimed(rows.length, queue.length > 0 || running.size > 0);
     if (!pace.idle) claimIn(tick);
     backlog = rows.length === room;
