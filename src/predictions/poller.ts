@@ -138,10 +138,15 @@ export function startPoller(options: PollerOptions): Poller {
   let startTimer: NodeJS.Timeout | undefined;
   let startAt = Number.POSITIVE_INFINITY;
 
+  /** Whether claimed rows wait past their due time here: then claims hold only what this process keeps up with. */
+  function behind(now: number): { now: number } | undefined {
+    return queue.length > 0 && queue[0]!.dueAt.getTime() < now - tick ? { now } : undefined;
+  }
+
   async function claim(): Promise<void> {
-    const room = sizer.capacity() - queue.length;
-    if (room <= 0) return loop?.completed();
     const now = clock();
+    const room = sizer.capacity(behind(now)) - queue.length;
+    if (room <= 0) return loop?.completed();
     const lease = new Date(now + options.leaseMs);
     const dueBy = new Date(now + sizer.lookaheadMs(pace.delayMs));
     const rows = await claims.take(
@@ -189,7 +194,7 @@ export function startPoller(options: PollerOptions): Poller {
       if (now - claimed.claimedAt > MAX_WAIT_MS) handBack(claimed);
       else start(claimed);
     }
-    if (backlog && queue.length <= sizer.capacity() / 2) claimIn(0);
+    if (backlog && queue.length <= sizer.capacity(behind(now)) / 2) claimIn(0);
     // With every slot busy, a poll ending calls this again.
     if (queue.length > 0 && running.size < concurrency) startAtTime(queue[0]!.dueAt.getTime());
   }
@@ -209,6 +214,7 @@ export function startPoller(options: PollerOptions): Poller {
   }
 
   function start(claimed: ClaimedPrediction): void {
+    sizer.recordStart(clock());
     const poll = follow(claimed)
       .catch((error: unknown) => {
         // The lease runs out and the row is polled again: nothing is lost.
