@@ -7,6 +7,7 @@
  * on stdin polls until then and prints its result as one line after RESULT_MARK.
  */
 
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +16,7 @@ import { AtlasClient } from '../src/atlas/client.ts';
 import { loadConfig } from '../src/config.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
-import { startPoller } from '../src/predictions/poller.ts';
+import { type ClaimTaken, startPoller } from '../src/predictions/poller.ts';
 import { TEST_KEY } from '../test/support/gateway.ts';
 
 export const RESULT_MARK = 'BENCH_RESULT ';
@@ -54,31 +55,71 @@ export async function pollFor(
     log,
   });
   const polls: Poll[] = [];
+  const claims: ClaimTaken[] = [];
+  const callMs: number[] = [];
+  const runQueueBefore = runQueueWaitMs();
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
+  const timedAtlas: Pick<AtlasClient, 'getPrediction'> = {
+    async getPrediction(id, signal) {
+      const started = performance.now();
+      try {
+        return await atlas.getPrediction(id, signal);
+      } finally {
+        callMs.push(performance.now() - started);
+      }
+    },
+  };
   const poller = startPoller({
     db: database.db,
-    atlas,
+    atlas: timedAtlas,
     log,
     pollIntervalMs: config.pollIntervalMs,
     concurrency: config.pollConcurrency,
     predictionTimeoutMs: config.predictionTimeoutMs,
     leaseMs: atlas.maxStatusCallMs + 5_000,
     onPoll: (poll) => polls.push([poll.predictionId, poll.dueAt.getTime(), poll.startedAt.getTime()]),
+    onClaim: (claim) => claims.push(claim),
   });
   await sleep(Math.max(0, stopAt - Date.now()));
   const cpu = process.cpuUsage(cpuBefore);
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)) * 100;
   loop.disable();
-  if (process.env.BENCH_TRACE)
+  if (process.env.BENCH_TRACE) {
+    const wallMs = performance.now() - wallBefore;
+    const lags = polls.map(([, dueAt, startedAt]) => startedAt - dueAt).sort((a, b) => a - b);
+    const sizes = claims.map((c) => c.claimed).sort((a, b) => a - b);
+    const claimMs = claims.map((c) => c.ms).sort((a, b) => a - b);
+    const at = (list: number[], p: number) => list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? 0;
     console.error(
-      `bench: event loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`,
+      [
+        `bench: worker ${process.pid}: ${polls.length} calls, CPU ${cpuPercent.toFixed(0)} %`,
+        // Time this process's main thread was runnable but waited for a core (Linux schedstat).
+        `run-queue wait ${(((runQueueWaitMs() - runQueueBefore) / wallMs) * 100).toFixed(0)} % of wall`,
+        `event loop delay p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms`,
+        `status call ms p50 ${at(
+          callMs.sort((a, b) => a - b),
+          50,
+        ).toFixed(0)} p99 ${at(callMs, 99).toFixed(0)}`,
+        `lag p50 ${at(lags, 50)} p99 ${at(lags, 99)}`,
+        `${claims.length} claims (${claims.filter((c) => c.claimed === 0).length} empty, ${claims.filter((c) => c.claimed === c.asked).length} full, ${claims.reduce((n, c) => n + c.overdue, 0)} rows overdue when claimed): rows p50 ${at(sizes, 50)} max ${at(sizes, 100)}, ms p50 ${at(claimMs, 50)} p99 ${at(claimMs, 99)}`,
+      ].join('; '),
     );
+  }
   const stopping = performance.now();
   await poller.stop();
   return { polls, cpuPercent, stopMs: performance.now() - stopping };
+}
+
+/** How long this process's main thread has waited on a run queue, in ms (0 where /proc has no schedstat). */
+function runQueueWaitMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return 0;
+  }
 }
 
 /** Each `GO {"stopAt":…}` line on stdin is one run, answered with one result line; stdin closing ends the process. */

@@ -104,6 +104,25 @@ describe('claim capacity', () => {
     // Rows claimed further ahead would wait past their lease for a slot.
     expect(sizer.lookaheadMs()).toBe(1_000);
   });
+
+  it('holds no more than it keeps up with while behind, so another gateway can poll the rest', () => {
+    const sizer = new ClaimSizer(16, 250);
+    for (let i = 0; i < 50; i++) sizer.recordCall(5);
+    const bySlots = sizer.capacity();
+    expect(bySlots).toBe(MAX_CLAIMED);
+    // A starved process: 200 polls started over the last second.
+    for (let i = 0; i < 200; i++) sizer.recordStart(10_000 + i * 5);
+    expect(sizer.startedLately(10_999)).toBe(200);
+    // Behind, it holds one and a half times a second of what it started; not behind, what its slots could poll.
+    expect(sizer.capacity({ now: 10_999 })).toBe(300);
+    expect(sizer.capacity()).toBe(bySlots);
+    // Starts older than a second no longer count; it still holds two claims per slot.
+    expect(sizer.startedLately(13_000)).toBe(0);
+    expect(sizer.capacity({ now: 13_000 })).toBe(32);
+    // Never more than its slots could poll.
+    for (let i = 0; i < 5_000; i++) sizer.recordStart(20_000 + i / 10);
+    expect(sizer.capacity({ now: 20_500 })).toBe(bySlots);
+  });
 });
 
 describe('claim pace', () => {

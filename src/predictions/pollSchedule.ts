@@ -114,15 +114,28 @@ export function nextPollOf(
 export const backoffMs = (failures: number, intervalMs: number) =>
   Math.min(POLL_MAX_BACKOFF_MS, intervalMs * 2 ** Math.min(failures, 10));
 
+/** Polls started are counted in buckets this long, over THROUGHPUT_WINDOW_MS. */
+const START_BUCKET_MS = 100;
+const THROUGHPUT_WINDOW_MS = 1_000;
+
 /**
  * How much one process claims, from moving averages of how long status calls and claims take: enough
  * to keep every slot busy, without hoarding rows another gateway could poll sooner.
+ *
+ * A process that is behind (rows it claimed wait past their due time) is short of CPU or of slots, not of
+ * rows: it holds only what it actually started lately, over a few claims' time, and leaves the rest due
+ * in the database for a gateway with room. Sized from status call time alone, a starved process claimed a
+ * second or more of work it then polled seconds late (or handed back after MAX_WAIT_MS) while the
+ * other gateway found nothing due.
  */
 export class ClaimSizer {
   /** Moving average of status call time, to size claims under a backlog. */
   #callMs = 50;
   /** Moving average of claim time: a busy database must not make claims late. */
   #claimMs: number;
+  /** Polls started per START_BUCKET_MS, the newest last, and the bucket the newest counts. */
+  #starts: number[] = Array.from({ length: THROUGHPUT_WINDOW_MS / START_BUCKET_MS }, () => 0);
+  #bucket = 0;
 
   constructor(
     private readonly concurrency: number,
@@ -139,10 +152,40 @@ export class ClaimSizer {
     this.#claimMs += (ms - this.#claimMs) / 4;
   }
 
-  /** How many rows to hold claimed: what the slots can poll in CLAIM_AHEAD_MS, or until the claim after next returns. */
-  capacity(): number {
+  /** A poll started at `now` (epoch ms). */
+  recordStart(now: number): void {
+    this.#advance(now);
+    this.#starts[this.#starts.length - 1]! += 1;
+  }
+
+  /** Polls started in the last THROUGHPUT_WINDOW_MS before `now`. */
+  startedLately(now: number): number {
+    this.#advance(now);
+    return this.#starts.reduce((sum, n) => sum + n, 0);
+  }
+
+  #advance(now: number): void {
+    const bucket = Math.floor(now / START_BUCKET_MS);
+    const gone = Math.min(bucket - this.#bucket, this.#starts.length);
+    if (gone <= 0) return;
+    this.#starts.splice(0, gone);
+    for (let i = 0; i < gone; i++) this.#starts.push(0);
+    this.#bucket = bucket;
+  }
+
+  /**
+   * How many rows to hold claimed: what the slots can poll in CLAIM_AHEAD_MS, or until the claim after
+   * next returns. `behind`: claimed rows wait past their due time (see the class), so no more than
+   * one and a half times what this process started lately over four claims' time (at least a second).
+   */
+  capacity(behind?: { now: number }): number {
     const aheadMs = clamp(2 * (this.tickMs + this.#claimMs), CLAIM_AHEAD_MS, MAX_WAIT_MS / 2);
-    return clamp(Math.round((this.concurrency * aheadMs) / this.#callMs), 2 * this.concurrency, MAX_CLAIMED);
+    const bySlots = clamp(Math.round((this.concurrency * aheadMs) / this.#callMs), 2 * this.concurrency, MAX_CLAIMED);
+    if (!behind) return bySlots;
+    // Half as much again as it started, so a process that is catching up can claim more each time.
+    const holdMs = 1.5 * clamp(4 * this.#claimMs, CLAIM_AHEAD_MS, aheadMs);
+    const started = (this.startedLately(behind.now) * holdMs) / THROUGHPUT_WINDOW_MS;
+    return clamp(Math.round(started), 2 * this.concurrency, bySlots);
   }
 
   /** How far ahead a claim takes rows: until the next claim (`untilNextClaimMs` away) will have returned, well inside MAX_WAIT_MS. */

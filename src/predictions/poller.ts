@@ -42,12 +42,23 @@ export interface PollerOptions {
   isRecording?: (id: string) => boolean;
   /** Called as each status call starts, for metrics such as poll lag (`startedAt − dueAt`). */
   onPoll?: (poll: PollStart) => void;
+  /** Called as each claim returns: rows asked for, rows taken, and its round trip, for the bench. */
+  onClaim?: (claim: ClaimTaken) => void;
   /** Jobs this poller ends, for metrics. */
   metrics?: JobMetrics;
   /** Where the poller reports each completed claim, for /ready. */
   health?: LoopHealth;
   /** Epoch milliseconds; Date.now but in tests that need another gateway's clock (one past a lease). */
   clock?: () => number;
+}
+
+export interface ClaimTaken {
+  /** Rows the claim asked for, and took. */
+  asked: number;
+  claimed: number;
+  /** Of those, already due when the claim returned (so late before they were queued). */
+  overdue: number;
+  ms: number;
 }
 
 export interface PollStart {
@@ -127,10 +138,15 @@ export function startPoller(options: PollerOptions): Poller {
   let startTimer: NodeJS.Timeout | undefined;
   let startAt = Number.POSITIVE_INFINITY;
 
+  /** Whether claimed rows wait past their due time here: then claims hold only what this process keeps up with. */
+  function behind(now: number): { now: number } | undefined {
+    return queue.length > 0 && queue[0]!.dueAt.getTime() < now - tick ? { now } : undefined;
+  }
+
   async function claim(): Promise<void> {
-    const room = sizer.capacity() - queue.length;
-    if (room <= 0) return loop?.completed();
     const now = clock();
+    const room = sizer.capacity(behind(now)) - queue.length;
+    if (room <= 0) return loop?.completed();
     const lease = new Date(now + options.leaseMs);
     const dueBy = new Date(now + sizer.lookaheadMs(pace.delayMs));
     const rows = await claims.take(
@@ -140,6 +156,11 @@ export function startPoller(options: PollerOptions): Poller {
     );
     loop?.completed();
     sizer.recordClaim(clock() - now);
+    if (options.onClaim) {
+      const returned = clock();
+      const overdue = rows.filter((claimed) => claimed.dueAt.getTime() < returned).length;
+      options.onClaim({ asked: room, claimed: rows.length, overdue, ms: returned - now });
+    }
     pace.claimed(rows.length, queue.length > 0 || running.size > 0);
     if (!pace.idle) claimIn(tick);
     backlog = rows.length === room;
@@ -173,7 +194,7 @@ export function startPoller(options: PollerOptions): Poller {
       if (now - claimed.claimedAt > MAX_WAIT_MS) handBack(claimed);
       else start(claimed);
     }
-    if (backlog && queue.length <= sizer.capacity() / 2) claimIn(0);
+    if (backlog && queue.length <= sizer.capacity(behind(now)) / 2) claimIn(0);
     // With every slot busy, a poll ending calls this again.
     if (queue.length > 0 && running.size < concurrency) startAtTime(queue[0]!.dueAt.getTime());
   }
@@ -193,6 +214,7 @@ export function startPoller(options: PollerOptions): Poller {
   }
 
   function start(claimed: ClaimedPrediction): void {
+    sizer.recordStart(clock());
     const poll = follow(claimed)
       .catch((error: unknown) => {
         // The lease runs out and the row is polled again: nothing is lost.

@@ -41,19 +41,23 @@ export async function claimDuePredictions(
   db: Db,
   { limit, dueBy, leaseUntil }: { limit: number; dueBy: Date; leaseUntil: Date },
 ): Promise<ClaimedPrediction[]> {
-  const due = db
-    .select({ id: predictions.id, dueAt: predictions.nextPollAt })
-    .from(predictions)
-    .where(and(isNotNull(predictions.nextPollAt), lte(predictions.nextPollAt, dueBy)))
-    .orderBy(asc(predictions.nextPollAt))
-    .limit(limit)
-    .for('update', { skipLocked: true })
-    .as('due');
+  const due = db.$with('due').as(
+    db
+      .select({ id: predictions.id, dueAt: predictions.nextPollAt })
+      .from(predictions)
+      .where(and(isNotNull(predictions.nextPollAt), lte(predictions.nextPollAt, dueBy)))
+      .orderBy(asc(predictions.nextPollAt))
+      .limit(limit)
+      .for('update', { skipLocked: true }),
+  );
+  // The ids again as an array, so the update finds its rows by primary key: joined to `due` alone,
+  // the planner read the whole table (a hash join over a sequential scan) on every claim.
   const claimed = await db
+    .with(due)
     .update(predictions)
     .set({ nextPollAt: leaseUntil, polledAt: sql`now()` })
     .from(due)
-    .where(eq(predictions.id, due.id))
+    .where(and(sql`${predictions.id} = any(array(select ${due.id} from ${due}))`, eq(predictions.id, due.id)))
     .returning({ row: polled, dueAt: due.dueAt });
   return (
     claimed
