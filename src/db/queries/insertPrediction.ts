@@ -1,11 +1,11 @@
 import type { Db } from '../database.ts';
-import { notifyPredictionChanged } from '../notify.ts';
+import { noticeOf, notifyPredictionChanged } from '../notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
 /** With a notice: the owner's other streams (myPredictionsUpdated) hear of the new job. */
 export async function insertPrediction(db: Db, values: NewPredictionRow): Promise<PredictionRow> {
   const [row] = await db.insert(predictions).values(values).returning();
-  await announceInsert(db, row!);
+  await notifyPredictionChanged(db, noticeOf(row!));
   return row!;
 }
 
@@ -18,15 +18,6 @@ export async function insertPredictionUnlessKeyTaken(
   values: NewPredictionRow,
 ): Promise<PredictionRow | undefined> {
   const [row] = await db.insert(predictions).values(values).onConflictDoNothing().returning();
-  if (row) await announceInsert(db, row);
+  if (row) await notifyPredictionChanged(db, noticeOf(row));
   return row;
-}
-
-function announceInsert(db: Db, row: PredictionRow): Promise<void> {
-  return notifyPredictionChanged(db, {
-    id: row.id,
-    version: row.version,
-    ownerId: row.ownerId,
-    tenantId: row.tenantId,
-  });
 }
