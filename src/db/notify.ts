@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from './database.ts';
-import type { PredictionRow } from './schema.ts';
+import { type PredictionRow, predictions } from './schema.ts';
 
 /** One channel carries every prediction change; payloads name the row, listeners re-read it. */
 export const PREDICTION_CHANNEL = 'prediction_updated';
@@ -34,6 +34,17 @@ export function noticeOf(row: NoticedRow): PredictionNotice {
     tenantId: row.tenantId,
     nextPollAt: row.nextPollAt?.getTime() ?? null,
   };
+}
+
+/**
+ * noticeOf in SQL, queued for each row a statement writes: in its RETURNING, the written row's
+ * columns. Lets one statement write many rows and announce each.
+ */
+export function notifyWrittenRow(): SQL<string> {
+  const p = predictions;
+  return sql<string>`pg_notify(${PREDICTION_CHANNEL}, json_build_object(
+    'id', ${p.id}, 'version', ${p.version}, 'ownerId', ${p.ownerId}, 'tenantId', ${p.tenantId},
+    'nextPollAt', (extract(epoch from ${p.nextPollAt}) * 1000)::bigint)::text)`;
 }
 
 /** Queue a notice; Postgres delivers it only when the surrounding transaction commits. */

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { findByIdempotencyKey, releaseIdempotencyKey } from '../db/queries/findByIdempotencyKey.ts';
-import { insertPrediction, insertPredictionUnlessKeyTaken } from '../db/queries/insertPrediction.ts';
+import { insertPrediction, insertPredictions, insertPredictionUnlessKeyTaken } from '../db/queries/insertPrediction.ts';
 import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSubmissions.ts';
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
+import { WriteBatch } from '../db/writeBatch.ts';
 import { ErrorCode } from '../errorCodes.ts';
 import type { ModelRequest } from '../models/index.ts';
 import { oneAtATime } from './oneAtATime.ts';
@@ -71,7 +72,22 @@ function hasCallerLimits({ limits }: Principal): boolean {
   return limits.activeJobs !== undefined || limits.jobsPerMinute !== undefined || limits.dailySpendUsd !== undefined;
 }
 
-/** No lock and no queue: one insert, or with a key a read and an insert that a racing twin may win. */
+/** Per database: the uncounted admissions of one turn, stored in one statement. */
+const insertBatches = new WeakMap<Db, WriteBatch<NewPredictionRow, PredictionRow>>();
+
+function insertBatched(db: Db, row: NewPredictionRow): Promise<PredictionRow> {
+  let batch = insertBatches.get(db);
+  if (!batch) {
+    batch = new WriteBatch({ many: (rows) => insertPredictions(db, rows), one: (one) => insertPrediction(db, one) });
+    insertBatches.set(db, batch);
+  }
+  return batch.add(row);
+}
+
+/**
+ * No lock and no queue: one insert (shared with the other admissions of the same turn), or with a key
+ * a read and an insert that a racing twin may win.
+ */
 async function admitUncounted(
   db: Db,
   principal: Principal,
@@ -85,7 +101,7 @@ async function admitUncounted(
     idempotencyKey: null,
     requestHash: null,
   };
-  if (!idempotencyKey) return { row: await insertPrediction(db, row), repeated: false };
+  if (!idempotencyKey) return { row: await insertBatched(db, row), repeated: false };
 
   const requestHash = fingerprint(request);
   // Twice at most: a twin may store the key between our read and our insert; then the read finds it.

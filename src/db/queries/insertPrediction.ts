@@ -1,12 +1,25 @@
+import { getColumns } from 'drizzle-orm';
 import type { Db } from '../database.ts';
-import { noticeOf, notifyPredictionChanged } from '../notify.ts';
+import { noticeOf, notifyPredictionChanged, notifyWrittenRow } from '../notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
 /** With a notice: the owner's other streams (myPredictionsUpdated) hear of the new job. */
 export async function insertPrediction(db: Db, values: NewPredictionRow): Promise<PredictionRow> {
-  const [row] = await db.insert(predictions).values(values).returning();
-  await notifyPredictionChanged(db, noticeOf(row!));
+  const [row] = await insertPredictions(db, [values]);
   return row!;
+}
+
+/**
+ * Several new jobs in one statement, each announced as insertPrediction does; the rows in the order
+ * of `values`. All or none: a row the table refuses fails the statement.
+ */
+export async function insertPredictions(db: Db, values: NewPredictionRow[]): Promise<PredictionRow[]> {
+  const inserted = await db
+    .insert(predictions)
+    .values(values)
+    .returning({ ...getColumns(predictions), notified: notifyWrittenRow() });
+  const byId = new Map(inserted.map(({ notified: _, ...row }) => [row.id, row]));
+  return values.map((each) => byId.get(each.id)!);
 }
 
 /**
