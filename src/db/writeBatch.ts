@@ -16,6 +16,8 @@ export class WriteBatch<In, Out> {
       /** All of them at once: one answer per input, in their order. */
       many(inputs: In[]): Promise<Out[]>;
       one(input: In): Promise<Out>;
+      /** Nothing is waiting or on its way any more (a batch kept per key can be let go). */
+      onIdle?: () => void;
     },
   ) {}
 
@@ -27,7 +29,8 @@ export class WriteBatch<In, Out> {
   }
 
   #schedule(): void {
-    if (this.#busy || this.#waiting.length === 0) return;
+    if (this.#busy) return;
+    if (this.#waiting.length === 0) return this.write.onIdle?.();
     this.#busy = true;
     // A turn later, so those asked for in this one join.
     setImmediate(
@@ -51,14 +54,13 @@ export class WriteBatch<In, Out> {
         // Written one by one below: each caller gets its own write's error, if it fails at all.
       }
     }
-    await Promise.all(
-      batch.map(async (each) => {
-        try {
-          each.resolve(await this.write.one(each.input));
-        } catch (error) {
-          each.reject(error);
-        }
-      }),
-    );
+    // One after another: a write that waits for a lock does not hold a pool connection per caller.
+    for (const each of batch) {
+      try {
+        each.resolve(await this.write.one(each.input));
+      } catch (error) {
+        each.reject(error);
+      }
+    }
   }
 }
