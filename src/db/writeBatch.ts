@@ -30,7 +30,10 @@ export class WriteBatch<In, Out> {
 
   #schedule(): void {
     if (this.#busy) return;
-    if (this.#waiting.length === 0) return this.write.onIdle?.();
+    if (this.#waiting.length === 0) {
+      this.write.onIdle?.();
+      return;
+    }
     this.#busy = true;
     // A turn later, so those asked for in this one join.
     setImmediate(
