@@ -25,6 +25,7 @@ import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { upstreamUploadUrl } from './predictions/mediaUrls.ts';
 import { POLL_MAX_BACKOFF_MS, type Poller, startPoller } from './predictions/poller.ts';
+import { wakesPoller } from './predictions/pollSchedule.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
 import { PredictionService } from './predictions/service.ts';
 import { SubmissionJournal } from './predictions/submissionJournal.ts';
@@ -157,8 +158,10 @@ export async function startServices(config: Config, log: Logger, database: Datab
     isRecording: (id) => recorder.isRecording(id),
     onPoll: (poll) => metrics.pollStarted(poll),
   });
-  // A new job (from this process or another) or any other change ends the poller's idle pace at once.
-  events.onAnyChange(() => poller.wake());
+  // A change (from this process or another) that makes a row due soon ends the poller's idle pace at once.
+  events.onAnyChange(({ nextPollAt }) => {
+    if (wakesPoller(nextPollAt, config.pollIntervalMs, Date.now())) poller.wake();
+  });
   const storage = await openVideoStorage(config, database.db);
   const mirror = startMirrorWorker({
     db: database.db,

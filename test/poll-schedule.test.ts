@@ -12,6 +12,7 @@ import {
   nextPollOf,
   POLL_MAX_BACKOFF_MS,
   type PollSettings,
+  wakesPoller,
 } from '../src/predictions/pollSchedule.ts';
 import { decideReply } from '../src/predictions/replyDecision.ts';
 import type { PredictionChange } from '../src/predictions/transitions.ts';
@@ -162,6 +163,21 @@ describe('claim pace', () => {
     const cap = idleClaimCapMs(2_000, 250);
     expect(sizer.lookaheadMs(cap)).toBeGreaterThan(cap);
     expect(sizer.lookaheadMs(cap)).toBeGreaterThan(sizer.lookaheadMs());
+  });
+
+  it('is woken by a change only when it makes a row due before the next idle claim', () => {
+    const now = 100_000;
+    // At 2 s the idle pace is at most 750 ms: a row due by then gains from a wake, one due later is claimed in time anyway.
+    expect(wakesPoller(now, 2_000, now)).toBe(true);
+    expect(wakesPoller(now + 750, 2_000, now)).toBe(true);
+    expect(wakesPoller(now + 751, 2_000, now)).toBe(false);
+    // A new job: first due after its create call could have finished.
+    expect(wakesPoller(now + 60_000, 2_000, now)).toBe(false);
+    // A job that ended has no poll; a gateway of an older version does not say, so it wakes.
+    expect(wakesPoller(null, 2_000, now)).toBe(false);
+    expect(wakesPoller(undefined, 2_000, now)).toBe(true);
+    // At 40 ms (the tests'), the next poll of a job the create reply recorded is due within the cap.
+    expect(wakesPoller(now + 40, 40, now)).toBe(true);
   });
 });
 

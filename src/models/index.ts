@@ -53,14 +53,25 @@ export function modelIdsOf(mode: Mode): [KnownModel, ...KnownModel[]] {
 const PARAM_NAMES: readonly ParamName[] = ['prompt', 'resolution', 'aspectRatio', 'duration', 'seed', 'audio'];
 const fieldName = (field: UpstreamField) => (typeof field === 'string' ? field : field[0]);
 
+type ParamRules = z.ZodObject<Partial<Record<ParamName, z.ZodType>>>;
+/**
+ * Made once per model: every submission checks its input with them, and a zod object made anew
+ * builds its parser again on first use, which cost a submission more than the check itself.
+ */
+const paramRulesOf = new Map<ModelDescriptor, ParamRules>();
+
 /** The model's rules for the parameters it takes, as a GraphQL input's (optional ones may be null or absent). */
-export function paramRules(model: ModelDescriptor): z.ZodObject<Partial<Record<ParamName, z.ZodType>>> {
+export function paramRules(model: ModelDescriptor): ParamRules {
+  const made = paramRulesOf.get(model);
+  if (made) return made;
   const shape: Partial<Record<ParamName, z.ZodType>> = {};
   for (const name of PARAM_NAMES) {
     const rule = model.params[name];
     if (rule) shape[name] = model.required.includes(name) ? rule : rule.nullish();
   }
-  return z.object(shape);
+  const rules = z.object(shape);
+  paramRulesOf.set(model, rules);
+  return rules;
 }
 
 /** The parameters as stored and sent: only those the model takes, defaults filled in. */

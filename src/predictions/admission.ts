@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from '../db/database.ts';
 import { findByIdempotencyKey, releaseIdempotencyKey } from '../db/queries/findByIdempotencyKey.ts';
-import { insertPrediction, insertPredictionUnlessKeyTaken } from '../db/queries/insertPrediction.ts';
+import { insertPrediction, insertPredictions, insertPredictionUnlessKeyTaken } from '../db/queries/insertPrediction.ts';
 import { lockAllSubmissions, lockCallerSubmissions } from '../db/queries/lockSubmissions.ts';
 import { countActive, recentSubmissions, spentSince } from '../db/queries/spending.ts';
 import type { NewPredictionRow, PredictionRow } from '../db/schema.ts';
+import { WriteBatch } from '../db/writeBatch.ts';
 import { ErrorCode } from '../errorCodes.ts';
 import type { ModelRequest } from '../models/index.ts';
-import { oneAtATime } from './oneAtATime.ts';
 import { roundUsd } from './pricing.ts';
 
 /** How long an idempotency key returns the same prediction. */
@@ -71,7 +71,22 @@ function hasCallerLimits({ limits }: Principal): boolean {
   return limits.activeJobs !== undefined || limits.jobsPerMinute !== undefined || limits.dailySpendUsd !== undefined;
 }
 
-/** No lock and no queue: one insert, or with a key a read and an insert that a racing twin may win. */
+/** Per database: the uncounted admissions of one turn, stored in one statement. */
+const insertBatches = new WeakMap<Db, WriteBatch<NewPredictionRow, PredictionRow>>();
+
+function insertBatched(db: Db, row: NewPredictionRow): Promise<PredictionRow> {
+  let batch = insertBatches.get(db);
+  if (!batch) {
+    batch = new WriteBatch({ many: (rows) => insertPredictions(db, rows), one: (one) => insertPrediction(db, one) });
+    insertBatches.set(db, batch);
+  }
+  return batch.add(row);
+}
+
+/**
+ * No lock and no queue: one insert (shared with the other admissions of the same turn), or with a key
+ * a read and an insert that a racing twin may win.
+ */
 async function admitUncounted(
   db: Db,
   principal: Principal,
@@ -85,7 +100,7 @@ async function admitUncounted(
     idempotencyKey: null,
     requestHash: null,
   };
-  if (!idempotencyKey) return { row: await insertPrediction(db, row), repeated: false };
+  if (!idempotencyKey) return { row: await insertBatched(db, row), repeated: false };
 
   const requestHash = fingerprint(request);
   // Twice at most: a twin may store the key between our read and our insert; then the read finds it.
@@ -102,49 +117,109 @@ async function admitUncounted(
   throw new Error(`idempotency key ${JSON.stringify(idempotencyKey)} was taken and released again while admitting`);
 }
 
+/** One waiting admission, and what became of it: admitted, or refused by a limit or its key. */
+interface Counted {
+  principal: Principal;
+  admission: AdmissionRequest;
+}
+type CountedOutcome = { admitted: Admission } | { refused: AdmissionRefused };
+
+/**
+ * Per queue (a caller; everyone, with a gateway-wide budget): the admissions waiting for its lock.
+ * They wait here, in memory, rather than each holding a pool connection while it waits for the lock;
+ * and those that arrive while one group is admitted are admitted together next, in one transaction.
+ */
+const countedQueues = new Map<string, WriteBatch<Counted, CountedOutcome>>();
+
 /** Under the caller's lock (and the gateway's, with a gateway-wide budget): the key, then every limit. */
-function admitCounted(
+async function admitCounted(
   deps: { db: Db; dailySpendUsdTotal: number | undefined },
+  principal: Principal,
+  admission: AdmissionRequest,
+): Promise<Admission> {
+  // With a gateway-wide budget every admission takes the global lock, so they queue as one.
+  const key = deps.dailySpendUsdTotal === undefined ? callerKey(principal) : '*';
+  let queue = countedQueues.get(key);
+  if (!queue) {
+    const made = new WriteBatch<Counted, CountedOutcome>({
+      many: (waiting) => admitTogether(deps, waiting),
+      one: async (single) => (await admitTogether(deps, [single]))[0]!,
+      onIdle: () => {
+        if (countedQueues.get(key) === made) countedQueues.delete(key);
+      },
+    });
+    countedQueues.set(key, made);
+    queue = made;
+  }
+  const outcome = await queue.add({ principal, admission });
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome.admitted;
+}
+
+const callerKey = (principal: Principal) => JSON.stringify([principal.id, principal.tenantId]);
+
+/**
+ * Admissions in one transaction, in order, each counted against everything admitted before it (these
+ * included: the transaction sees its own rows). Every caller's lock first, in one order, then the
+ * gateway's: two gateways' groups never wait for each other in a cycle. A refusal is that admission's
+ * outcome; any other error fails the transaction (and WriteBatch admits each again on its own).
+ */
+function admitTogether(
+  deps: { db: Db; dailySpendUsdTotal: number | undefined },
+  waiting: Counted[],
+): Promise<CountedOutcome[]> {
+  return deps.db.transaction(async (tx) => {
+    const callers = new Map(waiting.map(({ principal }) => [callerKey(principal), principal]));
+    for (const key of [...callers.keys()].sort()) await lockCallerSubmissions(tx, callers.get(key)!);
+    if (deps.dailySpendUsdTotal !== undefined) await lockAllSubmissions(tx);
+    const outcomes: CountedOutcome[] = [];
+    for (const { principal, admission } of waiting) {
+      const admit = (db: Db) => admitLocked(db, deps.dailySpendUsdTotal, principal, admission);
+      try {
+        // With a key, in a savepoint: a refusal after an expired key was released puts the key back.
+        outcomes.push({ admitted: await (admission.idempotencyKey ? tx.transaction(admit) : admit(tx)) });
+      } catch (error) {
+        if (!(error instanceof AdmissionRefused)) throw error;
+        outcomes.push({ refused: error });
+      }
+    }
+    return outcomes;
+  });
+}
+
+/** One admission, under the locks admitTogether holds. */
+async function admitLocked(
+  tx: Db,
+  dailySpendUsdTotal: number | undefined,
   principal: Principal,
   { values, request, idempotencyKey }: AdmissionRequest,
 ): Promise<Admission> {
   const now = values.createdAt ?? new Date();
   const requestHash = idempotencyKey ? fingerprint(request) : null;
   const price = values.priceUsd ?? 0;
+  if (idempotencyKey) {
+    const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
+    const repeat = earlier && repeatOf(earlier, requestHash, now);
+    if (repeat) return repeat;
+    if (earlier) await releaseIdempotencyKey(tx, earlier.id);
+  }
 
-  // Admissions waiting for the lock queue here, in memory, rather than each holding a pool connection.
-  // With a gateway-wide budget every admission takes the global lock, so they queue as one.
-  const queue = deps.dailySpendUsdTotal === undefined ? JSON.stringify([principal.id, principal.tenantId]) : '*';
-  return oneAtATime(queue, () =>
-    deps.db.transaction(async (tx) => {
-      await lockCallerSubmissions(tx, principal);
-      if (idempotencyKey) {
-        const earlier = await findByIdempotencyKey(tx, principal, idempotencyKey);
-        const repeat = earlier && repeatOf(earlier, requestHash, now);
-        if (repeat) return repeat;
-        if (earlier) await releaseIdempotencyKey(tx, earlier.id);
-      }
+  await checkCallerLimits(tx, principal, price, now);
+  if (dailySpendUsdTotal !== undefined) {
+    const spent = await spentSince(tx, startOfUtcDay(now));
+    if (spent + price > dailySpendUsdTotal + 1e-9) {
+      throw budgetExceeded('LIMIT_DAILY_SPEND_USD_TOTAL', 'the whole gateway', dailySpendUsdTotal, spent, price);
+    }
+  }
 
-      await checkCallerLimits(tx, principal, price, now);
-      const total = deps.dailySpendUsdTotal;
-      if (total !== undefined) {
-        await lockAllSubmissions(tx);
-        const spent = await spentSince(tx, startOfUtcDay(now));
-        if (spent + price > total + 1e-9) {
-          throw budgetExceeded('LIMIT_DAILY_SPEND_USD_TOTAL', 'the whole gateway', total, spent, price);
-        }
-      }
-
-      const row = await insertPrediction(tx, {
-        ...values,
-        ownerId: principal.id,
-        tenantId: principal.tenantId,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash,
-      });
-      return { row, repeated: false };
-    }),
-  );
+  const row = await insertPrediction(tx, {
+    ...values,
+    ownerId: principal.id,
+    tenantId: principal.tenantId,
+    idempotencyKey: idempotencyKey ?? null,
+    requestHash,
+  });
+  return { row, repeated: false };
 }
 
 /**

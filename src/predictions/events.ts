@@ -67,7 +67,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export class PredictionEvents {
   readonly #watchers = new Map<string, Set<Watcher>>();
-  readonly #onAnyChange: Array<() => void> = [];
+  readonly #onAnyChange: Array<(notice: PredictionNotice) => void> = [];
   /** Streams of all of one owner's predictions, by ownerKey. */
   readonly #owners = new Map<string, Set<OwnerWatcher>>();
   #stopped = false;
@@ -141,8 +141,8 @@ export class PredictionEvents {
     });
   }
 
-  /** Call `listener` on every change announced, of any prediction (the poller wakes from idle). */
-  onAnyChange(listener: () => void): void {
+  /** Call `listener` on every change announced, of any prediction (the poller wakes on one due now). */
+  onAnyChange(listener: (notice: PredictionNotice) => void): void {
     this.#onAnyChange.push(listener);
   }
 
@@ -194,7 +194,7 @@ export class PredictionEvents {
       return;
     }
     this.cache?.announce(notice.id, notice.version);
-    for (const listener of this.#onAnyChange) listener();
+    for (const listener of this.#onAnyChange) listener(notice);
     // Read the row only if some watcher has not seen this version yet.
     if (someBehind(this.#watchers.get(notice.id), notice.version)) return void this.#refresh(notice.id);
     if (this.#owners.size === 0) return;

@@ -40,10 +40,22 @@ export const claimTickMs = (pollIntervalMs: number) => clamp(pollIntervalMs / 4,
 export const idleClaimCapMs = (pollIntervalMs: number, tickMs: number) => clamp(pollIntervalMs, tickMs, 750);
 
 /**
+ * Whether a change announced (its notice's nextPollAt: epoch ms, null for none, undefined from an
+ * older gateway) should end an idle poller's pace. Only a row due before the next idle claim gains:
+ * each claim takes what comes due until the one after it, so a later row is claimed in time anyway.
+ * A new job's first poll, for one, is due only after its create call could have finished.
+ */
+export function wakesPoller(nextPollAt: number | null | undefined, pollIntervalMs: number, now: number): boolean {
+  if (nextPollAt === null) return false;
+  const tick = claimTickMs(pollIntervalMs);
+  return nextPollAt === undefined || nextPollAt <= now + idleClaimCapMs(pollIntervalMs, tick);
+}
+
+/**
  * How far apart claims start. A claim that finds nothing, with nothing queued or being polled, lets
  * the next one wait twice as long, up to the cap: an idle gateway stops asking Postgres a hundred
  * times a second (at a 40 ms interval) or four (at 2 s; then fewer than two). A claim that finds rows, or a change
- * announced anywhere (a new job, say), brings it back to a tick. Each claim takes the rows due
+ * announced anywhere that makes a row due within the cap (wakesPoller), brings it back to a tick. Each claim takes the rows due
  * before the next one returns, so a longer wait does not make a known row late.
  */
 export class ClaimPace {

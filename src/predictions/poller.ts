@@ -69,7 +69,7 @@ export interface PollStart {
 }
 
 export interface Poller {
-  /** A prediction changed somewhere (a notice): an idle poller claims every tick again. */
+  /** A row came due soon somewhere (a notice; see wakesPoller): an idle poller claims every tick again. */
   wake(): void;
   stop(): Promise<void>;
 }

@@ -9,7 +9,15 @@ import { AtlasWebhookSigner, terminalBody } from './signingAtlas.ts';
  * rate-limits, hangs and resets, and records every request it gets.
  */
 export type FakeReply =
-  | { status?: number; json?: unknown; text?: string; headers?: Record<string, string>; delayMs?: number }
+  | {
+      status?: number;
+      json?: unknown;
+      text?: string;
+      headers?: Record<string, string>;
+      delayMs?: number;
+      /** Answer only once this settles: the call stays open while a test looks at what happened meanwhile. */
+      heldUntil?: Promise<unknown>;
+    }
   | { hang: true }
   | { reset: true }
   /** `json`, then `padBytes` of spaces (still valid JSON), streamed; with or without a Content-Length. */
@@ -372,6 +380,7 @@ export class FakeAtlas {
     if ('reset' in reply) return res.socket?.destroy();
     if ('padBytes' in reply) return this.#stream(res, reply);
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+    if (reply.heldUntil) await reply.heldUntil;
     if (res.destroyed) return;
     const body = reply.text ?? (reply.json === undefined ? '' : JSON.stringify(reply.json));
     res.writeHead(reply.status ?? 200, {

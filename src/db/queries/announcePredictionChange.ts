@@ -1,6 +1,5 @@
 import type { Db } from '../database.ts';
-import { notifyPredictionChanged } from '../notify.ts';
-import type { PredictionRow } from '../schema.ts';
+import { type NoticedRow, noticeOf, notifyPredictionChanged } from '../notify.ts';
 import { enqueueWebhook, type WebhookMessage } from './enqueueWebhook.ts';
 
 /**
@@ -10,9 +9,9 @@ import { enqueueWebhook, type WebhookMessage } from './enqueueWebhook.ts';
  */
 export async function announcePredictionChange(
   tx: Db,
-  row: Pick<PredictionRow, 'id' | 'version' | 'ownerId' | 'tenantId'>,
+  row: NoticedRow,
   webhook?: WebhookMessage | undefined,
 ): Promise<void> {
-  await notifyPredictionChanged(tx, { id: row.id, version: row.version, ownerId: row.ownerId, tenantId: row.tenantId });
+  await notifyPredictionChanged(tx, noticeOf(row));
   if (webhook) await enqueueWebhook(tx, webhook);
 }

@@ -30,13 +30,19 @@ export async function revokeApiKey(db: Db, id: string, now: Date): Promise<boole
   return rows.length > 0;
 }
 
+/** How often a key's last use is written at most. */
+export const API_KEY_TOUCH_MS = 60_000;
+
 /** Note a use; at most one write per key a minute, so busy keys do not write on every request. */
 export async function touchApiKey(db: Db, id: string, now: Date): Promise<void> {
   await db
     .update(apiKeys)
     .set({ lastUsedAt: now })
     .where(
-      and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - 60_000)))),
+      and(
+        eq(apiKeys.id, id),
+        or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - API_KEY_TOUCH_MS))),
+      ),
     );
 }
 

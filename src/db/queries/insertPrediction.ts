@@ -1,12 +1,25 @@
+import { getColumns } from 'drizzle-orm';
 import type { Db } from '../database.ts';
-import { notifyPredictionChanged } from '../notify.ts';
+import { noticeOf, notifyPredictionChanged, notifyWrittenRow } from '../notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 
 /** With a notice: the owner's other streams (myPredictionsUpdated) hear of the new job. */
 export async function insertPrediction(db: Db, values: NewPredictionRow): Promise<PredictionRow> {
-  const [row] = await db.insert(predictions).values(values).returning();
-  await announceInsert(db, row!);
+  const [row] = await insertPredictions(db, [values]);
   return row!;
+}
+
+/**
+ * Several new jobs in one statement, each announced as insertPrediction does; the rows in the order
+ * of `values`. All or none: a row the table refuses fails the statement.
+ */
+export async function insertPredictions(db: Db, values: NewPredictionRow[]): Promise<PredictionRow[]> {
+  const inserted = await db
+    .insert(predictions)
+    .values(values)
+    .returning({ ...getColumns(predictions), notified: notifyWrittenRow() });
+  const byId = new Map(inserted.map(({ notified: _, ...row }) => [row.id, row]));
+  return values.map((each) => byId.get(each.id)!);
 }
 
 /**
@@ -18,15 +31,6 @@ export async function insertPredictionUnlessKeyTaken(
   values: NewPredictionRow,
 ): Promise<PredictionRow | undefined> {
   const [row] = await db.insert(predictions).values(values).onConflictDoNothing().returning();
-  if (row) await announceInsert(db, row);
+  if (row) await notifyPredictionChanged(db, noticeOf(row));
   return row;
-}
-
-function announceInsert(db: Db, row: PredictionRow): Promise<void> {
-  return notifyPredictionChanged(db, {
-    id: row.id,
-    version: row.version,
-    ownerId: row.ownerId,
-    tenantId: row.tenantId,
-  });
 }

@@ -13,7 +13,9 @@ export async function storeAdoptedUpstreamId(
   db: Db,
   id: string,
   { upstreamId, upstreamStatus, now }: { upstreamId: string; upstreamStatus: string | null; now: Date },
-): Promise<Pick<PredictionRow, 'id' | 'status' | 'errorCode' | 'version' | 'ownerId' | 'tenantId'> | undefined> {
+): Promise<
+  Pick<PredictionRow, 'id' | 'status' | 'errorCode' | 'version' | 'ownerId' | 'tenantId' | 'nextPollAt'> | undefined
+> {
   const [adopted] = await db
     .update(predictions)
     .set({ upstreamId, upstreamStatus, updatedAt: now, version: sql`${predictions.version} + 1` })
@@ -25,6 +27,7 @@ export async function storeAdoptedUpstreamId(
       version: predictions.version,
       ownerId: predictions.ownerId,
       tenantId: predictions.tenantId,
+      nextPollAt: predictions.nextPollAt,
     });
   return adopted;
 }
