@@ -204,9 +204,13 @@ async function admitLocked(
     if (earlier) await releaseIdempotencyKey(tx, earlier.id);
   }
 
-  await checkCallerLimits(tx, principal, price, now);
+  // Counted as of now, under the lock, not as of the request's arrival (`now`, before an upload's
+  // handoff or a wait in the queue): every row counted was admitted before this, so the window and a
+  // refusal's retryAfterMs (never past the minute) are those of this moment.
+  const checkedAt = new Date();
+  await checkCallerLimits(tx, principal, price, checkedAt);
   if (dailySpendUsdTotal !== undefined) {
-    const spent = await spentSince(tx, startOfUtcDay(now));
+    const spent = await spentSince(tx, startOfUtcDay(checkedAt));
     if (spent + price > dailySpendUsdTotal + 1e-9) {
       throw budgetExceeded('LIMIT_DAILY_SPEND_USD_TOTAL', 'the whole gateway', dailySpendUsdTotal, spent, price);
     }
