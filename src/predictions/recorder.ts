@@ -3,9 +3,7 @@ import { parsePredictionReply, type UpstreamPrediction } from '../atlas/replies.
 import { LOOP_QUERY_DEADLINE_MS } from '../background/leasedWrite.ts';
 import type { Db } from '../db/database.ts';
 import { findPrediction } from '../db/queries/findPrediction.ts';
-import { type RunningUpstreamId, storeRunningUpstreamIds } from '../db/queries/storeRunningUpstreamIds.ts';
 import type { PredictionRow } from '../db/schema.ts';
-import { WriteBatch } from '../db/writeBatch.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
@@ -34,14 +32,6 @@ export class SubmissionRecorder {
   readonly #leftOnDisk = new Set<string>();
   /** Rows this process is submitting right now (create call or first write under way). */
   readonly #submitting = new Set<string>();
-  /** The common create reply (the job is running), written for all the submissions of a turn at once. */
-  readonly #running = new WriteBatch<RunningUpstreamId, PredictionRow | undefined>({
-    many: async (replies) => {
-      const written = await storeRunningUpstreamIds(this.deps.db, replies);
-      return replies.map((reply) => written.get(reply.id));
-    },
-    one: async (reply) => (await storeRunningUpstreamIds(this.deps.db, [reply])).get(reply.id),
-  });
   #timer: NodeJS.Timeout | undefined;
   #delay = RETRY_MIN_MS;
   #stopped = false;
@@ -102,10 +92,7 @@ export class SubmissionRecorder {
       at: new Date().toISOString(),
     };
     try {
-      // Any other reply, or a row the shared write leaves (one ended meanwhile, or with a webhook to tell), the whole way.
-      return (
-        (await this.#writeRunning(entry, prediction, nextPollAt)) ?? (await this.#write(entry, prediction, nextPollAt))
-      );
+      return await this.#write(entry, prediction, nextPollAt);
     } catch (error) {
       this.deps.log.error('recording a submission failed; keeping it on disk and retrying', {
         predictionId,
@@ -173,23 +160,6 @@ export class SubmissionRecorder {
       return;
     }
     this.#leftOnDisk.delete(predictionId);
-  }
-
-  /** A reply that says the job is running, through the shared write: the row, or undefined if it was not written. */
-  async #writeRunning(
-    entry: UnrecordedSubmission,
-    upstream: UpstreamPrediction,
-    firstPollAt: Date | undefined,
-  ): Promise<PredictionRow | undefined> {
-    if (upstream.state !== 'running' && upstream.state !== 'unknown') return undefined;
-    return this.#running.add({
-      id: entry.predictionId,
-      upstreamId: entry.upstreamId,
-      requestId: entry.requestId,
-      upstreamStatus: upstream.rawStatus,
-      predictTime: upstream.predictTime,
-      nextPollAt: firstPollAt ?? new Date(Date.now() + this.deps.pollIntervalMs),
-    });
   }
 
   /** `upstream`: the create call's whole reply when at hand; from the journal, only its status word. */
