@@ -135,7 +135,9 @@ describe.each(BACKENDS)('the GraphQL journey on %s', (backend) => {
   });
 
   it('applies the documented defaults', async () => {
-    const { data } = await generate({ prompt: 'defaults' });
+    const { data, errors } = await generate({ prompt: 'defaults' });
+    // A CI run once saw `data` null here under load: the error says why, should it come back.
+    expect(errors).toBeUndefined();
     expect(data!.generateVideo.prediction).toMatchObject({
       resolution: 'RES_720P',
       aspectRatio: 'RATIO_16_9',
