@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
-import { API_KEY_TOUCH_MS, touchApiKey } from '../db/queries/apiKeys.ts';
+import { touchApiKey } from '../db/queries/apiKeys.ts';
 import type { Logger } from '../log.ts';
 import { isApiKey, lookUpApiKey } from './apiKeys.ts';
 import { createJwtVerifier } from './jwt.ts';
@@ -41,12 +41,9 @@ export function createAuthenticator(
       const key = await lookUpApiKey(db, token);
       if (!key) throw new Unauthenticated('the API key is unknown or revoked');
       const now = new Date();
-      // The row just read says when the key was noted last: within the minute, the write would match nothing.
-      if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() >= API_KEY_TOUCH_MS) {
-        void touchApiKey(db, key.id, now).catch((error: unknown) =>
-          requestLog.warn('noting an API key use failed', { keyId: key.id, error }),
-        );
-      }
+      void touchApiKey(db, key, now).catch((error: unknown) =>
+        requestLog.warn('noting an API key use failed', { keyId: key.id, error }),
+      );
       return {
         id: `key:${key.id}`,
         tenantId: key.tenantId,

@@ -31,19 +31,19 @@ export async function revokeApiKey(db: Db, id: string, now: Date): Promise<boole
 }
 
 /** How often a key's last use is written at most. */
-export const API_KEY_TOUCH_MS = 60_000;
+const TOUCH_EVERY_MS = 60_000;
 
-/** Note a use; at most one write per key a minute, so busy keys do not write on every request. */
-export async function touchApiKey(db: Db, id: string, now: Date): Promise<void> {
+/**
+ * Note a use; at most one write per key a minute, so busy keys do not write on every request. `key` is
+ * the row as just read: a use noted within the minute writes nothing (the update would match nothing).
+ */
+export async function touchApiKey(db: Db, key: Pick<ApiKeyRow, 'id' | 'lastUsedAt'>, now: Date): Promise<void> {
+  const since = new Date(now.getTime() - TOUCH_EVERY_MS);
+  if (key.lastUsedAt && key.lastUsedAt >= since) return;
   await db
     .update(apiKeys)
     .set({ lastUsedAt: now })
-    .where(
-      and(
-        eq(apiKeys.id, id),
-        or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, new Date(now.getTime() - API_KEY_TOUCH_MS))),
-      ),
-    );
+    .where(and(eq(apiKeys.id, key.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, since))));
 }
 
 /** One key, revoked or not; undefined if there is no such key. */
