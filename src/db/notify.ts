@@ -38,7 +38,8 @@ export function noticeOf(row: NoticedRow): PredictionNotice {
 
 /**
  * noticeOf in SQL, queued for each row a statement writes: in its RETURNING, the written row's
- * columns. Lets one statement write many rows and announce each.
+ * columns. Lets one statement write many rows and announce each, atomically with them. A field added
+ * to PredictionNotice goes here too.
  */
 export function notifyWrittenRow(): SQL<string> {
   const p = predictions;
