@@ -256,7 +256,7 @@ async function submit(
         completedAt: new Date(),
         nextPollAt: null,
       },
-      { source: { via: 'submission' } },
+      { source: { via: 'submission' }, stored },
     );
     log.warn('prediction submission failed', {
       predictionId: stored.id,
@@ -282,5 +282,5 @@ async function submit(
     webhookPollMs === undefined
       ? undefined
       : new Date(Math.min(Date.now() + webhookPollMs, (stored.deadlineAt?.getTime() ?? Number.POSITIVE_INFINITY) + 1));
-  return (await deps.recorder.record(stored.id, created, { nextPollAt })) ?? stored;
+  return (await deps.recorder.record(stored.id, created, { nextPollAt, stored })) ?? stored;
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import type { SubmissionJournal, UnrecordedSubmission } from './submissionJournal.ts';
-import { applyChange, withTransitions } from './transitions.ts';
+import { applyChange, type ChangeOptions, withTransitions } from './transitions.ts';
 import { changeFromUpstream } from './upstreamChange.ts';
 
 const RETRY_MIN_MS = 250;
@@ -81,8 +81,15 @@ export class SubmissionRecorder {
   async record(
     predictionId: string,
     { prediction, requestId }: CreatedPrediction,
-    /** When the first poll comes due; after the usual interval unless said (a job with a webhook waits longer). */
-    { nextPollAt }: { nextPollAt?: Date | undefined } = {},
+    {
+      nextPollAt,
+      stored,
+    }: {
+      /** When the first poll comes due; after the usual interval unless said (a job with a webhook waits longer). */
+      nextPollAt?: Date | undefined;
+      /** The row as it was stored (see ChangeOptions.stored). */
+      stored?: ChangeOptions['stored'];
+    } = {},
   ): Promise<PredictionRow | undefined> {
     const entry: UnrecordedSubmission = {
       predictionId,
@@ -92,7 +99,7 @@ export class SubmissionRecorder {
       at: new Date().toISOString(),
     };
     try {
-      return await this.#write(entry, prediction, nextPollAt);
+      return await this.#write(entry, prediction, nextPollAt, stored);
     } catch (error) {
       this.deps.log.error('recording a submission failed; keeping it on disk and retrying', {
         predictionId,
@@ -167,6 +174,7 @@ export class SubmissionRecorder {
     entry: UnrecordedSubmission,
     upstream?: UpstreamPrediction,
     firstPollAt?: Date,
+    stored?: ChangeOptions['stored'],
   ): Promise<PredictionRow | undefined> {
     const now = new Date();
     upstream ??= parsePredictionReply({ id: entry.upstreamId, status: entry.upstreamStatus ?? undefined });
@@ -183,7 +191,7 @@ export class SubmissionRecorder {
         upstreamId: entry.upstreamId,
         upstreamRequestId: entry.requestId,
       },
-      { source: { via: 'create reply' } },
+      { source: { via: 'create reply' }, stored },
     );
     const row =
       updated?.row ??

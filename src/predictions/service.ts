@@ -71,7 +71,7 @@ export class PredictionService {
         completedAt: new Date(),
         nextPollAt: null,
       },
-      { source: { via: 'cancel' } },
+      { source: { via: 'cancel' }, stored: row },
     );
     if (cancelled) {
       this.deps.cache.offer(cancelled.row);

@@ -1,6 +1,7 @@
 import { and, eq, getColumns, inArray, isNull } from 'drizzle-orm';
 import { type PredictionStatus, UNFINISHED_STATUSES } from '../../vocabulary.ts';
 import type { Db } from '../database.ts';
+import { notifyWrittenRow } from '../notify.ts';
 import { type NewPredictionRow, type PredictionRow, predictions } from '../schema.ts';
 import { visibleChange } from './visibleChange.ts';
 
@@ -38,8 +39,12 @@ export interface UnfinishedFence {
 /**
  * Write to a prediction that is still unfinished (STARTING or PROCESSING), fenced by `fence`, with a
  * version bump. The row is locked as it was, so the answer says what it changed from. Undefined, and
- * nothing written, when the row has finished (or is gone) or the fence has moved. Announcing the
- * change is the caller's, in the same transaction (announcePredictionChange).
+ * nothing written, when the row has finished (or is gone) or the fence has moved.
+ *
+ * The statement queues the change's notice itself (notifyWrittenRow), so that on the hottest write
+ * path (create replies, polls that see a change, cancels) a change with no webhook message to queue is
+ * one statement, atomic without a transaction around it. A webhook message is the caller's, in the
+ * same transaction (enqueueWebhook).
  */
 export async function updateUnfinishedPrediction(
   tx: Db,
@@ -65,6 +70,6 @@ export async function updateUnfinishedPrediction(
     .set(visibleChange(write, charged))
     .from(before)
     .where(eq(predictions.id, before.id))
-    .returning({ row: getColumns(predictions), previousStatus: before.status });
-  return updated;
+    .returning({ row: getColumns(predictions), previousStatus: before.status, notified: notifyWrittenRow() });
+  return updated && { row: updated.row, previousStatus: updated.previousStatus };
 }
