@@ -19,7 +19,7 @@ import { isCharged } from './pricing.ts';
  * lease of whoever makes it (next_poll_at for a poll, mirror_next_at for a copy, none for a create
  * reply, a webhook or a cancel). Here are the rules: a success whose outputs are to be copied is held
  * (PROCESSING) until the copy is made; the cost is fixed when the job ends; the change says which
- * outbound webhook event it is. Each write is announced in its transaction (a notice, and the
+ * outbound webhook event it is. Each write is announced atomically with it (a notice, and the
  * caller's webhook message), and each end is counted and logged once, after the commit.
  */
 
