@@ -68,6 +68,61 @@ describe('prediction events', () => {
     await events.stop();
   });
 
+  it('reads a watched prediction again when the read after a reconnect fails, so its end still arrives', async () => {
+    // The LISTEN connection comes back while the pool's are being cut (test/connection-cuts.test.ts):
+    // the re-read fails, and no notice follows a job's end.
+    let reconnect = () => {};
+    let readsFail = false;
+    const failing = new Proxy(db.database.db, {
+      get: (target, prop, receiver) =>
+        prop === 'select'
+          ? () => {
+              throw new Error('connection terminated unexpectedly');
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    const database: Database = {
+      ...db.database,
+      get db() {
+        return readsFail ? failing : db.database.db;
+      },
+      listen: async (_channel, _onPayload, onReconnect) => {
+        reconnect = onReconnect;
+        return async () => {};
+      },
+    };
+    const events = new PredictionEvents(database, createLogger('silent'));
+    await events.start();
+    const id = '10000000-0000-4000-8000-000000000004';
+    const initial = await insertPrediction(db.database.db, row(id));
+    const seen: PredictionRow[] = [];
+    const done = take(events.watch(initial), seen);
+    // Nothing observable marks the watch's own catch-up read as done: give it a moment.
+    await letTimePass(100);
+
+    await applyChange(
+      db.database.db,
+      { log: createLogger('silent') },
+      id,
+      { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
+      { source: { via: 'poll' } },
+    );
+    readsFail = true;
+    reconnect();
+    // Time is the subject: the failed read's first retry is 250 ms later; it fails too.
+    await letTimePass(300);
+    expect(seen.map((r) => r.status)).toEqual(['PROCESSING']);
+    readsFail = false;
+    await Promise.race([
+      done,
+      letTimePass(10_000).then(() => {
+        throw new Error('the watcher never got the end');
+      }),
+    ]);
+    expect(seen.map((r) => r.status)).toEqual(['PROCESSING', 'SUCCEEDED']);
+    await events.stop();
+  });
+
   it('keeps delivering after Postgres drops the LISTEN connection', async () => {
     const events = new PredictionEvents(db.database, createLogger('silent'));
     await events.start();

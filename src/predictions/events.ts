@@ -61,6 +61,13 @@ export const DELIVERIES_PER_TURN = 100;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * A read for watchers that failed (the database away a moment) is made again, after 250 ms, doubling
+ * to 5 s: the change it would have delivered may be a job's end, which no later notice follows.
+ */
+const REREAD_FIRST_MS = 250;
+const REREAD_MAX_MS = 5_000;
+
+/**
  * Fans database notifications out to this process' subscribers. One LISTEN per process; a notice
  * names a prediction and the process re-reads it once for all of that prediction's watchers, so a
  * change polled by any gateway reaches subscribers on every gateway.
@@ -72,6 +79,8 @@ export class PredictionEvents {
   readonly #owners = new Map<string, Set<OwnerWatcher>>();
   #stopped = false;
   #unlisten: (() => Promise<void>) | undefined;
+  /** Reads that failed, to be made again: by what they read, the timer and the delay before the next try. */
+  readonly #rereads = new Map<string, { timer: NodeJS.Timeout | undefined; delayMs: number }>();
 
   constructor(
     private readonly database: Database,
@@ -180,6 +189,7 @@ export class PredictionEvents {
   /** End every stream and stop listening. (The server cuts SSE connections first, so clients reconnect.) */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const { timer } of this.#rereads.values()) clearTimeout(timer);
     for (const set of this.#watchers.values()) for (const watcher of set) watcher.end();
     for (const set of this.#owners.values()) for (const watcher of set) watcher.end();
     await this.#unlisten?.().catch(() => {});
@@ -212,13 +222,23 @@ export class PredictionEvents {
         viewer: { ...owner, admin: false },
         limit: OWNER_CATCH_UP,
       });
+      this.#readSucceeded(`owner ${ownerKey(owner)}`);
       // Oldest first, so a list built from the stream keeps its order.
       for (const row of rows.reverse()) {
         this.cache?.offer(row);
         for (const watcher of only ? [only] : (this.#owners.get(ownerKey(owner)) ?? [])) watcher.deliver(row);
       }
     } catch (error) {
-      if (!this.#stopped) this.log.error("reading a caller's predictions failed", { ownerId: owner.id, error });
+      this.#readFailed(
+        `owner ${ownerKey(owner)}`,
+        () => this.#owners.has(ownerKey(owner)),
+        () => this.#catchUp(owner),
+        {
+          message: "reading a caller's predictions failed; trying again",
+          ownerId: owner.id,
+          error,
+        },
+      );
     }
   }
 
@@ -226,6 +246,7 @@ export class PredictionEvents {
   async #refresh(id: string, only?: Watcher): Promise<void> {
     try {
       const row = await findPrediction(this.database.db, id);
+      this.#readSucceeded(`row ${id}`);
       if (!row) return;
       this.cache?.offer(row);
       if (only) return deliver(only, row);
@@ -251,7 +272,47 @@ export class PredictionEvents {
         if (turnTaken()) await nextTurn();
       }
     } catch (error) {
-      if (!this.#stopped) this.log.error('reading a watched prediction failed', { predictionId: id, error });
+      this.#readFailed(
+        `row ${id}`,
+        () => this.#watchers.has(id) || this.#owners.size > 0,
+        () => this.#refresh(id),
+        {
+          message: 'reading a watched prediction failed; trying again',
+          predictionId: id,
+          error,
+        },
+      );
+    }
+  }
+
+  /**
+   * Make a failed read again later, for every watcher it was for (their versions drop what they have),
+   * while any is left. Said once per run of failures.
+   */
+  #readFailed(
+    key: string,
+    stillWatched: () => boolean,
+    read: () => Promise<void>,
+    { message, ...fields }: { message: string } & Record<string, unknown>,
+  ): void {
+    if (this.#stopped) return;
+    const retry = this.#rereads.get(key);
+    if (retry?.timer) return; // another failed read of the same thing is already to be made again
+    if (!retry) this.log.error(message, fields);
+    const delayMs = retry ? Math.min(REREAD_MAX_MS, retry.delayMs * 2) : REREAD_FIRST_MS;
+    const timer = setTimeout(() => {
+      this.#rereads.set(key, { timer: undefined, delayMs });
+      if (stillWatched()) void read();
+      else this.#rereads.delete(key);
+    }, delayMs);
+    this.#rereads.set(key, { timer, delayMs });
+  }
+
+  #readSucceeded(key: string): void {
+    const retry = this.#rereads.get(key);
+    if (retry && !retry.timer) {
+      this.#rereads.delete(key);
+      this.log.info('a watched read succeeded again', { read: key });
     }
   }
 }
