@@ -74,7 +74,10 @@ for (const key of Object.getOwnPropertyNames(dom)) {
 }
 const nodeFetch = globalThis.fetch; // Node's own (undici): untouched above, since Node has it.
 
-const { act, cleanup, renderHook, waitFor } = await import('@testing-library/react');
+const { act, cleanup, configure, renderHook, waitFor } = await import('@testing-library/react');
+// waitFor waits for an event (a reply, a stream's change), not to measure how soon: its default of
+// 1 s failed under load (a first query took longer), so each waits up to 20 s and passes at once.
+configure({ asyncUtilTimeout: 20_000 });
 
 const FIELDS = `id status prompt model resolution aspectRatio duration seed upstreamId outputs videoUrl
   error errorCode predictTime createdAt updatedAt completedAt`;
@@ -186,15 +189,13 @@ describe('useVideoGeneration', () => {
 
     // The clock ticks every 250 ms while the job runs: wait for at least two ticks, still PROCESSING.
     const firstElapsed = result.current.elapsedMs;
-    await waitFor(() => expect(result.current.elapsedMs).toBeGreaterThanOrEqual(firstElapsed + 450), {
-      timeout: 5_000,
-    });
+    await waitFor(() => expect(result.current.elapsedMs).toBeGreaterThanOrEqual(firstElapsed + 450));
     expect(result.current.status).toBe('PROCESSING');
     expect(result.current.running).toBe(true);
     expect(fake.statusCalls('job_1').length).toBeGreaterThanOrEqual(2);
 
     finish('job_1');
-    await waitFor(() => expect(result.current.status).toBe('SUCCEEDED'), { timeout: 5_000 });
+    await waitFor(() => expect(result.current.status).toBe('SUCCEEDED'));
     const done = result.current;
     expect(done.running).toBe(false);
     expect(done.done).toBe(true);
@@ -410,7 +411,7 @@ describe('usePredictionUpdates', () => {
     expect(result.current.prediction?.id).toBe(id);
 
     finish('job_1');
-    await waitFor(() => expect(result.current.done).toBe(true), { timeout: 5_000 });
+    await waitFor(() => expect(result.current.done).toBe(true));
     expect(result.current.prediction).toMatchObject({ id, status: 'SUCCEEDED', videoUrl: videoUrl('job_1') });
     expect(result.current.error).toBeUndefined();
     expect(transitions(seen.map((s) => s.status))).toEqual([undefined, 'PROCESSING', 'SUCCEEDED']);
@@ -469,16 +470,14 @@ describe('useRecentPredictions', () => {
     const older = await seed('an older horse');
     const client = createGatewayClient({ url: gw.url, fetch: nodeFetch });
     const { result } = renderHook(() => useRecentPredictions(3), { wrapper: wrapperFor(client) });
-    await waitFor(() => expect(result.current.predictions.map((p) => p.id)).toEqual([older.id]), { timeout: 5_000 });
+    await waitFor(() => expect(result.current.predictions.map((p) => p.id)).toEqual([older.id]));
     const elsewhere = await seed('a horse from another tab');
-    await waitFor(
-      () =>
-        expect(result.current.predictions.map((p) => [p.id, p.prompt, p.status])[0]).toEqual([
-          elsewhere.id,
-          'a horse from another tab',
-          'SUCCEEDED',
-        ]),
-      { timeout: 5_000 },
+    await waitFor(() =>
+      expect(result.current.predictions.map((p) => [p.id, p.prompt, p.status])[0]).toEqual([
+        elsewhere.id,
+        'a horse from another tab',
+        'SUCCEEDED',
+      ]),
     );
     expect(result.current.predictions.map((p) => p.id)).toEqual([elsewhere.id, older.id]);
     expect(result.current.liveError).toBeUndefined();
@@ -521,7 +520,7 @@ describe('with PERSISTED_OPERATIONS=only', () => {
       submitted = await result.current.generation.submit({ prompt: 'a persisted horse', duration: 3 });
     });
     expect(submitted?.error).toBeUndefined();
-    await waitFor(() => expect(result.current.generation.status).toBe('SUCCEEDED'), { timeout: 5_000 });
+    await waitFor(() => expect(result.current.generation.status).toBe('SUCCEEDED'));
     expect(result.current.generation.error).toBeUndefined();
     expect(result.current.generation.prediction?.videoUrl).toBe('https://cdn.example/job_1.mp4');
     // A refetch by hash reads the job back.
@@ -553,9 +552,7 @@ describe('with PERSISTED_OPERATIONS=only', () => {
       newId = (await result.current.generation[1]({ prompt: 'a listed horse' })).prediction?.id;
     });
     expect(newId).toBeDefined();
-    await waitFor(() => expect(result.current.recent.predictions.map((p) => p.id)).toEqual([newId]), {
-      timeout: 5_000,
-    });
+    await waitFor(() => expect(result.current.recent.predictions.map((p) => p.id)).toEqual([newId]));
   });
 
   it('is refused with PERSISTED_QUERY_ONLY when the client sends documents', async () => {
@@ -603,9 +600,7 @@ describe('useUpload', () => {
     act(() => {
       running = result.current.upload(source, { filename: 'horse.jpg', byteSize: bytes.length });
     });
-    await waitFor(() => expect(result.current.progress).toEqual({ loaded: 100, total: bytes.length }), {
-      timeout: 5_000,
-    });
+    await waitFor(() => expect(result.current.progress).toEqual({ loaded: 100, total: bytes.length }));
     expect(result.current.status).toBe('uploading');
     expect(result.current.result).toBeUndefined();
     release();
