@@ -11,7 +11,8 @@
  *
  * Besides the rate and latency, the CPU that one submit costs in each process: the gateway's, the
  * Postgres server's (all its processes), and this process's (the load generator and the fake). On a
- * machine of two cores, their sum bounds the rate: 2000 ms of CPU a second / (ms per submit).
+ * machine of two cores, their sum bounds the rate: 2000 ms of CPU a second / (ms per submit). The
+ * Postgres figure counts every server process, so it is this bench's only on an otherwise quiet machine.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
