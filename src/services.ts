@@ -160,7 +160,7 @@ export async function startServices(config: Config, log: Logger, database: Datab
   });
   // A change (from this process or another) that makes a row due soon ends the poller's idle pace at once.
   events.onAnyChange(({ nextPollAt }) => {
-    if (wakesPoller(nextPollAt, config.pollIntervalMs, Date.now())) poller.wake();
+    if (wakesPoller(nextPollAt, Date.now())) poller.wake();
   });
   const storage = await openVideoStorage(config, database.db);
   const mirror = startMirrorWorker({

@@ -5,8 +5,9 @@ import {
   backoffMs,
   ClaimPace,
   ClaimSizer,
+  claimTickMs,
   deadlineOf,
-  idleClaimCapMs,
+  IDLE_CLAIM_CAP_MS,
   MAX_CLAIMED,
   nextPollAt,
   nextPollOf,
@@ -127,17 +128,16 @@ describe('claim capacity', () => {
 });
 
 describe('claim pace', () => {
-  it('spaces claims that find nothing further apart, doubling up to a poll interval (at most 750 ms)', () => {
-    const pace = new ClaimPace(10, idleClaimCapMs(40, 10));
+  it('spaces claims that find nothing further apart, doubling up to 750 ms, whatever the interval', () => {
+    // At the tests' 40 ms interval, a tick of 10 ms.
+    const pace = new ClaimPace(claimTickMs(40), IDLE_CLAIM_CAP_MS);
     const delays = [pace.delayMs];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 9; i++) {
       pace.claimed(0, false);
       delays.push(pace.delayMs);
     }
-    expect(delays).toEqual([10, 20, 40, 40, 40]);
+    expect(delays).toEqual([10, 20, 40, 80, 160, 320, 640, 750, 750, 750]);
     expect(pace.idle).toBe(true);
-    expect(idleClaimCapMs(2_000, 250)).toBe(750);
-    expect(idleClaimCapMs(10, 5)).toBe(10);
   });
 
   it('returns to a tick when a claim finds rows, when rows are queued or polled, or on a wake', () => {
@@ -160,24 +160,24 @@ describe('claim pace', () => {
   it('makes a claim take the rows due before the next claim returns, however far away that is', () => {
     const sizer = new ClaimSizer(10, 250);
     // The longest idle pace: a row due in 700 ms is taken now and started on time by a local timer.
-    const cap = idleClaimCapMs(2_000, 250);
+    const cap = IDLE_CLAIM_CAP_MS;
     expect(sizer.lookaheadMs(cap)).toBeGreaterThan(cap);
     expect(sizer.lookaheadMs(cap)).toBeGreaterThan(sizer.lookaheadMs());
   });
 
   it('is woken by a change only when it makes a row due before the next idle claim', () => {
     const now = 100_000;
-    // At 2 s the idle pace is at most 750 ms: a row due by then gains from a wake, one due later is claimed in time anyway.
-    expect(wakesPoller(now, 2_000, now)).toBe(true);
-    expect(wakesPoller(now + 750, 2_000, now)).toBe(true);
-    expect(wakesPoller(now + 751, 2_000, now)).toBe(false);
+    // The idle pace is at most 750 ms: a row due by then gains from a wake, one due later is claimed in time anyway.
+    expect(wakesPoller(now, now)).toBe(true);
+    expect(wakesPoller(now + 750, now)).toBe(true);
+    expect(wakesPoller(now + 751, now)).toBe(false);
     // A new job: first due after its create call could have finished.
-    expect(wakesPoller(now + 60_000, 2_000, now)).toBe(false);
+    expect(wakesPoller(now + 60_000, now)).toBe(false);
     // A job that ended has no poll; a gateway of an older version does not say, so it wakes.
-    expect(wakesPoller(null, 2_000, now)).toBe(false);
-    expect(wakesPoller(undefined, 2_000, now)).toBe(true);
+    expect(wakesPoller(null, now)).toBe(false);
+    expect(wakesPoller(undefined, now)).toBe(true);
     // At 40 ms (the tests'), the next poll of a job the create reply recorded is due within the cap.
-    expect(wakesPoller(now + 40, 40, now)).toBe(true);
+    expect(wakesPoller(now + 40, now)).toBe(true);
   });
 });
 

@@ -16,7 +16,7 @@ import {
   ClaimSizer,
   claimTickMs,
   deadlineOf,
-  idleClaimCapMs,
+  IDLE_CLAIM_CAP_MS,
   MAX_WAIT_MS,
   type PollSettings,
   rescheduleBatchDelayMs,
@@ -105,7 +105,7 @@ export function startPoller(options: PollerOptions): Poller {
       log.error('handing back an unanswered claim failed; its rows wait out their lease', { error }),
   });
   const sizer = new ClaimSizer(concurrency, tick);
-  const pace = new ClaimPace(tick, idleClaimCapMs(options.pollIntervalMs, tick));
+  const pace = new ClaimPace(tick, IDLE_CLAIM_CAP_MS);
   const reschedules = new RescheduleBatch({
     delayMs: rescheduleBatchDelayMs(options.pollIntervalMs),
     clock,
