@@ -53,16 +53,29 @@ export interface Child {
 /** Every child started in this worker (its files run one after another, sharing this module), for secret checks and cleanup. */
 export const children: Child[] = [];
 
+/**
+ * Ports below the kernel's ephemeral range (32768–60999 on Linux): no outgoing connection is ever
+ * given one, so a port a test frees and listens on again (a gateway restarted on the same port) is not
+ * taken meanwhile by some client socket. (From port 0 it was, once, under load: EADDRINUSE.)
+ */
+const TEST_PORTS = { from: 20_000, to: 32_767 };
+
+/** A port nothing listens on now, for a server a test starts (or restarts) on it. */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = TEST_PORTS.from + Math.floor(Math.random() * (TEST_PORTS.to - TEST_PORTS.from + 1));
+    if (await canListen(port)) return port;
+  }
+}
+
+async function canListen(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
   });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return listening;
 }
 
 function isRunning(proc: ChildProcess): boolean {
