@@ -78,5 +78,8 @@ export default defineConfig({
     // quiet: three workers used 1.2 cores on average (277 s), five 1.3 (239 s) but pushed the load to 7.
     maxWorkers: 4,
     sequence: { sequencer: SlowestFirst },
+    // The source and test modules as transformed by the last run, kept in node_modules (keyed by their
+    // content), so a run transforms only what changed: about 1 s less CPU per eight light files alone.
+    experimental: { fsModuleCache: true },
   },
 });

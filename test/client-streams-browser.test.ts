@@ -4,9 +4,9 @@
  * status ("Failed to fetch"), as a dead server would. The stream must then fail soon, naming
  * CORS_ORIGINS and a dev-server proxy, not retry for half a minute as graphql-sse would by default.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientScriptForPages, haveBrowser, launchChromium } from './support/browser.ts';
+import { clientScriptForPages, haveBrowser, sharedChromium } from './support/browser.ts';
 import { gatewayFixture } from './support/gateway.ts';
 
 interface StreamOutcome {
@@ -42,12 +42,13 @@ const SUBSCRIBE = `async ({ url }) => {
 describe.skipIf(!haveBrowser)('a subscription from a page on an origin the gateway does not allow', () => {
   // No CORS_ORIGINS: the gateway sends no CORS headers, so a browser refuses every cross-origin answer.
   const t = gatewayFixture('pglite', { AUTH_MODE: 'none' });
-  let browser: Browser;
+  // Its own context in the worker's shared browser: closed with the file, pages left open by a failed test included.
+  let context: BrowserContext;
   let bundle: string;
 
   /** A blank page at `origin` (served by the browser itself) with the client loaded. */
   async function pageAt(origin: string): Promise<Page> {
-    const page = await browser.newPage();
+    const page = await context.newPage();
     page.setDefaultTimeout(20_000);
     await page.route(`${origin}/blank`, (route) =>
       route.fulfill({ contentType: 'text/html', body: '<!doctype html>' }),
@@ -62,11 +63,11 @@ describe.skipIf(!haveBrowser)('a subscription from a page on an origin the gatew
 
   beforeAll(async () => {
     bundle = await clientScriptForPages();
-    browser = await launchChromium();
+    context = await (await sharedChromium()).newContext();
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await context?.close();
   });
 
   it('reaches the gateway from a page on its own origin (the control): NOT_FOUND for an unknown job', async () => {

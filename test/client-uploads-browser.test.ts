@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page, Request } from 'playwright-core';
+import type { BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hs256Token } from './support/auth.ts';
-import { clientScriptForPages, haveBrowser, launchChromium } from './support/browser.ts';
+import { clientScriptForPages, haveBrowser, sharedChromium } from './support/browser.ts';
 import { gatewayFixture } from './support/gateway.ts';
 import { png } from './support/images.ts';
 
@@ -55,7 +55,8 @@ const RUN = `async ({ url, token, base64, type }) => {
 
 describe.skipIf(!haveBrowser)('uploadMedia in headless Chromium (XMLHttpRequest)', () => {
   const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET });
-  let browser: Browser;
+  // Its own context in the worker's shared browser, closed with the file.
+  let context: BrowserContext;
   let page: Page;
   let origin: string;
   let token: string;
@@ -64,8 +65,8 @@ describe.skipIf(!haveBrowser)('uploadMedia in headless Chromium (XMLHttpRequest)
   beforeAll(async () => {
     origin = new URL(t.gw.url).origin;
     token = await hs256Token(JWT_SECRET, 'browser-alice');
-    browser = await launchChromium();
-    page = await browser.newPage();
+    context = await (await sharedChromium()).newContext();
+    page = await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on('request', (request) => requests.push(request));
     // A blank page on the gateway's origin, so the client's requests are same-origin as in an app served with it.
@@ -77,7 +78,7 @@ describe.skipIf(!haveBrowser)('uploadMedia in headless Chromium (XMLHttpRequest)
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await context?.close();
   });
 
   const upload = (bytes: Buffer, type: string) =>

@@ -1,23 +1,15 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveBrowser, launchChromium } from './support/browser.ts';
+import { haveBrowser, sharedChromium } from './support/browser.ts';
 import { simulatorGatewayFixture } from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
 
 // CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
 
-// One browser for the file, and one context for each block's tabs: a launch costs Chromium about 3 s of
-// CPU and a context half a second. The page keeps nothing in the browser (no storage, no cookies), so a
-// tab in a shared context starts as fresh as one in a new context.
-let launched: Promise<Browser> | undefined;
-const sharedBrowser = () => {
-  launched ??= launchChromium();
-  return launched;
-};
-afterAll(async () => {
-  await (await launched)?.close();
-});
+// The worker's one browser (support/browser.ts), and one context for each block's tabs: a context costs
+// Chromium half a second. The page keeps nothing in the browser (no storage, no cookies), so a tab in a
+// shared context starts as fresh as one in a new context.
 
 describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-in simulator', () => {
   // No key: the gateway runs its simulator, exactly as `npm start` does for a newcomer.
@@ -26,7 +18,7 @@ describe.skipIf(!haveBrowser)('the demo page in headless Chromium, on the built-
   let page: Page;
 
   beforeAll(async () => {
-    context = await (await sharedBrowser()).newContext({ viewport: { width: 1000, height: 1000 } });
+    context = await (await sharedChromium()).newContext({ viewport: { width: 1000, height: 1000 } });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
   }, 60_000);
@@ -297,7 +289,7 @@ describe.skipIf(!haveBrowser)('the demo page remembers: its job across a reload,
   let context: BrowserContext;
 
   beforeAll(async () => {
-    context = await (await sharedBrowser()).newContext({ viewport: { width: 1000, height: 1000 } });
+    context = await (await sharedChromium()).newContext({ viewport: { width: 1000, height: 1000 } });
   }, 60_000);
 
   afterAll(async () => {

@@ -12,7 +12,17 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +60,23 @@ const fromSource = (code: string) =>
 
 /** A run block reading `req` is a webhook handler: run on a delivery, not as a program. */
 const isHandler = (block: FencedBlock) => /\breq\b/.test(block.code);
+
+/**
+ * tsc's incremental state from the last passing check of the fragments: tsc still reads every file and
+ * re-checks each whose content (or whose imports' declarations) differ from what the state records, but
+ * not the 900 files of lib, @types and the packages the fragments import that it checked last time
+ * (tsc took 8.3 s of CPU without the state, 5.2 s with it). Each run's folder is a new one beside the
+ * last, so the state's relative paths hold; it is kept only after a pass, and replaced whole.
+ */
+const TSC_STATE = join(ROOT, 'node_modules/.cache/docs-examples-tsc/tsbuildinfo');
+const TSC_STATE_FILE = 'examples.tsbuildinfo';
+
+function keepTscState(dir: string): void {
+  mkdirSync(join(TSC_STATE, '..'), { recursive: true });
+  const scratch = `${TSC_STATE}.partial-${process.pid}`;
+  copyFileSync(join(dir, TSC_STATE_FILE), scratch);
+  renameSync(scratch, TSC_STATE);
+}
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 // As `npm start` runs it, with shorter simulated jobs, and signing the webhooks it sends.
@@ -190,6 +217,8 @@ describe("the docs' examples", () => {
             noEmit: true,
             types: ['node'],
             jsx: 'react-jsx',
+            incremental: true,
+            tsBuildInfoFile: TSC_STATE_FILE,
           },
           include: ['*.ts', '*.tsx'],
         }),
@@ -232,6 +261,7 @@ describe("the docs' examples", () => {
         // `export {}`: each fragment a module of its own, so their names do not meet.
         writeFileSync(join(dir, name), [...preamble, code, 'export {};'].join('\n'));
       }
+      if (existsSync(TSC_STATE)) copyFileSync(TSC_STATE, join(dir, TSC_STATE_FILE));
       const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
       const output = await run(process.execPath, [tsc, '-p', dir], { cwd: dir, timeout: 110_000 }).then(
         () => '',
@@ -248,6 +278,7 @@ describe("the docs' examples", () => {
         },
       );
       expect(errors).toBe('');
+      keepTscState(dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -24,6 +24,27 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+let shared: Promise<Browser> | undefined;
+
+/**
+ * One Chromium for every browser test file this worker runs (its files run one after another,
+ * sharing this module: isolate is off in vitest.config.ts): a launch costs Chromium about 3 s of CPU.
+ * Each file works in browser contexts of its own and closes them when it ends, so no page, cookie or
+ * storage of one file reaches the next. Playwright ends the browser when the worker exits.
+ */
+export function sharedChromium(): Promise<Browser> {
+  if (!shared) {
+    const launching = launchChromium();
+    shared = launching;
+    const forget = () => {
+      if (shared === launching) shared = undefined;
+    };
+    // A browser that crashed or failed to start is launched again by the next file that asks.
+    launching.then((browser) => browser.once('disconnected', forget), forget);
+  }
+  return shared;
+}
+
 let clientBundle: Promise<string> | undefined;
 
 /**
