@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import type { Logger } from '../log.ts';
+import { type Logger, lazyChild } from '../log.ts';
 import { withExtensions } from '../schema/copyError.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -50,7 +50,7 @@ export class RequestScopes {
     let scope = this.#scopes.get(request);
     if (!scope) {
       const requestId = serverContext?.requestId ?? requestIdFrom(request.headers.get(REQUEST_ID_HEADER));
-      scope = { requestId, log: this.log.child({ requestId }) };
+      scope = { requestId, log: lazyChild(this.log, { requestId }) };
       this.#scopes.set(request, scope);
     }
     return scope;
