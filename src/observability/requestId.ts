@@ -79,7 +79,11 @@ export class RequestScopes {
   plugin(): Plugin<Record<string, unknown>, RequestServerContext> {
     return {
       onRequest: ({ request, serverContext }) => void this.of(request, serverContext),
-      onResponse: ({ request, response }) => {
+      onResponse: ({ request, response, serverContext }) => {
+        // From the Node server (http/routes.ts), the header is already on its response, which Node
+        // merges with Yoga's. Not setting it here keeps Yoga's headers as it made them, which its
+        // adapter then writes in one writeHead rather than header by header.
+        if (serverContext?.requestId !== undefined) return;
         const scope = this.#scopes.get(request);
         if (scope) response.headers.set(REQUEST_ID_HEADER, scope.requestId);
       },
