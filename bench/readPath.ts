@@ -14,10 +14,13 @@
  * The load generator shares the machine's cores with the servers and with whatever else runs there,
  * so one sample says little: the sides alternate over several rounds (bare then gateway, then gateway
  * then bare, …), each sample after its own warm-up, and the table gives each round's gateway/bare
- * ratios and their median and range, with the load average before and after.
+ * ratios and their median and range, with the load average before and after. Each sample also gives
+ * the server process' CPU time per request (user + system, from /proc/<pid>/stat over the measured
+ * seconds), which the other work on the machine sways far less than requests per second.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -100,16 +103,34 @@ interface Sample {
   perSecond: number;
   p50: number;
   p99: number;
+  /** The server's CPU time (user + system) per measured request, in µs; NaN where /proc is not there. */
+  cpuMicros: number;
 }
 
-/** One sample: `CONNECTIONS` callers in a loop for the warm-up, then for `measureMs` measured. */
-async function load(url: URL, body: string, expected: string, measureMs = MEASURE_MS): Promise<Sample> {
+/** CPU time a process has used so far (user + system), in µs; NaN without Linux's /proc. */
+function cpuMicrosOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name (in parentheses, which may hold spaces): utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+/** Linux's USER_HZ, the unit of /proc's CPU times: 100 on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** One sample of the server `pid`: `CONNECTIONS` callers in a loop for the warm-up, then for `measureMs` measured. */
+async function load(pid: number, url: URL, body: string, expected: string, measureMs = MEASURE_MS): Promise<Sample> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const latencies: number[] = [];
   let measuring = false;
+  let cpuAtStart = Number.NaN;
   let stopAt = performance.now() + WARMUP_MS + measureMs;
   const warmedUp = setTimeout(() => {
     measuring = true;
+    cpuAtStart = cpuMicrosOf(pid);
     stopAt = performance.now() + measureMs;
   }, WARMUP_MS);
   try {
@@ -127,11 +148,13 @@ async function load(url: URL, body: string, expected: string, measureMs = MEASUR
     clearTimeout(warmedUp);
     agent.destroy();
   }
+  const cpuMicros = (cpuMicrosOf(pid) - cpuAtStart) / latencies.length;
   const sorted = ascending(latencies);
   return {
     perSecond: latencies.length / (measureMs / 1000),
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
+    cpuMicros,
   };
 }
 
@@ -180,6 +203,7 @@ try {
     bare: new URL(`http://127.0.0.1:${barePort}/graphql`),
     gateway: new URL(`http://127.0.0.1:${gatewayPort}/graphql`),
   };
+  const pids = { bare: bare.pid!, gateway: gateway.pid! };
   // Both must give the same answer, byte for byte: the same fields, so the same work asked of each.
   const answers = await Promise.all(Object.values(sides).map(async (url) => (await post(url, new Agent(), body)).text));
   if (answers[0] !== answers[1] || !answers[0]!.includes(id))
@@ -188,14 +212,14 @@ try {
 
   // Each process's first seconds under load compile its hot code (the gateway's far more of it): run
   // both once, unmeasured, so that the first round is not the gateway's warm-up.
-  for (const url of Object.values(sides)) await load(url, body, expected, FIRST_WARMUP_MS);
+  for (const side of ['bare', 'gateway'] as const) await load(pids[side], sides[side], body, expected, FIRST_WARMUP_MS);
 
   const rounds: Array<{ order: string; bare: Sample; gateway: Sample }> = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Bare first in even rounds, gateway first in odd ones: neither side always gets the quieter moment.
     const order = round % 2 === 0 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
     const samples: Partial<Record<'bare' | 'gateway', Sample>> = {};
-    for (const side of order) samples[side] = await load(sides[side], body, expected);
+    for (const side of order) samples[side] = await load(pids[side], sides[side], body, expected);
     rounds.push({ order: order.join(' → '), bare: samples.bare!, gateway: samples.gateway! });
     console.error(`bench: read path round ${round + 1} of ${ROUNDS} done`);
   }
@@ -211,19 +235,21 @@ try {
   console.log(
     `\nRead path: prediction(id) { id status videoUrl prompt createdAt }, production build (node dist/main.js${build.reused ? ', build reused' : ''}) vs bare node:http + postgres.js, Postgres server, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${MEASURE_MS / 1000} s per side after ${WARMUP_MS / 1000} s warm-up (${(WARMUP_MS + FIRST_WARMUP_MS) / 1000} s each before the first round)\n`,
   );
+  const cpuRatios = rounds.map((r) => r.gateway.cpuMicros / r.bare.cpuMicros);
   console.log(
-    '| round | order | bare req/s | bare p50 / p99 ms | gateway req/s | gateway p50 / p99 ms | req/s ratio | p99 ratio |',
+    '| round | order | bare req/s | bare p50 / p99 ms | bare CPU µs/req | gateway req/s | gateway p50 / p99 ms | gateway CPU µs/req | req/s ratio | p99 ratio | CPU ratio |',
   );
-  console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   rounds.forEach((r, i) => {
     console.log(
-      `| ${i + 1} | ${r.order} | ${fixed(r.bare.perSecond, 0, 6)} | ${fixed(r.bare.p50, 1, 5)} / ${fixed(r.bare.p99, 1, 5)} | ${fixed(r.gateway.perSecond, 0, 6)} | ${fixed(r.gateway.p50, 1, 5)} / ${fixed(r.gateway.p99, 1, 5)} | ${fixed(throughputRatios[i]!, 2, 4)} | ${fixed(p99Ratios[i]!, 2, 4)} |`,
+      `| ${i + 1} | ${r.order} | ${fixed(r.bare.perSecond, 0, 6)} | ${fixed(r.bare.p50, 1, 5)} / ${fixed(r.bare.p99, 1, 5)} | ${fixed(r.bare.cpuMicros, 0, 4)} | ${fixed(r.gateway.perSecond, 0, 6)} | ${fixed(r.gateway.p50, 1, 5)} / ${fixed(r.gateway.p99, 1, 5)} | ${fixed(r.gateway.cpuMicros, 0, 4)} | ${fixed(throughputRatios[i]!, 2, 4)} | ${fixed(p99Ratios[i]!, 2, 4)} | ${fixed(cpuRatios[i]!, 2, 4)} |`,
     );
   });
   const range = (values: number[]) => `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
   printTableFooter(loadBefore, [
     `gateway / bare req/s: median ${median(throughputRatios).toFixed(2)}, range ${range(throughputRatios)} (goal ≥ 0.8)`,
     `gateway / bare p99: median ${median(p99Ratios).toFixed(2)}, range ${range(p99Ratios)} (goal ≤ 1.5); gateway p99 median ${median(rounds.map((r) => r.gateway.p99)).toFixed(1)} ms`,
+    `CPU µs per request: gateway median ${median(rounds.map((r) => r.gateway.cpuMicros)).toFixed(0)}, bare median ${median(rounds.map((r) => r.bare.cpuMicros)).toFixed(0)}; gateway / bare median ${median(cpuRatios).toFixed(2)}, range ${range(cpuRatios)}`,
   ]);
 } finally {
   // SIGTERM: the gateway shuts down cleanly (and writes its profile, if asked to).

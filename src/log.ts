@@ -107,6 +107,23 @@ function wrap(logger: pino.Logger): Logger {
 }
 
 /**
+ * `log.child(bindings)`, made when the first line is written. Why: the gateway gives every request a
+ * logger and most requests write nothing, while a pino child (its bindings serialised and redacted)
+ * is a measurable share of a small read's CPU. The lines are the same as the child's would be.
+ */
+export function lazyChild(log: Logger, bindings: LogFields): Logger {
+  let made: Logger | undefined;
+  const child = () => (made ??= log.child(bindings));
+  return {
+    debug: (msg, fields) => child().debug(msg, fields),
+    info: (msg, fields) => child().info(msg, fields),
+    warn: (msg, fields) => child().warn(msg, fields),
+    error: (msg, fields) => child().error(msg, fields),
+    child: (more) => child().child(more),
+  };
+}
+
+/**
  * The key cut out of a whole line, so no field, message or binding can carry it. A line that still
  * carries it after that (in a spelling the pattern does not know) is replaced by a notice: losing a
  * line beats leaking the key, and the output stays JSON.

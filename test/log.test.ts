@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log.ts';
+import { createLogger, type Logger, lazyChild } from '../src/log.ts';
 import { TEST_KEY } from './support/gateway.ts';
 
 function capture(options?: Parameters<typeof createLogger>[2]) {
@@ -25,6 +25,28 @@ describe('the logger', () => {
     expect(error.cause.message).toBe('driver failed');
     expect(error.cause.cause).toMatchObject({ message: 'connection refused', code: 'ECONNREFUSED' });
     expect(error.cause.cause.stack).toMatch(/\n\s+at /);
+  });
+
+  it('writes through a lazy child the lines its child would, and makes that child only when a line is written', () => {
+    const { log, lines } = capture();
+    let made = 0;
+    const counting: Logger = {
+      ...log,
+      child: (bindings) => {
+        made++;
+        return log.child(bindings);
+      },
+    };
+    const lazy = lazyChild(counting, { requestId: 'r-1' });
+    expect(made).toBe(0);
+    lazy.info('first', { n: 1 });
+    lazy.child({ step: 'two' }).warn('second');
+    log.child({ requestId: 'r-1' }).info('first', { n: 1 });
+    expect(made).toBe(1);
+    const [first, second, direct] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toMatchObject({ level: 'info', msg: 'first', requestId: 'r-1', n: 1 });
+    expect(second).toMatchObject({ level: 'warn', msg: 'second', requestId: 'r-1', step: 'two' });
+    expect({ ...first, time: undefined }).toEqual({ ...direct, time: undefined });
   });
 
   it('keeps an error given as text where it was given', () => {

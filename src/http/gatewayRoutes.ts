@@ -47,8 +47,11 @@ export function gatewayRoutes(
 
 /** The GraphQL endpoint and below; a JSON POST's body is read here, up to its cap (graphqlBody.ts). */
 function graphQLRoute(yoga: GraphQLServer): Route {
+  // Read once: the server adapter is a Proxy, and each property read goes through its trap.
+  const endpoint = yoga.graphqlEndpoint;
+  const below = `${endpoint}/`;
   return async ({ req, res, path, requestId }) => {
-    if (path !== yoga.graphqlEndpoint && !path.startsWith(`${yoga.graphqlEndpoint}/`)) return false;
+    if (path !== endpoint && !path.startsWith(below)) return false;
     const serverContext: RequestServerContext = { requestId, origin: publicOrigin(req) };
     if (isGraphQLJsonPost(req)) {
       try {

@@ -12,10 +12,20 @@ export function requestPath(target: string | undefined): string | undefined {
   if (!target?.startsWith('/')) return undefined;
   const queryAt = target.indexOf('?');
   const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  if (PLAIN_PATHS_SEEN.has(path)) return path;
   try {
     // After a fixed origin, never relative to one: `//` is a path here, not a host (new URL('//', base) throws).
-    return new URL(`http://gateway${path}`).pathname === path ? path : undefined;
+    if (new URL(`http://gateway${path}`).pathname !== path) return undefined;
   } catch {
     return undefined;
   }
+  if (PLAIN_PATHS_SEEN.size < MAX_PLAIN_PATHS_SEEN) PLAIN_PATHS_SEEN.add(path);
+  return path;
 }
+
+/**
+ * Paths already found plain, so that the one every GraphQL request asks for (`/graphql`) is not
+ * parsed as a URL each time. Bounded, as paths come from clients: once full, the others are parsed.
+ */
+const PLAIN_PATHS_SEEN = new Set<string>();
+const MAX_PLAIN_PATHS_SEEN = 64;

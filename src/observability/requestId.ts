@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import type { Logger } from '../log.ts';
+import { type Logger, lazyChild } from '../log.ts';
 import { withExtensions } from '../schema/copyError.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -50,7 +50,7 @@ export class RequestScopes {
     let scope = this.#scopes.get(request);
     if (!scope) {
       const requestId = serverContext?.requestId ?? requestIdFrom(request.headers.get(REQUEST_ID_HEADER));
-      scope = { requestId, log: this.log.child({ requestId }) };
+      scope = { requestId, log: lazyChild(this.log, { requestId }) };
       this.#scopes.set(request, scope);
     }
     return scope;
@@ -79,7 +79,11 @@ export class RequestScopes {
   plugin(): Plugin<Record<string, unknown>, RequestServerContext> {
     return {
       onRequest: ({ request, serverContext }) => void this.of(request, serverContext),
-      onResponse: ({ request, response }) => {
+      onResponse: ({ request, response, serverContext }) => {
+        // From the Node server (http/routes.ts), the header is already on its response, which Node
+        // merges with Yoga's. Not setting it here keeps Yoga's headers as it made them, which its
+        // adapter then writes in one writeHead rather than header by header.
+        if (serverContext?.requestId !== undefined) return;
         const scope = this.#scopes.get(request);
         if (scope) response.headers.set(REQUEST_ID_HEADER, scope.requestId);
       },
