@@ -235,6 +235,13 @@ const SCALE_ROWS: Array<[string, (r: ScaleResult) => string]> = [
   ['   CPU % of each gateway process', (r) => r.steady.cpuPercent.map((p) => p.toFixed(0)).join(' / ')],
   ['   CPU % of the fake Atlas process', (r) => r.steady.fakeCpuPercent.toFixed(0)],
   [
+    '   CPU ms per status call: gateway processes / Postgres sessions / Postgres background (shared)',
+    (r) =>
+      [r.steady.gatewayCpuMsPerCall, r.steady.postgresSessionsCpuMsPerCall, r.steady.postgresBackgroundCpuMsPerCall]
+        .map((ms) => ms.toFixed(2))
+        .join(' / '),
+  ],
+  [
     '   meanwhile, Postgres round trip (select 1, every 100 ms) p50 / p99 ms',
     (r) => pair(r.steady.probeP50Ms, r.steady.probeP99Ms, 1),
   ],

@@ -12,12 +12,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { type Database, openDatabase } from '../src/db/database.ts';
+import { executedRows } from '../src/db/rows.ts';
 import { type NewPredictionRow, predictions } from '../src/db/schema.ts';
 import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/vocabulary.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
@@ -62,6 +64,14 @@ export interface SteadyResult {
   cpuPercent: number[];
   /** The process with the fake Atlas. */
   fakeCpuPercent: number;
+  /** CPU ms per status call started: every gateway process together. */
+  gatewayCpuMsPerCall: number;
+  /**
+   * CPU ms per status call started of the Postgres server: the sessions of this run's database, and
+   * (shared with anything else on the server, so an upper bound) its background processes besides.
+   */
+  postgresSessionsCpuMsPerCall: number;
+  postgresBackgroundCpuMsPerCall: number;
   /**
    * `select 1` from this process every 100 ms while the pollers ran: how the shared Postgres server
    * (and the machine) answered meanwhile, to read the other figures by.
@@ -115,6 +125,7 @@ export async function measureScale(
       trace('seeded');
       const stopAt = t0 + runMs;
       const cpu = cpuMeter();
+      const postgresCpu = await postgresCpuMeter(database);
       const probe = probeDatabase(database, stopAt);
       const runs = await withTimeout(
         Promise.all(workers.map((w) => w.run(stopAt))),
@@ -122,14 +133,21 @@ export async function measureScale(
         'poll workers to finish',
       );
       trace(`workers done, ${Date.now() - stopAt} ms after stopAt`);
-      return { t0, runs, fakeCpuPercent: cpu(), probeMs: ascending(await probe) };
+      const fakeCpuPercent = cpu();
+      return { t0, runs, fakeCpuPercent, postgresCpuMs: await postgresCpu(), probeMs: ascending(await probe) };
     };
     const steady = await phase(SCALE_INTERVAL_MS, STEADY_MS);
     const burst = await phase(0, BURST_MS);
+    // Every call each worker started while its CPU was measured (until stopAt), not only those in the window.
+    const calls = steady.runs.reduce((n, run) => n + run.polls.length, 0);
+    const gatewayCpuMs = steady.runs.reduce((ms, run) => ms + run.cpuMs, 0);
     return {
       steady: {
         ...steadyResult(steady.runs, steady.t0, STEADY_MS),
         fakeCpuPercent: steady.fakeCpuPercent,
+        gatewayCpuMsPerCall: gatewayCpuMs / calls,
+        postgresSessionsCpuMsPerCall: steady.postgresCpuMs.sessions / calls,
+        postgresBackgroundCpuMsPerCall: steady.postgresCpuMs.background / calls,
         probeP50Ms: percentile(steady.probeMs, 50),
         probeP99Ms: percentile(steady.probeMs, 99),
       },
@@ -235,6 +253,95 @@ async function probeDatabase(database: Database, until: number): Promise<number[
   return times;
 }
 
+/** CPU ms (user + system) of a process so far, from /proc/<pid>/stat; 0 once it is gone. */
+function processCpuMs(pid: number): number {
+  try {
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The Postgres server's CPU from now to the call of the function returned, in ms: `sessions`, the
+ * backends serving this database (a session that started meanwhile counts whole); `background`, the
+ * server's other processes (WAL writer, checkpointer, autovacuum …), which other databases share.
+ * Zeros where the server's processes cannot be read (another machine).
+ */
+async function postgresCpuMeter(database: Database): Promise<() => Promise<{ sessions: number; background: number }>> {
+  const sessionPids = async () =>
+    executedRows<{ pid: number }>(
+      await database.db.execute(
+        sql`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+      ),
+    ).map((row) => Number(row.pid));
+  const postmaster = readPostmasterPid();
+  const serverPids = () =>
+    postmaster
+      ? readdirSync('/proc')
+          .filter((name) => /^\d+$/.test(name))
+          .map(Number)
+          .filter((pid) => pid === postmaster || parentOf(pid) === postmaster)
+      : [];
+  const read = async () => {
+    const sessions = new Set(await sessionPids());
+    const cpu = new Map(serverPids().map((pid) => [pid, processCpuMs(pid)]));
+    return { sessions, cpu };
+  };
+  const before = await read();
+  return async () => {
+    const after = await read();
+    let sessions = 0;
+    let background = 0;
+    for (const [pid, ms] of after.cpu) {
+      const used = ms - (before.cpu.get(pid) ?? 0);
+      if (after.sessions.has(pid) || before.sessions.has(pid)) sessions += used;
+      else if (!isSessionOfOtherDatabase(pid)) background += used;
+    }
+    return { sessions, background };
+  };
+}
+
+/** The postmaster's pid, from the process list: the postgres process whose parent is not postgres. */
+function readPostmasterPid(): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (commandOf(pid) === 'postgres' && commandOf(parentOf(pid)) !== 'postgres') return pid;
+  }
+  return 0;
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** A backend serving a client (its title: "postgres: 15/main: user database host(port) state"), not a background process. */
+function isSessionOfOtherDatabase(pid: number): boolean {
+  try {
+    return /\d+\.\d+\.\d+\.\d+\(\d+\)|\[local\]/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** This process's CPU from now to the call of the function returned, as a share of one core. */
 function cpuMeter(): () => number {
   const cpu = process.cpuUsage();
@@ -249,7 +356,15 @@ function steadyResult(
   runs: PollerRun[],
   t0: number,
   runMs: number,
-): Omit<SteadyResult, 'fakeCpuPercent' | 'probeP50Ms' | 'probeP99Ms'> {
+): Omit<
+  SteadyResult,
+  | 'fakeCpuPercent'
+  | 'probeP50Ms'
+  | 'probeP99Ms'
+  | 'gatewayCpuMsPerCall'
+  | 'postgresSessionsCpuMsPerCall'
+  | 'postgresBackgroundCpuMsPerCall'
+> {
   const polls = pollsBetween(runs, t0, t0 + runMs);
   const lags = ascending(polls.map(([, dueAt, startedAt]) => startedAt - dueAt));
   // One job may be polled by either process: merge them all before taking its intervals.

@@ -135,24 +135,31 @@ describe('a huge status reply, at the client', () => {
     await fake.close();
   });
 
-  it('fails the call as UPSTREAM_UNAVAILABLE, a transient failure, and cuts the connection', async () => {
-    const client = new AtlasClient({
-      baseUrl: fake.url,
-      apiKey: TEST_KEY,
-      timeoutMs: 5_000,
-      retries: 0,
-      log: createLogger('silent'),
-    });
-    fake.statusScripts.set('big', [padded({ id: 'big', status: 'processing' }, HUGE)]);
-    const error = await client.getPrediction('big').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(AtlasError);
-    expect((error as AtlasError).code).toBe('UPSTREAM_UNAVAILABLE');
-    expect((error as AtlasError).transient).toBe(true);
-    expect((error as AtlasError).message).toMatch(/over 256 KiB, which was not read/);
-    await fake.streamed[0]!.closed;
-    expect(fake.streamed[0]!.finished).toBe(false);
-  });
+  it.each([
+    ['streamed without a length', {}],
+    ['declared in Content-Length', { declareLength: true }],
+  ])(
+    'fails the call as UPSTREAM_UNAVAILABLE, a transient failure, and cuts the connection (%s)',
+    async (_name, extra) => {
+      const client = new AtlasClient({
+        baseUrl: fake.url,
+        apiKey: TEST_KEY,
+        timeoutMs: 5_000,
+        retries: 0,
+        log: createLogger('silent'),
+      });
+      fake.statusScripts.set('big', [padded({ id: 'big', status: 'processing' }, HUGE, extra)]);
+      const error = await client.getPrediction('big').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AtlasError);
+      expect((error as AtlasError).code).toBe('UPSTREAM_UNAVAILABLE');
+      expect((error as AtlasError).transient).toBe(true);
+      expect((error as AtlasError).message).toMatch(/over 256 KiB, which was not read/);
+      const reply = fake.streamed.at(-1)!;
+      await reply.closed;
+      expect(reply.finished).toBe(false);
+    },
+  );
 });
