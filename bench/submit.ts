@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (after bench/access.ts), or alone: `npx tsx bench/submit.ts [--rounds N] [--seconds S]`. The submit
+ * `npm run bench` (after bench/access.ts), or alone: `npx tsx bench/submit.ts [--rounds N] [--seconds S] [--in-flight N]`. The submit
  * path as issue 18 sets its goal: the production build of the gateway (`node dist/main.js`, as
  * `npm run start:prod` runs it) in a process of its own on the Postgres server, `generateVideo` with
  * 40 requests in flight, FakeAtlas answering each create call at once. (bench/access.ts measures the
@@ -28,12 +28,17 @@ import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
 import { ascending, loadAverage, percentile, printTableFooter, productionBuild } from './support.ts';
 
 const { values: options } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '4' } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '4' },
+    'in-flight': { type: 'string', default: '40' },
+  },
 });
 const ROUNDS = Number(options.rounds);
 const MEASURE_MS = Number(options.seconds) * 1000;
 if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1 && MEASURE_MS > 0)) throw new Error('--rounds N (≥ 1) --seconds S (> 0)');
-const IN_FLIGHT = 40;
+const IN_FLIGHT = Number(options['in-flight']);
+if (!(Number.isInteger(IN_FLIGHT) && IN_FLIGHT >= 1)) throw new Error('--in-flight N (≥ 1)');
 const WARMUP_MS = 2_000;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'bench-secret-of-at-least-32-characters!';
