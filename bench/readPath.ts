@@ -18,17 +18,25 @@
  * the server process' CPU time per request (user + system, from /proc/<pid>/stat over the measured
  * seconds), which the other work on the machine sways far less than requests per second.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { freePort } from '../test/support/childGateway.ts';
 import { createServerDatabase } from '../test/support/gateway.ts';
-import { ascending, loadAverage, percentile, printTableFooter, productionBuild } from './support.ts';
+import {
+  ascending,
+  loadAverage,
+  median,
+  percentile,
+  printTableFooter,
+  productionBuild,
+  profileFlags,
+  startNode,
+} from './support.ts';
 
 const { values: options } = parseArgs({
   options: { rounds: { type: 'string', default: '4' }, seconds: { type: 'string', default: '3' } },
@@ -39,7 +47,6 @@ if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1 && MEASURE_MS > 0)) throw new Erro
 const CONNECTIONS = 50;
 const WARMUP_MS = 1_000;
 const FIRST_WARMUP_MS = 2_000;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUERY = 'query P($id: ID!) { prediction(id: $id) { id status videoUrl prompt createdAt } }';
 
 /** The same read with nothing in between: the ceiling the gateway is measured against. */
@@ -57,25 +64,6 @@ createServer(async (req, res) => {
   res.end(JSON.stringify({ data: { prediction } }));
 }).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
 `;
-
-function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-    setTimeout(() => reject(new Error(`not ready in 30 s:\n${output}`)), 30_000).unref();
-  });
-}
 
 /** One POST on a keep-alive connection; resolves with the status and body. */
 function post(url: URL, agent: Agent, body: string): Promise<{ status: number; text: string }> {
@@ -164,9 +152,8 @@ const server = await createServerDatabase();
 const children: ChildProcess[] = [];
 try {
   const [gatewayPort, barePort] = await Promise.all([freePort(), freePort()]);
-  const gateway = await start(
-    // BENCH_PROFILE=dir writes a CPU profile of the gateway there (node --cpu-prof), to find where its time goes.
-    [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), build.main],
+  const gateway = await startNode(
+    [...profileFlags(), build.main],
     {
       DATABASE_URL: server.url,
       PORT: String(gatewayPort),
@@ -183,7 +170,7 @@ try {
     /GraphQL http/,
   );
   children.push(gateway);
-  const bare = await start(
+  const bare = await startNode(
     ['--input-type=module', '-e', BARE],
     { DATABASE_URL: server.url, PORT: String(barePort) },
     /listening/,
@@ -225,11 +212,6 @@ try {
   }
 
   const fixed = (value: number, digits: number, width: number) => value.toFixed(digits).padStart(width);
-  const median = (values: number[]) => {
-    const sorted = ascending(values);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
   const throughputRatios = rounds.map((r) => r.gateway.perSecond / r.bare.perSecond);
   const p99Ratios = rounds.map((r) => r.gateway.p99 / r.bare.p99);
   console.log(

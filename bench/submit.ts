@@ -1,31 +1,22 @@
-/**
- * `npm run bench` (after bench/access.ts), or alone: `npx tsx bench/submit.ts [--rounds N] [--seconds S] [--in-flight N]`. The submit
- * path as issue 18 sets its goal: the production build of the gateway (`node dist/main.js`, as
- * `npm run start:prod` runs it) in a process of its own on the Postgres server, `generateVideo` with
- * 40 requests in flight, FakeAtlas answering each create call at once. (bench/access.ts measures the
- * gateway in the load generator's own process under tsx, to compare callers and limits with each other.)
- *
- * Cases: one caller (AUTH_MODE=none: every request is the same anonymous caller, as a backend service
- * calling with one key is); ten JWT callers side by side; one caller with LIMIT_ACTIVE_JOBS set (counted
- * under the caller's lock). Each case runs in a fresh database, in rounds alternating with the others.
- *
- * Besides the rate and latency, the CPU that one submit costs in each process: the gateway's, the
- * Postgres server's (all its processes), and this process's (the load generator and the fake). On a
- * machine of two cores, their sum bounds the rate: 2000 ms of CPU a second / (ms per submit). The
- * Postgres figure counts every server process, so it is this bench's only on an otherwise quiet machine.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { freePort } from '../test/support/childGateway.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase, TEST_KEY } from '../test/support/gateway.ts';
-import { ascending, loadAverage, percentile, printTableFooter, productionBuild } from './support.ts';
+import {
+  ascending,
+  loadAverage,
+  median,
+  percentile,
+  printTableFooter,
+  productionBuild,
+  profileFlags,
+  startNode,
+} from './support.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -40,7 +31,6 @@ if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1 && MEASURE_MS > 0)) throw new Erro
 const IN_FLIGHT = Number(options['in-flight']);
 if (!(Number.isInteger(IN_FLIGHT) && IN_FLIGHT >= 1)) throw new Error('--in-flight N (≥ 1)');
 const WARMUP_MS = 2_000;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'bench-secret-of-at-least-32-characters!';
 const GENERATE = JSON.stringify({
   query: 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }',
@@ -120,43 +110,26 @@ function post(url: URL, agent: Agent, body: string, token: string | undefined): 
   });
 }
 
-async function startGateway(main: string, env: Record<string, string>): Promise<ChildProcess> {
-  // BENCH_PROFILE=dir writes a CPU profile of each gateway there (node --cpu-prof), to find where its time goes.
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, main], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/GraphQL http/.test(output)) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`gateway exited ${code}:\n${output}`)));
-    setTimeout(() => reject(new Error(`gateway not ready in 30 s:\n${output}`)), 30_000).unref();
-  });
-}
-
 /** One case in a fresh database: warm-up, then `MEASURE_MS` of `IN_FLIGHT` submits at a time. */
 async function runCase(main: string, fake: FakeAtlas, { env, callers }: Case): Promise<Sample> {
   const [server, port] = await Promise.all([createServerDatabase(), freePort()]);
-  const gateway = await startGateway(main, {
-    NODE_ENV: 'test', // production refuses a plain-http upstream; what production changes is off below
-    GRAPHIQL: 'false',
-    INTROSPECTION: 'false',
-    DATABASE_URL: server.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    ATLASCLOUD_API_KEY: TEST_KEY,
-    ATLASCLOUD_BASE_URL: fake.url,
-    POLL_INTERVAL_MS: '600000',
-    ...env,
-  });
+  const gateway = await startNode(
+    [...profileFlags(), main],
+    {
+      NODE_ENV: 'test', // production refuses a plain-http upstream; what production changes is off below
+      GRAPHIQL: 'false',
+      INTROSPECTION: 'false',
+      DATABASE_URL: server.url,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ATLASCLOUD_API_KEY: TEST_KEY,
+      ATLASCLOUD_BASE_URL: fake.url,
+      POLL_INTERVAL_MS: '600000',
+      ...env,
+    },
+    /GraphQL http/,
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
   try {
     const url = new URL(`http://127.0.0.1:${port}/graphql`);
@@ -230,11 +203,6 @@ try {
   await fake.close();
 }
 
-const median = (values: number[]) => {
-  const sorted = ascending(values);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const fixed = (value: number, digits: number) => value.toFixed(digits);
 console.log(
   `\nSubmit path: generateVideo, production build (node dist/main.js${build.reused ? ', build reused' : ''}), Postgres server, ${IN_FLIGHT} in flight, FakeAtlas answering at once; ${ROUNDS} rounds of ${MEASURE_MS / 1000} s per case after ${WARMUP_MS / 1000} s warm-up. Medians over the rounds (range)\n`,

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -127,4 +127,36 @@ export function readMemory(): MemoryReading {
   gc();
   const { rss, heapUsed } = process.memoryUsage();
   return { rssMb: rss / 2 ** 20, heapUsedMb: heapUsed / 2 ** 20 };
+}
+
+/** The median of `values` (the mean of the middle two for an even count); NaN when there are none. */
+export function median(values: readonly number[]): number {
+  const sorted = ascending(values);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** BENCH_PROFILE=dir: node flags that write a CPU profile of a measured process there, to find where its time goes. */
+export function profileFlags(): string[] {
+  return process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+}
+
+/** Node with `args` from the project's root, resolved once its output matches `ready` (30 s at most). */
+export function startNode(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) resolve(child);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${args.at(-1)} exited ${code}:\n${output}`)));
+    setTimeout(() => reject(new Error(`${args.at(-1)} not ready in 30 s:\n${output}`)), 30_000).unref();
+  });
 }
