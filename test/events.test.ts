@@ -31,11 +31,26 @@ describe('prediction events', () => {
   });
   afterAll(() => db?.close());
 
-  it('re-reads watched predictions when the listening connection comes back', async () => {
-    // A database whose reconnect the test triggers, so the lost-notice window is exact.
+  /**
+   * A job being watched, on a database whose LISTEN reconnect the test triggers (so the window in which
+   * notices are lost is exact) and whose reads fail while `readsFail()` says so; and its change to
+   * SUCCEEDED, committed while no notice can arrive.
+   */
+  async function watchedWithoutNotices(id: string, readsFail: () => boolean = () => false) {
     let reconnect = () => {};
+    const failing = new Proxy(db.database.db, {
+      get: (target, prop, receiver) =>
+        prop === 'select'
+          ? () => {
+              throw new Error('connection terminated unexpectedly');
+            }
+          : Reflect.get(target, prop, receiver),
+    });
     const database: Database = {
       ...db.database,
+      get db() {
+        return readsFail() ? failing : db.database.db;
+      },
       listen: async (_channel, _onPayload, onReconnect) => {
         reconnect = onReconnect;
         return async () => {};
@@ -43,21 +58,27 @@ describe('prediction events', () => {
     };
     const events = new PredictionEvents(database, createLogger('silent'));
     await events.start();
-    const id = '10000000-0000-4000-8000-000000000001';
     const initial = await insertPrediction(db.database.db, row(id));
     const seen: PredictionRow[] = [];
     const done = take(events.watch(initial), seen);
     // Nothing observable marks the watch's own catch-up read as done: give it a moment.
     await letTimePass(100);
+    const succeed = () =>
+      applyChange(
+        db.database.db,
+        { log: createLogger('silent') },
+        id,
+        { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
+        { source: { via: 'poll' } },
+      );
+    return { events, seen, done, succeed, reconnect: () => reconnect() };
+  }
 
-    // The change commits while no notice can arrive.
-    await applyChange(
-      db.database.db,
-      { log: createLogger('silent') },
-      id,
-      { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
-      { source: { via: 'poll' } },
+  it('re-reads watched predictions when the listening connection comes back', async () => {
+    const { events, seen, done, succeed, reconnect } = await watchedWithoutNotices(
+      '10000000-0000-4000-8000-000000000001',
     );
+    await succeed();
     // Nothing observable marks "no notice came": a moment in which a wrongly seen change would show.
     await letTimePass(100);
     expect(seen.map((r) => r.status)).toEqual(['PROCESSING']);
@@ -71,42 +92,12 @@ describe('prediction events', () => {
   it('reads a watched prediction again when the read after a reconnect fails, so its end still arrives', async () => {
     // The LISTEN connection comes back while the pool's are being cut (test/connection-cuts.test.ts):
     // the re-read fails, and no notice follows a job's end.
-    let reconnect = () => {};
     let readsFail = false;
-    const failing = new Proxy(db.database.db, {
-      get: (target, prop, receiver) =>
-        prop === 'select'
-          ? () => {
-              throw new Error('connection terminated unexpectedly');
-            }
-          : Reflect.get(target, prop, receiver),
-    });
-    const database: Database = {
-      ...db.database,
-      get db() {
-        return readsFail ? failing : db.database.db;
-      },
-      listen: async (_channel, _onPayload, onReconnect) => {
-        reconnect = onReconnect;
-        return async () => {};
-      },
-    };
-    const events = new PredictionEvents(database, createLogger('silent'));
-    await events.start();
-    const id = '10000000-0000-4000-8000-000000000004';
-    const initial = await insertPrediction(db.database.db, row(id));
-    const seen: PredictionRow[] = [];
-    const done = take(events.watch(initial), seen);
-    // Nothing observable marks the watch's own catch-up read as done: give it a moment.
-    await letTimePass(100);
-
-    await applyChange(
-      db.database.db,
-      { log: createLogger('silent') },
-      id,
-      { status: 'SUCCEEDED', outputs: ['https://cdn.example/x.mp4'], nextPollAt: null },
-      { source: { via: 'poll' } },
+    const { events, seen, done, succeed, reconnect } = await watchedWithoutNotices(
+      '10000000-0000-4000-8000-000000000004',
+      () => readsFail,
     );
+    await succeed();
     readsFail = true;
     reconnect();
     // Time is the subject: the failed read's first retry is 250 ms later; it fails too.
