@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { boundedMemo } from './http/boundedMemo.ts';
 
 /** What publicOrigin reads of a request (an IncomingMessage has it; a TLS socket is `encrypted`). */
 export interface ArrivedRequest {
@@ -23,34 +24,21 @@ export function publicOrigin(request: ArrivedRequest): string {
   const { socket } = request;
   const scheme = socket.encrypted === true ? 'https' : 'http';
   const host = request.headers.host;
-  if (host !== undefined) {
-    const origin = originOfHost(`${scheme}://${host}`, host);
-    if (origin !== undefined) return origin;
-  }
+  const origin = host === undefined ? undefined : originOfHost(`${scheme}://${host}`);
+  if (origin !== undefined) return origin;
   const address = socket.localAddress ?? '127.0.0.1';
   return new URL(`${scheme}://${isIPv6(address) ? `[${address}]` : address}:${socket.localPort ?? 80}`).origin;
 }
 
 /**
- * The origin of `scheme://host`, or undefined when the Host is not a plain one. Remembered, as every
- * request asks and nearly all name the same host: a URL parse per request was a visible share of a
- * small read. Bounded, as Host comes from clients: once full, other hosts are parsed each time.
+ * The origin of `scheme://host`, or undefined when the Host is not a plain one. Remembered: every
+ * request asks, nearly all with the same Host, and a URL parse each was a visible share of a small read.
  */
-function originOfHost(schemeAndHost: string, host: string): string | undefined {
-  const known = ORIGINS_OF_HOSTS.get(schemeAndHost);
-  if (known !== undefined) return known ?? undefined;
-  let origin: string | null = null;
-  if (HOST.test(host)) {
-    try {
-      origin = new URL(schemeAndHost).origin;
-    } catch {
-      // A port past 65535, say: as if there were no Host.
-    }
+const originOfHost = boundedMemo(64, (schemeAndHost: string): string | undefined => {
+  if (!HOST.test(schemeAndHost.slice(schemeAndHost.indexOf('://') + 3))) return undefined;
+  try {
+    return new URL(schemeAndHost).origin;
+  } catch {
+    return undefined; // a port past 65535, say: as if there were no Host
   }
-  if (ORIGINS_OF_HOSTS.size < MAX_ORIGINS_OF_HOSTS) ORIGINS_OF_HOSTS.set(schemeAndHost, origin);
-  return origin ?? undefined;
-}
-
-/** `scheme://host` → its origin, or null for a Host that is not plain. */
-const ORIGINS_OF_HOSTS = new Map<string, string | null>();
-const MAX_ORIGINS_OF_HOSTS = 64;
+});

@@ -220,5 +220,14 @@ describe('publicOrigin', () => {
     ['a port out of range: ignored', { host: 'videos.example:99999' }, socket, 'http://10.0.0.5:4000'],
   ])('%s', (_case, headers, from, expected) => {
     expect(publicOrigin({ headers, socket: from })).toBe(expected);
+    // Asked again, the remembered answer is the same.
+    expect(publicOrigin({ headers, socket: from })).toBe(expected);
+  });
+
+  it('remembers an origin per scheme: the same Host over plain and TLS sockets', () => {
+    const headers = { host: 'both.example:8080' };
+    expect(publicOrigin({ headers, socket })).toBe('http://both.example:8080');
+    expect(publicOrigin({ headers, socket: { ...socket, encrypted: true } })).toBe('https://both.example:8080');
+    expect(publicOrigin({ headers, socket })).toBe('http://both.example:8080');
   });
 });

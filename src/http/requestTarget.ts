@@ -1,3 +1,5 @@
+import { boundedMemo } from './boundedMemo.ts';
+
 /**
  * The path of a request target as sent (`/a/b` of `/a/b?c`), or undefined when the gateway does not
  * serve it as it stands: a target that is not a path (absolute-form `http://host/x`, `*`,
@@ -12,20 +14,15 @@ export function requestPath(target: string | undefined): string | undefined {
   if (!target?.startsWith('/')) return undefined;
   const queryAt = target.indexOf('?');
   const path = queryAt === -1 ? target : target.slice(0, queryAt);
-  if (PLAIN_PATHS_SEEN.has(path)) return path;
-  try {
-    // After a fixed origin, never relative to one: `//` is a path here, not a host (new URL('//', base) throws).
-    if (new URL(`http://gateway${path}`).pathname !== path) return undefined;
-  } catch {
-    return undefined;
-  }
-  if (PLAIN_PATHS_SEEN.size < MAX_PLAIN_PATHS_SEEN) PLAIN_PATHS_SEEN.add(path);
-  return path;
+  return isPlainPath(path) ? path : undefined;
 }
 
-/**
- * Paths already found plain, so that the one every GraphQL request asks for (`/graphql`) is not
- * parsed as a URL each time. Bounded, as paths come from clients: once full, the others are parsed.
- */
-const PLAIN_PATHS_SEEN = new Set<string>();
-const MAX_PLAIN_PATHS_SEEN = 64;
+/** Whether the URL parser reads the path as it stands; remembered, as every GraphQL request asks for `/graphql`. */
+const isPlainPath = boundedMemo(64, (path: string) => {
+  try {
+    // After a fixed origin, never relative to one: `//` is a path here, not a host (new URL('//', base) throws).
+    return new URL(`http://gateway${path}`).pathname === path;
+  } catch {
+    return false;
+  }
+});
