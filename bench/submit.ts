@@ -68,14 +68,25 @@ function cpuMsOf(pid: number): number {
   }
 }
 
-/** Every Postgres server process's CPU in ms (its sessions live as long as the gateway's pool keeps them). */
+/**
+ * The Postgres server's CPU in ms: every live server process, plus what the exited ones used (the
+ * postmaster reaps its backends, so their time is in its cutime and cstime). Summing live processes
+ * alone lost a backend that ended between two readings, and once gave a negative figure.
+ */
 function postgresCpuMs(): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) total += cpuMsOf(Number(entry));
-    } catch {}
+      if (!readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) continue;
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const parent = Number(fields[1]);
+      const own = Number(fields[11]) + Number(fields[12]);
+      const postmaster = !readFileSync(`/proc/${parent}/comm`, 'utf8').startsWith('postgres');
+      total += (postmaster ? own + Number(fields[13]) + Number(fields[14]) : own) / TICKS_PER_MS;
+    } catch {
+      // gone between the listing and the read
+    }
   }
   return total;
 }
