@@ -28,7 +28,7 @@ import {
   type TokenOptions,
   unsignedToken,
 } from './support/auth.ts';
-import { gatewayFixture, startGateway, TEST_KEY, type TestGateway } from './support/gateway.ts';
+import { gatewayFixture, ONE_BACKEND, startGateway, TEST_KEY, type TestGateway } from './support/gateway.ts';
 
 const ISSUER = 'https://idp.example';
 const AUDIENCE = 'happyhorse-gateway';
@@ -75,7 +75,7 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
     env.AUTH_JWKS_URL = jwks.url;
   });
   afterAll(() => jwks?.close());
-  const t = gatewayFixture('pglite', env);
+  const t = gatewayFixture(ONE_BACKEND, env);
   beforeEach(async () => {
     t.fake.reset();
     await t.db.truncate();
@@ -549,7 +549,7 @@ describe("AUTH_MODE=jwt against an identity provider's JWKS", () => {
 });
 
 describe('AUTH_MODE=none, with CORS_ORIGINS=https://app.example', () => {
-  const t = gatewayFixture('pglite', { AUTH_MODE: 'none', CORS_ORIGINS: 'https://app.example' });
+  const t = gatewayFixture(ONE_BACKEND, { AUTH_MODE: 'none', CORS_ORIGINS: 'https://app.example' });
 
   const preflight = (url: string, origin: string) =>
     fetch(url, {

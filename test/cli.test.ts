@@ -18,7 +18,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createVideoClient } from '../packages/client/src/client/index.ts';
 import { cachedFolder, contentHash } from '../scripts/contentCache.js';
 import { createApiKey } from '../src/auth/apiKeys.ts';
-import { eventually, gatewayFixture } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 import { png } from './support/images.ts';
 
 /**
@@ -81,7 +81,7 @@ interface Running {
   exited: Promise<Run>;
 }
 
-const t = gatewayFixture('postgres', { AUTH_MODE: 'apikey' });
+const t = gatewayFixture(ONE_BACKEND, { AUTH_MODE: 'apikey' });
 let cli: string;
 let key: string;
 let work: string;

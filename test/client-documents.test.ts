@@ -20,7 +20,7 @@ import {
 } from '../packages/client/src/client/index.ts';
 import { hs256Token } from './support/auth.ts';
 import { wrapped } from './support/fakeAtlas.ts';
-import { gatewayFixture } from './support/gateway.ts';
+import { gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 
 const JWT_SECRET = 'client-documents-test-secret-0123456789abcdef';
 
@@ -81,7 +81,7 @@ function typeChecks(client: VideoClient) {
 }
 
 describe('request() and subscribe() with your own documents, against a live gateway', () => {
-  const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET });
+  const t = gatewayFixture(ONE_BACKEND, { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET });
   beforeEach(async () => {
     t.fake.reset();
     await t.db.truncate();

@@ -1,5 +1,5 @@
 /**
- * The typed client's uploadMedia against a real gateway (PGlite, JWT auth): a Buffer, a Blob, a File
+ * The typed client's uploadMedia against a real gateway (JWT auth): a Buffer, a Blob, a File
  * and streams become READY with progress up to their size; bytes that disagree with their type come
  * back as an UploadRejectedError; what cannot be described is refused before anything is created; an
  * abort stops the PUT. Then S3 through s3rver behind a recording proxy on another origin: the PUT
@@ -19,7 +19,14 @@ import {
 } from '../packages/client/src/client/index.ts';
 import { hs256Token } from './support/auth.ts';
 import { FakeAtlas } from './support/fakeAtlas.ts';
-import { createServerDatabase, eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
+import {
+  createServerDatabase,
+  eventually,
+  gatewayFixture,
+  ONE_BACKEND,
+  startGateway,
+  type TestGateway,
+} from './support/gateway.ts';
 import { jpeg, png } from './support/images.ts';
 import { type S3rverHandle, s3StorageEnv, startS3rver } from './support/s3.ts';
 
@@ -79,7 +86,7 @@ function expectProgressToTotal(reports: UploadProgress[], total: number) {
 }
 
 describe('uploadMedia with the gateway storing the bytes', () => {
-  const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET });
+  const t = gatewayFixture(ONE_BACKEND, { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: JWT_SECRET });
 
   it('sends a Buffer (type from the filename) and a typed Blob: READY with pixels, progress to the whole size', async () => {
     const { client, sent, puts } = recordingClient(t.gw.url, 'alice');

@@ -8,9 +8,10 @@
 import { request } from 'node:http';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { executedRows } from '../src/db/rows.ts';
 import { MAX_GRAPHQL_BODY_BYTES } from '../src/graphqlBody.ts';
 import { type Child, children, startChild } from './support/childGateway.ts';
-import { gatewayFixture } from './support/gateway.ts';
+import { gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 
 /** What a careless client might send: ten times the limit. */
 const TEN_MB = 10 * 1024 * 1024;
@@ -50,10 +51,9 @@ function post(url: string, body: string, options: { chunkBytes?: number; content
 }
 
 describe('GraphQL request bodies', () => {
-  const t = gatewayFixture('postgres');
+  const t = gatewayFixture(ONE_BACKEND);
   const storedJobs = async () =>
-    ((await t.db.database.db.execute(sql`select count(*)::int as n from predictions`)) as unknown as { n: number }[])[0]
-      ?.n;
+    executedRows<{ n: number }>(await t.db.database.db.execute(sql`select count(*)::int as n from predictions`))[0]?.n;
 
   beforeEach(() => t.fake.reset());
 
@@ -161,7 +161,7 @@ describe('10 MB bodies to a gateway process', () => {
 });
 
 describe('malformed GraphQL bodies in production', () => {
-  const t = gatewayFixture('pglite', { NODE_ENV: 'production', AUTH_MODE: 'none' });
+  const t = gatewayFixture(ONE_BACKEND, { NODE_ENV: 'production', AUTH_MODE: 'none' });
 
   it.each([
     ['cut short', '{"query": "mutation { generateVideo(input: {prompt: \\"tell-tale text'],

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type Route } from '../src/http/routes.ts';
 import { createLogger } from '../src/log.ts';
-import { eventually, gatewayFixture } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 import { rawRequest } from './support/rawHttp.ts';
 
 interface LogLine {
@@ -157,7 +157,7 @@ describe('the guard around every route', () => {
 });
 
 describe('the HTTP timeouts of a gateway (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS)', () => {
-  const t = gatewayFixture('pglite', { HTTP_HEADERS_TIMEOUT_MS: '300', HTTP_REQUEST_TIMEOUT_MS: '600' });
+  const t = gatewayFixture(ONE_BACKEND, { HTTP_HEADERS_TIMEOUT_MS: '300', HTTP_REQUEST_TIMEOUT_MS: '600' });
   const port = () => Number(new URL(t.gw.url).port);
 
   it('cuts a client that never finishes its headers with a 408', async () => {

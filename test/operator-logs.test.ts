@@ -12,6 +12,7 @@ import { FakeAtlas, generatedChunk, wrapped } from './support/fakeAtlas.ts';
 import {
   eventually,
   gatewayFixture,
+  ONE_BACKEND,
   openTestDatabase,
   startGateway,
   type TestDatabase,
@@ -51,7 +52,7 @@ describe('an upstream that cannot be reached', () => {
   let db: TestDatabase;
   let gw: TestGateway;
   beforeAll(async () => {
-    db = await openTestDatabase('pglite');
+    db = await openTestDatabase(ONE_BACKEND);
     // A port nothing listens on: every call is refused.
     gw = await startGateway({
       database: db.database,
@@ -78,7 +79,7 @@ describe('an upstream that cannot be reached', () => {
 });
 
 describe('a job whose outputs are copied', () => {
-  const t = gatewayFixture('pglite', {
+  const t = gatewayFixture(ONE_BACKEND, {
     AUTH_MODE: 'none',
     STORAGE_URL: `file:${mkdtempSync(join(tmpdir(), 'hh-oplog-videos-'))}`,
   });
@@ -104,7 +105,7 @@ describe('a job whose outputs are copied', () => {
 });
 
 describe('a cancel while a poll is under way', () => {
-  const t = gatewayFixture('pglite', { AUTH_MODE: 'none' });
+  const t = gatewayFixture(ONE_BACKEND, { AUTH_MODE: 'none' });
   beforeEach(() => t.fake.reset());
 
   it('drops the late poll result without warning of a lost lease', async () => {
@@ -142,7 +143,7 @@ describe('a stop', () => {
   let db: TestDatabase;
   let gw: TestGateway;
   beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
+    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase(ONE_BACKEND)]);
     gw = await startGateway({ database: db.database, atlasUrl: fake.url, env: { AUTH_MODE: 'none' } });
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { eventually, gatewayFixture } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 import { metric, parseMetrics } from './support/metrics.ts';
 import { promqlMetricNames } from './support/promql.ts';
 
@@ -68,7 +68,7 @@ function exposedNames(text: string): Set<string> {
 }
 
 describe('the dashboard and the alert rules', () => {
-  const t = gatewayFixture('pglite', {
+  const t = gatewayFixture(ONE_BACKEND, {
     AUTH_MODE: 'none',
     LIMIT_DAILY_SPEND_USD_TOTAL: '100',
     LIMIT_DAILY_SPEND_USD: '10',

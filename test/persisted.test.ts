@@ -9,10 +9,10 @@ import {
   type TypedDocumentNode,
   VideoClientError,
 } from '../packages/client/src/client/index.ts';
-import { gatewayFixture } from './support/gateway.ts';
+import { gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 
 describe('PERSISTED_OPERATIONS=only', () => {
-  const t = gatewayFixture('pglite', { PERSISTED_OPERATIONS: 'only' });
+  const t = gatewayFixture(ONE_BACKEND, { PERSISTED_OPERATIONS: 'only' });
 
   const post = (body: unknown, accept = 'application/json') =>
     fetch(t.gw.url, {

@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 import { publicOrigin } from '../src/publicOrigin.ts';
 import { post } from './support/auth.ts';
 import { generatedChunk } from './support/fakeAtlas.ts';
-import { eventually, gatewayFixture } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 
 const READ = 'query Read($id: ID!) { prediction(id: $id) { status mirrored videoUrl } }';
 const WATCH = 'subscription Watch($id: ID!) { predictionUpdated(id: $id) { status videoUrl } }';
@@ -122,7 +122,7 @@ function rawPost<T>(
 }
 
 describe('video links over POST, SSE and graphql-ws', () => {
-  const f = gatewayFixture('pglite', {
+  const f = gatewayFixture(ONE_BACKEND, {
     AUTH_MODE: 'none',
     STORAGE_URL: `file:${mkdtempSync(join(tmpdir(), 'hh-videos-'))}`,
   });

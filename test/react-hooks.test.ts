@@ -1,5 +1,5 @@
 /**
- * The React hooks (packages/client/src/react) against a live gateway: in-process, on a real socket, PGlite, and the
+ * The React hooks (packages/client/src/react) against a live gateway: in-process, on a real socket, ONE_BACKEND, and the
  * fake Atlas over real HTTP. Hooks are rendered with @testing-library/react into a happy-dom document.
  *
  * Why this file does not ask for Vitest's happy-dom environment (the per-file environment docblock;
@@ -55,6 +55,7 @@ import { FakeAtlas, httpError, wrapped } from './support/fakeAtlas.ts';
 import {
   eventually,
   letTimePass,
+  ONE_BACKEND,
   openTestDatabase,
   startGateway,
   type TestDatabase,
@@ -128,7 +129,7 @@ async function stored(id: string): Promise<StoredPrediction | null> {
 }
 
 beforeAll(async () => {
-  [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
+  [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase(ONE_BACKEND)]);
   [gw, persistedGw] = await Promise.all([
     startGateway({ database: db.database, atlasUrl: fake.url }),
     startGateway({ database: db.database, atlasUrl: fake.url, env: { PERSISTED_OPERATIONS: 'only' } }),

@@ -8,6 +8,7 @@ import { FakeAtlas } from './support/fakeAtlas.ts';
 import {
   BACKENDS,
   gatewayFixture,
+  ONE_BACKEND,
   openTestDatabase,
   startGateway,
   type TestDatabase,
@@ -70,7 +71,7 @@ describe.each(BACKENDS)('prompt text on %s', (backend) => {
 });
 
 describe('documents over the query limits', () => {
-  const t = gatewayFixture('pglite');
+  const t = gatewayFixture(ONE_BACKEND);
   const nested = (levels: number, inner: string) =>
     `${'... on Prediction { '.repeat(levels)}${inner}${' }'.repeat(levels)}`;
   const fields =
@@ -110,7 +111,7 @@ describe('introspection', () => {
     return gw;
   };
   beforeAll(async () => {
-    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
+    [fake, db] = await Promise.all([FakeAtlas.start(), openTestDatabase(ONE_BACKEND)]);
   });
   afterAll(async () => {
     for (const gw of gateways) await gw.close();

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { httpError } from './support/fakeAtlas.ts';
-import { gatewayFixture } from './support/gateway.ts';
+import { gatewayFixture, ONE_BACKEND } from './support/gateway.ts';
 
 const GENERATE = `mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -21,7 +21,7 @@ interface LogLine {
 }
 
 describe('request ids', () => {
-  const t = gatewayFixture('pglite');
+  const t = gatewayFixture(ONE_BACKEND);
   const lines = () => t.gw.logs.map((line) => JSON.parse(line) as LogLine);
 
   beforeEach(() => {

@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { predictions } from '../src/db/schema.ts';
 import { httpError, wrapped } from './support/fakeAtlas.ts';
-import { eventually, gatewayFixture, TEST_KEY } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND, TEST_KEY } from './support/gateway.ts';
 
 const FIELDS = 'id status upstreamId outputs videoUrl error errorCode';
 const GENERATE = `mutation Generate($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { ${FIELDS} } } }`;
@@ -55,7 +55,7 @@ describe('the helper that looks for the key', () => {
 });
 
 describe('the API key never leaves through an upstream field', () => {
-  const t = gatewayFixture('pglite', { PREDICTION_TIMEOUT_MS: '3000' });
+  const t = gatewayFixture(ONE_BACKEND, { PREDICTION_TIMEOUT_MS: '3000' });
   const replies: unknown[] = [];
 
   beforeEach(async () => {

@@ -17,7 +17,7 @@ import { revokeApiKey } from '../src/db/queries/apiKeys.ts';
 import { createLogger } from '../src/log.ts';
 import { authHeaders, post } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { eventually, gatewayFixture, startGateway, type TestGateway } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND, startGateway, type TestGateway } from './support/gateway.ts';
 import { keys, SLOW } from './support/keysCli.ts';
 
 const SECRET = 'stream-credentials-hs256-secret-0123456789';
@@ -215,7 +215,7 @@ describe('open streams on two gateway processes, one Postgres database', () => {
 });
 
 describe('CredentialWatch', () => {
-  const t = gatewayFixture('pglite');
+  const t = gatewayFixture(ONE_BACKEND);
 
   it('reads each watched key once a period however many streams use it, and tells every one of them of a revocation', async () => {
     const busy = await createApiKey(t.db.database.db, { name: 'busy' });

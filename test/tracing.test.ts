@@ -6,6 +6,7 @@ import {
   BACKENDS,
   type Backend,
   eventually,
+  ONE_BACKEND,
   openTestDatabase,
   startGateway,
   type TestDatabase,
@@ -148,7 +149,7 @@ describe.each(BACKENDS)('traces on %s, exported as OTLP/JSON', (backend) => {
 });
 
 describe('traces exported as OTLP/protobuf (the default protocol)', () => {
-  const t = tracedGateway('pglite', 'http/protobuf');
+  const t = tracedGateway(ONE_BACKEND, 'http/protobuf');
 
   it('posts protobuf to /v1/traces carrying the trace', async () => {
     const caller = callerTrace();
@@ -181,7 +182,7 @@ describe('traces exported as OTLP/protobuf (the default protocol)', () => {
 describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
   const t = {} as { fake: FakeAtlas; db: TestDatabase; gw: TestGateway };
   beforeAll(async () => {
-    [t.fake, t.db] = await Promise.all([FakeAtlas.start(), openTestDatabase('pglite')]);
+    [t.fake, t.db] = await Promise.all([FakeAtlas.start(), openTestDatabase(ONE_BACKEND)]);
     t.gw = await startGateway({ database: t.db.database, atlasUrl: t.fake.url });
   });
   afterAll(async () => {

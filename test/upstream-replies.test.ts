@@ -8,7 +8,7 @@ import { AtlasError } from '../src/atlas/errors.ts';
 import { MAX_REPLY_BYTES } from '../src/atlas/replyBody.ts';
 import { createLogger } from '../src/log.ts';
 import { FakeAtlas, type FakeReply, wrapped } from './support/fakeAtlas.ts';
-import { eventually, gatewayFixture, TEST_KEY } from './support/gateway.ts';
+import { eventually, gatewayFixture, ONE_BACKEND, TEST_KEY } from './support/gateway.ts';
 
 const HUGE = 50 * 1024 * 1024;
 const GENERATE = 'mutation { generateVideo(input: { prompt: "a horse" }) { prediction { id status upstreamId } } }';
@@ -28,7 +28,7 @@ const padded = (
 
 describe('upstream replies, through the gateway', () => {
   // Time enough to read 50 MB on loopback: what cuts a huge reply short must be the size cap, not a timeout.
-  const t = gatewayFixture('pglite', { UPSTREAM_TIMEOUT_MS: '20000' });
+  const t = gatewayFixture(ONE_BACKEND, { UPSTREAM_TIMEOUT_MS: '20000' });
   beforeEach(async () => {
     t.fake.reset();
     await t.db.truncate();

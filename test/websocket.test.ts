@@ -16,7 +16,14 @@ import { revokeApiKey } from '../src/db/queries/apiKeys.ts';
 import { WS_MAX_OPERATIONS_PER_SOCKET, WS_MAX_PAYLOAD_BYTES } from '../src/websocket.ts';
 import { countPredictions, post, sseRaw, subscribeAll } from './support/auth.ts';
 import { FakeAtlas, wrapped } from './support/fakeAtlas.ts';
-import { eventually, gatewayFixture, openTestDatabase, startGateway, type TestDatabase } from './support/gateway.ts';
+import {
+  eventually,
+  gatewayFixture,
+  ONE_BACKEND,
+  openTestDatabase,
+  startGateway,
+  type TestDatabase,
+} from './support/gateway.ts';
 import { metric } from './support/metrics.ts';
 
 const SECRET = 'websocket-tests-hs256-secret-0123456789';
@@ -106,8 +113,8 @@ const closed = (socket: WebSocket) =>
     socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
 
-describe('graphql-ws on PGlite, callers by JWT', () => {
-  const t = gatewayFixture('pglite', { AUTH_MODE: 'jwt,apikey', AUTH_JWT_SECRET: SECRET, INTROSPECTION: 'false' });
+describe('graphql-ws, callers by JWT', () => {
+  const t = gatewayFixture(ONE_BACKEND, { AUTH_MODE: 'jwt,apikey', AUTH_JWT_SECRET: SECRET, INTROSPECTION: 'false' });
   const clients: Client[] = [];
   const as = async (sub: string, form: 'authorization' | 'token' = 'authorization') => {
     const token = await sign(sub);
@@ -513,7 +520,7 @@ describe('graphql-ws on PGlite, callers by JWT', () => {
 });
 
 describe('graphql-ws with PERSISTED_OPERATIONS=only', () => {
-  const t = gatewayFixture('pglite', { PERSISTED_OPERATIONS: 'only', CORS_ORIGINS: 'https://app.example' });
+  const t = gatewayFixture(ONE_BACKEND, { PERSISTED_OPERATIONS: 'only', CORS_ORIGINS: 'https://app.example' });
   let client: Client;
   beforeAll(() => {
     client = wsClient(t.gw.url);
