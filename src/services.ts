@@ -25,7 +25,7 @@ import { PredictionCache } from './predictions/cache.ts';
 import { PredictionEvents } from './predictions/events.ts';
 import { upstreamUploadUrl } from './predictions/mediaUrls.ts';
 import { POLL_MAX_BACKOFF_MS, type Poller, startPoller } from './predictions/poller.ts';
-import { wakesPoller } from './predictions/pollSchedule.ts';
+import { wakesCopier, wakesPoller } from './predictions/pollSchedule.ts';
 import { SubmissionRecorder } from './predictions/recorder.ts';
 import { PredictionService } from './predictions/service.ts';
 import { SubmissionJournal } from './predictions/submissionJournal.ts';
@@ -178,6 +178,10 @@ export async function startServices(config: Config, log: Logger, database: Datab
     // Often enough that a finished job waits little for its copy to start; without storage, only
     // jobs held by a gateway configured otherwise are released, so rarely.
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
+  });
+  // A success held for its copy (here or in another process) ends the copier's idle pace at once.
+  events.onAnyChange(({ mirrorNextAt }) => {
+    if (wakesCopier(mirrorNextAt, Date.now())) mirror.wake();
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
   const uploads = await startUploads({

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import type { PredictionNotice } from '../src/db/notify.ts';
 import { sharedSecret } from '../src/db/queries/sharedSecret.ts';
 import { UrlSigner } from '../src/storage/signedUrls.ts';
 import { hs256Token, post, subscribeAll } from './support/auth.ts';
@@ -23,6 +24,7 @@ import {
   createServerDatabase,
   eventually,
   gatewayFixture,
+  letTimePass,
   startGateway,
   type TestGateway,
 } from './support/gateway.ts';
@@ -168,6 +170,23 @@ for (const backend of BACKENDS) {
       expect(readFileSync(join(storageDir, id, '0.mp4')).equals(body)).toBe(true);
       // Atlas was asked to keep its outputs for ATLASCLOUD_OUTPUT_EXPIRATION_HOURS.
       expect(f.fake.creates[0]!.headers['x-atlascloud-object-expiration-hours']).toBe('48');
+    });
+
+    it('claims copies less often while it has none to make, and a success held for its copy is announced to wake it', async () => {
+      const { gateway } = f.gw;
+      const notices: PredictionNotice[] = [];
+      gateway.events.onAnyChange((notice) => notices.push(notice));
+      // The time between claims is the subject: at the tests' 40 ms poll interval the copier's tick is
+      // 50 ms, about 30 claims in 1.5 s; idle, its claims spread out to IDLE_CLAIM_CAP_MS (750 ms).
+      await afterCycles(gateway, 'copier', 1);
+      const idleFrom = gateway.loops.cycles('copier');
+      await letTimePass(1_500);
+      expect(gateway.loops.cycles('copier') - idleFrom).toBeLessThan(10);
+
+      const { id, done } = await runJob({ body: generatedChunk(0, 1_000) });
+      expect(done.mirrored).toBe(true);
+      // The change that held the success for its copy said the copy was due: what wakes an idle copier.
+      expect(notices.some((notice) => notice.id === id && typeof notice.mirrorNextAt === 'number')).toBe(true);
     });
 
     it("fires the caller's COMPLETED webhook once, when the finished copy releases the job", async () => {

@@ -13,6 +13,7 @@ import {
   nextPollOf,
   POLL_MAX_BACKOFF_MS,
   type PollSettings,
+  wakesCopier,
   wakesPoller,
 } from '../src/predictions/pollSchedule.ts';
 import { decideReply } from '../src/predictions/replyDecision.ts';
@@ -178,6 +179,17 @@ describe('claim pace', () => {
     expect(wakesPoller(undefined, now)).toBe(true);
     // At 40 ms (the tests'), the next poll of a job the create reply recorded is due within the cap.
     expect(wakesPoller(now + 40, now)).toBe(true);
+  });
+
+  it('wakes the copier for a copy due now only', () => {
+    const now = 100_000;
+    // A success held for its copy is announced with its copy due at once.
+    expect(wakesCopier(now, now)).toBe(true);
+    expect(wakesCopier(now - 5, now)).toBe(true);
+    // A copy's retry, due later, is found by an idle claim in time; no copy, or an older gateway's notice: no wake.
+    expect(wakesCopier(now + 1_000, now)).toBe(false);
+    expect(wakesCopier(null, now)).toBe(false);
+    expect(wakesCopier(undefined, now)).toBe(false);
   });
 });
 

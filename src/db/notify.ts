@@ -20,11 +20,13 @@ export const PredictionNotice = z.object({
    * idle pace only for a row due before its next claim would find it. Absent from older gateways.
    */
   nextPollAt: z.number().nullable().optional(),
+  /** When the row's outputs are next due for copying (epoch ms), null when none is: wakes an idle copier. Absent from older gateways. */
+  mirrorNextAt: z.number().nullable().optional(),
 });
 export type PredictionNotice = z.infer<typeof PredictionNotice>;
 
 /** What a notice says of a row, as written. */
-export type NoticedRow = Pick<PredictionRow, 'id' | 'version' | 'ownerId' | 'tenantId' | 'nextPollAt'>;
+export type NoticedRow = Pick<PredictionRow, 'id' | 'version' | 'ownerId' | 'tenantId' | 'nextPollAt' | 'mirrorNextAt'>;
 
 export function noticeOf(row: NoticedRow): PredictionNotice {
   return {
@@ -33,6 +35,7 @@ export function noticeOf(row: NoticedRow): PredictionNotice {
     ownerId: row.ownerId,
     tenantId: row.tenantId,
     nextPollAt: row.nextPollAt?.getTime() ?? null,
+    mirrorNextAt: row.mirrorNextAt?.getTime() ?? null,
   };
 }
 
@@ -45,7 +48,8 @@ export function notifyWrittenRow(): SQL<string> {
   const p = predictions;
   return sql<string>`pg_notify(${PREDICTION_CHANNEL}, json_build_object(
     'id', ${p.id}, 'version', ${p.version}, 'ownerId', ${p.ownerId}, 'tenantId', ${p.tenantId},
-    'nextPollAt', (extract(epoch from ${p.nextPollAt}) * 1000)::bigint)::text)`;
+    'nextPollAt', (extract(epoch from ${p.nextPollAt}) * 1000)::bigint,
+    'mirrorNextAt', (extract(epoch from ${p.mirrorNextAt}) * 1000)::bigint)::text)`;
 }
 
 /** Queue a notice; Postgres delivers it only when the surrounding transaction commits. */

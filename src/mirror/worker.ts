@@ -14,6 +14,7 @@ import type { StoredOutputFile } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { JobMetrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
+import { ClaimPace, IDLE_CLAIM_CAP_MS } from '../predictions/pollSchedule.ts';
 import { type EndReporting, finishCopy, recordCopyFailure } from '../predictions/transitions.ts';
 import type { VideoStorage } from '../storage/storage.ts';
 import { CopyFailed, copyOutput } from './copy.ts';
@@ -42,6 +43,8 @@ export interface MirrorWorkerOptions {
 }
 
 export interface MirrorWorker {
+  /** Copies may be due now (a change announced one): end an idle pace and claim at once. */
+  wake(): void;
   stop(): Promise<void>;
 }
 
@@ -71,9 +74,14 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
       log.error('handing back an unanswered copy claim failed; its copies wait out their lease', { error }),
   });
 
+  // Claims that find nothing wait longer each time, up to IDLE_CLAIM_CAP_MS (an idle gateway with
+  // storage claimed every 250 ms for ever); a copy falling due is announced and wakes it (wake below).
+  const pace = new ClaimPace(options.tickMs, Math.max(options.tickMs, IDLE_CLAIM_CAP_MS));
   const claiming = new SingleFlight(async () => {
     const claimed = await claim();
-    schedule(claimed ? options.tickMs : retryClaimInMs());
+    if (claimed === undefined) return schedule(retryClaimInMs());
+    pace.claimed(claimed, running.size > 0);
+    schedule(pace.delayMs);
   });
 
   /** Claim in `delayMs` (instead of when set before); one claim at a time, a second follows the first. */
@@ -83,12 +91,12 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     timer = setTimeout(() => claiming.run(), delayMs);
   }
 
-  /** False when the claim failed. */
-  async function claim(): Promise<boolean> {
+  /** How many copies the claim took; undefined when it failed. */
+  async function claim(): Promise<number | undefined> {
     const room = concurrency - running.size;
     if (room <= 0) {
       loop?.completed();
-      return true;
+      return 0;
     }
     let claimed: ClaimedMirror[];
     const now = new Date();
@@ -102,7 +110,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
     } catch (error) {
       log.error('claiming copies failed', { error });
       loop?.failed(error);
-      return false;
+      return undefined;
     }
     loop?.completed();
     for (const job of claimed) {
@@ -117,7 +125,7 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
         });
       running.add(copy);
     }
-    return true;
+    return claimed.length;
   }
 
   /** A fenced write under the copy's lease, retried until the database answers or the lease runs out. */
@@ -236,6 +244,11 @@ export function startMirrorWorker(options: MirrorWorkerOptions): MirrorWorker {
   schedule(0);
 
   return {
+    wake() {
+      if (!pace.idle) return;
+      pace.wake();
+      schedule(0);
+    },
     async stop() {
       stopping.abort();
       clearTimeout(timer);

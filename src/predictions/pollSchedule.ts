@@ -54,6 +54,15 @@ export function wakesPoller(nextPollAt: number | null | undefined, now: number):
 }
 
 /**
+ * Whether a change announced (its notice's mirrorNextAt) should end an idle copier's pace: a copy due
+ * now (a success held for its copy). A copy's retry, due later, is found by a claim in time; a notice
+ * from an older gateway says nothing of copies, and its copies are found within IDLE_CLAIM_CAP_MS.
+ */
+export function wakesCopier(mirrorNextAt: number | null | undefined, now: number): boolean {
+  return typeof mirrorNextAt === 'number' && mirrorNextAt <= now;
+}
+
+/**
  * How far apart claims start. A claim that finds nothing, with nothing queued or being polled, lets
  * the next one wait twice as long, up to the cap: an idle gateway stops asking Postgres a hundred
  * times a second (at a 40 ms interval) or four (at 2 s); then fewer than two. A claim that finds rows, or a change

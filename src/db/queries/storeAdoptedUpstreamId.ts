@@ -14,7 +14,11 @@ export async function storeAdoptedUpstreamId(
   id: string,
   { upstreamId, upstreamStatus, now }: { upstreamId: string; upstreamStatus: string | null; now: Date },
 ): Promise<
-  Pick<PredictionRow, 'id' | 'status' | 'errorCode' | 'version' | 'ownerId' | 'tenantId' | 'nextPollAt'> | undefined
+  | Pick<
+      PredictionRow,
+      'id' | 'status' | 'errorCode' | 'version' | 'ownerId' | 'tenantId' | 'nextPollAt' | 'mirrorNextAt'
+    >
+  | undefined
 > {
   const [adopted] = await db
     .update(predictions)
@@ -28,6 +32,7 @@ export async function storeAdoptedUpstreamId(
       ownerId: predictions.ownerId,
       tenantId: predictions.tenantId,
       nextPollAt: predictions.nextPollAt,
+      mirrorNextAt: predictions.mirrorNextAt,
     });
   return adopted;
 }
