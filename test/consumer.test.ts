@@ -1,18 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import {
-  cp,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  realpath,
-  rename,
-  rm,
-  symlink,
-  writeFile,
-} from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +10,7 @@ import { createLogger } from '../src/log.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
 import { openTestDatabase, type TestDatabase } from './support/gateway.ts';
 import { png } from './support/images.ts';
+import { type TscState, tscState } from './support/tscState.ts';
 
 /**
  * The published package (packages/client), as a stranger gets it: `npm pack` (prepack builds dist/), install the
@@ -333,8 +321,7 @@ const TSCONFIG_CONTROL = {
  * state records, but the 70k lines of lib and @types/node it checked last time are not checked again
  * (8 to 10 s of CPU per resolution). Kept beside the cached install, so a changed package starts afresh.
  */
-const TSC_STATE = ['bundler.tsbuildinfo', 'nodenext.tsbuildinfo', 'out'];
-let tscStateDir: string;
+let keptTsc: TscState;
 
 let root: string;
 let app: string;
@@ -384,7 +371,7 @@ async function packAndInstall() {
       { cwd: installDir },
     );
   });
-  tscStateDir = `${made.dir}-tsc`;
+  keptTsc = tscState(`${made.dir}-tsc`, ['bundler.tsbuildinfo', 'nodenext.tsbuildinfo', 'out']);
   const packed = (await readdir(join(made.dir, 'pack'))).filter((name) => name.endsWith('.tgz'));
   expect(packed).toHaveLength(1);
   await cp(join(made.dir, 'app', 'package.json'), join(app, 'package.json'));
@@ -394,18 +381,7 @@ async function packAndInstall() {
   await writeFile(join(app, 'tsconfig.bundler.json'), JSON.stringify(TSCONFIG_BUNDLER, null, 2));
   await writeFile(join(app, 'tsconfig.nodenext.json'), JSON.stringify(TSCONFIG_NODENEXT, null, 2));
   await writeFile(join(app, 'tsconfig.control.json'), JSON.stringify(TSCONFIG_CONTROL, null, 2));
-  for (const name of TSC_STATE)
-    if (existsSync(join(tscStateDir, name))) await cp(join(tscStateDir, name), join(app, name), { recursive: true });
-}
-
-/** Keeps tsc's state of a passing check for the next run; replaced whole, so a concurrent run reads one run's. */
-async function keepTscState() {
-  const scratch = `${tscStateDir}.partial-${process.pid}`;
-  await rm(scratch, { recursive: true, force: true });
-  await mkdir(scratch);
-  for (const name of TSC_STATE) await cp(join(app, name), join(scratch, name), { recursive: true });
-  await rm(tscStateDir, { recursive: true, force: true });
-  await rename(scratch, tscStateDir).catch(() => rm(scratch, { recursive: true, force: true }));
+  await keptTsc.restore(app);
 }
 
 async function startSimulatedGateway() {
@@ -488,7 +464,7 @@ console.log(JSON.stringify({ same: root.createVideoClient === client.createVideo
     const [bundler, nodenext] = await Promise.all([tsc('tsconfig.bundler.json'), tsc('tsconfig.nodenext.json')]);
     expect({ code: bundler.code, output: bundler.stdout + bundler.stderr }).toEqual({ code: 0, output: '' });
     expect({ code: nodenext.code, output: nodenext.stdout + nodenext.stderr }).toEqual({ code: 0, output: '' });
-    await keepTscState();
+    await keptTsc.keep(app);
   }, 120_000);
 
   it('runs compiled against a gateway on the simulator: submit, follow, fetch, list, watch, upload and image to video', async () => {

@@ -12,17 +12,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.ts';
 import { eventually, simulatorGatewayFixture } from './support/gateway.ts';
 import { type FencedBlock, fencedBlocks, sameShape } from './support/markdownExamples.ts';
+import { tscState } from './support/tscState.ts';
 import { WebhookReceiver } from './support/webhookReceiver.ts';
 
 const run = promisify(execFile);
@@ -62,21 +53,11 @@ const fromSource = (code: string) =>
 const isHandler = (block: FencedBlock) => /\breq\b/.test(block.code);
 
 /**
- * tsc's incremental state from the last passing check of the fragments: tsc still reads every file and
- * re-checks each whose content (or whose imports' declarations) differ from what the state records, but
- * not the 900 files of lib, @types and the packages the fragments import that it checked last time
- * (tsc took 8.3 s of CPU without the state, 5.2 s with it). Each run's folder is a new one beside the
- * last, so the state's relative paths hold; it is kept only after a pass, and replaced whole.
+ * tsc's incremental state from the last passing check of the fragments (tsc took 8.3 s of CPU without
+ * it, 5.2 s with it). Each run's folder is a new one beside the last, so the state's relative paths hold.
  */
-const TSC_STATE = join(ROOT, 'node_modules/.cache/docs-examples-tsc/tsbuildinfo');
 const TSC_STATE_FILE = 'examples.tsbuildinfo';
-
-function keepTscState(dir: string): void {
-  mkdirSync(join(TSC_STATE, '..'), { recursive: true });
-  const scratch = `${TSC_STATE}.partial-${process.pid}`;
-  copyFileSync(join(dir, TSC_STATE_FILE), scratch);
-  renameSync(scratch, TSC_STATE);
-}
+const tscStateOfExamples = tscState(join(ROOT, 'node_modules/.cache/docs-examples-tsc/state'), [TSC_STATE_FILE]);
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 // As `npm start` runs it, with shorter simulated jobs, and signing the webhooks it sends.
@@ -261,7 +242,7 @@ describe("the docs' examples", () => {
         // `export {}`: each fragment a module of its own, so their names do not meet.
         writeFileSync(join(dir, name), [...preamble, code, 'export {};'].join('\n'));
       }
-      if (existsSync(TSC_STATE)) copyFileSync(TSC_STATE, join(dir, TSC_STATE_FILE));
+      await tscStateOfExamples.restore(dir);
       const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
       const output = await run(process.execPath, [tsc, '-p', dir], { cwd: dir, timeout: 110_000 }).then(
         () => '',
@@ -278,7 +259,7 @@ describe("the docs' examples", () => {
         },
       );
       expect(errors).toBe('');
-      keepTscState(dir);
+      await tscStateOfExamples.keep(dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
