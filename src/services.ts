@@ -158,10 +158,6 @@ export async function startServices(config: Config, log: Logger, database: Datab
     isRecording: (id) => recorder.isRecording(id),
     onPoll: (poll) => metrics.pollStarted(poll),
   });
-  // A change (from this process or another) that makes a row due soon ends the poller's idle pace at once.
-  events.onAnyChange(({ nextPollAt }) => {
-    if (wakesPoller(nextPollAt, Date.now())) poller.wake();
-  });
   const storage = await openVideoStorage(config, database.db);
   const mirror = startMirrorWorker({
     db: database.db,
@@ -179,9 +175,12 @@ export async function startServices(config: Config, log: Logger, database: Datab
     // jobs held by a gateway configured otherwise are released, so rarely.
     tickMs: storage ? Math.min(250, Math.max(50, config.pollIntervalMs / 4)) : 2_000,
   });
-  // A success held for its copy (here or in another process) ends the copier's idle pace at once.
-  events.onAnyChange(({ mirrorNextAt }) => {
-    if (wakesCopier(mirrorNextAt, Date.now())) mirror.wake();
+  // A change (from this process or another) that makes a poll due soon, or holds a success for its
+  // copy, ends the poller's or the copier's idle pace at once.
+  events.onAnyChange(({ nextPollAt, mirrorNextAt }) => {
+    const now = Date.now();
+    if (wakesPoller(nextPollAt, now)) poller.wake();
+    if (wakesCopier(mirrorNextAt, now)) mirror.wake();
   });
   const links = new OutputLinks(storage, config.videoUrls.ttlSeconds, config.videoUrls.baseUrl);
   const uploads = await startUploads({

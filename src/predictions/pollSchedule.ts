@@ -63,10 +63,11 @@ export function wakesCopier(mirrorNextAt: number | null | undefined, now: number
 }
 
 /**
- * How far apart claims start. A claim that finds nothing, with nothing queued or being polled, lets
- * the next one wait twice as long, up to the cap: an idle gateway stops asking Postgres a hundred
- * times a second (at a 40 ms interval) or four (at 2 s); then fewer than two. A claim that finds rows, or a change
- * announced anywhere that makes a row due within the cap (wakesPoller), brings it back to a tick. Each claim takes the rows due
+ * How far apart claims start, for the poller and the copier. A claim that finds nothing, with nothing
+ * queued or under way, lets the next one wait twice as long, up to the cap: an idle gateway asks
+ * Postgres fewer than two times a second instead of every tick (25 times a second at the tests' 40 ms
+ * interval, 4 at 2 s). A claim that finds work, or a change announced anywhere that makes work due
+ * sooner (wakesPoller, wakesCopier), brings it back to a tick. Each poller claim takes the rows due
  * before the next one returns, so a longer wait does not make a known row late.
  */
 export class ClaimPace {
