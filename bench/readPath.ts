@@ -20,7 +20,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -33,6 +32,7 @@ import {
   median,
   percentile,
   printTableFooter,
+  processStat,
   productionBuild,
   profileFlags,
   startNode,
@@ -96,18 +96,7 @@ interface Sample {
 }
 
 /** CPU time a process has used so far (user + system), in µs; NaN without Linux's /proc. */
-function cpuMicrosOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After the command name (in parentheses, which may hold spaces): utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return Number.NaN;
-  }
-}
-/** Linux's USER_HZ, the unit of /proc's CPU times: 100 on every architecture Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
+const cpuMicrosOf = (pid: number) => (processStat(pid)?.cpuMs ?? Number.NaN) * 1000;
 
 /** One sample of the server `pid`: `CONNECTIONS` callers in a loop for the warm-up, then for `measureMs` measured. */
 async function load(pid: number, url: URL, body: string, expected: string, measureMs = MEASURE_MS): Promise<Sample> {

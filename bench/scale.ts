@@ -25,7 +25,15 @@ import { HAPPYHORSE_TEXT_TO_VIDEO } from '../src/vocabulary.ts';
 import { FakeAtlas, wrapped } from '../test/support/fakeAtlas.ts';
 import { createServerDatabase } from '../test/support/gateway.ts';
 import { type Poll, type PollerRun, READY, RESULT_MARK, type WorkerArgs } from './pollWorker.ts';
-import { ascending, type Defer, percentile, withResources, withTimeout } from './support.ts';
+import {
+  ascending,
+  type Defer,
+  percentile,
+  processCommand,
+  processStat,
+  withResources,
+  withTimeout,
+} from './support.ts';
 
 /** Gateway processes on one Postgres database, and POLL_CONCURRENCY: the default, and 64 to show what more calls in flight buy. */
 export const SCALE_SETUPS = ['1x16', '2x16', '1x64', '2x64'] as const;
@@ -253,18 +261,8 @@ async function probeDatabase(database: Database, until: number): Promise<number[
   return times;
 }
 
-/** CPU ms (user + system) of a process so far, from /proc/<pid>/stat; 0 once it is gone. */
-function processCpuMs(pid: number): number {
-  try {
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
+/** CPU ms (user + system) of a process so far; 0 once it is gone. */
+const processCpuMs = (pid: number) => processStat(pid)?.cpuMs ?? 0;
 
 /**
  * The Postgres server's CPU from now to the call of the function returned, in ms: `sessions`, the
@@ -311,27 +309,12 @@ function readPostmasterPid(): number {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
-    if (commandOf(pid) === 'postgres' && commandOf(parentOf(pid)) !== 'postgres') return pid;
+    if (processCommand(pid) === 'postgres' && processCommand(parentOf(pid)) !== 'postgres') return pid;
   }
   return 0;
 }
 
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-function parentOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return 0;
-  }
-}
+const parentOf = (pid: number) => processStat(pid)?.parent ?? 0;
 
 /** A backend serving a client (its title: "postgres: 15/main: user database host(port) state"), not a background process. */
 function isSessionOfOtherDatabase(pid: number): boolean {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,8 @@ import {
   median,
   percentile,
   printTableFooter,
+  processCommand,
+  processStat,
   productionBuild,
   profileFlags,
   startNode,
@@ -36,7 +38,6 @@ const GENERATE = JSON.stringify({
   query: 'mutation G($input: GenerateVideoInput!) { generateVideo(input: $input) { prediction { id status } } }',
   variables: { input: { prompt: 'a bench horse' } },
 });
-const TICKS_PER_MS = 100 / 1000; // USER_HZ, the unit of /proc/<pid>/stat's times
 
 interface Case {
   name: string;
@@ -58,15 +59,8 @@ interface Sample {
   cpu: { gateway: number; postgres: number; bench: number };
 }
 
-/** utime + stime of a process, in ms. */
-function cpuMsOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
-  } catch {
-    return 0; // gone between the listing and the read
-  }
-}
+/** utime + stime of a process, in ms; 0 once it is gone. */
+const cpuMsOf = (pid: number) => processStat(pid)?.cpuMs ?? 0;
 
 /**
  * The Postgres server's CPU in ms: every live server process, plus what the exited ones used (the
@@ -76,17 +70,10 @@ function cpuMsOf(pid: number): number {
 function postgresCpuMs(): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) continue;
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      const parent = Number(fields[1]);
-      const own = Number(fields[11]) + Number(fields[12]);
-      const postmaster = !readFileSync(`/proc/${parent}/comm`, 'utf8').startsWith('postgres');
-      total += (postmaster ? own + Number(fields[13]) + Number(fields[14]) : own) / TICKS_PER_MS;
-    } catch {
-      // gone between the listing and the read
-    }
+    if (!/^\d+$/.test(entry) || !processCommand(Number(entry)).startsWith('postgres')) continue;
+    const stat = processStat(Number(entry));
+    if (!stat) continue; // gone between the listing and the read
+    total += processCommand(stat.parent).startsWith('postgres') ? stat.cpuMs : stat.cpuMs + stat.childrenCpuMs;
   }
   return total;
 }

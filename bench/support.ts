@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -159,4 +160,40 @@ export function startNode(args: string[], env: Record<string, string>, ready: Re
     child.once('exit', (code) => reject(new Error(`${args.at(-1)} exited ${code}:\n${output}`)));
     setTimeout(() => reject(new Error(`${args.at(-1)} not ready in 30 s:\n${output}`)), 30_000).unref();
   });
+}
+
+/** Linux's USER_HZ, the unit of /proc's CPU times: 100 on every architecture Node runs on. */
+const CLOCK_TICKS_PER_MS = 100 / 1000;
+
+/**
+ * What /proc/<pid>/stat says of a process: its parent, its CPU so far (user + system) in ms, and its
+ * reaped children's (a Postgres postmaster's holds its ended backends'). Undefined once it is gone, or
+ * without Linux's /proc.
+ */
+export function processStat(pid: number): { parent: number; cpuMs: number; childrenCpuMs: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces: ppid is the 4th of
+    // the line, utime, stime, cutime and cstime the 14th to 17th.
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    return {
+      parent: fields[1]!,
+      cpuMs: (fields[11]! + fields[12]!) / CLOCK_TICKS_PER_MS,
+      childrenCpuMs: (fields[13]! + fields[14]!) / CLOCK_TICKS_PER_MS,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process' command name (/proc/<pid>/comm), '' once it is gone. */
+export function processCommand(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
