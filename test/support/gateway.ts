@@ -327,7 +327,8 @@ export async function collect<T>(events: AsyncIterable<T>, limit = 100): Promise
  * Wait until a background loop of `gateway` has completed `cycles` more cycles (each a claim that
  * reached the database). What a test that shows "nothing more happens" waits on: a loop that ran
  * several times and did nothing proves it on a busy machine as on a quiet one, where a fixed sleep
- * proves it only on a quiet one.
+ * proves it only on a quiet one. The poller and the copier are woken as a notice would wake them:
+ * idle, their claims spread out to IDLE_CLAIM_CAP_MS, and ten cycles would take six seconds.
  */
 export async function afterCycles(
   gateway: Gateway,
@@ -336,8 +337,13 @@ export async function afterCycles(
   timeoutMs = 30_000,
 ): Promise<void> {
   const target = gateway.loops.cycles(loop) + cycles;
+  const wake =
+    loop === 'poller' ? () => gateway.poller.wake() : loop === 'copier' ? () => gateway.mirror.wake() : undefined;
   await eventually(
-    () => gateway.loops.cycles(loop),
+    () => {
+      wake?.();
+      return gateway.loops.cycles(loop);
+    },
     (done) => done >= target,
     timeoutMs,
   );
