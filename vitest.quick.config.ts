@@ -15,6 +15,7 @@ export default defineConfig({
       'test/loop-health.test.ts',
       'test/leased-write.test.ts',
       'test/single-flight.test.ts',
+      'test/wake-times.test.ts',
       'test/promise-helpers.test.ts',
       'test/poll-schedule.test.ts',
       'test/config.test.ts',

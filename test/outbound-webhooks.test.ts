@@ -266,6 +266,18 @@ describe.each(BACKENDS)('outbound webhooks on %s', (backend) => {
     expect(new Set(attempts.map((a) => a.messageId))).toEqual(new Set([received[0]!.headers['webhook-id']]));
   });
 
+  it('retries two failing receivers each on its own schedule, neither waiting for the sweep', async () => {
+    // A's fifth attempt waits about 800 ms; B fails meanwhile and is due again about 100 ms later.
+    // Each retry must be claimed when due: the sweep here is a minute away.
+    receiver.scripts.set('/a', [{ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 }, { status: 200 }]);
+    receiver.scripts.set('/b', [{ status: 500 }, { status: 200 }]);
+    const attempts = () => ({ a: receiver.at('/a').length, b: receiver.at('/b').length });
+    await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/a` } });
+    await eventually(attempts, ({ a }) => a >= 4);
+    await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/b` } });
+    expect(await eventually(attempts, ({ a, b }) => a >= 5 && b >= 2)).toEqual({ a: 5, b: 2 });
+  });
+
   it('gives up once the retry window (WEBHOOK_RETRY_FOR_MS) is past', async () => {
     receiver.scripts.set('/down', [{ status: 500 }]);
     const id = await submit(t.gw.url, alice, { webhook: { url: `${receiver.url}/down` } });

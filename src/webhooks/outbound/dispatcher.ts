@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { Claims, leasedWrite, logLeaseLost, retryClaimInMs } from '../../background/leasedWrite.ts';
 import type { LoopHealth } from '../../background/loopHealth.ts';
 import { SingleFlight } from '../../background/singleFlight.ts';
+import { WakeTimes } from '../../background/wakeTimes.ts';
 import type { Database } from '../../db/database.ts';
 import { type ClaimedWebhook, claimDueWebhooks, releaseWebhookLease } from '../../db/queries/claimDueWebhooks.ts';
 import { WEBHOOK_CHANNEL } from '../../db/queries/enqueueWebhook.ts';
@@ -60,15 +61,13 @@ export function retryDelayMs(
 /**
  * Delivers the outbox. Each gateway process runs one; they share messages through leases in the
  * database (claimDueWebhooks). A notice on WEBHOOK_CHANNEL (sent on commit of the change) wakes it at
- * once; a sweep every `sweepMs`, and a timer for this process' own next retry, catch the rest.
+ * once; a timer for each of this process' own retries, and a sweep every `sweepMs`, catch the rest.
  */
 export async function startWebhookDispatcher(options: DispatcherOptions): Promise<Dispatcher> {
   const { database, log, concurrency } = options;
   const signer = new Webhook(options.signingSecret);
   const running = new Map<string, { done: Promise<void>; abort: AbortController }>();
   let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryAt = Number.POSITIVE_INFINITY;
   const loop = options.health?.register('webhook dispatcher', options.sweepMs);
   const claims = new Claims({
     onHandBackFailed: (error) =>
@@ -80,12 +79,14 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       log.error('claiming webhook deliveries failed', { error });
       loop?.failed(error);
       // Soon, rather than at the next notice or sweep: messages may be due now.
-      retryIn(Date.now() + retryClaimInMs());
+      retries.at(Date.now() + retryClaimInMs());
     }),
   );
 
   /** Claim due messages now, or right after the claim under way. */
   const wake = () => claiming.run();
+  /** This process' own retries, each claimed when due rather than at the next sweep. */
+  const retries = new WakeTimes(wake);
 
   async function claim(): Promise<void> {
     const room = concurrency - running.size;
@@ -197,22 +198,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
         error: result.error,
         nextAttemptAt,
       });
-    if (held && nextAttemptAt) retryIn(nextAttemptAt.getTime());
-  }
-
-  /** Claim again when this process' next retry is due, if that is before the sweep would. */
-  function retryIn(at: number): void {
-    if (stopped || retryAt <= at) return;
-    clearTimeout(retryTimer);
-    retryAt = at;
-    retryTimer = setTimeout(
-      () => {
-        retryTimer = undefined;
-        retryAt = Number.POSITIVE_INFINITY;
-        wake();
-      },
-      Math.max(0, at - Date.now()),
-    );
+    if (held && nextAttemptAt) retries.at(nextAttemptAt.getTime());
   }
 
   const unlisten = await database.listen(
@@ -229,7 +215,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       stopped = true;
       const claimEnded = claiming.stop();
       clearInterval(sweep);
-      clearTimeout(retryTimer);
+      retries.stop();
       await unlisten().catch(() => {});
       await claimEnded;
       const inFlight = [...running.values()];
