@@ -69,7 +69,16 @@ describe('/health and /ready', () => {
         () => probe('/ready'),
         (r) => r.status === 503 && /poller.*copier/.test(r.body.reason ?? ''),
         45_000,
-      );
+      ).catch(async (error: Error) => {
+        // Seen once in six runs beside two CPU-bound processes ("database: it does not answer" throughout):
+        // say what the gateway logged and what its connections were waiting on while the lock was held.
+        const look = postgres(server.url, { max: 1, onnotice: () => {} });
+        const sessions = await look`select state, wait_event_type, wait_event, left(query, 60) as query
+          from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.catch(String);
+        await look.end({ timeout: 1 });
+        const warnings = gw.logs.filter((line) => /"level":"(warn|error)"/.test(line)).slice(-10);
+        throw new Error(`${error.message}\n${JSON.stringify({ sessions, warnings }, null, 1)}`);
+      });
       expect(stuck.body.reason).toMatch(
         /^background loops: poller: no cycle completed in \d+ s; copier: no cycle completed in \d+ s$/,
       );
