@@ -16,6 +16,7 @@ export default defineConfig({
       'test/leased-write.test.ts',
       'test/single-flight.test.ts',
       'test/wake-times.test.ts',
+      'test/progress-ticks.test.ts',
       'test/promise-helpers.test.ts',
       'test/poll-schedule.test.ts',
       'test/config.test.ts',

@@ -61,6 +61,32 @@ export const DELIVERIES_PER_TURN = 100;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * Rows handed to one stream that its subscriber has not taken yet, past which the stream is ended. A
+ * client that stops reading but keeps its connection (its socket's buffers full) would otherwise pile
+ * up rows until Repeater throws (at 1,024) inside the fan-out, and the streams after it would miss the
+ * change. A client that reconnects begins again from the stored state.
+ */
+export const MAX_UNREAD = 512;
+
+/** `push`, counting what the subscriber has not taken; past MAX_UNREAD, `overflow` (once) instead. */
+function unreadLimited<T>(push: (value: T) => Promise<unknown>, overflow: () => void): (value: T) => void {
+  let unread = 0;
+  let overflowed = false;
+  const taken = () => {
+    unread--;
+  };
+  return (value) => {
+    if (overflowed) return;
+    if (unread >= MAX_UNREAD) {
+      overflowed = true;
+      return overflow();
+    }
+    unread++;
+    push(value).then(taken, taken);
+  };
+}
+
+/**
  * A read for watchers that failed (the database away a moment) is made again, after 250 ms, doubling
  * to 5 s: the change it would have delivered may be a job's end, which no later notice follows.
  */
@@ -125,12 +151,13 @@ export class PredictionEvents {
    */
   watch(initial: PredictionRow): AsyncIterable<PredictionRow> {
     return new Repeater<PredictionRow>(async (push, stop) => {
+      const send = unreadLimited(push, () => this.#endUnread(() => stop(), { predictionId: initial.id }));
       const watcher: Watcher = {
         version: 0,
         offer(row) {
           if (row.version <= this.version) return false;
           this.version = row.version;
-          void push(row);
+          send(row);
           return true;
         },
         end: () => stop(),
@@ -165,13 +192,14 @@ export class PredictionEvents {
       // Only the two fields: a caller's principal carries more, which must not key the map.
       const own: Owner = { id: owner.id, tenantId: owner.tenantId };
       const key = ownerKey(own);
+      const send = unreadLimited(push, () => this.#endUnread(() => stop(), { ownerId: own.id }));
       const watcher: OwnerWatcher = {
         owner: own,
         versions: new Map(),
         deliver(row) {
           if (row.version <= (this.versions.get(row.id) ?? 0)) return;
           this.versions.set(row.id, row.version);
-          void push(row);
+          send(row);
         },
         end: () => stop(),
       };
@@ -184,6 +212,12 @@ export class PredictionEvents {
       set.delete(watcher);
       if (set.size === 0 && this.#owners.get(key) === set) this.#owners.delete(key);
     });
+  }
+
+  /** Ends a stream whose subscriber stopped reading (MAX_UNREAD rows not taken). */
+  #endUnread(end: () => void, fields: Record<string, string>): void {
+    this.log.warn('a subscriber stopped reading its stream; ending it', { ...fields, unread: MAX_UNREAD });
+    end();
   }
 
   /** End every stream and stop listening. (The server cuts SSE connections first, so clients reconnect.) */

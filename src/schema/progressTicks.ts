@@ -13,8 +13,19 @@ export function withProgressTicks(
   return new Repeater<PredictionRow>(async (push, stop) => {
     const source = updates[Symbol.asyncIterator]();
     let latest: PredictionRow | undefined;
+    // Pushes the subscriber has not taken yet. A repeat goes only to one that took the last row: one
+    // that stopped reading (its socket's buffers full) would otherwise gain a repeat every tick until
+    // Repeater throws at 1,024, inside this timer, which would end the process.
+    let unread = 0;
+    const send = (row: PredictionRow) => {
+      unread++;
+      const taken = () => {
+        unread--;
+      };
+      return push(row).then(taken, taken);
+    };
     const timer = setInterval(() => {
-      if (latest && !isTerminal(latest.status)) void push(latest);
+      if (latest && !isTerminal(latest.status) && unread === 0) void send(latest);
     }, everyMs);
     const stopped = stop.then(() => ({ done: true as const, value: undefined }));
     try {
@@ -22,7 +33,7 @@ export function withProgressTicks(
         const next = await Promise.race([source.next(), stopped]);
         if (next.done) break;
         latest = next.value;
-        await push(next.value);
+        await send(next.value);
       }
     } finally {
       clearInterval(timer);
