@@ -78,16 +78,15 @@ export function logLeaseLost(
  * One loop's claims, each bounded by LOOP_QUERY_DEADLINE_MS. A claim whose answer never came may
  * still have leased rows (committed, then the connection was cut, or it answers after the deadline):
  * once it settles, whatever carries its lease is handed back, retried until that succeeds or the
- * lease runs out by itself. Until it settles, or its lease runs out, no new claim starts, so queries
- * cut off by the deadline never pile up on the pool (one per lease at most).
+ * lease runs out by itself. Until it settles no new claim starts, so queries cut off by the deadline
+ * never pile up on the pool.
  *
  * `handBack` matches the claim's lease exactly. Two claims in one millisecond share that value; then
  * the other claimer's rows are handed back too, and its fenced writes find the fence moved: those
  * rows are only worked on again sooner, never wrongly written.
  */
 export class Claims {
-  /** The last claim that went unanswered, until it settles, and the lease it asked for. */
-  #unsettled: { settled: Promise<void>; lease: Date } | undefined;
+  #unsettled: Promise<void> | undefined;
 
   constructor(
     private readonly options: {
@@ -98,7 +97,7 @@ export class Claims {
   ) {}
 
   async take<T>(lease: Date, claim: () => Promise<T>, handBack: () => Promise<unknown>): Promise<T> {
-    await this.#unsettledSettles();
+    await this.#unsettled;
     const claiming = claim();
     try {
       return await withTimeout(claiming, LOOP_QUERY_DEADLINE_MS);
@@ -107,8 +106,7 @@ export class Claims {
         () => {},
         () => {},
       );
-      const unsettled = { settled, lease };
-      this.#unsettled = unsettled;
+      this.#unsettled = settled;
       void settled
         .then(() => leasedWrite(handBack, { ...this.options, leaseUntil: lease }))
         .then(
@@ -116,37 +114,9 @@ export class Claims {
           (cause: unknown) => this.options.onHandBackFailed(cause),
         )
         .finally(() => {
-          if (this.#unsettled === unsettled) this.#unsettled = undefined;
+          if (this.#unsettled === settled) this.#unsettled = undefined;
         });
       throw error;
     }
-  }
-
-  /**
-   * Until the unanswered claim settles, but not past its lease, nor once the loop is stopping. A
-   * connection gone silent (no reset: a dropped NAT entry, a failover) can hold a query for the
-   * kernel's quarter of an hour; once the lease has run out, whatever that claim took is free for any
-   * claim anyway. So at most one unanswered claim per lease stays on the pool, and a loop is never
-   * held longer than a lease.
-   */
-  async #unsettledSettles(): Promise<void> {
-    const unsettled = this.#unsettled;
-    if (!unsettled) return;
-    const leftMs = unsettled.lease.getTime() - (this.options.clock ?? Date.now)();
-    if (leftMs <= 0) return;
-    const stopping = this.options.stopping;
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    await Promise.race([
-      unsettled.settled,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, leftMs);
-        onAbort = resolve;
-        stopping?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]).finally(() => {
-      clearTimeout(timer);
-      if (onAbort) stopping?.removeEventListener('abort', onAbort);
-    });
   }
 }
