@@ -68,21 +68,40 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export const MAX_UNREAD = 512;
 
-/** `push`, counting what the subscriber has not taken; past MAX_UNREAD, `overflow` (once) instead. */
-function unreadLimited<T>(push: (value: T) => Promise<unknown>, overflow: () => void): (value: T) => void {
+/**
+ * A Repeater's `push`, and how many of the values sent the subscriber has not taken yet (a push
+ * settles once its value is taken and the next one asked for).
+ */
+export function unreadCounted<T>(push: (value: T) => Promise<unknown>): {
+  send(value: T): Promise<void>;
+  readonly unread: number;
+} {
   let unread = 0;
-  let overflowed = false;
   const taken = () => {
     unread--;
   };
+  return {
+    send(value) {
+      unread++;
+      return push(value).then(taken, taken);
+    },
+    get unread() {
+      return unread;
+    },
+  };
+}
+
+/** `push`, until MAX_UNREAD values wait untaken; then `overflow`, once, and nothing more. */
+function unreadLimited<T>(push: (value: T) => Promise<unknown>, overflow: () => void): (value: T) => void {
+  const pushes = unreadCounted(push);
+  let overflowed = false;
   return (value) => {
     if (overflowed) return;
-    if (unread >= MAX_UNREAD) {
+    if (pushes.unread >= MAX_UNREAD) {
       overflowed = true;
       return overflow();
     }
-    unread++;
-    push(value).then(taken, taken);
+    void pushes.send(value);
   };
 }
 

@@ -1,5 +1,6 @@
 import { Repeater } from 'graphql-yoga';
 import type { PredictionRow } from '../db/schema.ts';
+import { unreadCounted } from '../predictions/events.ts';
 import { isTerminal } from '../vocabulary.ts';
 
 /**
@@ -13,19 +14,12 @@ export function withProgressTicks(
   return new Repeater<PredictionRow>(async (push, stop) => {
     const source = updates[Symbol.asyncIterator]();
     let latest: PredictionRow | undefined;
-    // Pushes the subscriber has not taken yet. A repeat goes only to one that took the last row: one
-    // that stopped reading (its socket's buffers full) would otherwise gain a repeat every tick until
-    // Repeater throws at 1,024, inside this timer, which would end the process.
-    let unread = 0;
-    const send = (row: PredictionRow) => {
-      unread++;
-      const taken = () => {
-        unread--;
-      };
-      return push(row).then(taken, taken);
-    };
+    // A repeat goes only to a subscriber that took the last row: one that stopped reading (its socket's
+    // buffers full) would otherwise gain a repeat every tick until Repeater throws at 1,024, inside this
+    // timer, which would end the process.
+    const pushes = unreadCounted(push);
     const timer = setInterval(() => {
-      if (latest && !isTerminal(latest.status) && unread === 0) void send(latest);
+      if (latest && !isTerminal(latest.status) && pushes.unread === 0) void pushes.send(latest);
     }, everyMs);
     const stopped = stop.then(() => ({ done: true as const, value: undefined }));
     try {
@@ -33,7 +27,7 @@ export function withProgressTicks(
         const next = await Promise.race([source.next(), stopped]);
         if (next.done) break;
         latest = next.value;
-        await send(next.value);
+        await pushes.send(next.value);
       }
     } finally {
       clearInterval(timer);
