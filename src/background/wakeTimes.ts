@@ -24,11 +24,6 @@ export class WakeTimes {
     this.#arm();
   }
 
-  /** How many times are still waiting (for tests). */
-  get waiting(): number {
-    return this.#times.length;
-  }
-
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
